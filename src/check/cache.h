@@ -1,0 +1,64 @@
+// A cache of parse and bind results keyed by content hash, so an unchanged table is
+// not re-parsed or re-bound. Stored as one JSON file in the project's state directory.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sql/references.h"
+#include "util/status.h"
+
+namespace derived {
+
+struct OutputColumn {
+  std::string name;
+  std::string type;
+  bool operator==(const OutputColumn&) const = default;
+};
+
+// The outcome of binding one table's query.
+struct BindResult {
+  bool ok = true;
+  std::vector<OutputColumn> columns;  // when ok
+  std::string error;                  // when !ok: the engine's message
+};
+
+// Thread-safe. Entries not used since Load() are dropped on Save(), so the file holds
+// exactly what the current project needs.
+class CompileCache {
+ public:
+  // A missing or unreadable file gives an empty cache (the cache is only an accelerator).
+  static std::unique_ptr<CompileCache> Load(const std::string& path);
+
+  std::optional<std::vector<sql::TableRef>> FindParse(const std::string& key);
+  void PutParse(const std::string& key, std::vector<sql::TableRef> refs);
+  std::optional<BindResult> FindBind(const std::string& key);
+  void PutBind(const std::string& key, BindResult result);
+
+  // Writes a temporary file and renames it into place.
+  Status Save() const;
+
+  size_t hits() const { return hits_; }
+  size_t misses() const { return misses_; }
+
+ private:
+  struct ParseEntry {
+    std::vector<sql::TableRef> refs;
+    bool used = false;
+  };
+  struct BindEntry {
+    BindResult result;
+    bool used = false;
+  };
+  std::string path_;
+  mutable std::mutex mu_;
+  std::map<std::string, ParseEntry> parse_;
+  std::map<std::string, BindEntry> bind_;
+  size_t hits_ = 0, misses_ = 0;
+};
+
+}  // namespace derived

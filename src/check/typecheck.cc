@@ -1,0 +1,98 @@
+#include "check/typecheck.h"
+
+#include <fmt/format.h>
+
+#include "util/strings.h"
+
+namespace derived {
+
+Result<std::unique_ptr<TypeChecker>> TypeChecker::Create() {
+  std::unique_ptr<TypeChecker> tc(new TypeChecker());
+  // One thread: binding is single-threaded work and we run one checker per core ourselves.
+  auto db = db::Database::Open(":memory:", {{"threads", "1"}});
+  if (!db.ok()) return db.error();
+  tc->db_ = std::move(*db);
+  auto conn = db::Connection::Open(*tc->db_);
+  if (!conn.ok()) return conn.error();
+  tc->conn_ = std::move(*conn);
+  return tc;
+}
+
+Status TypeChecker::Declare(const std::string& dataset, const std::string& table,
+                            const std::vector<OutputColumn>& columns) {
+  std::string sql;
+  if (schemas_.insert(dataset).second) {
+    sql += "CREATE SCHEMA IF NOT EXISTS " + db::QuoteIdentifier(dataset) + ";";
+  }
+  sql += "CREATE OR REPLACE TABLE " + db::QuoteIdentifier(dataset) + "." + db::QuoteIdentifier(table) + " (";
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (i) sql += ", ";
+    sql += db::QuoteIdentifier(columns[i].name) + " " + columns[i].type;
+  }
+  if (columns.empty()) sql += "\"_derived_no_columns\" INTEGER";
+  sql += ")";
+  return conn_->Execute(sql);
+}
+
+BindResult TypeChecker::Bind(const std::string& sql) {
+  BindResult out;
+  auto rows = conn_->Query("DESCRIBE " + sql);
+  if (!rows.ok()) {
+    out.ok = false;
+    out.error = rows.error().message;
+    return out;
+  }
+  for (const auto& row : rows->rows) {
+    out.columns.push_back({ToLower(row[0].value_or("")), row[1].value_or("")});
+  }
+  return out;
+}
+
+Result<std::string> TypeChecker::CanonicalType(const std::string& type) {
+  auto it = canonical_.find(type);
+  if (it != canonical_.end()) return it->second;
+  // Casting NULL makes the engine parse and resolve the type name; nothing else can run.
+  Result<std::string> result = Error("");
+  if (type.find(';') != std::string::npos) {
+    result = Error(fmt::format("'{}' is not a type", type));
+  } else {
+    auto rows = conn_->Query("DESCRIBE SELECT CAST(NULL AS " + type + ") AS t");
+    if (rows.ok() && rows->size() == 1 && rows->at(0, 1)) {
+      result = *rows->at(0, 1);
+    } else {
+      result = Error(fmt::format("unknown type '{}'", type));
+    }
+  }
+  canonical_.emplace(type, result);
+  return result;
+}
+
+namespace {
+
+// Family and width rank of a canonical type name; rank 0 = compare exactly.
+std::pair<std::string, int> FamilyOf(const std::string& t) {
+  static const std::map<std::string, std::pair<std::string, int>> kFamilies = {
+      {"TINYINT", {"int", 1}},   {"SMALLINT", {"int", 2}},  {"INTEGER", {"int", 3}},
+      {"BIGINT", {"int", 4}},    {"HUGEINT", {"int", 5}},   {"UTINYINT", {"uint", 1}},
+      {"USMALLINT", {"uint", 2}}, {"UINTEGER", {"uint", 3}}, {"UBIGINT", {"uint", 4}},
+      {"UHUGEINT", {"uint", 5}}, {"FLOAT", {"float", 1}},   {"DOUBLE", {"float", 2}}};
+  auto it = kFamilies.find(t);
+  return it == kFamilies.end() ? std::make_pair(t, 0) : it->second;
+}
+
+}  // namespace
+
+bool TypeFits(const std::string& declared, const std::string& actual) {
+  if (declared == actual) return true;
+  auto [dfam, drank] = FamilyOf(declared);
+  auto [afam, arank] = FamilyOf(actual);
+  if (drank == 0 || arank == 0) return false;
+  if (dfam == afam) return drank >= arank;
+  // Unsigned values fit a signed type one step wider; all integers fit a DOUBLE... not
+  // losslessly for 64-bit values, so only small integers widen into floating point.
+  if (dfam == "int" && afam == "uint") return drank > arank;
+  if (dfam == "float" && (afam == "int" || afam == "uint")) return arank <= (drank == 2 ? 3 : 2);
+  return false;
+}
+
+}  // namespace derived

@@ -1,0 +1,28 @@
+// The CLI's commands as library functions: each takes parsed options and output streams
+// and returns the process exit code (0 ok, 1 problems found, 2 bad usage).
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "time/timestamp.h"
+
+namespace derived::cli {
+
+struct CommonOptions {
+  std::string project = ".";
+  int threads = 0;
+  bool use_cache = true;
+  std::optional<Timestamp> now;  // --now or DERIVED_NOW; the wall clock otherwise
+};
+
+enum class DagFormat { kText, kDot, kJson };
+
+int Init(const std::string& dir, std::ostream& out, std::ostream& err);
+int Validate(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err);
+int Dag(const CommonOptions& opts, const std::string& select, DagFormat format, std::ostream& out, std::ostream& err);
+int Show(const CommonOptions& opts, const std::string& table, std::optional<Timestamp> window_start, bool json,
+         std::ostream& out, std::ostream& err);
+
+}  // namespace derived::cli

@@ -1,0 +1,84 @@
+// The `derived` command line: parses arguments and calls the library.
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace {
+
+using derived::cli::CommonOptions;
+
+// Adds the options every command takes.
+void AddCommon(CLI::App* cmd, CommonOptions* opts, std::string* now) {
+  cmd->add_option("--project", opts->project, "Project directory (default: the current directory)");
+  cmd->add_option("--threads", opts->threads, "Worker threads (default: one per core)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-cache", [opts](int64_t) { opts->use_cache = false; }, "Ignore and do not update the compile cache");
+  cmd->add_option("--now", *now, "Fix the clock, e.g. 2024-01-03T00:00:00Z (also DERIVED_NOW)");
+}
+
+// Parses a timestamp argument; prints the error and exits 2 on bad input.
+std::optional<derived::Timestamp> ParseTimeArg(const std::string& text, const std::string& option) {
+  if (text.empty()) return std::nullopt;
+  auto ts = derived::ParseTimestamp(text);
+  if (!ts.ok()) {
+    std::cerr << "error: " << option << ": " << ts.error().message << "\n";
+    std::exit(2);
+  }
+  return *ts;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Derived keeps a warehouse of derived tables correct and fresh."};
+  app.set_version_flag("--version", std::string("derived ") + DERIVED_VERSION);
+  app.require_subcommand(1);
+
+  CommonOptions opts;
+  std::string now_text;
+  if (const char* env = std::getenv("DERIVED_NOW")) now_text = env;
+
+  std::string init_dir;
+  auto* init = app.add_subcommand("init", "Create a small working project in DIR");
+  init->add_option("DIR", init_dir, "Directory to create")->required();
+
+  bool json = false;
+  auto* validate = app.add_subcommand("validate", "Load, render, parse and type-check every table");
+  AddCommon(validate, &opts, &now_text);
+  validate->add_flag("--json", json, "Machine-readable output");
+
+  std::string select, format = "text";
+  auto* dag = app.add_subcommand("dag", "Print the dependency graph inferred from the SQL");
+  AddCommon(dag, &opts, &now_text);
+  dag->add_option("--select,-s", select, "Nodes to show: dataset.table, +table, table+, dataset.*, tag:name");
+  dag->add_option("--format", format, "text, dot or json")->check(CLI::IsMember({"text", "dot", "json"}));
+
+  std::string table, window_start;
+  auto* show = app.add_subcommand("show", "Show a table: config, rendered SQL, upstreams, downstreams, lineage");
+  AddCommon(show, &opts, &now_text);
+  show->add_option("TABLE", table, "dataset.table")->required();
+  show->add_option("--window-start", window_start, "Render the SQL for the window starting here");
+  show->add_flag("--json", json, "Machine-readable output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  opts.now = ParseTimeArg(now_text, "--now");
+
+  using namespace derived::cli;
+  if (init->parsed()) return Init(init_dir, std::cout, std::cerr);
+  if (validate->parsed()) return Validate(opts, json, std::cout, std::cerr);
+  if (dag->parsed()) {
+    DagFormat f = format == "dot" ? DagFormat::kDot : format == "json" ? DagFormat::kJson : DagFormat::kText;
+    return Dag(opts, select, f, std::cout, std::cerr);
+  }
+  if (show->parsed()) {
+    return Show(opts, table, ParseTimeArg(window_start, "--window-start"), json, std::cout, std::cerr);
+  }
+  return 2;
+}

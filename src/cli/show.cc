@@ -1,0 +1,151 @@
+// `derived show TABLE`: a table's config, rendered SQL, neighbours and column lineage.
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/compile_project.h"
+#include "util/strings.h"
+
+namespace derived::cli {
+namespace {
+
+std::string SourceText(const sql::ColumnSource& s) { return s.table + "." + s.column; }
+
+std::vector<std::string> Names(const Graph& g, const std::vector<int>& ids) {
+  std::vector<std::string> out;
+  for (int id : ids) out.push_back(g.node(id).name);
+  return out;
+}
+
+}  // namespace
+
+int Show(const CommonOptions& opts, const std::string& name, std::optional<Timestamp> window_start, bool json,
+         std::ostream& out, std::ostream& err) {
+  auto cp = CompileFor(opts, true, err);
+  if (!cp) return 1;
+  const CompiledTable* t = cp->FindTable(name);
+  if (!t) {
+    std::vector<std::string> names;
+    for (const auto& d : cp->project.tables) names.push_back(d.qualified_name());
+    std::string what = cp->project.FindSource(ToLower(name)) ? " ('" + name + "' is a source, not a derived table)"
+                                                             : DidYouMean(name, names);
+    err << "error: no table '" << name << "'" << what << "\n";
+    return 2;
+  }
+  const TableDef& d = cp->def(*t);
+  // Problems in this table are worth showing here; the rest belong to validate.
+  Diagnostics own;
+  for (const auto& diag : cp->diags.all()) {
+    if (diag.where.file == d.file || diag.where.file == d.sql.file) {
+      diag.severity == Severity::kError ? own.AddError(diag.where, diag.message)
+                                        : own.AddWarning(diag.where, diag.message);
+    }
+  }
+  PrintDiagnostics(own, err);
+
+  Window window = window_start ? WindowAt(d, *window_start) : t->window;
+  auto sql = cp->Render(*t, window, false);
+  auto lineage = cp->Lineage(*t);
+  std::vector<std::string> upstream = t->node >= 0 ? Names(cp->graph, cp->graph.upstream(t->node)) : t->upstream;
+  std::vector<std::string> downstream = t->node >= 0 ? Names(cp->graph, cp->graph.downstream(t->node))
+                                                     : std::vector<std::string>{};
+
+  if (json) {
+    nlohmann::json doc = {
+        {"name", d.qualified_name()},
+        {"file", d.file},
+        {"description", d.description},
+        {"owner", d.owner},
+        {"tags", d.tags},
+        {"schedule", std::string(ScheduleName(d.schedule))},
+        {"window", FormatDuration(d.window)},
+        {"start", d.start ? nlohmann::json(FormatIso(*d.start)) : nlohmann::json(nullptr)},
+        {"strategy", std::string(StrategyName(d.strategy))},
+        {"time_column", d.time_column},
+        {"partition_by", d.partition_by},
+        {"cluster_by", d.cluster_by},
+        {"upstream", upstream},
+        {"downstream", downstream},
+        {"reads_itself", t->reads_itself},
+        {"rendered_window", {{"start", FormatIso(window.start)}, {"end", FormatIso(window.end)}}},
+    };
+    if (d.strategy == Strategy::kMerge) {
+      nlohmann::json rules = nlohmann::json::object();
+      for (const auto& [col, rule] : d.merge.rules) rules[col] = std::string(MergeRuleName(rule));
+      doc["merge"] = {{"keys", d.merge.keys}, {"rules", rules}};
+    }
+    doc["sql"] = sql.ok() ? nlohmann::json(*sql) : nlohmann::json(nullptr);
+    if (!sql.ok()) doc["sql_error"] = sql.error().ToString();
+    nlohmann::json cols = nlohmann::json::array();
+    if (t->schema) {
+      for (const auto& c : *t->schema) cols.push_back({{"name", c.name}, {"type", c.type}});
+    }
+    doc["schema"] = cols;
+    nlohmann::json lin = nlohmann::json::array();
+    if (lineage.ok()) {
+      for (const auto& c : lineage->columns) {
+        nlohmann::json inputs = nlohmann::json::array();
+        for (const auto& s : c.inputs) inputs.push_back({{"table", s.table}, {"column", s.column}});
+        nlohmann::json o = {{"column", c.name}, {"inputs", inputs}, {"ambiguous", c.ambiguous}};
+        if (c.ambiguous) o["note"] = c.note;
+        lin.push_back(std::move(o));
+      }
+    }
+    doc["lineage"] = lin;
+    if (!lineage.ok()) doc["lineage_error"] = lineage.error().message;
+    out << doc.dump(2) << "\n";
+    return own.has_errors() ? 1 : 0;
+  }
+
+  out << d.qualified_name() << "  (" << d.file << ")\n";
+  if (!d.description.empty()) out << "  " << Trim(d.description) << "\n";
+  out << "\n";
+  auto field = [&](const std::string& k, const std::string& v) {
+    if (!v.empty()) out << fmt::format("  {:<13}{}\n", k + ":", v);
+  };
+  field("owner", d.owner);
+  field("tags", Join(d.tags, ", "));
+  field("schedule", std::string(ScheduleName(d.schedule)));
+  field("window", FormatDuration(d.window));
+  field("start", d.start ? FormatIso(*d.start) : "");
+  field("strategy", std::string(StrategyName(d.strategy)));
+  field("time_column", d.time_column);
+  field("partition_by", Join(d.partition_by, ", "));
+  field("cluster_by", Join(d.cluster_by, ", "));
+  if (d.strategy == Strategy::kMerge) {
+    std::vector<std::string> rules;
+    for (const auto& [col, rule] : d.merge.rules) rules.push_back(col + ": " + std::string(MergeRuleName(rule)));
+    field("merge keys", Join(d.merge.keys, ", "));
+    field("merge rules", rules.empty() ? "latest for every column" : Join(rules, ", "));
+  }
+  field("upstream", upstream.empty() ? "(none)" : Join(upstream, ", "));
+  field("downstream", downstream.empty() ? "(none)" : Join(downstream, ", "));
+  if (t->reads_itself) field("reads itself", "yes (its previous contents)");
+
+  out << "\nColumns:\n";
+  if (!lineage.ok()) {
+    out << "  (lineage unavailable: " << lineage.error().message << ")\n";
+  } else {
+    size_t width = 4;
+    for (const auto& c : lineage->columns) width = std::max(width, c.name.size());
+    for (size_t i = 0; i < lineage->columns.size(); ++i) {
+      const auto& c = lineage->columns[i];
+      std::string type = (t->schema && i < t->schema->size() && lineage->columns_known) ? (*t->schema)[i].type : "";
+      std::vector<std::string> inputs;
+      for (const auto& s : c.inputs) inputs.push_back(SourceText(s));
+      std::string from = inputs.empty() ? "(no input columns)" : Join(inputs, ", ");
+      out << fmt::format("  {:<{}}  {:<12} <- {}{}\n", c.name, width, type, from,
+                         c.ambiguous ? "  [ambiguous: " + c.note + "]" : "");
+    }
+  }
+  out << fmt::format("\nSQL for window [{}, {}):\n", FormatIso(window.start), FormatIso(window.end));
+  if (sql.ok()) {
+    for (const auto& line : Split(Trim(*sql), '\n')) out << "  " << line << "\n";
+  } else {
+    out << "  (cannot render: " << sql.error().ToString() << ")\n";
+  }
+  return own.has_errors() ? 1 : 0;
+}
+
+}  // namespace derived::cli

@@ -1,0 +1,147 @@
+// `derived validate`, `derived dag`, and what they share.
+#include <iostream>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/compile_project.h"
+#include "dag/selector.h"
+#include "time/clock.h"
+
+namespace derived::cli {
+
+std::optional<CompiledProject> CompileFor(const CommonOptions& opts, bool type_check, std::ostream& err) {
+  CompileOptions copts;
+  copts.threads = opts.threads;
+  copts.type_check = type_check;
+  copts.use_cache = opts.use_cache;
+  copts.now = opts.now ? *opts.now : SystemClock().Now();
+  auto cp = Compile(opts.project, copts);
+  if (!cp.ok()) {
+    // Problems in derived.yaml arrive already formatted as diagnostics.
+    const std::string& msg = cp.error().message;
+    err << (msg.find(": error: ") != std::string::npos ? "" : "error: ") << cp.error().ToString() << "\n";
+    return std::nullopt;
+  }
+  return std::move(*cp);
+}
+
+void PrintDiagnostics(const Diagnostics& diags, std::ostream& err) {
+  for (const auto& d : diags.all()) err << d.ToString() << "\n";
+}
+
+int Validate(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err) {
+  auto cp = CompileFor(opts, true, err);
+  if (!cp) return 1;
+  const auto& t = cp->timings;
+  double total_ms = t.load_ms + t.render_ms + t.parse_ms + t.dag_ms + t.typecheck_ms;
+  if (json) {
+    nlohmann::json doc;
+    doc["ok"] = !cp->diags.has_errors();
+    doc["project"] = cp->project.name;
+    doc["tables"] = cp->project.tables.size();
+    doc["sources"] = cp->project.sources.size();
+    doc["errors"] = cp->diags.error_count();
+    doc["warnings"] = cp->diags.warning_count();
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& d : cp->diags.all()) {
+      list.push_back({{"severity", d.severity == Severity::kError ? "error" : "warning"},
+                      {"file", d.where.file},
+                      {"line", d.where.line},
+                      {"column", d.where.column},
+                      {"message", d.message}});
+    }
+    doc["diagnostics"] = std::move(list);
+    doc["timings_ms"] = {{"load", t.load_ms},   {"render", t.render_ms},        {"parse", t.parse_ms},
+                         {"dag", t.dag_ms},     {"typecheck", t.typecheck_ms}, {"total", total_ms}};
+    doc["cache"] = {{"hits", cp->cache_hits}, {"misses", cp->cache_misses}};
+    out << doc.dump(2) << "\n";
+    return cp->diags.has_errors() ? 1 : 0;
+  }
+  PrintDiagnostics(cp->diags, err);
+  std::string what = fmt::format("{} tables and {} sources", cp->project.tables.size(), cp->project.sources.size());
+  if (cp->diags.has_errors()) {
+    err << fmt::format("{} error{}, {} warning{} in {} ({:.2f} s)\n", cp->diags.error_count(),
+                       cp->diags.error_count() == 1 ? "" : "s", cp->diags.warning_count(),
+                       cp->diags.warning_count() == 1 ? "" : "s", what, total_ms / 1000);
+    return 1;
+  }
+  out << fmt::format("ok: {} are valid{} ({:.2f} s)\n", what,
+                     cp->diags.warning_count() ? fmt::format(", {} warnings", cp->diags.warning_count()) : "",
+                     total_ms / 1000);
+  return 0;
+}
+
+int Dag(const CommonOptions& opts, const std::string& select, DagFormat format, std::ostream& out,
+        std::ostream& err) {
+  auto cp = CompileFor(opts, false, err);
+  if (!cp) return 1;
+  PrintDiagnostics(cp->diags, err);
+  const Graph& g = cp->graph;
+  std::vector<int> ids;
+  if (!select.empty()) {
+    auto sel = Select(g, select);
+    if (!sel.ok()) {
+      err << "error: --select: " << sel.error().message << "\n";
+      return 2;
+    }
+    ids = *sel;
+  } else {
+    auto order = g.TopologicalOrder();
+    ids = order.ok() ? *order : g.IdsByName();
+  }
+  std::set<int> chosen(ids.begin(), ids.end());
+  auto names_of = [&](const std::vector<int>& v) {
+    std::vector<std::string> names;
+    for (int id : v) names.push_back(g.node(id).name);
+    return names;
+  };
+  if (format == DagFormat::kJson) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (int id : ids) {
+      const Node& n = g.node(id);
+      nlohmann::json o = {{"name", n.name},
+                          {"kind", n.kind == NodeKind::kSource ? "source" : "table"},
+                          {"upstream", names_of(g.upstream(id))},
+                          {"downstream", names_of(g.downstream(id))},
+                          {"tags", n.tags}};
+      if (const CompiledTable* t = cp->FindTable(n.name)) {
+        const TableDef& d = cp->def(*t);
+        o["file"] = d.file;
+        o["schedule"] = std::string(ScheduleName(d.schedule));
+        o["strategy"] = std::string(StrategyName(d.strategy));
+      } else if (const SourceDef* s = cp->project.FindSource(n.name)) {
+        o["file"] = s->file;
+      }
+      arr.push_back(std::move(o));
+    }
+    out << arr.dump(2) << "\n";
+  } else if (format == DagFormat::kDot) {
+    out << "digraph derived {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n";
+    for (int id : ids) {
+      const Node& n = g.node(id);
+      out << fmt::format("  \"{}\" [shape={}];\n", n.name, n.kind == NodeKind::kSource ? "cylinder" : "box");
+    }
+    for (int id : ids)
+      for (int down : g.downstream(id))
+        if (chosen.count(down)) out << fmt::format("  \"{}\" -> \"{}\";\n", g.node(id).name, g.node(down).name);
+    out << "}\n";
+  } else {
+    size_t width = 0;
+    for (int id : ids) width = std::max(width, g.node(id).name.size());
+    for (int id : ids) {
+      const Node& n = g.node(id);
+      std::string kind = "source";
+      if (const CompiledTable* t = cp->FindTable(n.name)) {
+        const TableDef& d = cp->def(*t);
+        kind = fmt::format("{} {}", ScheduleName(d.schedule), StrategyName(d.strategy));
+      }
+      std::string ups = g.upstream(id).empty() ? "" : "  <- " + fmt::format("{}", fmt::join(names_of(g.upstream(id)), ", "));
+      out << fmt::format("{:<{}}  {:<15}{}\n", n.name, width, kind, ups);
+    }
+  }
+  return cp->diags.has_errors() ? 1 : 0;
+}
+
+}  // namespace derived::cli

@@ -1,0 +1,276 @@
+// The type-check stage: bind each table's query against an in-memory catalog built from
+// the sources' declared columns and the schemas inferred for upstream tables.
+#include <fmt/format.h>
+
+#include <regex>
+
+#include "check/typecheck.h"
+#include "compile/stages.h"
+#include "util/hash.h"
+#include "util/strings.h"
+
+namespace derived::compile_internal {
+namespace {
+
+// The line of the first "quoted" name in an engine message that appears in the SQL:
+// binder errors name the offending column or table that way.
+int GuessErrorLine(const std::string& message, const std::string& sql) {
+  static const std::regex kQuoted("\"([^\"]+)\"");
+  std::string lower_sql = ToLower(sql);
+  for (auto it = std::sregex_iterator(message.begin(), message.end(), kQuoted); it != std::sregex_iterator(); ++it) {
+    std::string name = ToLower((*it)[1].str());
+    size_t pos = lower_sql.find(name);
+    if (pos != std::string::npos) return LineOfOffset(sql, pos);
+  }
+  return 0;
+}
+
+// Engine messages span lines ("...\nCandidate bindings: ..."); indent the continuation.
+std::string TidyEngineMessage(const std::string& message) {
+  std::string out;
+  for (const auto& line : Split(Trim(message), '\n')) {
+    if (Trim(line).empty()) continue;
+    if (!out.empty()) out += "\n    ";
+    out += line;
+  }
+  return out;
+}
+
+class Checker {
+ public:
+  Checker(CompiledProject* cp, CompileCache* cache, TypeChecker* tc) : cp_(cp), cache_(cache), tc_(tc) {}
+
+  void DeclareSources() {
+    cp_->source_schemas.assign(cp_->project.sources.size(), std::nullopt);
+    for (size_t i = 0; i < cp_->project.sources.size(); ++i) {
+      const SourceDef& s = cp_->project.sources[i];
+      if (s.columns.empty()) continue;  // unknown schema: readers are not type-checked
+      std::vector<OutputColumn> cols;
+      bool ok = true;
+      for (const auto& c : s.columns) {
+        if (c.type.empty()) {
+          cp_->diags.AddError(c.where, fmt::format("source column '{}' needs a 'type' so queries reading it can "
+                                                   "be type-checked",
+                                                   c.name));
+          ok = false;
+          continue;
+        }
+        auto type = Canonical(c.type, c.where);
+        if (!type) {
+          ok = false;
+          continue;
+        }
+        cols.push_back({c.name, *type});
+      }
+      if (!ok) continue;
+      cp_->source_schemas[i] = std::move(cols);
+    }
+  }
+
+  void Check(CompiledTable& t) {
+    const TableDef& def = cp_->def(t);
+    if (!t.parsed) return;
+    // Every upstream must have a known schema, or this table cannot be bound.
+    Hasher key;
+    key.Add("bind-v1").Add(def.dataset).Add(t.sql).Add(t.initial_sql == t.sql ? "" : t.initial_sql);
+    for (const auto& up : t.upstream) {
+      const std::vector<OutputColumn>* schema = cp_->SchemaOf(up);
+      if (!schema) {
+        NoteUnchecked(def, up);
+        return;
+      }
+      key.Add(up);
+      for (const auto& c : *schema) key.Add(c.name).Add(c.type);
+    }
+    std::vector<OutputColumn> declared;
+    bool declared_complete = !def.columns.empty();
+    for (const auto& c : def.columns) {
+      if (c.type.empty()) {
+        declared_complete = false;
+        continue;
+      }
+      if (auto type = Canonical(c.type, c.where)) declared.push_back({c.name, *type});
+    }
+    if (t.reads_itself) {
+      // A table reading its previous contents is bound against its declared columns.
+      if (!declared_complete) {
+        cp_->diags.AddWarning(def.LocationOf("sql"), "not type-checked: the table reads itself, so declare every "
+                                                     "column with a type");
+        return;
+      }
+      key.Add("self");
+      for (const auto& c : declared) key.Add(c.name).Add(c.type);
+    }
+    BindResult bound = BindCached(key.Hex(), t, declared);
+    if (!bound.ok) {
+      int line = GuessErrorLine(bound.error, t.sql);
+      cp_->diags.AddError(MapSqlLocation(def.sql, {"", line ? line : 1, 0}),
+                          "type-check failed: " + TidyEngineMessage(bound.error));
+      return;
+    }
+    if (!CheckOutput(def, bound.columns, declared)) return;
+    t.schema = std::move(bound.columns);
+  }
+
+ private:
+  std::optional<std::string> Canonical(const std::string& type, const Location& where) {
+    auto canonical = tc_->CanonicalType(type);
+    if (!canonical.ok()) {
+      cp_->diags.AddError(where, canonical.error().message);
+      return std::nullopt;
+    }
+    return *canonical;
+  }
+
+  // Creates a table in the check catalog the first time a bind needs it. Done lazily so
+  // a run served from the cache never touches the engine.
+  Status EnsureDeclared(const std::string& name, const std::vector<OutputColumn>& columns) {
+    if (declared_.count(name)) return Status::Ok();
+    size_t dot = name.find('.');
+    if (auto st = tc_->Declare(name.substr(0, dot), name.substr(dot + 1), columns); !st.ok()) return st;
+    declared_.insert(name);
+    return Status::Ok();
+  }
+
+  BindResult BindCached(const std::string& key, const CompiledTable& t, const std::vector<OutputColumn>& declared) {
+    if (cache_) {
+      if (auto hit = cache_->FindBind(key)) return *hit;
+    }
+    const TableDef& def = cp_->def(t);
+    for (const auto& up : t.upstream) {
+      if (auto st = EnsureDeclared(up, *cp_->SchemaOf(up)); !st.ok()) {
+        return BindResult{false, {}, "cannot declare '" + up + "' for the type-check: " + st.error().message};
+      }
+    }
+    if (t.reads_itself) {
+      // Its previous contents have the declared columns.
+      declared_.erase(def.qualified_name());
+      if (auto st = EnsureDeclared(def.qualified_name(), declared); !st.ok()) {
+        return BindResult{false, {}, st.error().message};
+      }
+      declared_.erase(def.qualified_name());
+    }
+    BindResult r = tc_->Bind(t.sql);
+    if (r.ok && t.initial_sql != t.sql) {
+      BindResult initial = tc_->Bind(t.initial_sql);
+      if (!initial.ok) {
+        r = initial;
+        r.error = "(in the initial-build SQL) " + r.error;
+      } else if (initial.columns != r.columns) {
+        r.ok = false;
+        r.error = "the initial-build SQL returns different columns than the incremental SQL";
+      }
+    }
+    if (cache_) cache_->PutBind(key, r);
+    return r;
+  }
+
+  void NoteUnchecked(const TableDef& def, const std::string& upstream) {
+    const SourceDef* s = cp_->project.FindSource(upstream);
+    if (s && s->columns.empty() && warned_.insert(upstream).second) {
+      cp_->diags.AddWarning({s->file, 1, 1}, fmt::format("source '{}' declares no columns, so the tables reading "
+                                                         "it (such as '{}') are not type-checked",
+                                                         upstream, def.qualified_name()));
+    }
+  }
+
+  // Checks the inferred output against the declaration and every column the config names.
+  bool CheckOutput(const TableDef& def, const std::vector<OutputColumn>& out, const std::vector<OutputColumn>& declared) {
+    size_t before = cp_->diags.error_count();
+    std::vector<std::string> names;
+    std::set<std::string> seen;
+    for (const auto& c : out) {
+      if (!seen.insert(c.name).second) {
+        cp_->diags.AddError(def.LocationOf("sql"), fmt::format("the query returns column '{}' more than once", c.name));
+      }
+      if (!IsIdentifierName(c.name)) {
+        cp_->diags.AddError(def.LocationOf("sql"),
+                            fmt::format("output column '{}' needs a name: add an alias with AS", c.name));
+      }
+      names.push_back(c.name);
+    }
+    auto type_of = [&](const std::string& name) -> const std::string* {
+      for (const auto& c : out)
+        if (c.name == name) return &c.type;
+      return nullptr;
+    };
+    for (const auto& c : def.columns) {
+      const std::string* actual = type_of(c.name);
+      if (!actual) {
+        cp_->diags.AddError(c.where, fmt::format("declared column '{}' is not returned by the query{}", c.name,
+                                                 DidYouMean(c.name, names)));
+        continue;
+      }
+      for (const auto& d : declared) {
+        if (d.name == c.name && !TypeFits(d.type, *actual)) {
+          cp_->diags.AddError(c.where, fmt::format("column '{}' is declared {} but the query returns {}: change the "
+                                                   "declared type or CAST it in the SQL",
+                                                   c.name, d.type, *actual));
+        }
+      }
+    }
+    auto require = [&](const std::string& column, const Location& where, const std::string& what) {
+      if (!column.empty() && !type_of(column)) {
+        cp_->diags.AddError(where, fmt::format("{} '{}' is not a column the query returns{}", what, column,
+                                               DidYouMean(column, names)));
+      }
+    };
+    require(def.time_column, def.LocationOf("time_column"), "time_column");
+    for (const auto& c : def.partition_by) require(c, def.LocationOf("partition_by"), "partition_by column");
+    for (const auto& c : def.cluster_by) require(c, def.LocationOf("cluster_by"), "cluster_by column");
+    for (const auto& k : def.merge.keys) require(k, def.merge.where, "merge key");
+    for (const auto& [col, rule] : def.merge.rules) require(col, def.merge.where, "merge rule column");
+    for (const auto& test : def.tests) {
+      for (const auto& c : test.columns) require(c, test.where, std::string(TestKindName(test.kind)) + " column");
+      if (test.kind == TestDef::Kind::kRelationships) CheckRelationship(def, test);
+    }
+    return cp_->diags.error_count() == before;
+  }
+
+  void CheckRelationship(const TableDef& def, const TestDef& test) {
+    std::string target = test.to_table.find('.') == std::string::npos ? def.dataset + "." + test.to_table
+                                                                       : test.to_table;
+    if (!cp_->project.FindTable(target) && !cp_->project.FindSource(target)) {
+      cp_->diags.AddError(test.where, fmt::format("relationships test refers to unknown table '{}'", test.to_table));
+      return;
+    }
+    const std::vector<OutputColumn>* schema = cp_->SchemaOf(target);
+    if (!schema) return;
+    for (const auto& c : *schema)
+      if (c.name == test.to_column) return;
+    cp_->diags.AddError(test.where, fmt::format("relationships test: '{}' has no column '{}'", target, test.to_column));
+  }
+
+  static bool IsIdentifierName(const std::string& name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+    for (char c : name)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    return true;
+  }
+
+  CompiledProject* cp_;
+  CompileCache* cache_;
+  TypeChecker* tc_;
+  std::set<std::string> warned_;
+  std::set<std::string> declared_;  // names created in the check catalog
+};
+
+}  // namespace
+
+void TypeCheckTables(CompiledProject* cp, const std::vector<int>& order, CompileCache* cache) {
+  auto tc = TypeChecker::Create();
+  if (!tc.ok()) {
+    cp->diags.AddError({}, "cannot start the type-checker: " + tc.error().message);
+    return;
+  }
+  Checker checker(cp, cache, tc->get());
+  checker.DeclareSources();
+  for (int id : order) {
+    if (cp->graph.node(id).kind != NodeKind::kTable) continue;
+    const TableDef* def = cp->project.FindTable(cp->graph.node(id).name);
+    if (!def) continue;
+    checker.Check(cp->tables[static_cast<size_t>(def - cp->project.tables.data())]);
+  }
+}
+
+}  // namespace derived::compile_internal

@@ -1,0 +1,154 @@
+#include "config/loader.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "util/parallel.h"
+#include "util/strings.h"
+
+namespace derived {
+namespace fs = std::filesystem;
+namespace {
+
+struct FoundFile {
+  std::string rel;              // project-relative path
+  std::string default_dataset;  // first folder under sources/ or tables/
+  std::string default_name;     // file name without extension
+};
+
+Result<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(fmt::format("cannot read {}", path.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Every file under root/sub with one of `exts`, in a stable order.
+std::vector<FoundFile> FindFiles(const fs::path& root, const std::string& sub, const std::vector<std::string>& exts) {
+  std::vector<FoundFile> out;
+  fs::path dir = root / sub;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (!it->is_regular_file()) continue;
+    std::string ext = it->path().extension().string();
+    if (std::find(exts.begin(), exts.end(), ext) == exts.end()) continue;
+    fs::path rel = fs::relative(it->path(), root);
+    FoundFile f;
+    f.rel = rel.generic_string();
+    auto parts = std::vector<fs::path>(rel.begin(), rel.end());
+    f.default_dataset = parts.size() >= 3 ? parts[1].string() : "";
+    f.default_name = it->path().stem().string();
+    out.push_back(std::move(f));
+  }
+  std::sort(out.begin(), out.end(), [](const FoundFile& a, const FoundFile& b) { return a.rel < b.rel; });
+  return out;
+}
+
+// Reports two definitions of one qualified name (tables and sources share one namespace).
+void CheckDuplicates(const Project& p, Diagnostics* diags) {
+  std::map<std::string, std::string> owner;  // qualified name -> file
+  auto check = [&](const std::string& name, const std::string& file) {
+    auto [it, inserted] = owner.emplace(name, file);
+    if (!inserted) {
+      diags->AddError({file, 1, 1}, fmt::format("'{}' is defined twice: here and in {}", name, it->second));
+    }
+  };
+  for (const auto& s : p.sources) check(s.qualified_name(), s.file);
+  for (const auto& t : p.tables) check(t.qualified_name(), t.file);
+}
+
+template <typename T>
+void SortByName(std::vector<T>* items) {
+  std::stable_sort(items->begin(), items->end(),
+                   [](const T& a, const T& b) { return a.qualified_name() < b.qualified_name(); });
+}
+
+}  // namespace
+
+Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const LoadOptions& options) {
+  std::error_code ec;
+  fs::path root = fs::absolute(dir, ec);
+  if (ec || !fs::is_directory(root)) return Error(fmt::format("project directory '{}' does not exist", dir));
+  root = root.lexically_normal();
+  fs::path project_file = root / "derived.yaml";
+  if (!fs::exists(project_file)) {
+    return Error(fmt::format("no derived.yaml in '{}': is --project pointing at a Derived project?", dir));
+  }
+  Project project;
+  project.root = root.string();
+  if (!project.root.empty() && project.root.back() == '/' && project.root.size() > 1) project.root.pop_back();
+  auto text = ReadFile(project_file);
+  if (!text.ok()) return text.error();
+  Diagnostics project_diags;
+  if (auto st = ParseProjectFile("derived.yaml", *text, &project, &project_diags); !st.ok()) {
+    // Nothing else can be read without the project file: report its problems as the error.
+    std::string msg;
+    for (const auto& d : project_diags.all()) msg += (msg.empty() ? "" : "\n") + d.ToString();
+    return Error(msg.empty() ? "derived.yaml has errors" : msg);
+  }
+  diags->Merge(std::move(project_diags));
+
+  std::vector<FoundFile> source_files = FindFiles(root, "sources", {".yaml", ".yml"});
+  std::vector<FoundFile> table_files = FindFiles(root, "tables", {".yaml", ".yml"});
+  std::vector<FoundFile> macro_files = FindFiles(root, "macros", {".sql"});
+
+  // Each file is read and parsed independently; results land in per-file slots.
+  size_t total = source_files.size() + table_files.size();
+  std::vector<std::optional<SourceDef>> sources(source_files.size());
+  std::vector<std::optional<TableDef>> tables(table_files.size());
+  std::vector<Diagnostics> file_diags(total);
+  ParallelFor(total, options.threads, [&](int, size_t i) {
+    bool is_source = i < source_files.size();
+    const FoundFile& f = is_source ? source_files[i] : table_files[i - source_files.size()];
+    auto content = ReadFile(root / f.rel);
+    if (!content.ok()) {
+      file_diags[i].AddError({f.rel, 0, 0}, content.error().message);
+      return;
+    }
+    if (is_source) {
+      sources[i] = ParseSourceFile(f.rel, *content, f.default_dataset, f.default_name, &file_diags[i]);
+    } else {
+      tables[i - source_files.size()] =
+          ParseTableFile(f.rel, *content, f.default_dataset, f.default_name, project, &file_diags[i]);
+    }
+  });
+  for (auto& d : file_diags) diags->Merge(std::move(d));
+  auto broken_name = [](const FoundFile& f) { return ToLower(f.default_dataset + "." + f.default_name); };
+  for (size_t i = 0; i < sources.size(); ++i) {
+    if (sources[i]) {
+      project.sources.push_back(std::move(*sources[i]));
+    } else {
+      project.broken.push_back(broken_name(source_files[i]));
+    }
+  }
+  for (size_t i = 0; i < tables.size(); ++i) {
+    if (tables[i]) {
+      project.tables.push_back(std::move(*tables[i]));
+    } else {
+      project.broken.push_back(broken_name(table_files[i]));
+    }
+  }
+  for (const auto& m : macro_files) {
+    auto content = ReadFile(root / m.rel);
+    if (!content.ok()) {
+      diags->AddError({m.rel, 0, 0}, content.error().message);
+      continue;
+    }
+    project.macros.push_back({m.rel, std::move(*content)});
+  }
+  SortByName(&project.sources);
+  SortByName(&project.tables);
+  CheckDuplicates(project, diags);
+  return project;
+}
+
+}  // namespace derived

@@ -1,0 +1,142 @@
+// The project model: what a user wrote in derived.yaml, sources/ and tables/, checked and
+// normalized. Pure data; loading lives in loader.h.
+#pragma once
+
+#include <map>
+#include <string_view>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "time/schedule.h"
+#include "time/timestamp.h"
+#include "util/status.h"
+
+namespace derived {
+
+struct ColumnDef {
+  std::string name;  // lowercase
+  std::string type;  // as written (e.g. "BIGINT"); empty when not declared
+  std::string description;
+  std::vector<std::string> tags;
+  Location where;
+};
+
+enum class Strategy { kReplace, kAppend, kMerge };
+std::string_view StrategyName(Strategy s);
+
+// How a merge combines an existing row with an incoming row for the same key.
+enum class MergeRule { kLatest, kEarliest, kMin, kMax, kSum, kCount, kCoalesce };
+std::string_view MergeRuleName(MergeRule r);
+
+struct MergeConfig {
+  std::vector<std::string> keys;
+  std::map<std::string, MergeRule> rules;  // column -> rule; unlisted columns use kLatest
+  Location where;
+};
+
+// A data test run before a mutation commits (see the build engine).
+struct TestDef {
+  enum class Kind { kNotNull, kUnique, kAcceptedValues, kRelationships, kRowCount, kSql };
+  Kind kind = Kind::kNotNull;
+  std::string name;                  // user-given or generated, unique per table
+  std::vector<std::string> columns;  // not_null, unique; accepted_values/relationships: one column
+  std::vector<std::string> values;   // accepted_values
+  std::string to_table;              // relationships: the referenced table (as written)
+  std::string to_column;             // relationships: its column
+  std::optional<int64_t> min_rows, max_rows;  // row_count
+  std::string sql;                   // custom: a query returning offending rows
+  Location where;
+};
+std::string_view TestKindName(TestDef::Kind k);
+
+// SQL text and where it came from, so errors can point into the right file and line.
+struct SqlText {
+  std::string text;
+  std::string file;    // project-relative path of the file holding the text
+  int first_line = 1;  // line in `file` of the text's first line
+};
+
+struct TableDef {
+  std::string dataset;  // lowercase; defaults to the folder name under tables/
+  std::string name;     // lowercase; defaults to the file name
+  std::string file;     // project-relative path of the YAML file
+  std::string description;
+  std::string owner;
+  std::vector<std::string> tags;
+  Schedule schedule = Schedule::kDaily;
+  Duration window;                 // defaults to one schedule period
+  std::optional<Timestamp> start;  // from the table or the project defaults
+  Strategy strategy = Strategy::kReplace;
+  std::string time_column;
+  std::vector<std::string> partition_by;
+  std::vector<std::string> cluster_by;
+  MergeConfig merge;
+  std::vector<ColumnDef> columns;
+  std::vector<TestDef> tests;
+  SqlText sql;
+  std::map<std::string, Location> field_locations;  // where each top-level key was written
+
+  std::string qualified_name() const { return dataset + "." + name; }
+  // Location of a top-level field, falling back to the file itself.
+  Location LocationOf(const std::string& field) const;
+};
+
+struct Freshness {
+  enum class Kind { kMarker, kQuery };
+  Kind kind = Kind::kMarker;
+  std::string query;  // kQuery: returns the timestamp through which data is complete
+};
+
+struct SourceDef {
+  std::string dataset;
+  std::string name;
+  std::string file;
+  std::string description;
+  std::string owner;
+  std::vector<std::string> tags;
+  std::string time_column;
+  std::vector<ColumnDef> columns;
+  Freshness freshness;
+  std::map<std::string, Location> field_locations;
+
+  std::string qualified_name() const { return dataset + "." + name; }
+  Location LocationOf(const std::string& field) const;
+};
+
+struct WarehouseConfig {
+  std::string engine = "duckdb";
+  std::string path = "warehouse.duckdb";  // relative to the project root
+};
+
+struct ProjectDefaults {
+  std::optional<Timestamp> start;
+  std::optional<Schedule> schedule;
+  std::string owner;
+};
+
+struct MacroFile {
+  std::string file;  // project-relative
+  std::string text;
+};
+
+struct Project {
+  std::string root;  // absolute path of the project directory
+  std::string name;
+  WarehouseConfig warehouse;
+  nlohmann::json vars = nlohmann::json::object();  // template variables, as YAML gave them
+  ProjectDefaults defaults;
+  std::vector<SourceDef> sources;  // sorted by qualified name
+  std::vector<TableDef> tables;    // sorted by qualified name
+  std::vector<MacroFile> macros;   // sorted by file
+  // Qualified names (from the folder layout) of files that failed to load. References to
+  // them are not reported again as unknown tables.
+  std::vector<std::string> broken;
+
+  const TableDef* FindTable(std::string_view qualified_name) const;
+  const SourceDef* FindSource(std::string_view qualified_name) const;
+};
+
+}  // namespace derived

@@ -1,0 +1,84 @@
+// Parsing of sources/<dataset>/<table>.yaml: raw tables Derived reads but does not build.
+#include <fmt/format.h>
+
+#include "config/columns.h"
+#include "config/loader.h"
+#include "util/strings.h"
+
+namespace derived {
+namespace {
+
+const std::vector<std::string> kSourceKeys = {"name",        "dataset", "description", "owner",
+                                              "tags",        "time_column", "columns", "freshness"};
+
+std::optional<Freshness> ParseFreshness(YamlReader& r, const YAML::Node& node) {
+  constexpr const char* kExpected = "expected 'marker' or {query: SQL returning the timestamp data is complete through}";
+  if (node.IsScalar()) {
+    if (ToLower(node.Scalar()) == "marker") return Freshness{Freshness::Kind::kMarker, ""};
+    r.ErrorAt(node, fmt::format("unknown freshness '{}': {}", node.Scalar(), kExpected));
+    return std::nullopt;
+  }
+  if (!node.IsMap()) {
+    r.ErrorAt(node, fmt::format("'freshness' must be 'marker' or a mapping, got {}: {}", DescribeYamlType(node),
+                                kExpected));
+    return std::nullopt;
+  }
+  if (!r.CheckMap(node, "'freshness'", {"query"}, {"query"})) return std::nullopt;
+  auto q = r.String(node, "query");
+  if (!q) return std::nullopt;
+  if (Trim(*q).empty()) {
+    r.ErrorAt(node["query"], "the freshness query is empty");
+    return std::nullopt;
+  }
+  return Freshness{Freshness::Kind::kQuery, *q};
+}
+
+}  // namespace
+
+std::optional<SourceDef> ParseSourceFile(const std::string& file, const std::string& text,
+                                         const std::string& default_dataset, const std::string& default_name,
+                                         Diagnostics* diags) {
+  Diagnostics local;
+  YamlReader r(file, &local);
+  auto root = r.Parse(text);
+  if (!root || !r.CheckMap(*root, "source", kSourceKeys)) {
+    diags->Merge(std::move(local));
+    return std::nullopt;
+  }
+  SourceDef s;
+  s.file = file;
+  s.field_locations = FieldLocations(r, *root);
+  s.dataset = ParseName(r, *root, "dataset", default_dataset);
+  s.name = ParseName(r, *root, "name", default_name);
+  s.description = r.String(*root, "description").value_or("");
+  s.owner = r.String(*root, "owner").value_or("");
+  s.tags = r.StringList(*root, "tags").value_or(std::vector<std::string>{});
+  s.time_column = ToLower(r.String(*root, "time_column").value_or(""));
+  if (YAML::Node n = (*root)["columns"]; n.IsDefined()) s.columns = ParseColumns(r, n);
+  if (YAML::Node n = (*root)["freshness"]; n.IsDefined()) {
+    if (auto f = ParseFreshness(r, n)) s.freshness = *f;
+  } else {
+    local.AddError({file, 1, 1},
+                   "source is missing required field 'freshness': 'marker' (set with `derived source mark`) or "
+                   "{query: SQL}");
+  }
+  if (!s.time_column.empty() && !s.columns.empty()) {
+    bool found = false;
+    std::vector<std::string> names;
+    for (const auto& c : s.columns) {
+      found = found || c.name == s.time_column;
+      names.push_back(c.name);
+    }
+    if (!found) {
+      local.AddError(s.LocationOf("time_column"),
+                     fmt::format("time_column '{}' is not one of the declared columns{}", s.time_column,
+                                 DidYouMean(s.time_column, names)));
+    }
+  }
+  bool ok = !local.has_errors();
+  diags->Merge(std::move(local));
+  if (!ok) return std::nullopt;
+  return s;
+}
+
+}  // namespace derived

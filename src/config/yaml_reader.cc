@@ -1,0 +1,142 @@
+#include "config/yaml_reader.h"
+
+#include <set>
+
+#include <fmt/format.h>
+
+#include "util/strings.h"
+
+namespace derived {
+
+std::string DescribeYamlType(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null: return "empty";
+    case YAML::NodeType::Scalar: return fmt::format("the scalar '{}'", node.Scalar());
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    default: return "undefined";
+  }
+}
+
+std::optional<YAML::Node> YamlReader::Parse(const std::string& text) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    diags_->AddError({file_, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
+    return std::nullopt;
+  }
+}
+
+Location YamlReader::At(const YAML::Node& node) const {
+  YAML::Mark m = node.Mark();
+  if (m.is_null()) return {file_, 0, 0};
+  return {file_, m.line + 1, m.column + 1};
+}
+
+Location YamlReader::KeyLocation(const YAML::Node& map, const std::string& key) const {
+  if (map.IsMap()) {
+    for (const auto& kv : map) {
+      if (kv.first.IsScalar() && kv.first.Scalar() == key) return At(kv.first);
+    }
+  }
+  return At(map);
+}
+
+bool YamlReader::CheckMap(const YAML::Node& node, const std::string& what, const std::vector<std::string>& allowed,
+                          const std::vector<std::string>& required) {
+  if (!node.IsMap()) {
+    ErrorAt(node, fmt::format("{} must be a mapping of keys to values, got {}", what, DescribeYamlType(node)));
+    return false;
+  }
+  std::set<std::string> seen;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) {
+      ErrorAt(kv.first, fmt::format("keys of {} must be plain names", what));
+      continue;
+    }
+    const std::string& key = kv.first.Scalar();
+    if (!seen.insert(key).second) {
+      ErrorAt(kv.first, fmt::format("duplicate key '{}' in {}", key, what));
+      continue;
+    }
+    bool known = false;
+    for (const auto& a : allowed) known = known || a == key;
+    if (!known) {
+      ErrorAt(kv.first, fmt::format("unknown key '{}' in {}{}", key, what, DidYouMean(key, allowed)));
+    }
+  }
+  for (const auto& r : required) {
+    if (!seen.count(r)) ErrorAt(node, fmt::format("{} is missing required field '{}'", what, r));
+  }
+  return true;
+}
+
+std::optional<std::string> YamlReader::AsString(const YAML::Node& node, const std::string& what) {
+  if (!node.IsScalar()) {
+    ErrorAt(node, fmt::format("{} must be a string, got {}", what, DescribeYamlType(node)));
+    return std::nullopt;
+  }
+  return node.Scalar();
+}
+
+std::optional<int64_t> YamlReader::AsInt(const YAML::Node& node, const std::string& what) {
+  if (node.IsScalar()) {
+    const std::string& s = node.Scalar();
+    try {
+      size_t used = 0;
+      long long v = std::stoll(s, &used);
+      if (used == s.size()) return v;
+    } catch (const std::exception&) {
+    }
+  }
+  ErrorAt(node, fmt::format("{} must be an integer, got {}", what, DescribeYamlType(node)));
+  return std::nullopt;
+}
+
+std::optional<std::string> YamlReader::String(const YAML::Node& map, const std::string& key) {
+  YAML::Node v = map[key];
+  if (!v.IsDefined()) return std::nullopt;
+  return AsString(v, "'" + key + "'");
+}
+
+std::optional<int64_t> YamlReader::Int(const YAML::Node& map, const std::string& key) {
+  YAML::Node v = map[key];
+  if (!v.IsDefined()) return std::nullopt;
+  return AsInt(v, "'" + key + "'");
+}
+
+std::optional<bool> YamlReader::Bool(const YAML::Node& map, const std::string& key) {
+  YAML::Node v = map[key];
+  if (!v.IsDefined()) return std::nullopt;
+  if (v.IsScalar()) {
+    std::string s = ToLower(v.Scalar());
+    if (s == "true" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "no" || s == "off") return false;
+  }
+  ErrorAt(v, fmt::format("'{}' must be true or false, got {}", key, DescribeYamlType(v)));
+  return std::nullopt;
+}
+
+std::optional<std::vector<std::string>> YamlReader::StringList(const YAML::Node& map, const std::string& key) {
+  YAML::Node v = map[key];
+  if (!v.IsDefined()) return std::nullopt;
+  if (v.IsScalar()) return std::vector<std::string>{v.Scalar()};
+  if (!v.IsSequence()) {
+    ErrorAt(v, fmt::format("'{}' must be a list of strings, got {}", key, DescribeYamlType(v)));
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  bool ok = true;
+  for (const auto& item : v) {
+    if (!item.IsScalar()) {
+      ErrorAt(item, fmt::format("items of '{}' must be strings, got {}", key, DescribeYamlType(item)));
+      ok = false;
+      continue;
+    }
+    out.push_back(item.Scalar());
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
+
+}  // namespace derived

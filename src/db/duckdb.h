@@ -1,0 +1,93 @@
+// RAII wrappers over DuckDB's C API (the only way Derived talks to DuckDB).
+// Every handle is destroyed exactly once; errors come back as values.
+#pragma once
+
+#define DUCKDB_API_NO_DEPRECATED
+#include <duckdb.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/status.h"
+
+namespace derived::db {
+
+// A fully read query result. Values are rendered as text (NULL = nullopt): enough for
+// catalog queries, DESCRIBE and the parser, which is all that reads results this way.
+struct Rows {
+  std::vector<std::string> columns;
+  std::vector<std::string> types;  // DuckDB's type names, e.g. "VARCHAR", "TIMESTAMP"
+  std::vector<std::vector<std::optional<std::string>>> rows;
+
+  size_t size() const { return rows.size(); }
+  // REQUIRES: row < size(), col < columns.size()
+  const std::optional<std::string>& at(size_t row, size_t col) const { return rows[row][col]; }
+};
+
+class Database {
+ public:
+  // path ":memory:" (or empty) opens an in-memory database. `options` are DuckDB
+  // configuration flags such as {"threads", "1"}.
+  static Result<std::unique_ptr<Database>> Open(const std::string& path,
+                                                const std::map<std::string, std::string>& options = {});
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  duckdb_database handle() { return db_; }
+
+ private:
+  explicit Database(duckdb_database db) : db_(db) {}
+  duckdb_database db_ = nullptr;
+};
+
+class PreparedStatement;
+
+// One connection: not thread-safe; give each thread its own.
+class Connection {
+ public:
+  // REQUIRES: db outlives the connection.
+  static Result<std::unique_ptr<Connection>> Open(Database& db);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one or more statements and discards their results.
+  Status Execute(std::string_view sql);
+  // Runs one statement and reads its whole result.
+  Result<Rows> Query(std::string_view sql);
+  Result<std::unique_ptr<PreparedStatement>> Prepare(std::string_view sql);
+
+  duckdb_connection handle() { return conn_; }
+
+ private:
+  explicit Connection(duckdb_connection conn) : conn_(conn) {}
+  duckdb_connection conn_ = nullptr;
+};
+
+class PreparedStatement {
+ public:
+  ~PreparedStatement();
+  PreparedStatement(const PreparedStatement&) = delete;
+  PreparedStatement& operator=(const PreparedStatement&) = delete;
+
+  // Parameters are 1-based, as in DuckDB.
+  Status BindText(size_t index, std::string_view value);
+  Result<Rows> Execute();
+
+ private:
+  friend class Connection;
+  explicit PreparedStatement(duckdb_prepared_statement stmt) : stmt_(stmt) {}
+  duckdb_prepared_statement stmt_ = nullptr;
+};
+
+// Quotes an identifier for DuckDB ("my table" -> "\"my table\"").
+std::string QuoteIdentifier(std::string_view name);
+// Quotes a string literal ('it''s').
+std::string QuoteLiteral(std::string_view value);
+
+}  // namespace derived::db

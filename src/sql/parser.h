@@ -1,0 +1,49 @@
+// SQL analysis with DuckDB's own parser: json_serialize_sql() turns a query into its
+// statement tree, which we walk for table references and column lineage.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "db/duckdb.h"
+#include "sql/lineage.h"
+#include "sql/references.h"
+#include "util/status.h"
+
+namespace simdjson::dom {
+class parser;
+}
+
+namespace derived::sql {
+
+struct ParsedSql {
+  std::vector<TableRef> tables;  // every base-table reference outside CTE names, in text order
+};
+
+// Parses SELECT queries. One per thread: it owns a prepared statement on `conn`.
+class SqlParser {
+ public:
+  // REQUIRES: conn outlives the parser and is used by one thread at a time.
+  static Result<std::unique_ptr<SqlParser>> Create(db::Connection* conn);
+  ~SqlParser();
+
+  // A query that is not exactly one SELECT statement, or that does not parse, is an
+  // error whose location (line, column) is relative to `sql` with an empty file name.
+  Result<ParsedSql> Parse(std::string_view sql);
+
+  // Output columns of `sql` and the input columns each is computed from.
+  Result<QueryLineage> Lineage(std::string_view sql, const SchemaLookup& schemas);
+
+ private:
+  SqlParser() = default;
+  // Runs json_serialize_sql and hands the statement tree to `visit`.
+  template <typename Visit>
+  Status WithTree(std::string_view sql, Visit&& visit);
+
+  std::unique_ptr<db::PreparedStatement> serialize_;
+  std::unique_ptr<simdjson::dom::parser> json_;
+};
+
+}  // namespace derived::sql

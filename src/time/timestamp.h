@@ -1,0 +1,34 @@
+// A point in time as whole seconds since the Unix epoch, always UTC, and its text forms.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "util/status.h"
+
+namespace derived {
+
+// Whole seconds are enough: schedules are hourly at the finest, and a plain integer is
+// trivially stored in the metadata log and compared.
+struct Timestamp {
+  int64_t seconds = 0;  // since 1970-01-01T00:00:00Z; negative before it
+  auto operator<=>(const Timestamp&) const = default;
+};
+
+// Parses ISO-8601 in UTC: "2024-01-03" (midnight), "2024-01-03T04:05:06Z", "2024-01-03 04:05:06",
+// "2024-01-03T04:05Z". Fractional seconds are truncated; an offset ("+02:00", "-0530", "+02")
+// is converted to UTC; no suffix means UTC. Surrounding whitespace is ignored. Years are four
+// digits (0000-9999). Invalid dates, out-of-range fields and trailing text are errors that
+// say what was expected and what was wrong.
+Result<Timestamp> ParseTimestamp(std::string_view text);
+
+// "2024-01-03T00:00:00Z". REQUIRES: t falls within years 0000-9999 for a parseable result.
+std::string FormatIso(Timestamp t);
+
+// "TIMESTAMP '2024-01-03 00:00:00'": a literal that DuckDB and PostgreSQL read as UTC
+// when compared with TIMESTAMP columns.
+std::string FormatSqlLiteral(Timestamp t);
+
+}  // namespace derived

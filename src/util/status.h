@@ -1,0 +1,73 @@
+// Errors as values at module boundaries: Error, Result<T> and Status.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace derived {
+
+// Where a problem is, as a user would look for it. line and column are 1-based; 0 = unknown.
+struct Location {
+  std::string file;
+  int line = 0;
+  int column = 0;
+
+  // "file:line:column", dropping the parts that are unknown.
+  std::string ToString() const;
+};
+
+struct Error {
+  std::string message;
+  Location where;
+
+  Error() = default;
+  explicit Error(std::string msg, Location loc = {}) : message(std::move(msg)), where(std::move(loc)) {}
+
+  // "file:line:column: message" (or just the message when the location is unknown).
+  std::string ToString() const;
+};
+
+// A value or an error. Success costs nothing beyond the value itself.
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  // REQUIRES: ok()
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  // REQUIRES: !ok()
+  const Error& error() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  Status(Error error) : error_(std::move(error)) {}  // NOLINT: implicit by design
+  static Status Ok() { return {}; }
+
+  bool ok() const { return !error_.has_value(); }
+  explicit operator bool() const { return ok(); }
+  // REQUIRES: !ok()
+  const Error& error() const { return *error_; }
+
+ private:
+  std::optional<Error> error_;
+};
+
+}  // namespace derived

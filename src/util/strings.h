@@ -1,0 +1,30 @@
+// Small string helpers shared across subsystems.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace derived {
+
+std::string ToLower(std::string_view s);
+std::string Trim(std::string_view s);
+bool StartsWith(std::string_view s, std::string_view prefix);
+bool EndsWith(std::string_view s, std::string_view suffix);
+std::vector<std::string> Split(std::string_view s, char sep);
+std::string Join(const std::vector<std::string>& parts, std::string_view sep);
+
+// Levenshtein distance, for "did you mean" suggestions.
+size_t EditDistance(std::string_view a, std::string_view b);
+
+// The candidate closest to `word` when it is close enough to be a plausible typo
+// (case-insensitive); empty when none is.
+std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
+
+// " (did you mean 'x'?)" or "" — ready to append to an error message.
+std::string DidYouMean(std::string_view word, const std::vector<std::string>& candidates);
+
+// 1-based line number of byte `offset` in `text`.
+int LineOfOffset(std::string_view text, size_t offset);
+
+}  // namespace derived

@@ -1,0 +1,351 @@
+// End-to-end tests: run the real `derived` binary on temporary projects and check its
+// output and exit code.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "testing.h"
+
+namespace derived {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::RunDerived;
+using testing::TempDir;
+
+// A small valid project: two sources, three tables across two datasets, one macro.
+void WriteValidProject(const TempDir& dir) {
+  dir.Write("derived.yaml", R"(name: shop
+vars:
+  min_amount: 10
+  countries: [fr, de]
+defaults:
+  start: 2024-01-01
+)");
+  dir.Write("sources/raw/orders.yaml", R"(freshness: marker
+time_column: ts
+columns:
+  - {name: order_id, type: BIGINT}
+  - {name: user_id, type: BIGINT, tags: [pii]}
+  - {name: amount, type: DOUBLE}
+  - {name: country, type: VARCHAR}
+  - {name: ts, type: TIMESTAMP}
+)");
+  dir.Write("sources/raw/users.yaml", R"(freshness: {query: select max(created_at) from raw.users}
+columns:
+  - {name: user_id, type: BIGINT}
+  - {name: email, type: VARCHAR, tags: [pii]}
+  - {name: created_at, type: TIMESTAMP}
+)");
+  dir.Write("macros/filters.sql", R"({% macro in_list(col, items) -%}
+{{ col }} IN ({% for i in items %}'{{ i }}'{{ ", " if not loop.last }}{% endfor %})
+{%- endmacro %})");
+  dir.Write("tables/core/daily_orders.yaml", R"(description: Orders per day and country.
+schedule: daily
+strategy: append
+time_column: day
+tags: [finance]
+columns:
+  - {name: day, type: TIMESTAMP}
+  - {name: country, type: VARCHAR}
+  - {name: orders, type: BIGINT}
+  - {name: revenue, type: DOUBLE}
+sql: |
+  SELECT date_trunc('day', ts) AS day, country, count(*) AS orders, sum(amount) AS revenue
+  FROM raw.orders
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+    AND amount >= {{ var('min_amount') }}
+    AND {{ in_list('country', var('countries')) }}
+  GROUP BY ALL
+)");
+  dir.Write("tables/core/buyers.yaml", R"(description: First and last purchase per user.
+schedule: daily
+strategy: merge
+time_column: last_order
+merge: {keys: [user_id], rules: {first_order: min, last_order: max}}
+sql: |
+  WITH o AS (SELECT user_id, ts FROM raw.orders WHERE ts >= {{ window_start }} AND ts < {{ window_end }})
+  SELECT o.user_id, u.email, min(ts) AS first_order, max(ts) AS last_order
+  FROM o JOIN raw.users u USING (user_id)
+  GROUP BY ALL
+)");
+  dir.Write("tables/mart/weekly_revenue.yaml", R"(schedule: weekly
+strategy: replace
+sql: |
+  SELECT date_trunc('week', day) AS week, sum(revenue) AS revenue
+  FROM core.daily_orders
+  GROUP BY 1
+)");
+}
+
+TEST(Cli, ValidateAcceptsAValidProject) {
+  TempDir dir;
+  WriteValidProject(dir);
+  auto r = RunDerived({"validate", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("ok: 3 tables and 2 sources are valid"));
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(Cli, ValidateJson) {
+  TempDir dir;
+  WriteValidProject(dir);
+  auto r = RunDerived({"validate", "--json", "--project", dir.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["ok"], true);
+  EXPECT_EQ(doc["tables"], 3);
+  EXPECT_EQ(doc["sources"], 2);
+  EXPECT_EQ(doc["errors"], 0);
+  EXPECT_TRUE(doc["diagnostics"].empty());
+}
+
+TEST(Cli, ValidateReportsEveryProblemAcrossFilesWithLocations) {
+  TempDir dir;
+  WriteValidProject(dir);
+  dir.Write("tables/core/typo.yaml", "schedule: daily\nstrategy: replace\nsql: SELECT * FROM raw.order\n");
+  dir.Write("tables/core/badkey.yaml", "schedul: daily\nsql: SELECT 1 AS x\n");
+  dir.Write("tables/core/badcol.yaml",
+            "schedule: daily\nsql: |\n  SELECT user_id,\n         amout\n  FROM raw.orders\n");
+  dir.Write("tables/core/badsql.yaml", "schedule: daily\nsql: |\n  SELECT 1 AS x\n  FRM raw.orders\n");
+  auto r = RunDerived({"validate", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("tables/core/typo.yaml:3: error: unknown table 'raw.order': it is neither a source "
+                               "nor a derived table (did you mean 'raw.orders'?)"));
+  EXPECT_THAT(r.err, HasSubstr("tables/core/badkey.yaml:1:1: error: unknown key 'schedul' in table (did you mean "
+                               "'schedule'?)"));
+  EXPECT_THAT(r.err, HasSubstr("tables/core/badcol.yaml:4: error: type-check failed: Binder Error: Referenced column "
+                               "\"amout\" not found"));
+  EXPECT_THAT(r.err, HasSubstr("tables/core/badsql.yaml:4:"));
+  EXPECT_THAT(r.err, HasSubstr("syntax error at or near \"FRM\""));
+  EXPECT_THAT(r.err, HasSubstr("4 errors"));
+}
+
+TEST(Cli, UnqualifiedNamesResolveInTheTablesDataset) {
+  TempDir dir;
+  WriteValidProject(dir);
+  dir.Write("tables/core/from_buyers.yaml", "schedule: daily\nsql: SELECT user_id FROM buyers\n");
+  dir.Write("tables/mart/wrong_dataset.yaml", "schedule: daily\nsql: SELECT user_id FROM buyers\n");
+  auto r = RunDerived({"validate", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, Not(HasSubstr("from_buyers.yaml")));
+  EXPECT_THAT(r.err, HasSubstr("tables/mart/wrong_dataset.yaml:1: error: unknown table 'buyers' (resolved as "
+                               "'mart.buyers'): it is neither a source nor a derived table (did you mean "
+                               "'core.buyers'?)"));
+}
+
+TEST(Cli, CyclePrintsTheWholeCycle) {
+  TempDir dir;
+  dir.Write("derived.yaml", "name: c\n");
+  dir.Write("tables/a/x.yaml", "schedule: daily\nsql: SELECT * FROM a.y\n");
+  dir.Write("tables/a/y.yaml", "schedule: daily\nsql: SELECT * FROM a.z\n");
+  dir.Write("tables/a/z.yaml", "schedule: daily\nsql: SELECT * FROM a.x\n");
+  auto r = RunDerived({"validate", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("dependency cycle: a.x -> a.z -> a.y -> a.x"));
+}
+
+TEST(Cli, DeclaredColumnsAreCheckedAgainstTheQuery) {
+  TempDir dir;
+  WriteValidProject(dir);
+  dir.Write("tables/core/declared.yaml", R"(schedule: daily
+columns:
+  - {name: user_id, type: BIGINT}
+  - {name: emial, type: VARCHAR}
+  - {name: amount, type: INTEGER}
+  - {name: n, type: STRNG}
+sql: SELECT user_id, amount, 1 AS n FROM raw.orders
+)");
+  auto r = RunDerived({"validate", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("declared.yaml:4:5: error: declared column 'emial' is not returned by the query"));
+  EXPECT_THAT(r.err, HasSubstr("declared.yaml:5:5: error: column 'amount' is declared INTEGER but the query returns "
+                               "DOUBLE"));
+  EXPECT_THAT(r.err, HasSubstr("declared.yaml:6:5: error: unknown type 'STRNG'"));
+}
+
+TEST(Cli, ConfigColumnsMustBeOutputColumns) {
+  TempDir dir;
+  WriteValidProject(dir);
+  dir.Write("tables/core/cfg.yaml", R"(schedule: daily
+strategy: merge
+time_column: tss
+merge: {keys: [user], rules: {amount: sum}}
+tests:
+  - not_null: [order_idd]
+sql: SELECT user_id, amount, ts FROM raw.orders
+)");
+  auto r = RunDerived({"validate", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("cfg.yaml:3:1: error: time_column 'tss' is not a column the query returns (did you "
+                               "mean 'ts'?)"));
+  EXPECT_THAT(r.err, HasSubstr("merge key 'user' is not a column the query returns"));
+  EXPECT_THAT(r.err, HasSubstr("not_null column 'order_idd' is not a column the query returns"));
+}
+
+TEST(Cli, TemplateErrorsCarryFileAndLine) {
+  TempDir dir;
+  WriteValidProject(dir);
+  dir.Write("tables/core/tpl.yaml", "schedule: daily\nsql: |\n  SELECT 1 AS x\n  {% if true %}\n  FROM raw.orders\n");
+  dir.Write("tables/core/var.yaml", "schedule: daily\nsql: |\n  SELECT {{ var('min_amont') }} AS x\n");
+  auto r = RunDerived({"validate", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("tables/core/tpl.yaml:"));
+  EXPECT_THAT(r.err, HasSubstr("endif"));
+  EXPECT_THAT(r.err, HasSubstr("tables/core/var.yaml:3"));
+  EXPECT_THAT(r.err, HasSubstr("var('min_amont') is not defined in derived.yaml vars (did you mean 'min_amount'?)"));
+}
+
+TEST(Cli, CacheGivesTheSameAnswers) {
+  TempDir dir;
+  WriteValidProject(dir);
+  dir.Write("tables/core/badcol.yaml", "schedule: daily\nsql: SELECT amout FROM raw.orders\n");
+  auto first = RunDerived({"validate", "--json", "--project", dir.str()});
+  auto second = RunDerived({"validate", "--json", "--project", dir.str()});
+  auto a = nlohmann::json::parse(first.out), b = nlohmann::json::parse(second.out);
+  EXPECT_EQ(a["diagnostics"], b["diagnostics"]);
+  EXPECT_EQ(a["errors"], 1);
+  EXPECT_EQ(b["cache"]["misses"], 0);
+  EXPECT_GT(b["cache"]["hits"], 0);
+  // A change to an upstream's schema invalidates what depends on it.
+  dir.Write("sources/raw/orders.yaml", R"(freshness: marker
+columns:
+  - {name: order_id, type: BIGINT}
+  - {name: user_id, type: BIGINT}
+  - {name: amout, type: DOUBLE}
+  - {name: country, type: VARCHAR}
+  - {name: ts, type: TIMESTAMP}
+)");
+  auto third = RunDerived({"validate", "--json", "--project", dir.str()});
+  auto c = nlohmann::json::parse(third.out);
+  std::string all = c["diagnostics"].dump();
+  EXPECT_THAT(all, Not(HasSubstr("badcol.yaml")));
+  EXPECT_THAT(all, HasSubstr("daily_orders.yaml"));  // it reads `amount`, now gone
+}
+
+TEST(Cli, DagJsonHasOneObjectPerNode) {
+  TempDir dir;
+  WriteValidProject(dir);
+  auto r = RunDerived({"dag", "--format", "json", "--project", dir.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& n : doc) by_name[n["name"]] = n;
+  ASSERT_EQ(by_name.size(), 5u);
+  EXPECT_EQ(by_name["raw.orders"]["kind"], "source");
+  EXPECT_EQ(by_name["core.buyers"]["kind"], "table");
+  EXPECT_EQ(by_name["core.buyers"]["upstream"], nlohmann::json({"raw.orders", "raw.users"}));
+  EXPECT_EQ(by_name["mart.weekly_revenue"]["upstream"], nlohmann::json({"core.daily_orders"}));
+  EXPECT_EQ(by_name["core.daily_orders"]["downstream"], nlohmann::json({"mart.weekly_revenue"}));
+  // Topological: every node after its upstreams.
+  std::map<std::string, size_t> pos;
+  for (size_t i = 0; i < doc.size(); ++i) pos[doc[i]["name"]] = i;
+  for (const auto& n : doc)
+    for (const auto& up : n["upstream"]) EXPECT_LT(pos[up], pos[n["name"]]);
+}
+
+TEST(Cli, DagSelectAndFormats) {
+  TempDir dir;
+  WriteValidProject(dir);
+  auto r = RunDerived({"dag", "--select", "+mart.weekly_revenue", "--format", "json", "--project", dir.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> names;
+  for (const auto& n : nlohmann::json::parse(r.out)) names.push_back(n["name"]);
+  EXPECT_EQ(names, (std::vector<std::string>{"raw.orders", "core.daily_orders", "mart.weekly_revenue"}));
+
+  r = RunDerived({"dag", "--select", "tag:finance+", "--project", dir.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("core.daily_orders"));
+  EXPECT_THAT(r.out, HasSubstr("mart.weekly_revenue  weekly replace   <- core.daily_orders"));
+  EXPECT_THAT(r.out, Not(HasSubstr("buyers")));
+
+  r = RunDerived({"dag", "--format", "dot", "--select", "core.*", "--project", dir.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("digraph derived {"));
+  EXPECT_THAT(r.out, HasSubstr("\"core.buyers\" [shape=box];"));
+  EXPECT_THAT(r.out, Not(HasSubstr("->")));
+
+  r = RunDerived({"dag", "--select", "core.byers", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("did you mean 'core.buyers'?"));
+}
+
+TEST(Cli, ShowTable) {
+  TempDir dir;
+  WriteValidProject(dir);
+  auto r = RunDerived({"show", "core.buyers", "--project", dir.str(), "--window-start", "2024-03-05T10:00:00Z"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("core.buyers  (tables/core/buyers.yaml)"));
+  EXPECT_THAT(r.out, HasSubstr("strategy:    merge"));
+  EXPECT_THAT(r.out, HasSubstr("upstream:    raw.orders, raw.users"));
+  EXPECT_THAT(r.out, HasSubstr("SQL for window [2024-03-05T00:00:00Z, 2024-03-06T00:00:00Z):"));
+  EXPECT_THAT(r.out, HasSubstr("ts >= TIMESTAMP '2024-03-05 00:00:00' AND ts < TIMESTAMP '2024-03-06 00:00:00'"));
+  EXPECT_THAT(r.out, HasSubstr("email"));
+  EXPECT_THAT(r.out, HasSubstr("<- raw.users.email"));
+}
+
+TEST(Cli, ShowJsonHasLineage) {
+  TempDir dir;
+  WriteValidProject(dir);
+  auto r = RunDerived({"show", "mart.weekly_revenue", "--json", "--project", dir.str()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["upstream"], nlohmann::json({"core.daily_orders"}));
+  ASSERT_EQ(doc["lineage"].size(), 2u);
+  EXPECT_EQ(doc["lineage"][0]["column"], "week");
+  EXPECT_EQ(doc["lineage"][0]["inputs"], nlohmann::json::parse(R"([{"table":"core.daily_orders","column":"day"}])"));
+  EXPECT_EQ(doc["lineage"][1]["inputs"],
+            nlohmann::json::parse(R"([{"table":"core.daily_orders","column":"revenue"}])"));
+  EXPECT_EQ(doc["schema"][1]["type"], "DOUBLE");
+}
+
+TEST(Cli, ShowUnknownTable) {
+  TempDir dir;
+  WriteValidProject(dir);
+  auto r = RunDerived({"show", "core.buyer", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("no table 'core.buyer' (did you mean 'core.buyers'?)"));
+  r = RunDerived({"show", "raw.orders", "--project", dir.str()});
+  EXPECT_THAT(r.err, HasSubstr("is a source"));
+}
+
+TEST(Cli, InitCreatesAValidProjectAndNeverOverwrites) {
+  TempDir dir;
+  std::string p = dir.str() + "/proj";
+  auto r = RunDerived({"init", p});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto v = RunDerived({"validate", "--project", p});
+  EXPECT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_EQ(v.err, "");
+  dir.Write("proj/derived.yaml", "name: mine\n");
+  r = RunDerived({"init", p});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("already exists"));
+  EXPECT_EQ(dir.Read("proj/derived.yaml"), "name: mine\n");
+}
+
+TEST(Cli, BadArgumentsExitTwo) {
+  EXPECT_EQ(RunDerived({}).exit_code, 2);
+  EXPECT_EQ(RunDerived({"frobnicate"}).exit_code, 2);
+  auto r = RunDerived({"dag", "--format", "svg"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = RunDerived({"validate", "--now", "yesterday"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--now"));
+}
+
+TEST(Cli, MissingProject) {
+  TempDir dir;
+  auto r = RunDerived({"validate", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no derived.yaml"));
+  dir.Write("derived.yaml", "name: x\nwarehouse: {engine: mysql}\n");
+  r = RunDerived({"validate", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("derived.yaml:2:21: error: unsupported warehouse engine 'mysql'"));
+}
+
+}  // namespace
+}  // namespace derived

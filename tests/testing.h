@@ -1,0 +1,37 @@
+// Helpers shared by tests: temporary project directories and running the binary.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace derived::testing {
+
+// A fresh directory under the system temp dir, removed with everything in it on scope exit.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::string str() const { return path_.string(); }
+  // Writes `text` to path()/rel, creating folders as needed.
+  void Write(const std::string& rel, const std::string& text) const;
+  std::string Read(const std::string& rel) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the built `derived` binary with `args` (no shell), capturing both streams.
+CommandResult RunDerived(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+}  // namespace derived::testing

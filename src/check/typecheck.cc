@@ -34,8 +34,19 @@ Status TypeChecker::Declare(const std::string& dataset, const std::string& table
   return conn_->Execute(sql);
 }
 
-BindResult TypeChecker::Bind(const std::string& sql) {
+BindResult TypeChecker::Bind(const std::string& sql, const std::string& dataset) {
   BindResult out;
+  if (dataset != search_path_) {
+    std::string set;
+    if (schemas_.insert(dataset).second) set += "CREATE SCHEMA IF NOT EXISTS " + db::QuoteIdentifier(dataset) + ";";
+    set += "SET search_path = " + db::QuoteLiteral(dataset);
+    if (auto st = conn_->Execute(set); !st.ok()) {
+      out.ok = false;
+      out.error = st.error().message;
+      return out;
+    }
+    search_path_ = dataset;
+  }
   auto rows = conn_->Query("DESCRIBE " + sql);
   if (!rows.ok()) {
     out.ok = false;

@@ -24,8 +24,9 @@ class TypeChecker {
   // REQUIRES: every column has a type.
   Status Declare(const std::string& dataset, const std::string& table, const std::vector<OutputColumn>& columns);
 
-  // Binds one SELECT and returns its output columns, or the engine's error.
-  BindResult Bind(const std::string& sql);
+  // Binds one SELECT and returns its output columns, or the engine's error. Unqualified
+  // table names resolve against `dataset`, as they do when the table is built.
+  BindResult Bind(const std::string& sql, const std::string& dataset);
 
   // The engine's canonical spelling of a type ("int" -> "INTEGER"); an error for types
   // the engine does not know.
@@ -36,6 +37,7 @@ class TypeChecker {
   std::unique_ptr<db::Database> db_;
   std::unique_ptr<db::Connection> conn_;
   std::set<std::string> schemas_;
+  std::string search_path_;  // the dataset unqualified names currently resolve to
   std::map<std::string, Result<std::string>> canonical_;  // memo: type text -> canonical
 };
 

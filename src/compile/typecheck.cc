@@ -72,7 +72,7 @@ class Checker {
     if (!t.parsed) return;
     // Every upstream must have a known schema, or this table cannot be bound.
     Hasher key;
-    key.Add("bind-v1").Add(def.dataset).Add(t.sql).Add(t.initial_sql == t.sql ? "" : t.initial_sql);
+    key.Add("bind-v2").Add(def.dataset).Add(t.sql).Add(t.initial_sql == t.sql ? "" : t.initial_sql);
     for (const auto& up : t.upstream) {
       const std::vector<OutputColumn>* schema = cp_->SchemaOf(up);
       if (!schema) {
@@ -150,9 +150,9 @@ class Checker {
       }
       declared_.erase(def.qualified_name());
     }
-    BindResult r = tc_->Bind(t.sql);
+    BindResult r = tc_->Bind(t.sql, def.dataset);
     if (r.ok && t.initial_sql != t.sql) {
-      BindResult initial = tc_->Bind(t.initial_sql);
+      BindResult initial = tc_->Bind(t.initial_sql, def.dataset);
       if (!initial.ok) {
         r = initial;
         r.error = "(in the initial-build SQL) " + r.error;

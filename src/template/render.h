@@ -67,7 +67,8 @@ class Renderer {
     const LoopState* loop = nullptr;
 
     const Var* Find(std::string_view name) const;
-    void Set(std::string_view name, Value value, MacroRef macro = {});
+    void Set(std::string_view name, Value value);
+    void SetMacro(std::string_view name, const MacroRef& macro);
   };
 
   // What a name refers to; at most one member is set.

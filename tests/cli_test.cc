@@ -131,7 +131,7 @@ TEST(Cli, UnqualifiedNamesResolveInTheTablesDataset) {
   auto r = RunDerived({"validate", "--project", dir.str()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, Not(HasSubstr("from_buyers.yaml")));
-  EXPECT_THAT(r.err, HasSubstr("tables/mart/wrong_dataset.yaml:1: error: unknown table 'buyers' (resolved as "
+  EXPECT_THAT(r.err, HasSubstr("tables/mart/wrong_dataset.yaml:2: error: unknown table 'buyers' (resolved as "
                                "'mart.buyers'): it is neither a source nor a derived table (did you mean "
                                "'core.buyers'?)"));
 }

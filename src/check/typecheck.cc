@@ -97,6 +97,9 @@ bool TypeFits(const std::string& declared, const std::string& actual) {
   if (declared == actual) return true;
   auto [dfam, drank] = FamilyOf(declared);
   auto [afam, arank] = FamilyOf(actual);
+  // A date is midnight of that day: date_trunc('day', ts) returns DATE, and users
+  // rightly declare such columns TIMESTAMP.
+  if (declared == "TIMESTAMP" && actual == "DATE") return true;
   if (drank == 0 || arank == 0) return false;
   if (dfam == afam) return drank >= arank;
   // Unsigned values fit a signed type one step wider; all integers fit a DOUBLE... not

@@ -35,11 +35,12 @@ bool IsSystemSchema(const std::string& schema) {
 class ParserPool {
  public:
   Status Init(int workers) {
-    auto db = db::Database::Open(":memory:", {{"threads", "1"}});
-    if (!db.ok()) return db.error();
-    db_ = std::move(*db);
+    // A database per worker: connections of one database contend on shared state.
     for (int i = 0; i < workers; ++i) {
-      auto conn = db::Connection::Open(*db_);
+      auto db = db::Database::Open(":memory:", {{"threads", "1"}});
+      if (!db.ok()) return db.error();
+      dbs_.push_back(std::move(*db));
+      auto conn = db::Connection::Open(*dbs_.back());
       if (!conn.ok()) return conn.error();
       auto parser = sql::SqlParser::Create(conn->get());
       if (!parser.ok()) return parser.error();
@@ -51,7 +52,7 @@ class ParserPool {
   sql::SqlParser& at(int worker) { return *parsers_[static_cast<size_t>(worker)]; }
 
  private:
-  std::unique_ptr<db::Database> db_;
+  std::vector<std::unique_ptr<db::Database>> dbs_;
   std::vector<std::unique_ptr<db::Connection>> conns_;
   std::vector<std::unique_ptr<sql::SqlParser>> parsers_;
 };

@@ -77,6 +77,15 @@ TEST(TableFile, UnknownKeySuggestsTheClosest) {
                                  "'schedule'?)"));
 }
 
+TEST(TableFile, MisspelledRequiredFieldIsReportedOnce) {
+  auto r = ParseTable("schedul: daily\nsql: select 1\n");
+  EXPECT_FALSE(r.table);
+  EXPECT_THAT(r.All(), HasSubstr("t.yaml:1:1: error: unknown key 'schedul' in table (did you mean 'schedule'?)"));
+  EXPECT_THAT(r.All(), Not(HasSubstr("missing required field 'schedule'")));
+  r = ParseTable("sql: select 1\n");
+  EXPECT_THAT(r.All(), HasSubstr("t.yaml:1:1: error: table is missing required field 'schedule'"));
+}
+
 TEST(TableFile, DuplicateKey) {
   auto r = ParseTable("schedule: daily\nschedule: hourly\nsql: select 1\n");
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:2:1: error: duplicate key 'schedule'"));
@@ -161,12 +170,14 @@ time_column: ts
 start: 2024-01-01
 merge:
   keys: [user_id]
-  rules: {user_id: min, x: minimum}
+  rules: {user_id: min, x: minimum, y: coalesse}
   extra: 1
 sql: select 1
 )");
-  EXPECT_THAT(r.All(), HasSubstr("unknown merge rule 'minimum' for column 'x'"));
-  EXPECT_THAT(r.All(), HasSubstr("(did you mean 'min'?)"));
+  EXPECT_THAT(r.All(), HasSubstr("unknown merge rule 'minimum' for column 'x': expected one of latest, earliest, min, "
+                                 "max, sum, count, coalesce\n"));
+  EXPECT_THAT(r.All(), HasSubstr("unknown merge rule 'coalesse' for column 'y': expected one of latest, earliest, min, "
+                                 "max, sum, count, coalesce (did you mean 'coalesce'?)"));
   EXPECT_THAT(r.All(), HasSubstr("merge key 'user_id' cannot also have a merge rule"));
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:8:3: error: unknown key 'extra' in 'merge'"));
 }
@@ -207,7 +218,7 @@ sql: select 1
 )");
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:3:15: error: unknown key 'typ' in column (did you mean 'type'?)"));
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:4:5: error: column is missing required field 'name'"));
-  EXPECT_THAT(r.All(), HasSubstr("t.yaml:5:11: error: column 'a' is declared twice"));
+  EXPECT_THAT(r.All(), HasSubstr("t.yaml:5:12: error: column 'a' is declared twice"));
   EXPECT_THAT(r.All(), HasSubstr("column name 'bad name' is not a SQL identifier"));
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:7:5: error: column must be a mapping"));
   r = ParseTable("schedule: daily\ncolumns: {a: 1}\nsql: select 1\n");

@@ -269,7 +269,7 @@ std::optional<TableDef> ParseTableFile(const std::string& file, const std::strin
     t.schedule = *project.defaults.schedule;
     have_schedule = true;
   }
-  if (!have_schedule) {
+  if (!have_schedule && !YamlReader::HasMisspelledKey(*root, "schedule", kTableKeys)) {
     local.AddError({file, 1, 1}, "table is missing required field 'schedule' (hourly, daily, weekly or monthly)");
   }
 

@@ -1,5 +1,6 @@
 #include "config/yaml_reader.h"
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -66,9 +67,25 @@ bool YamlReader::CheckMap(const YAML::Node& node, const std::string& what, const
     }
   }
   for (const auto& r : required) {
-    if (!seen.count(r)) ErrorAt(node, fmt::format("{} is missing required field '{}'", what, r));
+    if (!seen.count(r) && !HasMisspelledKey(node, r, allowed)) {
+      ErrorAt(node, fmt::format("{} is missing required field '{}'", what, r));
+    }
   }
   return true;
+}
+
+bool YamlReader::HasMisspelledKey(const YAML::Node& map, const std::string& field,
+                                  const std::vector<std::string>& allowed) {
+  if (!map.IsMap()) return false;
+  for (const auto& kv : map) {
+    if (!kv.first.IsScalar()) continue;
+    const std::string& key = kv.first.Scalar();
+    if (key != field && std::find(allowed.begin(), allowed.end(), key) == allowed.end() &&
+        ClosestMatch(key, allowed) == field) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::optional<std::string> YamlReader::AsString(const YAML::Node& node, const std::string& what) {

@@ -33,6 +33,10 @@ class YamlReader {
   bool CheckMap(const YAML::Node& node, const std::string& what, const std::vector<std::string>& allowed,
                 const std::vector<std::string>& required = {});
 
+  // True when a key of `map` that is not allowed looks like a misspelling of `field`; a
+  // missing `field` is then not reported twice.
+  static bool HasMisspelledKey(const YAML::Node& map, const std::string& field, const std::vector<std::string>& allowed);
+
   // The node's location as written in the file (for keys: the key itself).
   Location KeyLocation(const YAML::Node& map, const std::string& key) const;
 

@@ -9,16 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "sql/column.h"
 #include "sql/references.h"
 #include "util/status.h"
 
 namespace derived {
-
-struct OutputColumn {
-  std::string name;
-  std::string type;
-  bool operator==(const OutputColumn&) const = default;
-};
 
 // The outcome of binding one table's query.
 struct BindResult {

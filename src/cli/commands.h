@@ -25,4 +25,16 @@ int Dag(const CommonOptions& opts, const std::string& select, DagFormat format, 
 int Show(const CommonOptions& opts, const std::string& table, std::optional<Timestamp> window_start, bool json,
          std::ostream& out, std::ostream& err);
 
+// The build engine's commands (run.cc).
+int Run(const CommonOptions& opts, const std::string& select, bool json, std::ostream& out, std::ostream& err);
+int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from, Timestamp to, bool json,
+             std::ostream& out, std::ostream& err);
+int Status(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err);
+int Log(const CommonOptions& opts, const std::string& table, int limit, bool json, std::ostream& out,
+        std::ostream& err);
+int SourceMark(const CommonOptions& opts, const std::string& source, Timestamp through, std::ostream& out,
+               std::ostream& err);
+int Query(const CommonOptions& opts, const std::string& sql, const std::string& file, bool json, std::ostream& out,
+          std::ostream& err);
+
 }  // namespace derived::cli

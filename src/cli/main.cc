@@ -62,6 +62,47 @@ int main(int argc, char** argv) {
   show->add_option("--window-start", window_start, "Render the SQL for the window starting here");
   show->add_flag("--json", json, "Machine-readable output");
 
+  bool once = false;
+  auto* run = app.add_subcommand("run", "Build every window that is ready, upstream first");
+  AddCommon(run, &opts, &now_text);
+  run->add_flag("--once", once, "Build what is ready now and exit");
+  run->add_option("--select,-s", select, "Tables to run: dataset.table, +table, table+, dataset.*, tag:name");
+  run->add_flag("--json", json, "Machine-readable output");
+
+  auto* status = app.add_subcommand("status", "Per table: watermark, freshness lag, last run, failures, what it waits on");
+  AddCommon(status, &opts, &now_text);
+  status->add_flag("--json", json, "Machine-readable output");
+
+  int limit = 20;
+  auto* log = app.add_subcommand("log", "The metadata log, newest first");
+  AddCommon(log, &opts, &now_text);
+  log->add_option("TABLE", table, "Only this table (dataset.table)");
+  log->add_option("--limit", limit, "Rows to show (default 20)")->check(CLI::PositiveNumber);
+  log->add_flag("--json", json, "Machine-readable output: one JSON object per line");
+
+  std::string from_text, to_text;
+  auto* backfill = app.add_subcommand("backfill", "Recompute the windows of one table in [--from, --to)");
+  AddCommon(backfill, &opts, &now_text);
+  backfill->add_option("TABLE", table, "dataset.table")->required();
+  backfill->add_option("--from", from_text, "First instant to recompute")->required();
+  backfill->add_option("--to", to_text, "End (exclusive) of the range to recompute")->required();
+  backfill->add_flag("--json", json, "Machine-readable output");
+
+  std::string source, through_text;
+  auto* source_cmd = app.add_subcommand("source", "Commands about raw sources");
+  source_cmd->require_subcommand(1);
+  auto* mark = source_cmd->add_subcommand("mark", "Record that a source is complete through a time");
+  AddCommon(mark, &opts, &now_text);
+  mark->add_option("SOURCE", source, "dataset.table")->required();
+  mark->add_option("--through", through_text, "Data is complete up to (not including) this time")->required();
+
+  std::string sql, sql_file;
+  auto* query = app.add_subcommand("query", "Run SQL against the warehouse and print the result");
+  AddCommon(query, &opts, &now_text);
+  query->add_option("SQL", sql, "The query (or use --file)");
+  query->add_option("--file,-f", sql_file, "Read the SQL from this file");
+  query->add_flag("--json", json, "Machine-readable output: one JSON object per line");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -80,5 +121,20 @@ int main(int argc, char** argv) {
   if (show->parsed()) {
     return Show(opts, table, ParseTimeArg(window_start, "--window-start"), json, std::cout, std::cerr);
   }
+  if (run->parsed()) {
+    if (!once) {
+      std::cerr << "error: the long-running service is not available yet: use `derived run --once`\n";
+      return 2;
+    }
+    return Run(opts, select, json, std::cout, std::cerr);
+  }
+  if (status->parsed()) return Status(opts, json, std::cout, std::cerr);
+  if (log->parsed()) return Log(opts, table, limit, json, std::cout, std::cerr);
+  if (backfill->parsed()) {
+    return Backfill(opts, table, *ParseTimeArg(from_text, "--from"), *ParseTimeArg(to_text, "--to"), json, std::cout,
+                    std::cerr);
+  }
+  if (mark->parsed()) return SourceMark(opts, source, *ParseTimeArg(through_text, "--through"), std::cout, std::cerr);
+  if (query->parsed()) return Query(opts, sql, sql_file, json, std::cout, std::cerr);
   return 2;
 }

@@ -101,8 +101,9 @@ Result<std::string> CompiledProject::Render(const CompiledTable& table, Window w
 }
 
 Window WindowAt(const TableDef& table, Timestamp start) {
-  Timestamp s = FloorToPeriod(start, table.schedule);
-  return {s, Add(s, table.window)};
+  // The period holding `start`; a run for it reads `window` back from the period's end.
+  Timestamp end = NextBoundary(FloorToPeriod(start, table.schedule), table.schedule);
+  return WindowEndingAt(end, table.window);
 }
 
 Window DefaultWindow(const TableDef& table, Timestamp now) {
@@ -250,6 +251,7 @@ Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& op
     auto acyclic_order = acyclic.TopologicalOrder();  // keep the Result alive while iterating
     for (int lid : *acyclic_order) order.push_back(*cp.graph.Find(acyclic.node(lid).name));
   }
+  cp.order = order;
   cp.timings.dag_ms = MsSince(t0);
 
   // 5. Bind every query in dependency order.

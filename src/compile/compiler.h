@@ -58,6 +58,8 @@ class CompiledProject {
   std::vector<CompiledTable> tables;  // parallel to project.tables
   std::vector<std::optional<std::vector<OutputColumn>>> source_schemas;  // parallel to project.sources
   Diagnostics diags;
+  // Graph node ids, upstream first: every node not on or below a dependency cycle.
+  std::vector<int> order;
   StageTimings timings;
   size_t cache_hits = 0, cache_misses = 0;
 
@@ -86,7 +88,8 @@ Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& op
 // The window a table is rendered for when none is asked for: its first schedule period
 // from `start`, or the last complete one before `now` when it has no start.
 Window DefaultWindow(const TableDef& table, Timestamp now);
-// The window starting at the schedule period that contains `start`.
+// What a run for the schedule period holding `start` reads: `window` back from the
+// period's end (the period itself unless the table reads a longer window).
 Window WindowAt(const TableDef& table, Timestamp start);
 
 }  // namespace derived

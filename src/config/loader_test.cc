@@ -86,6 +86,16 @@ TEST(TableFile, MisspelledRequiredFieldIsReportedOnce) {
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:1:1: error: table is missing required field 'schedule'"));
 }
 
+TEST(TableFile, Batch) {
+  auto r = ParseTable("schedule: hourly\nbatch: 48\nsql: select 1\n");
+  ASSERT_TRUE(r.table) << r.All();
+  EXPECT_EQ(r.table->batch, 48);
+  r = ParseTable("schedule: hourly\nbatch: 0\nsql: select 1\n");
+  EXPECT_THAT(r.All(), HasSubstr("t.yaml:2:8: error: 'batch' must be between 1 and 100000 windows, got 0"));
+  r = ParseTable("schedule: hourly\nbatch: many\nsql: select 1\n");
+  EXPECT_THAT(r.All(), HasSubstr("t.yaml:2:8: error: 'batch' must be an integer"));
+}
+
 TEST(TableFile, DuplicateKey) {
   auto r = ParseTable("schedule: daily\nschedule: hourly\nsql: select 1\n");
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:2:1: error: duplicate key 'schedule'"));

@@ -69,6 +69,9 @@ struct TableDef {
   Schedule schedule = Schedule::kDaily;
   Duration window;                 // defaults to one schedule period
   std::optional<Timestamp> start;  // from the table or the project defaults
+  // Windows per query when building many at once (initial population, rebuilds and
+  // backfills); unset = a default per schedule, or 1 when `window` is not one period.
+  std::optional<int64_t> batch;
   Strategy strategy = Strategy::kReplace;
   std::string time_column;
   std::vector<std::string> partition_by;

@@ -15,7 +15,7 @@ namespace {
 
 const std::vector<std::string> kTableKeys = {
     "name",         "dataset",    "description", "owner",   "tags",    "schedule", "window",
-    "start",        "strategy",   "time_column", "partition_by", "cluster_by", "merge", "columns",
+    "start",        "batch",      "strategy",   "time_column", "partition_by", "cluster_by", "merge", "columns",
     "tests",        "sql",        "sql_file"};
 
 const std::vector<std::string> kStrategies = {"replace", "append", "merge"};
@@ -288,6 +288,15 @@ std::optional<TableDef> ParseTableFile(const std::string& file, const std::strin
     t.start = ParseTimestampField(r, n, "start");
   } else {
     t.start = project.defaults.start;
+  }
+  if (YAML::Node n = (*root)["batch"]; n.IsDefined()) {
+    if (auto b = r.AsInt(n, "'batch'")) {
+      if (*b < 1 || *b > 100000) {
+        r.ErrorAt(n, fmt::format("'batch' must be between 1 and 100000 windows, got {}", *b));
+      } else {
+        t.batch = *b;
+      }
+    }
   }
   if (YAML::Node n = (*root)["strategy"]; n.IsDefined()) {
     if (auto s = ParseStrategy(r, n)) t.strategy = *s;

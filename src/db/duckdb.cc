@@ -65,40 +65,132 @@ std::string TypeName(duckdb_logical_type type) {
   return out;
 }
 
-// Renders one cell as text. Types outside this list are an error: callers cast in SQL.
-Result<std::optional<std::string>> CellText(duckdb_vector vector, duckdb_type type, idx_t row) {
+// What reading a column needs besides its type id.
+struct ColumnInfo {
+  duckdb_type type = DUCKDB_TYPE_INVALID;
+  duckdb_type decimal_internal = DUCKDB_TYPE_INVALID;
+  uint8_t decimal_scale = 0;
+};
+
+std::string HugeToString(duckdb_hugeint v) {
+  bool neg = v.upper < 0;
+  // Magnitude as unsigned 128-bit.
+  unsigned __int128 x = (static_cast<unsigned __int128>(static_cast<uint64_t>(v.upper)) << 64) | v.lower;
+  if (neg) x = ~x + 1;
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(x % 10)));
+    x /= 10;
+  } while (x != 0);
+  return neg ? "-" + digits : digits;
+}
+
+// "123" with scale 2 -> "1.23"
+std::string ScaleDigits(std::string digits, uint8_t scale) {
+  if (scale == 0) return digits;
+  bool neg = !digits.empty() && digits[0] == '-';
+  if (neg) digits.erase(0, 1);
+  if (digits.size() <= scale) digits.insert(0, scale - digits.size() + 1, '0');
+  digits.insert(digits.size() - scale, ".");
+  return neg ? "-" + digits : digits;
+}
+
+std::string TimestampText(int64_t micros) {
+  duckdb_timestamp_struct ts = duckdb_from_timestamp(duckdb_timestamp{micros});
+  std::string out = fmt::format("{:04d}-{:02d}-{:02d} {:02d}:{:02d}:{:02d}", ts.date.year, ts.date.month,
+                                ts.date.day, ts.time.hour, ts.time.min, ts.time.sec);
+  if (ts.time.micros) out += fmt::format(".{:06d}", ts.time.micros);
+  return out;
+}
+
+// Renders one cell as text. Nested types (lists, structs, maps) are an error: callers
+// cast them to VARCHAR in SQL.
+Result<std::optional<std::string>> CellText(duckdb_vector vector, const ColumnInfo& info, idx_t row) {
+  using Text = std::optional<std::string>;
   uint64_t* validity = duckdb_vector_get_validity(vector);
-  if (validity && !duckdb_validity_row_is_valid(validity, row)) return std::optional<std::string>();
+  if (validity && !duckdb_validity_row_is_valid(validity, row)) return Text();
   void* data = duckdb_vector_get_data(vector);
-  switch (type) {
-    case DUCKDB_TYPE_VARCHAR: {
+  switch (info.type) {
+    case DUCKDB_TYPE_VARCHAR:
+    case DUCKDB_TYPE_BLOB: {
       auto* s = static_cast<duckdb_string_t*>(data) + row;
-      return std::optional<std::string>(std::string(duckdb_string_t_data(s), duckdb_string_t_length(*s)));
+      return Text(std::string(duckdb_string_t_data(s), duckdb_string_t_length(*s)));
     }
-    case DUCKDB_TYPE_BOOLEAN: return std::optional<std::string>(static_cast<bool*>(data)[row] ? "true" : "false");
-    case DUCKDB_TYPE_TINYINT: return std::optional<std::string>(std::to_string(static_cast<int8_t*>(data)[row]));
-    case DUCKDB_TYPE_SMALLINT: return std::optional<std::string>(std::to_string(static_cast<int16_t*>(data)[row]));
-    case DUCKDB_TYPE_INTEGER: return std::optional<std::string>(std::to_string(static_cast<int32_t*>(data)[row]));
-    case DUCKDB_TYPE_BIGINT: return std::optional<std::string>(std::to_string(static_cast<int64_t*>(data)[row]));
-    case DUCKDB_TYPE_UINTEGER: return std::optional<std::string>(std::to_string(static_cast<uint32_t*>(data)[row]));
-    case DUCKDB_TYPE_UBIGINT: return std::optional<std::string>(std::to_string(static_cast<uint64_t*>(data)[row]));
-    case DUCKDB_TYPE_DOUBLE: return std::optional<std::string>(fmt::format("{}", static_cast<double*>(data)[row]));
-    case DUCKDB_TYPE_FLOAT: return std::optional<std::string>(fmt::format("{}", static_cast<float*>(data)[row]));
+    case DUCKDB_TYPE_BOOLEAN: return Text(static_cast<bool*>(data)[row] ? "true" : "false");
+    case DUCKDB_TYPE_TINYINT: return Text(std::to_string(static_cast<int8_t*>(data)[row]));
+    case DUCKDB_TYPE_SMALLINT: return Text(std::to_string(static_cast<int16_t*>(data)[row]));
+    case DUCKDB_TYPE_INTEGER: return Text(std::to_string(static_cast<int32_t*>(data)[row]));
+    case DUCKDB_TYPE_BIGINT: return Text(std::to_string(static_cast<int64_t*>(data)[row]));
+    case DUCKDB_TYPE_UTINYINT: return Text(std::to_string(static_cast<uint8_t*>(data)[row]));
+    case DUCKDB_TYPE_USMALLINT: return Text(std::to_string(static_cast<uint16_t*>(data)[row]));
+    case DUCKDB_TYPE_UINTEGER: return Text(std::to_string(static_cast<uint32_t*>(data)[row]));
+    case DUCKDB_TYPE_UBIGINT: return Text(std::to_string(static_cast<uint64_t*>(data)[row]));
+    case DUCKDB_TYPE_HUGEINT: return Text(HugeToString(static_cast<duckdb_hugeint*>(data)[row]));
+    case DUCKDB_TYPE_DOUBLE: return Text(fmt::format("{}", static_cast<double*>(data)[row]));
+    case DUCKDB_TYPE_FLOAT: return Text(fmt::format("{}", static_cast<float*>(data)[row]));
+    case DUCKDB_TYPE_DECIMAL: {
+      std::string digits;
+      switch (info.decimal_internal) {
+        case DUCKDB_TYPE_SMALLINT: digits = std::to_string(static_cast<int16_t*>(data)[row]); break;
+        case DUCKDB_TYPE_INTEGER: digits = std::to_string(static_cast<int32_t*>(data)[row]); break;
+        case DUCKDB_TYPE_BIGINT: digits = std::to_string(static_cast<int64_t*>(data)[row]); break;
+        default: digits = HugeToString(static_cast<duckdb_hugeint*>(data)[row]); break;
+      }
+      return Text(ScaleDigits(digits, info.decimal_scale));
+    }
+    case DUCKDB_TYPE_DATE: {
+      duckdb_date_struct d = duckdb_from_date(static_cast<duckdb_date*>(data)[row]);
+      return Text(fmt::format("{:04d}-{:02d}-{:02d}", d.year, d.month, d.day));
+    }
+    case DUCKDB_TYPE_TIME: {
+      duckdb_time_struct t = duckdb_from_time(static_cast<duckdb_time*>(data)[row]);
+      std::string out = fmt::format("{:02d}:{:02d}:{:02d}", t.hour, t.min, t.sec);
+      if (t.micros) out += fmt::format(".{:06d}", t.micros);
+      return Text(out);
+    }
+    case DUCKDB_TYPE_TIMESTAMP: return Text(TimestampText(static_cast<duckdb_timestamp*>(data)[row].micros));
+    case DUCKDB_TYPE_TIMESTAMP_TZ:  // stored as UTC microseconds
+      return Text(TimestampText(static_cast<duckdb_timestamp*>(data)[row].micros) + "+00");
+    case DUCKDB_TYPE_TIMESTAMP_S: return Text(TimestampText(static_cast<int64_t*>(data)[row] * 1000000));
+    case DUCKDB_TYPE_TIMESTAMP_MS: return Text(TimestampText(static_cast<int64_t*>(data)[row] * 1000));
+    case DUCKDB_TYPE_TIMESTAMP_NS: return Text(TimestampText(static_cast<int64_t*>(data)[row] / 1000));
+    case DUCKDB_TYPE_INTERVAL: {
+      duckdb_interval v = static_cast<duckdb_interval*>(data)[row];
+      int64_t s = v.micros / 1000000;
+      std::string out = fmt::format("{} months {} days {:02d}:{:02d}:{:02d}", v.months, v.days, s / 3600,
+                                    s % 3600 / 60, s % 60);
+      if (v.micros % 1000000) out += fmt::format(".{:06d}", v.micros % 1000000);
+      return Text(out);
+    }
+    case DUCKDB_TYPE_UUID: {
+      duckdb_hugeint h = static_cast<duckdb_hugeint*>(data)[row];
+      uint64_t hi = static_cast<uint64_t>(h.upper) ^ (uint64_t{1} << 63);  // stored with the top bit flipped
+      std::string hex = fmt::format("{:016x}{:016x}", hi, h.lower);
+      return Text(hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+                  hex.substr(20));
+    }
     default:
-      return Error(fmt::format("cannot read a result column of DuckDB type id {}; cast it to VARCHAR in SQL",
-                               static_cast<int>(type)));
+      return Error(fmt::format("cannot read a result column of DuckDB type id {} (a nested type); cast it to VARCHAR "
+                               "in SQL",
+                               static_cast<int>(info.type)));
   }
 }
 
 Result<Rows> ReadResult(duckdb_result* result) {
   Rows rows;
   idx_t ncols = duckdb_column_count(result);
-  std::vector<duckdb_type> type_ids;
+  std::vector<ColumnInfo> infos;
   for (idx_t c = 0; c < ncols; ++c) {
     rows.columns.emplace_back(duckdb_column_name(result, c));
     duckdb_logical_type lt = duckdb_column_logical_type(result, c);
     rows.types.push_back(TypeName(lt));
-    type_ids.push_back(duckdb_get_type_id(lt));
+    ColumnInfo info;
+    info.type = duckdb_get_type_id(lt);
+    if (info.type == DUCKDB_TYPE_DECIMAL) {
+      info.decimal_internal = duckdb_decimal_internal_type(lt);
+      info.decimal_scale = duckdb_decimal_scale(lt);
+    }
+    infos.push_back(info);
     duckdb_destroy_logical_type(&lt);
   }
   while (true) {
@@ -111,7 +203,7 @@ Result<Rows> ReadResult(duckdb_result* result) {
     for (idx_t c = 0; c < ncols; ++c) {
       duckdb_vector vec = duckdb_data_chunk_get_vector(chunk.get(), c);
       for (idx_t r = 0; r < n; ++r) {
-        auto cell = CellText(vec, type_ids[c], r);
+        auto cell = CellText(vec, infos[c], r);
         if (!cell.ok()) return cell.error();
         rows.rows[base + r][c] = std::move(*cell);
       }

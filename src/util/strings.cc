@@ -81,6 +81,26 @@ std::string DidYouMean(std::string_view word, const std::vector<std::string>& ca
   return m.empty() ? "" : " (did you mean '" + m + "'?)";
 }
 
+std::string ReplaceAll(std::string_view s, std::string_view from, std::string_view to) {
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    size_t hit = s.find(from, pos);
+    if (hit == std::string_view::npos || from.empty()) break;
+    out.append(s.substr(pos, hit - pos));
+    out.append(to);
+    pos = hit + from.size();
+  }
+  out.append(s.substr(pos));
+  return out;
+}
+
+std::string StripStatement(std::string_view sql) {
+  std::string s = Trim(sql);
+  while (!s.empty() && s.back() == ';') s = Trim(std::string_view(s).substr(0, s.size() - 1));
+  return s;
+}
+
 int LineOfOffset(std::string_view text, size_t offset) {
   offset = std::min(offset, text.size());
   return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(offset), '\n'));

@@ -13,6 +13,11 @@ bool StartsWith(std::string_view s, std::string_view prefix);
 bool EndsWith(std::string_view s, std::string_view suffix);
 std::vector<std::string> Split(std::string_view s, char sep);
 std::string Join(const std::vector<std::string>& parts, std::string_view sep);
+// Every occurrence of `from` (non-empty) replaced by `to`.
+std::string ReplaceAll(std::string_view s, std::string_view from, std::string_view to);
+// The text with surrounding whitespace and trailing semicolons removed: one statement
+// ready to be embedded in another.
+std::string StripStatement(std::string_view sql);
 
 // Levenshtein distance, for "did you mean" suggestions.
 size_t EditDistance(std::string_view a, std::string_view b);

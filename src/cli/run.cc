@@ -1,0 +1,284 @@
+// The commands that touch the warehouse: run, status, log, backfill, source mark, query.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/compile_project.h"
+#include "cli/text_table.h"
+#include "config/loader.h"
+#include "engine/engine.h"
+#include "time/clock.h"
+#include "util/strings.h"
+
+namespace derived::cli {
+namespace {
+
+Timestamp NowOf(const CommonOptions& opts) { return opts.now ? *opts.now : SystemClock().Now(); }
+
+std::string Rows(int64_t n) {
+  if (n >= 10'000'000) return fmt::format("{:.0f}M", static_cast<double>(n) / 1e6);
+  if (n >= 1'000'000) return fmt::format("{:.1f}M", static_cast<double>(n) / 1e6);
+  if (n >= 10'000) return fmt::format("{:.0f}k", static_cast<double>(n) / 1e3);
+  return std::to_string(n);
+}
+
+// Progress on a terminal, silence in pipes and files.
+ProgressFn TerminalProgress(std::ostream& err) {
+  if (!isatty(fileno(stderr))) return nullptr;
+  auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  return [&err, start](const BuildProgress& p) {
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count();
+    err << fmt::format("\r\033[K{}: {}/{} windows, {} rows, {:.1f}s", p.table, p.windows_done, p.windows_total,
+                       Rows(p.rows), s)
+        << std::flush;
+  };
+}
+
+void ClearProgress(std::ostream& err) {
+  if (isatty(fileno(stderr))) err << "\r\033[K" << std::flush;
+}
+
+struct Session {
+  std::optional<CompiledProject> cp;
+  std::unique_ptr<Engine> engine;
+};
+
+// Compiles the project and opens its warehouse. Invalid tables do not stop the engine:
+// it fails them and runs everything else.
+bool OpenSession(const CommonOptions& opts, Session* s, std::ostream& err) {
+  s->cp = CompileFor(opts, true, err);
+  if (!s->cp) return false;
+  auto engine = Engine::Open(&*s->cp, NowOf(opts));
+  if (!engine.ok()) {
+    err << "error: " << engine.error().ToString() << "\n";
+    return false;
+  }
+  s->engine = std::move(*engine);
+  return true;
+}
+
+nlohmann::json OutcomeJson(const TableOutcome& o) {
+  return {{"table", o.table},     {"status", o.status}, {"detail", o.detail},
+          {"windows", o.windows}, {"rows", o.rows},     {"seconds", o.seconds}};
+}
+
+int Report(const RunReport& report, bool json, std::ostream& out, std::ostream& err) {
+  if (json) {
+    nlohmann::json doc = {{"run_id", report.run_id}, {"failures", report.failures()}};
+    doc["tables"] = nlohmann::json::array();
+    for (const auto& o : report.tables) doc["tables"].push_back(OutcomeJson(o));
+    out << doc.dump(2) << "\n";
+  } else {
+    std::map<std::string, int> counts;
+    for (const auto& o : report.tables) {
+      counts[o.status]++;
+      if (o.status == "built") {
+        out << fmt::format("built    {}  {} ({:.2f}s)\n", o.table, o.detail, o.seconds);
+      } else if (o.status == "skipped") {
+        out << fmt::format("skipped  {}  {}\n", o.table, o.detail);
+      } else if (o.failed()) {
+        out << fmt::format("FAILED   {}  {}\n", o.table, o.detail);
+      }
+    }
+    std::vector<std::string> parts;
+    for (const char* s : {"built", "up_to_date", "waiting", "skipped", "failed", "test_failed"}) {
+      if (counts[s]) parts.push_back(fmt::format("{} {}", counts[s], ReplaceAll(s, "_", " ")));
+    }
+    out << fmt::format("run {}: {}\n", report.run_id, parts.empty() ? "nothing to do" : Join(parts, ", "));
+  }
+  if (report.failures() > 0) {
+    std::vector<std::string> names;
+    for (const auto& o : report.tables)
+      if (o.failed()) names.push_back(o.table);
+    err << fmt::format("error: {} table{} failed: {}\n", names.size(), names.size() == 1 ? "" : "s",
+                       Join(names, ", "));
+    return 1;
+  }
+  return 0;
+}
+
+std::string ReadFile(const std::string& path, bool* ok) {
+  std::ifstream in(path, std::ios::binary);
+  *ok = static_cast<bool>(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void PrintRows(const db::Rows& rows, bool json, std::ostream& out) {
+  if (json) {
+    for (const auto& r : rows.rows) {
+      nlohmann::json obj = nlohmann::json::object();
+      for (size_t i = 0; i < rows.columns.size(); ++i) obj[rows.columns[i]] = r[i] ? nlohmann::json(*r[i]) : nullptr;
+      out << obj.dump() << "\n";
+    }
+    return;
+  }
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& r : rows.rows) {
+    std::vector<std::string> line;
+    for (const auto& v : r) line.push_back(v.value_or("NULL"));
+    cells.push_back(std::move(line));
+  }
+  PrintTextTable(out, rows.columns, cells);
+}
+
+// The project's warehouse without compiling its tables: for commands that only read.
+Result<std::unique_ptr<Warehouse>> OpenProjectWarehouse(const CommonOptions& opts) {
+  Diagnostics diags;
+  auto project = LoadProject(opts.project, &diags);
+  if (!project.ok()) return project.error();
+  return OpenWarehouse(*project);
+}
+
+}  // namespace
+
+int Run(const CommonOptions& opts, const std::string& select, bool json, std::ostream& out, std::ostream& err) {
+  Session s;
+  if (!OpenSession(opts, &s, err)) return 1;
+  PrintDiagnostics(s.cp->diags, err);
+  auto report = s.engine->RunOnce(select, TerminalProgress(err));
+  ClearProgress(err);
+  if (!report.ok()) {
+    err << "error: " << report.error().ToString() << "\n";
+    return report.error().message.find("selector") != std::string::npos ? 2 : 1;
+  }
+  return Report(*report, json, out, err);
+}
+
+int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from, Timestamp to, bool json,
+             std::ostream& out, std::ostream& err) {
+  Session s;
+  if (!OpenSession(opts, &s, err)) return 1;
+  auto report = s.engine->Backfill(ToLower(table), from, to, TerminalProgress(err));
+  ClearProgress(err);
+  if (!report.ok()) {
+    err << "error: " << report.error().ToString() << "\n";
+    return 1;
+  }
+  return Report(*report, json, out, err);
+}
+
+int Status(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err) {
+  Session s;
+  if (!OpenSession(opts, &s, err)) return 1;
+  auto rows = s.engine->Status();
+  if (!rows.ok()) {
+    err << "error: " << rows.error().ToString() << "\n";
+    return 1;
+  }
+  if (json) {
+    nlohmann::json doc = nlohmann::json::array();
+    for (const auto& r : *rows) {
+      doc.push_back({{"table", r.table},
+                     {"strategy", r.strategy},
+                     {"schedule", r.schedule},
+                     {"watermark", r.watermark ? nlohmann::json(FormatIso(*r.watermark)) : nullptr},
+                     {"lag_seconds", r.lag_seconds ? nlohmann::json(*r.lag_seconds) : nullptr},
+                     {"last_run", r.last_run.empty() ? nullptr : nlohmann::json(r.last_run)},
+                     {"last_status", r.last_status.empty() ? nullptr : nlohmann::json(r.last_status)},
+                     {"consecutive_failures", r.consecutive_failures},
+                     {"last_error", r.last_error.empty() ? nullptr : nlohmann::json(r.last_error)},
+                     {"next", r.next},
+                     {"waiting_on", r.waiting_on}});
+    }
+    out << doc.dump(2) << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& r : *rows) {
+    std::string status = r.last_status.empty() ? "new" : r.last_status;
+    if (r.consecutive_failures > 1) status += fmt::format(" (x{})", r.consecutive_failures);
+    cells.push_back({r.table, r.strategy + "/" + r.schedule, r.watermark ? FormatIso(*r.watermark) : "-",
+                     r.lag_seconds ? HumanDuration(*r.lag_seconds) : "-", r.last_run.empty() ? "-" : r.last_run,
+                     status, r.next});
+  }
+  PrintTextTable(out, {"TABLE", "STRATEGY", "WATERMARK", "LAG", "LAST RUN", "STATUS", "NEXT"}, cells);
+  for (const auto& r : *rows) {
+    if (!r.last_error.empty() && r.last_status != "success") {
+      out << fmt::format("\n{} last error:\n  {}\n", r.table, ReplaceAll(r.last_error, "\n", "\n  "));
+    }
+  }
+  return 0;
+}
+
+int Log(const CommonOptions& opts, const std::string& table, int limit, bool json, std::ostream& out,
+        std::ostream& err) {
+  auto wh = OpenProjectWarehouse(opts);
+  if (!wh.ok()) {
+    err << "error: " << wh.error().ToString() << "\n";
+    return 1;
+  }
+  MetadataStore meta(wh->get(), {});
+  if (auto st = meta.EnsureSchema(); !st.ok()) {
+    err << "error: " << st.error().ToString() << "\n";
+    return 1;
+  }
+  std::string where = table.empty() ? "" : "WHERE table_name = " + db::QuoteLiteral(ToLower(table));
+  std::string cols =
+      json ? "*"
+           : "strftime(finished_at, '%Y-%m-%dT%H:%M:%SZ') AS finished, table_name AS \"table\", operation, "
+             "strftime(window_start, '%Y-%m-%dT%H:%M:%SZ') AS window_start, "
+             "strftime(window_end, '%Y-%m-%dT%H:%M:%SZ') AS window_end, rows_inserted AS inserted, "
+             "rows_updated AS updated, rows_deleted AS deleted, "
+             "round(epoch(finished_at - started_at), 3) AS seconds, status, "
+             "coalesce(left(replace(error, chr(10), ' '), 120), '') AS error";
+  auto rows = (*wh)->Query(fmt::format("SELECT {} FROM _derived.log {} ORDER BY finished_at DESC, table_name LIMIT {}",
+                                       cols, where, limit));
+  if (!rows.ok()) {
+    err << "error: " << rows.error().ToString() << "\n";
+    return 1;
+  }
+  PrintRows(*rows, json, out);
+  return 0;
+}
+
+int SourceMark(const CommonOptions& opts, const std::string& source, Timestamp through, std::ostream& out,
+               std::ostream& err) {
+  Session s;
+  if (!OpenSession(opts, &s, err)) return 1;
+  if (auto st = s.engine->MarkSource(source, through); !st.ok()) {
+    err << "error: " << st.error().ToString() << "\n";
+    return 1;
+  }
+  out << fmt::format("{} is complete through {}\n", ToLower(source), FormatIso(through));
+  return 0;
+}
+
+int Query(const CommonOptions& opts, const std::string& sql, const std::string& file, bool json, std::ostream& out,
+          std::ostream& err) {
+  std::string text = sql;
+  if (!file.empty()) {
+    bool ok = false;
+    text = ReadFile(file, &ok);
+    if (!ok) {
+      err << "error: cannot read '" << file << "'\n";
+      return 2;
+    }
+  }
+  if (Trim(text).empty()) {
+    err << "error: give a query, or --file with one\n";
+    return 2;
+  }
+  auto wh = OpenProjectWarehouse(opts);
+  if (!wh.ok()) {
+    err << "error: " << wh.error().ToString() << "\n";
+    return 1;
+  }
+  // Statements before the last run for their effect; the last one's rows are printed.
+  auto rows = (*wh)->Query(text);
+  if (!rows.ok()) {
+    err << "error: " << (file.empty() ? "" : file + ": ") << rows.error().message << "\n";
+    return 1;
+  }
+  PrintRows(*rows, json, out);
+  return 0;
+}
+
+}  // namespace derived::cli

@@ -1,0 +1,29 @@
+// Data tests run inside a mutation's transaction, after the data changed and before it
+// commits (write-audit-publish): a failing test rolls the mutation back.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/model.h"
+#include "warehouse/warehouse.h"
+
+namespace derived {
+
+struct TestFailure {
+  std::string name;
+  int64_t offending = 0;   // rows that break it (row_count: the table's row count)
+  std::string summary;     // one line for humans
+  nlohmann::json samples;  // up to five offending rows, as objects
+};
+
+// Runs every test of `def` against `table` (quoted, qualified) and returns the failures.
+// An error means a test could not run (bad SQL in a custom test), which also fails.
+Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def, const std::string& table);
+
+// The query returning the rows that break a test (not used for row_count).
+std::string OffendingRowsSql(const SqlDialect& d, const TableDef& def, const TestDef& test, const std::string& table);
+
+}  // namespace derived

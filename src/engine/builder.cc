@@ -1,0 +1,535 @@
+#include "engine/builder.h"
+
+#include <random>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "check/typecheck.h"
+#include "engine/audit.h"
+#include "util/hash.h"
+#include "util/strings.h"
+
+namespace derived {
+namespace {
+
+const char* kBatchTable = "__derived_batch";
+const char* kCombinedTable = "__derived_combined";
+const char* kStagingPrefix = "__derived_new_";
+
+std::string WindowText(Window w) { return fmt::format("[{}, {})", FormatIso(w.start), FormatIso(w.end)); }
+
+// A failure that is a failed data test rather than an engine error.
+struct Failure {
+  std::string status = "failed";
+  std::string error;
+  nlohmann::json details;
+  std::optional<Window> window;
+};
+
+class TableBuilder {
+ public:
+  TableBuilder(BuildContext& ctx, const BuildRequest& req)
+      : ctx_(ctx), req_(req), wh_(*ctx.wh), d_(wh_.dialect()), def_(ctx.cp->def(*req.table)) {
+    result_.state = req.state.value_or(TableState{});
+    result_.state.table = def_.qualified_name();
+    for (const auto& up : req.upstream) inputs_[up.name] = up.Snapshot();
+  }
+
+  BuildResult Run() {
+    const Plan& plan = req_.plan;
+    total_windows_ = 0;
+    for (const auto& b : plan.batches) total_windows_ += b.windows;
+    bool ok = true;
+    if (plan.action == Action::kReplace) {
+      ok = RunReplace();
+    } else if (plan.action == Action::kRebuild || (req_.backfill && def_.strategy == Strategy::kMerge)) {
+      ok = RunRebuild();
+    } else {
+      ok = RunBatches();
+    }
+    result_.status = ok ? "success" : failure_.status;
+    result_.error = ok ? "" : failure_.error;
+    return result_;
+  }
+
+ private:
+  std::string Operation() const {
+    if (req_.backfill) return "backfill";
+    switch (req_.plan.action) {
+      case Action::kCreate: return "create";
+      case Action::kRebuild: return "rebuild";
+      case Action::kReplace: return "replace";
+      default: return std::string(StrategyName(def_.strategy));
+    }
+  }
+
+  std::string Target() const { return d_.Table(def_.dataset, def_.name); }
+  std::string Staging() const { return d_.Table(def_.dataset, kStagingPrefix + def_.name); }
+  std::string Batch() const { return d_.TempTable(kBatchTable); }
+
+  // --- flows -----------------------------------------------------------------------
+
+  // Append and merge, batch by batch, each committed on its own: a crash keeps what
+  // committed, and the next run carries on from the watermark.
+  bool RunBatches() {
+    for (const auto& b : req_.plan.batches) {
+      double started = WallSeconds();
+      Counts c;
+      Status st = InTransaction(wh_, [&]() -> Status {
+        bool exists = false;
+        if (auto s = TargetExists(Target(), &exists); !s.ok()) return s;
+        if (auto s = WriteBatch(b, Target(), exists, &c); !s.ok()) return s;
+        if (auto s = Audit(Target()); !s.ok()) return s;
+        TableState next = result_.state;
+        if (!req_.backfill) next.completed.Add(b.write);
+        Finish(&next);
+        if (auto s = ctx_.meta->AppendLog(Entry(b.write, c, started)); !s.ok()) return s;
+        if (auto s = ctx_.meta->SaveState(next); !s.ok()) return s;
+        pending_state_ = std::move(next);
+        return Status::Ok();
+      });
+      if (!st.ok()) return Fail(st, b.write, started);
+      result_.state = pending_state_;
+      Count(c, b.windows);
+    }
+    return true;
+  }
+
+  // A new version built from scratch in one transaction and swapped in, so readers see
+  // the old version until the new one is complete and tested.
+  bool RunRebuild() {
+    double started = WallSeconds();
+    std::vector<std::pair<Window, Counts>> done;
+    std::optional<Window> current;
+    Status st = InTransaction(wh_, [&]() -> Status {
+      if (auto s = wh_.Execute("DROP TABLE IF EXISTS " + Staging()); !s.ok()) return s;
+      bool exists = false;
+      for (const auto& b : req_.plan.batches) {
+        current = b.write;
+        Counts c;
+        if (auto s = WriteBatch(b, Staging(), exists, &c); !s.ok()) return s;
+        exists = true;
+        done.push_back({b.write, c});
+        Progress(b.windows, c.inserted);
+      }
+      current.reset();
+      if (auto s = SwapIn(&done); !s.ok()) return s;
+      if (auto s = Audit(Target()); !s.ok()) return s;
+      TableState next = result_.state;
+      next.completed = IntervalSet();
+      for (const auto& [w, c] : done) next.completed.Add(w);
+      next.version += 1;
+      Finish(&next);
+      for (const auto& [w, c] : done) {
+        if (auto s = ctx_.meta->AppendLog(Entry(w, c, started)); !s.ok()) return s;
+      }
+      if (auto s = ctx_.meta->SaveState(next); !s.ok()) return s;
+      pending_state_ = std::move(next);
+      return Status::Ok();
+    });
+    if (!st.ok()) return Fail(st, current, started);
+    result_.state = pending_state_;
+    for (const auto& [w, c] : done) Count(c, 0);
+    result_.windows = total_windows_;
+    return true;
+  }
+
+  bool RunReplace() {
+    const auto& b = req_.plan.batches.at(0);
+    double started = WallSeconds();
+    Counts c;
+    Status st = InTransaction(wh_, [&]() -> Status {
+      if (auto s = wh_.Execute("DROP TABLE IF EXISTS " + Staging()); !s.ok()) return s;
+      std::vector<OutputColumn> cols;
+      if (auto s = Materialize(b, &cols); !s.ok()) return s;
+      auto created = wh_.Execute(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}{}", Staging(), SelectList(cols),
+                                             Batch(), OrderBy()));
+      if (!created.ok()) return created;
+      std::vector<std::pair<Window, Counts>> one = {{b.write, {}}};
+      if (auto s = SwapIn(&one); !s.ok()) return s;
+      c = one[0].second;
+      if (auto s = Audit(Target()); !s.ok()) return s;
+      TableState next = result_.state;
+      next.built_period = b.write.end;
+      next.version += 1;
+      Finish(&next);
+      if (auto s = ctx_.meta->AppendLog(Entry(b.write, c, started)); !s.ok()) return s;
+      if (auto s = ctx_.meta->SaveState(next); !s.ok()) return s;
+      pending_state_ = std::move(next);
+      return Status::Ok();
+    });
+    if (!st.ok()) return Fail(st, b.write, started);
+    result_.state = pending_state_;
+    Count(c, b.windows);
+    return true;
+  }
+
+  // --- steps -----------------------------------------------------------------------
+
+  struct Counts {
+    int64_t inserted = 0, updated = 0, deleted = 0;
+  };
+
+  Status TargetExists(const std::string&, bool* exists) {
+    auto cols = wh_.Columns(def_.dataset, def_.name);
+    if (!cols.ok()) return cols.error();
+    *exists = cols->has_value();
+    return Status::Ok();
+  }
+
+  // Runs the query for one batch into a scratch table and checks what it returned.
+  Status Materialize(const derived::Batch& b, std::vector<OutputColumn>* cols) {
+    auto sql = ctx_.cp->Render(*req_.table, b.read, b.initial);
+    if (!sql.ok()) return Error(sql.error().ToString());
+    if (auto s = wh_.UseDataset(def_.dataset); !s.ok()) return s;
+    if (auto s = wh_.Execute("DROP TABLE IF EXISTS " + Batch()); !s.ok()) return s;
+    auto st = wh_.Execute(fmt::format("CREATE TEMPORARY TABLE {} AS\n{}\n", d_.Ident(kBatchTable), StripStatement(*sql)));
+    if (!st.ok()) return Error(fmt::format("{}: the query failed: {}", def_.file, st.error().message));
+    auto described = wh_.Describe("SELECT * FROM " + Batch());
+    if (!described.ok()) return described.error();
+    *cols = std::move(*described);
+    return CheckColumns(*cols);
+  }
+
+  // Declared columns against what the query really returned, before anything is written.
+  Status CheckColumns(const std::vector<OutputColumn>& cols) {
+    std::vector<std::string> problems, names;
+    for (const auto& c : cols) names.push_back(c.name);
+    auto find = [&](const std::string& name) -> const OutputColumn* {
+      for (const auto& c : cols)
+        if (c.name == name) return &c;
+      return nullptr;
+    };
+    for (const auto& dc : def_.columns) {
+      const OutputColumn* c = find(dc.name);
+      if (!c) {
+        problems.push_back(fmt::format("declared column '{}' is not returned by the query{}", dc.name,
+                                       DidYouMean(dc.name, names)));
+        continue;
+      }
+      if (dc.type.empty()) continue;
+      auto declared = wh_.CanonicalType(dc.type);
+      if (!declared.ok()) {
+        problems.push_back(fmt::format("column '{}': {}", dc.name, declared.error().message));
+      } else if (!TypeFits(*declared, c->type)) {
+        problems.push_back(fmt::format("column '{}' is declared {} but the query returns {}", dc.name, *declared,
+                                       c->type));
+      }
+    }
+    auto require = [&](const std::string& name, const char* what) {
+      if (!name.empty() && !find(name)) {
+        problems.push_back(fmt::format("{} '{}' is not returned by the query", what, name));
+      }
+    };
+    require(def_.time_column, "time_column");
+    for (const auto& k : def_.merge.keys) require(k, "merge key");
+    if (problems.empty()) return Status::Ok();
+    return Error(fmt::format("{}: {}", def_.file, Join(problems, "; ")));
+  }
+
+  // The batch's columns, cast to their declared types.
+  std::string SelectList(const std::vector<OutputColumn>& cols) const {
+    std::vector<std::string> out;
+    for (const auto& c : cols) {
+      std::string type;
+      for (const auto& dc : def_.columns)
+        if (dc.name == c.name) type = dc.type;
+      out.push_back(type.empty() ? d_.Ident(c.name)
+                                 : fmt::format("CAST({0} AS {1}) AS {0}", d_.Ident(c.name), type));
+    }
+    return Join(out, ", ");
+  }
+
+  std::string ColumnNames(const std::vector<OutputColumn>& cols, const std::string& prefix = "") const {
+    std::vector<std::string> out;
+    for (const auto& c : cols) out.push_back(prefix + d_.Ident(c.name));
+    return Join(out, ", ");
+  }
+
+  // cluster_by orders inserted rows so the engine's zone maps can prune on it.
+  std::string OrderBy() const {
+    if (def_.cluster_by.empty()) return "";
+    std::vector<std::string> cols;
+    for (const auto& c : def_.cluster_by) cols.push_back(d_.Ident(c));
+    return " ORDER BY " + Join(cols, ", ");
+  }
+
+  Status WriteBatch(const derived::Batch& b, const std::string& target, bool exists, Counts* c) {
+    std::vector<OutputColumn> cols;
+    if (auto s = Materialize(b, &cols); !s.ok()) return s;
+    if (!exists) {
+      auto st = wh_.Execute(fmt::format("CREATE TABLE {} AS SELECT {} FROM {} LIMIT 0", target, SelectList(cols),
+                                        Batch()));
+      if (!st.ok()) return st;
+    } else if (auto s = CheckTargetColumns(target, cols); !s.ok()) {
+      return s;
+    }
+    return def_.strategy == Strategy::kMerge ? MergeInto(target, cols, c) : AppendInto(target, b, cols, c);
+  }
+
+  Status CheckTargetColumns(const std::string& target, const std::vector<OutputColumn>& cols) {
+    bool staging = target == Staging();
+    auto existing = wh_.Columns(def_.dataset, staging ? kStagingPrefix + def_.name : def_.name);
+    if (!existing.ok()) return existing.error();
+    std::set<std::string> have, want;
+    for (const auto& c : existing->value_or(std::vector<OutputColumn>{})) have.insert(c.name);
+    for (const auto& c : cols) want.insert(c.name);
+    if (have == want) return Status::Ok();
+    return Error(fmt::format("{}: the query returns columns ({}) but the table has ({}); change the definition so "
+                             "that it is rebuilt",
+                             def_.file, Join({want.begin(), want.end()}, ", "), Join({have.begin(), have.end()}, ", ")));
+  }
+
+  Status AppendInto(const std::string& target, const derived::Batch& b, const std::vector<OutputColumn>& cols,
+                    Counts* c) {
+    std::string tc = d_.Ident(def_.time_column);
+    std::string lo = d_.TimestampLiteral(b.write.start), hi = d_.TimestampLiteral(b.write.end);
+    // Rows outside the window would survive a re-run of it: refuse them.
+    auto outside = wh_.Query(fmt::format("SELECT count(*), min({0}), max({0}) FROM {1} WHERE {0} IS NULL OR {0} < {2} "
+                                         "OR {0} >= {3}",
+                                         tc, Batch(), lo, hi));
+    if (!outside.ok()) return outside.error();
+    int64_t n = std::stoll(outside->at(0, 0).value_or("0"));
+    if (n > 0) {
+      return Error(fmt::format("{}: the query returned {} row{} whose time_column '{}' is outside the window {} (from "
+                               "{} to {}); an append table's query must only return rows of the window it builds: "
+                               "filter on {{{{ window_start }}}} and {{{{ window_end }}}}",
+                               def_.file, n, n == 1 ? "" : "s", def_.time_column, WindowText(b.write),
+                               outside->at(0, 1).value_or("NULL"), outside->at(0, 2).value_or("NULL")));
+    }
+    auto deleted = wh_.ExecuteCount(fmt::format("DELETE FROM {0} WHERE {1} >= {2} AND {1} < {3}", target, tc, lo, hi));
+    if (!deleted.ok()) return deleted.error();
+    auto inserted = wh_.ExecuteCount(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}{}", target, ColumnNames(cols),
+                                                 SelectList(cols), Batch(), OrderBy()));
+    if (!inserted.ok()) return inserted.error();
+    c->deleted += *deleted;
+    c->inserted += *inserted;
+    return Status::Ok();
+  }
+
+  Status MergeInto(const std::string& target, const std::vector<OutputColumn>& cols, Counts* c) {
+    std::vector<std::string> key_conds, null_conds, keys;
+    std::set<std::string> key_set(def_.merge.keys.begin(), def_.merge.keys.end());
+    for (const auto& k : def_.merge.keys) {
+      keys.push_back(d_.Ident(k));
+      key_conds.push_back(fmt::format("t.{0} = b.{0}", d_.Ident(k)));
+      null_conds.push_back(d_.Ident(k) + " IS NULL");
+    }
+    auto nulls = wh_.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", Batch(), Join(null_conds, " OR ")));
+    if (!nulls.ok()) return nulls.error();
+    if (int64_t n = std::stoll(nulls->at(0, 0).value_or("0")); n > 0) {
+      return Error(fmt::format("{}: the query returned {} row{} with a NULL merge key ({})", def_.file, n,
+                               n == 1 ? "" : "s", Join(def_.merge.keys, ", ")));
+    }
+    // Rows of one key inside the batch are first combined by the same rules.
+    std::string tc = d_.Ident(def_.time_column);
+    std::vector<std::string> aggs = keys, sets;
+    for (const auto& col : cols) {
+      if (key_set.count(col.name)) continue;
+      auto it = def_.merge.rules.find(col.name);
+      MergeRule rule = it == def_.merge.rules.end() ? MergeRule::kLatest : it->second;
+      std::string q = d_.Ident(col.name);
+      aggs.push_back(d_.BatchAggregate(rule, q, tc) + " AS " + q);
+      sets.push_back(q + " = " + d_.MergeExpression(rule, q, tc));
+    }
+    std::string combined = d_.TempTable(kCombinedTable);
+    auto st = wh_.Execute(fmt::format("DROP TABLE IF EXISTS {0}; CREATE TEMPORARY TABLE {1} AS SELECT {2} FROM "
+                                      "(SELECT {3} FROM {4}) AS src GROUP BY {5}",
+                                      combined, d_.Ident(kCombinedTable), Join(aggs, ", "), SelectList(cols), Batch(),
+                                      Join(keys, ", ")));
+    if (!st.ok()) return st;
+    std::string match = Join(key_conds, " AND ");
+    if (!sets.empty()) {
+      auto updated = wh_.ExecuteCount(fmt::format("UPDATE {} AS t SET {} FROM {} AS b WHERE {}", target,
+                                                  Join(sets, ", "), combined, match));
+      if (!updated.ok()) return updated.error();
+      c->updated += *updated;
+    }
+    auto inserted = wh_.ExecuteCount(
+        fmt::format("INSERT INTO {0} ({1}) SELECT {2} FROM {3} AS b WHERE NOT EXISTS (SELECT 1 FROM {0} AS t WHERE "
+                    "{4}){5}",
+                    target, ColumnNames(cols), ColumnNames(cols, "b."), combined, match, OrderBy()));
+    if (!inserted.ok()) return inserted.error();
+    c->inserted += *inserted;
+    return Status::Ok();
+  }
+
+  // Drops the old version and renames the staging table into its place.
+  Status SwapIn(std::vector<std::pair<Window, Counts>>* done) {
+    bool exists = false;
+    if (auto s = TargetExists(Target(), &exists); !s.ok()) return s;
+    int64_t old_rows = 0;
+    if (exists) {
+      auto n = wh_.Query("SELECT count(*) FROM " + Target());
+      if (!n.ok()) return n.error();
+      old_rows = std::stoll(n->at(0, 0).value_or("0"));
+      if (auto s = wh_.Execute("DROP TABLE " + Target()); !s.ok()) return s;
+    }
+    if (auto s = wh_.Execute(fmt::format("ALTER TABLE {} RENAME TO {}", Staging(), d_.Ident(def_.name))); !s.ok()) {
+      return s;
+    }
+    if (done->size() == 1) {
+      auto n = wh_.Query("SELECT count(*) FROM " + Target());
+      if (!n.ok()) return n.error();
+      done->front().second.inserted = std::stoll(n->at(0, 0).value_or("0"));
+    }
+    if (!done->empty()) done->front().second.deleted = old_rows;
+    return Describe();
+  }
+
+  // Table and column descriptions as engine comments, so catalog tools show them.
+  Status Describe() {
+    std::string sql;
+    if (!def_.description.empty()) {
+      sql += fmt::format("COMMENT ON TABLE {} IS {};", Target(), d_.Literal(def_.description));
+    }
+    for (const auto& c : def_.columns) {
+      if (c.description.empty()) continue;
+      sql += fmt::format("COMMENT ON COLUMN {}.{} IS {};", Target(), d_.Ident(c.name), d_.Literal(c.description));
+    }
+    return sql.empty() ? Status::Ok() : wh_.Execute(sql);
+  }
+
+  Status Audit(const std::string& table) {
+    if (def_.tests.empty()) return Status::Ok();
+    auto failures = RunDataTests(wh_, def_, table);
+    if (!failures.ok()) return Error(fmt::format("{}: {}", def_.file, failures.error().message));
+    if (failures->empty()) return Status::Ok();
+    std::vector<std::string> lines;
+    nlohmann::json tests = nlohmann::json::array();
+    for (const auto& f : *failures) {
+      lines.push_back(f.summary);
+      tests.push_back({{"test", f.name}, {"offending", f.offending}, {"samples", f.samples}});
+    }
+    failure_.status = "test_failed";
+    failure_.details = {{"tests", tests}};
+    return Error(fmt::format("{}: {}", def_.file, Join(lines, "; ")));
+  }
+
+  void Finish(TableState* next) const {
+    next->definition_hash = req_.definition_hash;
+    next->data_version += 1;
+    next->inputs = inputs_;
+    next->last_status = "success";
+    next->last_error.clear();
+    next->last_run_id = ctx_.run_id;
+    next->consecutive_failures = 0;
+    next->config = {{"strategy", StrategyName(def_.strategy)},
+                    {"schedule", ScheduleName(def_.schedule)},
+                    {"time_column", def_.time_column},
+                    {"partition_by", def_.partition_by},
+                    {"cluster_by", def_.cluster_by},
+                    {"file", def_.file}};
+    if (def_.strategy == Strategy::kReplace) {
+      next->watermark = next->built_period;
+    } else {
+      Timestamp start = FloorToPeriod(*def_.start, def_.schedule);
+      Timestamp end = next->completed.ContiguousEnd(start);
+      next->watermark = end > start ? std::optional<Timestamp>(end) : std::nullopt;
+    }
+  }
+
+  LogEntry Entry(std::optional<Window> w, const Counts& c, double started) const {
+    LogEntry e;
+    e.run_id = ctx_.run_id;
+    e.table = def_.qualified_name();
+    e.definition_hash = req_.definition_hash;
+    e.operation = Operation();
+    e.window = w;
+    e.rows_inserted = c.inserted;
+    e.rows_updated = c.updated;
+    e.rows_deleted = c.deleted;
+    e.inputs = inputs_;
+    e.started_at = started;
+    e.finished_at = WallSeconds();
+    e.logical_now = ctx_.now;
+    e.status = "success";
+    return e;
+  }
+
+  // Records a failed attempt after its rollback: the log row and the table's status.
+  bool Fail(const Status& st, std::optional<Window> w, double started) {
+    failure_.error = st.error().message;
+    LogEntry e = Entry(w, {}, started);
+    e.status = failure_.status;
+    e.error = failure_.error;
+    e.details = failure_.details;
+    TableState next = result_.state;
+    next.last_status = failure_.status;
+    next.last_error = failure_.error;
+    next.last_run_id = ctx_.run_id;
+    next.consecutive_failures += 1;
+    Status logged = InTransaction(wh_, [&]() -> Status {
+      if (auto s = ctx_.meta->AppendLog(e); !s.ok()) return s;
+      return ctx_.meta->SaveState(next);
+    });
+    if (!logged.ok()) failure_.error += " (and the failure could not be logged: " + logged.error().message + ")";
+    result_.state = std::move(next);
+    return false;
+  }
+
+  void Count(const Counts& c, int windows) {
+    result_.inserted += c.inserted;
+    result_.updated += c.updated;
+    result_.deleted += c.deleted;
+    result_.windows += windows;
+    Progress(0, 0);
+  }
+
+  void Progress(int windows, int64_t rows) {
+    progress_windows_ += windows;
+    progress_rows_ += rows;
+    if (!ctx_.on_progress) return;
+    BuildProgress p;
+    p.table = def_.qualified_name();
+    p.windows_done = windows ? progress_windows_ : result_.windows;
+    p.windows_total = total_windows_;
+    p.rows = windows ? progress_rows_ : result_.inserted + result_.updated;
+    ctx_.on_progress(p);
+  }
+
+  BuildContext& ctx_;
+  const BuildRequest& req_;
+  Warehouse& wh_;
+  const SqlDialect& d_;
+  const TableDef& def_;
+  nlohmann::json inputs_ = nlohmann::json::object();
+  BuildResult result_;
+  TableState pending_state_;
+  Failure failure_;
+  int total_windows_ = 0;
+  int progress_windows_ = 0;
+  int64_t progress_rows_ = 0;
+};
+
+}  // namespace
+
+BuildResult Build(BuildContext& ctx, const BuildRequest& req) { return TableBuilder(ctx, req).Run(); }
+
+std::string DefinitionHash(const CompiledProject& cp, const CompiledTable& table) {
+  const TableDef& def = cp.def(table);
+  Hasher h;
+  h.Add("definition-v1").Add(StrategyName(def.strategy)).Add(ScheduleName(def.schedule));
+  h.Add(FormatDuration(def.window)).Add(def.start ? FormatIso(*def.start) : "-").Add(def.time_column);
+  for (const auto& k : def.merge.keys) h.Add("key").Add(k);
+  for (const auto& [col, rule] : def.merge.rules) h.Add("rule").Add(col).Add(MergeRuleName(rule));
+  for (const auto& c : def.columns) h.Add("col").Add(c.name).Add(c.type);
+  for (const auto& c : def.partition_by) h.Add("part").Add(c);
+  for (const auto& c : def.cluster_by) h.Add("clus").Add(c);
+  // Rendered for a fixed window, so a change to a macro or a var counts, and `now` does not.
+  Window fixed = WindowAt(def, Timestamp{946684800});  // 2000-01-01
+  for (bool initial : {false, true}) {
+    auto sql = cp.Render(table, fixed, initial);
+    h.Add(sql.ok() ? *sql : "error: " + sql.error().message);
+  }
+  return h.Hex();
+}
+
+std::string NewRunId() {
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  return fmt::format("{:016x}", gen());
+}
+
+}  // namespace derived

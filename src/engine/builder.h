@@ -1,0 +1,61 @@
+// Carries out a plan for one table: renders its SQL per batch, writes with its strategy,
+// runs its data tests and records the log row and new state, each batch in one
+// transaction. Failures roll back and are logged after the rollback.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compile/compiler.h"
+#include "engine/metadata.h"
+#include "engine/plan.h"
+#include "warehouse/warehouse.h"
+
+namespace derived {
+
+struct BuildProgress {
+  std::string table;
+  int windows_done = 0, windows_total = 0;
+  int64_t rows = 0;
+};
+
+struct BuildContext {
+  Warehouse* wh = nullptr;
+  MetadataStore* meta = nullptr;
+  const CompiledProject* cp = nullptr;
+  std::string run_id;
+  Timestamp now;
+  std::function<void(const BuildProgress&)> on_progress;  // optional
+};
+
+struct BuildRequest {
+  const CompiledTable* table = nullptr;
+  std::string definition_hash;
+  Plan plan;
+  std::vector<UpstreamStatus> upstream;
+  std::optional<TableState> state;  // as loaded; nullopt for a table never seen
+  bool backfill = false;            // recompute completed windows (logged as "backfill")
+};
+
+struct BuildResult {
+  std::string status;  // success, failed, test_failed
+  std::string error;   // for failures: the engine's message or the failing tests
+  int windows = 0;     // schedule periods committed
+  int64_t inserted = 0, updated = 0, deleted = 0;
+  TableState state;    // the table's state afterwards
+  bool ok() const { return status == "success"; }
+};
+
+BuildResult Build(BuildContext& ctx, const BuildRequest& req);
+
+// What identifies a table's contents: its SQL as rendered for a fixed window (so macros
+// and vars count) and every setting that changes rows or columns. Description, owner,
+// tags and tests are left out: changing them rebuilds nothing.
+std::string DefinitionHash(const CompiledProject& cp, const CompiledTable& table);
+
+// A random id for one invocation of the engine.
+std::string NewRunId();
+
+}  // namespace derived

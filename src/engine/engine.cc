@@ -1,0 +1,382 @@
+#include "engine/engine.h"
+
+#include <chrono>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "dag/selector.h"
+#include "util/strings.h"
+
+namespace derived {
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string Plural(int64_t n, const char* word) { return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s"); }
+
+}  // namespace
+
+int RunReport::failures() const {
+  int n = 0;
+  for (const auto& t : tables) n += t.failed() ? 1 : 0;
+  return n;
+}
+
+Result<std::unique_ptr<Engine>> Engine::Open(const CompiledProject* cp, Timestamp now) {
+  std::unique_ptr<Engine> e(new Engine());
+  e->cp_ = cp;
+  e->now_ = now;
+  e->run_id_ = NewRunId();
+  auto wh = OpenWarehouse(cp->project);
+  if (!wh.ok()) return wh.error();
+  e->wh_ = std::move(*wh);
+  e->meta_ = std::make_unique<MetadataStore>(e->wh_.get(), CollectProvenance(cp->project.root));
+  if (auto st = e->Load(); !st.ok()) return st.error();
+  return e;
+}
+
+derived::Status Engine::Load() {
+  if (auto st = meta_->EnsureSchema(); !st.ok()) return Error("cannot create the metadata schema: " + st.error().message);
+  auto states = meta_->LoadStates();
+  if (!states.ok()) return states.error();
+  states_ = std::move(*states);
+  auto marks = meta_->LoadMarks();
+  if (!marks.ok()) return marks.error();
+
+  for (const auto& s : cp_->project.sources) {
+    UpstreamStatus u;
+    u.name = s.qualified_name();
+    u.is_source = true;
+    auto cols = wh_->Columns(s.dataset, s.name);
+    u.exists = cols.ok() && cols->has_value();
+    if (s.freshness.kind == Freshness::Kind::kMarker) {
+      auto it = marks->find(u.name);
+      if (it != marks->end()) {
+        u.watermark = it->second;
+      } else {
+        u.problem = fmt::format("not marked complete yet: run `derived source mark {} --through TS`", u.name);
+      }
+    } else if (auto st = wh_->UseDataset(s.dataset); !st.ok()) {
+      u.problem = st.error().message;
+    } else {
+      auto rows = wh_->Query(StripStatement(s.freshness.query));
+      if (!rows.ok()) {
+        u.problem = "its freshness query failed: " + Split(rows.error().message, '\n')[0];
+      } else if (rows->size() == 0 || rows->columns.empty() || !rows->at(0, 0)) {
+        u.problem = "its freshness query returned no timestamp (no data yet)";
+      } else if (auto ts = ParseTimestamp(*rows->at(0, 0)); !ts.ok()) {
+        u.problem = fmt::format("its freshness query returned '{}', not a timestamp", *rows->at(0, 0));
+      } else {
+        u.watermark = *ts;
+      }
+    }
+    sources_[u.name] = std::move(u);
+  }
+
+  for (const auto& d : cp_->diags.all()) {
+    if (d.severity != Severity::kError) continue;
+    for (const auto& def : cp_->project.tables) {
+      if (def.file == d.where.file && !broken_.count(def.qualified_name())) broken_[def.qualified_name()] = d.ToString();
+    }
+  }
+  std::set<int> ordered(cp_->order.begin(), cp_->order.end());
+  for (const auto& t : cp_->tables) {
+    const TableDef& def = cp_->def(t);
+    if (t.node >= 0 && !ordered.count(t.node) && !broken_.count(def.qualified_name())) {
+      broken_[def.qualified_name()] = "it is on or below a dependency cycle";
+    }
+    hashes_[def.qualified_name()] = DefinitionHash(*cp_, t);
+  }
+  return derived::Status::Ok();
+}
+
+UpstreamStatus Engine::StatusOf(const std::string& name) const {
+  if (auto it = sources_.find(name); it != sources_.end()) return it->second;
+  UpstreamStatus u;
+  u.name = name;
+  const TableDef* def = cp_->project.FindTable(name);
+  if (def) u.strategy = def->strategy;
+  auto it = states_.find(name);
+  if (it != states_.end()) {
+    u.exists = it->second.data_version > 0;
+    u.watermark = it->second.watermark;
+    u.data_version = it->second.data_version;
+    u.definition_hash = it->second.definition_hash;
+  }
+  return u;
+}
+
+std::vector<UpstreamStatus> Engine::UpstreamsOf(const CompiledTable& t) const {
+  std::vector<UpstreamStatus> out;
+  for (const auto& up : t.upstream) out.push_back(StatusOf(up));
+  return out;
+}
+
+PlanInput Engine::PlanInputFor(const CompiledTable& t, const std::vector<UpstreamStatus>& ups) const {
+  const TableDef& def = cp_->def(t);
+  PlanInput in;
+  in.def = &def;
+  in.definition_hash = hashes_.at(def.qualified_name());
+  in.initial_sql_differs = t.initial_sql != t.sql;
+  auto it = states_.find(def.qualified_name());
+  in.state = it == states_.end() ? nullptr : &it->second;
+  in.upstream = ups;
+  in.now = now_;
+  return in;
+}
+
+std::string Engine::BrokenReason(const CompiledTable& t) const {
+  auto it = broken_.find(cp_->def(t).qualified_name());
+  return it == broken_.end() ? "" : it->second;
+}
+
+void Engine::RecordBroken(const CompiledTable& t, const std::string& reason) {
+  const TableDef& def = cp_->def(t);
+  TableState next;
+  if (auto it = states_.find(def.qualified_name()); it != states_.end()) next = it->second;
+  next.table = def.qualified_name();
+  next.last_status = "failed";
+  next.last_error = reason;
+  next.last_run_id = run_id_;
+  next.consecutive_failures += 1;
+  LogEntry e;
+  e.run_id = run_id_;
+  e.table = next.table;
+  e.definition_hash = hashes_[next.table];
+  e.operation = "validate";
+  e.started_at = e.finished_at = WallSeconds();
+  e.logical_now = now_;
+  e.status = "failed";
+  e.error = reason;
+  (void)InTransaction(*wh_, [&]() -> derived::Status {
+    if (auto s = meta_->AppendLog(e); !s.ok()) return s;
+    return meta_->SaveState(next);
+  });
+  states_[next.table] = std::move(next);
+}
+
+TableOutcome Engine::BuildTable(const CompiledTable& t, const Plan& plan, bool backfill, const ProgressFn& progress) {
+  const TableDef& def = cp_->def(t);
+  auto t0 = std::chrono::steady_clock::now();
+  BuildContext ctx;
+  ctx.wh = wh_.get();
+  ctx.meta = meta_.get();
+  ctx.cp = cp_;
+  ctx.run_id = run_id_;
+  ctx.now = now_;
+  ctx.on_progress = progress;
+  BuildRequest req;
+  req.table = &t;
+  req.definition_hash = hashes_[def.qualified_name()];
+  req.plan = plan;
+  req.upstream = UpstreamsOf(t);
+  req.backfill = backfill;
+  if (auto it = states_.find(def.qualified_name()); it != states_.end()) req.state = it->second;
+  BuildResult r = Build(ctx, req);
+  states_[def.qualified_name()] = r.state;
+
+  TableOutcome o;
+  o.table = def.qualified_name();
+  o.windows = r.windows;
+  o.rows = r.inserted + r.updated;
+  o.seconds = SecondsSince(t0);
+  std::string op = backfill ? "backfill" : std::string(ActionName(plan.action));
+  if (r.ok()) {
+    o.status = "built";
+    o.detail = fmt::format("{}: {}, {} inserted, {} updated, {} deleted", op, Plural(r.windows, "window"), r.inserted,
+                           r.updated, r.deleted);
+    if (!plan.reason.empty() && plan.action != Action::kAppend) o.detail += " (" + plan.reason + ")";
+    if (backfill && def.strategy == Strategy::kMerge) o.detail += " (merge table rebuilt from scratch)";
+  } else {
+    o.status = r.status;
+    o.detail = r.error;
+    if (r.windows > 0) o.detail += fmt::format(" ({} committed before the failure)", Plural(r.windows, "window"));
+  }
+  return o;
+}
+
+Result<RunReport> Engine::RunOnce(const std::string& select, const ProgressFn& progress) {
+  RunReport report;
+  report.run_id = run_id_;
+  std::optional<std::set<int>> selected;
+  if (!select.empty()) {
+    auto ids = Select(cp_->graph, select);
+    if (!ids.ok()) return ids.error();
+    selected = std::set<int>(ids->begin(), ids->end());
+  }
+  // Tables that failed or were skipped in this run, and why: their readers are skipped.
+  std::map<std::string, std::string> blocked;
+  std::set<int> visited;
+  auto wanted = [&](const CompiledTable& t) { return !selected || selected->count(t.node); };
+
+  for (int id : cp_->order) {
+    visited.insert(id);
+    if (cp_->graph.node(id).kind != NodeKind::kTable) continue;
+    const CompiledTable* t = cp_->FindTable(cp_->graph.node(id).name);
+    if (!t) continue;
+    const TableDef& def = cp_->def(*t);
+    std::string name = def.qualified_name();
+    if (!wanted(*t)) continue;
+    TableOutcome o;
+    o.table = name;
+    if (std::string why = BrokenReason(*t); !why.empty()) {
+      RecordBroken(*t, why);
+      o.status = "failed";
+      o.detail = "invalid definition: " + why;
+      blocked[name] = "failed";
+      report.tables.push_back(o);
+      continue;
+    }
+    std::string skip;
+    for (const auto& up : t->upstream) {
+      if (auto it = blocked.find(up); it != blocked.end()) {
+        skip = fmt::format("upstream {} {}", up, it->second == "failed" ? "failed" : "was skipped");
+        break;
+      }
+      if (!cp_->project.FindTable(up) && !cp_->project.FindSource(up)) {
+        skip = fmt::format("upstream {} has an invalid definition", up);
+        break;
+      }
+    }
+    if (!skip.empty()) {
+      o.status = "skipped";
+      o.detail = skip;
+      blocked[name] = "skipped";
+      report.tables.push_back(o);
+      continue;
+    }
+    Plan plan = PlanTable(PlanInputFor(*t, UpstreamsOf(*t)));
+    if (plan.action == Action::kWait) {
+      bool waiting = !plan.waiting_on.empty();
+      o.status = waiting ? "waiting" : "up_to_date";
+      o.detail = plan.reason;
+      report.tables.push_back(o);
+      continue;
+    }
+    o = BuildTable(*t, plan, false, progress);
+    if (o.failed()) blocked[name] = "failed";
+    report.tables.push_back(o);
+  }
+  // Tables on or below a cycle never reach the order.
+  for (const auto& t : cp_->tables) {
+    if (t.node < 0 || visited.count(t.node) || !wanted(t)) continue;
+    std::string why = BrokenReason(t);
+    RecordBroken(t, why);
+    report.tables.push_back({cp_->def(t).qualified_name(), "failed", "invalid definition: " + why});
+  }
+  return report;
+}
+
+Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Timestamp to,
+                                   const ProgressFn& progress) {
+  const CompiledTable* t = cp_->FindTable(table);
+  if (!t) return Error(fmt::format("unknown table '{}'", table));
+  const TableDef& def = cp_->def(*t);
+  if (std::string why = BrokenReason(*t); !why.empty()) return Error("the table's definition is invalid: " + why);
+  if (!(from < to)) return Error(fmt::format("--from {} must be before --to {}", FormatIso(from), FormatIso(to)));
+  auto it = states_.find(def.qualified_name());
+  if (it == states_.end() || it->second.data_version == 0) {
+    return Error(fmt::format("{} has not been built yet: `derived run` builds it", def.qualified_name()));
+  }
+  const TableState& state = it->second;
+  if (state.definition_hash != hashes_[def.qualified_name()]) {
+    return Error(fmt::format("{} changed since it was built: `derived run` rebuilds it first", def.qualified_name()));
+  }
+  Plan plan;
+  if (def.strategy == Strategy::kReplace) {
+    plan = PlanTable(PlanInputFor(*t, UpstreamsOf(*t)));
+    Timestamp period_end = FloorToPeriod(now_, def.schedule);
+    Batch b;
+    b.write = b.read = {Add(period_end, def.window, -1), period_end};
+    plan.action = Action::kReplace;
+    plan.batches = {b};
+  } else {
+    Timestamp start = FloorToPeriod(*def.start, def.schedule);
+    Timestamp done = state.completed.ContiguousEnd(start);
+    Timestamp lo = std::max(FloorToPeriod(from, def.schedule), start);
+    Timestamp hi = FloorToPeriod(to, def.schedule) == to ? to : NextBoundary(to, def.schedule);
+    hi = std::min(hi, done);
+    if (!(lo < hi)) {
+      return Error(fmt::format("{} has no completed windows in [{}, {}): it is built from {} through {}",
+                               def.qualified_name(), FormatIso(from), FormatIso(to), FormatIso(start),
+                               FormatIso(done)));
+    }
+    if (def.strategy == Strategy::kMerge) {
+      // Re-merging corrected windows cannot take back what the old rows contributed
+      // (a min stays low, a sum double counts), so a merge table is rebuilt from
+      // scratch into a new version and swapped in.
+      plan.action = Action::kRebuild;
+      plan.batches = MakeBatches(def, start, done, BatchSize(def), true);
+    } else {
+      plan.action = Action::kAppend;
+      plan.batches = MakeBatches(def, lo, hi, BatchSize(def), false);
+    }
+  }
+  RunReport report;
+  report.run_id = run_id_;
+  report.tables.push_back(BuildTable(*t, plan, true, progress));
+  return report;
+}
+
+Result<std::vector<TableStatus>> Engine::Status() {
+  std::map<std::string, std::string> last_run;
+  auto rows = wh_->Query(
+      "SELECT table_name, strftime(max(finished_at), '%Y-%m-%dT%H:%M:%SZ') FROM _derived.log WHERE status = "
+      "'success' GROUP BY table_name");
+  if (!rows.ok()) return rows.error();
+  for (const auto& r : rows->rows) last_run[r[0].value_or("")] = r[1].value_or("");
+
+  std::vector<TableStatus> out;
+  for (int id : cp_->graph.IdsByName()) {
+    const CompiledTable* t = cp_->FindTable(cp_->graph.node(id).name);
+    if (!t) continue;
+    const TableDef& def = cp_->def(*t);
+    TableStatus s;
+    s.table = def.qualified_name();
+    s.strategy = StrategyName(def.strategy);
+    s.schedule = ScheduleName(def.schedule);
+    if (auto it = states_.find(s.table); it != states_.end()) {
+      s.watermark = it->second.watermark;
+      s.last_status = it->second.last_status;
+      s.consecutive_failures = it->second.consecutive_failures;
+      s.last_error = it->second.last_error;
+    }
+    if (s.watermark) s.lag_seconds = now_.seconds - s.watermark->seconds;
+    s.last_run = last_run[s.table];
+    if (std::string why = BrokenReason(*t); !why.empty()) {
+      s.next = "invalid definition: " + why;
+    } else {
+      Plan plan = PlanTable(PlanInputFor(*t, UpstreamsOf(*t)));
+      s.waiting_on = plan.waiting_on;
+      if (plan.action == Action::kWait) {
+        s.next = plan.reason;
+      } else {
+        int windows = 0;
+        for (const auto& b : plan.batches) windows += b.windows;
+        s.next = fmt::format("ready: {} {}", ActionName(plan.action), Plural(windows, "window"));
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+derived::Status Engine::MarkSource(const std::string& source, Timestamp through) {
+  const SourceDef* s = cp_->project.FindSource(ToLower(source));
+  if (!s) {
+    std::vector<std::string> names;
+    for (const auto& src : cp_->project.sources) names.push_back(src.qualified_name());
+    return Error(fmt::format("unknown source '{}'{}", source, DidYouMean(ToLower(source), names)));
+  }
+  if (s->freshness.kind != Freshness::Kind::kMarker) {
+    return Error(fmt::format("source '{}' knows its completeness from its freshness query ({}); only sources with "
+                             "'freshness: marker' are marked",
+                             s->qualified_name(), s->file));
+  }
+  return meta_->SetMark(s->qualified_name(), through, now_);
+}
+
+}  // namespace derived

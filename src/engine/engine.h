@@ -1,0 +1,95 @@
+// The build engine: looks at every table, decides what is ready, builds it, and keeps
+// going past failures. `derived run --once`, `backfill`, `status` and `source mark` are
+// thin layers over this class.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compile/compiler.h"
+#include "engine/builder.h"
+#include "engine/metadata.h"
+#include "engine/plan.h"
+#include "warehouse/warehouse.h"
+
+namespace derived {
+
+struct TableOutcome {
+  std::string table;
+  // built, up_to_date, waiting, failed, test_failed, skipped
+  std::string status;
+  std::string detail;  // what was done, or why not
+  int windows = 0;
+  int64_t rows = 0;  // inserted + updated
+  double seconds = 0;
+  bool failed() const { return status == "failed" || status == "test_failed"; }
+};
+
+struct RunReport {
+  std::string run_id;
+  std::vector<TableOutcome> tables;
+  int failures() const;
+};
+
+struct TableStatus {
+  std::string table;
+  std::string strategy, schedule;
+  std::optional<Timestamp> watermark;
+  std::optional<int64_t> lag_seconds;  // now - watermark
+  std::string last_run;                // finished_at of the last success, as text
+  std::string last_status;
+  int64_t consecutive_failures = 0;
+  std::string last_error;
+  std::string next;        // what a run would do now: wait reason or action
+  std::vector<std::string> waiting_on;
+};
+
+using ProgressFn = std::function<void(const BuildProgress&)>;
+
+class Engine {
+ public:
+  // REQUIRES: cp outlives the engine.
+  static Result<std::unique_ptr<Engine>> Open(const CompiledProject* cp, Timestamp now);
+
+  // Builds every ready window of every table (or of those `select` picks), upstream
+  // first, so new data flows through the whole DAG in one run.
+  Result<RunReport> RunOnce(const std::string& select, const ProgressFn& progress);
+
+  // Recomputes the windows of one table in [from, to).
+  Result<RunReport> Backfill(const std::string& table, Timestamp from, Timestamp to, const ProgressFn& progress);
+
+  Result<std::vector<TableStatus>> Status();
+
+  // Records that a marker source is complete through `through`.
+  derived::Status MarkSource(const std::string& source, Timestamp through);
+
+  Warehouse& warehouse() { return *wh_; }
+  MetadataStore& metadata() { return *meta_; }
+
+ private:
+  Engine() = default;
+  derived::Status Load();
+  UpstreamStatus StatusOf(const std::string& name) const;
+  std::vector<UpstreamStatus> UpstreamsOf(const CompiledTable& t) const;
+  PlanInput PlanInputFor(const CompiledTable& t, const std::vector<UpstreamStatus>& ups) const;
+  // Why a table cannot be built at all (invalid definition, cycle), or empty.
+  std::string BrokenReason(const CompiledTable& t) const;
+  TableOutcome BuildTable(const CompiledTable& t, const Plan& plan, bool backfill, const ProgressFn& progress);
+  void RecordBroken(const CompiledTable& t, const std::string& reason);
+
+  const CompiledProject* cp_ = nullptr;
+  Timestamp now_;
+  std::unique_ptr<Warehouse> wh_;
+  std::unique_ptr<MetadataStore> meta_;
+  std::string run_id_;
+  std::map<std::string, TableState> states_;
+  std::map<std::string, UpstreamStatus> sources_;
+  std::map<std::string, std::string> hashes_;   // table -> definition hash
+  std::map<std::string, std::string> broken_;   // table -> first error in its definition
+};
+
+}  // namespace derived

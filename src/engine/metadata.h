@@ -1,0 +1,85 @@
+// The metadata log and per-table state, stored in the warehouse's `_derived` schema so
+// that SQL alone answers "when was this last updated", "how fresh is it" and "what did
+// run X read". Every write here happens inside the caller's transaction, together with
+// the data change it describes.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/intervals.h"
+#include "warehouse/warehouse.h"
+
+namespace derived {
+
+inline constexpr const char* kMetaSchema = "_derived";
+
+struct TableState {
+  std::string table;  // dataset.table
+  std::string definition_hash;
+  int64_t version = 0;       // bumped when a rebuilt version is swapped in
+  int64_t data_version = 0;  // bumped by every committed mutation: "has new data"
+  IntervalSet completed;     // windows built for this version (append and merge)
+  std::optional<Timestamp> watermark;    // data complete through here
+  std::optional<Timestamp> built_period; // replace: the period end of the last build
+  std::string last_status;               // success, failed, test_failed
+  std::string last_error;
+  std::string last_run_id;
+  int64_t consecutive_failures = 0;
+  nlohmann::json inputs = nlohmann::json::object();  // upstreams read by the last success
+  nlohmann::json config = nlohmann::json::object();  // strategy, partition_by, cluster_by, ...
+};
+
+struct LogEntry {
+  std::string run_id;
+  std::string table;
+  std::string definition_hash;
+  std::string operation;  // create, append, merge, replace, rebuild, backfill
+  std::optional<Window> window;
+  int64_t rows_inserted = 0, rows_updated = 0, rows_deleted = 0;
+  nlohmann::json inputs = nlohmann::json::object();
+  double started_at = 0, finished_at = 0;  // wall clock, seconds since the epoch
+  Timestamp logical_now;                   // the run's notion of now (--now)
+  std::string status;                      // success, failed, test_failed, skipped
+  std::string error;
+  nlohmann::json details;  // e.g. failing tests with sample rows
+};
+
+// Facts about the code that ran, recorded on every log row.
+struct Provenance {
+  std::string git_commit;  // empty when the project is not in a git repository
+  bool git_dirty = false;
+  std::string derived_version;
+};
+Provenance CollectProvenance(const std::string& project_root);
+
+class MetadataStore {
+ public:
+  MetadataStore(Warehouse* wh, Provenance provenance) : wh_(wh), provenance_(std::move(provenance)) {}
+
+  // Creates the schema and its tables when missing. Safe to call on every start.
+  Status EnsureSchema();
+
+  Result<std::map<std::string, TableState>> LoadStates();
+  Result<std::optional<TableState>> LoadState(const std::string& table);
+  Status SaveState(const TableState& state);  // replaces the table's row
+  Status DeleteState(const std::string& table);
+
+  Status AppendLog(const LogEntry& entry);
+
+  // Source completeness set by `derived source mark`.
+  Result<std::map<std::string, Timestamp>> LoadMarks();
+  Status SetMark(const std::string& source, Timestamp through, Timestamp now);
+
+ private:
+  Warehouse* wh_;
+  Provenance provenance_;
+};
+
+// Wall-clock seconds since the epoch with sub-second precision, for log durations.
+double WallSeconds();
+
+}  // namespace derived

@@ -1,0 +1,136 @@
+// The DuckDB warehouse: one embedded database file, one connection. DuckDB runs each
+// query on all cores itself, so one connection is what a single writer needs.
+#include <filesystem>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "util/strings.h"
+#include "warehouse/warehouse.h"
+
+namespace derived {
+namespace {
+
+class DuckDbDialect final : public SqlDialect {
+ public:
+  std::string TempTable(const std::string& name) const override { return "temp.main." + Ident(name); }
+  std::string TimestampLiteral(Timestamp t) const override { return FormatSqlLiteral(t); }
+
+  std::string BatchAggregate(MergeRule rule, const std::string& c, const std::string& tc) const override {
+    switch (rule) {
+      // Ties on the time column are broken by the value itself: never an arbitrary pick.
+      case MergeRule::kLatest:
+        return fmt::format("first({0} ORDER BY {1} DESC NULLS LAST, {0} DESC NULLS LAST)", c, tc);
+      case MergeRule::kEarliest:
+        return fmt::format("first({0} ORDER BY {1} ASC NULLS LAST, {0} ASC NULLS LAST)", c, tc);
+      case MergeRule::kMin:
+        return "min(" + c + ")";
+      case MergeRule::kMax:
+        return "max(" + c + ")";
+      case MergeRule::kSum:
+        return "sum(" + c + ")";
+      case MergeRule::kCount:
+        return "count(" + c + ")";
+      case MergeRule::kCoalesce:
+        return fmt::format("first({0} ORDER BY {1} ASC NULLS LAST, {0} ASC) FILTER (WHERE {0} IS NOT NULL)", c, tc);
+    }
+    return c;
+  }
+};
+
+class DuckDbWarehouse final : public Warehouse {
+ public:
+  DuckDbWarehouse(std::unique_ptr<db::Database> db, std::unique_ptr<db::Connection> conn)
+      : db_(std::move(db)), conn_(std::move(conn)) {}
+
+  std::string_view engine() const override { return "duckdb"; }
+  const SqlDialect& dialect() const override { return dialect_; }
+
+  Status Execute(std::string_view sql) override { return conn_->Execute(sql); }
+  Result<db::Rows> Query(std::string_view sql) override { return conn_->Query(sql); }
+
+  Result<int64_t> ExecuteCount(std::string_view sql) override {
+    auto rows = conn_->Query(sql);
+    if (!rows.ok()) return rows.error();
+    // DuckDB answers DML with one row holding the count.
+    if (rows->size() != 1 || rows->columns.size() != 1 || !rows->at(0, 0)) return int64_t{0};
+    return static_cast<int64_t>(std::stoll(*rows->at(0, 0)));
+  }
+
+  Status Begin() override { return conn_->Execute("BEGIN TRANSACTION"); }
+  Status Commit() override { return conn_->Execute("COMMIT"); }
+  Status Rollback() override { return conn_->Execute("ROLLBACK"); }
+
+  Status UseDataset(const std::string& dataset) override {
+    if (dataset == current_dataset_) return Status::Ok();
+    if (auto st = EnsureDataset(dataset); !st.ok()) return st;
+    if (auto st = conn_->Execute("SET search_path = " + db::QuoteLiteral(dataset)); !st.ok()) return st;
+    current_dataset_ = dataset;
+    return Status::Ok();
+  }
+
+  Status EnsureDataset(const std::string& dataset) override {
+    return conn_->Execute("CREATE SCHEMA IF NOT EXISTS " + db::QuoteIdentifier(dataset));
+  }
+
+  Result<std::vector<OutputColumn>> Describe(std::string_view select) override {
+    auto rows = conn_->Query("DESCRIBE " + std::string(select));
+    if (!rows.ok()) return rows.error();
+    std::vector<OutputColumn> cols;
+    for (const auto& r : rows->rows) cols.push_back({ToLower(r[0].value_or("")), r[1].value_or("")});
+    return cols;
+  }
+
+  Result<std::string> CanonicalType(const std::string& type) override {
+    auto it = canonical_.find(type);
+    if (it != canonical_.end()) return it->second;
+    if (type.find(';') != std::string::npos) return Error(fmt::format("'{}' is not a type", type));
+    auto cols = Describe("SELECT CAST(NULL AS " + type + ") AS t");
+    if (!cols.ok() || cols->size() != 1) return Error(fmt::format("unknown type '{}'", type));
+    canonical_[type] = (*cols)[0].type;
+    return (*cols)[0].type;
+  }
+
+  Result<std::optional<std::vector<OutputColumn>>> Columns(const std::string& dataset,
+                                                           const std::string& table) override {
+    auto rows = conn_->Query(fmt::format(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() "
+        "AND table_schema = {} AND table_name = {} ORDER BY ordinal_position",
+        db::QuoteLiteral(dataset), db::QuoteLiteral(table)));
+    if (!rows.ok()) return rows.error();
+    if (rows->size() == 0) return std::optional<std::vector<OutputColumn>>();
+    std::vector<OutputColumn> cols;
+    for (const auto& r : rows->rows) cols.push_back({ToLower(r[0].value_or("")), r[1].value_or("")});
+    return std::optional<std::vector<OutputColumn>>(std::move(cols));
+  }
+
+ private:
+  std::unique_ptr<db::Database> db_;
+  std::unique_ptr<db::Connection> conn_;
+  DuckDbDialect dialect_;
+  std::string current_dataset_;
+  std::map<std::string, std::string> canonical_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path) {
+  auto db = db::Database::Open(path);
+  if (!db.ok()) return Error(fmt::format("cannot open the DuckDB warehouse '{}': {}", path, db.error().message));
+  auto conn = db::Connection::Open(**db);
+  if (!conn.ok()) return conn.error();
+  // Timestamps are UTC throughout; pin the session so TIMESTAMPTZ casts agree.
+  if (auto st = (*conn)->Execute("SET TimeZone = 'UTC'"); !st.ok()) return st.error();
+  return std::unique_ptr<Warehouse>(new DuckDbWarehouse(std::move(*db), std::move(*conn)));
+}
+
+Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project) {
+  if (project.warehouse.engine != "duckdb") {
+    return Error(fmt::format("warehouse engine '{}' is not supported (supported: duckdb)", project.warehouse.engine));
+  }
+  std::filesystem::path path(project.warehouse.path);
+  if (path.is_relative()) path = std::filesystem::path(project.root) / path;
+  return OpenDuckDbWarehouse(path.string());
+}
+
+}  // namespace derived

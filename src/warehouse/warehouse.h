@@ -1,0 +1,95 @@
+// The warehouse Derived builds into, behind one interface so each engine keeps its own
+// SQL. Datasets are schemas. The build engine only speaks to this interface.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/model.h"
+#include "db/duckdb.h"
+#include "sql/column.h"
+#include "time/timestamp.h"
+#include "util/status.h"
+
+namespace derived {
+
+// How a merge rule is written in one engine's SQL. Rules are described in config/model.h.
+class SqlDialect {
+ public:
+  virtual ~SqlDialect() = default;
+
+  std::string Ident(std::string_view name) const { return db::QuoteIdentifier(name); }
+  std::string Literal(std::string_view text) const { return db::QuoteLiteral(text); }
+  std::string Table(const std::string& dataset, const std::string& name) const {
+    return Ident(dataset) + "." + Ident(name);
+  }
+  // A connection-local scratch table (the batch being written).
+  virtual std::string TempTable(const std::string& name) const = 0;
+  virtual std::string TimestampLiteral(Timestamp t) const = 0;
+
+  // Aggregate combining a column over the rows of one key within a batch.
+  // `tc` is the quoted time column that orders rows.
+  virtual std::string BatchAggregate(MergeRule rule, const std::string& col, const std::string& tc) const = 0;
+  // Expression combining the existing value (prefix `t.`) with the incoming one (`b.`).
+  std::string MergeExpression(MergeRule rule, const std::string& col, const std::string& tc) const;
+};
+
+class Warehouse {
+ public:
+  virtual ~Warehouse() = default;
+
+  virtual std::string_view engine() const = 0;
+  virtual const SqlDialect& dialect() const = 0;
+
+  // Runs statements, discarding results.
+  virtual Status Execute(std::string_view sql) = 0;
+  // Runs one statement and reads its whole result as text.
+  virtual Result<db::Rows> Query(std::string_view sql) = 0;
+  // Runs one INSERT, UPDATE or DELETE and returns the number of rows it changed.
+  virtual Result<int64_t> ExecuteCount(std::string_view sql) = 0;
+
+  virtual Status Begin() = 0;
+  virtual Status Commit() = 0;
+  virtual Status Rollback() = 0;
+
+  // Unqualified table names in later statements resolve against this dataset, as they
+  // do in the type-check.
+  virtual Status UseDataset(const std::string& dataset) = 0;
+  virtual Status EnsureDataset(const std::string& dataset) = 0;
+
+  // The output columns of a SELECT, without running it.
+  virtual Result<std::vector<OutputColumn>> Describe(std::string_view select) = 0;
+  // The engine's canonical spelling of a type name ("int" -> "INTEGER").
+  virtual Result<std::string> CanonicalType(const std::string& type) = 0;
+
+  // The columns of a table in order, or nullopt when it does not exist.
+  virtual Result<std::optional<std::vector<OutputColumn>>> Columns(const std::string& dataset,
+                                                                   const std::string& table) = 0;
+};
+
+// Opens the warehouse a project configures (its path relative to the project root).
+Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project);
+
+// The same, for an explicit engine and path (tests, tools).
+Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path);
+
+// Runs `fn` in a transaction: commits when it succeeds, rolls back when it fails.
+template <typename Fn>
+Status InTransaction(Warehouse& wh, Fn&& fn) {
+  if (auto st = wh.Begin(); !st.ok()) return st;
+  Status st = fn();
+  if (!st.ok()) {
+    (void)wh.Rollback();
+    return st;
+  }
+  if (auto c = wh.Commit(); !c.ok()) {
+    (void)wh.Rollback();
+    return c;
+  }
+  return Status::Ok();
+}
+
+}  // namespace derived

@@ -258,9 +258,15 @@ class TableBuilder {
   Status WriteBatch(const derived::Batch& b, const std::string& target, bool exists, Counts* c) {
     std::vector<OutputColumn> cols;
     if (auto s = Materialize(b, &cols); !s.ok()) return s;
+    // A merge table has the shape of the combined batch (a `count` column counts).
+    std::string source = Batch(), select = SelectList(cols);
+    if (def_.strategy == Strategy::kMerge) {
+      if (auto s = CombineBatch(cols); !s.ok()) return s;
+      source = d_.TempTable(kCombinedTable);
+      select = "*";
+    }
     if (!exists) {
-      auto st = wh_.Execute(fmt::format("CREATE TABLE {} AS SELECT {} FROM {} LIMIT 0", target, SelectList(cols),
-                                        Batch()));
+      auto st = wh_.Execute(fmt::format("CREATE TABLE {} AS SELECT {} FROM {} LIMIT 0", target, select, source));
       if (!st.ok()) return st;
     } else if (auto s = CheckTargetColumns(target, cols); !s.ok()) {
       return s;
@@ -308,37 +314,53 @@ class TableBuilder {
     return Status::Ok();
   }
 
-  Status MergeInto(const std::string& target, const std::vector<OutputColumn>& cols, Counts* c) {
-    std::vector<std::string> key_conds, null_conds, keys;
-    std::set<std::string> key_set(def_.merge.keys.begin(), def_.merge.keys.end());
-    for (const auto& k : def_.merge.keys) {
-      keys.push_back(d_.Ident(k));
-      key_conds.push_back(fmt::format("t.{0} = b.{0}", d_.Ident(k)));
-      null_conds.push_back(d_.Ident(k) + " IS NULL");
-    }
+  std::vector<std::string> QuotedKeys() const {
+    std::vector<std::string> keys;
+    for (const auto& k : def_.merge.keys) keys.push_back(d_.Ident(k));
+    return keys;
+  }
+
+  // Rows of one key inside the batch, combined by the merge rules into one row.
+  Status CombineBatch(const std::vector<OutputColumn>& cols) {
+    std::vector<std::string> keys = QuotedKeys(), null_conds;
+    for (const auto& k : keys) null_conds.push_back(k + " IS NULL");
     auto nulls = wh_.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", Batch(), Join(null_conds, " OR ")));
     if (!nulls.ok()) return nulls.error();
     if (int64_t n = std::stoll(nulls->at(0, 0).value_or("0")); n > 0) {
       return Error(fmt::format("{}: the query returned {} row{} with a NULL merge key ({})", def_.file, n,
                                n == 1 ? "" : "s", Join(def_.merge.keys, ", ")));
     }
-    // Rows of one key inside the batch are first combined by the same rules.
+    std::set<std::string> key_set(def_.merge.keys.begin(), def_.merge.keys.end());
     std::string tc = d_.Ident(def_.time_column);
-    std::vector<std::string> aggs = keys, sets;
+    std::vector<std::string> aggs = keys;
     for (const auto& col : cols) {
       if (key_set.count(col.name)) continue;
-      auto it = def_.merge.rules.find(col.name);
-      MergeRule rule = it == def_.merge.rules.end() ? MergeRule::kLatest : it->second;
       std::string q = d_.Ident(col.name);
-      aggs.push_back(d_.BatchAggregate(rule, q, tc) + " AS " + q);
-      sets.push_back(q + " = " + d_.MergeExpression(rule, q, tc));
+      aggs.push_back(d_.BatchAggregate(RuleOf(col.name), q, tc) + " AS " + q);
+    }
+    return wh_.Execute(fmt::format("DROP TABLE IF EXISTS {0}; CREATE TEMPORARY TABLE {1} AS SELECT {2} FROM "
+                                   "(SELECT {3} FROM {4}) AS src GROUP BY {5}",
+                                   d_.TempTable(kCombinedTable), d_.Ident(kCombinedTable), Join(aggs, ", "),
+                                   SelectList(cols), Batch(), Join(keys, ", ")));
+  }
+
+  MergeRule RuleOf(const std::string& column) const {
+    auto it = def_.merge.rules.find(column);
+    return it == def_.merge.rules.end() ? MergeRule::kLatest : it->second;
+  }
+
+  // Upserts the combined batch: matching keys by the rules, new keys inserted.
+  Status MergeInto(const std::string& target, const std::vector<OutputColumn>& cols, Counts* c) {
+    std::set<std::string> key_set(def_.merge.keys.begin(), def_.merge.keys.end());
+    std::vector<std::string> key_conds, sets;
+    for (const auto& k : QuotedKeys()) key_conds.push_back(fmt::format("t.{0} = b.{0}", k));
+    std::string tc = d_.Ident(def_.time_column);
+    for (const auto& col : cols) {
+      if (key_set.count(col.name)) continue;
+      std::string q = d_.Ident(col.name);
+      sets.push_back(q + " = " + d_.MergeExpression(RuleOf(col.name), q, tc));
     }
     std::string combined = d_.TempTable(kCombinedTable);
-    auto st = wh_.Execute(fmt::format("DROP TABLE IF EXISTS {0}; CREATE TEMPORARY TABLE {1} AS SELECT {2} FROM "
-                                      "(SELECT {3} FROM {4}) AS src GROUP BY {5}",
-                                      combined, d_.Ident(kCombinedTable), Join(aggs, ", "), SelectList(cols), Batch(),
-                                      Join(keys, ", ")));
-    if (!st.ok()) return st;
     std::string match = Join(key_conds, " AND ");
     if (!sets.empty()) {
       auto updated = wh_.ExecuteCount(fmt::format("UPDATE {} AS t SET {} FROM {} AS b WHERE {}", target,

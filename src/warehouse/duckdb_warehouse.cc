@@ -61,12 +61,10 @@ class DuckDbWarehouse final : public Warehouse {
   Status Commit() override { return conn_->Execute("COMMIT"); }
   Status Rollback() override { return conn_->Execute("ROLLBACK"); }
 
+  // Not cached: a schema created inside a transaction that rolled back is gone again.
   Status UseDataset(const std::string& dataset) override {
-    if (dataset == current_dataset_) return Status::Ok();
     if (auto st = EnsureDataset(dataset); !st.ok()) return st;
-    if (auto st = conn_->Execute("SET search_path = " + db::QuoteLiteral(dataset)); !st.ok()) return st;
-    current_dataset_ = dataset;
-    return Status::Ok();
+    return conn_->Execute("SET search_path = " + db::QuoteLiteral(dataset));
   }
 
   Status EnsureDataset(const std::string& dataset) override {
@@ -108,7 +106,6 @@ class DuckDbWarehouse final : public Warehouse {
   std::unique_ptr<db::Database> db_;
   std::unique_ptr<db::Connection> conn_;
   DuckDbDialect dialect_;
-  std::string current_dataset_;
   std::map<std::string, std::string> canonical_;
 };
 

@@ -1,0 +1,426 @@
+// End-to-end tests of the build engine: `derived run --once`, backfill, status, log and
+// source marks on real DuckDB warehouses. Every expectation about table contents is a
+// plain SQL query over the raw data.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "engine_testing.h"
+
+namespace derived {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::WarehouseProject;
+
+// raw.events: 20 days of events, one every 20 minutes, for 7 users.
+void AddEvents(const WarehouseProject& p) {
+  p.Write("sources/raw/events.yaml", R"(time_column: ts
+freshness: marker
+columns:
+  - {name: user_id, type: BIGINT}
+  - {name: ts, type: TIMESTAMP}
+  - {name: amount, type: DOUBLE}
+  - {name: kind, type: VARCHAR}
+)");
+  p.Sql(
+      "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT (i * 5 % 7) AS user_id, TIMESTAMP '2024-01-01' + "
+      "INTERVAL (i * 20) MINUTE AS ts, (i % 13) * 1.5 AS amount, CASE WHEN i % 3 = 0 THEN NULL ELSE 'k' || (i % 4) "
+      "END AS kind FROM range(0, 3 * 24 * 20) t(i)");
+}
+
+const char* kDaily = R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+columns:
+  - {name: day, type: TIMESTAMP, description: UTC day}
+  - {name: events, type: BIGINT}
+tests:
+  - not_null: [day]
+  - unique: [day]
+sql: |
+  SELECT date_trunc('day', ts) AS day, count(*) AS events, sum(amount) AS amount
+  FROM raw.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+  GROUP BY 1
+)";
+
+const char* kDailyExpected =
+    "SELECT date_trunc('day', ts)::TIMESTAMP AS day, count(*) AS events, sum(amount) AS amount FROM raw.events "
+    "WHERE ts < TIMESTAMP '{}' GROUP BY 1";
+
+std::string Expected(const char* pattern, const std::string& through) {
+  std::string s = pattern;
+  s.replace(s.find("{}"), 2, through);
+  return s;
+}
+
+TEST(Engine, AppendBuildsEveryReadyWindowAndReRunsChangeNothing) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/daily.yaml", kDaily);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-10T05:00:00Z"}).exit_code, 0);
+
+  auto r = p.Derived({"run", "--once"}, "2024-01-25");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("built    core.daily  create: 9 windows"));
+  // Ready only through the last whole day the source is complete for.
+  EXPECT_EQ(p.Count("SELECT count(*) FROM core.daily"), 9);
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily", Expected(kDailyExpected, "2024-01-10")), 0);
+
+  std::string log_before = p.Scalar("SELECT count(*) FROM _derived.log");
+  r = p.Derived({"run", "--once"}, "2024-01-25");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("1 waiting"));
+  EXPECT_EQ(p.Scalar("SELECT count(*) FROM _derived.log"), log_before);
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily", Expected(kDailyExpected, "2024-01-10")), 0);
+
+  // No sooner than the clock: data through the 20th, but it is only the 15th at noon.
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-21"}).exit_code, 0);
+  r = p.Derived({"run", "--once"}, "2024-01-15T12:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily", Expected(kDailyExpected, "2024-01-15")), 0);
+  EXPECT_EQ(p.Scalar("SELECT strftime(watermark, '%Y-%m-%d') FROM _derived.state WHERE table_name = 'core.daily'"),
+            "2024-01-15");
+}
+
+TEST(Engine, InitialPopulationUsesBatchesThenWindows) {
+  WarehouseProject p;
+  AddEvents(p);
+  std::string def = kDaily;
+  def.replace(def.find("start:"), 0, "batch: 4\n");
+  p.Write("tables/core/daily.yaml", def);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-11"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
+  // 10 days in batches of 4: [1,5) [5,9) [9,11).
+  EXPECT_EQ(p.Scalar("SELECT string_agg(strftime(window_start, '%d') || '-' || strftime(window_end, '%d'), ' ' "
+                     "ORDER BY window_start) FROM _derived.log WHERE table_name = 'core.daily'"),
+            "01-05 05-09 09-11");
+  EXPECT_EQ(p.Scalar("SELECT DISTINCT operation FROM _derived.log"), "create");
+  // State keeps merged ranges, never one row per window.
+  EXPECT_EQ(p.Scalar("SELECT completed::VARCHAR FROM _derived.state"),
+            R"([["2024-01-01T00:00:00Z","2024-01-11T00:00:00Z"]])");
+}
+
+const char* kMerge = R"(schedule: daily
+strategy: merge
+start: 2024-01-01
+time_column: last_ts
+merge:
+  keys: [user_id]
+  rules: {first_ts: min, last_ts: max, total: sum, events: sum, kinds: count, first_kind: coalesce, last_amount: latest, first_amount: earliest}
+sql: |
+  SELECT user_id, ts AS first_ts, ts AS last_ts, amount AS total, 1 AS events, kind AS kinds,
+         kind AS first_kind, amount AS last_amount, amount AS first_amount
+  FROM raw.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+)";
+
+// The same question answered from scratch over the raw data.
+const char* kMergeExpected = R"(
+  SELECT user_id, min(ts) AS first_ts, max(ts) AS last_ts, sum(amount) AS total, count(*) AS events,
+         count(kind) AS kinds, arg_min(kind, ts) FILTER (WHERE kind IS NOT NULL) AS first_kind,
+         arg_max(amount, ts) AS last_amount, arg_min(amount, ts) AS first_amount
+  FROM raw.events WHERE ts < TIMESTAMP '{}' GROUP BY user_id)";
+
+TEST(Engine, MergeCombinesDuplicateKeysByTheRulesAndEqualsAFromScratchAnswer) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/users.yaml", kMerge);
+  // Many rows per key inside every batch, merged again across runs.
+  for (const char* through : {"2024-01-04", "2024-01-05", "2024-01-09", "2024-01-16"}) {
+    ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", through}).exit_code, 0);
+    auto r = p.Derived({"run", "--once"}, "2024-02-01");
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(p.Difference("SELECT * FROM core.users", Expected(kMergeExpected, through)), 0) << through;
+  }
+  EXPECT_EQ(p.Count("SELECT count(*) FROM core.users"), 7);
+  // After the first run, every later run updated the seven users and inserted nobody.
+  EXPECT_EQ(p.Scalar("SELECT sum(rows_updated) || '/' || sum(rows_inserted) FROM _derived.log WHERE operation = "
+                     "'merge'"),
+            "21/0");
+}
+
+TEST(Engine, ReplaceRebuildsEachPeriodOnlyWhenAnInputHasNewData) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/daily.yaml", kDaily);
+  p.Write("tables/core/totals.yaml", R"(schedule: weekly
+description: All-time totals.
+columns:
+  - {name: days, description: Days with data}
+sql: SELECT count(*) AS days, sum(events) AS events FROM daily
+)");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-08"}).exit_code, 0);
+  auto r = p.Derived({"run", "--once"}, "2024-01-10");  // weekly period ends Monday 2024-01-08
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("built    core.totals  replace"));
+  EXPECT_EQ(p.Scalar("SELECT days || '/' || events FROM core.totals"), "7/504");
+  EXPECT_EQ(p.Scalar("SELECT comment FROM duckdb_tables() WHERE table_name = 'totals'"), "All-time totals.");
+
+  // Same period: nothing to do.
+  r = p.Derived({"run", "--once"}, "2024-01-12");
+  EXPECT_THAT(r.out, Not(HasSubstr("core.totals")));
+  // A new period but no new input: still nothing.
+  r = p.Derived({"run", "--once"}, "2024-01-16");
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.totals'"), 1);
+  // New input and a new period: rebuilt and swapped in.
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-15"}).exit_code, 0);
+  r = p.Derived({"run", "--once"}, "2024-01-16");
+  EXPECT_THAT(r.out, HasSubstr("built    core.totals  replace"));
+  EXPECT_EQ(p.Scalar("SELECT days || '/' || events FROM core.totals"), "14/1008");
+  EXPECT_EQ(p.Scalar("SELECT version FROM _derived.state WHERE table_name = 'core.totals'"), "2");
+}
+
+TEST(Engine, MixedSchedulesWaitForEveryInputWindow) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/hourly.yaml", R"(schedule: hourly
+strategy: append
+start: 2024-01-01
+time_column: hour
+sql: |
+  SELECT date_trunc('hour', e.ts) AS hour, k.label, count(*) AS events
+  FROM raw.events e JOIN kinds k ON k.kind = e.kind
+  WHERE e.ts >= {{ window_start }} AND e.ts < {{ window_end }}
+  GROUP BY ALL
+)");
+  // A monthly lookup: hourly readers use its latest version and never wait a month.
+  p.Write("tables/core/kinds.yaml", R"(schedule: monthly
+sql: SELECT 'k' || i AS kind, 'label' || i AS label FROM range(4) t(i)
+)");
+  p.Write("tables/core/daily.yaml", R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+sql: |
+  SELECT date_trunc('day', hour) AS day, sum(events) AS events FROM hourly
+  WHERE hour >= {{ window_start }} AND hour < {{ window_end }} GROUP BY 1
+)");
+  p.Write("tables/core/weekly.yaml", R"(schedule: weekly
+strategy: append
+start: 2024-01-01
+time_column: week
+sql: |
+  SELECT date_trunc('week', day) AS week, sum(events) AS events FROM daily
+  WHERE day >= {{ window_start }} AND day < {{ window_end }} GROUP BY 1
+)");
+  // Six and a half days: the week of Jan 1 (Monday) is not complete.
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-07T12:00:00Z"}).exit_code, 0);
+  auto r = p.Derived({"run", "--once"}, "2024-03-05");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(p.Count("SELECT count(DISTINCT hour) FROM core.hourly"), 6 * 24 + 12);
+  EXPECT_EQ(p.Count("SELECT count(*) FROM core.daily"), 6);
+  EXPECT_EQ(p.Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'weekly'"), 0);
+  auto status = p.Derived({"status", "--json"}, "2024-03-05");
+  auto doc = nlohmann::json::parse(status.out);
+  for (const auto& row : doc) {
+    if (row["table"] == "core.weekly") {
+      EXPECT_EQ(row["waiting_on"], nlohmann::json::array({"core.daily"}));
+      EXPECT_THAT(row["next"].get<std::string>(), HasSubstr("needs 2024-01-08T00:00:00Z"));
+    }
+  }
+  // The last half day arrives: the whole chain completes in one run.
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-08"}).exit_code, 0);
+  r = p.Derived({"run", "--once"}, "2024-03-05");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(p.Difference("SELECT week, events FROM core.weekly",
+                         "SELECT TIMESTAMP '2024-01-01' AS week, count(*) AS events FROM raw.events WHERE ts < "
+                         "'2024-01-08' AND kind IS NOT NULL"),
+            0);
+}
+
+TEST(Engine, LateDataIsBuiltOnceMarkedAndBackfillRepairsAWindow) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/daily.yaml", kDaily);
+  p.Write("tables/core/users.yaml", kMerge);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-06"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
+  // Rows land late for a built day (Jan 3) and for a day not yet complete (Jan 6).
+  p.Sql("INSERT INTO raw.events VALUES (100, TIMESTAMP '2024-01-03 10:00:00', 1000, 'late'), "
+        "(101, TIMESTAMP '2024-01-06 10:00:00', 2000, 'late')");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-07"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
+  // Jan 6 includes its late row; Jan 3 was built before its row arrived.
+  EXPECT_EQ(p.Scalar("SELECT events FROM core.daily WHERE day = '2024-01-06'"), "73");
+  EXPECT_EQ(p.Scalar("SELECT events FROM core.daily WHERE day = '2024-01-03'"), "72");
+
+  auto r = p.Derived({"backfill", "core.daily", "--from", "2024-01-03", "--to", "2024-01-04"}, "2024-02-01");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("backfill: 1 window, 1 inserted, 0 updated, 1 deleted"));
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily", Expected(kDailyExpected, "2024-01-07")), 0);
+
+  // A merge table is rebuilt from scratch: re-merging could not take back old rows.
+  p.Sql("UPDATE raw.events SET amount = -50 WHERE ts = TIMESTAMP '2024-01-02 00:00:00'");
+  r = p.Derived({"backfill", "core.users", "--from", "2024-01-02", "--to", "2024-01-03"}, "2024-02-01");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("merge table rebuilt from scratch"));
+  EXPECT_EQ(p.Difference("SELECT * FROM core.users", Expected(kMergeExpected, "2024-01-07")), 0);
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE operation = 'backfill'"), 2);
+
+  r = p.Derived({"backfill", "core.daily", "--from", "2024-03-01", "--to", "2024-03-02"}, "2024-04-01");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("core.daily has no completed windows in [2024-03-01T00:00:00Z"));
+}
+
+TEST(Engine, AFailingTableIsLoggedItsReadersSkippedAndOthersStillRun) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/daily.yaml", kDaily);
+  p.Write("tables/core/broken.yaml", R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+sql: |
+  SELECT date_trunc('day', ts) AS day, CAST(kind AS INTEGER) AS n FROM raw.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+)");
+  p.Write("tables/mart/reader.yaml", R"(schedule: daily
+sql: SELECT count(*) AS n FROM core.broken
+)");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-04"}).exit_code, 0);
+  auto r = p.Derived({"run", "--once"}, "2024-02-01");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("FAILED   core.broken  tables/core/broken.yaml: the query failed: Conversion Error"));
+  EXPECT_THAT(r.out, HasSubstr("skipped  mart.reader  upstream core.broken failed"));
+  EXPECT_THAT(r.out, HasSubstr("built    core.daily"));
+  EXPECT_THAT(r.err, HasSubstr("error: 1 table failed: core.broken"));
+  EXPECT_EQ(p.Count("SELECT count(*) FROM core.daily"), 3);
+  EXPECT_EQ(p.Scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'broken'"), "0");
+  EXPECT_THAT(p.Scalar("SELECT error FROM _derived.log WHERE table_name = 'core.broken' AND status = 'failed'"),
+              HasSubstr("Could not convert string"));
+  auto status = p.Derived({"status"}, "2024-02-01");
+  EXPECT_THAT(status.out, HasSubstr("core.broken last error:"));
+}
+
+TEST(Engine, AFailingDataTestRollsBackAndKeepsTheLastGoodState) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/kinds.yaml", R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+tests:
+  - accepted_values: {column: kind, values: [k1, k2, k3]}
+sql: |
+  SELECT date_trunc('day', ts) AS day, kind, count(*) AS n FROM raw.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }} AND kind IS NOT NULL
+    AND (kind <> 'k0' OR ts >= '2024-01-03')
+  GROUP BY ALL
+)");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
+  std::string before = p.Scalar("SELECT count(*) || '/' || sum(n) FROM core.kinds");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-05"}).exit_code, 0);
+  auto r = p.Derived({"run", "--once"}, "2024-02-01");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("test 'accepted_values_kind' failed: 2 offending rows"));
+  EXPECT_EQ(p.Scalar("SELECT count(*) || '/' || sum(n) FROM core.kinds"), before);
+  EXPECT_EQ(p.Scalar("SELECT strftime(watermark, '%Y-%m-%d') || ' ' || last_status FROM _derived.state"),
+            "2024-01-03 test_failed");
+  EXPECT_EQ(p.Scalar("SELECT details->'tests'->0->'samples'->0->>'kind' FROM _derived.log WHERE status = "
+                     "'test_failed'"),
+            "k0");
+}
+
+TEST(Engine, RowsOutsideTheWindowAndWrongTypesFailBeforeAnythingIsWritten) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/unfiltered.yaml", R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+sql: SELECT date_trunc('day', ts) AS day, count(*) AS n FROM raw.events GROUP BY 1
+)");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
+  auto r = p.Derived({"run", "--once"}, "2024-02-01");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("the query returned 18 rows whose time_column 'day' is outside the window "
+                               "[2024-01-01T00:00:00Z, 2024-01-03T00:00:00Z)"));
+  EXPECT_EQ(p.Scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'unfiltered'"), "0");
+
+  // The source says amount is DOUBLE; the real table disagrees. The declared column
+  // is checked against what the query really returns.
+  p.Write("tables/core/unfiltered.yaml", R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+columns:
+  - {name: amount, type: DOUBLE}
+sql: |
+  SELECT date_trunc('day', ts) AS day, amount FROM raw.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+)");
+  p.Sql("ALTER TABLE raw.events ALTER amount TYPE VARCHAR");
+  r = p.Derived({"run", "--once"}, "2024-02-01");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("column 'amount' is declared DOUBLE but the query returns VARCHAR"));
+  EXPECT_EQ(p.Scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'unfiltered'"), "0");
+}
+
+TEST(Engine, ChangedDefinitionRebuildsIntoANewVersion) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/daily.yaml", kDaily);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-05"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
+  std::string changed = kDaily;
+  changed.replace(changed.find("sum(amount)"), 11, "max(amount)");
+  p.Write("tables/core/daily.yaml", changed);
+  auto r = p.Derived({"run", "--once"}, "2024-02-01");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("rebuild: 4 windows"));
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily",
+                         "SELECT date_trunc('day', ts)::TIMESTAMP, count(*), max(amount) FROM raw.events WHERE ts < "
+                         "'2024-01-05' GROUP BY 1"),
+            0);
+  // A description change alone rebuilds nothing.
+  changed.insert(0, "description: Daily events.\n");
+  p.Write("tables/core/daily.yaml", changed);
+  r = p.Derived({"run", "--once"}, "2024-02-01");
+  EXPECT_THAT(r.out, HasSubstr("1 waiting"));
+}
+
+TEST(Engine, MarksAndLogCommands) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("sources/raw/lookup.yaml", "freshness: {query: SELECT TIMESTAMP '2024-01-01'}\n");
+  auto r = p.Derived({"source", "mark", "raw.event", "--through", "2024-01-03"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("unknown source 'raw.event' (did you mean 'raw.events'?)"));
+  r = p.Derived({"source", "mark", "raw.lookup", "--through", "2024-01-03"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("only sources with 'freshness: marker' are marked"));
+  r = p.Derived({"source", "mark", "raw.events", "--through", "yesterday"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--through"));
+
+  p.Write("tables/core/daily.yaml", kDaily);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once", "--json"}, "2024-02-01").exit_code, 0);
+  r = p.Derived({"log", "core.daily", "--json"});
+  ASSERT_EQ(r.exit_code, 0);
+  auto row = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+  EXPECT_EQ(row["table_name"], "core.daily");
+  EXPECT_EQ(row["operation"], "create");
+  EXPECT_EQ(row["window_start"], "2024-01-01 00:00:00");
+  EXPECT_EQ(row["window_end"], "2024-01-03 00:00:00");
+  EXPECT_EQ(row["rows_inserted"], "2");
+  EXPECT_EQ(row["status"], "success");
+  EXPECT_EQ(nlohmann::json::parse(row["inputs"].get<std::string>())["raw.events"]["watermark"],
+            "2024-01-03T00:00:00Z");
+  // Freshness from SQL alone.
+  EXPECT_EQ(p.Scalar("SELECT strftime(max(window_end), '%Y-%m-%d') FROM _derived.log WHERE table_name = "
+                     "'core.daily' AND status = 'success'"),
+            "2024-01-03");
+  r = p.Derived({"query", "SELECT * FROM nope"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("Table with name nope does not exist"));
+}
+
+}  // namespace
+}  // namespace derived

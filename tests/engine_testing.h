@@ -1,0 +1,35 @@
+// A temporary project with a DuckDB warehouse, driven through the real `derived` binary.
+// Expected table contents are computed by plain SQL over the raw data, never by Derived.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "testing.h"
+
+namespace derived::testing {
+
+class WarehouseProject {
+ public:
+  WarehouseProject();
+
+  const TempDir& dir() const { return dir_; }
+  void Write(const std::string& rel, const std::string& text) const { dir_.Write(rel, text); }
+
+  // Runs `derived <args> --project DIR [--now NOW]`.
+  CommandResult Derived(std::vector<std::string> args, const std::string& now = "") const;
+  // Runs SQL against the warehouse; fails the test when it fails.
+  void Sql(const std::string& sql) const;
+  // The first column of the first row, as text ("NULL" for NULL).
+  std::string Scalar(const std::string& sql) const;
+  int64_t Count(const std::string& sql) const { return std::stoll(Scalar(sql)); }
+  // Rows in one query's result but not the other's (as multisets), both ways.
+  int64_t Difference(const std::string& actual, const std::string& expected) const;
+
+ private:
+  TempDir dir_;
+};
+
+}  // namespace derived::testing

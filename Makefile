@@ -16,7 +16,7 @@ build: bootstrap $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 demo: build
-	bash examples/discord/run_demo.sh $(BUILD_DIR)/derived
+	bash examples/discord/run_demo.sh $(BUILD_DIR)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

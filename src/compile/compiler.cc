@@ -199,6 +199,16 @@ Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& op
         }
       }
     }
+    // A relationships test reads its target inside the table's transaction, so the
+    // target is built first and gates the table like any input.
+    for (const auto& test : def.tests) {
+      if (test.kind != TestDef::Kind::kRelationships) continue;
+      std::string target = test.to_table.find('.') == std::string::npos ? def.dataset + "." + test.to_table
+                                                                         : test.to_table;
+      if (target != def.qualified_name() && (cp.project.FindTable(target) || cp.project.FindSource(target))) {
+        upstream.insert(target);
+      }
+    }
     t.upstream.assign(upstream.begin(), upstream.end());
     t.parsed = ok;
   });

@@ -36,7 +36,7 @@ struct CompiledTable {
   Window window;             // the window it was rendered for
   std::string sql;           // rendered with is_initial_build = false
   std::string initial_sql;   // rendered with is_initial_build = true
-  std::vector<std::string> upstream;  // qualified names it reads, sorted (itself excluded)
+  std::vector<std::string> upstream;  // qualified names it reads (or tests against), sorted, itself excluded
   bool reads_itself = false;          // reads its own previous contents ({{ this }})
   bool parsed = false;                // rendered and parsed without error
   std::optional<std::vector<OutputColumn>> schema;  // inferred by the type-check

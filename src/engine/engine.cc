@@ -89,6 +89,16 @@ derived::Status Engine::Load() {
       broken_[def.qualified_name()] = "it is on or below a dependency cycle";
     }
     hashes_[def.qualified_name()] = DefinitionHash(*cp_, t);
+    // Render once for an unmistakable window to see how the SQL uses its bounds.
+    Window probe{Timestamp{-2174586894}, Timestamp{-2174500494}};  // 1901-02-03 04:05:06 + 1 day
+    bool as_value = false;
+    for (bool initial : {false, true}) {
+      auto sql = cp_->Render(t, probe, initial);
+      if (sql.ok()) {
+        as_value = as_value || UsesWindowAsValue(*sql, FormatSqlLiteral(probe.start), FormatSqlLiteral(probe.end));
+      }
+    }
+    if (as_value) window_as_value_.insert(def.qualified_name());
   }
   return derived::Status::Ok();
 }
@@ -121,6 +131,7 @@ PlanInput Engine::PlanInputFor(const CompiledTable& t, const std::vector<Upstrea
   in.def = &def;
   in.definition_hash = hashes_.at(def.qualified_name());
   in.initial_sql_differs = t.initial_sql != t.sql;
+  in.window_as_value = window_as_value_.count(def.qualified_name()) > 0;
   auto it = states_.find(def.qualified_name());
   in.state = it == states_.end() ? nullptr : &it->second;
   in.upstream = ups;
@@ -309,10 +320,10 @@ Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Tim
       // (a min stays low, a sum double counts), so a merge table is rebuilt from
       // scratch into a new version and swapped in.
       plan.action = Action::kRebuild;
-      plan.batches = MakeBatches(def, start, done, BatchSize(def), true);
+      plan.batches = MakeBatches(def, start, done, BatchSize(def, window_as_value_.count(def.qualified_name()) > 0), true);
     } else {
       plan.action = Action::kAppend;
-      plan.batches = MakeBatches(def, lo, hi, BatchSize(def), false);
+      plan.batches = MakeBatches(def, lo, hi, BatchSize(def, window_as_value_.count(def.qualified_name()) > 0), false);
     }
   }
   RunReport report;

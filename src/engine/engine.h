@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,7 @@ class Engine {
   std::map<std::string, UpstreamStatus> sources_;
   std::map<std::string, std::string> hashes_;   // table -> definition hash
   std::map<std::string, std::string> broken_;   // table -> first error in its definition
+  std::set<std::string> window_as_value_;       // tables whose SQL outputs its window bounds
 };
 
 }  // namespace derived

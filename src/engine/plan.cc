@@ -1,6 +1,7 @@
 #include "engine/plan.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
 
@@ -27,11 +28,9 @@ std::string_view ActionName(Action a) {
   return "?";
 }
 
-int64_t BatchSize(const TableDef& def) {
+int64_t BatchSize(const TableDef& def, bool window_as_value) {
   if (def.batch) return *def.batch;
-  // A query over several periods only equals the per-period queries when each period
-  // reads exactly itself; with a longer window, go one period at a time.
-  if (!(def.window == PeriodOf(def.schedule))) return 1;
+  if (window_as_value || !(def.window == PeriodOf(def.schedule))) return 1;
   switch (def.schedule) {
     case Schedule::kHourly: return 24 * 31;
     case Schedule::kDaily: return 92;
@@ -55,6 +54,54 @@ std::vector<Batch> MakeBatches(const TableDef& def, Timestamp from, Timestamp to
     out.push_back(b);
   }
   return out;
+}
+
+namespace {
+
+bool IsComparison(std::string_view token) {
+  for (const char* op : {">=", "<=", "<>", "!=", ">", "<", "="}) {
+    if (token == op) return true;
+  }
+  return false;
+}
+
+std::string LowerWord(std::string_view w) {
+  std::string out(w);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The token just before `pos` and just after `end` (operators or words).
+std::pair<std::string, std::string> Neighbours(const std::string& sql, size_t pos, size_t end) {
+  auto is_op = [](char c) { return c == '<' || c == '>' || c == '=' || c == '!'; };
+  auto is_word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  size_t i = pos;
+  while (i > 0 && std::isspace(static_cast<unsigned char>(sql[i - 1]))) --i;
+  size_t j = i;
+  if (j > 0 && is_op(sql[j - 1])) {
+    while (j > 0 && is_op(sql[j - 1])) --j;
+  } else {
+    while (j > 0 && is_word(sql[j - 1])) --j;
+  }
+  std::string before = sql.substr(j, i - j);
+  size_t k = end;
+  while (k < sql.size() && std::isspace(static_cast<unsigned char>(sql[k]))) ++k;
+  size_t m = k;
+  while (m < sql.size() && is_op(sql[m])) ++m;
+  return {LowerWord(before), sql.substr(k, m - k)};
+}
+
+}  // namespace
+
+bool UsesWindowAsValue(const std::string& sql, const std::string& start_literal, const std::string& end_literal) {
+  for (const std::string* lit : {&start_literal, &end_literal}) {
+    for (size_t pos = sql.find(*lit); pos != std::string::npos; pos = sql.find(*lit, pos + 1)) {
+      auto [before, after] = Neighbours(sql, pos, pos + lit->size());
+      bool filter = IsComparison(before) || before == "between" || before == "and" || IsComparison(after);
+      if (!filter) return true;
+    }
+  }
+  return false;
 }
 
 namespace {
@@ -172,7 +219,7 @@ Plan PlanTable(const PlanInput& in) {
     // The template reads differently on its first build: one query for all of history.
     plan.batches = MakeBatches(def, from, ready, 1 << 30, true);
   } else {
-    plan.batches = MakeBatches(def, from, ready, BatchSize(def), fresh);
+    plan.batches = MakeBatches(def, from, ready, BatchSize(def, in.window_as_value), fresh);
   }
   return plan;
 }

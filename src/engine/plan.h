@@ -61,6 +61,7 @@ struct PlanInput {
   const TableDef* def = nullptr;
   std::string definition_hash;
   bool initial_sql_differs = false;  // the template branches on is_initial_build
+  bool window_as_value = false;      // the SQL outputs window_start/window_end, not only filters on them
   const TableState* state = nullptr;  // nullptr for a table never built
   std::vector<UpstreamStatus> upstream;
   Timestamp now;
@@ -68,8 +69,15 @@ struct PlanInput {
 
 Plan PlanTable(const PlanInput& in);
 
-// Windows per query when building many at once (see TableDef::batch).
-int64_t BatchSize(const TableDef& def);
+// Windows per query when building many at once (see TableDef::batch). A query over
+// several periods equals the per-period queries only when each period reads exactly
+// itself and the SQL uses the window bounds as filters, not as output values.
+int64_t BatchSize(const TableDef& def, bool window_as_value);
+
+// True when rendered SQL uses the window bounds other than in a comparison, e.g.
+// `SELECT {{ window_start }} AS day`: such a query cannot build several windows at once.
+// `start_literal` and `end_literal` are the bounds as they appear in `sql`.
+bool UsesWindowAsValue(const std::string& sql, const std::string& start_literal, const std::string& end_literal);
 
 // Splits the schedule periods of [from, to) into batches of at most `per_batch`.
 std::vector<Batch> MakeBatches(const TableDef& def, Timestamp from, Timestamp to, int64_t per_batch, bool initial);

@@ -11,8 +11,10 @@ ArgBinder::ArgBinder(std::string_view function, std::vector<std::string_view> pa
 Status ArgBinder::Bind(std::span<const Value> args, const Kwargs& kwargs) {
   std::string fn = std::string(function_) + "()";
   if (args.size() > params_.size()) {
-    return Error(fn + " takes at most " + std::to_string(params_.size()) + " argument" +
-                 (params_.size() == 1 ? "" : "s") + " (" + std::to_string(args.size()) + " given)");
+    std::string takes = params_.empty() ? "no arguments"
+                                        : "at most " + std::to_string(params_.size()) + " argument" +
+                                              (params_.size() == 1 ? "" : "s");
+    return Error(fn + " takes " + takes + " (" + std::to_string(args.size()) + " given)");
   }
   for (size_t i = 0; i < args.size(); ++i) bound_[i] = &args[i];
   for (const auto& [name, value] : kwargs) {

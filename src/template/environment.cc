@@ -54,6 +54,8 @@ Result<std::string> Environment::Render(const Template& t, const Context& global
     // E.g. bad_alloc, or an exception thrown by a caller-provided function: never let it
     // escape the module.
     return Error(std::string("internal error while rendering: ") + e.what(), Location{t.file(), 0, 0});
+  } catch (...) {
+    return Error("internal error while rendering: unknown exception", Location{t.file(), 0, 0});
   }
 }
 

@@ -146,6 +146,9 @@ Value Renderer::EvalName(const ast::Name& e) {
   if (r.value != nullptr) return *r.value;
   if (r.loop != nullptr) return LoopValue(*r.loop);
   if (r.macro.def != nullptr) return MacroValue(r.macro);
+  for (const char* jinja_global : {"namespace", "dict", "cycler", "joiner", "lipsum"}) {
+    if (e.name == jinja_global) Throw(e.line, "the Jinja global '" + e.name + "' is not supported");
+  }
   Throw(e.line, "undefined variable '" + e.name + "'" + DidYouMean(e.name, VisibleNames()));
 }
 
@@ -180,7 +183,7 @@ Value Renderer::EvalCall(const ast::Call& e) {
   RequireDefined(callee, e.callee->line);
   if (!callee.is_callable()) {
     std::string what = e.callee->kind == ast::ExprKind::kName ? "'" + As<ast::Name>(*e.callee).name + "'" : "value";
-    Throw(e.line, what + " is not callable (it is a " + callee.TypeName() + ")");
+    Throw(e.line, what + " is not callable (type '" + callee.TypeName() + "')");
   }
   EvalArgs(e.args, /*allow_undefined=*/false, &args, &kwargs);
   call_line_ = e.line;

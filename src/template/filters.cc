@@ -12,6 +12,8 @@ namespace {
 
 using Args = std::span<const Value>;
 
+bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
+
 Result<Value> Upper(const Value& in, Args args, const Kwargs& kwargs) {
   ArgBinder b("upper", {}, 0);
   if (Status s = b.Bind(args, kwargs); !s.ok()) return s.error();
@@ -91,13 +93,43 @@ Result<Value> String(const Value& in, Args args, const Kwargs& kwargs) {
   return Value(in.Str());
 }
 
-// Python's float(str): surrounding whitespace allowed, nothing else.
+// Python's float(str): an optional sign, then inf, infinity or nan, or decimal digits
+// (single underscores between digits) with an optional fraction and exponent; surrounding
+// whitespace allowed. Checked here because strtod also takes hex ("0x1A") and "nan(...)".
 bool ParseDouble(std::string_view text, double* out) {
-  std::string s(PyStrip(text, "", true, true));
-  if (s.empty()) return false;
-  char* end = nullptr;
-  *out = std::strtod(s.c_str(), &end);
-  return end == s.c_str() + s.size();
+  std::string_view s = PyStrip(text, "", true, true);
+  std::string clean;
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) clean.push_back(s[i++]);
+  std::string word = AsciiLower(s.substr(i));
+  if (word == "inf" || word == "infinity" || word == "nan") {
+    clean += word;
+  } else {
+    auto digits = [&] {  // one or more digits, single underscores between them
+      size_t start = i;
+      while (i < s.size() && (IsAsciiDigit(s[i]) || (s[i] == '_' && i > start && i + 1 < s.size() &&
+                                                     IsAsciiDigit(s[i - 1]) && IsAsciiDigit(s[i + 1])))) {
+        if (s[i] != '_') clean.push_back(s[i]);
+        ++i;
+      }
+      return i > start;
+    };
+    bool whole = digits();
+    bool fraction = false;
+    if (i < s.size() && s[i] == '.') {
+      clean.push_back(s[i++]);
+      fraction = digits();
+    }
+    if (!whole && !fraction) return false;
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+      clean.push_back(s[i++]);
+      if (i < s.size() && (s[i] == '+' || s[i] == '-')) clean.push_back(s[i++]);
+      if (!digits()) return false;
+    }
+    if (i != s.size()) return false;
+  }
+  *out = std::strtod(clean.c_str(), nullptr);
+  return true;
 }
 
 // Python's int(str, base): sign, optional base prefix, digits with single underscores.
@@ -107,6 +139,7 @@ bool ParseInt(std::string_view text, int base, int64_t* out) {
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
     negative = s[0] == '-';
     s.remove_prefix(1);
+    if (!s.empty() && (s[0] == '-' || s[0] == '+')) return false;  // from_chars would take "+-5"
   }
   if (s.size() > 2 && s[0] == '0') {
     char p = static_cast<char>(s[1] | 0x20);

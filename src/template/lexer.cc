@@ -383,6 +383,7 @@ std::string Describe(const Token& token) {
     case TokenKind::kBlockBegin: return "'{%'";
     case TokenKind::kBlockEnd: return "end of statement block";
     case TokenKind::kEnd: return "end of template";
+    case TokenKind::kString: return "string " + std::string(token.text);  // text has its quotes
     default: return "'" + std::string(token.text) + "'";
   }
 }

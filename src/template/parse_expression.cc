@@ -13,8 +13,9 @@ namespace derived::tmpl {
 namespace {
 
 constexpr int kMaxDepth = 200;
+constexpr int kMaxChainLinks = 500;
 
-// Counts nesting on the way down so `((((...))))` cannot overflow the stack.
+// Counts nesting on the way down so `((((...))))` cannot overflow the parser's stack.
 class DepthGuard {
  public:
   DepthGuard(int* depth, const std::string& file, int line) : depth_(depth) {
@@ -25,6 +26,42 @@ class DepthGuard {
  private:
   int* depth_;
 };
+
+// A chain such as a + b + c is parsed in a loop but builds a tree as deep as it is long,
+// and evaluating or destroying that tree recurses; so the links count against a limit too.
+class ChainGuard {
+ public:
+  ChainGuard(int* links, const std::string& file) : links_(links), file_(file) {}
+  ~ChainGuard() { *links_ -= added_; }
+  void Link(int line) {
+    ++added_;
+    if (++*links_ > kMaxChainLinks) Fail(file_, line, "expression nested too deeply");
+  }
+
+ private:
+  int* links_;
+  const std::string& file_;
+  int added_ = 0;
+};
+
+// Jinja's built-in filters and tests that this engine leaves out: naming them says "not
+// supported" rather than "unknown", so nobody hunts for a typo.
+bool IsUnsupportedJinjaFilter(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "attr",      "batch",      "center", "dictsort", "e",          "escape",   "filesizeformat", "forceescape",
+      "format",    "groupby",    "indent", "items",    "map",        "max",      "min",            "pprint",
+      "random",    "reject",     "rejectattr", "reverse", "round",   "safe",     "select",         "selectattr",
+      "slice",     "sort",       "striptags", "sum",   "title",      "tojson",   "truncate",       "unique",
+      "urlencode", "urlize",     "wordcount", "wordwrap", "xmlattr"};
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
+
+bool IsUnsupportedJinjaTest(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"eq", "equalto", "escaped", "filter", "ge", "greaterthan", "gt", "in",
+                                                "le", "lessthan", "lower", "lt",    "ne",     "sameas",      "test",
+                                                "upper"};
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
 
 }  // namespace
 
@@ -38,8 +75,10 @@ ast::ExprPtr Parser::ParseExpression(bool with_condexpr) {
   DepthGuard guard(&depth_, file_, Peek().line);
   ast::ExprPtr node = ParseOr();
   if (!with_condexpr) return node;
+  ChainGuard chain(&chain_links_, file_);
   while (IsName("if")) {
     int line = Next().line;
+    chain.Link(line);
     ast::ExprPtr cond = ParseOr();
     ast::ExprPtr otherwise;
     if (SkipName("else")) otherwise = ParseExpression();
@@ -48,23 +87,25 @@ ast::ExprPtr Parser::ParseExpression(bool with_condexpr) {
   return node;
 }
 
-ast::ExprPtr Parser::ParseTupleOrExpression() {
+ast::ExprPtr Parser::ParseTupleOrExpression(bool with_condexpr) {
   int line = Peek().line;
-  ast::ExprPtr first = ParseExpression();
+  ast::ExprPtr first = ParseExpression(with_condexpr);
   if (!IsOp(",")) return first;
   auto tuple = std::make_unique<ast::ListExpr>(line, /*is_tuple=*/true);
   tuple->items.push_back(std::move(first));
   while (SkipOp(",")) {
-    if (Peek().kind == TokenKind::kBlockEnd) break;
-    tuple->items.push_back(ParseExpression());
+    if (Peek().kind == TokenKind::kBlockEnd || Peek().kind == TokenKind::kVariableEnd) break;  // `set t = 1,`
+    tuple->items.push_back(ParseExpression(with_condexpr));
   }
   return tuple;
 }
 
 ast::ExprPtr Parser::ParseOr() {
   ast::ExprPtr node = ParseAnd();
+  ChainGuard chain(&chain_links_, file_);
   while (IsName("or")) {
     int line = Next().line;
+    chain.Link(line);
     node = std::make_unique<ast::Logical>(line, /*is_and=*/false, std::move(node), ParseAnd());
   }
   return node;
@@ -72,8 +113,10 @@ ast::ExprPtr Parser::ParseOr() {
 
 ast::ExprPtr Parser::ParseAnd() {
   ast::ExprPtr node = ParseNot();
+  ChainGuard chain(&chain_links_, file_);
   while (IsName("and")) {
     int line = Next().line;
+    chain.Link(line);
     node = std::make_unique<ast::Logical>(line, /*is_and=*/true, std::move(node), ParseNot());
   }
   return node;
@@ -125,8 +168,10 @@ ast::ExprPtr Parser::ParseCompare() {
 
 ast::ExprPtr Parser::ParseAddSub() {
   ast::ExprPtr node = ParseConcat();
+  ChainGuard chain(&chain_links_, file_);
   while (IsOp("+") || IsOp("-")) {
     const Token& t = Next();
+    chain.Link(t.line);
     ast::BinaryOp op = t.text == "+" ? ast::BinaryOp::kAdd : ast::BinaryOp::kSub;
     node = std::make_unique<ast::Binary>(t.line, op, std::move(node), ParseConcat());
   }
@@ -135,8 +180,10 @@ ast::ExprPtr Parser::ParseAddSub() {
 
 ast::ExprPtr Parser::ParseConcat() {
   ast::ExprPtr node = ParseMulDiv();
+  ChainGuard chain(&chain_links_, file_);
   while (IsOp("~")) {
     int line = Next().line;
+    chain.Link(line);
     node = std::make_unique<ast::Binary>(line, ast::BinaryOp::kConcat, std::move(node), ParseMulDiv());
   }
   return node;
@@ -144,6 +191,7 @@ ast::ExprPtr Parser::ParseConcat() {
 
 ast::ExprPtr Parser::ParseMulDiv() {
   ast::ExprPtr node = ParsePow();
+  ChainGuard chain(&chain_links_, file_);
   for (;;) {
     ast::BinaryOp op;
     if (IsOp("*")) {
@@ -158,14 +206,17 @@ ast::ExprPtr Parser::ParseMulDiv() {
       return node;
     }
     int line = Next().line;
+    chain.Link(line);
     node = std::make_unique<ast::Binary>(line, op, std::move(node), ParsePow());
   }
 }
 
 ast::ExprPtr Parser::ParsePow() {
   ast::ExprPtr node = ParseUnary(/*with_filter=*/true);
+  ChainGuard chain(&chain_links_, file_);
   while (IsOp("**")) {
     int line = Next().line;
+    chain.Link(line);
     node = std::make_unique<ast::Binary>(line, ast::BinaryOp::kPow, std::move(node), ParseUnary(true));
   }
   return node;
@@ -259,8 +310,10 @@ ast::ExprPtr Parser::ParseParenthesized(int line) {
 }
 
 ast::ExprPtr Parser::ParsePostfix(ast::ExprPtr node) {
+  ChainGuard chain(&chain_links_, file_);
   for (;;) {
     const Token& t = Peek();
+    if (IsOp(".") || IsOp("[") || IsOp("(")) chain.Link(t.line);
     if (IsOp(".")) {
       Next();
       const Token& attr = Next();
@@ -324,13 +377,16 @@ ast::Args Parser::ParseCallArgs() {
 }
 
 ast::ExprPtr Parser::ParseFilterExpr(ast::ExprPtr node) {
+  ChainGuard chain(&chain_links_, file_);
   for (;;) {
     const Token& t = Peek();
+    if (IsOp("|") || IsName("is") || IsOp("(")) chain.Link(t.line);
     if (IsOp("|")) {
       Next();
       const Token& name_token = Peek();
       std::string name = ExpectName("a filter name");
       const FilterInfo* info = FindFilter(name);
+      if (info == nullptr && IsUnsupportedJinjaFilter(name)) Error(name_token, "the '" + name + "' filter is not supported");
       if (info == nullptr) Error(name_token, "unknown filter '" + name + "'" + DidYouMean(name, FilterNames()));
       auto filter = std::make_unique<ast::Filter>(name_token.line, std::move(node), info);
       if (SkipOp("(")) filter->args = ParseCallArgs();
@@ -341,6 +397,7 @@ ast::ExprPtr Parser::ParseFilterExpr(ast::ExprPtr node) {
       const Token& name_token = Peek();
       std::string name = ExpectName("a test name");
       const TestInfo* info = FindTest(name);
+      if (info == nullptr && IsUnsupportedJinjaTest(name)) Error(name_token, "the '" + name + "' test is not supported");
       if (info == nullptr) Error(name_token, "unknown test '" + name + "'" + DidYouMean(name, TestNames()));
       auto test = std::make_unique<ast::Test>(name_token.line, std::move(node), info);
       test->negated = negated;

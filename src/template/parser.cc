@@ -46,7 +46,7 @@ ast::Body Parser::ParseBody(const OpenBlock* open) {
         break;
       case TokenKind::kVariableBegin: {
         Next();
-        ast::ExprPtr expr = ParseExpression();
+        ast::ExprPtr expr = ParseTupleOrExpression();
         if (Peek().kind != TokenKind::kVariableEnd) Unexpected(Peek(), "end of print statement '}}'");
         Next();
         body.push_back(std::make_unique<ast::Output>(t.line, std::move(expr)));
@@ -76,7 +76,7 @@ ast::Body Parser::ParseBody(const OpenBlock* open) {
 ast::StmtPtr Parser::ParseStatement(const OpenBlock* open) {
   const Token& t = Next();
   if (t.kind != TokenKind::kName) Unexpected(t, "a tag name");
-  if (++depth_ > kMaxDepth) Error(t, "blocks nested too deeply");
+  if (++block_depth_ > kMaxDepth) Error(t, "blocks nested too deeply");
   ast::StmtPtr stmt;
   std::string_view tag = t.text;
   if (tag == "if") {
@@ -99,7 +99,7 @@ ast::StmtPtr Parser::ParseStatement(const OpenBlock* open) {
   } else {
     Error(t, "unknown tag '" + std::string(tag) + "'" + DidYouMean(tag, SupportedTags()));
   }
-  --depth_;
+  --block_depth_;
   return stmt;
 }
 
@@ -147,7 +147,7 @@ ast::StmtPtr Parser::ParseFor(int line) {
   } while (SkipOp(","));
   if (!SkipName("in")) Unexpected(Peek(), "'in'");
   // No conditional expression here: in `for x in xs if cond`, the `if` filters the loop.
-  node->iterable = ParseExpression(/*with_condexpr=*/false);
+  node->iterable = ParseTupleOrExpression(/*with_condexpr=*/false);
   if (SkipName("if")) node->filter = ParseExpression();
   if (IsName("recursive")) Error(Peek(), "recursive loops are not supported");
   ExpectBlockEnd();

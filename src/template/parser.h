@@ -46,7 +46,8 @@ class Parser {
 
   // ---- expressions (parse_expression.cc), from lowest to highest precedence
   ast::ExprPtr ParseExpression(bool with_condexpr = true);
-  ast::ExprPtr ParseTupleOrExpression();  // `a, b` without brackets, as in `set x = 1, 2`
+  // `a, b` without brackets, as in `set x = 1, 2`, `{{ 1, 2 }}` and `for x in a, b`.
+  ast::ExprPtr ParseTupleOrExpression(bool with_condexpr = true);
   ast::ExprPtr ParseOr();
   ast::ExprPtr ParseAnd();
   ast::ExprPtr ParseNot();
@@ -78,7 +79,11 @@ class Parser {
   const std::vector<Token>& tokens_;
   const std::string& file_;
   size_t pos_ = 0;
-  int depth_ = 0;  // nesting, bounded so hostile input cannot overflow the stack
+  // Bounded so hostile input cannot overflow the stack: nesting of blocks, nesting of
+  // expressions, and the links of chains like a + b + c above the current expression.
+  int block_depth_ = 0;
+  int depth_ = 0;
+  int chain_links_ = 0;
 };
 
 }  // namespace derived::tmpl

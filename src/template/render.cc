@@ -16,6 +16,9 @@ namespace {
 // before the stack runs out.
 constexpr int kMaxMacroDepth = 64;
 
+constexpr const char* kCalledFrom = " called from ";
+constexpr size_t kMaxCallSitesInError = 3;
+
 // Restores a member on scope exit, including when an error unwinds through.
 template <typename T>
 class Restore {
@@ -174,8 +177,8 @@ void Renderer::BindTargets(Frame* frame, const std::vector<std::string>& targets
   ValueList storage;
   const ValueList* items = nullptr;
   if (Status s = Iterate(value, &storage, &items); !s.ok()) {
-    Throw(line, std::string("cannot unpack a ") + value.TypeName() + " into " + std::to_string(targets.size()) +
-                    " variables");
+    Throw(line, std::string("cannot unpack non-iterable ") + value.TypeName() + " object into " +
+                    std::to_string(targets.size()) + " variables");
   }
   if (items->size() != targets.size()) {
     Throw(line, "expected " + std::to_string(targets.size()) + " values to unpack, got " +
@@ -229,7 +232,7 @@ void Renderer::CallMacro(const MacroRef& macro, const std::vector<Value>& args, 
   std::string what = "macro '" + def.name + "'";
   if (args.size() > params.size()) {
     Throw(call_line, what + " takes " + std::to_string(params.size()) + " argument" + (params.size() == 1 ? "" : "s") +
-                         " but " + std::to_string(args.size()) + " were given");
+                         " but " + std::to_string(args.size()) + (args.size() == 1 ? " was" : " were") + " given");
   }
   Frame frame;
   frame.parent = macro.scope;
@@ -266,7 +269,11 @@ void Renderer::CallMacro(const MacroRef& macro, const std::vector<Value>& args, 
     }
     Exec(def.body, out);
   } catch (TemplateError& e) {
-    e.mutable_error().message += " (in " + what + " called from " + called_from + ")";
+    // Name the innermost few call sites; runaway recursion would otherwise add one per level.
+    std::string& message = e.mutable_error().message;
+    size_t frames = 0;
+    for (size_t p = message.find(kCalledFrom); p != std::string::npos; p = message.find(kCalledFrom, p + 1)) ++frames;
+    if (frames < kMaxCallSitesInError) message += " (in " + what + kCalledFrom + called_from + ")";
     throw;
   }
 }

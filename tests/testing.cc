@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -50,10 +51,11 @@ std::string ReadAll(int fd) {
 }
 }  // namespace
 
-CommandResult RunDerived(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-  // Outputs go to temporary files so large outputs cannot deadlock a pipe.
-  TempDir tmp;
-  std::string out_path = tmp.str() + "/out", err_path = tmp.str() + "/err";
+namespace {
+
+// Starts the binary with stdout and stderr redirected to files; returns its pid.
+pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& out_path,
+            const std::string& err_path) {
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -70,17 +72,45 @@ CommandResult RunDerived(const std::vector<std::string>& args, const std::vector
     execv(bin.c_str(), argv.data());
     _exit(127);
   }
+  return pid;
+}
+
+std::string ReadPath(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) return "";
+  std::string s = ReadAll(fd);
+  close(fd);
+  return s;
+}
+
+}  // namespace
+
+CommandResult RunDerived(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  // Outputs go to temporary files so large outputs cannot deadlock a pipe.
+  TempDir tmp;
+  std::string out_path = tmp.str() + "/out", err_path = tmp.str() + "/err";
+  pid_t pid = Spawn(args, env, out_path, err_path);
   int status = 0;
   waitpid(pid, &status, 0);
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  int fd = open(out_path.c_str(), O_RDONLY);
-  r.out = ReadAll(fd);
-  close(fd);
-  fd = open(err_path.c_str(), O_RDONLY);
-  r.err = ReadAll(fd);
-  close(fd);
+  r.out = ReadPath(out_path);
+  r.err = ReadPath(err_path);
   return r;
+}
+
+bool RunDerivedAndKill(const std::vector<std::string>& args, std::chrono::milliseconds after) {
+  TempDir tmp;
+  pid_t pid = Spawn(args, {}, tmp.str() + "/out", tmp.str() + "/err");
+  auto deadline = std::chrono::steady_clock::now() + after;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return false;  // finished on its own
+    usleep(2000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return true;
 }
 
 }  // namespace derived::testing

@@ -1,6 +1,7 @@
 // Helpers shared by tests: temporary project directories and running the binary.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -33,5 +34,9 @@ struct CommandResult {
 
 // Runs the built `derived` binary with `args` (no shell), capturing both streams.
 CommandResult RunDerived(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+// Runs the binary and kills it with SIGKILL after `after` unless it finished first.
+// Returns true when it was killed.
+bool RunDerivedAndKill(const std::vector<std::string>& args, std::chrono::milliseconds after);
 
 }  // namespace derived::testing

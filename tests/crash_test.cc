@@ -1,0 +1,99 @@
+// Kill `derived run --once` at random points, many times, then let it finish: the tables
+// must equal a clean run's and the log must hold every window exactly once.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <random>
+
+#include "engine_testing.h"
+
+namespace derived {
+namespace {
+
+using testing::WarehouseProject;
+
+void WriteProject(const WarehouseProject& p) {
+  p.Write("sources/raw/events.yaml", R"(time_column: ts
+freshness: marker
+columns:
+  - {name: user_id, type: BIGINT}
+  - {name: ts, type: TIMESTAMP}
+  - {name: amount, type: DOUBLE}
+)");
+  // Small batches: many transactions to interrupt.
+  p.Write("tables/core/hourly.yaml", R"(schedule: hourly
+strategy: append
+start: 2024-01-01
+batch: 12
+time_column: hour
+sql: |
+  SELECT date_trunc('hour', ts) AS hour, user_id, count(*) AS events, sum(amount) AS amount FROM raw.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY ALL
+)");
+  p.Write("tables/core/users.yaml", R"(schedule: daily
+strategy: merge
+start: 2024-01-01
+batch: 1
+time_column: last_seen
+merge: {keys: [user_id], rules: {first_seen: min, last_seen: max, events: sum}}
+sql: |
+  SELECT user_id, min(hour) AS first_seen, max(hour) AS last_seen, sum(events) AS events FROM hourly
+  WHERE hour >= {{ window_start }} AND hour < {{ window_end }} GROUP BY ALL
+)");
+  p.Write("tables/core/totals.yaml", R"(schedule: daily
+sql: SELECT count(*) AS users, sum(events) AS events FROM users
+)");
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT i % 97 AS user_id, TIMESTAMP '2024-01-01' + "
+        "INTERVAL (i * 7) SECOND AS ts, (i % 11) * 0.5 AS amount FROM range(0, 555428) t(i)");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-02-15"}).exit_code, 0);
+}
+
+TEST(Crash, KilledRunsLoseNothingAndDuplicateNothing) {
+  const std::string now = "2024-02-15T10:00:00Z";
+  WarehouseProject clean;
+  WriteProject(clean);
+  auto r = clean.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  WarehouseProject crashed;
+  WriteProject(crashed);
+  std::mt19937 rng(12345);
+  std::uniform_int_distribution<int> delay_ms(30, 700);
+  int killed = 0;
+  for (int i = 0; i < 12; ++i) {
+    killed += testing::RunDerivedAndKill({"run", "--once", "--project", crashed.dir().str(), "--now", now},
+                                         std::chrono::milliseconds(delay_ms(rng)))
+                  ? 1
+                  : 0;
+  }
+  EXPECT_GE(killed, 6) << "the run finished too fast to be interrupted";
+  std::printf("interrupted %d of 12 runs\n", killed);
+  // The interrupted runs got somewhere, but not to the end.
+  int64_t committed = crashed.Count("SELECT count(*) FROM _derived.log WHERE status = 'success'");
+  std::printf("%lld windows committed before the final run\n", static_cast<long long>(committed));
+  EXPECT_GT(committed, 0);
+  r = crashed.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_GT(crashed.Count("SELECT count(*) FROM _derived.log WHERE status = 'success'"), committed);
+
+  for (const char* table : {"core.hourly", "core.users", "core.totals"}) {
+    std::string attach = "ATTACH '" + clean.dir().str() + "/warehouse.duckdb' AS ref (READ_ONLY); ";
+    EXPECT_EQ(crashed.Count(attach + "SELECT count(*) FROM ((FROM " + table + " EXCEPT ALL FROM ref." + table +
+                            ") UNION ALL (FROM ref." + table + " EXCEPT ALL FROM " + table + "))"),
+              0)
+        << table;
+  }
+  EXPECT_GT(crashed.Count("SELECT count(*) FROM core.hourly"), 45 * 24);
+  // Every committed window appears once in the log, and the windows tile the history.
+  EXPECT_EQ(crashed.Count("SELECT count(*) FROM (SELECT table_name, window_start FROM _derived.log WHERE status = "
+                          "'success' GROUP BY ALL HAVING count(*) > 1)"),
+            0);
+  EXPECT_EQ(crashed.Scalar("SELECT sum(epoch(window_end - window_start)) / 3600 FROM _derived.log WHERE table_name "
+                           "= 'core.hourly' AND status = 'success'"),
+            std::to_string(45 * 24));
+  EXPECT_EQ(crashed.Scalar("SELECT completed::VARCHAR FROM _derived.state WHERE table_name = 'core.hourly'"),
+            R"([["2024-01-01T00:00:00Z","2024-02-15T00:00:00Z"]])");
+}
+
+}  // namespace
+}  // namespace derived

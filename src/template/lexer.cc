@@ -383,7 +383,8 @@ std::string Describe(const Token& token) {
     case TokenKind::kBlockBegin: return "'{%'";
     case TokenKind::kBlockEnd: return "end of statement block";
     case TokenKind::kEnd: return "end of template";
-    case TokenKind::kString: return "string " + std::string(token.text);  // text has its quotes
+    case TokenKind::kString:
+      return "string " + std::string(token.text);  // text has its quotes
     default: return "'" + std::string(token.text) + "'";
   }
 }

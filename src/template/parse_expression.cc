@@ -48,18 +48,19 @@ class ChainGuard {
 // supported" rather than "unknown", so nobody hunts for a typo.
 bool IsUnsupportedJinjaFilter(std::string_view name) {
   static constexpr std::string_view kNames[] = {
-      "attr",      "batch",      "center", "dictsort", "e",          "escape",   "filesizeformat", "forceescape",
-      "format",    "groupby",    "indent", "items",    "map",        "max",      "min",            "pprint",
-      "random",    "reject",     "rejectattr", "reverse", "round",   "safe",     "select",         "selectattr",
-      "slice",     "sort",       "striptags", "sum",   "title",      "tojson",   "truncate",       "unique",
-      "urlencode", "urlize",     "wordcount", "wordwrap", "xmlattr"};
+      "attr",        "batch",  "center",     "dictsort", "e",          "escape",    "filesizeformat",
+      "forceescape", "format", "groupby",    "indent",   "items",      "map",       "max",
+      "min",         "pprint", "random",     "reject",   "rejectattr", "reverse",   "round",
+      "safe",        "select", "selectattr", "slice",    "sort",       "striptags", "sum",
+      "title",       "tojson", "truncate",   "unique",   "urlencode",  "urlize",    "wordcount",
+      "wordwrap",    "xmlattr"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
 bool IsUnsupportedJinjaTest(std::string_view name) {
-  static constexpr std::string_view kNames[] = {"eq", "equalto", "escaped", "filter", "ge", "greaterthan", "gt", "in",
-                                                "le", "lessthan", "lower", "lt",    "ne",     "sameas",      "test",
-                                                "upper"};
+  static constexpr std::string_view kNames[] = {
+      "eq", "equalto",  "escaped", "filter", "ge", "greaterthan", "gt",   "in",
+      "le", "lessthan", "lower",   "lt",     "ne", "sameas",      "test", "upper"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
@@ -386,8 +387,10 @@ ast::ExprPtr Parser::ParseFilterExpr(ast::ExprPtr node) {
       const Token& name_token = Peek();
       std::string name = ExpectName("a filter name");
       const FilterInfo* info = FindFilter(name);
-      if (info == nullptr && IsUnsupportedJinjaFilter(name)) Error(name_token, "the '" + name + "' filter is not supported");
-      if (info == nullptr) Error(name_token, "unknown filter '" + name + "'" + DidYouMean(name, FilterNames()));
+      if (info == nullptr) {
+        if (IsUnsupportedJinjaFilter(name)) Error(name_token, "the '" + name + "' filter is not supported");
+        Error(name_token, "unknown filter '" + name + "'" + DidYouMean(name, FilterNames()));
+      }
       auto filter = std::make_unique<ast::Filter>(name_token.line, std::move(node), info);
       if (SkipOp("(")) filter->args = ParseCallArgs();
       node = std::move(filter);
@@ -397,8 +400,10 @@ ast::ExprPtr Parser::ParseFilterExpr(ast::ExprPtr node) {
       const Token& name_token = Peek();
       std::string name = ExpectName("a test name");
       const TestInfo* info = FindTest(name);
-      if (info == nullptr && IsUnsupportedJinjaTest(name)) Error(name_token, "the '" + name + "' test is not supported");
-      if (info == nullptr) Error(name_token, "unknown test '" + name + "'" + DidYouMean(name, TestNames()));
+      if (info == nullptr) {
+        if (IsUnsupportedJinjaTest(name)) Error(name_token, "the '" + name + "' test is not supported");
+        Error(name_token, "unknown test '" + name + "'" + DidYouMean(name, TestNames()));
+      }
       auto test = std::make_unique<ast::Test>(name_token.line, std::move(node), info);
       test->negated = negated;
       const Token& next = Peek();

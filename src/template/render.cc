@@ -231,8 +231,9 @@ void Renderer::CallMacro(const MacroRef& macro, const std::vector<Value>& args, 
   const std::vector<ast::MacroParam>& params = def.params;
   std::string what = "macro '" + def.name + "'";
   if (args.size() > params.size()) {
-    Throw(call_line, what + " takes " + std::to_string(params.size()) + " argument" + (params.size() == 1 ? "" : "s") +
-                         " but " + std::to_string(args.size()) + (args.size() == 1 ? " was" : " were") + " given");
+    Throw(call_line, what + " takes " + std::to_string(params.size()) + " argument" +
+                         (params.size() == 1 ? "" : "s") + " but " + std::to_string(args.size()) +
+                         (args.size() == 1 ? " was" : " were") + " given");
   }
   Frame frame;
   frame.parent = macro.scope;
@@ -272,7 +273,8 @@ void Renderer::CallMacro(const MacroRef& macro, const std::vector<Value>& args, 
     // Name the innermost few call sites; runaway recursion would otherwise add one per level.
     std::string& message = e.mutable_error().message;
     size_t frames = 0;
-    for (size_t p = message.find(kCalledFrom); p != std::string::npos; p = message.find(kCalledFrom, p + 1)) ++frames;
+    for (size_t p = message.find(kCalledFrom); p != std::string::npos; p = message.find(kCalledFrom, p + 1))
+      ++frames;
     if (frames < kMaxCallSitesInError) message += " (in " + what + kCalledFrom + called_from + ")";
     throw;
   }

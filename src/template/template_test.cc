@@ -1,8 +1,8 @@
 // Tests of the template engine against real Jinja2.
 //
-// Every expected output in the kCases tables was produced by Python's Jinja2 3.1 with
-// jinja2.Environment(undefined=jinja2.StrictUndefined) and its other defaults, rendering
-// the same template with the same globals as Globals() below (in Python: n=3,
+// Every expected output in the ExpectRenders({...}) tables was produced by Python's Jinja2
+// 3.1 with jinja2.Environment(undefined=jinja2.StrictUndefined) and its other defaults,
+// rendering the same template with the same globals as Globals() below (in Python: n=3,
 // name="orders", xs=[1, 2, 3], ...). The engine aims at exactly those defaults, because
 // Derived renders SQL that users may have written for Jinja or dbt before:
 //   - trim_blocks and lstrip_blocks are off: a tag's own line keeps its newline and

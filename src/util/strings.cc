@@ -72,7 +72,8 @@ std::string ClosestMatch(std::string_view word, const std::vector<std::string>& 
   }
   // Allow roughly one typo per three characters, at least one and at most three.
   size_t limit = std::clamp<size_t>(lower.size() / 3, 1, 3);
-  if (best.empty() || best_distance > limit) return "";
+  // A suggestion that shares nothing with the word ("x" -> "d") is noise, not a typo fix.
+  if (best.empty() || best_distance > limit || best_distance >= std::max(lower.size(), best.size())) return "";
   return best;
 }
 

@@ -41,7 +41,8 @@ std::vector<FoundFile> FindFiles(const fs::path& root, const std::string& sub, c
     if (!it->is_regular_file()) continue;
     std::string ext = it->path().extension().string();
     if (std::find(exts.begin(), exts.end(), ext) == exts.end()) continue;
-    fs::path rel = fs::relative(it->path(), root);
+    // Lexical: fs::relative resolves symlinks with a readlink per path component.
+    fs::path rel = it->path().lexically_relative(root);
     FoundFile f;
     f.rel = rel.generic_string();
     auto parts = std::vector<fs::path>(rel.begin(), rel.end());

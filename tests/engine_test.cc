@@ -306,6 +306,10 @@ start: 2024-01-01
 time_column: day
 tests:
   - accepted_values: {column: kind, values: [k1, k2, k3]}
+  - name: positive_counts
+    sql: SELECT * FROM {{ this }} WHERE n <= 0
+  - name: at_most_three_kinds_a_day
+    sql: SELECT day FROM core.kinds GROUP BY day HAVING count(*) > 3
 sql: |
   SELECT date_trunc('day', ts) AS day, kind, count(*) AS n FROM raw.events
   WHERE ts >= {{ window_start }} AND ts < {{ window_end }} AND kind IS NOT NULL
@@ -318,7 +322,9 @@ sql: |
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-05"}).exit_code, 0);
   auto r = p.Derived({"run", "--once"}, "2024-02-01");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.out, HasSubstr("test 'accepted_values_kind' failed: 2 offending rows"));
+  EXPECT_THAT(r.out, HasSubstr("test 'accepted_values_kind' failed: 2 offending rows; test 'at_most_three_kinds_a_day' "
+                               "failed: 2 offending rows"));
+  EXPECT_THAT(r.out, Not(HasSubstr("positive_counts")));
   EXPECT_EQ(p.Scalar("SELECT count(*) || '/' || sum(n) FROM core.kinds"), before);
   EXPECT_EQ(p.Scalar("SELECT strftime(watermark, '%Y-%m-%d') || ' ' || last_status FROM _derived.state"),
             "2024-01-03 test_failed");

@@ -100,6 +100,13 @@ Result<std::string> CompiledProject::Render(const CompiledTable& table, Window w
   return env_->Render(*tpl, MakeContext(project, d, window, initial_build));
 }
 
+Result<std::string> CompiledProject::RenderText(const CompiledTable& table, const std::string& text,
+                                                const Location& where, Window window) const {
+  auto tpl = tmpl::Parse({where.file, where.line > 0 ? where.line : 1, text});
+  if (!tpl.ok()) return tpl.error();
+  return env_->Render(**tpl, MakeContext(project, def(table), window, false));
+}
+
 Window WindowAt(const TableDef& table, Timestamp start) {
   // The period holding `start`; a run for it reads `window` back from the period's end.
   Timestamp end = NextBoundary(FloorToPeriod(start, table.schedule), table.schedule);

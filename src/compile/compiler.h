@@ -70,6 +70,10 @@ class CompiledProject {
   // Renders a table's SQL for a window. Errors carry the template's file and line.
   Result<std::string> Render(const CompiledTable& table, Window window, bool initial_build) const;
 
+  // Renders other SQL of a table (a custom data test) with the table's template context.
+  Result<std::string> RenderText(const CompiledTable& table, const std::string& text, const Location& where,
+                                 Window window) const;
+
   // Column-level lineage of a table, using upstream schemas where known.
   Result<sql::QueryLineage> Lineage(const CompiledTable& table) const;
 

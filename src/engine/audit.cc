@@ -65,7 +65,8 @@ std::string OffendingRowsSql(const SqlDialect& d, const TableDef& def, const Tes
   return "";
 }
 
-Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def, const std::string& table) {
+Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def, const std::string& table,
+                                              const RenderTestSql& render) {
   std::vector<TestFailure> failures;
   for (const auto& test : def.tests) {
     TestFailure f;
@@ -85,6 +86,11 @@ Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def
       continue;
     }
     std::string q = OffendingRowsSql(wh.dialect(), def, test, table);
+    if (test.kind == TestDef::Kind::kSql) {
+      auto rendered = render(test);
+      if (!rendered.ok()) return Error(fmt::format("test '{}': {}", test.name, rendered.error().ToString()));
+      q = StripStatement(*rendered);
+    }
     auto count = wh.Query("SELECT count(*) FROM (\n" + q + "\n) AS offending");
     if (!count.ok()) return Error(fmt::format("test '{}' could not run: {}", test.name, count.error().message));
     int64_t n = std::stoll(count->at(0, 0).value_or("0"));

@@ -2,6 +2,7 @@
 // commits (write-audit-publish): a failing test rolls the mutation back.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,13 @@ struct TestFailure {
   nlohmann::json samples;  // up to five offending rows, as objects
 };
 
+// Custom test SQL after templating ({{ this }} and the window).
+using RenderTestSql = std::function<Result<std::string>(const TestDef&)>;
+
 // Runs every test of `def` against `table` (quoted, qualified) and returns the failures.
 // An error means a test could not run (bad SQL in a custom test), which also fails.
-Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def, const std::string& table);
+Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def, const std::string& table,
+                                              const RenderTestSql& render);
 
 // The query returning the rows that break a test (not used for row_count).
 std::string OffendingRowsSql(const SqlDialect& d, const TableDef& def, const TestDef& test, const std::string& table);

@@ -415,7 +415,11 @@ class TableBuilder {
 
   Status Audit(const std::string& table) {
     if (def_.tests.empty()) return Status::Ok();
-    auto failures = RunDataTests(wh_, def_, table);
+    Window window = req_.plan.batches.empty() ? Window{} : Window{req_.plan.batches.front().read.start,
+                                                                  req_.plan.batches.back().read.end};
+    auto failures = RunDataTests(wh_, def_, table, [&](const TestDef& t) {
+      return ctx_.cp->RenderText(*req_.table, t.sql, t.where, window);
+    });
     if (!failures.ok()) return Error(fmt::format("{}: {}", def_.file, failures.error().message));
     if (failures->empty()) return Status::Ok();
     std::vector<std::string> lines;

@@ -58,7 +58,7 @@ TEST(Crash, KilledRunsLoseNothingAndDuplicateNothing) {
   WarehouseProject crashed;
   WriteProject(crashed);
   std::mt19937 rng(12345);
-  std::uniform_int_distribution<int> delay_ms(30, 700);
+  std::uniform_int_distribution<int> delay_ms(100, 450);
   int killed = 0;
   for (int i = 0; i < 12; ++i) {
     killed += testing::RunDerivedAndKill({"run", "--once", "--project", crashed.dir().str(), "--now", now},

@@ -13,7 +13,9 @@
 namespace derived {
 namespace {
 
-const char* kBatchTable = "__derived_batch";
+// Errors raised inside a statement by its own guards, recognised to explain them.
+const char* kOutsideWindow = "derived: row outside the window";
+const char* kNullKey = "derived: NULL merge key";
 const char* kCombinedTable = "__derived_combined";
 const char* kStagingPrefix = "__derived_new_";
 
@@ -66,7 +68,8 @@ class TableBuilder {
 
   std::string Target() const { return d_.Table(def_.dataset, def_.name); }
   std::string Staging() const { return d_.Table(def_.dataset, kStagingPrefix + def_.name); }
-  std::string Batch() const { return d_.TempTable(kBatchTable); }
+  // The batch's rendered query as a subquery (set by Prepare).
+  std::string Query() const { return "(\n" + sql_ + "\n) AS q"; }
 
   // --- flows -----------------------------------------------------------------------
 
@@ -77,15 +80,16 @@ class TableBuilder {
       double started = WallSeconds();
       Counts c;
       Status st = InTransaction(wh_, [&]() -> Status {
-        bool exists = false;
-        if (auto s = TargetExists(Target(), &exists); !s.ok()) return s;
-        if (auto s = WriteBatch(b, Target(), exists, &c); !s.ok()) return s;
+        bool exists = target_checked_;  // a committed batch created it
+        if (!exists) {
+          if (auto s = TargetExists(Target(), &exists); !s.ok()) return s;
+        }
+        if (auto s = WriteBatch(b, Target(), exists, &c); !s.ok()) return Explain(s, b);
         if (auto s = Audit(Target()); !s.ok()) return s;
         TableState next = result_.state;
         if (!req_.backfill) next.completed.Add(b.write);
         Finish(&next);
-        if (auto s = ctx_.meta->AppendLog(Entry(b.write, c, started)); !s.ok()) return s;
-        if (auto s = ctx_.meta->SaveState(next); !s.ok()) return s;
+        if (auto s = ctx_.meta->Record(Entry(b.write, c, started), next); !s.ok()) return s;
         pending_state_ = std::move(next);
         return Status::Ok();
       });
@@ -108,7 +112,7 @@ class TableBuilder {
       for (const auto& b : req_.plan.batches) {
         current = b.write;
         Counts c;
-        if (auto s = WriteBatch(b, Staging(), exists, &c); !s.ok()) return s;
+        if (auto s = WriteBatch(b, Staging(), exists, &c); !s.ok()) return Explain(s, b);
         exists = true;
         done.push_back({b.write, c});
         Progress(b.windows, c.inserted);
@@ -142,10 +146,10 @@ class TableBuilder {
     Status st = InTransaction(wh_, [&]() -> Status {
       if (auto s = wh_.Execute("DROP TABLE IF EXISTS " + Staging()); !s.ok()) return s;
       std::vector<OutputColumn> cols;
-      if (auto s = Materialize(b, &cols); !s.ok()) return s;
+      if (auto s = Prepare(b, &cols); !s.ok()) return s;
       auto created = wh_.Execute(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}{}", Staging(), SelectList(cols),
-                                             Batch(), OrderBy()));
-      if (!created.ok()) return created;
+                                             Query(), OrderBy()));
+      if (!created.ok()) return QueryFailed(created);
       std::vector<std::pair<Window, Counts>> one = {{b.write, {}}};
       if (auto s = SwapIn(&one); !s.ok()) return s;
       c = one[0].second;
@@ -154,8 +158,7 @@ class TableBuilder {
       next.built_period = b.write.end;
       next.version += 1;
       Finish(&next);
-      if (auto s = ctx_.meta->AppendLog(Entry(b.write, c, started)); !s.ok()) return s;
-      if (auto s = ctx_.meta->SaveState(next); !s.ok()) return s;
+      if (auto s = ctx_.meta->Record(Entry(b.write, c, started), next); !s.ok()) return s;
       pending_state_ = std::move(next);
       return Status::Ok();
     });
@@ -178,18 +181,62 @@ class TableBuilder {
     return Status::Ok();
   }
 
-  // Runs the query for one batch into a scratch table and checks what it returned.
-  Status Materialize(const derived::Batch& b, std::vector<OutputColumn>* cols) {
+  // Renders the batch's query and learns its columns without running it, checking
+  // them against the declaration before anything is written.
+  Status Prepare(const derived::Batch& b, std::vector<OutputColumn>* cols) {
     auto sql = ctx_.cp->Render(*req_.table, b.read, b.initial);
     if (!sql.ok()) return Error(sql.error().ToString());
-    if (auto s = wh_.UseDataset(def_.dataset); !s.ok()) return s;
-    if (auto s = wh_.Execute("DROP TABLE IF EXISTS " + Batch()); !s.ok()) return s;
-    auto st = wh_.Execute(fmt::format("CREATE TEMPORARY TABLE {} AS\n{}\n", d_.Ident(kBatchTable), StripStatement(*sql)));
-    if (!st.ok()) return Error(fmt::format("{}: the query failed: {}", def_.file, st.error().message));
-    auto described = wh_.Describe("SELECT * FROM " + Batch());
-    if (!described.ok()) return described.error();
-    *cols = std::move(*described);
-    return CheckColumns(*cols);
+    sql_ = StripStatement(*sql);
+    // Later batches of one build have the same columns: bind and check once.
+    if (!columns_) {
+      if (auto s = wh_.UseDataset(def_.dataset); !s.ok()) return s;
+      auto described = wh_.Describe(sql_);
+      if (!described.ok()) return QueryFailed(described.error());
+      if (auto s = CheckColumns(*described); !s.ok()) return s;
+      columns_ = std::move(*described);
+    }
+    *cols = *columns_;
+    return Status::Ok();
+  }
+
+  Status QueryFailed(const Status& st) const {
+    return Error(fmt::format("{}: the query failed: {}", def_.file, st.error().message));
+  }
+
+  // Turns a guard's error into a message that says what was wrong, counting the rows.
+  // Runs after the failed statement, so it only reads.
+  Status Explain(const Status& st, const derived::Batch& b) {
+    const std::string& msg = st.error().message;
+    if (msg.find(kOutsideWindow) != std::string::npos) {
+      (void)wh_.Rollback();  // the transaction is aborted; read outside it
+      std::string tc = d_.Ident(def_.time_column);
+      auto outside = wh_.Query(fmt::format("SELECT count(*), min({0}), max({0}) FROM {1} WHERE {2}", tc, Query(),
+                                           OutsideWindow(b.write)));
+      std::string count = "some", range;
+      if (outside.ok()) {
+        count = outside->at(0, 0).value_or("?");
+        range = fmt::format(" (from {} to {})", outside->at(0, 1).value_or("NULL"), outside->at(0, 2).value_or("NULL"));
+      }
+      return Error(fmt::format("{}: the query returned {} row{} whose time_column '{}' is outside the window {}{}; an "
+                               "append table's query must only return rows of the window it builds: filter on "
+                               "{{{{ window_start }}}} and {{{{ window_end }}}}",
+                               def_.file, count, count == "1" ? "" : "s", def_.time_column, WindowText(b.write), range));
+    }
+    if (msg.find(kNullKey) != std::string::npos) {
+      (void)wh_.Rollback();
+      std::vector<std::string> conds;
+      for (const auto& k : QuotedKeys()) conds.push_back(k + " IS NULL");
+      auto n = wh_.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", Query(), Join(conds, " OR ")));
+      return Error(fmt::format("{}: the query returned {} row(s) with a NULL merge key ({})", def_.file,
+                               n.ok() ? n->at(0, 0).value_or("?") : "some", Join(def_.merge.keys, ", ")));
+    }
+    return st;
+  }
+
+  std::string OutsideWindow(Window w) const {
+    std::string tc = d_.Ident(def_.time_column);
+    return fmt::format("{0} IS NULL OR {0} < {1} OR {0} >= {2}", tc, d_.TimestampLiteral(w.start),
+                       d_.TimestampLiteral(w.end));
   }
 
   // Declared columns against what the query really returned, before anything is written.
@@ -257,9 +304,9 @@ class TableBuilder {
 
   Status WriteBatch(const derived::Batch& b, const std::string& target, bool exists, Counts* c) {
     std::vector<OutputColumn> cols;
-    if (auto s = Materialize(b, &cols); !s.ok()) return s;
+    if (auto s = Prepare(b, &cols); !s.ok()) return s;
     // A merge table has the shape of the combined batch (a `count` column counts).
-    std::string source = Batch(), select = SelectList(cols);
+    std::string source = Query(), select = SelectList(cols);
     if (def_.strategy == Strategy::kMerge) {
       if (auto s = CombineBatch(cols); !s.ok()) return s;
       source = d_.TempTable(kCombinedTable);
@@ -267,10 +314,11 @@ class TableBuilder {
     }
     if (!exists) {
       auto st = wh_.Execute(fmt::format("CREATE TABLE {} AS SELECT {} FROM {} LIMIT 0", target, select, source));
-      if (!st.ok()) return st;
-    } else if (auto s = CheckTargetColumns(target, cols); !s.ok()) {
-      return s;
+      if (!st.ok()) return QueryFailed(st);
+    } else if (!target_checked_) {
+      if (auto s = CheckTargetColumns(target, cols); !s.ok()) return s;
     }
+    target_checked_ = true;
     return def_.strategy == Strategy::kMerge ? MergeInto(target, cols, c) : AppendInto(target, b, cols, c);
   }
 
@@ -291,24 +339,16 @@ class TableBuilder {
                     Counts* c) {
     std::string tc = d_.Ident(def_.time_column);
     std::string lo = d_.TimestampLiteral(b.write.start), hi = d_.TimestampLiteral(b.write.end);
-    // Rows outside the window would survive a re-run of it: refuse them.
-    auto outside = wh_.Query(fmt::format("SELECT count(*), min({0}), max({0}) FROM {1} WHERE {0} IS NULL OR {0} < {2} "
-                                         "OR {0} >= {3}",
-                                         tc, Batch(), lo, hi));
-    if (!outside.ok()) return outside.error();
-    int64_t n = std::stoll(outside->at(0, 0).value_or("0"));
-    if (n > 0) {
-      return Error(fmt::format("{}: the query returned {} row{} whose time_column '{}' is outside the window {} (from "
-                               "{} to {}); an append table's query must only return rows of the window it builds: "
-                               "filter on {{{{ window_start }}}} and {{{{ window_end }}}}",
-                               def_.file, n, n == 1 ? "" : "s", def_.time_column, WindowText(b.write),
-                               outside->at(0, 1).value_or("NULL"), outside->at(0, 2).value_or("NULL")));
-    }
     auto deleted = wh_.ExecuteCount(fmt::format("DELETE FROM {0} WHERE {1} >= {2} AND {1} < {3}", target, tc, lo, hi));
     if (!deleted.ok()) return deleted.error();
-    auto inserted = wh_.ExecuteCount(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {}{}", target, ColumnNames(cols),
-                                                 SelectList(cols), Batch(), OrderBy()));
-    if (!inserted.ok()) return inserted.error();
+    // Rows outside the window would survive a re-run of it: the guard refuses them
+    // while the rows stream in, with no second pass over the batch.
+    auto inserted = wh_.ExecuteCount(fmt::format(
+        "INSERT INTO {} ({}) SELECT {} FROM {} WHERE CASE WHEN {} THEN error({}) ELSE true END{}", target,
+        ColumnNames(cols), SelectList(cols), Query(), OutsideWindow(b.write), d_.Literal(kOutsideWindow), OrderBy()));
+    if (!inserted.ok()) return inserted.error().message.find(kOutsideWindow) != std::string::npos
+                                  ? inserted.error()
+                                  : QueryFailed(inserted.error());
     c->deleted += *deleted;
     c->inserted += *inserted;
     return Status::Ok();
@@ -324,12 +364,6 @@ class TableBuilder {
   Status CombineBatch(const std::vector<OutputColumn>& cols) {
     std::vector<std::string> keys = QuotedKeys(), null_conds;
     for (const auto& k : keys) null_conds.push_back(k + " IS NULL");
-    auto nulls = wh_.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", Batch(), Join(null_conds, " OR ")));
-    if (!nulls.ok()) return nulls.error();
-    if (int64_t n = std::stoll(nulls->at(0, 0).value_or("0")); n > 0) {
-      return Error(fmt::format("{}: the query returned {} row{} with a NULL merge key ({})", def_.file, n,
-                               n == 1 ? "" : "s", Join(def_.merge.keys, ", ")));
-    }
     std::set<std::string> key_set(def_.merge.keys.begin(), def_.merge.keys.end());
     std::string tc = d_.Ident(def_.time_column);
     std::vector<std::string> aggs = keys;
@@ -338,10 +372,13 @@ class TableBuilder {
       std::string q = d_.Ident(col.name);
       aggs.push_back(d_.BatchAggregate(RuleOf(col.name), q, tc) + " AS " + q);
     }
-    return wh_.Execute(fmt::format("DROP TABLE IF EXISTS {0}; CREATE TEMPORARY TABLE {1} AS SELECT {2} FROM "
-                                   "(SELECT {3} FROM {4}) AS src GROUP BY {5}",
-                                   d_.TempTable(kCombinedTable), d_.Ident(kCombinedTable), Join(aggs, ", "),
-                                   SelectList(cols), Batch(), Join(keys, ", ")));
+    auto st = wh_.Execute(fmt::format(
+        "DROP TABLE IF EXISTS {0}; CREATE TEMPORARY TABLE {1} AS SELECT {2} FROM (SELECT {3} FROM {4} WHERE CASE "
+        "WHEN {5} THEN error({6}) ELSE true END) AS src GROUP BY {7}",
+        d_.TempTable(kCombinedTable), d_.Ident(kCombinedTable), Join(aggs, ", "), SelectList(cols), Query(),
+        Join(null_conds, " OR "), d_.Literal(kNullKey), Join(keys, ", ")));
+    if (!st.ok() && st.error().message.find(kNullKey) == std::string::npos) return QueryFailed(st);
+    return st;
   }
 
   MergeRule RuleOf(const std::string& column) const {
@@ -487,8 +524,7 @@ class TableBuilder {
     next.last_run_id = ctx_.run_id;
     next.consecutive_failures += 1;
     Status logged = InTransaction(wh_, [&]() -> Status {
-      if (auto s = ctx_.meta->AppendLog(e); !s.ok()) return s;
-      return ctx_.meta->SaveState(next);
+      return ctx_.meta->Record(e, next);
     });
     if (!logged.ok()) failure_.error += " (and the failure could not be logged: " + logged.error().message + ")";
     result_.state = std::move(next);
@@ -525,6 +561,9 @@ class TableBuilder {
   TableState pending_state_;
   Failure failure_;
   int total_windows_ = 0;
+  std::string sql_;              // the batch being written, rendered
+  bool target_checked_ = false;  // the existing table's columns were compared once
+  std::optional<std::vector<OutputColumn>> columns_;  // the query's, checked
   int progress_windows_ = 0;
   int64_t progress_rows_ = 0;
 };

@@ -387,7 +387,11 @@ derived::Status Engine::MarkSource(const std::string& source, Timestamp through)
                              "'freshness: marker' are marked",
                              s->qualified_name(), s->file));
   }
-  return meta_->SetMark(s->qualified_name(), through, now_);
+  if (auto st = meta_->SetMark(s->qualified_name(), through, now_); !st.ok()) return st;
+  UpstreamStatus& u = sources_[s->qualified_name()];
+  if (!u.watermark || *u.watermark < through) u.watermark = through;  // marks only move forward
+  u.problem.clear();
+  return derived::Status::Ok();
 }
 
 }  // namespace derived

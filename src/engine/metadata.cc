@@ -159,7 +159,9 @@ Result<std::optional<TableState>> MetadataStore::LoadState(const std::string& ta
   return std::optional<TableState>(std::move(*s));
 }
 
-Status MetadataStore::SaveState(const TableState& s) {
+Status MetadataStore::SaveState(const TableState& s) { return wh_->Execute(SaveStateSql(s)); }
+
+std::string MetadataStore::SaveStateSql(const TableState& s) const {
   // No primary key: DuckDB checks unique indexes eagerly inside a transaction, so delete
   // then insert of the same key would conflict. The delete keeps the row unique.
   std::string sql = fmt::format(
@@ -168,14 +170,20 @@ Status MetadataStore::SaveState(const TableState& s) {
       Lit(s.table), OptLit(s.definition_hash), s.version, s.data_version, Lit(s.completed.ToJson()) + "::JSON",
       TsLit(s.watermark), TsLit(s.built_period), OptLit(s.last_status), OptLit(s.last_error), OptLit(s.last_run_id),
       s.consecutive_failures, JsonLit(s.inputs), JsonLit(s.config), WallLit(WallSeconds()));
-  return wh_->Execute(sql);
+  return sql;
 }
 
 Status MetadataStore::DeleteState(const std::string& table) {
   return wh_->Execute("DELETE FROM _derived.state WHERE table_name = " + Lit(table));
 }
 
-Status MetadataStore::AppendLog(const LogEntry& e) {
+Status MetadataStore::AppendLog(const LogEntry& e) { return wh_->Execute(AppendLogSql(e)); }
+
+Status MetadataStore::Record(const LogEntry& entry, const TableState& state) {
+  return wh_->Execute(AppendLogSql(entry) + ";\n" + SaveStateSql(state));
+}
+
+std::string MetadataStore::AppendLogSql(const LogEntry& e) const {
   std::string sql = fmt::format(
       "INSERT INTO _derived.log VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
       Lit(e.run_id), Lit(e.table), OptLit(e.definition_hash), Lit(e.operation),
@@ -185,7 +193,7 @@ Status MetadataStore::AppendLog(const LogEntry& e) {
       Lit(e.status), OptLit(e.error), JsonLit(e.details), OptLit(provenance_.git_commit),
       provenance_.git_commit.empty() ? "NULL" : (provenance_.git_dirty ? "true" : "false"),
       Lit(provenance_.derived_version));
-  return wh_->Execute(sql);
+  return sql;
 }
 
 Result<std::map<std::string, Timestamp>> MetadataStore::LoadMarks() {

@@ -69,12 +69,17 @@ class MetadataStore {
   Status DeleteState(const std::string& table);
 
   Status AppendLog(const LogEntry& entry);
+  // The log row and the state change of one mutation, in one round trip.
+  Status Record(const LogEntry& entry, const TableState& state);
 
   // Source completeness set by `derived source mark`.
   Result<std::map<std::string, Timestamp>> LoadMarks();
   Status SetMark(const std::string& source, Timestamp through, Timestamp now);
 
  private:
+  std::string AppendLogSql(const LogEntry& entry) const;
+  std::string SaveStateSql(const TableState& state) const;
+
   Warehouse* wh_;
   Provenance provenance_;
 };

@@ -286,6 +286,23 @@ Status PreparedStatement::BindText(size_t index, std::string_view value) {
   return Status::Ok();
 }
 
+Status PreparedStatement::BindInt(size_t index, int64_t value) {
+  if (duckdb_bind_int64(stmt_, index, value) == DuckDBError) return Error(fmt::format("cannot bind parameter {}", index));
+  return Status::Ok();
+}
+
+Status PreparedStatement::BindBool(size_t index, bool value) {
+  if (duckdb_bind_boolean(stmt_, index, value) == DuckDBError) {
+    return Error(fmt::format("cannot bind parameter {}", index));
+  }
+  return Status::Ok();
+}
+
+Status PreparedStatement::BindNull(size_t index) {
+  if (duckdb_bind_null(stmt_, index) == DuckDBError) return Error(fmt::format("cannot bind parameter {}", index));
+  return Status::Ok();
+}
+
 Result<Rows> PreparedStatement::Execute() {
   ResultHandle result;
   if (duckdb_execute_prepared(stmt_, result.get()) == DuckDBError) {

@@ -75,8 +75,12 @@ class PreparedStatement {
   PreparedStatement(const PreparedStatement&) = delete;
   PreparedStatement& operator=(const PreparedStatement&) = delete;
 
-  // Parameters are 1-based, as in DuckDB.
+  // Parameters are 1-based, as in DuckDB. Bindings stay until replaced, so a statement
+  // can be executed many times with only the changed parameters bound again.
   Status BindText(size_t index, std::string_view value);
+  Status BindInt(size_t index, int64_t value);
+  Status BindBool(size_t index, bool value);
+  Status BindNull(size_t index);
   Result<Rows> Execute();
 
  private:

@@ -313,7 +313,13 @@ class TableBuilder {
       select = "*";
     }
     if (!exists) {
-      auto st = wh_.Execute(fmt::format("CREATE TABLE {} AS SELECT {} FROM {} LIMIT 0", target, select, source));
+      // Explicit DDL, not `CREATE TABLE AS ... LIMIT 0`: DuckDB commits every later
+      // append to a table made that way several times slower.
+      auto shape = wh_.Describe(fmt::format("SELECT {} FROM {}", select, source));
+      if (!shape.ok()) return QueryFailed(shape.error());
+      std::vector<std::string> defs;
+      for (const auto& col : *shape) defs.push_back(d_.Ident(col.name) + " " + col.type);
+      auto st = wh_.Execute(fmt::format("CREATE TABLE {} ({})", target, Join(defs, ", ")));
       if (!st.ok()) return QueryFailed(st);
     } else if (!target_checked_) {
       if (auto s = CheckTargetColumns(target, cols); !s.ok()) return s;

@@ -58,19 +58,27 @@ CREATE TABLE IF NOT EXISTS _derived.source_marks (
 )";
 
 std::string Lit(const std::string& s) { return db::QuoteLiteral(s); }
-std::string OptLit(const std::string& s) { return s.empty() ? "NULL" : db::QuoteLiteral(s); }
-std::string TsLit(std::optional<Timestamp> t) { return t ? FormatSqlLiteral(*t) : "NULL"; }
-std::string JsonLit(const nlohmann::json& j) { return j.is_null() ? "NULL" : db::QuoteLiteral(j.dump()) + "::JSON"; }
 
-// A wall-clock instant with microseconds, as a TIMESTAMP literal.
-std::string WallLit(double seconds) {
+// Parameter values: empty text and missing timestamps are NULL.
+Statement::Value Opt(const std::string& s) { return s.empty() ? Statement::Value() : Statement::Value(s); }
+
+std::string SqlTime(Timestamp t) {
+  std::string iso = FormatIso(t);  // 2024-01-03T00:00:00Z
+  iso[10] = ' ';
+  iso.pop_back();
+  return iso;
+}
+
+Statement::Value TsText(std::optional<Timestamp> t) {
+  return t ? Statement::Value(SqlTime(*t)) : Statement::Value();
+}
+
+// A wall-clock instant with microseconds.
+std::string WallText(double seconds) {
   auto whole = static_cast<int64_t>(std::floor(seconds));
   auto micros = static_cast<int64_t>(std::llround((seconds - static_cast<double>(whole)) * 1e6));
   if (micros >= 1000000) whole += 1, micros -= 1000000;
-  std::string iso = FormatIso(Timestamp{whole});  // 2024-01-03T00:00:00Z
-  iso[10] = ' ';
-  iso.pop_back();
-  return fmt::format("TIMESTAMP '{}.{:06d}'", iso, micros);
+  return fmt::format("{}.{:06d}", SqlTime(Timestamp{whole}), micros);
 }
 
 std::optional<Timestamp> ParseOptTs(const std::optional<std::string>& text) {
@@ -159,41 +167,56 @@ Result<std::optional<TableState>> MetadataStore::LoadState(const std::string& ta
   return std::optional<TableState>(std::move(*s));
 }
 
-Status MetadataStore::SaveState(const TableState& s) { return wh_->Execute(SaveStateSql(s)); }
-
-std::string MetadataStore::SaveStateSql(const TableState& s) const {
+Status MetadataStore::SaveState(const TableState& s) {
+  if (auto st = Prepared(); !st.ok()) return st;
   // No primary key: DuckDB checks unique indexes eagerly inside a transaction, so delete
   // then insert of the same key would conflict. The delete keeps the row unique.
-  std::string sql = fmt::format(
-      "DELETE FROM _derived.state WHERE table_name = {0};"
-      "INSERT INTO _derived.state VALUES ({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13})",
-      Lit(s.table), OptLit(s.definition_hash), s.version, s.data_version, Lit(s.completed.ToJson()) + "::JSON",
-      TsLit(s.watermark), TsLit(s.built_period), OptLit(s.last_status), OptLit(s.last_error), OptLit(s.last_run_id),
-      s.consecutive_failures, JsonLit(s.inputs), JsonLit(s.config), WallLit(WallSeconds()));
-  return sql;
+  if (auto st = state_delete_->Run({s.table}); !st.ok()) return st;
+  return state_insert_->Run({s.table, Opt(s.definition_hash), s.version, s.data_version, s.completed.ToJson(),
+                             TsText(s.watermark), TsText(s.built_period), Opt(s.last_status), Opt(s.last_error),
+                             Opt(s.last_run_id), s.consecutive_failures, s.inputs.dump(), s.config.dump(),
+                             WallText(WallSeconds())});
 }
 
 Status MetadataStore::DeleteState(const std::string& table) {
   return wh_->Execute("DELETE FROM _derived.state WHERE table_name = " + Lit(table));
 }
 
-Status MetadataStore::AppendLog(const LogEntry& e) { return wh_->Execute(AppendLogSql(e)); }
-
-Status MetadataStore::Record(const LogEntry& entry, const TableState& state) {
-  return wh_->Execute(AppendLogSql(entry) + ";\n" + SaveStateSql(state));
+Status MetadataStore::AppendLog(const LogEntry& e) {
+  if (auto st = Prepared(); !st.ok()) return st;
+  Statement::Value dirty;
+  if (!provenance_.git_commit.empty()) dirty = provenance_.git_dirty;
+  return log_insert_->Run({e.run_id, e.table, Opt(e.definition_hash), e.operation,
+                           TsText(e.window ? std::optional<Timestamp>(e.window->start) : std::nullopt),
+                           TsText(e.window ? std::optional<Timestamp>(e.window->end) : std::nullopt), e.rows_inserted,
+                           e.rows_updated, e.rows_deleted, e.inputs.dump(), WallText(e.started_at),
+                           WallText(e.finished_at), TsText(e.logical_now), e.status, Opt(e.error),
+                           e.details.is_null() ? Statement::Value() : Statement::Value(e.details.dump()),
+                           Opt(provenance_.git_commit), dirty, provenance_.derived_version});
 }
 
-std::string MetadataStore::AppendLogSql(const LogEntry& e) const {
-  std::string sql = fmt::format(
-      "INSERT INTO _derived.log VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-      Lit(e.run_id), Lit(e.table), OptLit(e.definition_hash), Lit(e.operation),
-      TsLit(e.window ? std::optional<Timestamp>(e.window->start) : std::nullopt),
-      TsLit(e.window ? std::optional<Timestamp>(e.window->end) : std::nullopt), e.rows_inserted, e.rows_updated,
-      e.rows_deleted, JsonLit(e.inputs), WallLit(e.started_at), WallLit(e.finished_at), TsLit(e.logical_now),
-      Lit(e.status), OptLit(e.error), JsonLit(e.details), OptLit(provenance_.git_commit),
-      provenance_.git_commit.empty() ? "NULL" : (provenance_.git_dirty ? "true" : "false"),
-      Lit(provenance_.derived_version));
-  return sql;
+Status MetadataStore::Record(const LogEntry& entry, const TableState& state) {
+  if (auto st = AppendLog(entry); !st.ok()) return st;
+  return SaveState(state);
+}
+
+// Parsed and planned once per store: every mutation writes these.
+Status MetadataStore::Prepared() {
+  if (log_insert_) return Status::Ok();
+  auto log = wh_->Prepare(
+      "INSERT INTO _derived.log VALUES ($1, $2, $3, $4, $5::TIMESTAMP, $6::TIMESTAMP, $7, $8, $9, $10::JSON, "
+      "$11::TIMESTAMP, $12::TIMESTAMP, $13::TIMESTAMP, $14, $15, $16::JSON, $17, $18, $19)");
+  if (!log.ok()) return log.error();
+  auto del = wh_->Prepare("DELETE FROM _derived.state WHERE table_name = $1");
+  if (!del.ok()) return del.error();
+  auto ins = wh_->Prepare(
+      "INSERT INTO _derived.state VALUES ($1, $2, $3, $4, $5::JSON, $6::TIMESTAMP, $7::TIMESTAMP, $8, $9, $10, $11, "
+      "$12::JSON, $13::JSON, $14::TIMESTAMP)");
+  if (!ins.ok()) return ins.error();
+  log_insert_ = std::move(*log);
+  state_delete_ = std::move(*del);
+  state_insert_ = std::move(*ins);
+  return Status::Ok();
 }
 
 Result<std::map<std::string, Timestamp>> MetadataStore::LoadMarks() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -77,11 +78,11 @@ class MetadataStore {
   Status SetMark(const std::string& source, Timestamp through, Timestamp now);
 
  private:
-  std::string AppendLogSql(const LogEntry& entry) const;
-  std::string SaveStateSql(const TableState& state) const;
+  Status Prepared();
 
   Warehouse* wh_;
   Provenance provenance_;
+  std::unique_ptr<Statement> log_insert_, state_delete_, state_insert_;
 };
 
 // Wall-clock seconds since the epoch with sub-second precision, for log durations.

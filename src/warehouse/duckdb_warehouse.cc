@@ -38,6 +38,29 @@ class DuckDbDialect final : public SqlDialect {
   }
 };
 
+class DuckDbStatement final : public Statement {
+ public:
+  explicit DuckDbStatement(std::unique_ptr<db::PreparedStatement> stmt) : stmt_(std::move(stmt)) {}
+
+  Status Run(const std::vector<Value>& params) override {
+    for (size_t i = 0; i < params.size(); ++i) {
+      const Value& v = params[i];
+      Status st = Status::Ok();
+      if (std::holds_alternative<std::monostate>(v)) st = stmt_->BindNull(i + 1);
+      if (const auto* text = std::get_if<std::string>(&v)) st = stmt_->BindText(i + 1, *text);
+      if (const auto* n = std::get_if<int64_t>(&v)) st = stmt_->BindInt(i + 1, *n);
+      if (const auto* b = std::get_if<bool>(&v)) st = stmt_->BindBool(i + 1, *b);
+      if (!st.ok()) return st;
+    }
+    auto r = stmt_->Execute();
+    if (!r.ok()) return r.error();
+    return Status::Ok();
+  }
+
+ private:
+  std::unique_ptr<db::PreparedStatement> stmt_;
+};
+
 class DuckDbWarehouse final : public Warehouse {
  public:
   DuckDbWarehouse(std::unique_ptr<db::Database> db, std::unique_ptr<db::Connection> conn)
@@ -55,6 +78,12 @@ class DuckDbWarehouse final : public Warehouse {
     // DuckDB answers DML with one row holding the count.
     if (rows->size() != 1 || rows->columns.size() != 1 || !rows->at(0, 0)) return int64_t{0};
     return static_cast<int64_t>(std::stoll(*rows->at(0, 0)));
+  }
+
+  Result<std::unique_ptr<Statement>> Prepare(std::string_view sql) override {
+    auto stmt = conn_->Prepare(sql);
+    if (!stmt.ok()) return stmt.error();
+    return std::unique_ptr<Statement>(new DuckDbStatement(std::move(*stmt)));
   }
 
   Status Begin() override { return conn_->Execute("BEGIN TRANSACTION"); }

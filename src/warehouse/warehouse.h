@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "config/model.h"
@@ -37,6 +38,16 @@ class SqlDialect {
   std::string MergeExpression(MergeRule rule, const std::string& col, const std::string& tc) const;
 };
 
+// A statement parsed and planned once, run many times with new parameters ($1, $2, ...).
+class Statement {
+ public:
+  // A bound value: text (also for timestamps and JSON; cast in the SQL), an integer,
+  // a boolean, or NULL.
+  using Value = std::variant<std::monostate, std::string, int64_t, bool>;
+  virtual ~Statement() = default;
+  virtual Status Run(const std::vector<Value>& params) = 0;
+};
+
 class Warehouse {
  public:
   virtual ~Warehouse() = default;
@@ -50,6 +61,8 @@ class Warehouse {
   virtual Result<db::Rows> Query(std::string_view sql) = 0;
   // Runs one INSERT, UPDATE or DELETE and returns the number of rows it changed.
   virtual Result<int64_t> ExecuteCount(std::string_view sql) = 0;
+
+  virtual Result<std::unique_ptr<Statement>> Prepare(std::string_view sql) = 0;
 
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;

@@ -430,3 +430,33 @@ TEST(Engine, MarksAndLogCommands) {
 
 }  // namespace
 }  // namespace derived
+
+namespace derived {
+namespace {
+
+// Progress is drawn on a terminal and never written into pipes.
+TEST(Engine, ProgressOnATerminalOnly) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/daily.yaml", kDaily);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-05"}).exit_code, 0);
+  // In a pipe: the summary on stdout, nothing on stderr.
+  auto r = p.Derived({"run", "--once"}, "2024-02-01");
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.err, "");
+  // On a terminal (util-linux `script` gives the command a pseudo-terminal).
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-09"}).exit_code, 0);
+  std::string cmd = std::string("script -qec '") + DERIVED_BINARY + " run --once --project " + p.dir().str() +
+                    " --now 2024-02-01' /dev/null";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  EXPECT_EQ(pclose(pipe), 0);
+  EXPECT_THAT(out, HasSubstr("core.daily: 4/4 windows, 4 rows"));
+  EXPECT_THAT(out, HasSubstr("built    core.daily  append: 4 windows"));
+}
+
+}  // namespace
+}  // namespace derived

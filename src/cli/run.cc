@@ -1,6 +1,7 @@
 // The commands that touch the warehouse: run, status, log, backfill, source mark, query.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -31,9 +32,17 @@ std::string Rows(int64_t n) {
 // Progress on a terminal, silence in pipes and files.
 ProgressFn TerminalProgress(std::ostream& err) {
   if (!isatty(fileno(stderr))) return nullptr;
-  auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
-  return [&err, start](const BuildProgress& p) {
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count();
+  using Clock = std::chrono::steady_clock;
+  struct Shown {
+    Clock::time_point start = Clock::now(), last;
+  };
+  auto shown = std::make_shared<Shown>();
+  return [&err, shown](const BuildProgress& p) {
+    auto now = Clock::now();
+    // A redraw per window would flood a slow terminal: at most ten a second.
+    if (p.windows_done < p.windows_total && now - shown->last < std::chrono::milliseconds(100)) return;
+    shown->last = now;
+    double s = std::chrono::duration<double>(now - shown->start).count();
     err << fmt::format("\r\033[K{}: {}/{} windows, {} rows, {:.1f}s", p.table, p.windows_done, p.windows_total,
                        Rows(p.rows), s)
         << std::flush;

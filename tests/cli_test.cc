@@ -349,3 +349,19 @@ TEST(Cli, MissingProject) {
 
 }  // namespace
 }  // namespace derived
+
+namespace derived {
+namespace {
+
+TEST(Cli, AWarehouseFileNamedLikeADatasetIsRejected) {
+  TempDir dir;
+  WriteValidProject(dir);
+  dir.Write("derived.yaml", "name: shop\nwarehouse: {engine: duckdb, path: data/raw.duckdb}\ndefaults: {start: 2024-01-01}\n");
+  auto r = RunDerived({"validate", "--project", dir.str()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("derived.yaml:1:1: error: the warehouse file 'data/raw.duckdb' has the same name as the "
+                               "dataset 'raw', which makes 'raw.<table>' ambiguous in DuckDB: rename the file"));
+}
+
+}  // namespace
+}  // namespace derived

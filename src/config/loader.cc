@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -71,6 +72,21 @@ template <typename T>
 void SortByName(std::vector<T>* items) {
   std::stable_sort(items->begin(), items->end(),
                    [](const T& a, const T& b) { return a.qualified_name() < b.qualified_name(); });
+}
+
+// DuckDB names a database file's catalog after the file; a dataset of the same name
+// makes every `dataset.table` ambiguous ("raw.events": catalog raw or schema raw?).
+void CheckWarehouseName(const Project& project, Diagnostics* diags) {
+  if (project.warehouse.engine != "duckdb") return;
+  std::string catalog = ToLower(fs::path(project.warehouse.path).stem().string());
+  std::set<std::string> datasets;
+  for (const auto& s : project.sources) datasets.insert(s.dataset);
+  for (const auto& t : project.tables) datasets.insert(t.dataset);
+  if (!datasets.count(catalog)) return;
+  diags->AddError({"derived.yaml", 1, 1},
+                  fmt::format("the warehouse file '{}' has the same name as the dataset '{}', which makes "
+                              "'{}.<table>' ambiguous in DuckDB: rename the file",
+                              project.warehouse.path, catalog, catalog));
 }
 
 }  // namespace
@@ -149,6 +165,7 @@ Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const Lo
   SortByName(&project.sources);
   SortByName(&project.tables);
   CheckDuplicates(project, diags);
+  CheckWarehouseName(project, diags);
   return project;
 }
 

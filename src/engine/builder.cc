@@ -345,8 +345,13 @@ class TableBuilder {
                     Counts* c) {
     std::string tc = d_.Ident(def_.time_column);
     std::string lo = d_.TimestampLiteral(b.write.start), hi = d_.TimestampLiteral(b.write.end);
-    auto deleted = wh_.ExecuteCount(fmt::format("DELETE FROM {0} WHERE {1} >= {2} AND {1} < {3}", target, tc, lo, hi));
-    if (!deleted.ok()) return deleted.error();
+    // A window never built holds no rows (append only ever writes rows of its windows),
+    // so only a rebuilt window needs its old rows deleted.
+    Result<int64_t> deleted = int64_t{0};
+    if (target != Staging() && (req_.backfill || result_.state.completed.Intersects(b.write))) {
+      deleted = wh_.ExecuteCount(fmt::format("DELETE FROM {0} WHERE {1} >= {2} AND {1} < {3}", target, tc, lo, hi));
+      if (!deleted.ok()) return deleted.error();
+    }
     // Rows outside the window would survive a re-run of it: the guard refuses them
     // while the rows stream in, with no second pass over the batch.
     auto inserted = wh_.ExecuteCount(fmt::format(

@@ -48,6 +48,13 @@ bool IntervalSet::Covers(Window w) const {
   return false;
 }
 
+bool IntervalSet::Intersects(Window w) const {
+  for (const Window& r : ranges_) {
+    if (r.start < w.end && w.start < r.end) return true;
+  }
+  return false;
+}
+
 Timestamp IntervalSet::ContiguousEnd(Timestamp from) const {
   for (const Window& r : ranges_) {
     if (r.start <= from && from <= r.end) return r.end;

@@ -19,6 +19,8 @@ class IntervalSet {
   void Remove(Window w);
   // True when every instant of w is covered.
   bool Covers(Window w) const;
+  // True when some instant of w is covered.
+  bool Intersects(Window w) const;
   // The end of the range that holds `from` (or starts exactly at it); `from` itself
   // when no range does. This is a table's watermark: the end of its contiguous
   // completed windows from its start.

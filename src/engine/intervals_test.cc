@@ -27,6 +27,9 @@ TEST(IntervalSet, RemoveCoversAndContiguousEnd) {
   EXPECT_EQ(s.ranges(), (std::vector<Window>{W(0, 40), W(60, 100)}));
   EXPECT_TRUE(s.Covers(W(10, 40)));
   EXPECT_FALSE(s.Covers(W(30, 70)));
+  EXPECT_TRUE(s.Intersects(W(30, 70)));
+  EXPECT_FALSE(s.Intersects(W(40, 60)));
+  EXPECT_FALSE(s.Intersects(W(100, 200)));
   EXPECT_EQ(s.ContiguousEnd(Timestamp{0}).seconds, 40);
   EXPECT_EQ(s.ContiguousEnd(Timestamp{40}).seconds, 40);  // a gap starts here
   EXPECT_EQ(s.ContiguousEnd(Timestamp{60}).seconds, 100);

@@ -169,13 +169,18 @@ Result<std::optional<TableState>> MetadataStore::LoadState(const std::string& ta
 
 Status MetadataStore::SaveState(const TableState& s) {
   if (auto st = Prepared(); !st.ok()) return st;
-  // No primary key: DuckDB checks unique indexes eagerly inside a transaction, so delete
-  // then insert of the same key would conflict. The delete keeps the row unique.
-  if (auto st = state_delete_->Run({s.table}); !st.ok()) return st;
-  return state_insert_->Run({s.table, Opt(s.definition_hash), s.version, s.data_version, s.completed.ToJson(),
-                             TsText(s.watermark), TsText(s.built_period), Opt(s.last_status), Opt(s.last_error),
-                             Opt(s.last_run_id), s.consecutive_failures, s.inputs.dump(), s.config.dump(),
-                             WallText(WallSeconds())});
+  std::vector<Statement::Value> values = {
+      s.table,          Opt(s.definition_hash), s.version,       s.data_version,         s.completed.ToJson(),
+      TsText(s.watermark), TsText(s.built_period), Opt(s.last_status), Opt(s.last_error), Opt(s.last_run_id),
+      s.consecutive_failures, s.inputs.dump(), s.config.dump(), WallText(WallSeconds())};
+  // One row per table, without a key (DuckDB checks unique indexes eagerly inside a
+  // transaction): update it, and insert it the first time.
+  auto updated = state_update_->Run(values);
+  if (!updated.ok()) return updated.error();
+  if (*updated > 0) return Status::Ok();
+  auto inserted = state_insert_->Run(values);
+  if (!inserted.ok()) return inserted.error();
+  return Status::Ok();
 }
 
 Status MetadataStore::DeleteState(const std::string& table) {
@@ -186,13 +191,15 @@ Status MetadataStore::AppendLog(const LogEntry& e) {
   if (auto st = Prepared(); !st.ok()) return st;
   Statement::Value dirty;
   if (!provenance_.git_commit.empty()) dirty = provenance_.git_dirty;
-  return log_insert_->Run({e.run_id, e.table, Opt(e.definition_hash), e.operation,
+  auto r = log_insert_->Run({e.run_id, e.table, Opt(e.definition_hash), e.operation,
                            TsText(e.window ? std::optional<Timestamp>(e.window->start) : std::nullopt),
                            TsText(e.window ? std::optional<Timestamp>(e.window->end) : std::nullopt), e.rows_inserted,
                            e.rows_updated, e.rows_deleted, e.inputs.dump(), WallText(e.started_at),
                            WallText(e.finished_at), TsText(e.logical_now), e.status, Opt(e.error),
                            e.details.is_null() ? Statement::Value() : Statement::Value(e.details.dump()),
                            Opt(provenance_.git_commit), dirty, provenance_.derived_version});
+  if (!r.ok()) return r.error();
+  return Status::Ok();
 }
 
 Status MetadataStore::Record(const LogEntry& entry, const TableState& state) {
@@ -207,14 +214,18 @@ Status MetadataStore::Prepared() {
       "INSERT INTO _derived.log VALUES ($1, $2, $3, $4, $5::TIMESTAMP, $6::TIMESTAMP, $7, $8, $9, $10::JSON, "
       "$11::TIMESTAMP, $12::TIMESTAMP, $13::TIMESTAMP, $14, $15, $16::JSON, $17, $18, $19)");
   if (!log.ok()) return log.error();
-  auto del = wh_->Prepare("DELETE FROM _derived.state WHERE table_name = $1");
-  if (!del.ok()) return del.error();
+  auto upd = wh_->Prepare(
+      "UPDATE _derived.state SET definition_hash = $2, version = $3, data_version = $4, completed = $5::JSON, "
+      "watermark = $6::TIMESTAMP, built_period = $7::TIMESTAMP, last_status = $8, last_error = $9, last_run_id = $10, "
+      "consecutive_failures = $11, inputs = $12::JSON, config = $13::JSON, updated_at = $14::TIMESTAMP "
+      "WHERE table_name = $1");
+  if (!upd.ok()) return upd.error();
   auto ins = wh_->Prepare(
       "INSERT INTO _derived.state VALUES ($1, $2, $3, $4, $5::JSON, $6::TIMESTAMP, $7::TIMESTAMP, $8, $9, $10, $11, "
       "$12::JSON, $13::JSON, $14::TIMESTAMP)");
   if (!ins.ok()) return ins.error();
   log_insert_ = std::move(*log);
-  state_delete_ = std::move(*del);
+  state_update_ = std::move(*upd);
   state_insert_ = std::move(*ins);
   return Status::Ok();
 }

@@ -82,7 +82,7 @@ class MetadataStore {
 
   Warehouse* wh_;
   Provenance provenance_;
-  std::unique_ptr<Statement> log_insert_, state_delete_, state_insert_;
+  std::unique_ptr<Statement> log_insert_, state_update_, state_insert_;
 };
 
 // Wall-clock seconds since the epoch with sub-second precision, for log durations.

@@ -45,7 +45,8 @@ class Statement {
   // a boolean, or NULL.
   using Value = std::variant<std::monostate, std::string, int64_t, bool>;
   virtual ~Statement() = default;
-  virtual Status Run(const std::vector<Value>& params) = 0;
+  // Returns the rows an INSERT, UPDATE or DELETE changed (0 for other statements).
+  virtual Result<int64_t> Run(const std::vector<Value>& params) = 0;
 };
 
 class Warehouse {

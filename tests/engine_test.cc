@@ -460,3 +460,112 @@ TEST(Engine, ProgressOnATerminalOnly) {
 
 }  // namespace
 }  // namespace derived
+
+namespace derived {
+namespace {
+
+// hourly -> daily -> weekly (append), users (merge) and totals (replace) on top.
+void WriteChain(const WarehouseProject& p) {
+  AddEvents(p);
+  p.Write("tables/core/hourly.yaml", R"(schedule: hourly
+strategy: append
+start: 2024-01-01
+time_column: hour
+sql: |
+  SELECT date_trunc('hour', ts) AS hour, count(*) AS events, sum(amount) AS amount FROM raw.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY 1
+)");
+  p.Write("tables/core/daily.yaml", R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+sql: |
+  SELECT date_trunc('day', hour) AS day, sum(events) AS events, sum(amount) AS amount FROM hourly
+  WHERE hour >= {{ window_start }} AND hour < {{ window_end }} GROUP BY 1
+)");
+  p.Write("tables/core/weekly.yaml", R"(schedule: weekly
+strategy: append
+start: 2024-01-01
+time_column: week
+sql: |
+  SELECT date_trunc('week', day) AS week, sum(events) AS events, sum(amount) AS amount FROM daily
+  WHERE day >= {{ window_start }} AND day < {{ window_end }} GROUP BY 1
+)");
+  p.Write("tables/core/users.yaml", kMerge);
+  p.Write("tables/core/totals.yaml", "schedule: daily\nsql: SELECT sum(events) AS events, sum(amount) AS amount FROM "
+                                     "weekly\n");
+}
+
+// `users` reads raw.events directly, so it is only expected current when the source changed.
+void ExpectChainMatchesRawData(const WarehouseProject& p, bool users = true) {
+  const std::string raw = "FROM raw.events WHERE ts < '2024-01-15'";
+  EXPECT_EQ(p.Difference("SELECT * FROM core.hourly",
+                         "SELECT date_trunc('hour', ts), count(*), sum(amount) " + raw + " GROUP BY 1"),
+            0);
+  EXPECT_EQ(p.Difference("SELECT day, events, round(amount, 6) FROM core.daily",
+                         "SELECT date_trunc('day', ts)::TIMESTAMP, count(*), round(sum(amount), 6) " + raw +
+                             " GROUP BY 1"),
+            0);
+  EXPECT_EQ(p.Difference("SELECT week, events, round(amount, 6) FROM core.weekly",
+                         "SELECT date_trunc('week', ts)::TIMESTAMP, count(*), round(sum(amount), 6) " + raw +
+                             " GROUP BY 1"),
+            0);
+  if (users) {
+    EXPECT_EQ(p.Difference("SELECT * FROM core.users", Expected(kMergeExpected, "2024-01-15")), 0);
+  }
+  EXPECT_EQ(p.Difference("SELECT events, round(amount, 6) FROM core.totals",
+                         "SELECT count(*), round(sum(amount), 6) " + raw),
+            0);
+}
+
+TEST(Engine, RestatedSourceRepairsEveryWindowThatReadItAndNothingElse) {
+  WarehouseProject p;
+  WriteChain(p);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-15"}).exit_code, 0);
+  auto r = p.Derived({"run", "--once"}, "2024-01-15T06:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ExpectChainMatchesRawData(p);
+
+  // The ingestion pipeline corrects Jan 3, 10:00-12:00.
+  p.Sql("UPDATE raw.events SET amount = amount + 100 WHERE ts >= '2024-01-03 10:00' AND ts < '2024-01-03 12:00'");
+  r = p.Derived({"source", "restate", "raw.events", "--from", "2024-01-03T10:00:00Z", "--to", "2024-01-03T12:00:00Z"},
+                "2024-01-15T06:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("core.hourly  repair: backfill: 2 windows"));
+  EXPECT_THAT(r.out, HasSubstr("core.daily  repair: backfill: 1 window"));
+  EXPECT_THAT(r.out, HasSubstr("core.weekly  repair: backfill: 1 window"));
+  EXPECT_THAT(r.out, HasSubstr("core.users  repair: backfill"));
+  EXPECT_THAT(r.out, HasSubstr("core.totals  repair: backfill"));
+  ExpectChainMatchesRawData(p);
+  EXPECT_EQ(p.Scalar("SELECT operation || ' ' || strftime(window_start, '%d %H') FROM _derived.log WHERE table_name = "
+                     "'raw.events'"),
+            "restate 03 10");
+  // Repairs are logged as backfills of exactly the windows that read the change.
+  EXPECT_EQ(p.Scalar("SELECT string_agg(strftime(window_start, '%d %H') || '-' || strftime(window_end, '%d %H'), ',' "
+                     "ORDER BY window_start) FROM _derived.log WHERE table_name = 'core.daily' AND operation = "
+                     "'backfill'"),
+            "03 00-04 00");
+}
+
+TEST(Engine, BackfillDownstreamRepairsReaders) {
+  WarehouseProject p;
+  WriteChain(p);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-15"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-01-15T06:00:00Z").exit_code, 0);
+  p.Sql("DELETE FROM raw.events WHERE ts >= '2024-01-09 05:00' AND ts < '2024-01-09 06:00'");
+  // Without --downstream only the table itself changes.
+  auto r = p.Derived({"backfill", "core.hourly", "--from", "2024-01-09T05:00:00Z", "--to", "2024-01-09T06:00:00Z"},
+                     "2024-01-15T06:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("core.daily")));
+  r = p.Derived({"backfill", "core.hourly", "--from", "2024-01-09T05:00:00Z", "--to", "2024-01-09T06:00:00Z",
+                 "--downstream"},
+                "2024-01-15T06:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("core.weekly  repair: backfill: 1 window"));
+  EXPECT_THAT(r.out, Not(HasSubstr("core.users")));  // it does not read core.hourly
+  ExpectChainMatchesRawData(p, /*users=*/false);
+}
+
+}  // namespace
+}  // namespace derived

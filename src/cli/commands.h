@@ -27,8 +27,10 @@ int Show(const CommonOptions& opts, const std::string& table, std::optional<Time
 
 // The build engine's commands (run.cc).
 int Run(const CommonOptions& opts, const std::string& select, bool json, std::ostream& out, std::ostream& err);
-int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from, Timestamp to, bool json,
-             std::ostream& out, std::ostream& err);
+int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from, Timestamp to, bool downstream,
+             bool json, std::ostream& out, std::ostream& err);
+int SourceRestate(const CommonOptions& opts, const std::string& source, Timestamp from, Timestamp to, bool json,
+                  std::ostream& out, std::ostream& err);
 int Status(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err);
 int Log(const CommonOptions& opts, const std::string& table, int limit, bool json, std::ostream& out,
         std::ostream& err);

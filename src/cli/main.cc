@@ -87,6 +87,8 @@ int main(int argc, char** argv) {
   backfill->add_option("--from", from_text, "First instant to recompute")->required();
   backfill->add_option("--to", to_text, "End (exclusive) of the range to recompute")->required();
   backfill->add_flag("--json", json, "Machine-readable output");
+  bool downstream = false;
+  backfill->add_flag("--downstream", downstream, "Also recompute every downstream window that read them");
 
   std::string source, through_text;
   auto* source_cmd = app.add_subcommand("source", "Commands about raw sources");
@@ -95,6 +97,15 @@ int main(int argc, char** argv) {
   AddCommon(mark, &opts, &now_text);
   mark->add_option("SOURCE", source, "dataset.table")->required();
   mark->add_option("--through", through_text, "Data is complete up to (not including) this time")->required();
+
+  std::string restate_from, restate_to;
+  auto* restate = source_cmd->add_subcommand("restate", "A source's data in [--from, --to) was corrected: repair "
+                                                        "every window that read it");
+  AddCommon(restate, &opts, &now_text);
+  restate->add_option("SOURCE", source, "dataset.table")->required();
+  restate->add_option("--from", restate_from, "First corrected instant")->required();
+  restate->add_option("--to", restate_to, "End (exclusive) of the corrected range")->required();
+  restate->add_flag("--json", json, "Machine-readable output");
 
   std::string sql, sql_file;
   auto* query = app.add_subcommand("query", "Run SQL against the warehouse and print the result");
@@ -131,10 +142,14 @@ int main(int argc, char** argv) {
   if (status->parsed()) return Status(opts, json, std::cout, std::cerr);
   if (log->parsed()) return Log(opts, table, limit, json, std::cout, std::cerr);
   if (backfill->parsed()) {
-    return Backfill(opts, table, *ParseTimeArg(from_text, "--from"), *ParseTimeArg(to_text, "--to"), json, std::cout,
-                    std::cerr);
+    return Backfill(opts, table, *ParseTimeArg(from_text, "--from"), *ParseTimeArg(to_text, "--to"), downstream, json,
+                    std::cout, std::cerr);
   }
   if (mark->parsed()) return SourceMark(opts, source, *ParseTimeArg(through_text, "--through"), std::cout, std::cerr);
+  if (restate->parsed()) {
+    return SourceRestate(opts, source, *ParseTimeArg(restate_from, "--from"), *ParseTimeArg(restate_to, "--to"), json,
+                         std::cout, std::cerr);
+  }
   if (query->parsed()) return Query(opts, sql, sql_file, json, std::cout, std::cerr);
   return 2;
 }

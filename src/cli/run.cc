@@ -161,11 +161,24 @@ int Run(const CommonOptions& opts, const std::string& select, bool json, std::os
   return Report(*report, json, out, err);
 }
 
-int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from, Timestamp to, bool json,
-             std::ostream& out, std::ostream& err) {
+int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from, Timestamp to, bool downstream,
+             bool json, std::ostream& out, std::ostream& err) {
   Session s;
   if (!OpenSession(opts, &s, err)) return 1;
-  auto report = s.engine->Backfill(ToLower(table), from, to, TerminalProgress(err));
+  auto report = s.engine->Backfill(ToLower(table), from, to, downstream, TerminalProgress(err));
+  ClearProgress(err);
+  if (!report.ok()) {
+    err << "error: " << report.error().ToString() << "\n";
+    return 1;
+  }
+  return Report(*report, json, out, err);
+}
+
+int SourceRestate(const CommonOptions& opts, const std::string& source, Timestamp from, Timestamp to, bool json,
+                  std::ostream& out, std::ostream& err) {
+  Session s;
+  if (!OpenSession(opts, &s, err)) return 1;
+  auto report = s.engine->Restate(source, from, to, TerminalProgress(err));
   ClearProgress(err);
   if (!report.ok()) {
     err << "error: " << report.error().ToString() << "\n";

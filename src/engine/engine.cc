@@ -281,7 +281,74 @@ Result<RunReport> Engine::RunOnce(const std::string& select, const ProgressFn& p
   return report;
 }
 
-Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Timestamp to,
+namespace {
+
+// Everything: what a rebuilt merge or replace table may have changed.
+constexpr Window kAllTime{Timestamp{-(int64_t{1} << 50)}, Timestamp{int64_t{1} << 50}};
+
+Window Union(std::optional<Window> a, Window b) {
+  if (!a) return b;
+  return {std::min(a->start, b.start), std::max(a->end, b.end)};
+}
+
+}  // namespace
+
+Result<std::optional<std::pair<Plan, Window>>> Engine::RepairPlan(const CompiledTable& t, Window changed,
+                                                                   bool explicit_windows) {
+  using Out = std::optional<std::pair<Plan, Window>>;
+  const TableDef& def = cp_->def(t);
+  auto it = states_.find(def.qualified_name());
+  if (it == states_.end() || it->second.data_version == 0) return Out();  // nothing built to repair
+  const TableState& state = it->second;
+  if (state.definition_hash != hashes_[def.qualified_name()]) return Out();  // `run` rebuilds it anyway
+  bool as_value = window_as_value_.count(def.qualified_name()) > 0;
+  Plan plan;
+  if (def.strategy == Strategy::kReplace) {
+    Timestamp period_end = state.built_period ? *state.built_period : FloorToPeriod(now_, def.schedule);
+    Batch b;
+    b.write = b.read = {Add(period_end, def.window, -1), period_end};
+    plan.action = Action::kReplace;
+    plan.batches = {b};
+    return Out({plan, kAllTime});
+  }
+  Timestamp start = FloorToPeriod(*def.start, def.schedule);
+  Timestamp done = state.completed.ContiguousEnd(start);
+  Timestamp lo, hi;
+  if (explicit_windows) {
+    lo = FloorToPeriod(changed.start, def.schedule);
+    hi = FloorToPeriod(changed.end, def.schedule) == changed.end ? changed.end : NextBoundary(changed.end, def.schedule);
+  } else {
+    // The periods whose read range [end - window, end) overlaps what changed upstream:
+    // end > changed.start and end < changed.end + window.
+    if (!(changed.start < done) || !(start < changed.end)) return Out();
+    lo = FloorToPeriod(std::max(changed.start, start), def.schedule);
+    Timestamp past = Add(std::min(changed.end, done), def.window);
+    hi = FloorToPeriod(Timestamp{past.seconds - 1}, def.schedule);
+  }
+  lo = std::max(lo, start);
+  hi = std::min(hi, done);
+  if (!(lo < hi)) {
+    if (explicit_windows) {
+      return Error(fmt::format("{} has no completed windows in [{}, {}): it is built from {} through {}",
+                               def.qualified_name(), FormatIso(changed.start), FormatIso(changed.end),
+                               FormatIso(start), FormatIso(done)));
+    }
+    return Out();
+  }
+  if (def.strategy == Strategy::kMerge) {
+    // Re-merging corrected windows cannot take back what the old rows contributed (a
+    // min stays low, a sum double counts), so a merge table is rebuilt from scratch
+    // into a new version and swapped in.
+    plan.action = Action::kRebuild;
+    plan.batches = MakeBatches(def, start, done, BatchSize(def, as_value), true);
+    return Out({plan, kAllTime});
+  }
+  plan.action = Action::kAppend;
+  plan.batches = MakeBatches(def, lo, hi, BatchSize(def, as_value), false);
+  return Out({plan, Window{lo, hi}});
+}
+
+Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Timestamp to, bool downstream,
                                    const ProgressFn& progress) {
   const CompiledTable* t = cp_->FindTable(table);
   if (!t) return Error(fmt::format("unknown table '{}'", table));
@@ -292,44 +359,74 @@ Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Tim
   if (it == states_.end() || it->second.data_version == 0) {
     return Error(fmt::format("{} has not been built yet: `derived run` builds it", def.qualified_name()));
   }
-  const TableState& state = it->second;
-  if (state.definition_hash != hashes_[def.qualified_name()]) {
+  if (it->second.definition_hash != hashes_[def.qualified_name()]) {
     return Error(fmt::format("{} changed since it was built: `derived run` rebuilds it first", def.qualified_name()));
   }
-  Plan plan;
-  if (def.strategy == Strategy::kReplace) {
-    plan = PlanTable(PlanInputFor(*t, UpstreamsOf(*t)));
-    Timestamp period_end = FloorToPeriod(now_, def.schedule);
-    Batch b;
-    b.write = b.read = {Add(period_end, def.window, -1), period_end};
-    plan.action = Action::kReplace;
-    plan.batches = {b};
-  } else {
-    Timestamp start = FloorToPeriod(*def.start, def.schedule);
-    Timestamp done = state.completed.ContiguousEnd(start);
-    Timestamp lo = std::max(FloorToPeriod(from, def.schedule), start);
-    Timestamp hi = FloorToPeriod(to, def.schedule) == to ? to : NextBoundary(to, def.schedule);
-    hi = std::min(hi, done);
-    if (!(lo < hi)) {
-      return Error(fmt::format("{} has no completed windows in [{}, {}): it is built from {} through {}",
-                               def.qualified_name(), FormatIso(from), FormatIso(to), FormatIso(start),
-                               FormatIso(done)));
-    }
-    if (def.strategy == Strategy::kMerge) {
-      // Re-merging corrected windows cannot take back what the old rows contributed
-      // (a min stays low, a sum double counts), so a merge table is rebuilt from
-      // scratch into a new version and swapped in.
-      plan.action = Action::kRebuild;
-      plan.batches = MakeBatches(def, start, done, BatchSize(def, window_as_value_.count(def.qualified_name()) > 0), true);
-    } else {
-      plan.action = Action::kAppend;
-      plan.batches = MakeBatches(def, lo, hi, BatchSize(def, window_as_value_.count(def.qualified_name()) > 0), false);
-    }
-  }
+  auto plan = RepairPlan(*t, {from, to}, true);
+  if (!plan.ok()) return plan.error();
   RunReport report;
   report.run_id = run_id_;
-  report.tables.push_back(BuildTable(*t, plan, true, progress));
+  TableOutcome o = BuildTable(*t, (*plan)->first, true, progress);
+  report.tables.push_back(o);
+  if (downstream && !o.failed()) Propagate({{def.qualified_name(), (*plan)->second}}, progress, &report);
   return report;
+}
+
+Result<RunReport> Engine::Restate(const std::string& source, Timestamp from, Timestamp to,
+                                  const ProgressFn& progress) {
+  const SourceDef* s = cp_->project.FindSource(ToLower(source));
+  if (!s) {
+    std::vector<std::string> names;
+    for (const auto& src : cp_->project.sources) names.push_back(src.qualified_name());
+    return Error(fmt::format("unknown source '{}'{}", source, DidYouMean(ToLower(source), names)));
+  }
+  if (!(from < to)) return Error(fmt::format("--from {} must be before --to {}", FormatIso(from), FormatIso(to)));
+  // The restatement itself goes in the log, so the repairs that follow have a cause.
+  LogEntry e;
+  e.run_id = run_id_;
+  e.table = s->qualified_name();
+  e.operation = "restate";
+  e.window = Window{from, to};
+  e.started_at = e.finished_at = WallSeconds();
+  e.logical_now = now_;
+  e.status = "success";
+  if (auto st = meta_->AppendLog(e); !st.ok()) return st.error();
+  RunReport report;
+  report.run_id = run_id_;
+  Propagate({{s->qualified_name(), Window{from, to}}}, progress, &report);
+  return report;
+}
+
+void Engine::Propagate(std::map<std::string, Window> changed, const ProgressFn& progress, RunReport* report) {
+  std::set<std::string> failed;
+  for (int id : cp_->order) {
+    if (cp_->graph.node(id).kind != NodeKind::kTable) continue;
+    const CompiledTable* t = cp_->FindTable(cp_->graph.node(id).name);
+    if (!t || changed.count(cp_->def(*t).qualified_name())) continue;
+    const TableDef& def = cp_->def(*t);
+    std::optional<Window> input;
+    std::string failed_input;
+    for (const auto& up : t->upstream) {
+      if (auto c = changed.find(up); c != changed.end()) input = Union(input, c->second);
+      if (failed.count(up)) failed_input = up;
+    }
+    if (!failed_input.empty()) {
+      report->tables.push_back({def.qualified_name(), "skipped", "upstream " + failed_input + " failed"});
+      failed.insert(def.qualified_name());
+      continue;
+    }
+    if (!input || !BrokenReason(*t).empty()) continue;
+    auto plan = RepairPlan(*t, *input, false);
+    if (!plan.ok() || !*plan) continue;
+    TableOutcome o = BuildTable(*t, (*plan)->first, true, progress);
+    o.detail = "repair: " + o.detail;
+    report->tables.push_back(o);
+    if (o.failed()) {
+      failed.insert(def.qualified_name());
+    } else {
+      changed[def.qualified_name()] = (*plan)->second;
+    }
+  }
 }
 
 Result<std::vector<TableStatus>> Engine::Status() {

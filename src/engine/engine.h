@@ -60,8 +60,14 @@ class Engine {
   // first, so new data flows through the whole DAG in one run.
   Result<RunReport> RunOnce(const std::string& select, const ProgressFn& progress);
 
-  // Recomputes the windows of one table in [from, to).
-  Result<RunReport> Backfill(const std::string& table, Timestamp from, Timestamp to, const ProgressFn& progress);
+  // Recomputes the windows of one table in [from, to) and, with `downstream`, every
+  // window downstream that read them, in dependency order.
+  Result<RunReport> Backfill(const std::string& table, Timestamp from, Timestamp to, bool downstream,
+                             const ProgressFn& progress);
+
+  // A source's data in [from, to) was corrected: recompute every window that read it,
+  // all the way down.
+  Result<RunReport> Restate(const std::string& source, Timestamp from, Timestamp to, const ProgressFn& progress);
 
   Result<std::vector<TableStatus>> Status();
 
@@ -81,6 +87,13 @@ class Engine {
   std::string BrokenReason(const CompiledTable& t) const;
   TableOutcome BuildTable(const CompiledTable& t, const Plan& plan, bool backfill, const ProgressFn& progress);
   void RecordBroken(const CompiledTable& t, const std::string& reason);
+  // The work that brings a built table up to date after `changed` changed in its inputs
+  // (or, when `explicit_windows`, in itself), and the range of its own data that changes.
+  // nullopt: nothing built there to repair.
+  Result<std::optional<std::pair<Plan, Window>>> RepairPlan(const CompiledTable& t, Window changed,
+                                                             bool explicit_windows);
+  // Repairs every table downstream of the changed ones, upstream first.
+  void Propagate(std::map<std::string, Window> changed, const ProgressFn& progress, RunReport* report);
 
   const CompiledProject* cp_ = nullptr;
   Timestamp now_;

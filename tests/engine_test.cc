@@ -569,3 +569,47 @@ TEST(Engine, BackfillDownstreamRepairsReaders) {
 
 }  // namespace
 }  // namespace derived
+
+namespace derived {
+namespace {
+
+TEST(Engine, LineageListsTheExactUpstreamRunsOfAWindow) {
+  WarehouseProject p;
+  WriteChain(p);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-08"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-01-15T06:00:00Z").exit_code, 0);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-15"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-01-15T06:00:00Z").exit_code, 0);
+  // Repair one hour of the first week: its daily and weekly windows are rebuilt from it.
+  ASSERT_EQ(p.Derived({"source", "restate", "raw.events", "--from", "2024-01-03T10:00:00Z", "--to",
+                       "2024-01-03T11:00:00Z"},
+                      "2024-01-15T06:00:00Z")
+                .exit_code,
+            0);
+  auto r = p.Derived({"lineage", "core.weekly", "--window", "2024-01-02", "--json"}, "2024-01-15T06:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto root = nlohmann::json::parse(r.out);
+  EXPECT_EQ(root["table"], "core.weekly");
+  EXPECT_EQ(root["operation"], "backfill");
+  EXPECT_EQ(root["window_start"], "2024-01-01T00:00:00Z");
+  ASSERT_EQ(root["inputs"].size(), 2u);  // the repaired day, then the rest of the week as first built
+  EXPECT_EQ(root["inputs"][0]["table"], "core.daily");
+  EXPECT_EQ(root["inputs"][0]["operation"], "backfill");
+  EXPECT_EQ(root["inputs"][0]["window_start"], "2024-01-03T00:00:00Z");
+  EXPECT_EQ(root["inputs"][1]["operation"], "create");
+  EXPECT_EQ(root["inputs"][1]["window_start"], "2024-01-01T00:00:00Z");
+  // Down to the hour that was restated and the source's completeness as read.
+  const auto& hourly = root["inputs"][0]["inputs"][0];
+  EXPECT_EQ(hourly["table"], "core.hourly");
+  EXPECT_EQ(hourly["operation"], "backfill");
+  EXPECT_EQ(hourly["window_start"], "2024-01-03T10:00:00Z");
+  EXPECT_EQ(hourly["inputs"][0]["table"], "raw.events");
+  EXPECT_EQ(hourly["inputs"][0]["watermark"], "2024-01-15T00:00:00Z");
+
+  r = p.Derived({"lineage", "core.weekly", "--window", "2023-06-01"}, "2024-01-15T06:00:00Z");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("core.weekly has no successful run covering 2023-06-01T00:00:00Z"));
+}
+
+}  // namespace
+}  // namespace derived

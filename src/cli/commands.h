@@ -32,6 +32,8 @@ int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from
 int SourceRestate(const CommonOptions& opts, const std::string& source, Timestamp from, Timestamp to, bool json,
                   std::ostream& out, std::ostream& err);
 int Status(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err);
+int Lineage(const CommonOptions& opts, const std::string& table, Timestamp at, bool json, std::ostream& out,
+            std::ostream& err);
 int Log(const CommonOptions& opts, const std::string& table, int limit, bool json, std::ostream& out,
         std::ostream& err);
 int SourceMark(const CommonOptions& opts, const std::string& source, Timestamp through, std::ostream& out,

@@ -107,6 +107,13 @@ int main(int argc, char** argv) {
   restate->add_option("--to", restate_to, "End (exclusive) of the corrected range")->required();
   restate->add_flag("--json", json, "Machine-readable output");
 
+  std::string lineage_at;
+  auto* lineage = app.add_subcommand("lineage", "The exact upstream runs a window was built from, recursively");
+  AddCommon(lineage, &opts, &now_text);
+  lineage->add_option("TABLE", table, "dataset.table")->required();
+  lineage->add_option("--window", lineage_at, "An instant inside the window")->required();
+  lineage->add_flag("--json", json, "Machine-readable output");
+
   std::string sql, sql_file;
   auto* query = app.add_subcommand("query", "Run SQL against the warehouse and print the result");
   AddCommon(query, &opts, &now_text);
@@ -150,6 +157,7 @@ int main(int argc, char** argv) {
     return SourceRestate(opts, source, *ParseTimeArg(restate_from, "--from"), *ParseTimeArg(restate_to, "--to"), json,
                          std::cout, std::cerr);
   }
+  if (lineage->parsed()) return Lineage(opts, table, *ParseTimeArg(lineage_at, "--window"), json, std::cout, std::cerr);
   if (query->parsed()) return Query(opts, sql, sql_file, json, std::cout, std::cerr);
   return 2;
 }

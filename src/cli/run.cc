@@ -14,6 +14,7 @@
 #include "cli/text_table.h"
 #include "config/loader.h"
 #include "engine/engine.h"
+#include "engine/lineage.h"
 #include "time/clock.h"
 #include "util/strings.h"
 
@@ -185,6 +186,19 @@ int SourceRestate(const CommonOptions& opts, const std::string& source, Timestam
     return 1;
   }
   return Report(*report, json, out, err);
+}
+
+int Lineage(const CommonOptions& opts, const std::string& table, Timestamp at, bool json, std::ostream& out,
+            std::ostream& err) {
+  Session s;
+  if (!OpenSession(opts, &s, err)) return 1;
+  auto root = TraceLineage(s.engine->warehouse(), *s.cp, ToLower(table), at);
+  if (!root.ok()) {
+    err << "error: " << root.error().ToString() << "\n";
+    return 1;
+  }
+  out << (json ? root->ToJson().dump(2) + "\n" : FormatLineage(*root));
+  return 0;
 }
 
 int Status(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err) {

@@ -23,7 +23,7 @@ namespace {
 
 Timestamp NowOf(const CommonOptions& opts) { return opts.now ? *opts.now : SystemClock().Now(); }
 
-std::string Rows(int64_t n) {
+std::string HumanCount(int64_t n) {
   if (n >= 10'000'000) return fmt::format("{:.0f}M", static_cast<double>(n) / 1e6);
   if (n >= 1'000'000) return fmt::format("{:.1f}M", static_cast<double>(n) / 1e6);
   if (n >= 10'000) return fmt::format("{:.0f}k", static_cast<double>(n) / 1e3);
@@ -45,7 +45,7 @@ ProgressFn TerminalProgress(std::ostream& err) {
     shown->last = now;
     double s = std::chrono::duration<double>(now - shown->start).count();
     err << fmt::format("\r\033[K{}: {}/{} windows, {} rows, {:.1f}s", p.table, p.windows_done, p.windows_total,
-                       Rows(p.rows), s)
+                       HumanCount(p.rows), s)
         << std::flush;
   };
 }
@@ -60,9 +60,9 @@ struct Session {
 };
 
 // Compiles the project and opens its warehouse. Invalid tables do not stop the engine:
-// it fails them and runs everything else.
-bool OpenSession(const CommonOptions& opts, Session* s, std::ostream& err) {
-  s->cp = CompileFor(opts, true, err);
+// it fails them and runs everything else. Commands that build nothing skip the type-check.
+bool OpenSession(const CommonOptions& opts, Session* s, std::ostream& err, bool type_check = true) {
+  s->cp = CompileFor(opts, type_check, err);
   if (!s->cp) return false;
   auto engine = Engine::Open(&*s->cp, NowOf(opts));
   if (!engine.ok()) {
@@ -123,11 +123,7 @@ std::string ReadFile(const std::string& path, bool* ok) {
 
 void PrintRows(const db::Rows& rows, bool json, std::ostream& out) {
   if (json) {
-    for (const auto& r : rows.rows) {
-      nlohmann::json obj = nlohmann::json::object();
-      for (size_t i = 0; i < rows.columns.size(); ++i) obj[rows.columns[i]] = r[i] ? nlohmann::json(*r[i]) : nullptr;
-      out << obj.dump() << "\n";
-    }
+    for (const auto& obj : rows.ToJson()) out << obj.dump() << "\n";
     return;
   }
   std::vector<std::vector<std::string>> cells;
@@ -142,7 +138,9 @@ void PrintRows(const db::Rows& rows, bool json, std::ostream& out) {
 // The project's warehouse without compiling its tables: for commands that only read.
 Result<std::unique_ptr<Warehouse>> OpenProjectWarehouse(const CommonOptions& opts) {
   Diagnostics diags;
-  auto project = LoadProject(opts.project, &diags);
+  LoadOptions load;
+  load.project_file_only = true;
+  auto project = LoadProject(opts.project, &diags, load);
   if (!project.ok()) return project.error();
   return OpenWarehouse(*project);
 }
@@ -155,9 +153,9 @@ int Run(const CommonOptions& opts, const std::string& select, bool json, std::os
   PrintDiagnostics(s.cp->diags, err);
   auto report = s.engine->RunOnce(select, TerminalProgress(err));
   ClearProgress(err);
-  if (!report.ok()) {
+  if (!report.ok()) {  // failures are in the report; an error is a bad --select
     err << "error: " << report.error().ToString() << "\n";
-    return report.error().message.find("selector") != std::string::npos ? 2 : 1;
+    return 2;
   }
   return Report(*report, json, out, err);
 }
@@ -278,7 +276,7 @@ int Log(const CommonOptions& opts, const std::string& table, int limit, bool jso
 int SourceMark(const CommonOptions& opts, const std::string& source, Timestamp through, std::ostream& out,
                std::ostream& err) {
   Session s;
-  if (!OpenSession(opts, &s, err)) return 1;
+  if (!OpenSession(opts, &s, err, /*type_check=*/false)) return 1;
   if (auto st = s.engine->MarkSource(source, through); !st.ok()) {
     err << "error: " << st.error().ToString() << "\n";
     return 1;

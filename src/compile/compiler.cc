@@ -210,8 +210,7 @@ Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& op
     // target is built first and gates the table like any input.
     for (const auto& test : def.tests) {
       if (test.kind != TestDef::Kind::kRelationships) continue;
-      std::string target = test.to_table.find('.') == std::string::npos ? def.dataset + "." + test.to_table
-                                                                         : test.to_table;
+      const std::string& target = test.to_table;
       if (target != def.qualified_name() && (cp.project.FindTable(target) || cp.project.FindSource(target))) {
         upstream.insert(target);
       }

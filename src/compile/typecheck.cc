@@ -222,14 +222,13 @@ class Checker {
     for (const auto& [col, rule] : def.merge.rules) require(col, def.merge.where, "merge rule column");
     for (const auto& test : def.tests) {
       for (const auto& c : test.columns) require(c, test.where, std::string(TestKindName(test.kind)) + " column");
-      if (test.kind == TestDef::Kind::kRelationships) CheckRelationship(def, test);
+      if (test.kind == TestDef::Kind::kRelationships) CheckRelationship(test);
     }
     return cp_->diags.error_count() == before;
   }
 
-  void CheckRelationship(const TableDef& def, const TestDef& test) {
-    std::string target = test.to_table.find('.') == std::string::npos ? def.dataset + "." + test.to_table
-                                                                       : test.to_table;
+  void CheckRelationship(const TestDef& test) {
+    const std::string& target = test.to_table;
     if (!cp_->project.FindTable(target) && !cp_->project.FindSource(target)) {
       cp_->diags.AddError(test.where, fmt::format("relationships test refers to unknown table '{}'", test.to_table));
       return;

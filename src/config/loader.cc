@@ -113,6 +113,7 @@ Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const Lo
     return Error(msg.empty() ? "derived.yaml has errors" : msg);
   }
   diags->Merge(std::move(project_diags));
+  if (options.project_file_only) return project;
 
   std::vector<FoundFile> source_files = FindFiles(root, "sources", {".yaml", ".yml"});
   std::vector<FoundFile> table_files = FindFiles(root, "tables", {".yaml", ".yml"});

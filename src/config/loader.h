@@ -9,7 +9,8 @@
 namespace derived {
 
 struct LoadOptions {
-  int threads = 0;  // 0 = one per core
+  int threads = 0;                 // 0 = one per core
+  bool project_file_only = false;  // read derived.yaml alone (commands that need only the warehouse)
 };
 
 // Reads every file of the project. Problems in individual files are added to `diags`

@@ -257,6 +257,9 @@ sql: select 1
   EXPECT_EQ(t[1].columns, std::vector<std::string>{"a"});
   EXPECT_EQ(t[2].values, (std::vector<std::string>{"ios", "web"}));
   EXPECT_EQ(t[3].to_table, "core.users");
+  auto unqualified = ParseTable("schedule: daily\ntests: [{relationships: {column: a, to: Users}}]\nsql: select 1\n");
+  ASSERT_TRUE(unqualified.table) << unqualified.All();
+  EXPECT_EQ(unqualified.table->tests[0].to_table, "core.users");  // the table's own dataset
   EXPECT_EQ(t[3].to_column, "id");
   EXPECT_EQ(*t[4].min_rows, 1);
   EXPECT_EQ(*t[4].max_rows, 10);

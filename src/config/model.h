@@ -44,7 +44,7 @@ struct TestDef {
   std::string name;                  // user-given or generated, unique per table
   std::vector<std::string> columns;  // not_null, unique; accepted_values/relationships: one column
   std::vector<std::string> values;   // accepted_values
-  std::string to_table;              // relationships: the referenced table (as written)
+  std::string to_table;              // relationships: the referenced table, dataset.table
   std::string to_column;             // relationships: its column
   std::optional<int64_t> min_rows, max_rows;  // row_count
   std::string sql;                   // custom: a query returning offending rows

@@ -309,6 +309,12 @@ std::optional<TableDef> ParseTableFile(const std::string& file, const std::strin
   if (YAML::Node n = (*root)["merge"]; n.IsDefined()) t.merge = ParseMerge(r, n);
   if (YAML::Node n = (*root)["columns"]; n.IsDefined()) t.columns = ParseColumns(r, n);
   if (YAML::Node n = (*root)["tests"]; n.IsDefined()) t.tests = ParseTests(r, n);
+  for (auto& test : t.tests) {
+    // Like a name in the SQL, an unqualified target is in the table's own dataset.
+    if (test.kind == TestDef::Kind::kRelationships && test.to_table.find('.') == std::string::npos) {
+      test.to_table = t.dataset + "." + test.to_table;
+    }
+  }
   ParseSql(r, *root, text, project, &t);
 
   // Rules that tie fields together.

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "util/status.h"
 
 namespace derived::db {
@@ -26,6 +28,8 @@ struct Rows {
   size_t size() const { return rows.size(); }
   // REQUIRES: row < size(), col < columns.size()
   const std::optional<std::string>& at(size_t row, size_t col) const { return rows[row][col]; }
+  // One object per row, column name to text (or null).
+  nlohmann::json ToJson() const;
 };
 
 class Database {

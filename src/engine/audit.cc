@@ -13,21 +13,9 @@ std::string ColumnList(const SqlDialect& d, const std::vector<std::string>& cols
   return Join(q, ", ");
 }
 
-nlohmann::json RowsToJson(const db::Rows& rows) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& r : rows.rows) {
-    nlohmann::json obj = nlohmann::json::object();
-    for (size_t i = 0; i < rows.columns.size(); ++i) {
-      obj[rows.columns[i]] = r[i] ? nlohmann::json(*r[i]) : nlohmann::json(nullptr);
-    }
-    out.push_back(std::move(obj));
-  }
-  return out;
-}
-
 }  // namespace
 
-std::string OffendingRowsSql(const SqlDialect& d, const TableDef& def, const TestDef& test, const std::string& table) {
+std::string OffendingRowsSql(const SqlDialect& d, const TestDef& test, const std::string& table) {
   switch (test.kind) {
     case TestDef::Kind::kNotNull: {
       std::vector<std::string> conds;
@@ -47,8 +35,7 @@ std::string OffendingRowsSql(const SqlDialect& d, const TableDef& def, const Tes
                          Join(values, ", "));
     }
     case TestDef::Kind::kRelationships: {
-      std::string target = test.to_table.find('.') == std::string::npos ? def.dataset + "." + test.to_table
-                                                                        : test.to_table;
+      const std::string& target = test.to_table;
       size_t dot = target.find('.');
       std::string to = d.Table(target.substr(0, dot), target.substr(dot + 1));
       std::string c = d.Ident(test.columns[0]);
@@ -85,7 +72,7 @@ Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def
       failures.push_back(std::move(f));
       continue;
     }
-    std::string q = OffendingRowsSql(wh.dialect(), def, test, table);
+    std::string q = OffendingRowsSql(wh.dialect(), test, table);
     if (test.kind == TestDef::Kind::kSql) {
       auto rendered = render(test);
       if (!rendered.ok()) return Error(fmt::format("test '{}': {}", test.name, rendered.error().ToString()));
@@ -97,7 +84,7 @@ Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def
     if (n == 0) continue;
     auto sample = wh.Query("SELECT * FROM (\n" + q + "\n) AS offending LIMIT 5");
     f.offending = n;
-    f.samples = sample.ok() ? RowsToJson(*sample) : nlohmann::json::array();
+    f.samples = sample.ok() ? sample->ToJson() : nlohmann::json::array();
     f.summary = fmt::format("test '{}' failed: {} offending row{}", test.name, n, n == 1 ? "" : "s");
     failures.push_back(std::move(f));
   }

@@ -29,6 +29,6 @@ Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def
                                               const RenderTestSql& render);
 
 // The query returning the rows that break a test (not used for row_count).
-std::string OffendingRowsSql(const SqlDialect& d, const TableDef& def, const TestDef& test, const std::string& table);
+std::string OffendingRowsSql(const SqlDialect& d, const TestDef& test, const std::string& table);
 
 }  // namespace derived

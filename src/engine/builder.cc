@@ -71,6 +71,15 @@ class TableBuilder {
   // The batch's rendered query as a subquery (set by Prepare).
   std::string Query() const { return "(\n" + sql_ + "\n) AS q"; }
 
+  struct Counts {
+    int64_t inserted = 0, updated = 0, deleted = 0;
+  };
+  // A committed range of windows and what writing it did: one log row.
+  struct Written {
+    Window window;
+    Counts counts;
+  };
+
   // --- flows -----------------------------------------------------------------------
 
   // Append and merge, batch by batch, each committed on its own: a crash keeps what
@@ -78,24 +87,22 @@ class TableBuilder {
   bool RunBatches() {
     for (const auto& b : req_.plan.batches) {
       double started = WallSeconds();
-      Counts c;
+      std::vector<Written> written = {{b.write, {}}};
       Status st = InTransaction(wh_, [&]() -> Status {
         bool exists = target_checked_;  // a committed batch created it
         if (!exists) {
-          if (auto s = TargetExists(Target(), &exists); !s.ok()) return s;
+          auto found = TargetExists();
+          if (!found.ok()) return found.error();
+          exists = *found;
         }
-        if (auto s = WriteBatch(b, Target(), exists, &c); !s.ok()) return Explain(s, b);
+        if (auto s = WriteBatch(b, Target(), exists, &written[0].counts); !s.ok()) return Explain(s, b);
         if (auto s = Audit(Target()); !s.ok()) return s;
         TableState next = result_.state;
         if (!req_.backfill) next.completed.Add(b.write);
-        Finish(&next);
-        if (auto s = ctx_.meta->Record(Entry(b.write, c, started), next); !s.ok()) return s;
-        pending_state_ = std::move(next);
-        return Status::Ok();
+        return Publish(std::move(next), written, started);
       });
       if (!st.ok()) return Fail(st, b.write, started);
-      result_.state = pending_state_;
-      Count(c, b.windows);
+      Committed(written, b.windows);
     }
     return true;
   }
@@ -104,45 +111,41 @@ class TableBuilder {
   // the old version until the new one is complete and tested.
   bool RunRebuild() {
     double started = WallSeconds();
-    std::vector<std::pair<Window, Counts>> done;
+    std::vector<Written> written;
     std::optional<Window> current;
+    int windows = 0;
+    int64_t rows = 0;
     Status st = InTransaction(wh_, [&]() -> Status {
       if (auto s = wh_.Execute("DROP TABLE IF EXISTS " + Staging()); !s.ok()) return s;
-      bool exists = false;
       for (const auto& b : req_.plan.batches) {
         current = b.write;
-        Counts c;
-        if (auto s = WriteBatch(b, Staging(), exists, &c); !s.ok()) return Explain(s, b);
-        exists = true;
-        done.push_back({b.write, c});
-        Progress(b.windows, c.inserted);
+        Written w{b.write, {}};
+        if (auto s = WriteBatch(b, Staging(), !written.empty(), &w.counts); !s.ok()) return Explain(s, b);
+        written.push_back(w);
+        windows += b.windows;
+        rows += w.counts.inserted + w.counts.updated;
+        ReportProgress(windows, rows);
       }
       current.reset();
-      if (auto s = SwapIn(&done); !s.ok()) return s;
+      auto old_rows = SwapIn();
+      if (!old_rows.ok()) return old_rows.error();
+      written.front().counts.deleted = *old_rows;
       if (auto s = Audit(Target()); !s.ok()) return s;
       TableState next = result_.state;
       next.completed = IntervalSet();
-      for (const auto& [w, c] : done) next.completed.Add(w);
+      for (const auto& w : written) next.completed.Add(w.window);
       next.version += 1;
-      Finish(&next);
-      for (const auto& [w, c] : done) {
-        if (auto s = ctx_.meta->AppendLog(Entry(w, c, started)); !s.ok()) return s;
-      }
-      if (auto s = ctx_.meta->SaveState(next); !s.ok()) return s;
-      pending_state_ = std::move(next);
-      return Status::Ok();
+      return Publish(std::move(next), written, started);
     });
     if (!st.ok()) return Fail(st, current, started);
-    result_.state = pending_state_;
-    for (const auto& [w, c] : done) Count(c, 0);
-    result_.windows = total_windows_;
+    Committed(written, windows);
     return true;
   }
 
   bool RunReplace() {
     const auto& b = req_.plan.batches.at(0);
     double started = WallSeconds();
-    Counts c;
+    std::vector<Written> written = {{b.write, {}}};
     Status st = InTransaction(wh_, [&]() -> Status {
       if (auto s = wh_.Execute("DROP TABLE IF EXISTS " + Staging()); !s.ok()) return s;
       std::vector<OutputColumn> cols;
@@ -150,35 +153,58 @@ class TableBuilder {
       auto created = wh_.Execute(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}{}", Staging(), SelectList(cols),
                                              Query(), OrderBy()));
       if (!created.ok()) return QueryFailed(created);
-      std::vector<std::pair<Window, Counts>> one = {{b.write, {}}};
-      if (auto s = SwapIn(&one); !s.ok()) return s;
-      c = one[0].second;
+      auto new_rows = CountRows(Staging());
+      if (!new_rows.ok()) return new_rows.error();
+      auto old_rows = SwapIn();
+      if (!old_rows.ok()) return old_rows.error();
+      written[0].counts.inserted = *new_rows;
+      written[0].counts.deleted = *old_rows;
       if (auto s = Audit(Target()); !s.ok()) return s;
       TableState next = result_.state;
       next.built_period = b.write.end;
       next.version += 1;
-      Finish(&next);
-      if (auto s = ctx_.meta->Record(Entry(b.write, c, started), next); !s.ok()) return s;
-      pending_state_ = std::move(next);
-      return Status::Ok();
+      return Publish(std::move(next), written, started);
     });
     if (!st.ok()) return Fail(st, b.write, started);
-    result_.state = pending_state_;
-    Count(c, b.windows);
+    Committed(written, b.windows);
     return true;
+  }
+
+  // Inside a step's transaction: its log rows and the table's new state, which becomes
+  // the builder's own only once the transaction commits (see Committed).
+  Status Publish(TableState next, const std::vector<Written>& written, double started) {
+    Finish(&next);
+    for (const auto& w : written) {
+      if (auto s = ctx_.meta->AppendLog(Entry(w.window, w.counts, started)); !s.ok()) return s;
+    }
+    if (auto s = ctx_.meta->SaveState(next); !s.ok()) return s;
+    pending_state_ = std::move(next);
+    return Status::Ok();
+  }
+
+  void Committed(const std::vector<Written>& written, int windows) {
+    result_.state = pending_state_;
+    for (const auto& w : written) {
+      result_.inserted += w.counts.inserted;
+      result_.updated += w.counts.updated;
+      result_.deleted += w.counts.deleted;
+    }
+    result_.windows += windows;
+    ReportProgress(result_.windows, result_.inserted + result_.updated);
   }
 
   // --- steps -----------------------------------------------------------------------
 
-  struct Counts {
-    int64_t inserted = 0, updated = 0, deleted = 0;
-  };
-
-  Status TargetExists(const std::string&, bool* exists) {
+  Result<bool> TargetExists() {
     auto cols = wh_.Columns(def_.dataset, def_.name);
     if (!cols.ok()) return cols.error();
-    *exists = cols->has_value();
-    return Status::Ok();
+    return cols->has_value();
+  }
+
+  Result<int64_t> CountRows(const std::string& table) {
+    auto n = wh_.Query("SELECT count(*) FROM " + table);
+    if (!n.ok()) return n.error();
+    return static_cast<int64_t>(std::stoll(n->at(0, 0).value_or("0")));
   }
 
   // Renders the batch's query and learns its columns without running it, checking
@@ -425,27 +451,23 @@ class TableBuilder {
     return Status::Ok();
   }
 
-  // Drops the old version and renames the staging table into its place.
-  Status SwapIn(std::vector<std::pair<Window, Counts>>* done) {
-    bool exists = false;
-    if (auto s = TargetExists(Target(), &exists); !s.ok()) return s;
+  // Drops the old version and renames the staging table into its place. Returns the
+  // old version's row count.
+  Result<int64_t> SwapIn() {
+    auto exists = TargetExists();
+    if (!exists.ok()) return exists.error();
     int64_t old_rows = 0;
-    if (exists) {
-      auto n = wh_.Query("SELECT count(*) FROM " + Target());
+    if (*exists) {
+      auto n = CountRows(Target());
       if (!n.ok()) return n.error();
-      old_rows = std::stoll(n->at(0, 0).value_or("0"));
-      if (auto s = wh_.Execute("DROP TABLE " + Target()); !s.ok()) return s;
+      old_rows = *n;
+      if (auto s = wh_.Execute("DROP TABLE " + Target()); !s.ok()) return s.error();
     }
     if (auto s = wh_.Execute(fmt::format("ALTER TABLE {} RENAME TO {}", Staging(), d_.Ident(def_.name))); !s.ok()) {
-      return s;
+      return s.error();
     }
-    if (done->size() == 1) {
-      auto n = wh_.Query("SELECT count(*) FROM " + Target());
-      if (!n.ok()) return n.error();
-      done->front().second.inserted = std::stoll(n->at(0, 0).value_or("0"));
-    }
-    if (!done->empty()) done->front().second.deleted = old_rows;
-    return Describe();
+    if (auto s = Describe(); !s.ok()) return s.error();
+    return old_rows;
   }
 
   // Table and column descriptions as engine comments, so catalog tools show them.
@@ -529,36 +551,18 @@ class TableBuilder {
     e.status = failure_.status;
     e.error = failure_.error;
     e.details = failure_.details;
-    TableState next = result_.state;
-    next.last_status = failure_.status;
-    next.last_error = failure_.error;
-    next.last_run_id = ctx_.run_id;
-    next.consecutive_failures += 1;
-    Status logged = InTransaction(wh_, [&]() -> Status {
-      return ctx_.meta->Record(e, next);
-    });
+    Status logged = ctx_.meta->RecordFailure(e, &result_.state);
     if (!logged.ok()) failure_.error += " (and the failure could not be logged: " + logged.error().message + ")";
-    result_.state = std::move(next);
     return false;
   }
 
-  void Count(const Counts& c, int windows) {
-    result_.inserted += c.inserted;
-    result_.updated += c.updated;
-    result_.deleted += c.deleted;
-    result_.windows += windows;
-    Progress(0, 0);
-  }
-
-  void Progress(int windows, int64_t rows) {
-    progress_windows_ += windows;
-    progress_rows_ += rows;
+  void ReportProgress(int windows_done, int64_t rows) {
     if (!ctx_.on_progress) return;
     BuildProgress p;
     p.table = def_.qualified_name();
-    p.windows_done = windows ? progress_windows_ : result_.windows;
+    p.windows_done = windows_done;
     p.windows_total = total_windows_;
-    p.rows = windows ? progress_rows_ : result_.inserted + result_.updated;
+    p.rows = rows;
     ctx_.on_progress(p);
   }
 
@@ -583,8 +587,7 @@ class TableBuilder {
 
 BuildResult Build(BuildContext& ctx, const BuildRequest& req) { return TableBuilder(ctx, req).Run(); }
 
-std::string DefinitionHash(const CompiledProject& cp, const CompiledTable& table) {
-  const TableDef& def = cp.def(table);
+std::string DefinitionHash(const TableDef& def, const std::string& sql, const std::string& initial_sql) {
   Hasher h;
   h.Add("definition-v1").Add(StrategyName(def.strategy)).Add(ScheduleName(def.schedule));
   h.Add(FormatDuration(def.window)).Add(def.start ? FormatIso(*def.start) : "-").Add(def.time_column);
@@ -593,12 +596,7 @@ std::string DefinitionHash(const CompiledProject& cp, const CompiledTable& table
   for (const auto& c : def.columns) h.Add("col").Add(c.name).Add(c.type);
   for (const auto& c : def.partition_by) h.Add("part").Add(c);
   for (const auto& c : def.cluster_by) h.Add("clus").Add(c);
-  // Rendered for a fixed window, so a change to a macro or a var counts, and `now` does not.
-  Window fixed = WindowAt(def, Timestamp{946684800});  // 2000-01-01
-  for (bool initial : {false, true}) {
-    auto sql = cp.Render(table, fixed, initial);
-    h.Add(sql.ok() ? *sql : "error: " + sql.error().message);
-  }
+  h.Add(sql).Add(initial_sql);
   return h.Hex();
 }
 

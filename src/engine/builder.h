@@ -50,10 +50,11 @@ struct BuildResult {
 
 BuildResult Build(BuildContext& ctx, const BuildRequest& req);
 
-// What identifies a table's contents: its SQL as rendered for a fixed window (so macros
-// and vars count) and every setting that changes rows or columns. Description, owner,
-// tags and tests are left out: changing them rebuilds nothing.
-std::string DefinitionHash(const CompiledProject& cp, const CompiledTable& table);
+// What identifies a table's contents: its SQL as rendered for one fixed window, both
+// variants (so macros and vars count, and `now` does not), and every setting that
+// changes rows or columns. Description, owner, tags and tests are left out: changing
+// them rebuilds nothing.
+std::string DefinitionHash(const TableDef& def, const std::string& sql, const std::string& initial_sql);
 
 // A random id for one invocation of the engine.
 std::string NewRunId();

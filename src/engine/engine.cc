@@ -76,29 +76,33 @@ derived::Status Engine::Load() {
     sources_[u.name] = std::move(u);
   }
 
+  // A table is broken by any error in its YAML file or its SQL file.
+  std::map<std::string, std::string> table_of_file;
+  for (const auto& def : cp_->project.tables) {
+    table_of_file[def.file] = def.qualified_name();
+    table_of_file[def.sql.file] = def.qualified_name();
+  }
   for (const auto& d : cp_->diags.all()) {
-    if (d.severity != Severity::kError) continue;
-    for (const auto& def : cp_->project.tables) {
-      if (def.file == d.where.file && !broken_.count(def.qualified_name())) broken_[def.qualified_name()] = d.ToString();
-    }
+    auto it = table_of_file.find(d.where.file);
+    if (d.severity == Severity::kError && it != table_of_file.end()) broken_.emplace(it->second, d.ToString());
   }
   std::set<int> ordered(cp_->order.begin(), cp_->order.end());
+  // One fixed, unmistakable window: its rendering identifies the definition and shows
+  // whether the SQL uses its bounds as values.
+  const Window probe{Timestamp{-2174586894}, Timestamp{-2174500494}};  // 1901-02-03 04:05:06 + 1 day
+  const std::string lo = FormatSqlLiteral(probe.start), hi = FormatSqlLiteral(probe.end);
   for (const auto& t : cp_->tables) {
     const TableDef& def = cp_->def(t);
-    if (t.node >= 0 && !ordered.count(t.node) && !broken_.count(def.qualified_name())) {
-      broken_[def.qualified_name()] = "it is on or below a dependency cycle";
-    }
-    hashes_[def.qualified_name()] = DefinitionHash(*cp_, t);
-    // Render once for an unmistakable window to see how the SQL uses its bounds.
-    Window probe{Timestamp{-2174586894}, Timestamp{-2174500494}};  // 1901-02-03 04:05:06 + 1 day
-    bool as_value = false;
+    if (t.node >= 0 && !ordered.count(t.node)) broken_.emplace(def.qualified_name(), "it is on or below a dependency cycle");
+    std::string rendered[2];
     for (bool initial : {false, true}) {
       auto sql = cp_->Render(t, probe, initial);
-      if (sql.ok()) {
-        as_value = as_value || UsesWindowAsValue(*sql, FormatSqlLiteral(probe.start), FormatSqlLiteral(probe.end));
-      }
+      rendered[initial] = sql.ok() ? *sql : "error: " + sql.error().message;
     }
-    if (as_value) window_as_value_.insert(def.qualified_name());
+    hashes_[def.qualified_name()] = DefinitionHash(def, rendered[0], rendered[1]);
+    if (UsesWindowAsValue(rendered[0], lo, hi) || UsesWindowAsValue(rendered[1], lo, hi)) {
+      window_as_value_.insert(def.qualified_name());
+    }
   }
   return derived::Status::Ok();
 }
@@ -146,27 +150,16 @@ std::string Engine::BrokenReason(const CompiledTable& t) const {
 
 void Engine::RecordBroken(const CompiledTable& t, const std::string& reason) {
   const TableDef& def = cp_->def(t);
-  TableState next;
-  if (auto it = states_.find(def.qualified_name()); it != states_.end()) next = it->second;
-  next.table = def.qualified_name();
-  next.last_status = "failed";
-  next.last_error = reason;
-  next.last_run_id = run_id_;
-  next.consecutive_failures += 1;
   LogEntry e;
   e.run_id = run_id_;
-  e.table = next.table;
-  e.definition_hash = hashes_[next.table];
+  e.table = def.qualified_name();
+  e.definition_hash = hashes_[e.table];
   e.operation = "validate";
   e.started_at = e.finished_at = WallSeconds();
   e.logical_now = now_;
   e.status = "failed";
   e.error = reason;
-  (void)InTransaction(*wh_, [&]() -> derived::Status {
-    if (auto s = meta_->AppendLog(e); !s.ok()) return s;
-    return meta_->SaveState(next);
-  });
-  states_[next.table] = std::move(next);
+  (void)meta_->RecordFailure(e, &states_[e.table]);  // states_[...] starts empty for a table never seen
 }
 
 TableOutcome Engine::BuildTable(const CompiledTable& t, const Plan& plan, bool backfill, const ProgressFn& progress) {
@@ -372,14 +365,18 @@ Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Tim
   return report;
 }
 
+Result<const SourceDef*> Engine::FindSource(const std::string& name) const {
+  if (const SourceDef* s = cp_->project.FindSource(ToLower(name))) return s;
+  std::vector<std::string> names;
+  for (const auto& src : cp_->project.sources) names.push_back(src.qualified_name());
+  return Error(fmt::format("unknown source '{}'{}", name, DidYouMean(ToLower(name), names)));
+}
+
 Result<RunReport> Engine::Restate(const std::string& source, Timestamp from, Timestamp to,
                                   const ProgressFn& progress) {
-  const SourceDef* s = cp_->project.FindSource(ToLower(source));
-  if (!s) {
-    std::vector<std::string> names;
-    for (const auto& src : cp_->project.sources) names.push_back(src.qualified_name());
-    return Error(fmt::format("unknown source '{}'{}", source, DidYouMean(ToLower(source), names)));
-  }
+  auto found = FindSource(source);
+  if (!found.ok()) return found.error();
+  const SourceDef* s = *found;
   if (!(from < to)) return Error(fmt::format("--from {} must be before --to {}", FormatIso(from), FormatIso(to)));
   // The restatement itself goes in the log, so the repairs that follow have a cause.
   LogEntry e;
@@ -473,12 +470,9 @@ Result<std::vector<TableStatus>> Engine::Status() {
 }
 
 derived::Status Engine::MarkSource(const std::string& source, Timestamp through) {
-  const SourceDef* s = cp_->project.FindSource(ToLower(source));
-  if (!s) {
-    std::vector<std::string> names;
-    for (const auto& src : cp_->project.sources) names.push_back(src.qualified_name());
-    return Error(fmt::format("unknown source '{}'{}", source, DidYouMean(ToLower(source), names)));
-  }
+  auto found = FindSource(source);
+  if (!found.ok()) return found.error();
+  const SourceDef* s = *found;
   if (s->freshness.kind != Freshness::Kind::kMarker) {
     return Error(fmt::format("source '{}' knows its completeness from its freshness query ({}); only sources with "
                              "'freshness: marker' are marked",

@@ -81,6 +81,8 @@ class Engine {
   Engine() = default;
   derived::Status Load();
   UpstreamStatus StatusOf(const std::string& name) const;
+  // The source of that name, or an error suggesting the closest one.
+  Result<const SourceDef*> FindSource(const std::string& name) const;
   std::vector<UpstreamStatus> UpstreamsOf(const CompiledTable& t) const;
   PlanInput PlanInputFor(const CompiledTable& t, const std::vector<UpstreamStatus>& ups) const;
   // Why a table cannot be built at all (invalid definition, cycle), or empty.

@@ -26,20 +26,6 @@ void IntervalSet::Add(Window w) {
   ranges_ = std::move(out);
 }
 
-void IntervalSet::Remove(Window w) {
-  if (w.end <= w.start) return;
-  std::vector<Window> out;
-  for (const Window& r : ranges_) {
-    if (r.end <= w.start || w.end <= r.start) {
-      out.push_back(r);
-      continue;
-    }
-    if (r.start < w.start) out.push_back({r.start, w.start});
-    if (w.end < r.end) out.push_back({w.end, r.end});
-  }
-  ranges_ = std::move(out);
-}
-
 bool IntervalSet::Covers(Window w) const {
   if (w.end <= w.start) return true;
   for (const Window& r : ranges_) {

@@ -15,8 +15,6 @@ class IntervalSet {
   // Adds [w.start, w.end), merging with touching or overlapping ranges. Empty windows are
   // ignored.
   void Add(Window w);
-  // Removes [w.start, w.end), splitting ranges as needed.
-  void Remove(Window w);
   // True when every instant of w is covered.
   bool Covers(Window w) const;
   // True when some instant of w is covered.

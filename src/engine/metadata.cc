@@ -157,16 +157,6 @@ Result<std::map<std::string, TableState>> MetadataStore::LoadStates() {
   return out;
 }
 
-Result<std::optional<TableState>> MetadataStore::LoadState(const std::string& table) {
-  auto rows =
-      wh_->Query(fmt::format("SELECT {} FROM _derived.state WHERE table_name = {}", kStateColumns, Lit(table)));
-  if (!rows.ok()) return rows.error();
-  if (rows->size() == 0) return std::optional<TableState>();
-  auto s = StateFromRow(rows->rows[0]);
-  if (!s.ok()) return s.error();
-  return std::optional<TableState>(std::move(*s));
-}
-
 Status MetadataStore::SaveState(const TableState& s) {
   if (auto st = Prepared(); !st.ok()) return st;
   std::vector<Statement::Value> values = {
@@ -181,10 +171,6 @@ Status MetadataStore::SaveState(const TableState& s) {
   auto inserted = state_insert_->Run(values);
   if (!inserted.ok()) return inserted.error();
   return Status::Ok();
-}
-
-Status MetadataStore::DeleteState(const std::string& table) {
-  return wh_->Execute("DELETE FROM _derived.state WHERE table_name = " + Lit(table));
 }
 
 Status MetadataStore::AppendLog(const LogEntry& e) {
@@ -205,6 +191,15 @@ Status MetadataStore::AppendLog(const LogEntry& e) {
 Status MetadataStore::Record(const LogEntry& entry, const TableState& state) {
   if (auto st = AppendLog(entry); !st.ok()) return st;
   return SaveState(state);
+}
+
+Status MetadataStore::RecordFailure(const LogEntry& entry, TableState* state) {
+  state->table = entry.table;
+  state->last_status = entry.status;
+  state->last_error = entry.error;
+  state->last_run_id = entry.run_id;
+  state->consecutive_failures += 1;
+  return InTransaction(*wh_, [&]() -> Status { return Record(entry, *state); });
 }
 
 // Parsed and planned once per store: every mutation writes these.

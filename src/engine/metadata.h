@@ -65,13 +65,14 @@ class MetadataStore {
   Status EnsureSchema();
 
   Result<std::map<std::string, TableState>> LoadStates();
-  Result<std::optional<TableState>> LoadState(const std::string& table);
   Status SaveState(const TableState& state);  // replaces the table's row
-  Status DeleteState(const std::string& table);
 
   Status AppendLog(const LogEntry& entry);
-  // The log row and the state change of one mutation, in one round trip.
+  // A log row and the state change it records.
   Status Record(const LogEntry& entry, const TableState& state);
+  // A failed attempt, after its rollback, in a transaction of its own: the log row
+  // `entry`, and `state` marked with the failure (status, error, run, one more failure).
+  Status RecordFailure(const LogEntry& entry, TableState* state);
 
   // Source completeness set by `derived source mark`.
   Result<std::map<std::string, Timestamp>> LoadMarks();

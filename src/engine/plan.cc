@@ -176,10 +176,6 @@ Plan PlanReplace(const PlanInput& in) {
       return plan;
     }
   }
-  if (in.upstream.empty() && !in.state->built_period) {
-    plan.action = Action::kReplace;
-    return plan;
-  }
   plan.action = Action::kWait;
   plan.reason = "no input has new data since the last build";
   return plan;

@@ -38,6 +38,12 @@ class DuckDbDialect final : public SqlDialect {
   }
 };
 
+// DuckDB answers INSERT, UPDATE and DELETE with one row holding the count.
+int64_t ChangedRows(const db::Rows& rows) {
+  if (rows.size() != 1 || rows.columns.size() != 1 || rows.columns[0] != "Count" || !rows.at(0, 0)) return 0;
+  return std::stoll(*rows.at(0, 0));
+}
+
 class DuckDbStatement final : public Statement {
  public:
   explicit DuckDbStatement(std::unique_ptr<db::PreparedStatement> stmt) : stmt_(std::move(stmt)) {}
@@ -54,11 +60,7 @@ class DuckDbStatement final : public Statement {
     }
     auto r = stmt_->Execute();
     if (!r.ok()) return r.error();
-    // DuckDB answers DML with one row holding the count.
-    if (r->size() == 1 && r->columns.size() == 1 && r->columns[0] == "Count" && r->at(0, 0)) {
-      return static_cast<int64_t>(std::stoll(*r->at(0, 0)));
-    }
-    return int64_t{0};
+    return ChangedRows(*r);
   }
 
  private:
@@ -79,9 +81,7 @@ class DuckDbWarehouse final : public Warehouse {
   Result<int64_t> ExecuteCount(std::string_view sql) override {
     auto rows = conn_->Query(sql);
     if (!rows.ok()) return rows.error();
-    // DuckDB answers DML with one row holding the count.
-    if (rows->size() != 1 || rows->columns.size() != 1 || !rows->at(0, 0)) return int64_t{0};
-    return static_cast<int64_t>(std::stoll(*rows->at(0, 0)));
+    return ChangedRows(*rows);
   }
 
   Result<std::unique_ptr<Statement>> Prepare(std::string_view sql) override {

@@ -4,6 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
 #include <nlohmann/json.hpp>
 
 #include "engine_testing.h"
@@ -609,6 +613,139 @@ TEST(Engine, LineageListsTheExactUpstreamRunsOfAWindow) {
   r = p.Derived({"lineage", "core.weekly", "--window", "2023-06-01"}, "2024-01-15T06:00:00Z");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("core.weekly has no successful run covering 2023-06-01T00:00:00Z"));
+}
+
+}  // namespace
+}  // namespace derived
+
+namespace derived {
+namespace {
+
+// The CLI points of the engine a user relies on: --select, DERIVED_NOW, query --file,
+// log --limit.
+TEST(Engine, SelectClockFileAndLimitOptions) {
+  WarehouseProject p;
+  WriteChain(p);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-08"}).exit_code, 0);
+  // Only hourly and what reads it downstream within the selection; the clock from the
+  // environment, as the demo sets it.
+  auto r = testing::RunDerived({"run", "--once", "--select", "core.hourly+", "--project", p.dir().str()},
+                               {"DERIVED_NOW=2024-01-08T06:00:00Z"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("built    core.hourly"));
+  EXPECT_THAT(r.out, HasSubstr("built    core.daily"));
+  EXPECT_THAT(r.out, Not(HasSubstr("core.users")));
+  EXPECT_EQ(p.Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'users'"), 0);
+  EXPECT_EQ(p.Scalar("SELECT strftime(max(logical_now), '%Y-%m-%d %H') FROM _derived.log"), "2024-01-08 06");
+  r = p.Derived({"run", "--once", "--select", "core.nope"}, "2024-01-08T06:00:00Z");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("error: selector 'core.nope' matches nothing"));
+
+  p.Write("q.sql", "-- per table\nSELECT table_name, count(*) AS n FROM _derived.log GROUP BY 1 ORDER BY 1;\n");
+  r = p.Derived({"query", "--file", (p.dir().path() / "q.sql").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("core.hourly"));
+  r = p.Derived({"query", "--file", (p.dir().path() / "missing.sql").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("cannot read"));
+  r = p.Derived({"log", "--limit", "2", "--json"});
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2);
+  EXPECT_EQ(p.Derived({"log", "--limit", "0"}).exit_code, 2);
+}
+
+// Completeness from a freshness query: a table waits for what the query reports.
+TEST(Engine, FreshnessQueryGatesReaders) {
+  WarehouseProject p;
+  p.Write("sources/raw/rates.yaml", R"(time_column: day
+freshness: {query: "SELECT max(day) + INTERVAL 1 DAY FROM raw.rates"}
+columns:
+  - {name: day, type: TIMESTAMP}
+  - {name: rate, type: DOUBLE}
+)");
+  p.Write("tables/core/rates.yaml", R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+sql: SELECT day, rate * 2 AS rate FROM raw.rates WHERE day >= {{ window_start }} AND day < {{ window_end }}
+)");
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.rates AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i) DAY AS day, "
+        "i * 1.0 AS rate FROM range(3) t(i)");
+  auto r = p.Derived({"run", "--once"}, "2024-02-01");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(p.Count("SELECT count(*) FROM core.rates"), 3);
+  p.Sql("INSERT INTO raw.rates VALUES (TIMESTAMP '2024-01-04', 3.0)");
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
+  EXPECT_EQ(p.Scalar("SELECT max(rate) FROM core.rates"), "6.0");
+  auto status = p.Derived({"status"}, "2024-02-01");
+  EXPECT_THAT(status.out, HasSubstr("waits for raw.rates (complete through 2024-01-05T00:00:00Z; needs "
+                                    "2024-01-06T00:00:00Z)"));
+}
+
+// relationships and row_count fail the mutation too; cluster_by orders what is written
+// and is kept in the table's state.
+TEST(Engine, RelationshipAndRowCountTestsAndClustering) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/known.yaml", "schedule: daily\nsql: SELECT * FROM range(0, 5) t(user_id)\n");
+  p.Write("tables/core/per_user.yaml", R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+cluster_by: [user_id]
+partition_by: [day]
+tests:
+  - relationships: {column: user_id, to: known}
+  - row_count: {min: 1, max: 100}
+sql: |
+  SELECT date_trunc('day', ts) AS day, user_id, count(*) AS n FROM raw.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY ALL
+)");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-02"}).exit_code, 0);
+  auto r = p.Derived({"run", "--once"}, "2024-01-02T06:00:00Z");
+  EXPECT_EQ(r.exit_code, 1);
+  // Users 5 and 6 are not in core.known.
+  EXPECT_THAT(r.out, HasSubstr("test 'relationships_user_id' failed: 2 offending rows"));
+  EXPECT_EQ(p.Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'per_user'"), 0);
+
+  p.Write("tables/core/known.yaml", "schedule: daily\nsql: SELECT * FROM range(0, 7) t(user_id)\n");
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-01-02T06:00:00Z").exit_code, 0);
+  // Written in cluster order.
+  EXPECT_EQ(p.Scalar("SELECT string_agg(user_id::VARCHAR, ',' ORDER BY rowid) FROM core.per_user"), "0,1,2,3,4,5,6");
+  EXPECT_EQ(p.Scalar("SELECT (config->'cluster_by')::VARCHAR || (config->'partition_by')::VARCHAR FROM "
+                     "_derived.state WHERE table_name = 'core.per_user'"),
+            R"(["user_id"]["day"])");
+
+  // Ten more days would pass 100 rows (7 users a day): the row_count bound fails.
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-20"}).exit_code, 0);
+  r = p.Derived({"run", "--once"}, "2024-01-20T06:00:00Z");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("test 'row_count' failed: the table has 133 rows, more than the maximum 100"));
+  EXPECT_EQ(p.Count("SELECT count(*) FROM core.per_user"), 7);
+}
+
+// Every log row says which commit of the project ran and whether the tree was dirty.
+TEST(Engine, LogRecordsTheGitCommit) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/daily.yaml", kDaily);
+  p.Write(".gitignore", "warehouse.duckdb*\n.derived/\n");
+  std::string git = "git -C " + p.dir().str() + " ";
+  ASSERT_EQ(std::system((git + "init -q && " + git + "add -A && " + git +
+                         "-c user.name=t -c user.email=t@t commit -qm init").c_str()),
+            0);
+  FILE* head = popen((git + "rev-parse HEAD").c_str(), "r");
+  char sha[64] = {0};
+  ASSERT_NE(fgets(sha, sizeof sha, head), nullptr);
+  pclose(head);
+  std::string commit = std::string(sha).substr(0, 40);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
+  EXPECT_EQ(p.Scalar("SELECT git_commit || ' ' || git_dirty FROM _derived.log"), commit + " false");
+  p.Write("tables/core/daily.yaml", std::string(kDaily) + "\n");  // an uncommitted edit
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-04"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
+  EXPECT_EQ(p.Scalar("SELECT git_dirty FROM _derived.log ORDER BY finished_at DESC LIMIT 1"), "true");
 }
 
 }  // namespace

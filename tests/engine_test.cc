@@ -388,9 +388,16 @@ TEST(Engine, ChangedDefinitionRebuildsIntoANewVersion) {
                          "SELECT date_trunc('day', ts)::TIMESTAMP, count(*), max(amount) FROM raw.events WHERE ts < "
                          "'2024-01-05' GROUP BY 1"),
             0);
-  // A description change alone rebuilds nothing.
+  // A description change alone rebuilds nothing: it updates the table's comment and logs that.
+  std::string version = p.Scalar("SELECT version FROM _derived.state WHERE table_name = 'core.daily'");
   changed.insert(0, "description: Daily events.\n");
   p.Write("tables/core/daily.yaml", changed);
+  r = p.Derived({"run", "--once"}, "2024-02-01");
+  EXPECT_THAT(r.out, HasSubstr("updated  core.daily  metadata updated (no rebuild)"));
+  EXPECT_EQ(p.Scalar("SELECT comment FROM duckdb_tables() WHERE table_name = 'daily'"), "Daily events.");
+  EXPECT_EQ(p.Scalar("SELECT version FROM _derived.state WHERE table_name = 'core.daily'"), version);
+  EXPECT_EQ(p.Scalar("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily' AND operation = 'metadata'"),
+            "1");
   r = p.Derived({"run", "--once"}, "2024-02-01");
   EXPECT_THAT(r.out, HasSubstr("1 waiting"));
 }

@@ -90,6 +90,8 @@ int Report(const RunReport& report, bool json, std::ostream& out, std::ostream& 
       counts[o.status]++;
       if (o.status == "built") {
         out << fmt::format("built    {}  {} ({:.2f}s)\n", o.table, o.detail, o.seconds);
+      } else if (o.status == "updated") {
+        out << fmt::format("updated  {}  {}\n", o.table, o.detail);
       } else if (o.status == "skipped") {
         out << fmt::format("skipped  {}  {}\n", o.table, o.detail);
       } else if (o.failed()) {
@@ -97,7 +99,7 @@ int Report(const RunReport& report, bool json, std::ostream& out, std::ostream& 
       }
     }
     std::vector<std::string> parts;
-    for (const char* s : {"built", "up_to_date", "waiting", "skipped", "failed", "test_failed"}) {
+    for (const char* s : {"built", "updated", "up_to_date", "waiting", "skipped", "failed", "test_failed"}) {
       if (counts[s]) parts.push_back(fmt::format("{} {}", counts[s], ReplaceAll(s, "_", " ")));
     }
     out << fmt::format("run {}: {}\n", report.run_id, parts.empty() ? "nothing to do" : Join(parts, ", "));

@@ -364,6 +364,44 @@ TEST(SourceFile, Errors) {
               HasSubstr("time_column 'tz' is not one of the declared columns (did you mean 'ts'?)"));
 }
 
+TEST(SourceFile, FileLocationAndFormat) {
+  auto parse = [](const std::string& yaml) {
+    Diagnostics d;
+    auto s = ParseSourceFile("sources/raw/e.yaml", "freshness: marker\n" + yaml, "raw", "e", &d);
+    EXPECT_TRUE(d.all().empty()) << yaml;
+    return s.value_or(SourceDef{});
+  };
+  SourceDef s = parse("location: landing/events/*.parquet\n");
+  EXPECT_EQ(s.location, "landing/events/*.parquet");
+  EXPECT_EQ(s.format, FileFormat::kParquet);
+  EXPECT_EQ(parse("location: /data/e/*.CSV.GZ\n").format, FileFormat::kCsv);
+  EXPECT_EQ(parse("location: landing/e/*.ndjson\n").format, FileFormat::kJson);
+  EXPECT_EQ(parse("location: landing/e/*.json.gz\n").format, FileFormat::kJson);
+  EXPECT_EQ(parse("location: landing/e/*\nformat: JSON\n").format, FileFormat::kJson);
+  EXPECT_EQ(parse("location: landing/e/*.csv\nformat: parquet\n").format, FileFormat::kParquet);  // format wins
+  EXPECT_EQ(parse("description: in the warehouse\n").location, "");
+}
+
+TEST(SourceFile, FileLocationErrors) {
+  auto errors = [](const std::string& yaml) {
+    Diagnostics d;
+    EXPECT_FALSE(ParseSourceFile("sources/raw/e.yaml", "freshness: marker\n" + yaml, "raw", "e", &d));
+    std::string s;
+    for (const auto& x : d.all()) s += x.ToString() + "\n";
+    return s;
+  };
+  EXPECT_THAT(errors("location: ''\n"), HasSubstr("e.yaml:2:11: error: 'location' is empty: give a glob of files"));
+  EXPECT_THAT(errors("location: landing/e/*.parquet\nformat: parket\n"),
+              HasSubstr("e.yaml:3:9: error: unknown format 'parket': expected parquet, csv or json (did you mean "
+                        "'parquet'?)"));
+  EXPECT_THAT(errors("location: landing/e/*.txt\n"),
+              HasSubstr("e.yaml:2:11: error: cannot tell the format of 'landing/e/*.txt' from its extension (.parquet, "
+                        ".csv, .csv.gz, .json, .jsonl, .ndjson or .json.gz): add 'format: parquet', 'csv' or 'json'"));
+  EXPECT_THAT(errors("format: csv\n"), HasSubstr("e.yaml:2:1: error: 'format' is only used with 'location'"));
+  EXPECT_THAT(errors("location: [a.csv]\n"), HasSubstr("e.yaml:2:11: error: 'location' must be a string, got a list"));
+  EXPECT_THAT(errors("locaton: a.csv\n"), HasSubstr("unknown key 'locaton' in source (did you mean 'location'?)"));
+}
+
 // --- derived.yaml ---------------------------------------------------------------
 
 TEST(ProjectFile, ReadsEverything) {

@@ -13,6 +13,15 @@ std::string_view StrategyName(Strategy s) {
   return "?";
 }
 
+std::string_view FileFormatName(FileFormat f) {
+  switch (f) {
+    case FileFormat::kParquet: return "parquet";
+    case FileFormat::kCsv: return "csv";
+    case FileFormat::kJson: return "json";
+  }
+  return "?";
+}
+
 std::string_view MergeRuleName(MergeRule r) {
   switch (r) {
     case MergeRule::kLatest: return "latest";

@@ -93,6 +93,10 @@ struct Freshness {
   std::string query;  // kQuery: returns the timestamp through which data is complete
 };
 
+// How the files of a file source are read.
+enum class FileFormat { kParquet, kCsv, kJson };
+std::string_view FileFormatName(FileFormat f);
+
 struct SourceDef {
   std::string dataset;
   std::string name;
@@ -103,6 +107,10 @@ struct SourceDef {
   std::string time_column;
   std::vector<ColumnDef> columns;
   Freshness freshness;
+  // A file source: a glob of files read in place (relative to the project root or
+  // absolute), and their format. Empty for a table already in the warehouse.
+  std::string location;
+  FileFormat format = FileFormat::kParquet;
   std::map<std::string, Location> field_locations;
 
   std::string qualified_name() const { return dataset + "." + name; }

@@ -8,8 +8,15 @@
 namespace derived {
 namespace {
 
-const std::vector<std::string> kSourceKeys = {"name",        "dataset", "description", "owner",
-                                              "tags",        "time_column", "columns", "freshness"};
+const std::vector<std::string> kSourceKeys = {"name",        "dataset", "description", "owner",    "tags",
+                                              "time_column", "columns", "freshness",   "location", "format"};
+
+const std::vector<std::string> kFormats = {"parquet", "csv", "json"};
+// DuckDB's readers decompress .gz themselves.
+const std::vector<std::pair<std::string, FileFormat>> kExtensions = {
+    {".parquet", FileFormat::kParquet}, {".csv", FileFormat::kCsv},     {".csv.gz", FileFormat::kCsv},
+    {".json", FileFormat::kJson},       {".jsonl", FileFormat::kJson},  {".ndjson", FileFormat::kJson},
+    {".json.gz", FileFormat::kJson}};
 
 std::optional<Freshness> ParseFreshness(YamlReader& r, const YAML::Node& node) {
   constexpr const char* kExpected = "expected 'marker' or {query: SQL returning the timestamp data is complete through}";
@@ -31,6 +38,52 @@ std::optional<Freshness> ParseFreshness(YamlReader& r, const YAML::Node& node) {
     return std::nullopt;
   }
   return Freshness{Freshness::Kind::kQuery, *q};
+}
+
+std::optional<FileFormat> FormatFromExtension(const std::string& location) {
+  std::string lower = ToLower(location);
+  for (const auto& [ext, format] : kExtensions) {
+    if (EndsWith(lower, ext)) return format;
+  }
+  return std::nullopt;
+}
+
+// Reads `location` and `format` into `s`. The format defaults to the one the location's
+// extension names.
+void ParseFileLocation(YamlReader& r, const YAML::Node& root, SourceDef* s) {
+  YAML::Node loc = root["location"], fmt_node = root["format"];
+  std::optional<FileFormat> format;
+  if (fmt_node.IsDefined()) {
+    if (auto f = r.AsString(fmt_node, "'format'")) {
+      for (FileFormat known : {FileFormat::kParquet, FileFormat::kCsv, FileFormat::kJson}) {
+        if (ToLower(*f) == FileFormatName(known)) format = known;
+      }
+      if (!format) {
+        r.ErrorAt(fmt_node, fmt::format("unknown format '{}': expected parquet, csv or json{}", *f,
+                                        DidYouMean(*f, kFormats)));
+      }
+    }
+    if (!loc.IsDefined()) {
+      r.diags()->AddError(r.KeyLocation(root, "format"), "'format' is only used with 'location'");
+    }
+  }
+  if (!loc.IsDefined()) return;
+  auto l = r.String(root, "location");
+  if (!l) return;
+  s->location = Trim(*l);
+  if (s->location.empty()) {
+    r.ErrorAt(loc, "'location' is empty: give a glob of files, such as landing/events/*.parquet");
+    return;
+  }
+  if (!format && !fmt_node.IsDefined()) {
+    format = FormatFromExtension(s->location);
+    if (!format) {
+      r.ErrorAt(loc, fmt::format("cannot tell the format of '{}' from its extension (.parquet, .csv, .csv.gz, "
+                                 ".json, .jsonl, .ndjson or .json.gz): add 'format: parquet', 'csv' or 'json'",
+                                 s->location));
+    }
+  }
+  if (format) s->format = *format;
 }
 
 }  // namespace
@@ -55,6 +108,7 @@ std::optional<SourceDef> ParseSourceFile(const std::string& file, const std::str
   s.tags = r.StringList(*root, "tags").value_or(std::vector<std::string>{});
   s.time_column = ToLower(r.String(*root, "time_column").value_or(""));
   if (YAML::Node n = (*root)["columns"]; n.IsDefined()) s.columns = ParseColumns(r, n);
+  ParseFileLocation(r, *root, &s);
   if (YAML::Node n = (*root)["freshness"]; n.IsDefined()) {
     if (auto f = ParseFreshness(r, n)) s.freshness = *f;
   } else {

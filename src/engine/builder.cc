@@ -13,6 +13,22 @@
 namespace derived {
 namespace {
 
+// Table and column descriptions as engine comments, so catalog tools show them. With
+// `clear`, an empty description removes an earlier comment.
+Status DescribeTable(Warehouse& wh, const TableDef& def, bool clear) {
+  const SqlDialect& d = wh.dialect();
+  std::string table = d.Table(def.dataset, def.name);
+  auto text = [&](const std::string& s) { return s.empty() ? std::string("NULL") : d.Literal(s); };
+  std::string sql;
+  if (clear || !def.description.empty()) sql += fmt::format("COMMENT ON TABLE {} IS {};", table, text(def.description));
+  for (const auto& c : def.columns) {
+    if (!clear && c.description.empty()) continue;
+    sql += fmt::format("COMMENT ON COLUMN {}.{} IS {};", table, d.Ident(c.name), text(c.description));
+  }
+  return sql.empty() ? Status::Ok() : wh.Execute(sql);
+}
+
+
 // Errors raised inside a statement by its own guards, recognised to explain them.
 const char* kOutsideWindow = "derived: row outside the window";
 const char* kNullKey = "derived: NULL merge key";
@@ -470,18 +486,7 @@ class TableBuilder {
     return old_rows;
   }
 
-  // Table and column descriptions as engine comments, so catalog tools show them.
-  Status Describe() {
-    std::string sql;
-    if (!def_.description.empty()) {
-      sql += fmt::format("COMMENT ON TABLE {} IS {};", Target(), d_.Literal(def_.description));
-    }
-    for (const auto& c : def_.columns) {
-      if (c.description.empty()) continue;
-      sql += fmt::format("COMMENT ON COLUMN {}.{} IS {};", Target(), d_.Ident(c.name), d_.Literal(c.description));
-    }
-    return sql.empty() ? Status::Ok() : wh_.Execute(sql);
-  }
+  Status Describe() { return DescribeTable(wh_, def_, /*clear=*/false); }
 
   Status Audit(const std::string& table) {
     if (def_.tests.empty()) return Status::Ok();
@@ -516,7 +521,8 @@ class TableBuilder {
                     {"time_column", def_.time_column},
                     {"partition_by", def_.partition_by},
                     {"cluster_by", def_.cluster_by},
-                    {"file", def_.file}};
+                    {"file", def_.file},
+                    {"metadata_hash", MetadataHash(def_)}};
     if (def_.strategy == Strategy::kReplace) {
       next->watermark = next->built_period;
     } else {
@@ -598,6 +604,43 @@ std::string DefinitionHash(const TableDef& def, const std::string& sql, const st
   for (const auto& c : def.cluster_by) h.Add("clus").Add(c);
   h.Add(sql).Add(initial_sql);
   return h.Hex();
+}
+
+std::string MetadataHash(const TableDef& def) {
+  Hasher h;
+  h.Add("metadata-v1").Add(def.description).Add(def.owner);
+  for (const auto& t : def.tags) h.Add("tag").Add(t);
+  for (const auto& c : def.columns) h.Add("col").Add(c.name).Add(c.description).Add(Join(c.tags, ","));
+  for (const auto& t : def.tests) {
+    h.Add("test").Add(t.name).Add(TestKindName(t.kind)).Add(Join(t.columns, ",")).Add(Join(t.values, ","));
+    h.Add(t.to_table).Add(t.to_column).Add(t.sql);
+    h.Add(t.min_rows ? std::to_string(*t.min_rows) : "-").Add(t.max_rows ? std::to_string(*t.max_rows) : "-");
+  }
+  return h.Hex();
+}
+
+Result<TableState> UpdateMetadata(BuildContext& ctx, const TableDef& def, const TableState& state,
+                                  const std::string& metadata_hash) {
+  TableState next = state;
+  next.config["metadata_hash"] = metadata_hash;
+  LogEntry e;
+  e.run_id = ctx.run_id;
+  e.table = def.qualified_name();
+  e.definition_hash = state.definition_hash;
+  e.operation = "metadata";
+  e.started_at = WallSeconds();
+  e.logical_now = ctx.now;
+  e.status = "success";
+  e.details = {{"description", def.description}, {"owner", def.owner}, {"tags", def.tags}};
+  Status st = InTransaction(*ctx.wh, [&]() -> Status {
+    if (auto s = DescribeTable(*ctx.wh, def, /*clear=*/true); !s.ok()) return s;
+    e.finished_at = WallSeconds();
+    if (auto s = ctx.meta->AppendLog(e); !s.ok()) return s;
+    return ctx.meta->SaveState(next);
+  });
+  if (!st.ok()) return Error(fmt::format("{}: cannot update the metadata of {}: {}", def.file, def.qualified_name(),
+                                         st.error().message));
+  return next;
 }
 
 std::string NewRunId() {

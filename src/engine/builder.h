@@ -56,6 +56,15 @@ BuildResult Build(BuildContext& ctx, const BuildRequest& req);
 // them rebuilds nothing.
 std::string DefinitionHash(const TableDef& def, const std::string& sql, const std::string& initial_sql);
 
+// What the rest of a definition says: description, owner, tags, column descriptions and
+// tests. A change here updates the table's metadata and rebuilds nothing.
+std::string MetadataHash(const TableDef& def);
+
+// Brings a built table's comments and recorded metadata up to date with `def`, logged as
+// a `metadata` operation, in one transaction. Returns the new state.
+Result<TableState> UpdateMetadata(BuildContext& ctx, const TableDef& def, const TableState& state,
+                                  const std::string& metadata_hash);
+
 // A random id for one invocation of the engine.
 std::string NewRunId();
 

@@ -7,6 +7,7 @@
 
 #include "dag/selector.h"
 #include "util/strings.h"
+#include "warehouse/file_sources.h"
 
 namespace derived {
 namespace {
@@ -25,31 +26,106 @@ int RunReport::failures() const {
   return n;
 }
 
+std::shared_ptr<const ProjectAnalysis> AnalyzeProject(const CompiledProject& cp) {
+  auto an = std::make_shared<ProjectAnalysis>();
+  an->cp = &cp;
+  an->provenance = CollectProvenance(cp.project.root);
+  // A table is broken by any error in its YAML file or its SQL file.
+  std::map<std::string, std::string> table_of_file;
+  for (const auto& def : cp.project.tables) {
+    table_of_file[def.file] = def.qualified_name();
+    table_of_file[def.sql.file] = def.qualified_name();
+  }
+  for (const auto& d : cp.diags.all()) {
+    auto it = table_of_file.find(d.where.file);
+    if (d.severity == Severity::kError && it != table_of_file.end()) an->broken.emplace(it->second, d.ToString());
+  }
+  std::set<int> ordered(cp.order.begin(), cp.order.end());
+  // One fixed, unmistakable window: its rendering identifies the definition and shows
+  // whether the SQL uses its bounds as values.
+  const Window probe{Timestamp{-2174586894}, Timestamp{-2174500494}};  // 1901-02-03 04:05:06 + 1 day
+  const std::string lo = FormatSqlLiteral(probe.start), hi = FormatSqlLiteral(probe.end);
+  for (const auto& t : cp.tables) {
+    const TableDef& def = cp.def(t);
+    const std::string name = def.qualified_name();
+    if (t.node >= 0 && !ordered.count(t.node)) an->broken.emplace(name, "it is on or below a dependency cycle");
+    std::string rendered[2];
+    for (bool initial : {false, true}) {
+      auto sql = cp.Render(t, probe, initial);
+      rendered[initial] = sql.ok() ? *sql : "error: " + sql.error().message;
+    }
+    an->hashes[name] = DefinitionHash(def, rendered[0], rendered[1]);
+    an->metadata_hashes[name] = MetadataHash(def);
+    if (UsesWindowAsValue(rendered[0], lo, hi) || UsesWindowAsValue(rendered[1], lo, hi)) {
+      an->window_as_value.insert(name);
+    }
+  }
+  return an;
+}
+
 Result<std::unique_ptr<Engine>> Engine::Open(const CompiledProject* cp, Timestamp now) {
-  std::unique_ptr<Engine> e(new Engine());
-  e->cp_ = cp;
-  e->now_ = now;
-  e->run_id_ = NewRunId();
   auto wh = OpenWarehouse(cp->project);
   if (!wh.ok()) return wh.error();
-  e->wh_ = std::move(*wh);
-  e->meta_ = std::make_unique<MetadataStore>(e->wh_.get(), CollectProvenance(cp->project.root));
-  if (auto st = e->Load(); !st.ok()) return st.error();
+  auto e = Open(AnalyzeProject(*cp), std::move(*wh), now);
+  if (!e.ok()) return e.error();
+  if (auto st = (*e)->LoadSources(); !st.ok()) return st.error();
   return e;
 }
 
-derived::Status Engine::Load() {
+Result<std::unique_ptr<Engine>> Engine::Open(std::shared_ptr<const ProjectAnalysis> analysis,
+                                             std::unique_ptr<Warehouse> wh, Timestamp now) {
+  std::unique_ptr<Engine> e(new Engine());
+  e->an_ = std::move(analysis);
+  e->cp_ = e->an_->cp;
+  e->now_ = now;
+  e->run_id_ = NewRunId();
+  e->wh_ = std::move(wh);
+  e->meta_ = std::make_unique<MetadataStore>(e->wh_.get(), e->an_->provenance);
+  if (auto st = e->LoadStates(); !st.ok()) return st.error();
+  return e;
+}
+
+derived::Status Engine::LoadStates() {
   if (auto st = meta_->EnsureSchema(); !st.ok()) return Error("cannot create the metadata schema: " + st.error().message);
   auto states = meta_->LoadStates();
   if (!states.ok()) return states.error();
   states_ = std::move(*states);
+  return derived::Status::Ok();
+}
+
+derived::Status Engine::ReloadStates(const CompiledTable& t) {
+  std::vector<std::string> names = {cp_->def(t).qualified_name()};
+  for (const auto& up : t.upstream) {
+    if (!sources_.count(up)) names.push_back(up);
+  }
+  auto states = meta_->LoadStates(&names);
+  if (!states.ok()) return states.error();
+  for (const auto& n : names) {
+    auto it = states->find(n);
+    if (it == states->end()) {
+      states_.erase(n);
+    } else {
+      states_[n] = std::move(it->second);
+    }
+  }
+  return derived::Status::Ok();
+}
+
+derived::Status Engine::LoadSources() {
   auto marks = meta_->LoadMarks();
   if (!marks.ok()) return marks.error();
-
+  auto unattached = AttachFileSources(*wh_, cp_->project);
+  if (!unattached.ok()) return unattached.error();
+  sources_.clear();
   for (const auto& s : cp_->project.sources) {
     UpstreamStatus u;
     u.name = s.qualified_name();
     u.is_source = true;
+    if (auto it = unattached->find(u.name); it != unattached->end()) {
+      u.problem = it->second;
+      sources_[u.name] = std::move(u);
+      continue;
+    }
     auto cols = wh_->Columns(s.dataset, s.name);
     u.exists = cols.ok() && cols->has_value();
     if (s.freshness.kind == Freshness::Kind::kMarker) {
@@ -75,35 +151,6 @@ derived::Status Engine::Load() {
     }
     sources_[u.name] = std::move(u);
   }
-
-  // A table is broken by any error in its YAML file or its SQL file.
-  std::map<std::string, std::string> table_of_file;
-  for (const auto& def : cp_->project.tables) {
-    table_of_file[def.file] = def.qualified_name();
-    table_of_file[def.sql.file] = def.qualified_name();
-  }
-  for (const auto& d : cp_->diags.all()) {
-    auto it = table_of_file.find(d.where.file);
-    if (d.severity == Severity::kError && it != table_of_file.end()) broken_.emplace(it->second, d.ToString());
-  }
-  std::set<int> ordered(cp_->order.begin(), cp_->order.end());
-  // One fixed, unmistakable window: its rendering identifies the definition and shows
-  // whether the SQL uses its bounds as values.
-  const Window probe{Timestamp{-2174586894}, Timestamp{-2174500494}};  // 1901-02-03 04:05:06 + 1 day
-  const std::string lo = FormatSqlLiteral(probe.start), hi = FormatSqlLiteral(probe.end);
-  for (const auto& t : cp_->tables) {
-    const TableDef& def = cp_->def(t);
-    if (t.node >= 0 && !ordered.count(t.node)) broken_.emplace(def.qualified_name(), "it is on or below a dependency cycle");
-    std::string rendered[2];
-    for (bool initial : {false, true}) {
-      auto sql = cp_->Render(t, probe, initial);
-      rendered[initial] = sql.ok() ? *sql : "error: " + sql.error().message;
-    }
-    hashes_[def.qualified_name()] = DefinitionHash(def, rendered[0], rendered[1]);
-    if (UsesWindowAsValue(rendered[0], lo, hi) || UsesWindowAsValue(rendered[1], lo, hi)) {
-      window_as_value_.insert(def.qualified_name());
-    }
-  }
   return derived::Status::Ok();
 }
 
@@ -118,6 +165,7 @@ UpstreamStatus Engine::StatusOf(const std::string& name) const {
     u.exists = it->second.data_version > 0;
     u.watermark = it->second.watermark;
     u.data_version = it->second.data_version;
+    u.version = it->second.version;
     u.definition_hash = it->second.definition_hash;
   }
   return u;
@@ -133,9 +181,9 @@ PlanInput Engine::PlanInputFor(const CompiledTable& t, const std::vector<Upstrea
   const TableDef& def = cp_->def(t);
   PlanInput in;
   in.def = &def;
-  in.definition_hash = hashes_.at(def.qualified_name());
+  in.definition_hash = an_->hashes.at(def.qualified_name());
   in.initial_sql_differs = t.initial_sql != t.sql;
-  in.window_as_value = window_as_value_.count(def.qualified_name()) > 0;
+  in.window_as_value = an_->window_as_value.count(def.qualified_name()) > 0;
   auto it = states_.find(def.qualified_name());
   in.state = it == states_.end() ? nullptr : &it->second;
   in.upstream = ups;
@@ -144,8 +192,8 @@ PlanInput Engine::PlanInputFor(const CompiledTable& t, const std::vector<Upstrea
 }
 
 std::string Engine::BrokenReason(const CompiledTable& t) const {
-  auto it = broken_.find(cp_->def(t).qualified_name());
-  return it == broken_.end() ? "" : it->second;
+  auto it = an_->broken.find(cp_->def(t).qualified_name());
+  return it == an_->broken.end() ? "" : it->second;
 }
 
 void Engine::RecordBroken(const CompiledTable& t, const std::string& reason) {
@@ -153,7 +201,7 @@ void Engine::RecordBroken(const CompiledTable& t, const std::string& reason) {
   LogEntry e;
   e.run_id = run_id_;
   e.table = def.qualified_name();
-  e.definition_hash = hashes_[e.table];
+  e.definition_hash = an_->hashes.at(e.table);
   e.operation = "validate";
   e.started_at = e.finished_at = WallSeconds();
   e.logical_now = now_;
@@ -174,7 +222,7 @@ TableOutcome Engine::BuildTable(const CompiledTable& t, const Plan& plan, bool b
   ctx.on_progress = progress;
   BuildRequest req;
   req.table = &t;
-  req.definition_hash = hashes_[def.qualified_name()];
+  req.definition_hash = an_->hashes.at(def.qualified_name());
   req.plan = plan;
   req.upstream = UpstreamsOf(t);
   req.backfill = backfill;
@@ -200,6 +248,50 @@ TableOutcome Engine::BuildTable(const CompiledTable& t, const Plan& plan, bool b
     if (r.windows > 0) o.detail += fmt::format(" ({} committed before the failure)", Plural(r.windows, "window"));
   }
   return o;
+}
+
+TableOutcome Engine::Update(const CompiledTable& t, const ProgressFn& progress) {
+  const TableDef& def = cp_->def(t);
+  const std::string name = def.qualified_name();
+  TableOutcome o;
+  o.table = name;
+  std::string metadata_note;
+  auto it = states_.find(name);
+  if (it != states_.end() && it->second.data_version > 0 && it->second.definition_hash == an_->hashes.at(name) &&
+      it->second.config.value("metadata_hash", "") != an_->metadata_hashes.at(name)) {
+    BuildContext ctx{wh_.get(), meta_.get(), cp_, run_id_, now_, nullptr};
+    auto next = UpdateMetadata(ctx, def, it->second, an_->metadata_hashes.at(name));
+    if (!next.ok()) return {name, "failed", next.error().message};
+    it->second = std::move(*next);
+    metadata_note = "metadata updated";
+  }
+  Plan plan = PlanTable(PlanInputFor(t, UpstreamsOf(t)));
+  if (plan.action == Action::kWait) {
+    o.status = !metadata_note.empty() ? "updated" : plan.waiting_on.empty() ? "up_to_date" : "waiting";
+    o.detail = metadata_note.empty() ? plan.reason : metadata_note + " (no rebuild); " + plan.reason;
+    return o;
+  }
+  o = BuildTable(t, plan, false, progress);
+  if (!metadata_note.empty()) o.detail = metadata_note + "; " + o.detail;
+  return o;
+}
+
+TableOutcome Engine::Step(const std::string& table, const ProgressFn& progress) {
+  const CompiledTable* t = cp_->FindTable(table);
+  if (!t) return {table, "failed", "not a table of this project"};
+  if (std::string why = BrokenReason(*t); !why.empty()) {
+    auto it = states_.find(table);
+    // Logged once per distinct problem, not on every wake.
+    if (it == states_.end() || it->second.last_error != why) RecordBroken(*t, why);
+    return {table, "failed", "invalid definition: " + why};
+  }
+  if (auto st = ReloadStates(*t); !st.ok()) return {table, "failed", st.error().message};
+  for (const auto& up : t->upstream) {
+    if (!cp_->project.FindTable(up) && !cp_->project.FindSource(up)) {
+      return {table, "waiting", fmt::format("upstream {} has an invalid definition", up)};
+    }
+  }
+  return Update(*t, progress);
 }
 
 Result<RunReport> Engine::RunOnce(const std::string& select, const ProgressFn& progress) {
@@ -252,15 +344,7 @@ Result<RunReport> Engine::RunOnce(const std::string& select, const ProgressFn& p
       report.tables.push_back(o);
       continue;
     }
-    Plan plan = PlanTable(PlanInputFor(*t, UpstreamsOf(*t)));
-    if (plan.action == Action::kWait) {
-      bool waiting = !plan.waiting_on.empty();
-      o.status = waiting ? "waiting" : "up_to_date";
-      o.detail = plan.reason;
-      report.tables.push_back(o);
-      continue;
-    }
-    o = BuildTable(*t, plan, false, progress);
+    o = Update(*t, progress);
     if (o.failed()) blocked[name] = "failed";
     report.tables.push_back(o);
   }
@@ -293,8 +377,8 @@ Result<std::optional<std::pair<Plan, Window>>> Engine::RepairPlan(const Compiled
   auto it = states_.find(def.qualified_name());
   if (it == states_.end() || it->second.data_version == 0) return Out();  // nothing built to repair
   const TableState& state = it->second;
-  if (state.definition_hash != hashes_[def.qualified_name()]) return Out();  // `run` rebuilds it anyway
-  bool as_value = window_as_value_.count(def.qualified_name()) > 0;
+  if (state.definition_hash != an_->hashes.at(def.qualified_name())) return Out();  // `run` rebuilds it anyway
+  bool as_value = an_->window_as_value.count(def.qualified_name()) > 0;
   Plan plan;
   if (def.strategy == Strategy::kReplace) {
     Timestamp period_end = state.built_period ? *state.built_period : FloorToPeriod(now_, def.schedule);
@@ -352,7 +436,7 @@ Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Tim
   if (it == states_.end() || it->second.data_version == 0) {
     return Error(fmt::format("{} has not been built yet: `derived run` builds it", def.qualified_name()));
   }
-  if (it->second.definition_hash != hashes_[def.qualified_name()]) {
+  if (it->second.definition_hash != an_->hashes.at(def.qualified_name())) {
     return Error(fmt::format("{} changed since it was built: `derived run` rebuilds it first", def.qualified_name()));
   }
   auto plan = RepairPlan(*t, {from, to}, true);
@@ -466,7 +550,110 @@ Result<std::vector<TableStatus>> Engine::Status() {
     }
     out.push_back(std::move(s));
   }
+  for (const auto& [name, state] : states_) {
+    if (cp_->project.FindTable(name) || state.data_version == 0) continue;
+    TableStatus s;
+    s.table = name;
+    s.strategy = state.config.value("strategy", "?");
+    s.schedule = state.config.value("schedule", "?");
+    s.watermark = state.watermark;
+    s.last_status = "removed";
+    s.last_run = last_run[name];
+    s.next = fmt::format("removed from the project: not updated; data kept until `derived drop {}`", name);
+    out.push_back(std::move(s));
+  }
   return out;
+}
+
+Result<std::vector<PlannedChange>> Engine::PlanChanges() {
+  std::vector<PlannedChange> out;
+  std::set<std::string> rewritten;  // tables whose history the reload rewrites
+  auto completed_windows = [&](const TableDef& def, const TableState& st) {
+    if (def.strategy == Strategy::kReplace) return 1;
+    Timestamp start = FloorToPeriod(*def.start, def.schedule);
+    return static_cast<int>(PeriodsBetween(start, st.completed.ContiguousEnd(start), def.schedule).size());
+  };
+  for (int id : cp_->order) {
+    const CompiledTable* t = cp_->FindTable(cp_->graph.node(id).name);
+    if (!t || !BrokenReason(*t).empty()) continue;
+    const TableDef& def = cp_->def(*t);
+    const std::string name = def.qualified_name();
+    auto it = states_.find(name);
+    PlannedChange c;
+    c.table = name;
+    if (it == states_.end() || it->second.data_version == 0) {
+      Plan plan = PlanTable(PlanInputFor(*t, UpstreamsOf(*t)));
+      for (const auto& b : plan.batches) c.windows += b.windows;
+      c.change = "create";
+      c.detail = c.windows ? fmt::format("{} ready now", Plural(c.windows, "window"))
+                           : "nothing ready yet: " + plan.reason;
+      out.push_back(c);
+      continue;
+    }
+    const TableState& st = it->second;
+    std::string up_rewritten;
+    for (const auto& up : t->upstream) {
+      if (rewritten.count(up)) up_rewritten = up;
+    }
+    if (st.definition_hash != an_->hashes.at(name)) {
+      c.change = "rebuild";
+      c.windows = completed_windows(def, st);
+      c.detail = fmt::format("definition changed: {} rebuilt into a new version", Plural(c.windows, "window"));
+    } else if (!up_rewritten.empty()) {
+      c.change = "repair";
+      c.windows = completed_windows(def, st);
+      c.detail = fmt::format("upstream {} is rebuilt: {} recomputed", up_rewritten, Plural(c.windows, "window"));
+    } else if (st.config.value("metadata_hash", "") != an_->metadata_hashes.at(name)) {
+      c.change = "metadata";
+      c.detail = "description, owner, tags or tests changed: no rebuild";
+    } else {
+      continue;
+    }
+    if (c.change != "metadata") rewritten.insert(name);
+    out.push_back(c);
+  }
+  for (const auto& [name, st] : states_) {
+    if (cp_->project.FindTable(name) || st.data_version == 0) continue;
+    out.push_back({name, "removed", fmt::format("no longer defined: stops updating; data kept until `derived drop {}`",
+                                                name)});
+  }
+  return out;
+}
+
+derived::Status Engine::Drop(const std::string& table) {
+  std::string name = ToLower(table);
+  if (const TableDef* def = cp_->project.FindTable(name)) {
+    return Error(fmt::format("{} is still defined in {}: remove it from the project first", name, def->file));
+  }
+  auto it = states_.find(name);
+  if (it == states_.end()) {
+    std::vector<std::string> removed;
+    for (const auto& [n, st] : states_) {
+      if (!cp_->project.FindTable(n)) removed.push_back(n);
+    }
+    return Error(fmt::format("'{}' is not a table Derived built{}", table, DidYouMean(name, removed)));
+  }
+  auto dot = name.find('.');
+  std::string target = wh_->dialect().Table(name.substr(0, dot), name.substr(dot + 1));
+  LogEntry e;
+  e.run_id = run_id_;
+  e.table = name;
+  e.definition_hash = it->second.definition_hash;
+  e.operation = "drop";
+  e.started_at = WallSeconds();
+  e.logical_now = now_;
+  e.status = "success";
+  auto st = InTransaction(*wh_, [&]() -> derived::Status {
+    auto n = wh_->Query("SELECT count(*) FROM " + target);
+    if (n.ok() && n->size() == 1 && n->at(0, 0)) e.rows_deleted = std::stoll(*n->at(0, 0));
+    if (auto s = wh_->Execute("DROP TABLE IF EXISTS " + target); !s.ok()) return s;
+    e.finished_at = WallSeconds();
+    if (auto s = meta_->AppendLog(e); !s.ok()) return s;
+    return meta_->DeleteState(name);
+  });
+  if (!st.ok()) return st;
+  states_.erase(it);
+  return derived::Status::Ok();
 }
 
 derived::Status Engine::MarkSource(const std::string& source, Timestamp through) {

@@ -21,7 +21,7 @@ namespace derived {
 
 struct TableOutcome {
   std::string table;
-  // built, up_to_date, waiting, failed, test_failed, skipped
+  // built, updated (metadata only), up_to_date, waiting, failed, test_failed, skipped
   std::string status;
   std::string detail;  // what was done, or why not
   int windows = 0;
@@ -51,10 +51,55 @@ struct TableStatus {
 
 using ProgressFn = std::function<void(const BuildProgress&)>;
 
+// What the engine derives once from a compiled project, shared by every engine working
+// on that version of the project.
+struct ProjectAnalysis {
+  const CompiledProject* cp = nullptr;
+  Provenance provenance;                              // the git commit the project came from
+  std::map<std::string, std::string> hashes;          // table -> definition hash
+  std::map<std::string, std::string> metadata_hashes; // table -> MetadataHash
+  std::map<std::string, std::string> broken;          // table -> first error in its definition
+  std::set<std::string> window_as_value;              // tables whose SQL outputs its window bounds
+};
+// REQUIRES: cp outlives the result.
+std::shared_ptr<const ProjectAnalysis> AnalyzeProject(const CompiledProject& cp);
+
+// What reloading the project would do to one table (`derived plan`).
+struct PlannedChange {
+  std::string table;
+  // create, rebuild, repair, metadata, removed
+  std::string change;
+  std::string detail;
+  int windows = 0;
+};
+
 class Engine {
  public:
   // REQUIRES: cp outlives the engine.
   static Result<std::unique_ptr<Engine>> Open(const CompiledProject* cp, Timestamp now);
+  // An engine on a warehouse session the caller opened (the service gives each worker its
+  // own). Sources start unknown: call LoadSources or SetSources.
+  static Result<std::unique_ptr<Engine>> Open(std::shared_ptr<const ProjectAnalysis> analysis,
+                                              std::unique_ptr<Warehouse> wh, Timestamp now);
+
+  void SetNow(Timestamp now) { now_ = now; }
+  Timestamp now() const { return now_; }
+
+  // Reads every source's completeness: marks, freshness queries, and whether file
+  // sources have files.
+  derived::Status LoadSources();
+  const std::map<std::string, UpstreamStatus>& sources() const { return sources_; }
+  void SetSources(std::map<std::string, UpstreamStatus> sources) { sources_ = std::move(sources); }
+
+  // One table's updater step: reloads its state and its upstreams' from the warehouse,
+  // then creates, rebuilds, repairs, updates metadata, adds the ready windows, or waits.
+  TableOutcome Step(const std::string& table, const ProgressFn& progress);
+
+  // What a reload of the project into this warehouse would do, table by table.
+  Result<std::vector<PlannedChange>> PlanChanges();
+
+  // Deletes a table that is no longer in the project, with its state; logged.
+  derived::Status Drop(const std::string& table);
 
   // Builds every ready window of every table (or of those `select` picks), upstream
   // first, so new data flows through the whole DAG in one run.
@@ -69,6 +114,7 @@ class Engine {
   // all the way down.
   Result<RunReport> Restate(const std::string& source, Timestamp from, Timestamp to, const ProgressFn& progress);
 
+  // Every table in the project, then every table removed from it whose data is kept.
   Result<std::vector<TableStatus>> Status();
 
   // Records that a marker source is complete through `through`.
@@ -79,7 +125,12 @@ class Engine {
 
  private:
   Engine() = default;
-  derived::Status Load();
+  derived::Status LoadStates();
+  // Reloads the states of `table` and its upstream tables.
+  derived::Status ReloadStates(const CompiledTable& t);
+  // Builds, updates metadata or waits: the decision for one valid table whose upstreams
+  // are not blocked.
+  TableOutcome Update(const CompiledTable& t, const ProgressFn& progress);
   UpstreamStatus StatusOf(const std::string& name) const;
   // The source of that name, or an error suggesting the closest one.
   Result<const SourceDef*> FindSource(const std::string& name) const;
@@ -97,6 +148,7 @@ class Engine {
   // Repairs every table downstream of the changed ones, upstream first.
   void Propagate(std::map<std::string, Window> changed, const ProgressFn& progress, RunReport* report);
 
+  std::shared_ptr<const ProjectAnalysis> an_;
   const CompiledProject* cp_ = nullptr;
   Timestamp now_;
   std::unique_ptr<Warehouse> wh_;
@@ -104,9 +156,6 @@ class Engine {
   std::string run_id_;
   std::map<std::string, TableState> states_;
   std::map<std::string, UpstreamStatus> sources_;
-  std::map<std::string, std::string> hashes_;   // table -> definition hash
-  std::map<std::string, std::string> broken_;   // table -> first error in its definition
-  std::set<std::string> window_as_value_;       // tables whose SQL outputs its window bounds
 };
 
 }  // namespace derived

@@ -145,8 +145,15 @@ Provenance CollectProvenance(const std::string& project_root) {
 
 Status MetadataStore::EnsureSchema() { return wh_->Execute(kSchemaSql); }
 
-Result<std::map<std::string, TableState>> MetadataStore::LoadStates() {
-  auto rows = wh_->Query(fmt::format("SELECT {} FROM _derived.state", kStateColumns));
+Result<std::map<std::string, TableState>> MetadataStore::LoadStates(const std::vector<std::string>* tables) {
+  std::string where;
+  if (tables) {
+    if (tables->empty()) return std::map<std::string, TableState>();
+    std::vector<std::string> names;
+    for (const auto& t : *tables) names.push_back(db::QuoteLiteral(t));
+    where = " WHERE table_name IN (" + Join(names, ", ") + ")";
+  }
+  auto rows = wh_->Query(fmt::format("SELECT {} FROM _derived.state{}", kStateColumns, where));
   if (!rows.ok()) return rows.error();
   std::map<std::string, TableState> out;
   for (const auto& r : rows->rows) {
@@ -155,6 +162,10 @@ Result<std::map<std::string, TableState>> MetadataStore::LoadStates() {
     out[s->table] = std::move(*s);
   }
   return out;
+}
+
+Status MetadataStore::DeleteState(const std::string& table) {
+  return wh_->Execute("DELETE FROM _derived.state WHERE table_name = " + db::QuoteLiteral(table));
 }
 
 Status MetadataStore::SaveState(const TableState& s) {

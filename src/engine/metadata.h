@@ -64,7 +64,10 @@ class MetadataStore {
   // Creates the schema and its tables when missing. Safe to call on every start.
   Status EnsureSchema();
 
-  Result<std::map<std::string, TableState>> LoadStates();
+  // Every table's state, or only those of `tables` when given.
+  Result<std::map<std::string, TableState>> LoadStates(const std::vector<std::string>* tables = nullptr);
+  // Forgets a table: its state row (the log keeps its history).
+  Status DeleteState(const std::string& table);
   Status SaveState(const TableState& state);  // replaces the table's row
 
   Status AppendLog(const LogEntry& entry);

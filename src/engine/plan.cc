@@ -12,6 +12,7 @@ nlohmann::json UpstreamStatus::Snapshot() const {
   j["watermark"] = watermark ? nlohmann::json(FormatIso(*watermark)) : nlohmann::json(nullptr);
   if (!is_source) {
     j["data_version"] = data_version;
+    j["version"] = version;
     j["definition_hash"] = definition_hash;
   }
   return j;
@@ -136,6 +137,22 @@ std::optional<Timestamp> GateThrough(const PlanInput& in, Timestamp needed, Plan
   return gate;
 }
 
+// The upstream table whose history was rewritten since this table last read it: built
+// from a new definition, or (append and merge) rebuilt into a new version. Everything
+// this table built from it is stale. Empty when there is none.
+std::string RewrittenUpstream(const PlanInput& in) {
+  if (!in.state) return "";
+  for (const auto& up : in.upstream) {
+    if (up.is_source || !up.exists) continue;
+    auto it = in.state->inputs.find(up.name);
+    if (it == in.state->inputs.end() || !it->is_object()) continue;
+    const nlohmann::json& seen = *it;
+    if (seen.value("definition_hash", up.definition_hash) != up.definition_hash) return up.name;
+    if (up.strategy != Strategy::kReplace && seen.value("version", up.version) < up.version) return up.name;
+  }
+  return "";
+}
+
 Plan PlanReplace(const PlanInput& in) {
   Plan plan;
   const TableDef& def = *in.def;
@@ -160,6 +177,11 @@ Plan PlanReplace(const PlanInput& in) {
   if (in.state->definition_hash != in.definition_hash) {
     plan.action = Action::kReplace;
     plan.reason = "definition changed";
+    return plan;
+  }
+  if (std::string up = RewrittenUpstream(in); !up.empty()) {
+    plan.action = Action::kReplace;
+    plan.reason = fmt::format("upstream {} was rebuilt", up);
     return plan;
   }
   if (in.state->built_period && *in.state->built_period >= period_end) {
@@ -190,7 +212,9 @@ Plan PlanTable(const PlanInput& in) {
   Plan plan;
   Timestamp start = FloorToPeriod(*def.start, def.schedule);
   bool built = in.state && in.state->data_version > 0;
-  bool fresh = !built || in.state->definition_hash != in.definition_hash;
+  bool changed = built && in.state->definition_hash != in.definition_hash;
+  std::string rewritten = built && !changed ? RewrittenUpstream(in) : "";
+  bool fresh = !built || changed || !rewritten.empty();
   Timestamp from = fresh ? start : in.state->completed.ContiguousEnd(start);
   Timestamp next_end = NextBoundary(from, def.schedule);
 
@@ -207,7 +231,7 @@ Plan PlanTable(const PlanInput& in) {
   plan.reason.clear();
   if (fresh && built) {
     plan.action = Action::kRebuild;
-    plan.reason = "definition changed";
+    plan.reason = changed ? "definition changed" : fmt::format("upstream {} was rebuilt", rewritten);
   } else {
     plan.action = fresh ? Action::kCreate : Action::kAppend;
   }

@@ -24,6 +24,7 @@ struct UpstreamStatus {
   bool exists = false;                    // has data (built at least once / source present)
   std::optional<Timestamp> watermark;     // complete through; nullopt = nothing yet
   int64_t data_version = 0;               // tables: bumped on each commit
+  int64_t version = 0;                    // tables: bumped when a rebuilt version is swapped in
   std::string definition_hash;            // tables
   std::string problem;                    // why the watermark is unknown (failed freshness query, ...)
 

@@ -69,11 +69,23 @@ class DuckDbStatement final : public Statement {
 
 class DuckDbWarehouse final : public Warehouse {
  public:
-  DuckDbWarehouse(std::unique_ptr<db::Database> db, std::unique_ptr<db::Connection> conn)
+  DuckDbWarehouse(std::shared_ptr<db::Database> db, std::unique_ptr<db::Connection> conn)
       : db_(std::move(db)), conn_(std::move(conn)) {}
 
   std::string_view engine() const override { return "duckdb"; }
   const SqlDialect& dialect() const override { return dialect_; }
+
+  Result<std::unique_ptr<Warehouse>> Connect() override { return OpenSession(db_); }
+  void Interrupt() override { duckdb_interrupt(conn_->handle()); }
+
+  // A new connection on `db`, set up as every session must be.
+  static Result<std::unique_ptr<Warehouse>> OpenSession(std::shared_ptr<db::Database> db) {
+    auto conn = db::Connection::Open(*db);
+    if (!conn.ok()) return conn.error();
+    // Timestamps are UTC throughout; pin the session so TIMESTAMPTZ casts agree.
+    if (auto st = (*conn)->Execute("SET TimeZone = 'UTC'"); !st.ok()) return st.error();
+    return std::unique_ptr<Warehouse>(new DuckDbWarehouse(std::move(db), std::move(*conn)));
+  }
 
   Status Execute(std::string_view sql) override { return conn_->Execute(sql); }
   Result<db::Rows> Query(std::string_view sql) override { return conn_->Query(sql); }
@@ -136,7 +148,7 @@ class DuckDbWarehouse final : public Warehouse {
   }
 
  private:
-  std::unique_ptr<db::Database> db_;
+  std::shared_ptr<db::Database> db_;
   std::unique_ptr<db::Connection> conn_;
   DuckDbDialect dialect_;
   std::map<std::string, std::string> canonical_;
@@ -147,15 +159,14 @@ class DuckDbWarehouse final : public Warehouse {
 Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path) {
   auto db = db::Database::Open(path);
   if (!db.ok()) return Error(fmt::format("cannot open the DuckDB warehouse '{}': {}", path, db.error().message));
-  auto conn = db::Connection::Open(**db);
-  if (!conn.ok()) return conn.error();
-  // Timestamps are UTC throughout; pin the session so TIMESTAMPTZ casts agree.
-  if (auto st = (*conn)->Execute("SET TimeZone = 'UTC'"); !st.ok()) return st.error();
+  auto wh = DuckDbWarehouse::OpenSession(std::shared_ptr<db::Database>(std::move(*db)));
+  if (!wh.ok()) return wh.error();
   // Every mutation commits data, log row and state together. At DuckDB's default 16MB
   // WAL threshold that checkpoints on nearly every large window (about 50ms per million
-  // rows); checkpointing every 256MB does the same work far less often.
-  if (auto st = (*conn)->Execute("SET checkpoint_threshold = '256MB'"); !st.ok()) return st.error();
-  return std::unique_ptr<Warehouse>(new DuckDbWarehouse(std::move(*db), std::move(*conn)));
+  // rows); checkpointing every 256MB does the same work far less often. (A global
+  // setting: once is enough for every session.)
+  if (auto st = (*wh)->Execute("SET checkpoint_threshold = '256MB'"); !st.ok()) return st.error();
+  return wh;
 }
 
 Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project) {

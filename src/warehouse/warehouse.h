@@ -56,6 +56,13 @@ class Warehouse {
   virtual std::string_view engine() const = 0;
   virtual const SqlDialect& dialect() const = 0;
 
+  // Another session on the same warehouse, for another thread. Sessions see each other's
+  // committed data; each has its own transaction.
+  virtual Result<std::unique_ptr<Warehouse>> Connect() = 0;
+  // Cancels the statement running in this session (from any thread): it fails and its
+  // transaction can only roll back.
+  virtual void Interrupt() = 0;
+
   // Runs statements, discarding results.
   virtual Status Execute(std::string_view sql) = 0;
   // Runs one statement and reads its whole result as text.

@@ -11,6 +11,7 @@ packages=(
   build-essential cmake pkg-config ccache git
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libxxhash-dev libmimalloc-dev
+  libcpp-httplib-dev
 )
 # npm may come from a non-Debian Node.js install; only ask apt for it when absent.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

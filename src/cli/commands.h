@@ -8,6 +8,10 @@
 
 #include "time/timestamp.h"
 
+namespace derived {
+class Service;
+}
+
 namespace derived::cli {
 
 struct CommonOptions {
@@ -15,6 +19,16 @@ struct CommonOptions {
   int threads = 0;
   bool use_cache = true;
   std::optional<Timestamp> now;  // --now or DERIVED_NOW; the wall clock otherwise
+  Service* service = nullptr;    // set when the command runs inside the service
+};
+
+// `derived run` without --once (serve.cc).
+struct ServeOptions {
+  int workers = 0;
+  double poll_seconds = 60;
+  double watch_seconds = 1;
+  std::string branch;
+  double grace_seconds = 30;
 };
 
 enum class DagFormat { kText, kDot, kJson };
@@ -25,7 +39,15 @@ int Dag(const CommonOptions& opts, const std::string& select, DagFormat format, 
 int Show(const CommonOptions& opts, const std::string& table, std::optional<Timestamp> window_start, bool json,
          std::ostream& out, std::ostream& err);
 
+// The service (serve.cc): runs until SIGINT or SIGTERM.
+int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& out, std::ostream& err);
+// One table's updater on its own: a step every `poll_seconds`, or one with `once`.
+int Update(const CommonOptions& opts, const std::string& table, bool once, double poll_seconds, std::ostream& out,
+           std::ostream& err);
+
 // The build engine's commands (run.cc).
+int PlanCommand(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err);
+int Drop(const CommonOptions& opts, const std::string& table, std::ostream& out, std::ostream& err);
 int Run(const CommonOptions& opts, const std::string& select, bool json, std::ostream& out, std::ostream& err);
 int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from, Timestamp to, bool downstream,
              bool json, std::ostream& out, std::ostream& err);

@@ -15,6 +15,7 @@
 #include "config/loader.h"
 #include "engine/engine.h"
 #include "engine/lineage.h"
+#include "service/service.h"
 #include "time/clock.h"
 #include "util/strings.h"
 
@@ -55,22 +56,40 @@ void ClearProgress(std::ostream& err) {
 }
 
 struct Session {
-  std::optional<CompiledProject> cp;
+  std::shared_ptr<const CompiledProject> cp;
   std::unique_ptr<Engine> engine;
 };
 
 // Compiles the project and opens its warehouse. Invalid tables do not stop the engine:
 // it fails them and runs everything else. Commands that build nothing skip the type-check.
+// Inside the service: the service's project version, on a session of its own.
 bool OpenSession(const CommonOptions& opts, Session* s, std::ostream& err, bool type_check = true) {
-  s->cp = CompileFor(opts, type_check, err);
-  if (!s->cp) return false;
-  auto engine = Engine::Open(&*s->cp, NowOf(opts));
+  Result<std::unique_ptr<Engine>> engine = Error("");
+  if (opts.service) {
+    s->cp = opts.service->project();
+    engine = opts.service->OpenEngine();
+    if (engine.ok() && opts.now) (*engine)->SetNow(*opts.now);
+  } else {
+    auto cp = CompileFor(opts, type_check, err);
+    if (!cp) return false;
+    s->cp = std::make_shared<const CompiledProject>(std::move(*cp));
+    engine = Engine::Open(s->cp.get(), NowOf(opts));
+  }
   if (!engine.ok()) {
     err << "error: " << engine.error().ToString() << "\n";
     return false;
   }
   s->engine = std::move(*engine);
   return true;
+}
+
+// Runs a command that changes the warehouse: inside the service, with its updaters paused.
+template <typename Fn>
+int Mutating(const CommonOptions& opts, Fn&& fn) {
+  if (!opts.service) return fn();
+  int code = 0;
+  opts.service->Exclusive([&] { code = fn(); });
+  return code;
 }
 
 nlohmann::json OutcomeJson(const TableOutcome& o) {
@@ -139,6 +158,7 @@ void PrintRows(const db::Rows& rows, bool json, std::ostream& out) {
 
 // The project's warehouse without compiling its tables: for commands that only read.
 Result<std::unique_ptr<Warehouse>> OpenProjectWarehouse(const CommonOptions& opts) {
+  if (opts.service) return opts.service->Connect();
   Diagnostics diags;
   LoadOptions load;
   load.project_file_only = true;
@@ -166,26 +186,30 @@ int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from
              bool json, std::ostream& out, std::ostream& err) {
   Session s;
   if (!OpenSession(opts, &s, err)) return 1;
-  auto report = s.engine->Backfill(ToLower(table), from, to, downstream, TerminalProgress(err));
-  ClearProgress(err);
-  if (!report.ok()) {
-    err << "error: " << report.error().ToString() << "\n";
-    return 1;
-  }
-  return Report(*report, json, out, err);
+  return Mutating(opts, [&] {
+    auto report = s.engine->Backfill(ToLower(table), from, to, downstream, TerminalProgress(err));
+    ClearProgress(err);
+    if (!report.ok()) {
+      err << "error: " << report.error().ToString() << "\n";
+      return 1;
+    }
+    return Report(*report, json, out, err);
+  });
 }
 
 int SourceRestate(const CommonOptions& opts, const std::string& source, Timestamp from, Timestamp to, bool json,
                   std::ostream& out, std::ostream& err) {
   Session s;
   if (!OpenSession(opts, &s, err)) return 1;
-  auto report = s.engine->Restate(source, from, to, TerminalProgress(err));
-  ClearProgress(err);
-  if (!report.ok()) {
-    err << "error: " << report.error().ToString() << "\n";
-    return 1;
-  }
-  return Report(*report, json, out, err);
+  return Mutating(opts, [&] {
+    auto report = s.engine->Restate(source, from, to, TerminalProgress(err));
+    ClearProgress(err);
+    if (!report.ok()) {
+      err << "error: " << report.error().ToString() << "\n";
+      return 1;
+    }
+    return Report(*report, json, out, err);
+  });
 }
 
 int Lineage(const CommonOptions& opts, const std::string& table, Timestamp at, bool json, std::ostream& out,
@@ -220,6 +244,7 @@ int Status(const CommonOptions& opts, bool json, std::ostream& out, std::ostream
                      {"last_run", r.last_run.empty() ? nullptr : nlohmann::json(r.last_run)},
                      {"last_status", r.last_status.empty() ? nullptr : nlohmann::json(r.last_status)},
                      {"consecutive_failures", r.consecutive_failures},
+                     {"failing", r.failing},
                      {"last_error", r.last_error.empty() ? nullptr : nlohmann::json(r.last_error)},
                      {"next", r.next},
                      {"waiting_on", r.waiting_on}});
@@ -227,10 +252,16 @@ int Status(const CommonOptions& opts, bool json, std::ostream& out, std::ostream
     out << doc.dump(2) << "\n";
     return 0;
   }
+  std::map<std::string, UpdaterStatus> updaters;
+  if (opts.service) updaters = opts.service->Updaters();
   std::vector<std::vector<std::string>> cells;
   for (const auto& r : *rows) {
-    std::string status = r.last_status.empty() ? "new" : r.last_status;
+    std::string status = r.failing ? "failing" : r.last_status.empty() ? "new" : r.last_status;
     if (r.consecutive_failures > 1) status += fmt::format(" (x{})", r.consecutive_failures);
+    if (auto u = updaters.find(r.table); u != updaters.end()) {
+      if (u->second.running) status += ", running";
+      if (u->second.retry_in_seconds >= 0) status += fmt::format(", retry in {:.0f}s", u->second.retry_in_seconds);
+    }
     cells.push_back({r.table, r.strategy + "/" + r.schedule, r.watermark ? FormatIso(*r.watermark) : "-",
                      r.lag_seconds ? HumanDuration(*r.lag_seconds) : "-", r.last_run.empty() ? "-" : r.last_run,
                      status, r.next});
@@ -277,9 +308,15 @@ int Log(const CommonOptions& opts, const std::string& table, int limit, bool jso
 
 int SourceMark(const CommonOptions& opts, const std::string& source, Timestamp through, std::ostream& out,
                std::ostream& err) {
-  Session s;
-  if (!OpenSession(opts, &s, err, /*type_check=*/false)) return 1;
-  if (auto st = s.engine->MarkSource(source, through); !st.ok()) {
+  derived::Status st = derived::Status::Ok();
+  if (opts.service) {
+    st = opts.service->MarkSource(source, through);  // wakes the source's readers at once
+  } else {
+    Session s;
+    if (!OpenSession(opts, &s, err, /*type_check=*/false)) return 1;
+    st = s.engine->MarkSource(source, through);
+  }
+  if (!st.ok()) {
     err << "error: " << st.error().ToString() << "\n";
     return 1;
   }
@@ -315,6 +352,68 @@ int Query(const CommonOptions& opts, const std::string& sql, const std::string& 
   }
   PrintRows(*rows, json, out);
   return 0;
+}
+
+int PlanCommand(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err) {
+  // The project as it is on disk now, against what the warehouse holds.
+  auto cp = CompileFor(opts, true, err);
+  if (!cp) return 1;
+  if (cp->diags.has_errors()) {
+    PrintDiagnostics(cp->diags, err);
+    err << "error: this version of the project has errors: a running service would reject it and keep the last "
+           "valid version\n";
+    return 1;
+  }
+  auto wh = opts.service ? opts.service->Connect() : OpenWarehouse(cp->project);
+  if (!wh.ok()) {
+    err << "error: " << wh.error().ToString() << "\n";
+    return 1;
+  }
+  auto engine = Engine::Open(AnalyzeProject(*cp), std::move(*wh), NowOf(opts));
+  if (!engine.ok()) {
+    err << "error: " << engine.error().ToString() << "\n";
+    return 1;
+  }
+  if (opts.service) {
+    (*engine)->SetSources(opts.service->Sources());
+  } else if (auto st = (*engine)->LoadSources(); !st.ok()) {
+    err << "error: " << st.error().ToString() << "\n";
+    return 1;
+  }
+  auto changes = (*engine)->PlanChanges();
+  if (!changes.ok()) {
+    err << "error: " << changes.error().ToString() << "\n";
+    return 1;
+  }
+  if (json) {
+    nlohmann::json doc = nlohmann::json::array();
+    for (const auto& c : *changes) {
+      doc.push_back({{"table", c.table}, {"change", c.change}, {"detail", c.detail}, {"windows", c.windows}});
+    }
+    out << doc.dump(2) << "\n";
+    return 0;
+  }
+  if (changes->empty()) {
+    out << "no changes: every table matches its definition\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& c : *changes) cells.push_back({c.change, c.table, std::to_string(c.windows), c.detail});
+  PrintTextTable(out, {"CHANGE", "TABLE", "WINDOWS", "DETAIL"}, cells);
+  return 0;
+}
+
+int Drop(const CommonOptions& opts, const std::string& table, std::ostream& out, std::ostream& err) {
+  Session s;
+  if (!OpenSession(opts, &s, err, /*type_check=*/false)) return 1;
+  return Mutating(opts, [&] {
+    if (auto st = s.engine->Drop(table); !st.ok()) {
+      err << "error: " << st.error().ToString() << "\n";
+      return 1;
+    }
+    out << fmt::format("dropped {}\n", ToLower(table));
+    return 0;
+  });
 }
 
 }  // namespace derived::cli

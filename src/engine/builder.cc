@@ -102,6 +102,7 @@ class TableBuilder {
   // committed, and the next run carries on from the watermark.
   bool RunBatches() {
     for (const auto& b : req_.plan.batches) {
+      if (ctx_.cancel && ctx_.cancel->load()) break;  // the rest waits for the next start
       double started = WallSeconds();
       std::vector<Written> written = {{b.write, {}}};
       Status st = InTransaction(wh_, [&]() -> Status {

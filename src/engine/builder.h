@@ -3,6 +3,7 @@
 // transaction. Failures roll back and are logged after the rollback.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -28,6 +29,8 @@ struct BuildContext {
   std::string run_id;
   Timestamp now;
   std::function<void(const BuildProgress&)> on_progress;  // optional
+  // When set, a multi-batch build stops after the batch it is in (the service stopping).
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct BuildRequest {

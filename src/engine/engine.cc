@@ -220,6 +220,7 @@ TableOutcome Engine::BuildTable(const CompiledTable& t, const Plan& plan, bool b
   ctx.run_id = run_id_;
   ctx.now = now_;
   ctx.on_progress = progress;
+  ctx.cancel = cancel_;
   BuildRequest req;
   req.table = &t;
   req.definition_hash = an_->hashes.at(def.qualified_name());
@@ -531,6 +532,7 @@ Result<std::vector<TableStatus>> Engine::Status() {
       s.watermark = it->second.watermark;
       s.last_status = it->second.last_status;
       s.consecutive_failures = it->second.consecutive_failures;
+      s.failing = s.consecutive_failures >= kFailingAfter;
       s.last_error = it->second.last_error;
     }
     if (s.watermark) s.lag_seconds = now_.seconds - s.watermark->seconds;

@@ -44,10 +44,14 @@ struct TableStatus {
   std::string last_run;                // finished_at of the last success, as text
   std::string last_status;
   int64_t consecutive_failures = 0;
+  bool failing = false;  // kFailingAfter failures in a row
   std::string last_error;
   std::string next;        // what a run would do now: wait reason or action
   std::vector<std::string> waiting_on;
 };
+
+// Failures in a row after which a table's status is `failing`.
+inline constexpr int kFailingAfter = 3;
 
 using ProgressFn = std::function<void(const BuildProgress&)>;
 
@@ -83,6 +87,8 @@ class Engine {
                                               std::unique_ptr<Warehouse> wh, Timestamp now);
 
   void SetNow(Timestamp now) { now_ = now; }
+  // Builds stop between batches once *cancel is true. REQUIRES: cancel outlives the engine.
+  void SetCancel(const std::atomic<bool>* cancel) { cancel_ = cancel; }
   Timestamp now() const { return now_; }
 
   // Reads every source's completeness: marks, freshness queries, and whether file
@@ -154,6 +160,7 @@ class Engine {
   std::unique_ptr<Warehouse> wh_;
   std::unique_ptr<MetadataStore> meta_;
   std::string run_id_;
+  const std::atomic<bool>* cancel_ = nullptr;
   std::map<std::string, TableState> states_;
   std::map<std::string, UpstreamStatus> sources_;
 };

@@ -15,6 +15,9 @@ std::vector<std::string> Split(std::string_view s, char sep);
 std::string Join(const std::vector<std::string>& parts, std::string_view sep);
 // Every occurrence of `from` (non-empty) replaced by `to`.
 std::string ReplaceAll(std::string_view s, std::string_view from, std::string_view to);
+
+// `text` as one word for /bin/sh, in single quotes.
+std::string ShellQuote(std::string_view text);
 // The text with surrounding whitespace and trailing semicolons removed: one statement
 // ready to be embedded in another.
 std::string StripStatement(std::string_view sql);

@@ -158,7 +158,19 @@ class DuckDbWarehouse final : public Warehouse {
 
 Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path) {
   auto db = db::Database::Open(path);
-  if (!db.ok()) return Error(fmt::format("cannot open the DuckDB warehouse '{}': {}", path, db.error().message));
+  if (!db.ok()) {
+    const std::string& msg = db.error().message;
+    if (msg.find("Could not set lock") != std::string::npos) {
+      auto pid = msg.find("(PID ");
+      std::string holder = pid == std::string::npos ? "another process" : "another process " + msg.substr(pid, msg.find(')', pid) - pid + 1);
+      return Error(fmt::format(
+          "the DuckDB warehouse '{}' is in use by {}: an embedded DuckDB file has one writing process. Run one "
+          "`derived run` service for the project and other commands go through it; separate per-table `derived "
+          "update` processes need a warehouse that can be shared, which an embedded DuckDB file cannot",
+          path, holder));
+    }
+    return Error(fmt::format("cannot open the DuckDB warehouse '{}': {}", path, msg));
+  }
   auto wh = DuckDbWarehouse::OpenSession(std::shared_ptr<db::Database>(std::move(*db)));
   if (!wh.ok()) return wh.error();
   // Every mutation commits data, log row and state together. At DuckDB's default 16MB

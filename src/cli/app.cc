@@ -1,0 +1,252 @@
+// The `derived` command line: parses arguments and calls the library. The same parser
+// runs in the service for commands the CLI sends it (see service/control.h).
+#include "cli/app.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "service/control.h"
+#include "service/service.h"
+
+namespace derived::cli {
+namespace {
+
+// Adds the options every command takes.
+void AddCommon(CLI::App* cmd, CommonOptions* opts, std::string* now) {
+  cmd->add_option("--project", opts->project, "Project directory (default: the current directory)");
+  cmd->add_option("--threads", opts->threads, "Worker threads (default: one per core)")->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-cache", [opts](int64_t) { opts->use_cache = false; }, "Ignore and do not update the compile cache");
+  cmd->add_option("--now", *now, "Fix the clock, e.g. 2024-01-03T00:00:00Z (also DERIVED_NOW)");
+}
+
+// Thrown by ParseTimeArg on bad input: becomes exit code 2 with the message printed.
+struct BadArgument {
+  std::string message;
+};
+
+// Parses a timestamp argument (empty: none given).
+std::optional<Timestamp> ParseTimeArg(const std::string& text, const std::string& option) {
+  if (text.empty()) return std::nullopt;
+  auto ts = ParseTimestamp(text);
+  if (!ts.ok()) throw BadArgument{option + ": " + ts.error().message};
+  return *ts;
+}
+
+}  // namespace
+
+int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, Service* service) {
+  CLI::App app{"Derived keeps a warehouse of derived tables correct and fresh."};
+  app.set_version_flag("--version", std::string("derived ") + DERIVED_VERSION);
+  app.require_subcommand(1);
+
+  CommonOptions opts;
+  opts.service = service;
+  std::string now_text;
+  if (const char* env = std::getenv("DERIVED_NOW"); env && !service) now_text = env;
+
+  std::string init_dir;
+  auto* init = app.add_subcommand("init", "Create a small working project in DIR");
+  init->add_option("DIR", init_dir, "Directory to create")->required();
+
+  bool json = false;
+  auto* validate = app.add_subcommand("validate", "Load, render, parse and type-check every table");
+  AddCommon(validate, &opts, &now_text);
+  validate->add_flag("--json", json, "Machine-readable output");
+
+  std::string select, format = "text";
+  auto* dag = app.add_subcommand("dag", "Print the dependency graph inferred from the SQL");
+  AddCommon(dag, &opts, &now_text);
+  dag->add_option("--select,-s", select, "Nodes to show: dataset.table, +table, table+, dataset.*, tag:name");
+  dag->add_option("--format", format, "text, dot or json")->check(CLI::IsMember({"text", "dot", "json"}));
+
+  std::string table, window_start;
+  auto* show = app.add_subcommand("show", "Show a table: config, rendered SQL, upstreams, downstreams, lineage");
+  AddCommon(show, &opts, &now_text);
+  show->add_option("TABLE", table, "dataset.table")->required();
+  show->add_option("--window-start", window_start, "Render the SQL for the window starting here");
+  show->add_flag("--json", json, "Machine-readable output");
+
+  bool once = false;
+  ServeOptions serve;
+  auto* run = app.add_subcommand("run", "Keep every table up to date as a long-running service (--once: build what is "
+                                        "ready now and exit)");
+  AddCommon(run, &opts, &now_text);
+  run->add_flag("--once", once, "Build what is ready now and exit");
+  run->add_option("--select,-s", select, "With --once, tables to run: dataset.table, +table, table+, dataset.*, tag:name");
+  run->add_flag("--json", json, "Machine-readable output");
+  run->add_option("--workers", serve.workers, "Tables updated in parallel (default: one per core)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--poll", serve.poll_seconds, "Seconds between freshness queries of sources (default 60)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--watch", serve.watch_seconds,
+                  "Seconds between checks for project changes (default 1; 0: never reload)")
+      ->check(CLI::NonNegativeNumber);
+  run->add_option("--branch", serve.branch, "Follow new commits on this git branch instead of the working tree");
+  run->add_option("--grace", serve.grace_seconds,
+                  "On SIGINT/SIGTERM, seconds in-flight mutations may take before they are rolled back (default 30)")
+      ->check(CLI::NonNegativeNumber);
+
+  bool update_once = false;
+  auto* update = app.add_subcommand("update", "Run one table's updater on its own, as its own process");
+  AddCommon(update, &opts, &now_text);
+  update->add_option("TABLE", table, "dataset.table")->required();
+  update->add_flag("--once", update_once, "Take one step and exit");
+  update->add_option("--poll", serve.poll_seconds, "Seconds between steps (default 60)")->check(CLI::PositiveNumber);
+
+  auto* plan = app.add_subcommand("plan", "What loading the project as it is now would do to each table");
+  AddCommon(plan, &opts, &now_text);
+  plan->add_flag("--json", json, "Machine-readable output");
+
+  auto* drop = app.add_subcommand("drop", "Delete a table removed from the project, with its state");
+  AddCommon(drop, &opts, &now_text);
+  drop->add_option("TABLE", table, "dataset.table")->required();
+
+  auto* status = app.add_subcommand("status", "Per table: watermark, freshness lag, last run, failures, what it waits on");
+  AddCommon(status, &opts, &now_text);
+  status->add_flag("--json", json, "Machine-readable output");
+
+  int limit = 20;
+  auto* log = app.add_subcommand("log", "The metadata log, newest first");
+  AddCommon(log, &opts, &now_text);
+  log->add_option("TABLE", table, "Only this table (dataset.table)");
+  log->add_option("--limit", limit, "Rows to show (default 20)")->check(CLI::PositiveNumber);
+  log->add_flag("--json", json, "Machine-readable output: one JSON object per line");
+
+  std::string from_text, to_text;
+  auto* backfill = app.add_subcommand("backfill", "Recompute the windows of one table in [--from, --to)");
+  AddCommon(backfill, &opts, &now_text);
+  backfill->add_option("TABLE", table, "dataset.table")->required();
+  backfill->add_option("--from", from_text, "First instant to recompute")->required();
+  backfill->add_option("--to", to_text, "End (exclusive) of the range to recompute")->required();
+  backfill->add_flag("--json", json, "Machine-readable output");
+  bool downstream = false;
+  backfill->add_flag("--downstream", downstream, "Also recompute every downstream window that read them");
+
+  std::string source, through_text;
+  auto* source_cmd = app.add_subcommand("source", "Commands about raw sources");
+  source_cmd->require_subcommand(1);
+  auto* mark = source_cmd->add_subcommand("mark", "Record that a source is complete through a time");
+  AddCommon(mark, &opts, &now_text);
+  mark->add_option("SOURCE", source, "dataset.table")->required();
+  mark->add_option("--through", through_text, "Data is complete up to (not including) this time")->required();
+
+  std::string restate_from, restate_to;
+  auto* restate = source_cmd->add_subcommand("restate", "A source's data in [--from, --to) was corrected: repair "
+                                                        "every window that read it");
+  AddCommon(restate, &opts, &now_text);
+  restate->add_option("SOURCE", source, "dataset.table")->required();
+  restate->add_option("--from", restate_from, "First corrected instant")->required();
+  restate->add_option("--to", restate_to, "End (exclusive) of the corrected range")->required();
+  restate->add_flag("--json", json, "Machine-readable output");
+
+  std::string lineage_at;
+  auto* lineage = app.add_subcommand("lineage", "The exact upstream runs a window was built from, recursively");
+  AddCommon(lineage, &opts, &now_text);
+  lineage->add_option("TABLE", table, "dataset.table")->required();
+  lineage->add_option("--window", lineage_at, "An instant inside the window")->required();
+  lineage->add_flag("--json", json, "Machine-readable output");
+
+  std::string sql, sql_file;
+  auto* query = app.add_subcommand("query", "Run SQL against the warehouse and print the result");
+  AddCommon(query, &opts, &now_text);
+  query->add_option("SQL", sql, "The query (or use --file)");
+  query->add_option("--file,-f", sql_file, "Read the SQL from this file");
+  query->add_flag("--json", json, "Machine-readable output: one JSON object per line");
+
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e, out, err);
+    return code == 0 ? 0 : 2;
+  }
+  try {
+    opts.now = ParseTimeArg(now_text, "--now");
+    if (init->parsed()) return Init(init_dir, out, err);
+    if (validate->parsed()) return Validate(opts, json, out, err);
+    if (dag->parsed()) {
+      DagFormat f = format == "dot" ? DagFormat::kDot : format == "json" ? DagFormat::kJson : DagFormat::kText;
+      return Dag(opts, select, f, out, err);
+    }
+    if (show->parsed()) return Show(opts, table, ParseTimeArg(window_start, "--window-start"), json, out, err);
+
+    // An embedded warehouse has one writing process: while the service runs, commands that
+    // need the warehouse run inside it.
+    bool needs_warehouse = status->parsed() || log->parsed() || backfill->parsed() || mark->parsed() ||
+                           restate->parsed() || lineage->parsed() || query->parsed() || plan->parsed() ||
+                           drop->parsed();
+    if (!service && (needs_warehouse || run->parsed() || update->parsed())) {
+      std::error_code ec;
+      std::string root = std::filesystem::absolute(opts.project, ec).lexically_normal().string();
+      if (auto svc = FindService(root)) {
+        if (run->parsed() || update->parsed()) {
+          err << fmt::format(
+              "error: the Derived service (pid {}) is running for this project and keeps every table up to date; an "
+              "embedded DuckDB warehouse has one writing process, so `derived {}` cannot run beside it (stop the "
+              "service with SIGTERM first)\n",
+              svc->pid, run->parsed() ? (once ? "run --once" : "run") : "update");
+          return 1;
+        }
+        std::vector<std::string> forwarded = args;
+        if (query->parsed() && !sql_file.empty()) {
+          // The file is the client's: send its text.
+          std::ifstream in(sql_file, std::ios::binary);
+          if (!in) {
+            err << "error: cannot read '" << sql_file << "'\n";
+            return 2;
+          }
+          std::stringstream text;
+          text << in.rdbuf();
+          forwarded = {"query", text.str()};
+          if (json) forwarded.push_back("--json");
+        }
+        if (!now_text.empty() && std::find(args.begin(), args.end(), "--now") == args.end()) {
+          forwarded.push_back("--now");
+          forwarded.push_back(now_text);
+        }
+        auto r = SendCommand(*svc, forwarded);
+        if (!r.ok()) {
+          err << "error: " << r.error().message << "\n";
+          return 1;
+        }
+        out << r->out;
+        err << r->err;
+        return r->exit_code;
+      }
+    }
+    if (run->parsed()) {
+      if (once) return Run(opts, select, json, out, err);
+      if (!select.empty()) throw BadArgument{"--select works with --once only: the service keeps every table fresh"};
+      return Serve(opts, serve, out, err);
+    }
+    if (update->parsed()) return Update(opts, table, update_once, serve.poll_seconds, out, err);
+    if (plan->parsed()) return PlanCommand(opts, json, out, err);
+    if (drop->parsed()) return Drop(opts, table, out, err);
+    if (status->parsed()) return Status(opts, json, out, err);
+    if (log->parsed()) return Log(opts, table, limit, json, out, err);
+    if (backfill->parsed()) {
+      return Backfill(opts, table, *ParseTimeArg(from_text, "--from"), *ParseTimeArg(to_text, "--to"), downstream,
+                      json, out, err);
+    }
+    if (mark->parsed()) return SourceMark(opts, source, *ParseTimeArg(through_text, "--through"), out, err);
+    if (restate->parsed()) {
+      return SourceRestate(opts, source, *ParseTimeArg(restate_from, "--from"), *ParseTimeArg(restate_to, "--to"),
+                           json, out, err);
+    }
+    if (lineage->parsed()) return Lineage(opts, table, *ParseTimeArg(lineage_at, "--window"), json, out, err);
+    if (query->parsed()) return Query(opts, sql, sql_file, json, out, err);
+  } catch (const BadArgument& e) {
+    err << "error: " << e.message << "\n";
+    return 2;
+  }
+  return 2;
+}
+
+}  // namespace derived::cli

@@ -1,0 +1,187 @@
+// `derived run` as a service and `derived update TABLE`: the long-running commands.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/app.h"
+#include "cli/commands.h"
+#include "cli/compile_project.h"
+#include "engine/engine.h"
+#include "service/control.h"
+#include "service/service.h"
+#include "time/clock.h"
+#include "util/strings.h"
+
+namespace derived::cli {
+namespace {
+
+std::string Stamp() { return FormatIso(SystemClock().Now()); }
+
+// SIGINT and SIGTERM go to one thread that calls `on_signal` with the count so far.
+// Blocked before any other thread starts, so no other thread ever receives them.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(std::function<void(int)> on_signal) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    thread_ = std::thread([this, on_signal] {
+      for (int count = 1;; ++count) {
+        int sig = 0;
+        sigwait(&set_, &sig);
+        if (done_) return;
+        on_signal(count);
+      }
+    });
+  }
+  ~SignalWatcher() {
+    done_ = true;
+    pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+  }
+
+ private:
+  sigset_t set_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+std::string OutcomeLine(const TableOutcome& o) {
+  if (o.status == "built" || o.status == "updated") return fmt::format("{:<7} {}  {}", o.status, o.table, o.detail);
+  if (o.failed()) return fmt::format("FAILED  {}  {}", o.table, ReplaceAll(o.detail, "\n", " "));
+  return "";
+}
+
+}  // namespace
+
+int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& out, std::ostream& err) {
+  std::mutex print_mu;
+  auto print = [&](std::ostream& to, const std::string& line) {
+    std::lock_guard lock(print_mu);
+    to << Stamp() << " " << line << std::endl;
+  };
+  Service* running = nullptr;
+  std::mutex running_mu;
+  SignalWatcher signals([&](int count) {
+    std::lock_guard lock(running_mu);
+    if (!running) return;
+    if (count == 1) {
+      print(err, "stopping: in-flight mutations finish (a second signal rolls them back now)");
+      running->RequestStop();
+    } else {
+      print(err, "interrupting in-flight mutations: they roll back");
+      running->Interrupt();
+    }
+  });
+
+  ServiceOptions so;
+  so.project_dir = opts.project;
+  so.workers = serve.workers;
+  so.use_cache = opts.use_cache;
+  so.poll_seconds = serve.poll_seconds;
+  so.watch_seconds = serve.watch_seconds;
+  so.watch_branch = serve.branch;
+  so.grace_seconds = serve.grace_seconds;
+  FixedClock fixed;
+  if (opts.now) {
+    fixed.Set(*opts.now);
+    so.clock = &fixed;
+  }
+  auto service = Service::Start(so, [&](const ServiceEvent& e) {
+    switch (e.kind) {
+      case ServiceEvent::Kind::kFinished:
+        if (auto line = OutcomeLine(e.outcome); !line.empty()) print(out, line);
+        break;
+      case ServiceEvent::Kind::kReloaded:
+        print(out, "reloaded the project: " + ReplaceAll(e.message, "\n", "; "));
+        break;
+      case ServiceEvent::Kind::kRejected:
+        print(err, "error: " + e.message);
+        break;
+      default:
+        break;
+    }
+  });
+  if (!service.ok()) {
+    err << "error: " << service.error().ToString() << "\n";
+    return 1;
+  }
+  Service* svc = service->get();
+  auto control = ControlServer::Start(svc->options().project_dir, [svc](const std::vector<std::string>& args) {
+    std::ostringstream o, e;
+    int code = RunCli(args, o, e, svc);
+    return CommandResult{code, o.str(), e.str()};
+  });
+  if (!control.ok()) {
+    err << "error: " << control.error().ToString() << "\n";
+    return 1;
+  }
+  {
+    std::lock_guard lock(running_mu);
+    running = svc;
+  }
+  print(out, fmt::format("serving {} with {} workers; control endpoint 127.0.0.1:{} (pid {})",
+                         svc->options().project_dir, svc->options().workers, (*control)->port(), getpid()));
+  svc->Wait();
+  {
+    std::lock_guard lock(running_mu);
+    running = nullptr;
+  }
+  control->reset();  // stop answering before the warehouse closes
+  service->reset();
+  print(out, "stopped");
+  return 0;
+}
+
+int Update(const CommonOptions& opts, const std::string& table, bool once, double poll_seconds, std::ostream& out,
+           std::ostream& err) {
+  auto cp = CompileFor(opts, true, err);
+  if (!cp) return 1;
+  const std::string name = ToLower(table);
+  if (!cp->FindTable(name)) {
+    err << fmt::format("error: unknown table '{}'\n", table);
+    return 2;
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  SignalWatcher signals([&](int) {
+    std::lock_guard lock(mu);
+    stop = true;
+    cv.notify_all();
+  });
+  auto engine = Engine::Open(&*cp, opts.now ? *opts.now : SystemClock().Now());
+  if (!engine.ok()) {
+    err << "error: " << engine.error().ToString() << "\n";
+    return 1;
+  }
+  int code = 0;
+  for (;;) {
+    (*engine)->SetNow(opts.now ? *opts.now : SystemClock().Now());
+    if (auto st = (*engine)->LoadSources(); !st.ok()) {
+      err << "error: " << st.error().ToString() << "\n";
+      return 1;
+    }
+    TableOutcome o = (*engine)->Step(name, nullptr);
+    std::string line = OutcomeLine(o);
+    out << Stamp() << " " << (line.empty() ? fmt::format("{:<7} {}  {}", o.status, o.table, o.detail) : line)
+        << std::endl;
+    code = o.failed() ? 1 : 0;
+    if (once) break;
+    std::unique_lock lock(mu);
+    if (cv.wait_for(lock, std::chrono::duration<double>(poll_seconds), [&] { return stop; })) break;
+  }
+  return code;
+}
+
+}  // namespace derived::cli

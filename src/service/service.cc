@@ -1,0 +1,460 @@
+#include "service/service.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "util/strings.h"
+
+namespace derived {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+std::chrono::steady_clock::duration Seconds(double s) {
+  return std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(s));
+}
+
+// The log row of a project-level event (a reload, accepted or rejected).
+constexpr const char* kProjectLogName = "_project";
+
+}  // namespace
+
+Service::Service(ServiceOptions options, EventFn on_event)
+    : opts_(std::move(options)), on_event_(std::move(on_event)) {
+  clock_ = opts_.clock ? opts_.clock : &system_clock_;
+  if (opts_.workers <= 0) opts_.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn on_event) {
+  std::error_code ec;
+  options.project_dir = std::filesystem::absolute(options.project_dir, ec).lexically_normal().string();
+  if (!options.project_dir.empty() && options.project_dir.back() == '/') options.project_dir.pop_back();
+  std::unique_ptr<Service> svc(new Service(std::move(options), std::move(on_event)));
+  svc->watcher_ = std::make_unique<ProjectWatcher>(svc->opts_.project_dir, svc->opts_.watch_branch);
+  auto gen = svc->Load();
+  if (!gen.ok()) return gen.error();
+  auto base = OpenWarehouse((*gen)->cp->project);
+  if (!base.ok()) return base.error();
+  svc->base_ = std::move(*base);
+  auto session = svc->base_->Connect();
+  if (!session.ok()) return session.error();
+  auto control = Engine::Open((*gen)->an, std::move(*session), svc->Now());
+  if (!control.ok()) return control.error();
+  svc->control_ = std::move(*control);
+  for (const auto& t : (*gen)->cp->project.tables) {
+    if (auto st = svc->control_->warehouse().EnsureDataset(t.dataset); !st.ok()) return st.error();
+  }
+  if (auto st = svc->control_->LoadSources(); !st.ok()) return st.error();
+  {
+    std::lock_guard lock(svc->mu_);
+    svc->sources_ = svc->control_->sources();
+    svc->sessions_.assign(svc->opts_.workers, nullptr);
+    svc->Adopt(*gen);
+  }
+  for (int i = 0; i < svc->opts_.workers; ++i) svc->workers_.emplace_back([s = svc.get(), i] { s->WorkerLoop(i); });
+  svc->timer_ = std::thread([s = svc.get()] { s->TimerLoop(); });
+  return svc;
+}
+
+Service::~Service() {
+  RequestStop();
+  Wait();
+}
+
+Result<std::shared_ptr<Service::Generation>> Service::Load() {
+  auto fingerprint = watcher_->Fingerprint();
+  if (!fingerprint.ok()) return fingerprint.error();
+  auto dir = watcher_->Materialize(*fingerprint);
+  if (!dir.ok()) return dir.error();
+  CompileOptions co;
+  co.use_cache = opts_.use_cache;
+  co.now = Now();
+  auto cp = Compile(*dir, co);
+  if (!cp.ok()) return cp.error();
+  auto gen = std::make_shared<Generation>();
+  gen->cp = std::make_shared<CompiledProject>(std::move(*cp));
+  // A branch is checked out elsewhere; the warehouse and state stay in the project.
+  gen->cp->project.root = opts_.project_dir;
+  gen->an = AnalyzeProject(*gen->cp);
+  for (const auto& t : gen->cp->tables) {
+    for (const auto& up : t.upstream) gen->readers[up].push_back(gen->cp->def(t).qualified_name());
+  }
+  return gen;
+}
+
+void Service::Adopt(std::shared_ptr<Generation> gen) {
+  Timestamp now = Now();
+  std::map<std::string, Updater> next;
+  for (const auto& def : gen->cp->project.tables) {
+    const std::string name = def.qualified_name();
+    Updater u;
+    auto old = updaters_.find(name);
+    bool same = old != updaters_.end() && gen_ && gen_->an->hashes.count(name) &&
+                gen_->an->hashes.at(name) == gen->an->hashes.at(name);
+    // A changed definition starts with a clean slate: fixing a failing table retries it now.
+    if (same) u.failures = old->second.failures, u.retry_at = old->second.retry_at;
+    u.next_boundary = NextBoundary(now, def.schedule);
+    next[name] = u;
+  }
+  updaters_ = std::move(next);
+  queue_.clear();
+  gen_ = std::move(gen);
+  for (auto& [name, u] : updaters_) WakeLocked(name);
+}
+
+void Service::WakeLocked(const std::string& table) {
+  auto it = updaters_.find(table);
+  if (it == updaters_.end()) return;
+  Updater& u = it->second;
+  if (u.failures > 0 && SteadyClock::now() < u.retry_at) return;  // backing off: the timer wakes it
+  if (u.running) {
+    u.again = true;
+  } else if (!u.queued) {
+    u.queued = true;
+    queue_.push_back(table);
+    work_cv_.notify_one();
+  }
+}
+
+void Service::WakeReadersLocked(const std::string& name) {
+  auto it = gen_->readers.find(name);
+  if (it == gen_->readers.end()) return;
+  for (const auto& r : it->second) WakeLocked(r);
+}
+
+SteadyClock::duration Service::Backoff(int failures) const {
+  double s = opts_.retry_base_seconds * std::pow(2.0, std::min(failures - 1, 30));
+  return Seconds(std::min(s, opts_.retry_cap_seconds));
+}
+
+void Service::Emit(ServiceEvent e) const {
+  if (!on_event_) return;
+  e.at = SteadyClock::now();
+  on_event_(e);
+}
+
+void Service::WorkerLoop(int index) {
+  std::unique_ptr<Engine> engine;
+  const ProjectAnalysis* engine_of = nullptr;
+  for (;;) {
+    std::string name;
+    std::shared_ptr<Generation> gen;
+    std::map<std::string, UpstreamStatus> sources;
+    {
+      std::unique_lock lock(mu_);
+      work_cv_.wait(lock, [&] { return stopping_ || (paused_ == 0 && !queue_.empty()); });
+      if (stopping_) break;
+      name = queue_.front();
+      queue_.pop_front();
+      Updater& u = updaters_.at(name);
+      u.queued = false;
+      u.running = true;
+      ++running_;
+      gen = gen_;
+      sources = sources_;
+    }
+    TableOutcome o{name, "failed", ""};
+    if (!engine || engine_of != gen->an.get()) {
+      // A new project version: a new engine (and session) over it.
+      {
+        std::lock_guard lock(mu_);
+        sessions_[index] = nullptr;
+      }
+      engine.reset();
+      auto session = base_->Connect();
+      auto opened = session.ok() ? Engine::Open(gen->an, std::move(*session), Now())
+                                 : Result<std::unique_ptr<Engine>>(session.error());
+      if (opened.ok()) {
+        engine = std::move(*opened);
+        engine->SetCancel(&cancel_);
+        engine_of = gen->an.get();
+        std::lock_guard lock(mu_);
+        sessions_[index] = &engine->warehouse();
+      } else {
+        o.detail = "cannot open a warehouse session: " + opened.error().message;
+      }
+    }
+    if (engine) {
+      engine->SetNow(Now());
+      engine->SetSources(std::move(sources));
+      Emit({ServiceEvent::Kind::kStarted, name, {}, "", {}});
+      o = engine->Step(name, [&](const BuildProgress&) {
+        Emit({ServiceEvent::Kind::kCommitted, name, {}, "", {}});
+        std::lock_guard lock(mu_);
+        WakeReadersLocked(name);
+      });
+    }
+    Emit({ServiceEvent::Kind::kFinished, name, o, "", {}});
+    std::lock_guard lock(mu_);
+    --running_;
+    auto it = updaters_.find(name);
+    if (it != updaters_.end()) {  // a reload may have removed it
+      Updater& u = it->second;
+      u.running = false;
+      if (o.failed()) {
+        u.failures++;
+        u.retry_at = SteadyClock::now() + Backoff(u.failures);
+      } else {
+        u.failures = 0;
+      }
+      if (o.status == "built") WakeReadersLocked(name);
+      if (u.again) {
+        u.again = false;
+        WakeLocked(name);
+      }
+    }
+    idle_cv_.notify_all();
+  }
+}
+
+void Service::TimerLoop() {
+  auto last_poll = SteadyClock::now(), last_watch = SteadyClock::now();
+  std::string fingerprint;
+  if (auto fp = watcher_->Fingerprint(); fp.ok()) fingerprint = *fp;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      if (opts_.tick_seconds > 0) {
+        timer_cv_.wait_for(lock, Seconds(opts_.tick_seconds), [&] { return stopping_.load(); });
+      } else {
+        timer_cv_.wait(lock, [&] { return stopping_.load(); });
+      }
+      if (stopping_) return;
+    }
+    auto now = SteadyClock::now();
+    bool poll = now - last_poll >= Seconds(opts_.poll_seconds);
+    if (poll) last_poll = now;
+    Tick(poll);
+    if (opts_.watch_seconds > 0 && now - last_watch >= Seconds(opts_.watch_seconds)) {
+      last_watch = now;
+      auto fp = watcher_->Fingerprint();
+      if (fp.ok() && *fp != fingerprint) {
+        fingerprint = *fp;
+        (void)Reload();  // a rejected version is logged and reported as an event
+      }
+    }
+  }
+}
+
+void Service::Tick(bool poll_sources) {
+  if (poll_sources) PollSources();
+  Timestamp now = Now();
+  auto steady = SteadyClock::now();
+  std::lock_guard lock(mu_);
+  for (auto& [name, u] : updaters_) {
+    const TableDef* def = gen_->cp->project.FindTable(name);
+    if (def && !(now < u.next_boundary)) {
+      u.next_boundary = NextBoundary(now, def->schedule);
+      WakeLocked(name);
+    }
+    if (u.failures > 0 && u.retry_at <= steady && !u.running && !u.queued) WakeLocked(name);
+  }
+}
+
+void Service::PollSources() {
+  std::map<std::string, UpstreamStatus> polled;
+  {
+    std::lock_guard control(control_mu_);
+    control_->SetNow(Now());
+    if (!control_->LoadSources().ok()) return;  // the warehouse is unreachable: keep what we knew
+    polled = control_->sources();
+  }
+  std::lock_guard lock(mu_);
+  for (const auto& [name, u] : polled) {
+    auto old = sources_.find(name);
+    if (old == sources_.end() || old->second.watermark != u.watermark || old->second.exists != u.exists) {
+      sources_[name] = u;
+      WakeReadersLocked(name);
+    } else {
+      sources_[name] = u;
+    }
+  }
+}
+
+Status Service::MarkSource(const std::string& source, Timestamp through) {
+  UpstreamStatus u;
+  {
+    std::lock_guard control(control_mu_);
+    control_->SetNow(Now());
+    if (auto st = control_->MarkSource(source, through); !st.ok()) return st;
+    u = control_->sources().at(ToLower(source));
+  }
+  std::lock_guard lock(mu_);
+  sources_[u.name] = u;
+  WakeReadersLocked(u.name);
+  return Status::Ok();
+}
+
+void Service::Exclusive(const std::function<void()>& fn) {
+  {
+    std::unique_lock lock(mu_);
+    ++paused_;
+    idle_cv_.wait(lock, [&] { return running_ == 0; });
+  }
+  fn();
+  PollSources();
+  std::lock_guard lock(mu_);
+  --paused_;
+  for (auto& [name, u] : updaters_) WakeLocked(name);
+  work_cv_.notify_all();
+}
+
+Result<std::string> Service::Reload() {
+  std::lock_guard reloading(reload_mu_);
+  auto gen = Load();
+  std::string rejected;
+  if (!gen.ok()) {
+    rejected = gen.error().message;
+  } else if ((*gen)->cp->diags.has_errors() && !project()->diags.has_errors()) {
+    std::vector<std::string> lines;
+    for (const auto& d : (*gen)->cp->diags.all()) {
+      if (d.severity == Severity::kError) lines.push_back(d.ToString());
+    }
+    rejected = fmt::format("{} error{}:\n{}", lines.size(), lines.size() == 1 ? "" : "s", Join(lines, "\n"));
+  }
+  LogEntry e;
+  e.table = kProjectLogName;
+  e.operation = "reload";
+  e.started_at = WallSeconds();
+  e.logical_now = Now();
+  if (!rejected.empty()) {
+    e.status = "failed";
+    e.error = "the new project version was rejected; the service keeps running the last valid one. " + rejected;
+    e.finished_at = WallSeconds();
+    std::lock_guard control(control_mu_);
+    e.run_id = "reload";
+    (void)control_->metadata().AppendLog(e);
+    Emit({ServiceEvent::Kind::kRejected, "", {}, e.error, {}});
+    return Error(e.error);
+  }
+  // What the new version changes, worked out before it takes over (for the log).
+  auto session = base_->Connect();
+  if (!session.ok()) return session.error();
+  auto next = Engine::Open((*gen)->an, std::move(*session), Now());
+  if (!next.ok()) return next.error();
+  {
+    std::lock_guard lock(mu_);
+    (*next)->SetSources(sources_);
+  }
+  auto changes = (*next)->PlanChanges();
+  if (!changes.ok()) return changes.error();
+  nlohmann::json details = nlohmann::json::array();
+  std::vector<std::string> lines;
+  for (const auto& c : *changes) {
+    details.push_back({{"table", c.table}, {"change", c.change}, {"detail", c.detail}, {"windows", c.windows}});
+    lines.push_back(fmt::format("{} {}: {}", c.change, c.table, c.detail));
+  }
+  for (const auto& t : (*gen)->cp->project.tables) {
+    if (auto st = (*next)->warehouse().EnsureDataset(t.dataset); !st.ok()) return st.error();
+  }
+  {
+    std::unique_lock lock(mu_);
+    ++paused_;
+    idle_cv_.wait(lock, [&] { return running_ == 0; });
+  }
+  {
+    std::lock_guard control(control_mu_);
+    control_ = std::move(*next);
+    e.run_id = "reload";
+    e.status = "success";
+    e.details = details;
+    e.finished_at = WallSeconds();
+    (void)control_->metadata().AppendLog(e);
+  }
+  {
+    std::lock_guard lock(mu_);
+    --paused_;
+    Adopt(*gen);
+  }
+  PollSources();
+  std::string summary = lines.empty() ? "no table changes" : Join(lines, "\n");
+  Emit({ServiceEvent::Kind::kReloaded, "", {}, summary, {}});
+  return summary;
+}
+
+Result<std::unique_ptr<Engine>> Service::OpenEngine() {
+  std::shared_ptr<Generation> gen;
+  std::map<std::string, UpstreamStatus> sources;
+  {
+    std::lock_guard lock(mu_);
+    gen = gen_;
+    sources = sources_;
+  }
+  auto session = base_->Connect();
+  if (!session.ok()) return session.error();
+  auto e = Engine::Open(gen->an, std::move(*session), Now());
+  if (!e.ok()) return e.error();
+  (*e)->SetSources(std::move(sources));
+  return e;
+}
+
+std::map<std::string, UpstreamStatus> Service::Sources() const {
+  std::lock_guard lock(mu_);
+  return sources_;
+}
+
+std::shared_ptr<const CompiledProject> Service::project() const {
+  std::lock_guard lock(mu_);
+  return gen_->cp;
+}
+
+std::map<std::string, UpdaterStatus> Service::Updaters() const {
+  std::lock_guard lock(mu_);
+  std::map<std::string, UpdaterStatus> out;
+  auto now = SteadyClock::now();
+  for (const auto& [name, u] : updaters_) {
+    UpdaterStatus s;
+    s.running = u.running;
+    s.queued = u.queued;
+    s.failures = u.failures;
+    if (u.failures > 0) s.retry_in_seconds = std::max(0.0, std::chrono::duration<double>(u.retry_at - now).count());
+    out[name] = s;
+  }
+  return out;
+}
+
+void Service::WaitIdle() {
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [&] { return running_ == 0 && (queue_.empty() || paused_ > 0 || stopping_); });
+}
+
+void Service::RequestStop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    cancel_ = true;
+  }
+  work_cv_.notify_all();
+  timer_cv_.notify_all();
+  idle_cv_.notify_all();
+}
+
+void Service::Interrupt() {
+  RequestStop();
+  std::lock_guard lock(mu_);
+  for (Warehouse* s : sessions_) {
+    if (s) s->Interrupt();
+  }
+}
+
+void Service::Wait() {
+  {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait(lock, [&] { return stopping_.load(); });
+    // In-flight mutations get the grace period to commit; then they are rolled back.
+    if (!idle_cv_.wait_for(lock, Seconds(opts_.grace_seconds), [&] { return running_ == 0; })) {
+      for (Warehouse* s : sessions_) {
+        if (s) s->Interrupt();
+      }
+    }
+  }
+  for (auto& w : workers_) {
+    if (w.joinable()) w.join();
+  }
+  if (timer_.joinable()) timer_.join();
+}
+
+}  // namespace derived

@@ -1,0 +1,157 @@
+// `derived run`: the long-running service. Every table has an updater, run as a task on a
+// bounded pool of workers, each with its own warehouse session. An updater is woken when
+// one of its inputs commits new data, when its schedule boundary passes, when a source's
+// freshness poll or mark moves forward, when its retry is due, and when the project
+// changes; it then takes one Engine::Step. There is no central pass over the DAG: a slow
+// or failing table holds back only the tables that read it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "compile/compiler.h"
+#include "engine/engine.h"
+#include "service/watcher.h"
+#include "time/clock.h"
+#include "util/status.h"
+
+namespace derived {
+
+struct ServiceOptions {
+  std::string project_dir = ".";
+  int workers = 0;                 // parallel updaters; 0 = one per core
+  const Clock* clock = nullptr;    // nullptr = the wall clock
+  bool use_cache = true;           // the compile cache
+  double tick_seconds = 0.2;       // how often the timer looks at the clock (0: only on Tick())
+  double poll_seconds = 60;        // freshness queries and file sources
+  double watch_seconds = 1;        // project watching (0: never reload on its own)
+  std::string watch_branch;        // empty: the working tree; else reload on new commits to this branch
+  double retry_base_seconds = 5;   // first retry after a failure; doubles per failure
+  double retry_cap_seconds = 600;  // ... up to this
+  double grace_seconds = 30;       // on stop: how long in-flight mutations may take to finish
+};
+
+// What the service reports as it works: for logs, tests and the benchmark.
+struct ServiceEvent {
+  enum class Kind { kStarted, kFinished, kReloaded, kRejected, kCommitted };
+  Kind kind;
+  std::string table;    // the table (kStarted, kFinished, kCommitted)
+  TableOutcome outcome; // kFinished
+  std::string message;  // kReloaded, kRejected: what changed, or why not
+  std::chrono::steady_clock::time_point at;
+};
+using EventFn = std::function<void(const ServiceEvent&)>;
+
+// Per table, what the updater is doing beyond what `_derived.state` records.
+struct UpdaterStatus {
+  bool running = false, queued = false;
+  int failures = 0;
+  double retry_in_seconds = -1;  // < 0: no retry pending
+};
+
+class Service {
+ public:
+  // Loads the project, opens the warehouse and starts the workers and the timer.
+  static Result<std::unique_ptr<Service>> Start(ServiceOptions options, EventFn on_event = nullptr);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Stops taking new work and returns at once; Wait() returns when in-flight mutations
+  // have finished (or, after the grace period, been interrupted and rolled back).
+  void RequestStop();
+  // A second request: interrupt in-flight mutations now.
+  void Interrupt();
+  void Wait();
+  bool stopping() const { return stopping_; }
+
+  // Runs the timer's work now: schedule boundaries, due retries, source polls (all of
+  // them when `poll_sources`). For tests that move a fixed clock.
+  void Tick(bool poll_sources = true);
+  // Blocks until no updater is queued or running (retries waiting for their time aside).
+  void WaitIdle();
+
+  // Re-reads the project. A version with errors is rejected as a whole and logged, and
+  // the service keeps the last valid version. Returns what happened, for the log.
+  Result<std::string> Reload();
+
+  // Records a source mark and wakes the source's readers.
+  Status MarkSource(const std::string& source, Timestamp through);
+
+  // Runs `fn` with every updater paused (in-flight steps finish first), then re-reads the
+  // sources and wakes every table: for commands that change the warehouse.
+  void Exclusive(const std::function<void()>& fn);
+
+  // An engine on a new session for the current project version, with the service's
+  // view of the sources: what commands run in the service use.
+  Result<std::unique_ptr<Engine>> OpenEngine();
+  // A new session on the warehouse.
+  Result<std::unique_ptr<Warehouse>> Connect() { return base_->Connect(); }
+  // What the service last learned of every source.
+  std::map<std::string, UpstreamStatus> Sources() const;
+  // The current project version (valid while the caller holds the pointer).
+  std::shared_ptr<const CompiledProject> project() const;
+  std::map<std::string, UpdaterStatus> Updaters() const;
+  const ServiceOptions& options() const { return opts_; }
+
+ private:
+  struct Generation {
+    std::shared_ptr<CompiledProject> cp;
+    std::shared_ptr<const ProjectAnalysis> an;
+    std::map<std::string, std::vector<std::string>> readers;  // table or source -> tables reading it
+  };
+  struct Updater {
+    bool queued = false, running = false, again = false;
+    int failures = 0;
+    std::chrono::steady_clock::time_point retry_at{};  // when failures > 0
+    Timestamp next_boundary;                           // the timer wakes it then
+  };
+
+  explicit Service(ServiceOptions options, EventFn on_event);
+  Result<std::shared_ptr<Generation>> Load();
+  void Adopt(std::shared_ptr<Generation> gen);  // REQUIRES: mu_ held, no updater running
+  void WakeLocked(const std::string& table);
+  void WakeReadersLocked(const std::string& name);
+  void WorkerLoop(int index);
+  void TimerLoop();
+  void PollSources();
+  void Emit(ServiceEvent e) const;
+  Timestamp Now() const { return clock_->Now(); }
+  std::chrono::steady_clock::duration Backoff(int failures) const;
+
+  ServiceOptions opts_;
+  EventFn on_event_;
+  SystemClock system_clock_;
+  const Clock* clock_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_, idle_cv_, timer_cv_;
+  std::shared_ptr<Generation> gen_;                // guarded by mu_
+  std::map<std::string, Updater> updaters_;        // guarded by mu_
+  std::deque<std::string> queue_;                  // guarded by mu_
+  std::map<std::string, UpstreamStatus> sources_;  // guarded by mu_
+  int running_ = 0, paused_ = 0;                   // guarded by mu_
+  std::vector<Warehouse*> sessions_;               // workers' sessions, for Interrupt; guarded by mu_
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> cancel_{false};  // builders stop between batches
+
+  std::unique_ptr<Warehouse> base_;   // the first session: owns the database with the others
+  std::mutex control_mu_;             // serializes control_ (polls, marks, reload logging)
+  std::mutex reload_mu_;              // one reload at a time
+  std::unique_ptr<Engine> control_;   // an engine for polls, marks and reload bookkeeping
+  std::unique_ptr<ProjectWatcher> watcher_;
+  std::vector<std::thread> workers_;
+  std::thread timer_;
+};
+
+}  // namespace derived

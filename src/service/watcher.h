@@ -1,0 +1,26 @@
+// Notices when the project changed: in the working tree (any project file added, removed
+// or modified) or, when following a git branch, a new commit on it.
+#pragma once
+
+#include <string>
+
+#include "util/status.h"
+
+namespace derived {
+
+class ProjectWatcher {
+ public:
+  // `branch` empty: watch the working tree under `root`. Otherwise watch the branch and
+  // check each new commit out under <root>/.derived/checkouts/<commit> for loading.
+  ProjectWatcher(std::string root, std::string branch);
+
+  // A fingerprint of the current version: changes when the project does.
+  Result<std::string> Fingerprint() const;
+  // The directory to load the version with that fingerprint from.
+  Result<std::string> Materialize(const std::string& fingerprint) const;
+
+ private:
+  std::string root_, branch_;
+};
+
+}  // namespace derived

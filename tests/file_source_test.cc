@@ -34,13 +34,20 @@ class FileSource : public ::testing::Test {
     Execute(fmt::format("COPY ({}) TO {} ({})", select, wh_->dialect().Literal(path.string()), options));
   }
 
-  SourceDef& AddSource(const std::string& location, FileFormat format, std::vector<ColumnDef> columns = {}) {
+  // raw.events, with columns given as {name, type}.
+  SourceDef& AddSource(const std::string& location, FileFormat format,
+                       const std::vector<std::pair<std::string, std::string>>& columns = {}) {
     SourceDef s;
     s.dataset = "raw";
     s.name = "events";
     s.location = location;
     s.format = format;
-    s.columns = std::move(columns);
+    for (const auto& [name, type] : columns) {
+      ColumnDef c;
+      c.name = name;
+      c.type = type;
+      s.columns.push_back(c);
+    }
     project_.sources.push_back(std::move(s));
     return project_.sources.back();
   }
@@ -130,7 +137,7 @@ TEST_F(FileSource, NoFileYetMeansNoViewUntilOneLands) {
 TEST_F(FileSource, DeclaredColumnsAreExactlyTheViewsColumnsAcrossEvolvingFiles) {
   Land("landing/events/a.parquet", "SELECT 1::INTEGER AS id, '2024-01-02 03:00:00' AS ts, 'x' AS dropped");
   AddSource("landing/events/*.parquet", FileFormat::kParquet,
-            {{.name = "id", .type = "BIGINT"}, {.name = "ts", .type = "TIMESTAMP"}, {.name = "note", .type = ""}});
+            {{"id", "BIGINT"}, {"ts", "TIMESTAMP"}, {"note", ""}});
   // A declared column no file has yet cannot be selected.
   EXPECT_THAT(Attach()["raw.events"], HasSubstr("cannot read landing/events/*.parquet: Binder Error"));
 

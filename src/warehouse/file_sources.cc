@@ -11,11 +11,12 @@ namespace derived {
 namespace {
 
 // The table function reading `glob` in `format`. union_by_name lets files written with
-// an older or newer schema be read together (missing columns are NULL).
+// an older or newer schema be read together (missing columns are NULL). DuckDB sniffs
+// CSV headers, delimiters and types, and JSON's layout, itself.
 std::string Reader(const SqlDialect& d, FileFormat format, const std::string& glob) {
   switch (format) {
     case FileFormat::kParquet: return fmt::format("read_parquet({}, union_by_name = true)", d.Literal(glob));
-    case FileFormat::kCsv: return fmt::format("read_csv({}, header = true, union_by_name = true)", d.Literal(glob));
+    case FileFormat::kCsv: return fmt::format("read_csv({}, union_by_name = true)", d.Literal(glob));
     case FileFormat::kJson: return fmt::format("read_json({}, format = 'auto', union_by_name = true)", d.Literal(glob));
   }
   return "";

@@ -1,0 +1,369 @@
+// The long-running service, in process, with a fixed clock the test moves through days of
+// hourly arrivals. Expected contents come from plain SQL over the raw data; the order of
+// builds comes from the metadata log's wall-clock times.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "engine_testing.h"
+#include "service/service.h"
+#include "time/clock.h"
+
+namespace derived {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::WarehouseProject;
+
+Timestamp T(const std::string& text) { return *ParseTimestamp(text); }
+
+const char* kHourly = R"(schedule: hourly
+strategy: append
+start: 2024-01-01
+time_column: hour
+sql: |
+  SELECT date_trunc('hour', ts) AS hour, count(*) AS events, sum(amount) AS amount
+  FROM raw.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+  GROUP BY 1
+)";
+
+const char* kDaily = R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+sql: |
+  SELECT date_trunc('day', hour) AS day, sum(events) AS events, sum(amount) AS amount
+  FROM core.hourly
+  WHERE hour >= {{ window_start }} AND hour < {{ window_end }}
+  GROUP BY 1
+)";
+
+const char* kWeekly = R"(schedule: weekly
+strategy: append
+start: 2024-01-01
+time_column: week
+sql: |
+  SELECT date_trunc('week', day) AS week, sum(events) AS events
+  FROM core.daily
+  WHERE day >= {{ window_start }} AND day < {{ window_end }}
+  GROUP BY 1
+)";
+
+const char* kMonthly = R"(schedule: monthly
+strategy: replace
+sql: |
+  SELECT date_trunc('month', day) AS month, sum(events) AS events
+  FROM core.daily
+  GROUP BY 1
+)";
+
+const char* kClicksDaily = R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+sql: |
+  SELECT date_trunc('day', ts) AS day, count(*) AS clicks
+  FROM raw.clicks
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+  GROUP BY 1
+)";
+
+// Expected contents, from the raw data alone.
+std::string HourlyExpected(const std::string& through, const std::string& agg = "sum") {
+  return "SELECT date_trunc('hour', ts) AS hour, count(*) AS events, " + agg +
+         "(amount) AS amount FROM raw.events WHERE ts < '" + through + "' GROUP BY 1";
+}
+std::string DailyExpected(const std::string& through, const std::string& agg = "sum") {
+  return "SELECT date_trunc('day', hour), sum(events), sum(amount) FROM (" + HourlyExpected(through, agg) +
+         ") GROUP BY 1";
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    p_.Write("sources/raw/events.yaml",
+             "time_column: ts\nfreshness: marker\ncolumns:\n  - {name: ts, type: TIMESTAMP}\n"
+             "  - {name: amount, type: DOUBLE}\n");
+    p_.Write("sources/raw/clicks.yaml",
+             "time_column: ts\nfreshness: marker\ncolumns:\n  - {name: ts, type: TIMESTAMP}\n");
+    p_.Sql(
+        "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i * 20) MINUTE AS "
+        "ts, (i % 13) * 1.5 AS amount FROM range(0, 40 * 24 * 3) t(i); CREATE TABLE raw.clicks AS SELECT TIMESTAMP "
+        "'2024-01-01' + INTERVAL (i * 30) MINUTE AS ts FROM range(0, 40 * 24 * 2) t(i)");
+    p_.Write("tables/core/hourly.yaml", kHourly);
+    p_.Write("tables/core/daily.yaml", kDaily);
+    p_.Write("tables/core/weekly.yaml", kWeekly);
+    p_.Write("tables/core/monthly.yaml", kMonthly);
+    p_.Write("tables/core/clicks_daily.yaml", kClicksDaily);
+  }
+
+  void Start(double retry_base = 5) {
+    clock_.Set(T("2024-01-01T00:00:00Z"));
+    ServiceOptions o;
+    o.project_dir = p_.dir().str();
+    o.clock = &clock_;
+    o.tick_seconds = 0;  // time moves only when the test says
+    o.watch_seconds = 0;
+    o.poll_seconds = 1e9;
+    o.retry_base_seconds = retry_base;
+    o.retry_cap_seconds = retry_base * 4;
+    auto svc = Service::Start(o);
+    ASSERT_TRUE(svc.ok()) << svc.error().message;
+    svc_ = std::move(*svc);
+    auto session = svc_->Connect();
+    ASSERT_TRUE(session.ok());
+    wh_ = std::move(*session);
+  }
+
+  void TearDown() override {
+    wh_.reset();
+    svc_.reset();
+  }
+
+  // Moves the clock to `t` plus five minutes, with events complete through `t` and
+  // clicks six hours behind, and lets every woken updater finish.
+  void Arrive(Timestamp t) {
+    clock_.Set(Timestamp{t.seconds + 5 * 60});
+    ASSERT_TRUE(svc_->MarkSource("raw.events", t).ok());
+    ASSERT_TRUE(svc_->MarkSource("raw.clicks", Timestamp{t.seconds - 6 * 3600}).ok());
+    svc_->Tick(false);
+    svc_->WaitIdle();
+  }
+  void ArriveHourly(Timestamp from, Timestamp to) {
+    for (Timestamp t = NextBoundary(from, Schedule::kHourly); !(to < t); t = NextBoundary(t, Schedule::kHourly)) {
+      Arrive(t);
+    }
+  }
+
+  std::string Scalar(const std::string& sql) {
+    auto rows = wh_->Query(sql);
+    EXPECT_TRUE(rows.ok()) << sql << ": " << (rows.ok() ? "" : rows.error().message);
+    if (!rows.ok() || rows->size() == 0) return "";
+    return rows->at(0, 0).value_or("NULL");
+  }
+  int64_t Count(const std::string& sql) { return std::stoll(Scalar(sql)); }
+  int64_t Difference(const std::string& actual, const std::string& expected) {
+    return Count("SELECT count(*) FROM ((" + actual + ") EXCEPT ALL (" + expected + ")) UNION ALL SELECT count(*) FROM ((" +
+                 expected + ") EXCEPT ALL (" + actual + ")) ORDER BY 1 DESC LIMIT 1");
+  }
+  // Successful log rows of a table whose windows overlap another's: a window built twice.
+  int64_t Overlaps(const std::string& table) {
+    return Count(
+        "SELECT count(*) FROM _derived.log a JOIN _derived.log b ON a.table_name = b.table_name AND a.rowid < b.rowid "
+        "AND a.window_start < b.window_end AND b.window_start < a.window_end WHERE a.table_name = '" + table +
+        "' AND a.status = 'success' AND b.status = 'success' AND a.operation IN ('create', 'append') AND "
+        "b.operation IN ('create', 'append')");
+  }
+  // Windows of `table` started before `upstream` had committed through their end.
+  int64_t BuiltBeforeInput(const std::string& table, const std::string& upstream) {
+    return Count(
+        "SELECT count(*) FROM _derived.log r WHERE r.table_name = '" + table + "' AND r.status = 'success' AND "
+        "r.window_end IS NOT NULL AND NOT EXISTS (SELECT 1 FROM _derived.log u WHERE u.table_name = '" + upstream +
+        "' AND u.status = 'success' AND u.window_end >= r.window_end AND u.finished_at <= r.started_at)");
+  }
+
+  WarehouseProject p_;
+  FixedClock clock_;
+  std::unique_ptr<Service> svc_;
+  std::unique_ptr<Warehouse> wh_;
+};
+
+TEST_F(ServiceTest, AdvancesThroughDaysBuildingEachWindowOnceAfterItsInputs) {
+  Start();
+  ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-10T00:00:00Z"));  // nine days, hour by hour
+  for (Timestamp day = T("2024-01-11T00:00:00Z"); !(T("2024-02-03T00:00:00Z") < day);
+       day = NextBoundary(day, Schedule::kDaily)) {
+    Arrive(day);  // then a day at a time
+  }
+
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-02-03")), 0);
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-02-03")), 0);
+  EXPECT_EQ(Difference("SELECT * FROM core.weekly",
+                       "SELECT date_trunc('week', ts), count(*) FROM raw.events WHERE ts < '2024-01-29' GROUP BY 1"),
+            0);
+  EXPECT_EQ(Difference("SELECT * FROM core.monthly",
+                       "SELECT date_trunc('month', ts), count(*) FROM raw.events WHERE ts < '2024-02-01' GROUP BY 1"),
+            0);
+  EXPECT_EQ(Difference("SELECT * FROM core.clicks_daily",
+                       "SELECT date_trunc('day', ts), count(*) FROM raw.clicks WHERE ts < '2024-02-02' GROUP BY 1"),
+            0);
+
+  // Each window exactly once.
+  for (const char* t : {"core.hourly", "core.daily", "core.weekly", "core.clicks_daily"}) {
+    EXPECT_EQ(Overlaps(t), 0) << t;
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.hourly' AND operation = 'append' AND "
+                  "window_end <= '2024-01-10'"),
+            9 * 24 - 1);  // the first hour created the table
+  // Only after its inputs: every window started after its upstream committed through its end...
+  EXPECT_EQ(BuiltBeforeInput("core.daily", "core.hourly"), 0);
+  EXPECT_EQ(BuiltBeforeInput("core.weekly", "core.daily"), 0);
+  EXPECT_EQ(BuiltBeforeInput("core.monthly", "core.daily"), 0);
+  // ... and never before the source said so: clicks arrive six hours late.
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.clicks_daily' AND status = 'success' "
+                  "AND logical_now < window_end + INTERVAL 6 HOUR"),
+            0);
+  // As soon as the inputs are there: while time moves hour by hour, every window of the
+  // chain is built at the tick its last input arrived.
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name IN ('core.hourly', 'core.daily', "
+                  "'core.weekly') AND status = 'success' AND window_end <= '2024-01-10' AND logical_now <> window_end "
+                  "+ INTERVAL 5 MINUTE"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE status <> 'success'"), 0);
+}
+
+TEST_F(ServiceTest, ReloadsChangedRemovedAndBrokenDefinitionsAndRepairsRestatedSources) {
+  Start();
+  ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-09T00:00:00Z"));
+  ASSERT_EQ(Count("SELECT count(*) FROM core.weekly"), 1);
+
+  // A changed definition: the table is rebuilt, then everything downstream that read it.
+  std::string hourly = kHourly;
+  hourly.replace(hourly.find("sum(amount)"), 11, "max(amount)");
+  p_.Write("tables/core/hourly.yaml", hourly);
+  auto reloaded = svc_->Reload();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
+  EXPECT_THAT(*reloaded, HasSubstr("rebuild core.hourly"));
+  EXPECT_THAT(*reloaded, HasSubstr("repair core.daily: upstream core.hourly is rebuilt"));
+  svc_->WaitIdle();
+  ArriveHourly(T("2024-01-09T00:00:00Z"), T("2024-01-10T00:00:00Z"));
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-10", "max")), 0);
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-10", "max")), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE operation = 'rebuild' AND table_name IN ('core.hourly', "
+                  "'core.daily', 'core.weekly', 'core.monthly')"),
+            3);  // monthly had nothing built yet
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = '_project' AND operation = 'reload' AND "
+                  "status = 'success'"),
+            1);
+
+  // A broken change is rejected as a whole; the last valid version keeps running.
+  std::string daily = kDaily;
+  daily.replace(daily.find("sum(events)"), 11, "sum(no_such_column)");
+  p_.Write("tables/core/daily.yaml", daily);
+  auto rejected = svc_->Reload();
+  ASSERT_FALSE(rejected.ok());
+  EXPECT_THAT(rejected.error().message, HasSubstr("tables/core/daily.yaml"));
+  EXPECT_THAT(rejected.error().message, HasSubstr("no_such_column"));
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = '_project' AND status = 'failed' AND error "
+                  "LIKE '%rejected%no_such_column%'"),
+            1);
+  ArriveHourly(T("2024-01-10T00:00:00Z"), T("2024-01-11T00:00:00Z"));
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-11", "max")), 0);
+
+  // A removed table stops updating and keeps its data until dropped.
+  p_.Write("tables/core/daily.yaml", kDaily);
+  std::filesystem::remove(p_.dir().path() / "tables/core/weekly.yaml");
+  reloaded = svc_->Reload();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
+  EXPECT_THAT(*reloaded, HasSubstr("removed core.weekly"));
+  ArriveHourly(T("2024-01-11T00:00:00Z"), T("2024-01-16T00:00:00Z"));
+  EXPECT_EQ(Count("SELECT count(*) FROM core.weekly"), 1);  // the week of Jan 8 would be there by now
+  {
+    auto engine = svc_->OpenEngine();
+    ASSERT_TRUE(engine.ok());
+    auto status = (*engine)->Status();
+    ASSERT_TRUE(status.ok());
+    bool listed = false;
+    for (const auto& s : *status) listed |= s.table == "core.weekly" && s.last_status == "removed";
+    EXPECT_TRUE(listed);
+    svc_->Exclusive([&] { EXPECT_TRUE((*engine)->Drop("core.weekly").ok()); });
+  }
+  EXPECT_EQ(Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'weekly'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.weekly' AND operation = 'drop'"), 1);
+
+  // A restated source: its corrected rows flow through every window that read them.
+  ASSERT_TRUE(wh_->Execute("UPDATE raw.events SET amount = amount + 100 WHERE ts >= '2024-01-12 03:00' AND ts < "
+                           "'2024-01-12 05:00'")
+                  .ok());
+  svc_->Exclusive([&] {
+    auto engine = svc_->OpenEngine();
+    ASSERT_TRUE(engine.ok());
+    auto report = (*engine)->Restate("raw.events", T("2024-01-12T03:00:00Z"), T("2024-01-12T05:00:00Z"), nullptr);
+    ASSERT_TRUE(report.ok());
+    EXPECT_EQ(report->failures(), 0);
+  });
+  svc_->WaitIdle();
+  // Equal to a clean build of the final definitions: hourly takes max, daily sums it.
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-16", "max")), 0);
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-16", "max")), 0);
+}
+
+TEST_F(ServiceTest, FailingTableRetriesWithBackoffBlocksOnlyItsReadersAndClearsWhenFixed) {
+  p_.Write("tables/core/bad.yaml", R"(schedule: hourly
+strategy: append
+start: 2024-01-01
+time_column: hour
+columns:
+  - {name: hour, type: TIMESTAMP}
+  - {name: n, type: INTEGER}
+sql: |
+  SELECT date_trunc('hour', ts) AS hour, CAST('x' || count(*) AS INTEGER) AS n
+  FROM raw.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+  GROUP BY 1
+)");
+  p_.Write("tables/core/bad_reader.yaml", R"(schedule: hourly
+strategy: append
+start: 2024-01-01
+time_column: hour
+sql: SELECT hour, n FROM core.bad WHERE hour >= {{ window_start }} AND hour < {{ window_end }}
+)");
+  Start(/*retry_base=*/0.05);
+  Arrive(T("2024-01-01T03:00:00Z"));
+  auto updaters = svc_->Updaters();
+  EXPECT_EQ(updaters["core.bad"].failures, 1);
+  EXPECT_GE(updaters["core.bad"].retry_in_seconds, 0);
+  // Woken again before its retry is due, it waits its turn.
+  EXPECT_TRUE(svc_->MarkSource("raw.events", T("2024-01-01T04:00:00Z")).ok());
+  svc_->WaitIdle();
+  EXPECT_EQ(svc_->Updaters()["core.bad"].failures, 1);
+  for (int i = 0; i < 40 && svc_->Updaters()["core.bad"].failures < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    svc_->Tick(false);
+    svc_->WaitIdle();
+  }
+  EXPECT_GE(svc_->Updaters()["core.bad"].failures, 3);
+  {
+    auto engine = svc_->OpenEngine();
+    ASSERT_TRUE(engine.ok());
+    auto status = (*engine)->Status();
+    ASSERT_TRUE(status.ok());
+    for (const auto& s : *status) {
+      if (s.table == "core.bad") {
+        EXPECT_TRUE(s.failing);
+        EXPECT_THAT(s.last_error, HasSubstr("Could not convert string"));
+      }
+    }
+  }
+  // Everything that does not read it went on.
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-01 03:00")), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'bad_reader'"), 0);
+
+  // Fixing the definition clears it at once.
+  p_.Write("tables/core/bad.yaml", R"(schedule: hourly
+strategy: append
+start: 2024-01-01
+time_column: hour
+columns:
+  - {name: hour, type: TIMESTAMP}
+  - {name: n, type: INTEGER}
+sql: |
+  SELECT date_trunc('hour', ts) AS hour, CAST(count(*) AS INTEGER) AS n
+  FROM raw.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+  GROUP BY 1
+)");
+  ASSERT_TRUE(svc_->Reload().ok());
+  svc_->WaitIdle();
+  EXPECT_EQ(svc_->Updaters()["core.bad"].failures, 0);
+  EXPECT_EQ(Difference("SELECT * FROM core.bad_reader",
+                       "SELECT date_trunc('hour', ts), count(*) FROM raw.events WHERE ts < '2024-01-01 03:00' GROUP "
+                       "BY 1"),
+            0);
+  EXPECT_EQ(Scalar("SELECT consecutive_failures FROM _derived.state WHERE table_name = 'core.bad'"), "0");
+}
+
+}  // namespace
+}  // namespace derived

@@ -113,4 +113,41 @@ bool RunDerivedAndKill(const std::vector<std::string>& args, std::chrono::millis
   return true;
 }
 
+Background::Background(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  pid_ = Spawn(args, env, tmp_.str() + "/out", tmp_.str() + "/err");
+}
+
+Background::~Background() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+void Background::Signal(int sig) const {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+std::string Background::Output() const { return ReadPath(tmp_.str() + "/out"); }
+
+CommandResult Background::Wait(std::chrono::milliseconds timeout) {
+  CommandResult r;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  bool done = false;
+  while (pid_ > 0 && !done && std::chrono::steady_clock::now() < deadline) {
+    done = waitpid(pid_, &status, WNOHANG) == pid_;
+    if (!done) usleep(10000);
+  }
+  if (!done && pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+  }
+  pid_ = -1;
+  r.exit_code = done && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = ReadPath(tmp_.str() + "/out");
+  r.err = ReadPath(tmp_.str() + "/err");
+  return r;
+}
+
 }  // namespace derived::testing

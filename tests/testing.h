@@ -39,4 +39,20 @@ CommandResult RunDerived(const std::vector<std::string>& args, const std::vector
 // Returns true when it was killed.
 bool RunDerivedAndKill(const std::vector<std::string>& args, std::chrono::milliseconds after);
 
+// The binary running in the background (a service), stopped with a signal.
+class Background {
+ public:
+  Background(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+  ~Background();  // SIGKILLs it if still running
+  void Signal(int sig) const;
+  // Waits for it to exit (at most `timeout`; then SIGKILL) and returns what it printed.
+  CommandResult Wait(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // What it printed to stdout so far.
+  std::string Output() const;
+
+ private:
+  TempDir tmp_;
+  int pid_ = -1;
+};
+
 }  // namespace derived::testing

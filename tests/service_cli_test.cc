@@ -1,0 +1,162 @@
+// `derived run` as a separate process: other commands go through it, it reloads the
+// project when files change, and SIGTERM stops it without half-written data.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "engine_testing.h"
+#include "util/strings.h"
+
+namespace derived::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const char* kEventsSource =
+    "time_column: ts\nfreshness: marker\ncolumns:\n  - {name: ts, type: TIMESTAMP}\n  - {name: amount, type: "
+    "DOUBLE}\n";
+const char* kEventsData =
+    "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i * 20) MINUTE AS ts, "
+    "(i % 13) * 1.5 AS amount FROM range(0, 30 * 24 * 3) t(i)";
+
+std::string DailyTable(const std::string& agg) {
+  return "schedule: daily\nstrategy: append\nstart: 2024-01-01\ntime_column: day\nsql: |\n  SELECT date_trunc('day', "
+         "ts) AS day, count(*) AS events, " +
+         agg + "(amount) AS amount\n  FROM raw.events\n  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}\n"
+               "  GROUP BY 1\n";
+}
+
+// Polls `done` for up to ten seconds.
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 200; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+std::vector<std::string> Args(const WarehouseProject& p, std::vector<std::string> args) {
+  args.push_back("--project");
+  args.push_back(p.dir().str());
+  return args;
+}
+
+TEST(ServiceCli, CommandsGoThroughTheRunningServiceWhichReloadsAndStopsCleanly) {
+  WarehouseProject p;
+  p.Write("sources/raw/events.yaml", kEventsSource);
+  p.Sql(kEventsData);
+  p.Write("tables/core/daily.yaml", DailyTable("sum"));
+  const std::vector<std::string> env = {"DERIVED_NOW=2024-01-20T00:00:00Z"};
+  Background service(Args(p, {"run", "--watch", "0.2"}), env);
+  // A one-value query's answer, through the service.
+  auto value = [&](const std::string& sql) {
+    std::string out = p.Derived({"query", sql}).out;
+    auto nl = out.find('\n');
+    return nl == std::string::npos ? std::string() : std::string(Trim(out.substr(nl + 1)));
+  };
+  ASSERT_TRUE(Eventually([&] { return std::filesystem::exists(p.dir().path() / ".derived/service.json"); }));
+
+  // Marking goes through the service, which builds at once.
+  auto r = p.Derived({"source", "mark", "raw.events", "--through", "2024-01-05"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(Eventually([&] { return value("SELECT count(*) AS n FROM core.daily") == "4"; }))
+      << service.Output();
+  r = p.Derived({"status"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("core.daily"));
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr("lock")));
+  r = p.Derived({"log", "--limit", "3"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("create"));
+  EXPECT_EQ(p.Derived({"query", "SELECT 1"}).exit_code, 0);
+
+  // One writer: a second builder is refused with the reason, not a lock error.
+  r = p.Derived({"run", "--once"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("is running for this project"));
+  r = p.Derived({"update", "core.daily"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("`derived update` cannot run beside it"));
+
+  // A file change is noticed and applied: a new description updates metadata only.
+  p.Write("tables/core/daily.yaml", "description: Events per day.\n" + DailyTable("sum"));
+  EXPECT_TRUE(Eventually([&] {
+    return value("SELECT count(*) AS n FROM _derived.log WHERE operation = 'metadata'") == "1";
+  })) << service.Output();
+  // A broken change is rejected and logged; the service keeps going.
+  p.Write("tables/core/daily.yaml", "schedule: daily\nstrategy: append\nsql: SELECT nope FROM raw.events\n");
+  EXPECT_TRUE(Eventually([&] {
+    return value("SELECT count(*) AS n FROM _derived.log WHERE table_name = '_project' AND status = 'failed'") == "1";
+  }));
+  r = p.Derived({"source", "mark", "raw.events", "--through", "2024-01-07"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(Eventually([&] { return value("SELECT count(*) AS n FROM core.daily") == "6"; }));
+
+  service.Signal(SIGTERM);
+  auto stopped = service.Wait();
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_THAT(stopped.out, HasSubstr("stopped"));
+  EXPECT_THAT(stopped.err, HasSubstr("reject"));
+  EXPECT_FALSE(std::filesystem::exists(p.dir().path() / ".derived/service.json"));
+
+  // Without a service, commands open the warehouse themselves. `plan` tells what a reload does.
+  p.Write("tables/core/daily.yaml", DailyTable("max"));
+  p.Write("tables/core/weekly.yaml",
+          "schedule: weekly\nstrategy: append\nstart: 2024-01-01\ntime_column: week\nsql: SELECT date_trunc('week', "
+          "day) AS week, sum(events) AS events FROM core.daily WHERE day >= {{ window_start }} AND day < {{ "
+          "window_end }} GROUP BY 1\n");
+  r = p.Derived({"plan"}, "2024-01-20");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("rebuild"));
+  EXPECT_THAT(r.out, HasSubstr("6 windows rebuilt into a new version"));
+  EXPECT_THAT(r.out, HasSubstr("create"));
+  EXPECT_THAT(r.out, HasSubstr("core.weekly"));
+  r = p.Derived({"run", "--once"}, "2024-01-20");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily",
+                         "SELECT date_trunc('day', ts), count(*), max(amount) FROM raw.events WHERE ts < '2024-01-07' "
+                         "GROUP BY 1"),
+            0);
+  // The daily table is done; the weekly one still waits for a whole week.
+  r = p.Derived({"plan"}, "2024-01-20");
+  EXPECT_THAT(r.out, Not(HasSubstr("rebuild")));
+  EXPECT_THAT(r.out, HasSubstr("nothing ready yet: waits for core.daily"));
+}
+
+TEST(ServiceCli, SigtermMidBuildLeavesNothingHalfWrittenAndARestartContinues) {
+  WarehouseProject p;
+  p.Write("sources/raw/events.yaml", kEventsSource);
+  p.Sql(kEventsData);
+  // One window per transaction, so there is a long stream of commits to stop in.
+  p.Write("tables/core/hourly.yaml",
+          "schedule: hourly\nstrategy: append\nstart: 2024-01-01\ntime_column: hour\nbatch: 1\nsql: SELECT "
+          "date_trunc('hour', ts) AS hour, count(*) AS events FROM raw.events WHERE ts >= {{ window_start }} AND ts < "
+          "{{ window_end }} GROUP BY 1\n");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-30"}).exit_code, 0);
+  Background service(Args(p, {"run"}), {"DERIVED_NOW=2024-02-01T00:00:00Z"});
+  ASSERT_TRUE(Eventually([&] { return service.Output().find("serving") != std::string::npos; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  service.Signal(SIGTERM);
+  auto stopped = service.Wait();
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  int64_t built = p.Count("SELECT count(*) FROM core.hourly");
+  EXPECT_GT(built, 0);
+  EXPECT_LT(built, 29 * 24) << "the build finished before the signal: the test proves nothing";
+  // What committed is whole: the watermark and the rows agree.
+  EXPECT_EQ(p.Scalar("SELECT watermark = TIMESTAMP '2024-01-01' + INTERVAL (" + std::to_string(built) +
+                     ") HOUR FROM _derived.state WHERE table_name = 'core.hourly'"),
+            "true");
+  auto r = p.Derived({"run", "--once"}, "2024-02-01");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(p.Difference("SELECT * FROM core.hourly",
+                         "SELECT date_trunc('hour', ts), count(*) FROM raw.events WHERE ts < '2024-01-30' GROUP BY 1"),
+            0);
+}
+
+}  // namespace
+}  // namespace derived::testing

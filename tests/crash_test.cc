@@ -58,23 +58,32 @@ TEST(Crash, KilledRunsLoseNothingAndDuplicateNothing) {
   WarehouseProject crashed;
   WriteProject(crashed);
   std::mt19937 rng(12345);
-  std::uniform_int_distribution<int> delay_ms(100, 450);
+  // Kill after a random delay. The delay grows while nothing has committed yet, so the
+  // test interrupts real work on a fast machine and on a loaded one (tests run in parallel).
+  auto successes = [](WarehouseProject& p) {
+    return p.Count("SELECT count(*) FROM _derived.log WHERE status = 'success'");
+  };
+  const int64_t all_windows = successes(clean);
+  double base_ms = 100;
   int killed = 0;
   for (int i = 0; i < 12; ++i) {
+    std::uniform_int_distribution<int> jitter(0, static_cast<int>(base_ms));
     killed += testing::RunDerivedAndKill({"run", "--once", "--project", crashed.dir().str(), "--now", now},
-                                         std::chrono::milliseconds(delay_ms(rng)))
+                                         std::chrono::milliseconds(static_cast<int>(base_ms) + jitter(rng)))
                   ? 1
                   : 0;
+    if (successes(crashed) == 0) base_ms *= 1.5;
   }
   EXPECT_GE(killed, 6) << "the run finished too fast to be interrupted";
-  std::printf("interrupted %d of 12 runs\n", killed);
   // The interrupted runs got somewhere, but not to the end.
-  int64_t committed = crashed.Count("SELECT count(*) FROM _derived.log WHERE status = 'success'");
-  std::printf("%lld windows committed before the final run\n", static_cast<long long>(committed));
+  int64_t committed = successes(crashed);
+  std::printf("interrupted %d of 12 runs; %lld of %lld windows committed before the final run\n", killed,
+              static_cast<long long>(committed), static_cast<long long>(all_windows));
   EXPECT_GT(committed, 0);
+  EXPECT_LT(committed, all_windows);
   r = crashed.Derived({"run", "--once"}, now);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_GT(crashed.Count("SELECT count(*) FROM _derived.log WHERE status = 'success'"), committed);
+  EXPECT_EQ(successes(crashed), all_windows);
 
   for (const char* table : {"core.hourly", "core.users", "core.totals"}) {
     std::string attach = "ATTACH '" + clean.dir().str() + "/warehouse.duckdb' AS ref (READ_ONLY); ";

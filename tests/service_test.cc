@@ -14,6 +14,7 @@ namespace derived {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::WarehouseProject;
 
 Timestamp T(const std::string& text) { return *ParseTimestamp(text); }
@@ -109,6 +110,7 @@ class ServiceTest : public ::testing::Test {
     o.poll_seconds = 1e9;
     o.retry_base_seconds = retry_base;
     o.retry_cap_seconds = retry_base * 4;
+    o.watch_branch = branch_;
     auto svc = Service::Start(o);
     ASSERT_TRUE(svc.ok()) << svc.error().message;
     svc_ = std::move(*svc);
@@ -165,6 +167,7 @@ class ServiceTest : public ::testing::Test {
   }
 
   WarehouseProject p_;
+  std::string branch_;
   FixedClock clock_;
   std::unique_ptr<Service> svc_;
   std::unique_ptr<Warehouse> wh_;
@@ -363,6 +366,38 @@ sql: |
                        "BY 1"),
             0);
   EXPECT_EQ(Scalar("SELECT consecutive_failures FROM _derived.state WHERE table_name = 'core.bad'"), "0");
+}
+
+TEST_F(ServiceTest, FollowsCommitsOnABranchNotTheWorkingTree) {
+  p_.Write(".gitignore", "*.duckdb*\n.derived/\n");
+  auto git = [&](const std::string& args) {
+    std::string cmd = "cd " + p_.dir().str() + " && git -c user.email=t@example.com -c user.name=t " + args +
+                      " >/dev/null 2>&1";
+    return std::system(cmd.c_str());
+  };
+  ASSERT_EQ(git("init -q -b main"), 0);
+  ASSERT_EQ(git("add -A"), 0);
+  ASSERT_EQ(git("commit -qm first"), 0);
+  branch_ = "main";
+  Start();
+  Arrive(T("2024-01-02T00:00:00Z"));
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-02")), 0);
+
+  // An edit in the working tree is not on the branch: nothing changes.
+  std::string hourly = kHourly;
+  hourly.replace(hourly.find("sum(amount)"), 11, "max(amount)");
+  p_.Write("tables/core/hourly.yaml", hourly);
+  auto reloaded = svc_->Reload();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
+  EXPECT_THAT(*reloaded, Not(HasSubstr("core.hourly")));
+  // Committed, it is.
+  ASSERT_EQ(git("commit -qam max"), 0);
+  reloaded = svc_->Reload();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
+  EXPECT_THAT(*reloaded, HasSubstr("rebuild core.hourly"));
+  svc_->WaitIdle();
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-02", "max")), 0);
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-02", "max")), 0);
 }
 
 }  // namespace

@@ -158,5 +158,54 @@ TEST(ServiceCli, SigtermMidBuildLeavesNothingHalfWrittenAndARestartContinues) {
             0);
 }
 
+TEST(ServiceCli, UpdateRunsOneTablesUpdaterAndRefusesASecondWriterClearly) {
+  WarehouseProject p;
+  p.Write("sources/raw/events.yaml", kEventsSource);
+  p.Sql(kEventsData);
+  p.Write("tables/core/daily.yaml", DailyTable("sum"));
+  p.Write("tables/core/weekly.yaml",
+          "schedule: weekly\nstrategy: append\nstart: 2024-01-01\ntime_column: week\nsql: SELECT date_trunc('week', "
+          "day) AS week, sum(events) AS events FROM core.daily WHERE day >= {{ window_start }} AND day < {{ "
+          "window_end }} GROUP BY 1\n");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-15"}).exit_code, 0);
+
+  // Only the named table moves: weekly waits for daily, which its own updater builds.
+  auto r = p.Derived({"update", "core.weekly", "--once"}, "2024-01-20");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("core.weekly"));
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.state WHERE table_name = 'core.weekly' AND watermark IS NOT "
+                    "NULL"),
+            0);
+  r = p.Derived({"update", "core.daily", "--once"}, "2024-01-20");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily",
+                         "SELECT date_trunc('day', ts), count(*), sum(amount) FROM raw.events WHERE ts < '2024-01-15' "
+                         "GROUP BY 1"),
+            0);
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.weekly'"), 0);
+  r = p.Derived({"update", "core.weekly", "--once"}, "2024-01-20");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Two whole ISO weeks (Jan 1 and Jan 8) are complete in the daily table.
+  EXPECT_EQ(p.Difference("SELECT * FROM core.weekly",
+                         "SELECT date_trunc('week', ts), count(*) FROM raw.events WHERE ts < '2024-01-15' GROUP BY 1"),
+            0);
+  r = p.Derived({"update", "core.nope", "--once"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("unknown table 'core.nope'"));
+
+  // A long-running updater holds the embedded warehouse: a second one is refused with the
+  // reason, and the first keeps its data whole.
+  Background first(Args(p, {"update", "core.daily", "--poll", "0.2"}), {"DERIVED_NOW=2024-01-20T00:00:00Z"});
+  ASSERT_TRUE(Eventually([&] { return first.Output().find("core.daily") != std::string::npos; }));
+  r = p.Derived({"update", "core.weekly", "--once"}, "2024-01-20");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("one writing process"));
+  EXPECT_THAT(r.err, HasSubstr("cannot"));
+  first.Signal(SIGTERM);
+  auto stopped = first.Wait();
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
+  EXPECT_EQ(p.Count("SELECT count(*) FROM core.daily"), 14);
+}
+
 }  // namespace
 }  // namespace derived::testing

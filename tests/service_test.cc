@@ -4,8 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <thread>
 
+#include "cli/app.h"
 #include "engine_testing.h"
 #include "service/service.h"
 #include "time/clock.h"
@@ -226,6 +228,13 @@ TEST_F(ServiceTest, ReloadsChangedRemovedAndBrokenDefinitionsAndRepairsRestatedS
   std::string hourly = kHourly;
   hourly.replace(hourly.find("sum(amount)"), 11, "max(amount)");
   p_.Write("tables/core/hourly.yaml", hourly);
+  // `derived plan`, run in the service, tells what the reload will do.
+  {
+    std::ostringstream out, err;
+    ASSERT_EQ(cli::RunCli({"plan", "--project", p_.dir().str()}, out, err, svc_.get()), 0) << err.str();
+    EXPECT_THAT(out.str(), HasSubstr("rebuild  core.hourly"));
+    EXPECT_THAT(out.str(), HasSubstr("repair   core.daily"));
+  }
   auto reloaded = svc_->Reload();
   ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
   EXPECT_THAT(*reloaded, HasSubstr("rebuild core.hourly"));
@@ -387,11 +396,22 @@ TEST_F(ServiceTest, FollowsCommitsOnABranchNotTheWorkingTree) {
   std::string hourly = kHourly;
   hourly.replace(hourly.find("sum(amount)"), 11, "max(amount)");
   p_.Write("tables/core/hourly.yaml", hourly);
+  // `derived plan` in the service shows what a reload of the branch would do.
+  auto plan = [&] {
+    std::ostringstream out, err;
+    int code = cli::RunCli({"plan", "--project", p_.dir().str()}, out, err, svc_.get());
+    EXPECT_EQ(code, 0) << err.str();
+    return out.str();
+  };
+  EXPECT_THAT(plan(), Not(HasSubstr("core.hourly")));
   auto reloaded = svc_->Reload();
   ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
   EXPECT_THAT(*reloaded, Not(HasSubstr("core.hourly")));
   // Committed, it is.
   ASSERT_EQ(git("commit -qam max"), 0);
+  std::string planned = plan();
+  EXPECT_THAT(planned, HasSubstr("core.hourly"));
+  EXPECT_THAT(planned, HasSubstr("rebuild"));
   reloaded = svc_->Reload();
   ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
   EXPECT_THAT(*reloaded, HasSubstr("rebuild core.hourly"));

@@ -355,9 +355,21 @@ int Query(const CommonOptions& opts, const std::string& sql, const std::string& 
 }
 
 int PlanCommand(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err) {
-  // The project as it is on disk now, against what the warehouse holds.
-  auto cp = CompileFor(opts, true, err);
-  if (!cp) return 1;
+  // The version a reload would load (in a service watching a branch, the branch's
+  // head; otherwise the files on disk), against what the warehouse holds.
+  std::shared_ptr<const CompiledProject> cp;
+  if (opts.service) {
+    auto candidate = opts.service->Candidate();
+    if (!candidate.ok()) {
+      err << "error: " << candidate.error().ToString() << "\n";
+      return 1;
+    }
+    cp = std::move(*candidate);
+  } else if (auto compiled = CompileFor(opts, true, err)) {
+    cp = std::make_shared<const CompiledProject>(std::move(*compiled));
+  } else {
+    return 1;
+  }
   if (cp->diags.has_errors()) {
     PrintDiagnostics(cp->diags, err);
     err << "error: this version of the project has errors: a running service would reject it and keep the last "

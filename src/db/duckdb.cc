@@ -1,5 +1,7 @@
 #include "db/duckdb.h"
 
+#include <atomic>
+#include <chrono>
 #include <cinttypes>
 #include <cstring>
 
@@ -247,10 +249,32 @@ Result<std::unique_ptr<Connection>> Connection::Open(Database& db) {
 
 Connection::~Connection() { duckdb_disconnect(&conn_); }
 
+namespace {
+
+std::atomic<int64_t> g_statements{0};
+std::atomic<int64_t> g_statement_ns{0};
+
+// Runs one DuckDB call, counting it and its time.
+template <typename Fn>
+duckdb_state Timed(Fn&& fn) {
+  auto start = std::chrono::steady_clock::now();
+  duckdb_state st = fn();
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
+  g_statements.fetch_add(1, std::memory_order_relaxed);
+  g_statement_ns.fetch_add(ns, std::memory_order_relaxed);
+  return st;
+}
+
+}  // namespace
+
+StatementTotals Totals() {
+  return {g_statements.load(std::memory_order_relaxed), g_statement_ns.load(std::memory_order_relaxed) / 1e9};
+}
+
 Status Connection::Execute(std::string_view sql) {
   ResultHandle result;
   std::string text(sql);
-  if (duckdb_query(conn_, text.c_str(), result.get()) == DuckDBError) {
+  if (Timed([&] { return duckdb_query(conn_, text.c_str(), result.get()); }) == DuckDBError) {
     return Error(duckdb_result_error(result.get()));
   }
   return Status::Ok();
@@ -259,10 +283,22 @@ Status Connection::Execute(std::string_view sql) {
 Result<Rows> Connection::Query(std::string_view sql) {
   ResultHandle result;
   std::string text(sql);
-  if (duckdb_query(conn_, text.c_str(), result.get()) == DuckDBError) {
+  if (Timed([&] { return duckdb_query(conn_, text.c_str(), result.get()); }) == DuckDBError) {
     return Error(duckdb_result_error(result.get()));
   }
   return ReadResult(result.get());
+}
+
+Result<std::optional<Rows>> Connection::QueryIfExists(std::string_view sql) {
+  ResultHandle result;
+  std::string text(sql);
+  if (Timed([&] { return duckdb_query(conn_, text.c_str(), result.get()); }) == DuckDBError) {
+    if (duckdb_result_error_type(result.get()) == DUCKDB_ERROR_CATALOG) return std::optional<Rows>();
+    return Error(duckdb_result_error(result.get()));
+  }
+  auto rows = ReadResult(result.get());
+  if (!rows.ok()) return rows.error();
+  return std::optional<Rows>(std::move(*rows));
 }
 
 Result<std::unique_ptr<PreparedStatement>> Connection::Prepare(std::string_view sql) {
@@ -305,7 +341,7 @@ Status PreparedStatement::BindNull(size_t index) {
 
 Result<Rows> PreparedStatement::Execute() {
   ResultHandle result;
-  if (duckdb_execute_prepared(stmt_, result.get()) == DuckDBError) {
+  if (Timed([&] { return duckdb_execute_prepared(stmt_, result.get()); }) == DuckDBError) {
     return Error(duckdb_result_error(result.get()));
   }
   return ReadResult(result.get());

@@ -32,6 +32,14 @@ struct Rows {
   nlohmann::json ToJson() const;
 };
 
+// Statements run in this process and their time inside DuckDB, all connections
+// together: lets a benchmark tell the warehouse's work from Derived's own.
+struct StatementTotals {
+  int64_t count = 0;
+  double seconds = 0;
+};
+StatementTotals Totals();
+
 class Database {
  public:
   // path ":memory:" (or empty) opens an in-memory database. `options` are DuckDB
@@ -64,6 +72,8 @@ class Connection {
   Status Execute(std::string_view sql);
   // Runs one statement and reads its whole result.
   Result<Rows> Query(std::string_view sql);
+  // Like Query, but a catalog error (a table or schema that does not exist) is nullopt.
+  Result<std::optional<Rows>> QueryIfExists(std::string_view sql);
   Result<std::unique_ptr<PreparedStatement>> Prepare(std::string_view sql);
 
   duckdb_connection handle() { return conn_; }

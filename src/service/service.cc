@@ -375,6 +375,13 @@ Result<std::string> Service::Reload() {
   return summary;
 }
 
+Result<std::shared_ptr<const CompiledProject>> Service::Candidate() {
+  std::lock_guard reloading(reload_mu_);  // one checkout of a branch at a time
+  auto gen = Load();
+  if (!gen.ok()) return gen.error();
+  return std::shared_ptr<const CompiledProject>((*gen)->cp);
+}
+
 Result<std::unique_ptr<Engine>> Service::OpenEngine() {
   std::shared_ptr<Generation> gen;
   std::map<std::string, UpstreamStatus> sources;

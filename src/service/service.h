@@ -99,6 +99,9 @@ class Service {
   Result<std::unique_ptr<Warehouse>> Connect() { return base_->Connect(); }
   // What the service last learned of every source.
   std::map<std::string, UpstreamStatus> Sources() const;
+  // The version a reload would load now (the working tree, or the branch's head),
+  // compiled but not adopted: what `derived plan` compares with the warehouse.
+  Result<std::shared_ptr<const CompiledProject>> Candidate();
   // The current project version (valid while the caller holds the pointer).
   std::shared_ptr<const CompiledProject> project() const;
   std::map<std::string, UpdaterStatus> Updaters() const;

@@ -755,5 +755,70 @@ TEST(Engine, LogRecordsTheGitCommit) {
   EXPECT_EQ(p.Scalar("SELECT git_dirty FROM _derived.log ORDER BY finished_at DESC LIMIT 1"), "true");
 }
 
+TEST(Engine, RemovedTablesKeepTheirDataUntilTheirRetentionEnds) {
+  WarehouseProject p;
+  p.Write("derived.yaml",
+          "name: test\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\nremoved_tables: {keep_for: 3 days}\n");
+  AddEvents(p);
+  p.Write("tables/core/daily.yaml", kDaily);
+  p.Write("tables/core/extra.yaml", kDaily);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
+  const int64_t rows = p.Count("SELECT count(*) FROM core.extra");
+  ASSERT_GT(rows, 0);
+  auto exists = [&](const std::string& table) {
+    return p.Count("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'core' AND table_name = '" + table + "'");
+  };
+  auto log_rows = [&](const std::string& table, const std::string& op) {
+    return p.Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core." + table + "' AND operation = '" + op +
+                   "'");
+  };
+
+  // Removed: recorded once, kept, and shown with the date it goes.
+  std::remove((p.dir().str() + "/tables/core/extra.yaml").c_str());
+  auto r = p.Derived({"run", "--once"}, "2024-02-01");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("removed  core.extra"));
+  EXPECT_THAT(r.out, HasSubstr("until 2024-02-04T00:00:00Z"));
+  r = p.Derived({"run", "--once"}, "2024-02-03T23:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("core.extra")));
+  EXPECT_EQ(log_rows("extra", "removed"), 1);
+  EXPECT_EQ(p.Count("SELECT count(*) FROM core.extra"), rows);
+  r = p.Derived({"status"}, "2024-02-03");
+  EXPECT_THAT(r.out, HasSubstr("removed from the project on 2024-02-01T00:00:00Z"));
+  r = p.Derived({"plan"}, "2024-02-03");
+  EXPECT_THAT(r.out, HasSubstr("kept for 3 days (removed_tables.keep_for)"));
+
+  // Its time is up: dropped, with the reason in the log; the state goes with it.
+  r = p.Derived({"run", "--once"}, "2024-02-04");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("dropped  core.extra"));
+  EXPECT_EQ(exists("extra"), 0);
+  EXPECT_EQ(exists("daily"), 1);
+  EXPECT_EQ(p.Scalar("SELECT rows_deleted || ' ' || (details->>'reason') FROM _derived.log WHERE table_name = "
+                     "'core.extra' AND operation = 'drop'"),
+            std::to_string(rows) +
+                " removed from the project on 2024-02-01T00:00:00Z and kept for 3 days (removed_tables.keep_for)");
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.state WHERE table_name = 'core.extra'"), 0);
+
+  // A table defined again forgets its removal: a later removal starts a new clock.
+  std::remove((p.dir().str() + "/tables/core/daily.yaml").c_str());
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-04").exit_code, 0);
+  p.Write("tables/core/daily.yaml", kDaily);
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-05").exit_code, 0);
+  EXPECT_EQ(p.Scalar("SELECT config->>'removed_at' IS NULL FROM _derived.state WHERE table_name = 'core.daily'"),
+            "true");
+  std::remove((p.dir().str() + "/tables/core/daily.yaml").c_str());
+  ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-06").exit_code, 0);
+  r = p.Derived({"run", "--once"}, "2024-02-08");
+  EXPECT_THAT(r.out, Not(HasSubstr("dropped")));
+  EXPECT_EQ(exists("daily"), 1);
+  EXPECT_EQ(log_rows("daily", "removed"), 2);
+  r = p.Derived({"run", "--once"}, "2024-02-09");
+  EXPECT_THAT(r.out, HasSubstr("dropped  core.daily"));
+  EXPECT_EQ(exists("daily"), 0);
+}
+
 }  // namespace
 }  // namespace derived

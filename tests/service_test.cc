@@ -377,6 +377,30 @@ sql: |
   EXPECT_EQ(Scalar("SELECT consecutive_failures FROM _derived.state WHERE table_name = 'core.bad'"), "0");
 }
 
+TEST_F(ServiceTest, DropsARemovedTableWhenItsRetentionEnds) {
+  p_.Write("derived.yaml",
+           "name: test\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\nremoved_tables: {keep_for: 2 days}\n");
+  Start();
+  ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-03T00:00:00Z"));
+  ASSERT_GT(Count("SELECT count(*) FROM core.clicks_daily"), 0);
+  std::filesystem::remove(p_.dir().path() / "tables/core/clicks_daily.yaml");
+  auto reloaded = svc_->Reload();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
+  EXPECT_EQ(Scalar("SELECT config->>'removed_at' FROM _derived.state WHERE table_name = 'core.clicks_daily'"),
+            "2024-01-03T00:05:00Z");
+  // The timer's sweeps keep it until two days have passed, then drop it.
+  ArriveHourly(T("2024-01-03T00:00:00Z"), T("2024-01-04T23:00:00Z"));
+  svc_->Tick(true);
+  EXPECT_EQ(Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'clicks_daily'"), 1);
+  Arrive(T("2024-01-05T01:00:00Z"));
+  svc_->Tick(true);
+  EXPECT_EQ(Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'clicks_daily'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.clicks_daily' AND operation = 'drop'"),
+            1);
+  // The rest carries on.
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-05")), 0);
+}
+
 TEST_F(ServiceTest, FollowsCommitsOnABranchNotTheWorkingTree) {
   p_.Write(".gitignore", "*.duckdb*\n.derived/\n");
   auto git = [&](const std::string& args) {

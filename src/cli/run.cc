@@ -111,14 +111,15 @@ int Report(const RunReport& report, bool json, std::ostream& out, std::ostream& 
         out << fmt::format("built    {}  {} ({:.2f}s)\n", o.table, o.detail, o.seconds);
       } else if (o.status == "updated") {
         out << fmt::format("updated  {}  {}\n", o.table, o.detail);
-      } else if (o.status == "skipped") {
-        out << fmt::format("skipped  {}  {}\n", o.table, o.detail);
+      } else if (o.status == "skipped" || o.status == "removed" || o.status == "dropped") {
+        out << fmt::format("{:<8} {}  {}\n", o.status, o.table, o.detail);
       } else if (o.failed()) {
         out << fmt::format("FAILED   {}  {}\n", o.table, o.detail);
       }
     }
     std::vector<std::string> parts;
-    for (const char* s : {"built", "updated", "up_to_date", "waiting", "skipped", "failed", "test_failed"}) {
+    for (const char* s :
+         {"built", "updated", "up_to_date", "waiting", "skipped", "removed", "dropped", "failed", "test_failed"}) {
       if (counts[s]) parts.push_back(fmt::format("{} {}", counts[s], ReplaceAll(s, "_", " ")));
     }
     out << fmt::format("run {}: {}\n", report.run_id, parts.empty() ? "nothing to do" : Join(parts, ", "));

@@ -57,7 +57,9 @@ class SignalWatcher {
 };
 
 std::string OutcomeLine(const TableOutcome& o) {
-  if (o.status == "built" || o.status == "updated") return fmt::format("{:<7} {}  {}", o.status, o.table, o.detail);
+  if (o.status == "built" || o.status == "updated" || o.status == "removed" || o.status == "dropped") {
+    return fmt::format("{:<7} {}  {}", o.status, o.table, o.detail);
+  }
   if (o.failed()) return fmt::format("FAILED  {}  {}", o.table, ReplaceAll(o.detail, "\n", " "));
   return "";
 }

@@ -411,6 +411,7 @@ TEST(ProjectFile, ReadsEverything) {
 warehouse: {engine: duckdb, path: w.duckdb}
 vars: {n: 3, f: 1.5, s: "3", b: true, l: [a, 1], nested: {k: v}}
 defaults: {start: 2024-01-02, schedule: hourly, owner: me}
+removed_tables: {keep_for: 30 days}
 )",
                              &p, &d);
   ASSERT_TRUE(st.ok());
@@ -425,6 +426,8 @@ defaults: {start: 2024-01-02, schedule: hourly, owner: me}
   EXPECT_EQ(p.defaults.start->seconds, 1704153600);
   EXPECT_EQ(*p.defaults.schedule, Schedule::kHourly);
   EXPECT_EQ(p.defaults.owner, "me");
+  ASSERT_TRUE(p.removed_table_retention.has_value());
+  EXPECT_EQ(*p.removed_table_retention, (Duration{30, TimeUnit::kDay}));
 }
 
 TEST(ProjectFile, Errors) {
@@ -442,6 +445,9 @@ TEST(ProjectFile, Errors) {
               HasSubstr("derived.yaml:2:21: error: unsupported warehouse engine 'snowflake'"));
   EXPECT_THAT(errors("name: x\nvars: [1]\n"), HasSubstr("'vars' must be a mapping"));
   EXPECT_THAT(errors("name: x\ndefaults: {start: soon}\n"), HasSubstr("derived.yaml:2:19: error: invalid timestamp"));
+  EXPECT_THAT(errors("name: x\nremoved_tables: {keep_for: soon}\n"),
+              HasSubstr("derived.yaml:2:28: error: removed_tables.keep_for: invalid duration 'soon'"));
+  EXPECT_THAT(errors("name: x\nremoved_tables: {keep: 3 days}\n"), HasSubstr("unknown key 'keep'"));
   EXPECT_THAT(errors("name: x\nvarz: {}\n"), HasSubstr("unknown key 'varz' in derived.yaml (did you mean 'vars'?)"));
 }
 

@@ -139,6 +139,9 @@ struct Project {
   WarehouseConfig warehouse;
   nlohmann::json vars = nlohmann::json::object();  // template variables, as YAML gave them
   ProjectDefaults defaults;
+  // How long a table removed from the project keeps its data before it is dropped
+  // (`removed_tables: {keep_for: 30 days}`); unset: until `derived drop`.
+  std::optional<Duration> removed_table_retention;
   std::vector<SourceDef> sources;  // sorted by qualified name
   std::vector<TableDef> tables;    // sorted by qualified name
   std::vector<MacroFile> macros;   // sorted by file

@@ -54,7 +54,7 @@ Status ParseProjectFile(const std::string& file, const std::string& text, Projec
     diags->AddError({file, 1, 1}, "derived.yaml is empty: it needs at least 'name'");
     return Error("invalid derived.yaml");
   }
-  if (!r.CheckMap(*root, "derived.yaml", {"name", "warehouse", "vars", "defaults"}, {"name"})) {
+  if (!r.CheckMap(*root, "derived.yaml", {"name", "warehouse", "vars", "defaults", "removed_tables"}, {"name"})) {
     return Error("invalid derived.yaml");
   }
   project->name = r.String(*root, "name").value_or("");
@@ -97,6 +97,18 @@ Status ParseProjectFile(const std::string& file, const std::string& text, Projec
         }
       }
       project->defaults.owner = r.String(d, "owner").value_or("");
+    }
+  }
+  if (YAML::Node rt = (*root)["removed_tables"]; rt.IsDefined()) {
+    if (r.CheckMap(rt, "'removed_tables'", {"keep_for"})) {
+      if (auto s = r.String(rt, "keep_for")) {
+        auto d = ParseDuration(*s);
+        if (d.ok()) {
+          project->removed_table_retention = *d;
+        } else {
+          r.ErrorAt(rt["keep_for"], "removed_tables.keep_for: " + d.error().message);
+        }
+      }
     }
   }
   if (diags->error_count() > before) return Error("invalid derived.yaml");

@@ -308,6 +308,11 @@ Result<RunReport> Engine::RunOnce(const std::string& select, const ProgressFn& p
   std::map<std::string, std::string> blocked;
   std::set<int> visited;
   auto wanted = [&](const CompiledTable& t) { return !selected || selected->count(t.node); };
+  if (!selected) {  // a whole run also looks after the tables that left the project
+    auto swept = SweepRemoved();
+    if (!swept.ok()) return swept.error();
+    report.tables = std::move(*swept);
+  }
 
   for (int id : cp_->order) {
     visited.insert(id);
@@ -561,7 +566,7 @@ Result<std::vector<TableStatus>> Engine::Status() {
     s.watermark = state.watermark;
     s.last_status = "removed";
     s.last_run = last_run[name];
-    s.next = fmt::format("removed from the project: not updated; data kept until `derived drop {}`", name);
+    s.next = RemovalNote(state);
     out.push_back(std::move(s));
   }
   return out;
@@ -616,13 +621,16 @@ Result<std::vector<PlannedChange>> Engine::PlanChanges() {
   }
   for (const auto& [name, st] : states_) {
     if (cp_->project.FindTable(name) || st.data_version == 0) continue;
-    out.push_back({name, "removed", fmt::format("no longer defined: stops updating; data kept until `derived drop {}`",
-                                                name)});
+    std::string keep = cp_->project.removed_table_retention
+                           ? fmt::format("kept for {} (removed_tables.keep_for) or until `derived drop {}`",
+                                         FormatDuration(*cp_->project.removed_table_retention), name)
+                           : fmt::format("kept until `derived drop {}`", name);
+    out.push_back({name, "removed", "no longer defined: stops updating; data " + keep});
   }
   return out;
 }
 
-derived::Status Engine::Drop(const std::string& table) {
+derived::Status Engine::Drop(const std::string& table, const std::string& reason) {
   std::string name = ToLower(table);
   if (const TableDef* def = cp_->project.FindTable(name)) {
     return Error(fmt::format("{} is still defined in {}: remove it from the project first", name, def->file));
@@ -642,6 +650,7 @@ derived::Status Engine::Drop(const std::string& table) {
   e.table = name;
   e.definition_hash = it->second.definition_hash;
   e.operation = "drop";
+  if (!reason.empty()) e.details = {{"reason", reason}};
   e.started_at = WallSeconds();
   e.logical_now = now_;
   e.status = "success";
@@ -656,6 +665,70 @@ derived::Status Engine::Drop(const std::string& table) {
   if (!st.ok()) return st;
   states_.erase(it);
   return derived::Status::Ok();
+}
+
+std::string Engine::RemovalNote(const TableState& st) const {
+  auto at = RemovedAt(st);
+  std::string since = at ? " on " + FormatIso(*at) : "";
+  if (const auto& keep = cp_->project.removed_table_retention) {
+    std::string until = at ? FormatIso(Add(*at, *keep)) : "the next sweep";
+    return fmt::format("removed from the project{}: not updated; data kept for {} (removed_tables.keep_for), until {}, "
+                       "or until `derived drop {}`",
+                       since, FormatDuration(*keep), until, st.table);
+  }
+  return fmt::format("removed from the project{}: not updated; data kept until `derived drop {}`", since, st.table);
+}
+
+std::optional<Timestamp> Engine::RemovedAt(const TableState& st) {
+  auto it = st.config.find("removed_at");
+  if (it == st.config.end() || !it->is_string()) return std::nullopt;
+  auto ts = ParseTimestamp(it->get<std::string>());
+  return ts.ok() ? std::optional<Timestamp>(*ts) : std::nullopt;
+}
+
+Result<std::vector<TableOutcome>> Engine::SweepRemoved() {
+  if (auto st = LoadStates(); !st.ok()) return st.error();
+  std::vector<TableOutcome> out;
+  std::vector<std::string> names;
+  for (const auto& [name, st] : states_) names.push_back(name);
+  for (const auto& name : names) {
+    TableState& st = states_.at(name);
+    const bool marked = st.config.contains("removed_at");
+    if (cp_->project.FindTable(name)) {
+      if (!marked) continue;
+      st.config.erase("removed_at");  // defined again: a later removal starts a new clock
+      if (auto s = meta_->SaveState(st); !s.ok()) return s.error();
+      continue;
+    }
+    if (st.data_version == 0) continue;  // never built: nothing to keep
+    if (!marked) {
+      st.config["removed_at"] = FormatIso(now_);
+      LogEntry e;
+      e.run_id = run_id_;
+      e.table = name;
+      e.definition_hash = st.definition_hash;
+      e.operation = "removed";
+      e.started_at = e.finished_at = WallSeconds();
+      e.logical_now = now_;
+      e.status = "success";
+      e.details = {{"note", RemovalNote(st)}};
+      auto saved = InTransaction(*wh_, [&]() -> derived::Status {
+        if (auto s = meta_->AppendLog(e); !s.ok()) return s;
+        return meta_->SaveState(st);
+      });
+      if (!saved.ok()) return saved.error();
+      out.push_back({name, "removed", RemovalNote(st)});
+      continue;
+    }
+    const auto& keep = cp_->project.removed_table_retention;
+    auto at = RemovedAt(st);
+    if (!keep || !at || now_ < Add(*at, *keep)) continue;
+    std::string reason = fmt::format("removed from the project on {} and kept for {} (removed_tables.keep_for)",
+                                     FormatIso(*at), FormatDuration(*keep));
+    if (auto s = Drop(name, reason); !s.ok()) return s.error();
+    out.push_back({name, "dropped", reason});
+  }
+  return out;
 }
 
 derived::Status Engine::MarkSource(const std::string& source, Timestamp through) {

@@ -104,8 +104,15 @@ class Engine {
   // What a reload of the project into this warehouse would do, table by table.
   Result<std::vector<PlannedChange>> PlanChanges();
 
-  // Deletes a table that is no longer in the project, with its state; logged.
-  derived::Status Drop(const std::string& table);
+  // Deletes a table that is no longer in the project, with its state; logged, with
+  // `reason` in the log row's details when given.
+  derived::Status Drop(const std::string& table, const std::string& reason = "");
+
+  // Tables removed from the project: records when each was first seen gone (logged
+  // 'removed'), and drops those kept longer than the project's `removed_tables.keep_for`.
+  // A table defined again loses its removal date. Returns what it did, one per table
+  // (status "removed" or "dropped").
+  Result<std::vector<TableOutcome>> SweepRemoved();
 
   // Builds every ready window of every table (or of those `select` picks), upstream
   // first, so new data flows through the whole DAG in one run.
@@ -132,6 +139,9 @@ class Engine {
  private:
   Engine() = default;
   derived::Status LoadStates();
+  // For a table removed from the project: since when, and what happens to its data.
+  static std::optional<Timestamp> RemovedAt(const TableState& st);
+  std::string RemovalNote(const TableState& st) const;
   // Reloads the states of `table` and its upstream tables.
   derived::Status ReloadStates(const CompiledTable& t);
   // Builds, updates metadata or waits: the decision for one valid table whose upstreams

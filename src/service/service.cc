@@ -54,6 +54,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn 
     svc->sessions_.assign(svc->opts_.workers, nullptr);
     svc->Adopt(*gen);
   }
+  svc->SweepRemoved();
   for (int i = 0; i < svc->opts_.workers; ++i) svc->workers_.emplace_back([s = svc.get(), i] { s->WorkerLoop(i); });
   svc->timer_ = std::thread([s = svc.get()] { s->TimerLoop(); });
   return svc;
@@ -240,7 +241,10 @@ void Service::TimerLoop() {
 }
 
 void Service::Tick(bool poll_sources) {
-  if (poll_sources) PollSources();
+  if (poll_sources) {
+    PollSources();
+    SweepRemoved();
+  }
   Timestamp now = Now();
   auto steady = SteadyClock::now();
   std::lock_guard lock(mu_);
@@ -252,6 +256,20 @@ void Service::Tick(bool poll_sources) {
     }
     if (u.failures > 0 && u.retry_at <= steady && !u.running && !u.queued) WakeLocked(name);
   }
+}
+
+void Service::SweepRemoved() {
+  Result<std::vector<TableOutcome>> swept = std::vector<TableOutcome>();
+  {
+    std::lock_guard control(control_mu_);
+    control_->SetNow(Now());
+    swept = control_->SweepRemoved();
+  }
+  if (!swept.ok()) {  // a conflict with a running step, say: the next poll tries again
+    Emit({ServiceEvent::Kind::kFinished, "_project", {"_project", "failed", swept.error().message}, "", {}});
+    return;
+  }
+  for (const auto& o : *swept) Emit({ServiceEvent::Kind::kFinished, o.table, o, "", {}});
 }
 
 void Service::PollSources() {
@@ -370,6 +388,7 @@ Result<std::string> Service::Reload() {
     Adopt(*gen);
   }
   PollSources();
+  SweepRemoved();
   std::string summary = lines.empty() ? "no table changes" : Join(lines, "\n");
   Emit({ServiceEvent::Kind::kReloaded, "", {}, summary, {}});
   return summary;

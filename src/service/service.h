@@ -123,6 +123,7 @@ class Service {
   explicit Service(ServiceOptions options, EventFn on_event);
   Result<std::shared_ptr<Generation>> Load();
   void Adopt(std::shared_ptr<Generation> gen);  // REQUIRES: mu_ held, no updater running
+  void SweepRemoved();  // records removed tables and drops expired ones (Engine::SweepRemoved)
   void WakeLocked(const std::string& table);
   void WakeReadersLocked(const std::string& name);
   void WorkerLoop(int index);

@@ -10,6 +10,7 @@
 
 #include "engine_testing.h"
 #include "util/strings.h"
+#include "warehouse/warehouse.h"
 
 namespace derived::testing {
 namespace {
@@ -96,6 +97,27 @@ TEST(ServiceCli, CommandsGoThroughTheRunningServiceWhichReloadsAndStopsCleanly) 
   r = p.Derived({"source", "mark", "raw.events", "--through", "2024-01-07"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(Eventually([&] { return value("SELECT count(*) AS n FROM core.daily") == "6"; }));
+  // Repairs, lineage and drop run in the service too (on its last valid version).
+  r = p.Derived({"backfill", "core.daily", "--from", "2024-01-02", "--to", "2024-01-04"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto backfilled = [&] {
+    return value("SELECT string_agg(strftime(window_start, '%d') || '-' || strftime(window_end, '%d'), ',' ORDER BY "
+                 "window_start) AS w FROM _derived.log WHERE table_name = 'core.daily' AND operation = 'backfill' AND "
+                 "status = 'success'");
+  };
+  EXPECT_EQ(backfilled(), "02-04");
+  r = p.Derived({"source", "restate", "raw.events", "--from", "2024-01-05", "--to", "2024-01-06"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(value("SELECT count(*) AS n FROM _derived.log WHERE table_name = 'raw.events' AND operation = 'restate'"),
+            "1");
+  EXPECT_EQ(backfilled(), "02-04,05-06");
+  r = p.Derived({"lineage", "core.daily", "--window", "2024-01-05"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("raw.events"));
+  r = p.Derived({"drop", "core.daily"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("still defined"));
+  EXPECT_THAT(r.out + r.err, Not(HasSubstr("lock")));
 
   service.Signal(SIGTERM);
   auto stopped = service.Wait();
@@ -205,6 +227,47 @@ TEST(ServiceCli, UpdateRunsOneTablesUpdaterAndRefusesASecondWriterClearly) {
   auto stopped = first.Wait();
   EXPECT_EQ(stopped.exit_code, 0) << stopped.err;
   EXPECT_EQ(p.Count("SELECT count(*) FROM core.daily"), 14);
+}
+
+TEST(ServiceCli, FilesLandedWhileTheServiceRunsFlowThrough) {
+  WarehouseProject p;
+  p.Write("sources/raw/events.yaml",
+          "time_column: ts\nfreshness: marker\nlocation: landing/events/*.parquet\ncolumns:\n  - {name: ts, type: "
+          "TIMESTAMP}\n  - {name: amount, type: DOUBLE}\n");
+  p.Write("tables/core/daily.yaml", DailyTable("sum"));
+  Background service(Args(p, {"run", "--poll", "0.2"}), {"DERIVED_NOW=2024-01-20T00:00:00Z"});
+  ASSERT_TRUE(Eventually([&] { return std::filesystem::exists(p.dir().path() / ".derived/service.json"); }));
+  auto value = [&](const std::string& sql) {
+    std::string out = p.Derived({"query", sql}).out;
+    auto nl = out.find('\n');
+    return nl == std::string::npos ? std::string() : std::string(Trim(out.substr(nl + 1)));
+  };
+  // An ingestion job lands one file per day with its own DuckDB, not the warehouse's.
+  auto lander = OpenDuckDbWarehouse(":memory:");
+  ASSERT_TRUE(lander.ok());
+  const auto landing = p.dir().path() / "landing/events";
+  std::filesystem::create_directories(landing);
+  auto land = [&](const std::string& day) {
+    auto st = (*lander)->Execute("COPY (SELECT TIMESTAMP '" + day +
+                                 "' + INTERVAL (i * 20) MINUTE AS ts, (i % 13) * 1.5 AS amount FROM range(72) t(i)) "
+                                 "TO '" + (landing / (day + ".parquet")).string() + "' (FORMAT parquet)");
+    ASSERT_TRUE(st.ok()) << st.error().message;
+  };
+  land("2024-01-01");
+  land("2024-01-02");
+  auto r = p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Eventually([&] { return value("SELECT count(*) AS n FROM core.daily") == "2"; })) << service.Output();
+  land("2024-01-03");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-04"}).exit_code, 0);
+  EXPECT_TRUE(Eventually([&] { return value("SELECT count(*) AS n FROM core.daily") == "3"; })) << service.Output();
+  const std::string expected = "SELECT date_trunc('day', ts), count(*), sum(amount) FROM read_parquet('" +
+                               (landing / "*.parquet").string() + "') GROUP BY 1";
+  EXPECT_EQ(value("SELECT count(*) AS n FROM ((FROM core.daily EXCEPT ALL " + expected + ") UNION ALL (" + expected +
+                  " EXCEPT ALL FROM core.daily))"),
+            "0");
+  service.Signal(SIGTERM);
+  EXPECT_EQ(service.Wait().exit_code, 0);
 }
 
 }  // namespace

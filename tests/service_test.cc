@@ -102,8 +102,8 @@ class ServiceTest : public ::testing::Test {
     p_.Write("tables/core/clicks_daily.yaml", kClicksDaily);
   }
 
-  void Start(double retry_base = 5) {
-    clock_.Set(T("2024-01-01T00:00:00Z"));
+  void Start(double retry_base = 5, bool reset_clock = true) {
+    if (reset_clock) clock_.Set(T("2024-01-01T00:00:00Z"));
     ServiceOptions o;
     o.project_dir = p_.dir().str();
     o.clock = &clock_;
@@ -349,6 +349,16 @@ sql: SELECT hour, n FROM core.bad WHERE hour >= {{ window_start }} AND hour < {{
       }
     }
   }
+  // A restart retries it at once, and its backoff carries on from the failures recorded
+  // in the warehouse instead of starting over (base 5 s, cap 20 s: fresh would be 5 s).
+  const int64_t recorded = Count("SELECT consecutive_failures FROM _derived.state WHERE table_name = 'core.bad'");
+  wh_.reset();
+  svc_.reset();
+  Start(/*retry_base=*/5, /*reset_clock=*/false);
+  svc_->WaitIdle();
+  updaters = svc_->Updaters();
+  EXPECT_EQ(updaters["core.bad"].failures, recorded + 1);
+  EXPECT_GT(updaters["core.bad"].retry_in_seconds, 10);
   // Everything that does not read it went on.
   EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-01 03:00")), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'bad_reader'"), 0);

@@ -48,11 +48,19 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn 
     if (auto st = svc->control_->warehouse().EnsureDataset(t.dataset); !st.ok()) return st.error();
   }
   if (auto st = svc->control_->LoadSources(); !st.ok()) return st.error();
+  auto states = svc->control_->metadata().LoadStates();
+  if (!states.ok()) return states.error();
   {
     std::lock_guard lock(svc->mu_);
     svc->sources_ = svc->control_->sources();
     svc->sessions_.assign(svc->opts_.workers, nullptr);
     svc->Adopt(*gen);
+    // A restart retries a failing table at once, but its backoff continues from the
+    // failures recorded in _derived.state rather than starting over.
+    for (auto& [name, u] : svc->updaters_) {
+      auto it = states->find(name);
+      if (it != states->end()) u.failures = static_cast<int>(it->second.consecutive_failures);
+    }
   }
   svc->SweepRemoved();
   for (int i = 0; i < svc->opts_.workers; ++i) svc->workers_.emplace_back([s = svc.get(), i] { s->WorkerLoop(i); });

@@ -6,9 +6,11 @@
 
 #include <filesystem>
 #include <functional>
+#include <fstream>
 #include <thread>
 
 #include "engine_testing.h"
+#include "service/control.h"
 #include "util/strings.h"
 #include "warehouse/warehouse.h"
 
@@ -75,6 +77,28 @@ TEST(ServiceCli, CommandsGoThroughTheRunningServiceWhichReloadsAndStopsCleanly) 
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_THAT(r.out, HasSubstr("create"));
   EXPECT_EQ(p.Derived({"query", "SELECT 1"}).exit_code, 0);
+  // A query file is sent as text, even one that starts like an option.
+  p.Write("q.sql", "--no space after the dashes\nSELECT 41 + 1 AS answer");
+  r = p.Derived({"query", "--file", (p.dir().path() / "q.sql").string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("42"));
+  // The endpoint: nothing without the token, and only the commands that need the warehouse.
+  {
+    auto info = FindService(std::filesystem::canonical(p.dir().path()).string());
+    ASSERT_TRUE(info.has_value());
+    ServiceInfo wrong = *info;
+    wrong.token = "not-the-token";
+    auto refused = SendCommand(wrong, {"status"});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_THAT(refused.error().message, HasSubstr("missing or wrong token"));
+    auto nested = SendCommand(*info, {"run"});
+    ASSERT_TRUE(nested.ok()) << nested.error().message;
+    EXPECT_EQ(nested->exit_code, 2);
+    EXPECT_THAT(nested->err, HasSubstr("runs only commands that need its warehouse"));
+    auto latin1 = SendCommand(*info, {"query", "SELECT '\xe9t\xe9'"});
+    ASSERT_FALSE(latin1.ok());
+    EXPECT_THAT(latin1.error().message, HasSubstr("not UTF-8"));
+  }
 
   // One writer: a second builder is refused with the reason, not a lock error.
   r = p.Derived({"run", "--once"});

@@ -280,7 +280,7 @@ TEST_F(ServiceTest, ReloadsChangedRemovedAndBrokenDefinitionsAndRepairsRestatedS
     bool listed = false;
     for (const auto& s : *status) listed |= s.table == "core.weekly" && s.last_status == "removed";
     EXPECT_TRUE(listed);
-    svc_->Exclusive([&] { EXPECT_TRUE((*engine)->Drop("core.weekly").ok()); });
+    EXPECT_TRUE(svc_->Exclusive([&] { EXPECT_TRUE((*engine)->Drop("core.weekly").ok()); }).ok());
   }
   EXPECT_EQ(Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'weekly'"), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.weekly' AND operation = 'drop'"), 1);
@@ -289,13 +289,14 @@ TEST_F(ServiceTest, ReloadsChangedRemovedAndBrokenDefinitionsAndRepairsRestatedS
   ASSERT_TRUE(wh_->Execute("UPDATE raw.events SET amount = amount + 100 WHERE ts >= '2024-01-12 03:00' AND ts < "
                            "'2024-01-12 05:00'")
                   .ok());
-  svc_->Exclusive([&] {
+  auto restated = svc_->Exclusive([&] {
     auto engine = svc_->OpenEngine();
     ASSERT_TRUE(engine.ok());
     auto report = (*engine)->Restate("raw.events", T("2024-01-12T03:00:00Z"), T("2024-01-12T05:00:00Z"), nullptr);
     ASSERT_TRUE(report.ok());
     EXPECT_EQ(report->failures(), 0);
   });
+  EXPECT_TRUE(restated.ok());
   svc_->WaitIdle();
   // Equal to a clean build of the final definitions: hourly takes max, daily sums it.
   EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-16", "max")), 0);

@@ -167,6 +167,16 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     int code = app.exit(e, out, err);
     return code == 0 ? 0 : 2;
   }
+  // An embedded warehouse has one writing process: while the service runs, commands that
+  // need the warehouse run inside it, and only those.
+  bool needs_warehouse = status->parsed() || log->parsed() || backfill->parsed() || mark->parsed() ||
+                         restate->parsed() || lineage->parsed() || query->parsed() || plan->parsed() ||
+                         drop->parsed();
+  if (service && !needs_warehouse) {
+    err << "error: the Derived service runs only commands that need its warehouse (status, log, query, plan, "
+           "lineage, backfill, source mark, source restate, drop)\n";
+    return 2;
+  }
   try {
     opts.now = ParseTimeArg(now_text, "--now");
     if (init->parsed()) return Init(init_dir, out, err);
@@ -177,11 +187,6 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     }
     if (show->parsed()) return Show(opts, table, ParseTimeArg(window_start, "--window-start"), json, out, err);
 
-    // An embedded warehouse has one writing process: while the service runs, commands that
-    // need the warehouse run inside it.
-    bool needs_warehouse = status->parsed() || log->parsed() || backfill->parsed() || mark->parsed() ||
-                           restate->parsed() || lineage->parsed() || query->parsed() || plan->parsed() ||
-                           drop->parsed();
     if (!service && (needs_warehouse || run->parsed() || update->parsed())) {
       std::error_code ec;
       std::string root = std::filesystem::absolute(opts.project, ec).lexically_normal().string();
@@ -204,12 +209,21 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
           }
           std::stringstream text;
           text << in.rdbuf();
-          forwarded = {"query", text.str()};
+          forwarded = {"query"};
           if (json) forwarded.push_back("--json");
+          forwarded.push_back("--");  // the text is the argument, even when it starts with "--"
+          forwarded.push_back(text.str());
         }
-        if (!now_text.empty() && std::find(args.begin(), args.end(), "--now") == args.end()) {
-          forwarded.push_back("--now");
-          forwarded.push_back(now_text);
+        bool now_given = std::any_of(args.begin(), args.end(), [](const std::string& a) {
+          return a == "--now" || a.starts_with("--now=");
+        });
+        if (!now_text.empty() && !now_given) {  // from DERIVED_NOW: the service has its own environment
+          if (forwarded.size() > 1 && forwarded[forwarded.size() - 2] == "--") {
+            forwarded.insert(forwarded.end() - 2, {"--now", now_text});
+          } else {
+            forwarded.push_back("--now");
+            forwarded.push_back(now_text);
+          }
         }
         auto r = SendCommand(*svc, forwarded);
         if (!r.ok()) {

@@ -66,8 +66,7 @@ struct Session {
 bool OpenSession(const CommonOptions& opts, Session* s, std::ostream& err, bool type_check = true) {
   Result<std::unique_ptr<Engine>> engine = Error("");
   if (opts.service) {
-    s->cp = opts.service->project();
-    engine = opts.service->OpenEngine();
+    engine = opts.service->OpenEngine(&s->cp);
     if (engine.ok() && opts.now) (*engine)->SetNow(*opts.now);
   } else {
     auto cp = CompileFor(opts, type_check, err);
@@ -83,12 +82,21 @@ bool OpenSession(const CommonOptions& opts, Session* s, std::ostream& err, bool 
   return true;
 }
 
-// Runs a command that changes the warehouse: inside the service, with its updaters paused.
+// Runs fn(session) for a command that changes the warehouse. Inside the service the
+// session opens once the updaters are paused, so the table states it reads are current.
 template <typename Fn>
-int Mutating(const CommonOptions& opts, Fn&& fn) {
-  if (!opts.service) return fn();
-  int code = 0;
-  opts.service->Exclusive([&] { code = fn(); });
+int Mutating(const CommonOptions& opts, std::ostream& err, bool type_check, Fn&& fn) {
+  auto run = [&] {
+    Session s;
+    if (!OpenSession(opts, &s, err, type_check)) return 1;
+    return fn(s);
+  };
+  if (!opts.service) return run();
+  int code = 1;
+  if (auto st = opts.service->Exclusive([&] { code = run(); }); !st.ok()) {
+    err << "error: " << st.error().ToString() << "\n";
+    return 1;
+  }
   return code;
 }
 
@@ -185,9 +193,7 @@ int Run(const CommonOptions& opts, const std::string& select, bool json, std::os
 
 int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from, Timestamp to, bool downstream,
              bool json, std::ostream& out, std::ostream& err) {
-  Session s;
-  if (!OpenSession(opts, &s, err)) return 1;
-  return Mutating(opts, [&] {
+  return Mutating(opts, err, /*type_check=*/true, [&](Session& s) {
     auto report = s.engine->Backfill(ToLower(table), from, to, downstream, TerminalProgress(err));
     ClearProgress(err);
     if (!report.ok()) {
@@ -200,9 +206,7 @@ int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from
 
 int SourceRestate(const CommonOptions& opts, const std::string& source, Timestamp from, Timestamp to, bool json,
                   std::ostream& out, std::ostream& err) {
-  Session s;
-  if (!OpenSession(opts, &s, err)) return 1;
-  return Mutating(opts, [&] {
+  return Mutating(opts, err, /*type_check=*/true, [&](Session& s) {
     auto report = s.engine->Restate(source, from, to, TerminalProgress(err));
     ClearProgress(err);
     if (!report.ok()) {
@@ -417,9 +421,7 @@ int PlanCommand(const CommonOptions& opts, bool json, std::ostream& out, std::os
 }
 
 int Drop(const CommonOptions& opts, const std::string& table, std::ostream& out, std::ostream& err) {
-  Session s;
-  if (!OpenSession(opts, &s, err, /*type_check=*/false)) return 1;
-  return Mutating(opts, [&] {
+  return Mutating(opts, err, /*type_check=*/false, [&](Session& s) {
     if (auto st = s.engine->Drop(table); !st.ok()) {
       err << "error: " << st.error().ToString() << "\n";
       return 1;

@@ -72,18 +72,25 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
     std::lock_guard lock(print_mu);
     to << Stamp() << " " << line << std::endl;
   };
-  Service* running = nullptr;
+  Service* running = nullptr;  // guarded by running_mu, as is signals
+  int signals = 0;
   std::mutex running_mu;
-  SignalWatcher signals([&](int count) {
-    std::lock_guard lock(running_mu);
-    if (!running) return;
-    if (count == 1) {
-      print(err, "stopping: in-flight mutations finish (a second signal rolls them back now)");
+  // REQUIRES: running_mu held.
+  auto apply_signals = [&](bool announce) {
+    if (!running || signals == 0) return;
+    if (signals == 1) {
+      if (announce) print(err, "stopping: in-flight mutations finish (a second signal rolls them back now)");
       running->RequestStop();
     } else {
-      print(err, "interrupting in-flight mutations: they roll back");
+      if (announce) print(err, "interrupting in-flight mutations: they roll back");
       running->Interrupt();
     }
+  };
+  // A signal before the service has started is kept and applied once it has.
+  SignalWatcher watcher([&](int count) {
+    std::lock_guard lock(running_mu);
+    signals = count;
+    apply_signals(true);
   });
 
   ServiceOptions so;
@@ -131,6 +138,7 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
   {
     std::lock_guard lock(running_mu);
     running = svc;
+    apply_signals(true);
   }
   print(out, fmt::format("serving {} with {} workers; control endpoint 127.0.0.1:{} (pid {})",
                          svc->options().project_dir, svc->options().workers, (*control)->port(), getpid()));
@@ -156,10 +164,15 @@ int Update(const CommonOptions& opts, const std::string& table, bool once, doubl
   }
   std::mutex mu;
   std::condition_variable cv;
-  bool stop = false;
-  SignalWatcher signals([&](int) {
+  bool stop = false;                 // guarded by mu, as is building
+  Engine* building = nullptr;
+  std::atomic<bool> cancel{false};
+  // The first signal stops after the window being written commits; a second rolls it back.
+  SignalWatcher watcher([&](int count) {
     std::lock_guard lock(mu);
     stop = true;
+    cancel = true;
+    if (count >= 2 && building) building->warehouse().Interrupt();
     cv.notify_all();
   });
   auto engine = Engine::Open(&*cp, opts.now ? *opts.now : SystemClock().Now());
@@ -167,6 +180,19 @@ int Update(const CommonOptions& opts, const std::string& table, bool once, doubl
     err << "error: " << engine.error().ToString() << "\n";
     return 1;
   }
+  (*engine)->SetCancel(&cancel);
+  {
+    std::lock_guard lock(mu);
+    building = engine->get();
+  }
+  struct Forget {  // the watcher outlives the engine
+    std::mutex& mu;
+    Engine*& building;
+    ~Forget() {
+      std::lock_guard lock(mu);
+      building = nullptr;
+    }
+  } forget{mu, building};
   int code = 0;
   for (;;) {
     (*engine)->SetNow(opts.now ? *opts.now : SystemClock().Now());

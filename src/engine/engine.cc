@@ -258,6 +258,12 @@ TableOutcome Engine::Update(const CompiledTable& t, const ProgressFn& progress) 
   o.table = name;
   std::string metadata_note;
   auto it = states_.find(name);
+  if (it != states_.end() && it->second.config.contains("removed_at")) {
+    // Defined again: a later removal starts a new clock. Cleared here, by the table's
+    // own updater, so no other writer races the steps that save this row.
+    it->second.config.erase("removed_at");
+    if (auto st = meta_->SaveState(it->second); !st.ok()) return {name, "failed", st.error().message};
+  }
   if (it != states_.end() && it->second.data_version > 0 && it->second.definition_hash == an_->hashes.at(name) &&
       it->second.config.value("metadata_hash", "") != an_->metadata_hashes.at(name)) {
     BuildContext ctx{wh_.get(), meta_.get(), cp_, run_id_, now_, nullptr};
@@ -280,13 +286,13 @@ TableOutcome Engine::Update(const CompiledTable& t, const ProgressFn& progress) 
 TableOutcome Engine::Step(const std::string& table, const ProgressFn& progress) {
   const CompiledTable* t = cp_->FindTable(table);
   if (!t) return {table, "failed", "not a table of this project"};
+  if (auto st = ReloadStates(*t); !st.ok()) return {table, "failed", st.error().message};
   if (std::string why = BrokenReason(*t); !why.empty()) {
     auto it = states_.find(table);
-    // Logged once per distinct problem, not on every wake.
+    // Logged once per distinct problem, not on every wake (by whichever worker).
     if (it == states_.end() || it->second.last_error != why) RecordBroken(*t, why);
     return {table, "failed", "invalid definition: " + why};
   }
-  if (auto st = ReloadStates(*t); !st.ok()) return {table, "failed", st.error().message};
   for (const auto& up : t->upstream) {
     if (!cp_->project.FindTable(up) && !cp_->project.FindSource(up)) {
       return {table, "waiting", fmt::format("upstream {} has an invalid definition", up)};
@@ -694,13 +700,8 @@ Result<std::vector<TableOutcome>> Engine::SweepRemoved() {
   for (const auto& name : names) {
     TableState& st = states_.at(name);
     const bool marked = st.config.contains("removed_at");
-    if (cp_->project.FindTable(name)) {
-      if (!marked) continue;
-      st.config.erase("removed_at");  // defined again: a later removal starts a new clock
-      if (auto s = meta_->SaveState(st); !s.ok()) return s.error();
-      continue;
-    }
-    if (st.data_version == 0) continue;  // never built: nothing to keep
+    // A table defined again has its removal date cleared by its own updater (Update).
+    if (cp_->project.FindTable(name) || st.data_version == 0) continue;
     if (!marked) {
       st.config["removed_at"] = FormatIso(now_);
       LogEntry e;
@@ -716,7 +717,11 @@ Result<std::vector<TableOutcome>> Engine::SweepRemoved() {
         if (auto s = meta_->AppendLog(e); !s.ok()) return s;
         return meta_->SaveState(st);
       });
-      if (!saved.ok()) return saved.error();
+      if (!saved.ok()) {  // the others are still looked after; this one is tried next time
+        st.config.erase("removed_at");
+        out.push_back({name, "failed", "cannot record its removal: " + saved.error().message});
+        continue;
+      }
       out.push_back({name, "removed", RemovalNote(st)});
       continue;
     }
@@ -725,7 +730,10 @@ Result<std::vector<TableOutcome>> Engine::SweepRemoved() {
     if (!keep || !at || now_ < Add(*at, *keep)) continue;
     std::string reason = fmt::format("removed from the project on {} and kept for {} (removed_tables.keep_for)",
                                      FormatIso(*at), FormatDuration(*keep));
-    if (auto s = Drop(name, reason); !s.ok()) return s.error();
+    if (auto s = Drop(name, reason); !s.ok()) {
+      out.push_back({name, "failed", "cannot drop it after its retention: " + s.error().message});
+      continue;
+    }
     out.push_back({name, "dropped", reason});
   }
   return out;

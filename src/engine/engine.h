@@ -110,8 +110,9 @@ class Engine {
 
   // Tables removed from the project: records when each was first seen gone (logged
   // 'removed'), and drops those kept longer than the project's `removed_tables.keep_for`.
-  // A table defined again loses its removal date. Returns what it did, one per table
-  // (status "removed" or "dropped").
+  // (A table defined again loses its removal date at its next step.) Returns what it did,
+  // one per table: "removed", "dropped", or "failed" with the reason; an error only when
+  // the states cannot be read.
   Result<std::vector<TableOutcome>> SweepRemoved();
 
   // Builds every ready window of every table (or of those `select` picks), upstream

@@ -43,15 +43,21 @@ std::optional<ServiceInfo> ReadAnnouncement(const std::string& file) {
 // Writes the file readable by its owner only, whole or not at all.
 Status WritePrivate(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  // A fresh file, never one left behind (which keeps its mode) or a symlink planted there.
+  unlink(tmp.c_str());
+  int fd = open(tmp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return Error(fmt::format("cannot write {}: {}", tmp, strerror(errno)));
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  bool ok = fchmod(fd, 0600) == 0;
+  ok = ok && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
   ok = close(fd) == 0 && ok;
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0) return Error(fmt::format("cannot write {}", path));
   return Status::Ok();
 }
 
 nlohmann::json ErrorBody(const std::string& message) { return {{"error", message}}; }
+
+// Commands are arguments and, at most, a query file's text.
+constexpr size_t kMaxRequestBytes = size_t{64} << 20;
 
 }  // namespace
 
@@ -67,18 +73,19 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& p
   std::unique_ptr<ControlServer> cs(new ControlServer());
   cs->server_ = std::make_unique<httplib::Server>();
   std::string token = NewToken();
-  auto authorized = [token](const httplib::Request& req, httplib::Response& res) {
-    if (req.get_header_value("Authorization") == "Bearer " + token) return true;
+  // The token is checked before a request's body is read, and bodies are bounded: a
+  // local process without the token can make the service neither read nor run anything.
+  cs->server_->set_payload_max_length(kMaxRequestBytes);
+  cs->server_->set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
+    if (req.get_header_value("Authorization") == "Bearer " + token) return httplib::Server::HandlerResponse::Unhandled;
     res.status = 401;
     res.set_content(ErrorBody("missing or wrong token (see .derived/service.json)").dump(), "application/json");
-    return false;
-  };
-  cs->server_->Get("/v1/ping", [authorized](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req, res)) return;
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  cs->server_->Get("/v1/ping", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(nlohmann::json{{"pid", getpid()}}.dump(), "application/json");
   });
-  cs->server_->Post("/v1/command", [authorized, handler](const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req, res)) return;
+  cs->server_->Post("/v1/command", [handler](const httplib::Request& req, httplib::Response& res) {
     auto body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
     if (!body.is_object() || !body["args"].is_array()) {
       res.status = 400;
@@ -95,7 +102,9 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& p
       args.push_back(a.get<std::string>());
     }
     CommandResult r = handler(args);
-    res.set_content(nlohmann::json{{"exit_code", r.exit_code}, {"out", r.out}, {"err", r.err}}.dump(),
+    // Query results may hold bytes that are not UTF-8: shown as U+FFFD, not a failure.
+    res.set_content(nlohmann::json{{"exit_code", r.exit_code}, {"out", r.out}, {"err", r.err}}.dump(
+                        -1, ' ', false, nlohmann::json::error_handler_t::replace),
                     "application/json");
   });
   cs->port_ = cs->server_->bind_to_any_port("127.0.0.1");
@@ -132,9 +141,17 @@ Result<CommandResult> SendCommand(const ServiceInfo& service, const std::vector<
   httplib::Client client("127.0.0.1", service.port);
   client.set_connection_timeout(5, 0);
   client.set_read_timeout(24 * 3600, 0);  // a backfill may take hours
-  nlohmann::json body = {{"args", args}};
-  auto res = client.Post("/v1/command", {{"Authorization", "Bearer " + service.token}}, body.dump(),
-                         "application/json");
+  std::string body;
+  try {
+    body = nlohmann::json{{"args", args}}.dump();
+  } catch (const nlohmann::json::type_error&) {
+    return Error("the command's arguments (or --file) are not UTF-8 text, which the Derived service needs");
+  }
+  if (body.size() > kMaxRequestBytes) {
+    return Error(fmt::format("the command is larger than the Derived service accepts ({} MB)",
+                             kMaxRequestBytes >> 20));
+  }
+  auto res = client.Post("/v1/command", {{"Authorization", "Bearer " + service.token}}, body, "application/json");
   if (!res) {
     return Error(fmt::format("the Derived service (pid {}) did not answer: {}", service.pid,
                              httplib::to_string(res.error())));

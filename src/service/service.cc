@@ -155,7 +155,10 @@ void Service::WorkerLoop(int index) {
     {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] { return stopping_ || (paused_ == 0 && !queue_.empty()); });
-      if (stopping_) break;
+      if (stopping_) {
+        sessions_[index] = nullptr;  // its engine goes with this thread: Interrupt must not reach it
+        break;
+      }
       name = queue_.front();
       queue_.pop_front();
       Updater& u = updaters_.at(name);
@@ -241,8 +244,9 @@ void Service::TimerLoop() {
       last_watch = now;
       auto fp = watcher_->Fingerprint();
       if (fp.ok() && *fp != fingerprint) {
-        fingerprint = *fp;
-        (void)Reload();  // a rejected version is logged and reported as an event
+        bool settled = false;
+        (void)Reload(&settled);  // failures are logged and reported as events
+        if (settled) fingerprint = *fp;
       }
     }
   }
@@ -251,7 +255,8 @@ void Service::TimerLoop() {
 void Service::Tick(bool poll_sources) {
   if (poll_sources) {
     PollSources();
-    SweepRemoved();
+    // A command or a reload in progress: the next poll sweeps.
+    if (std::unique_lock command(command_mu_, std::try_to_lock); command.owns_lock()) SweepRemoved();
   }
   Timestamp now = Now();
   auto steady = SteadyClock::now();
@@ -274,20 +279,19 @@ void Service::SweepRemoved() {
     swept = control_->SweepRemoved();
   }
   if (!swept.ok()) {  // a conflict with a running step, say: the next poll tries again
-    Emit({ServiceEvent::Kind::kFinished, "_project", {"_project", "failed", swept.error().message}, "", {}});
+    Emit({ServiceEvent::Kind::kFinished, kProjectLogName, {kProjectLogName, "failed", swept.error().message}, "", {}});
     return;
   }
   for (const auto& o : *swept) Emit({ServiceEvent::Kind::kFinished, o.table, o, "", {}});
 }
 
 void Service::PollSources() {
-  std::map<std::string, UpstreamStatus> polled;
-  {
-    std::lock_guard control(control_mu_);
-    control_->SetNow(Now());
-    if (!control_->LoadSources().ok()) return;  // the warehouse is unreachable: keep what we knew
-    polled = control_->sources();
-  }
+  // control_mu_ is held until the result is applied, so a mark recorded meanwhile is never
+  // overwritten by this older reading.
+  std::lock_guard control(control_mu_);
+  control_->SetNow(Now());
+  if (!control_->LoadSources().ok()) return;  // the warehouse is unreachable: keep what we knew
+  const std::map<std::string, UpstreamStatus>& polled = control_->sources();
   std::lock_guard lock(mu_);
   for (const auto& [name, u] : polled) {
     auto old = sources_.find(name);
@@ -301,35 +305,48 @@ void Service::PollSources() {
 }
 
 Status Service::MarkSource(const std::string& source, Timestamp through) {
-  UpstreamStatus u;
-  {
-    std::lock_guard control(control_mu_);
-    control_->SetNow(Now());
-    if (auto st = control_->MarkSource(source, through); !st.ok()) return st;
-    u = control_->sources().at(ToLower(source));
-  }
+  std::lock_guard control(control_mu_);  // held until applied, as in PollSources
+  control_->SetNow(Now());
+  if (auto st = control_->MarkSource(source, through); !st.ok()) return st;
+  const UpstreamStatus& u = control_->sources().at(ToLower(source));
   std::lock_guard lock(mu_);
   sources_[u.name] = u;
   WakeReadersLocked(u.name);
   return Status::Ok();
 }
 
-void Service::Exclusive(const std::function<void()>& fn) {
+Status Service::Exclusive(const std::function<void()>& fn) {
+  std::lock_guard command(command_mu_);
   {
     std::unique_lock lock(mu_);
+    if (stopping_) return Error("the service is stopping: run the command again once it has stopped");
     ++paused_;
     idle_cv_.wait(lock, [&] { return running_ == 0; });
   }
+  // Updaters resume however fn ends, an exception included.
+  struct Resume {
+    Service* s;
+    ~Resume() {
+      s->PollSources();
+      std::lock_guard lock(s->mu_);
+      --s->paused_;
+      for (auto& [name, u] : s->updaters_) s->WakeLocked(name);
+      s->work_cv_.notify_all();
+    }
+  } resume{this};
   fn();
-  PollSources();
-  std::lock_guard lock(mu_);
-  --paused_;
-  for (auto& [name, u] : updaters_) WakeLocked(name);
-  work_cv_.notify_all();
+  return Status::Ok();
 }
 
 Result<std::string> Service::Reload() {
+  bool settled = false;
+  return Reload(&settled);
+}
+
+Result<std::string> Service::Reload(bool* settled) {
+  std::lock_guard command(command_mu_);
   std::lock_guard reloading(reload_mu_);
+  *settled = true;
   auto gen = Load();
   std::string rejected;
   if (!gen.ok()) {
@@ -342,31 +359,39 @@ Result<std::string> Service::Reload() {
     rejected = fmt::format("{} error{}:\n{}", lines.size(), lines.size() == 1 ? "" : "s", Join(lines, "\n"));
   }
   LogEntry e;
+  e.run_id = "reload";
   e.table = kProjectLogName;
   e.operation = "reload";
   e.started_at = WallSeconds();
   e.logical_now = Now();
-  if (!rejected.empty()) {
+  // Logged and reported; `settled` says whether this version is done with (rejected for
+  // its errors) or should be tried again (it could not be applied).
+  auto fail = [&](bool is_settled, const std::string& why) -> Error {
+    *settled = is_settled;
     e.status = "failed";
-    e.error = "the new project version was rejected; the service keeps running the last valid one. " + rejected;
+    e.error = is_settled ? "the new project version was rejected; the service keeps running the last valid one. " + why
+                         : "the new project version could not be applied yet; it is tried again at the next check. " +
+                               why;
     e.finished_at = WallSeconds();
-    std::lock_guard control(control_mu_);
-    e.run_id = "reload";
-    (void)control_->metadata().AppendLog(e);
+    {
+      std::lock_guard control(control_mu_);
+      (void)control_->metadata().AppendLog(e);
+    }
     Emit({ServiceEvent::Kind::kRejected, "", {}, e.error, {}});
     return Error(e.error);
-  }
+  };
+  if (!rejected.empty()) return fail(true, rejected);
   // What the new version changes, worked out before it takes over (for the log).
   auto session = base_->Connect();
-  if (!session.ok()) return session.error();
+  if (!session.ok()) return fail(false, session.error().message);
   auto next = Engine::Open((*gen)->an, std::move(*session), Now());
-  if (!next.ok()) return next.error();
+  if (!next.ok()) return fail(false, next.error().message);
   {
     std::lock_guard lock(mu_);
     (*next)->SetSources(sources_);
   }
   auto changes = (*next)->PlanChanges();
-  if (!changes.ok()) return changes.error();
+  if (!changes.ok()) return fail(false, changes.error().message);
   nlohmann::json details = nlohmann::json::array();
   std::vector<std::string> lines;
   for (const auto& c : *changes) {
@@ -374,7 +399,7 @@ Result<std::string> Service::Reload() {
     lines.push_back(fmt::format("{} {}: {}", c.change, c.table, c.detail));
   }
   for (const auto& t : (*gen)->cp->project.tables) {
-    if (auto st = (*next)->warehouse().EnsureDataset(t.dataset); !st.ok()) return st.error();
+    if (auto st = (*next)->warehouse().EnsureDataset(t.dataset); !st.ok()) return fail(false, st.error().message);
   }
   {
     std::unique_lock lock(mu_);
@@ -384,7 +409,6 @@ Result<std::string> Service::Reload() {
   {
     std::lock_guard control(control_mu_);
     control_ = std::move(*next);
-    e.run_id = "reload";
     e.status = "success";
     e.details = details;
     e.finished_at = WallSeconds();
@@ -409,7 +433,7 @@ Result<std::shared_ptr<const CompiledProject>> Service::Candidate() {
   return std::shared_ptr<const CompiledProject>((*gen)->cp);
 }
 
-Result<std::unique_ptr<Engine>> Service::OpenEngine() {
+Result<std::unique_ptr<Engine>> Service::OpenEngine(std::shared_ptr<const CompiledProject>* project) {
   std::shared_ptr<Generation> gen;
   std::map<std::string, UpstreamStatus> sources;
   {
@@ -417,6 +441,7 @@ Result<std::unique_ptr<Engine>> Service::OpenEngine() {
     gen = gen_;
     sources = sources_;
   }
+  if (project) *project = gen->cp;
   auto session = base_->Connect();
   if (!session.ok()) return session.error();
   auto e = Engine::Open(gen->an, std::move(*session), Now());

@@ -88,13 +88,15 @@ class Service {
   // Records a source mark and wakes the source's readers.
   Status MarkSource(const std::string& source, Timestamp through);
 
-  // Runs `fn` with every updater paused (in-flight steps finish first), then re-reads the
-  // sources and wakes every table: for commands that change the warehouse.
-  void Exclusive(const std::function<void()>& fn);
+  // Runs `fn` alone: one command at a time, no reload or removal sweep meanwhile, and
+  // every updater paused (in-flight steps finish first). Then re-reads the sources and
+  // wakes every table. For commands that change the warehouse; refused once stopping.
+  Status Exclusive(const std::function<void()>& fn);
 
   // An engine on a new session for the current project version, with the service's
-  // view of the sources: what commands run in the service use.
-  Result<std::unique_ptr<Engine>> OpenEngine();
+  // view of the sources: what commands run in the service use. `project`, when given,
+  // receives that version, which the caller must hold while it uses the engine.
+  Result<std::unique_ptr<Engine>> OpenEngine(std::shared_ptr<const CompiledProject>* project = nullptr);
   // A new session on the warehouse.
   Result<std::unique_ptr<Warehouse>> Connect() { return base_->Connect(); }
   // What the service last learned of every source.
@@ -122,6 +124,8 @@ class Service {
 
   explicit Service(ServiceOptions options, EventFn on_event);
   Result<std::shared_ptr<Generation>> Load();
+  // Reload; *settled is false when the version could not be applied and should be retried.
+  Result<std::string> Reload(bool* settled);
   void Adopt(std::shared_ptr<Generation> gen);  // REQUIRES: mu_ held, no updater running
   void SweepRemoved();  // records removed tables and drops expired ones (Engine::SweepRemoved)
   void WakeLocked(const std::string& table);
@@ -150,8 +154,11 @@ class Service {
   std::atomic<bool> cancel_{false};  // builders stop between batches
 
   std::unique_ptr<Warehouse> base_;   // the first session: owns the database with the others
-  std::mutex control_mu_;             // serializes control_ (polls, marks, reload logging)
-  std::mutex reload_mu_;              // one reload at a time
+  std::mutex control_mu_;             // serializes control_ (polls, marks, sweeps, reload logging); before mu_
+  std::mutex reload_mu_;              // one reload (or branch checkout) at a time
+  // Held by a command in Exclusive, a reload and a removal sweep: none overlaps another.
+  // Taken before reload_mu_, control_mu_ and mu_.
+  std::mutex command_mu_;
   std::unique_ptr<Engine> control_;   // an engine for polls, marks and reload bookkeeping
   std::unique_ptr<ProjectWatcher> watcher_;
   std::vector<std::thread> workers_;

@@ -82,10 +82,14 @@ Result<std::string> ProjectWatcher::Materialize(const std::string& fingerprint) 
   auto out = RunIn(root_, fmt::format("git archive --format=tar {} | tar -x -C {}", ShellQuote(fingerprint),
                                       ShellQuote(tmp.string())));
   if (!out.ok()) return out.error();
+  // Marked complete before it takes its name, so a crash never leaves a half checkout
+  // under the final name (a leftover incomplete one is replaced).
+  FILE* f = fopen((tmp / ".complete").c_str(), "w");
+  if (!f) return Error(fmt::format("cannot write in {}", tmp.string()));
+  fclose(f);
+  fs::remove_all(dir, ec);
   fs::rename(tmp, dir, ec);
   if (ec) return Error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
-  FILE* f = fopen((dir / ".complete").c_str(), "w");
-  if (f) fclose(f);
   return dir.string();
 }
 

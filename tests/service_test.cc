@@ -412,6 +412,23 @@ TEST_F(ServiceTest, DropsARemovedTableWhenItsRetentionEnds) {
   EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-05")), 0);
 }
 
+TEST_F(ServiceTest, ABrokenTableIsLoggedOnceWhateverWorkerWakesItAndCommandsStopWithTheService) {
+  p_.Write("tables/core/broken.yaml",
+           "schedule: hourly\nstrategy: append\nstart: 2024-01-01\ntime_column: hour\nsql: SELECT hour, nope FROM "
+           "core.hourly WHERE hour >= {{ window_start }} AND hour < {{ window_end }}\n");
+  Start();
+  ASSERT_GE(svc_->options().workers, 2);
+  ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-01T12:00:00Z"));
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.broken' AND operation = 'validate'"), 1);
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-01 12:00")), 0);
+  // Once stopping, a command that would change the warehouse is refused, not started.
+  svc_->RequestStop();
+  bool ran = false;
+  auto refused = svc_->Exclusive([&] { ran = true; });
+  EXPECT_FALSE(refused.ok());
+  EXPECT_FALSE(ran);
+}
+
 TEST_F(ServiceTest, FollowsCommitsOnABranchNotTheWorkingTree) {
   p_.Write(".gitignore", "*.duckdb*\n.derived/\n");
   auto git = [&](const std::string& args) {

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -467,6 +468,13 @@ TEST_F(ServiceTest, FollowsCommitsOnABranchNotTheWorkingTree) {
   reloaded = svc_->Reload();
   ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
   EXPECT_THAT(*reloaded, HasSubstr("rebuild core.hourly"));
+  // Only the version in use stays checked out.
+  int checkouts = 0;
+  for (const auto& e : std::filesystem::directory_iterator(p_.dir().path() / ".derived/checkouts")) {
+    (void)e;
+    ++checkouts;
+  }
+  EXPECT_EQ(checkouts, 1);
   svc_->WaitIdle();
   EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-02", "max")), 0);
   EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-02", "max")), 0);

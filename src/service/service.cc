@@ -55,6 +55,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn 
     svc->sources_ = svc->control_->sources();
     svc->sessions_.assign(svc->opts_.workers, nullptr);
     svc->Adopt(*gen);
+    svc->watcher_->Prune((*gen)->version);
     // A restart retries a failing table at once, but its backoff continues from the
     // failures recorded in _derived.state rather than starting over.
     for (auto& [name, u] : svc->updaters_) {
@@ -84,6 +85,7 @@ Result<std::shared_ptr<Service::Generation>> Service::Load() {
   auto cp = Compile(*dir, co);
   if (!cp.ok()) return cp.error();
   auto gen = std::make_shared<Generation>();
+  gen->version = *fingerprint;
   gen->cp = std::make_shared<CompiledProject>(std::move(*cp));
   // A branch is checked out elsewhere; the warehouse and state stay in the project.
   gen->cp->project.root = opts_.project_dir;
@@ -419,6 +421,7 @@ Result<std::string> Service::Reload(bool* settled) {
     --paused_;
     Adopt(*gen);
   }
+  watcher_->Prune((*gen)->version);
   PollSources();
   SweepRemoved();
   std::string summary = lines.empty() ? "no table changes" : Join(lines, "\n");

@@ -111,6 +111,7 @@ class Service {
 
  private:
   struct Generation {
+    std::string version;  // the watcher's fingerprint of it
     std::shared_ptr<CompiledProject> cp;
     std::shared_ptr<const ProjectAnalysis> an;
     std::map<std::string, std::vector<std::string>> readers;  // table or source -> tables reading it

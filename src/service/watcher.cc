@@ -93,4 +93,12 @@ Result<std::string> ProjectWatcher::Materialize(const std::string& fingerprint) 
   return dir.string();
 }
 
+void ProjectWatcher::Prune(const std::string& fingerprint) const {
+  if (branch_.empty()) return;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(fs::path(root_) / ".derived" / "checkouts", ec)) {
+    if (entry.path().filename() != fingerprint) fs::remove_all(entry.path(), ec);
+  }
+}
+
 }  // namespace derived

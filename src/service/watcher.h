@@ -18,6 +18,8 @@ class ProjectWatcher {
   Result<std::string> Fingerprint() const;
   // The directory to load the version with that fingerprint from.
   Result<std::string> Materialize(const std::string& fingerprint) const;
+  // Deletes every checkout but the one of `fingerprint` (the version in use).
+  void Prune(const std::string& fingerprint) const;
 
  private:
   std::string root_, branch_;

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -428,6 +429,25 @@ TEST_F(ServiceTest, ABrokenTableIsLoggedOnceWhateverWorkerWakesItAndCommandsStop
   auto refused = svc_->Exclusive([&] { ran = true; });
   EXPECT_FALSE(refused.ok());
   EXPECT_FALSE(ran);
+}
+
+TEST_F(ServiceTest, InterruptReachesACommandRunningInTheService) {
+  Start();
+  std::ostringstream out, err;
+  std::atomic<int> code{-1};
+  std::thread command([&] {
+    code = cli::RunCli({"query", "SELECT count(*) FROM range(1000000000000) t(i) WHERE i % 7 = 3", "--project",
+                        p_.dir().str()},
+                       out, err, svc_.get());
+  });
+  // Until the statement notices (an interrupt before it starts has nothing to cancel).
+  while (code == -1) {
+    svc_->Interrupt();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  command.join();
+  EXPECT_EQ(code, 1);
+  EXPECT_THAT(err.str(), HasSubstr("Interrupt"));
 }
 
 TEST_F(ServiceTest, FollowsCommitsOnABranchNotTheWorkingTree) {

@@ -143,11 +143,13 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
   print(out, fmt::format("serving {} with {} workers; control endpoint 127.0.0.1:{} (pid {})",
                          svc->options().project_dir, svc->options().workers, (*control)->port(), getpid()));
   svc->Wait();
+  // Stop answering before the warehouse closes. This waits for commands still running in
+  // the service; a second signal interrupts them meanwhile.
+  control->reset();
   {
     std::lock_guard lock(running_mu);
     running = nullptr;
   }
-  control->reset();  // stop answering before the warehouse closes
   service->reset();
   print(out, "stopped");
   return 0;

@@ -241,13 +241,26 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
 
 Database::~Database() { duckdb_close(&db_); }
 
+void Database::InterruptAll() {
+  std::lock_guard lock(mu_);
+  for (duckdb_connection c : connections_) duckdb_interrupt(c);
+}
+
 Result<std::unique_ptr<Connection>> Connection::Open(Database& db) {
   duckdb_connection conn = nullptr;
   if (duckdb_connect(db.handle(), &conn) == DuckDBError) return Error("cannot connect to DuckDB database");
-  return std::unique_ptr<Connection>(new Connection(conn));
+  std::lock_guard lock(db.mu_);
+  db.connections_.insert(conn);
+  return std::unique_ptr<Connection>(new Connection(&db, conn));
 }
 
-Connection::~Connection() { duckdb_disconnect(&conn_); }
+Connection::~Connection() {
+  {
+    std::lock_guard lock(db_->mu_);
+    db_->connections_.erase(conn_);
+  }
+  duckdb_disconnect(&conn_);
+}
 
 namespace {
 

@@ -7,6 +7,8 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,9 +54,16 @@ class Database {
 
   duckdb_database handle() { return db_; }
 
+  // Cancels the statement running on every open connection (from any thread): for
+  // stopping a process whose threads each hold one.
+  void InterruptAll();
+
  private:
+  friend class Connection;
   explicit Database(duckdb_database db) : db_(db) {}
   duckdb_database db_ = nullptr;
+  std::mutex mu_;
+  std::set<duckdb_connection> connections_;  // guarded by mu_
 };
 
 class PreparedStatement;
@@ -79,7 +88,8 @@ class Connection {
   duckdb_connection handle() { return conn_; }
 
  private:
-  explicit Connection(duckdb_connection conn) : conn_(conn) {}
+  Connection(Database* db, duckdb_connection conn) : db_(db), conn_(conn) {}
+  Database* db_;
   duckdb_connection conn_ = nullptr;
 };
 

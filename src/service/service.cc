@@ -53,7 +53,6 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn 
   {
     std::lock_guard lock(svc->mu_);
     svc->sources_ = svc->control_->sources();
-    svc->sessions_.assign(svc->opts_.workers, nullptr);
     svc->Adopt(*gen);
     svc->watcher_->Prune((*gen)->version);
     // A restart retries a failing table at once, but its backoff continues from the
@@ -64,7 +63,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn 
     }
   }
   svc->SweepRemoved();
-  for (int i = 0; i < svc->opts_.workers; ++i) svc->workers_.emplace_back([s = svc.get(), i] { s->WorkerLoop(i); });
+  for (int i = 0; i < svc->opts_.workers; ++i) svc->workers_.emplace_back([s = svc.get()] { s->WorkerLoop(); });
   svc->timer_ = std::thread([s = svc.get()] { s->TimerLoop(); });
   return svc;
 }
@@ -147,7 +146,7 @@ void Service::Emit(ServiceEvent e) const {
   on_event_(e);
 }
 
-void Service::WorkerLoop(int index) {
+void Service::WorkerLoop() {
   std::unique_ptr<Engine> engine;
   const ProjectAnalysis* engine_of = nullptr;
   for (;;) {
@@ -157,10 +156,7 @@ void Service::WorkerLoop(int index) {
     {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] { return stopping_ || (paused_ == 0 && !queue_.empty()); });
-      if (stopping_) {
-        sessions_[index] = nullptr;  // its engine goes with this thread: Interrupt must not reach it
-        break;
-      }
+      if (stopping_) break;
       name = queue_.front();
       queue_.pop_front();
       Updater& u = updaters_.at(name);
@@ -173,10 +169,6 @@ void Service::WorkerLoop(int index) {
     TableOutcome o{name, "failed", ""};
     if (!engine || engine_of != gen->an.get()) {
       // A new project version: a new engine (and session) over it.
-      {
-        std::lock_guard lock(mu_);
-        sessions_[index] = nullptr;
-      }
       engine.reset();
       auto session = base_->Connect();
       auto opened = session.ok() ? Engine::Open(gen->an, std::move(*session), Now())
@@ -185,8 +177,6 @@ void Service::WorkerLoop(int index) {
         engine = std::move(*opened);
         engine->SetCancel(&cancel_);
         engine_of = gen->an.get();
-        std::lock_guard lock(mu_);
-        sessions_[index] = &engine->warehouse();
       } else {
         o.detail = "cannot open a warehouse session: " + opened.error().message;
       }
@@ -323,6 +313,7 @@ Status Service::Exclusive(const std::function<void()>& fn) {
     std::unique_lock lock(mu_);
     if (stopping_) return Error("the service is stopping: run the command again once it has stopped");
     ++paused_;
+    ++commands_;
     idle_cv_.wait(lock, [&] { return running_ == 0; });
   }
   // Updaters resume however fn ends, an exception included.
@@ -331,6 +322,8 @@ Status Service::Exclusive(const std::function<void()>& fn) {
     ~Resume() {
       s->PollSources();
       std::lock_guard lock(s->mu_);
+      --s->commands_;
+      s->idle_cv_.notify_all();
       --s->paused_;
       for (auto& [name, u] : s->updaters_) s->WakeLocked(name);
       s->work_cv_.notify_all();
@@ -496,21 +489,17 @@ void Service::RequestStop() {
 
 void Service::Interrupt() {
   RequestStop();
-  std::lock_guard lock(mu_);
-  for (Warehouse* s : sessions_) {
-    if (s) s->Interrupt();
-  }
+  base_->InterruptAll();  // updaters' sessions, and those of commands running in the service
 }
 
 void Service::Wait() {
   {
     std::unique_lock lock(mu_);
     idle_cv_.wait(lock, [&] { return stopping_.load(); });
-    // In-flight mutations get the grace period to commit; then they are rolled back.
-    if (!idle_cv_.wait_for(lock, Seconds(opts_.grace_seconds), [&] { return running_ == 0; })) {
-      for (Warehouse* s : sessions_) {
-        if (s) s->Interrupt();
-      }
+    // In-flight mutations, commands' included, get the grace period to commit; then they
+    // are rolled back.
+    if (!idle_cv_.wait_for(lock, Seconds(opts_.grace_seconds), [&] { return running_ == 0 && commands_ == 0; })) {
+      base_->InterruptAll();
     }
   }
   for (auto& w : workers_) {

@@ -131,7 +131,7 @@ class Service {
   void SweepRemoved();  // records removed tables and drops expired ones (Engine::SweepRemoved)
   void WakeLocked(const std::string& table);
   void WakeReadersLocked(const std::string& name);
-  void WorkerLoop(int index);
+  void WorkerLoop();
   void TimerLoop();
   void PollSources();
   void Emit(ServiceEvent e) const;
@@ -150,7 +150,7 @@ class Service {
   std::deque<std::string> queue_;                  // guarded by mu_
   std::map<std::string, UpstreamStatus> sources_;  // guarded by mu_
   int running_ = 0, paused_ = 0;                   // guarded by mu_
-  std::vector<Warehouse*> sessions_;               // workers' sessions, for Interrupt; guarded by mu_
+  int commands_ = 0;                               // in Exclusive; guarded by mu_
   std::atomic<bool> stopping_{false};
   std::atomic<bool> cancel_{false};  // builders stop between batches
 

@@ -62,6 +62,8 @@ class Warehouse {
   // Cancels the statement running in this session (from any thread): it fails and its
   // transaction can only roll back.
   virtual void Interrupt() = 0;
+  // Interrupt() on every session of this warehouse in the process.
+  virtual void InterruptAll() = 0;
 
   // Runs statements, discarding results.
   virtual Status Execute(std::string_view sql) = 0;

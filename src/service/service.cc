@@ -65,6 +65,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn 
   svc->SweepRemoved();
   for (int i = 0; i < svc->opts_.workers; ++i) svc->workers_.emplace_back([s = svc.get()] { s->WorkerLoop(); });
   svc->timer_ = std::thread([s = svc.get()] { s->TimerLoop(); });
+  if (svc->opts_.watch_seconds > 0) svc->watch_ = std::thread([s = svc.get()] { s->WatchLoop(); });
   return svc;
 }
 
@@ -215,9 +216,7 @@ void Service::WorkerLoop() {
 }
 
 void Service::TimerLoop() {
-  auto last_poll = SteadyClock::now(), last_watch = SteadyClock::now();
-  std::string fingerprint;
-  if (auto fp = watcher_->Fingerprint(); fp.ok()) fingerprint = *fp;
+  auto last_poll = SteadyClock::now();
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -232,14 +231,27 @@ void Service::TimerLoop() {
     bool poll = now - last_poll >= Seconds(opts_.poll_seconds);
     if (poll) last_poll = now;
     Tick(poll);
-    if (opts_.watch_seconds > 0 && now - last_watch >= Seconds(opts_.watch_seconds)) {
-      last_watch = now;
-      auto fp = watcher_->Fingerprint();
-      if (fp.ok() && *fp != fingerprint) {
-        bool settled = false;
-        (void)Reload(&settled);  // failures are logged and reported as events
-        if (settled) fingerprint = *fp;
-      }
+  }
+}
+
+// On its own thread: a reload waits for in-flight steps, which must not hold up the timer.
+void Service::WatchLoop() {
+  std::string fingerprint;
+  {
+    std::lock_guard lock(mu_);
+    fingerprint = gen_->version;
+  }
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      timer_cv_.wait_for(lock, Seconds(opts_.watch_seconds), [&] { return stopping_.load(); });
+      if (stopping_) return;
+    }
+    auto fp = watcher_->Fingerprint();
+    if (fp.ok() && *fp != fingerprint) {
+      bool settled = false;
+      (void)Reload(&settled);  // failures are logged and reported as events
+      if (settled) fingerprint = *fp;
     }
   }
 }
@@ -400,6 +412,11 @@ Result<std::string> Service::Reload(bool* settled) {
     std::unique_lock lock(mu_);
     ++paused_;
     idle_cv_.wait(lock, [&] { return running_ == 0; });
+    if (stopping_) {  // the next start loads the new version
+      --paused_;
+      *settled = false;
+      return Error("the service is stopping");
+    }
   }
   {
     std::lock_guard control(control_mu_);
@@ -506,6 +523,7 @@ void Service::Wait() {
     if (w.joinable()) w.join();
   }
   if (timer_.joinable()) timer_.join();
+  if (watch_.joinable()) watch_.join();
 }
 
 }  // namespace derived

@@ -132,6 +132,7 @@ class Service {
   void WakeLocked(const std::string& table);
   void WakeReadersLocked(const std::string& name);
   void WorkerLoop();
+  void WatchLoop();
   void TimerLoop();
   void PollSources();
   void Emit(ServiceEvent e) const;
@@ -164,6 +165,7 @@ class Service {
   std::unique_ptr<ProjectWatcher> watcher_;
   std::vector<std::thread> workers_;
   std::thread timer_;
+  std::thread watch_;  // project watching and reloads (WatchLoop)
 };
 
 }  // namespace derived

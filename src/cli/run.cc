@@ -32,8 +32,9 @@ std::string HumanCount(int64_t n) {
 }
 
 // Progress on a terminal, silence in pipes and files.
-ProgressFn TerminalProgress(std::ostream& err) {
-  if (!isatty(fileno(stderr))) return nullptr;
+ProgressFn TerminalProgress(const CommonOptions& opts, std::ostream& err) {
+  // In the service, err goes back to a client whose terminal this process cannot see.
+  if (opts.service || !isatty(fileno(stderr))) return nullptr;
   using Clock = std::chrono::steady_clock;
   struct Shown {
     Clock::time_point start = Clock::now(), last;
@@ -51,8 +52,8 @@ ProgressFn TerminalProgress(std::ostream& err) {
   };
 }
 
-void ClearProgress(std::ostream& err) {
-  if (isatty(fileno(stderr))) err << "\r\033[K" << std::flush;
+void ClearProgress(const CommonOptions& opts, std::ostream& err) {
+  if (!opts.service && isatty(fileno(stderr))) err << "\r\033[K" << std::flush;
 }
 
 struct Session {
@@ -182,8 +183,8 @@ int Run(const CommonOptions& opts, const std::string& select, bool json, std::os
   Session s;
   if (!OpenSession(opts, &s, err)) return 1;
   PrintDiagnostics(s.cp->diags, err);
-  auto report = s.engine->RunOnce(select, TerminalProgress(err));
-  ClearProgress(err);
+  auto report = s.engine->RunOnce(select, TerminalProgress(opts, err));
+  ClearProgress(opts, err);
   if (!report.ok()) {  // failures are in the report; an error is a bad --select
     err << "error: " << report.error().ToString() << "\n";
     return 2;
@@ -194,8 +195,8 @@ int Run(const CommonOptions& opts, const std::string& select, bool json, std::os
 int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from, Timestamp to, bool downstream,
              bool json, std::ostream& out, std::ostream& err) {
   return Mutating(opts, err, /*type_check=*/true, [&](Session& s) {
-    auto report = s.engine->Backfill(ToLower(table), from, to, downstream, TerminalProgress(err));
-    ClearProgress(err);
+    auto report = s.engine->Backfill(ToLower(table), from, to, downstream, TerminalProgress(opts, err));
+    ClearProgress(opts, err);
     if (!report.ok()) {
       err << "error: " << report.error().ToString() << "\n";
       return 1;
@@ -207,8 +208,8 @@ int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from
 int SourceRestate(const CommonOptions& opts, const std::string& source, Timestamp from, Timestamp to, bool json,
                   std::ostream& out, std::ostream& err) {
   return Mutating(opts, err, /*type_check=*/true, [&](Session& s) {
-    auto report = s.engine->Restate(source, from, to, TerminalProgress(err));
-    ClearProgress(err);
+    auto report = s.engine->Restate(source, from, to, TerminalProgress(opts, err));
+    ClearProgress(opts, err);
     if (!report.ok()) {
       err << "error: " << report.error().ToString() << "\n";
       return 1;

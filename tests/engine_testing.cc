@@ -34,9 +34,13 @@ std::string WarehouseProject::Scalar(const std::string& sql) const {
   return v.is_null() ? "NULL" : v.get<std::string>();
 }
 
+std::string DifferenceSql(const std::string& actual, const std::string& expected) {
+  return "SELECT count(*) FROM ((" + actual + ") EXCEPT ALL (" + expected + ")) UNION ALL SELECT count(*) FROM ((" +
+         expected + ") EXCEPT ALL (" + actual + ")) ORDER BY 1 DESC LIMIT 1";
+}
+
 int64_t WarehouseProject::Difference(const std::string& actual, const std::string& expected) const {
-  return Count("SELECT count(*) FROM ((" + actual + ") EXCEPT ALL (" + expected + ")) UNION ALL SELECT count(*) FROM ((" +
-               expected + ") EXCEPT ALL (" + actual + ")) ORDER BY 1 DESC LIMIT 1");
+  return Count(DifferenceSql(actual, expected));
 }
 
 }  // namespace derived::testing

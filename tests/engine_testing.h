@@ -11,6 +11,10 @@
 
 namespace derived::testing {
 
+// One number: how many rows one query's result has that the other's lacks (as multisets,
+// the larger of the two directions). 0 when the results are equal.
+std::string DifferenceSql(const std::string& actual, const std::string& expected);
+
 class WarehouseProject {
  public:
   WarehouseProject();

@@ -151,8 +151,7 @@ class ServiceTest : public ::testing::Test {
   }
   int64_t Count(const std::string& sql) { return std::stoll(Scalar(sql)); }
   int64_t Difference(const std::string& actual, const std::string& expected) {
-    return Count("SELECT count(*) FROM ((" + actual + ") EXCEPT ALL (" + expected + ")) UNION ALL SELECT count(*) FROM ((" +
-                 expected + ") EXCEPT ALL (" + actual + ")) ORDER BY 1 DESC LIMIT 1");
+    return Count(testing::DifferenceSql(actual, expected));
   }
   // Successful log rows of a table whose windows overlap another's: a window built twice.
   int64_t Overlaps(const std::string& table) {

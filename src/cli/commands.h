@@ -10,6 +10,7 @@
 
 namespace derived {
 class Service;
+struct TableOutcome;
 }
 
 namespace derived::cli {
@@ -44,6 +45,10 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
 // One table's updater on its own: a step every `poll_seconds`, or one with `once`.
 int Update(const CommonOptions& opts, const std::string& table, bool once, double poll_seconds, std::ostream& out,
            std::ostream& err);
+
+// What a table's step did, as one line of a command's output ("" for nothing worth
+// showing: up to date or waiting).
+std::string OutcomeLine(const TableOutcome& o);
 
 // The build engine's commands (run.cc).
 int PlanCommand(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err);

@@ -101,6 +101,19 @@ int Mutating(const CommonOptions& opts, std::ostream& err, bool type_check, Fn&&
   return code;
 }
 
+}  // namespace
+
+std::string OutcomeLine(const TableOutcome& o) {
+  if (o.status == "built") return fmt::format("built    {}  {} ({:.2f}s)", o.table, o.detail, o.seconds);
+  if (o.failed()) return fmt::format("FAILED   {}  {}", o.table, o.detail);
+  for (const char* shown : {"updated", "skipped", "removed", "dropped"}) {
+    if (o.status == shown) return fmt::format("{:<8} {}  {}", o.status, o.table, o.detail);
+  }
+  return "";
+}
+
+namespace {
+
 nlohmann::json OutcomeJson(const TableOutcome& o) {
   return {{"table", o.table},     {"status", o.status}, {"detail", o.detail},
           {"windows", o.windows}, {"rows", o.rows},     {"seconds", o.seconds}};
@@ -116,15 +129,7 @@ int Report(const RunReport& report, bool json, std::ostream& out, std::ostream& 
     std::map<std::string, int> counts;
     for (const auto& o : report.tables) {
       counts[o.status]++;
-      if (o.status == "built") {
-        out << fmt::format("built    {}  {} ({:.2f}s)\n", o.table, o.detail, o.seconds);
-      } else if (o.status == "updated") {
-        out << fmt::format("updated  {}  {}\n", o.table, o.detail);
-      } else if (o.status == "skipped" || o.status == "removed" || o.status == "dropped") {
-        out << fmt::format("{:<8} {}  {}\n", o.status, o.table, o.detail);
-      } else if (o.failed()) {
-        out << fmt::format("FAILED   {}  {}\n", o.table, o.detail);
-      }
+      if (std::string line = OutcomeLine(o); !line.empty()) out << line << "\n";
     }
     std::vector<std::string> parts;
     for (const char* s :
@@ -192,16 +197,26 @@ int Run(const CommonOptions& opts, const std::string& select, bool json, std::os
   return Report(*report, json, out, err);
 }
 
+namespace {
+
+// A backfill's or restate's report, or its error (a bad table, source or range).
+int RepairReport(const CommonOptions& opts, const Result<RunReport>& report, bool json, std::ostream& out,
+                 std::ostream& err) {
+  ClearProgress(opts, err);
+  if (!report.ok()) {
+    err << "error: " << report.error().ToString() << "\n";
+    return 1;
+  }
+  return Report(*report, json, out, err);
+}
+
+}  // namespace
+
 int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from, Timestamp to, bool downstream,
              bool json, std::ostream& out, std::ostream& err) {
   return Mutating(opts, err, /*type_check=*/true, [&](Session& s) {
     auto report = s.engine->Backfill(ToLower(table), from, to, downstream, TerminalProgress(opts, err));
-    ClearProgress(opts, err);
-    if (!report.ok()) {
-      err << "error: " << report.error().ToString() << "\n";
-      return 1;
-    }
-    return Report(*report, json, out, err);
+    return RepairReport(opts, report, json, out, err);
   });
 }
 
@@ -209,12 +224,7 @@ int SourceRestate(const CommonOptions& opts, const std::string& source, Timestam
                   std::ostream& out, std::ostream& err) {
   return Mutating(opts, err, /*type_check=*/true, [&](Session& s) {
     auto report = s.engine->Restate(source, from, to, TerminalProgress(opts, err));
-    ClearProgress(opts, err);
-    if (!report.ok()) {
-      err << "error: " << report.error().ToString() << "\n";
-      return 1;
-    }
-    return Report(*report, json, out, err);
+    return RepairReport(opts, report, json, out, err);
   });
 }
 
@@ -405,9 +415,7 @@ int PlanCommand(const CommonOptions& opts, bool json, std::ostream& out, std::os
   }
   if (json) {
     nlohmann::json doc = nlohmann::json::array();
-    for (const auto& c : *changes) {
-      doc.push_back({{"table", c.table}, {"change", c.change}, {"detail", c.detail}, {"windows", c.windows}});
-    }
+    for (const auto& c : *changes) doc.push_back(c.ToJson());
     out << doc.dump(2) << "\n";
     return 0;
   }

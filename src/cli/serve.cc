@@ -56,14 +56,6 @@ class SignalWatcher {
   std::thread thread_;
 };
 
-std::string OutcomeLine(const TableOutcome& o) {
-  if (o.status == "built" || o.status == "updated" || o.status == "removed" || o.status == "dropped") {
-    return fmt::format("{:<7} {}  {}", o.status, o.table, o.detail);
-  }
-  if (o.failed()) return fmt::format("FAILED  {}  {}", o.table, ReplaceAll(o.detail, "\n", " "));
-  return "";
-}
-
 }  // namespace
 
 int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& out, std::ostream& err) {
@@ -76,13 +68,13 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
   int signals = 0;
   std::mutex running_mu;
   // REQUIRES: running_mu held.
-  auto apply_signals = [&](bool announce) {
+  auto apply_signals = [&] {
     if (!running || signals == 0) return;
     if (signals == 1) {
-      if (announce) print(err, "stopping: in-flight mutations finish (a second signal rolls them back now)");
+      print(err, "stopping: in-flight mutations finish (a second signal rolls them back now)");
       running->RequestStop();
     } else {
-      if (announce) print(err, "interrupting in-flight mutations: they roll back");
+      print(err, "interrupting in-flight mutations: they roll back");
       running->Interrupt();
     }
   };
@@ -90,7 +82,7 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
   SignalWatcher watcher([&](int count) {
     std::lock_guard lock(running_mu);
     signals = count;
-    apply_signals(true);
+    apply_signals();
   });
 
   ServiceOptions so;
@@ -109,7 +101,7 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
   auto service = Service::Start(so, [&](const ServiceEvent& e) {
     switch (e.kind) {
       case ServiceEvent::Kind::kFinished:
-        if (auto line = OutcomeLine(e.outcome); !line.empty()) print(out, line);
+        if (auto line = OutcomeLine(e.outcome); !line.empty()) print(out, ReplaceAll(line, "\n", " "));
         break;
       case ServiceEvent::Kind::kReloaded:
         print(out, "reloaded the project: " + ReplaceAll(e.message, "\n", "; "));
@@ -138,7 +130,7 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
   {
     std::lock_guard lock(running_mu);
     running = svc;
-    apply_signals(true);
+    apply_signals();
   }
   print(out, fmt::format("serving {} with {} workers; control endpoint 127.0.0.1:{} (pid {})",
                          svc->options().project_dir, svc->options().workers, (*control)->port(), getpid()));
@@ -204,7 +196,7 @@ int Update(const CommonOptions& opts, const std::string& table, bool once, doubl
     }
     TableOutcome o = (*engine)->Step(name, nullptr);
     std::string line = OutcomeLine(o);
-    out << Stamp() << " " << (line.empty() ? fmt::format("{:<7} {}  {}", o.status, o.table, o.detail) : line)
+    out << Stamp() << " " << (line.empty() ? fmt::format("{:<8} {}  {}", o.status, o.table, o.detail) : line)
         << std::endl;
     code = o.failed() ? 1 : 0;
     if (once) break;

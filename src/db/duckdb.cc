@@ -284,28 +284,26 @@ StatementTotals Totals() {
   return {g_statements.load(std::memory_order_relaxed), g_statement_ns.load(std::memory_order_relaxed) / 1e9};
 }
 
+duckdb_state Connection::Run(std::string_view sql, duckdb_result* result) {
+  std::string text(sql);
+  return Timed([&] { return duckdb_query(conn_, text.c_str(), result); });
+}
+
 Status Connection::Execute(std::string_view sql) {
   ResultHandle result;
-  std::string text(sql);
-  if (Timed([&] { return duckdb_query(conn_, text.c_str(), result.get()); }) == DuckDBError) {
-    return Error(duckdb_result_error(result.get()));
-  }
+  if (Run(sql, result.get()) == DuckDBError) return Error(duckdb_result_error(result.get()));
   return Status::Ok();
 }
 
 Result<Rows> Connection::Query(std::string_view sql) {
   ResultHandle result;
-  std::string text(sql);
-  if (Timed([&] { return duckdb_query(conn_, text.c_str(), result.get()); }) == DuckDBError) {
-    return Error(duckdb_result_error(result.get()));
-  }
+  if (Run(sql, result.get()) == DuckDBError) return Error(duckdb_result_error(result.get()));
   return ReadResult(result.get());
 }
 
 Result<std::optional<Rows>> Connection::QueryIfExists(std::string_view sql) {
   ResultHandle result;
-  std::string text(sql);
-  if (Timed([&] { return duckdb_query(conn_, text.c_str(), result.get()); }) == DuckDBError) {
+  if (Run(sql, result.get()) == DuckDBError) {
     if (duckdb_result_error_type(result.get()) == DUCKDB_ERROR_CATALOG) return std::optional<Rows>();
     return Error(duckdb_result_error(result.get()));
   }

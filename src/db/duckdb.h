@@ -89,6 +89,7 @@ class Connection {
 
  private:
   Connection(Database* db, duckdb_connection conn) : db_(db), conn_(conn) {}
+  duckdb_state Run(std::string_view sql, duckdb_result* result);  // timed: see Totals
   Database* db_;
   duckdb_connection conn_ = nullptr;
 };

@@ -196,15 +196,21 @@ std::string Engine::BrokenReason(const CompiledTable& t) const {
   return it == an_->broken.end() ? "" : it->second;
 }
 
-void Engine::RecordBroken(const CompiledTable& t, const std::string& reason) {
-  const TableDef& def = cp_->def(t);
+LogEntry Engine::Entry(const std::string& table, const std::string& definition_hash, const char* operation) const {
   LogEntry e;
   e.run_id = run_id_;
-  e.table = def.qualified_name();
-  e.definition_hash = an_->hashes.at(e.table);
-  e.operation = "validate";
+  e.table = table;
+  e.definition_hash = definition_hash;
+  e.operation = operation;
   e.started_at = e.finished_at = WallSeconds();
   e.logical_now = now_;
+  e.status = "success";
+  return e;
+}
+
+void Engine::RecordBroken(const CompiledTable& t, const std::string& reason) {
+  const TableDef& def = cp_->def(t);
+  LogEntry e = Entry(def.qualified_name(), an_->hashes.at(def.qualified_name()), "validate");
   e.status = "failed";
   e.error = reason;
   (void)meta_->RecordFailure(e, &states_[e.table]);  // states_[...] starts empty for a table never seen
@@ -475,14 +481,8 @@ Result<RunReport> Engine::Restate(const std::string& source, Timestamp from, Tim
   const SourceDef* s = *found;
   if (!(from < to)) return Error(fmt::format("--from {} must be before --to {}", FormatIso(from), FormatIso(to)));
   // The restatement itself goes in the log, so the repairs that follow have a cause.
-  LogEntry e;
-  e.run_id = run_id_;
-  e.table = s->qualified_name();
-  e.operation = "restate";
+  LogEntry e = Entry(s->qualified_name(), "", "restate");
   e.window = Window{from, to};
-  e.started_at = e.finished_at = WallSeconds();
-  e.logical_now = now_;
-  e.status = "success";
   if (auto st = meta_->AppendLog(e); !st.ok()) return st.error();
   RunReport report;
   report.run_id = run_id_;
@@ -564,7 +564,7 @@ Result<std::vector<TableStatus>> Engine::Status() {
     out.push_back(std::move(s));
   }
   for (const auto& [name, state] : states_) {
-    if (cp_->project.FindTable(name) || state.data_version == 0) continue;
+    if (!Removed(state)) continue;
     TableStatus s;
     s.table = name;
     s.strategy = state.config.value("strategy", "?");
@@ -576,6 +576,10 @@ Result<std::vector<TableStatus>> Engine::Status() {
     out.push_back(std::move(s));
   }
   return out;
+}
+
+nlohmann::json PlannedChange::ToJson() const {
+  return {{"table", table}, {"change", change}, {"detail", detail}, {"windows", windows}};
 }
 
 Result<std::vector<PlannedChange>> Engine::PlanChanges() {
@@ -626,12 +630,7 @@ Result<std::vector<PlannedChange>> Engine::PlanChanges() {
     out.push_back(c);
   }
   for (const auto& [name, st] : states_) {
-    if (cp_->project.FindTable(name) || st.data_version == 0) continue;
-    std::string keep = cp_->project.removed_table_retention
-                           ? fmt::format("kept for {} (removed_tables.keep_for) or until `derived drop {}`",
-                                         FormatDuration(*cp_->project.removed_table_retention), name)
-                           : fmt::format("kept until `derived drop {}`", name);
-    out.push_back({name, "removed", "no longer defined: stops updating; data " + keep});
+    if (Removed(st)) out.push_back({name, "removed", RemovalNote(st)});
   }
   return out;
 }
@@ -645,21 +644,14 @@ derived::Status Engine::Drop(const std::string& table, const std::string& reason
   if (it == states_.end()) {
     std::vector<std::string> removed;
     for (const auto& [n, st] : states_) {
-      if (!cp_->project.FindTable(n)) removed.push_back(n);
+      if (Removed(st)) removed.push_back(n);
     }
     return Error(fmt::format("'{}' is not a table Derived built{}", table, DidYouMean(name, removed)));
   }
   auto dot = name.find('.');
   std::string target = wh_->dialect().Table(name.substr(0, dot), name.substr(dot + 1));
-  LogEntry e;
-  e.run_id = run_id_;
-  e.table = name;
-  e.definition_hash = it->second.definition_hash;
-  e.operation = "drop";
+  LogEntry e = Entry(name, it->second.definition_hash, "drop");
   if (!reason.empty()) e.details = {{"reason", reason}};
-  e.started_at = WallSeconds();
-  e.logical_now = now_;
-  e.status = "success";
   auto st = InTransaction(*wh_, [&]() -> derived::Status {
     auto n = wh_->Query("SELECT count(*) FROM " + target);
     if (n.ok() && n->size() == 1 && n->at(0, 0)) e.rows_deleted = std::stoll(*n->at(0, 0));
@@ -685,6 +677,10 @@ std::string Engine::RemovalNote(const TableState& st) const {
   return fmt::format("removed from the project{}: not updated; data kept until `derived drop {}`", since, st.table);
 }
 
+bool Engine::Removed(const TableState& st) const {
+  return st.data_version > 0 && !cp_->project.FindTable(st.table);
+}
+
 std::optional<Timestamp> Engine::RemovedAt(const TableState& st) {
   auto it = st.config.find("removed_at");
   if (it == st.config.end() || !it->is_string()) return std::nullopt;
@@ -693,25 +689,20 @@ std::optional<Timestamp> Engine::RemovedAt(const TableState& st) {
 }
 
 Result<std::vector<TableOutcome>> Engine::SweepRemoved() {
-  if (auto st = LoadStates(); !st.ok()) return st.error();
+  auto states = meta_->LoadStates();
+  if (!states.ok()) return states.error();
+  states_ = std::move(*states);
   std::vector<TableOutcome> out;
-  std::vector<std::string> names;
-  for (const auto& [name, st] : states_) names.push_back(name);
+  std::vector<std::string> names;  // Drop erases from states_
+  for (const auto& [name, st] : states_) {
+    // A table defined again has its removal date cleared by its own updater (Update).
+    if (Removed(st)) names.push_back(name);
+  }
   for (const auto& name : names) {
     TableState& st = states_.at(name);
-    const bool marked = st.config.contains("removed_at");
-    // A table defined again has its removal date cleared by its own updater (Update).
-    if (cp_->project.FindTable(name) || st.data_version == 0) continue;
-    if (!marked) {
+    if (!st.config.contains("removed_at")) {
       st.config["removed_at"] = FormatIso(now_);
-      LogEntry e;
-      e.run_id = run_id_;
-      e.table = name;
-      e.definition_hash = st.definition_hash;
-      e.operation = "removed";
-      e.started_at = e.finished_at = WallSeconds();
-      e.logical_now = now_;
-      e.status = "success";
+      LogEntry e = Entry(name, st.definition_hash, "removed");
       e.details = {{"note", RemovalNote(st)}};
       auto saved = InTransaction(*wh_, [&]() -> derived::Status {
         if (auto s = meta_->AppendLog(e); !s.ok()) return s;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "compile/compiler.h"
 #include "engine/builder.h"
 #include "engine/metadata.h"
@@ -75,6 +77,7 @@ struct PlannedChange {
   std::string change;
   std::string detail;
   int windows = 0;
+  nlohmann::json ToJson() const;
 };
 
 class Engine {
@@ -140,6 +143,10 @@ class Engine {
  private:
   Engine() = default;
   derived::Status LoadStates();
+  // A new log row of `operation` on `table`, successful unless the caller says otherwise.
+  LogEntry Entry(const std::string& table, const std::string& definition_hash, const char* operation) const;
+  // A built table no longer in the project: kept, not updated.
+  bool Removed(const TableState& st) const;
   // For a table removed from the project: since when, and what happens to its data.
   static std::optional<Timestamp> RemovedAt(const TableState& st);
   std::string RemovalNote(const TableState& st) const;

@@ -39,9 +39,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn 
   auto base = OpenWarehouse((*gen)->cp->project);
   if (!base.ok()) return base.error();
   svc->base_ = std::move(*base);
-  auto session = svc->base_->Connect();
-  if (!session.ok()) return session.error();
-  auto control = Engine::Open((*gen)->an, std::move(*session), svc->Now());
+  auto control = svc->NewEngine((*gen)->an);
   if (!control.ok()) return control.error();
   svc->control_ = std::move(*control);
   for (const auto& t : (*gen)->cp->project.tables) {
@@ -171,9 +169,7 @@ void Service::WorkerLoop() {
     if (!engine || engine_of != gen->an.get()) {
       // A new project version: a new engine (and session) over it.
       engine.reset();
-      auto session = base_->Connect();
-      auto opened = session.ok() ? Engine::Open(gen->an, std::move(*session), Now())
-                                 : Result<std::unique_ptr<Engine>>(session.error());
+      auto opened = NewEngine(gen->an);
       if (opened.ok()) {
         engine = std::move(*opened);
         engine->SetCancel(&cancel_);
@@ -299,12 +295,9 @@ void Service::PollSources() {
   std::lock_guard lock(mu_);
   for (const auto& [name, u] : polled) {
     auto old = sources_.find(name);
-    if (old == sources_.end() || old->second.watermark != u.watermark || old->second.exists != u.exists) {
-      sources_[name] = u;
-      WakeReadersLocked(name);
-    } else {
-      sources_[name] = u;
-    }
+    bool changed = old == sources_.end() || old->second.watermark != u.watermark || old->second.exists != u.exists;
+    sources_[name] = u;
+    if (changed) WakeReadersLocked(name);
   }
 }
 
@@ -389,9 +382,7 @@ Result<std::string> Service::Reload(bool* settled) {
   };
   if (!rejected.empty()) return fail(true, rejected);
   // What the new version changes, worked out before it takes over (for the log).
-  auto session = base_->Connect();
-  if (!session.ok()) return fail(false, session.error().message);
-  auto next = Engine::Open((*gen)->an, std::move(*session), Now());
+  auto next = NewEngine((*gen)->an);
   if (!next.ok()) return fail(false, next.error().message);
   {
     std::lock_guard lock(mu_);
@@ -402,7 +393,7 @@ Result<std::string> Service::Reload(bool* settled) {
   nlohmann::json details = nlohmann::json::array();
   std::vector<std::string> lines;
   for (const auto& c : *changes) {
-    details.push_back({{"table", c.table}, {"change", c.change}, {"detail", c.detail}, {"windows", c.windows}});
+    details.push_back(c.ToJson());
     lines.push_back(fmt::format("{} {}: {}", c.change, c.table, c.detail));
   }
   for (const auto& t : (*gen)->cp->project.tables) {
@@ -455,12 +446,16 @@ Result<std::unique_ptr<Engine>> Service::OpenEngine(std::shared_ptr<const Compil
     sources = sources_;
   }
   if (project) *project = gen->cp;
-  auto session = base_->Connect();
-  if (!session.ok()) return session.error();
-  auto e = Engine::Open(gen->an, std::move(*session), Now());
+  auto e = NewEngine(gen->an);
   if (!e.ok()) return e.error();
   (*e)->SetSources(std::move(sources));
   return e;
+}
+
+Result<std::unique_ptr<Engine>> Service::NewEngine(std::shared_ptr<const ProjectAnalysis> an) {
+  auto session = base_->Connect();
+  if (!session.ok()) return session.error();
+  return Engine::Open(std::move(an), std::move(*session), Now());
 }
 
 std::map<std::string, UpstreamStatus> Service::Sources() const {

@@ -125,6 +125,8 @@ class Service {
 
   explicit Service(ServiceOptions options, EventFn on_event);
   Result<std::shared_ptr<Generation>> Load();
+  // An engine over `an` on a new warehouse session.
+  Result<std::unique_ptr<Engine>> NewEngine(std::shared_ptr<const ProjectAnalysis> an);
   // Reload; *settled is false when the version could not be applied and should be retried.
   Result<std::string> Reload(bool* settled);
   void Adopt(std::shared_ptr<Generation> gen);  // REQUIRES: mu_ held, no updater running

@@ -576,6 +576,10 @@ TEST(Engine, BackfillDownstreamRepairsReaders) {
   EXPECT_THAT(r.out, HasSubstr("core.weekly  repair: backfill: 1 window"));
   EXPECT_THAT(r.out, Not(HasSubstr("core.users")));  // it does not read core.hourly
   ExpectChainMatchesRawData(p, /*users=*/false);
+  r = p.Derived({"backfill", "core.hourly", "--from", "2024-01-09", "--to", "2024-01-10", "--downstream",
+                 "--no-downstream"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("excludes"));
 }
 
 }  // namespace

@@ -43,6 +43,13 @@ bool Eventually(const std::function<bool()>& done) {
   return false;
 }
 
+// A one-value query's answer, through the service when one runs.
+std::string Value(const WarehouseProject& p, const std::string& sql) {
+  std::string out = p.Derived({"query", sql}).out;
+  auto nl = out.find('\n');
+  return nl == std::string::npos ? std::string() : std::string(Trim(out.substr(nl + 1)));
+}
+
 std::vector<std::string> Args(const WarehouseProject& p, std::vector<std::string> args) {
   args.push_back("--project");
   args.push_back(p.dir().str());
@@ -56,12 +63,7 @@ TEST(ServiceCli, CommandsGoThroughTheRunningServiceWhichReloadsAndStopsCleanly) 
   p.Write("tables/core/daily.yaml", DailyTable("sum"));
   const std::vector<std::string> env = {"DERIVED_NOW=2024-01-20T00:00:00Z"};
   Background service(Args(p, {"run", "--watch", "0.2"}), env);
-  // A one-value query's answer, through the service.
-  auto value = [&](const std::string& sql) {
-    std::string out = p.Derived({"query", sql}).out;
-    auto nl = out.find('\n');
-    return nl == std::string::npos ? std::string() : std::string(Trim(out.substr(nl + 1)));
-  };
+  auto value = [&](const std::string& sql) { return Value(p, sql); };
   ASSERT_TRUE(Eventually([&] { return std::filesystem::exists(p.dir().path() / ".derived/service.json"); }));
 
   // Marking goes through the service, which builds at once.
@@ -253,43 +255,54 @@ TEST(ServiceCli, UpdateRunsOneTablesUpdaterAndRefusesASecondWriterClearly) {
   EXPECT_EQ(p.Count("SELECT count(*) FROM core.daily"), 14);
 }
 
-TEST(ServiceCli, FilesLandedWhileTheServiceRunsFlowThrough) {
+// Files landed while the service runs flow through. Completeness comes from marks sent
+// to the service, or from a freshness query over the files that the service polls.
+void FilesLandedWhileTheServiceRunsFlowThrough(bool marker) {
   WarehouseProject p;
-  p.Write("sources/raw/events.yaml",
-          "time_column: ts\nfreshness: marker\nlocation: landing/events/*.parquet\ncolumns:\n  - {name: ts, type: "
-          "TIMESTAMP}\n  - {name: amount, type: DOUBLE}\n");
+  // The landing job writes whole days, so the day of the newest row is complete.
+  std::string freshness =
+      marker ? "marker" : "{query: \"SELECT date_trunc('day', max(ts)) + INTERVAL 1 DAY FROM raw.events\"}";
+  p.Write("sources/raw/events.yaml", "time_column: ts\nfreshness: " + freshness +
+                                         "\nlocation: landing/events/*.parquet\ncolumns:\n  - {name: ts, type: "
+                                         "TIMESTAMP}\n  - {name: amount, type: DOUBLE}\n");
   p.Write("tables/core/daily.yaml", DailyTable("sum"));
   Background service(Args(p, {"run", "--poll", "0.2"}), {"DERIVED_NOW=2024-01-20T00:00:00Z"});
   ASSERT_TRUE(Eventually([&] { return std::filesystem::exists(p.dir().path() / ".derived/service.json"); }));
-  auto value = [&](const std::string& sql) {
-    std::string out = p.Derived({"query", sql}).out;
-    auto nl = out.find('\n');
-    return nl == std::string::npos ? std::string() : std::string(Trim(out.substr(nl + 1)));
-  };
   // An ingestion job lands one file per day with its own DuckDB, not the warehouse's.
   auto lander = OpenDuckDbWarehouse(":memory:");
   ASSERT_TRUE(lander.ok());
   const auto landing = p.dir().path() / "landing/events";
   std::filesystem::create_directories(landing);
-  auto land = [&](const std::string& day) {
+  auto land = [&](const std::string& day, const std::string& next_day) {
     auto st = (*lander)->Execute("COPY (SELECT TIMESTAMP '" + day +
                                  "' + INTERVAL (i * 20) MINUTE AS ts, (i % 13) * 1.5 AS amount FROM range(72) t(i)) "
                                  "TO '" + (landing / (day + ".parquet")).string() + "' (FORMAT parquet)");
     ASSERT_TRUE(st.ok()) << st.error().message;
+    if (marker) {
+      auto r = p.Derived({"source", "mark", "raw.events", "--through", next_day});
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
   };
-  land("2024-01-01");
-  land("2024-01-02");
-  auto r = p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(Eventually([&] { return value("SELECT count(*) AS n FROM core.daily") == "2"; })) << service.Output();
-  land("2024-01-03");
-  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-04"}).exit_code, 0);
-  EXPECT_TRUE(Eventually([&] { return value("SELECT count(*) AS n FROM core.daily") == "3"; })) << service.Output();
+  land("2024-01-01", "2024-01-02");
+  land("2024-01-02", "2024-01-03");
+  EXPECT_TRUE(Eventually([&] { return Value(p, "SELECT count(*) AS n FROM core.daily") == "2"; }))
+      << service.Output();
+  land("2024-01-03", "2024-01-04");
+  EXPECT_TRUE(Eventually([&] { return Value(p, "SELECT count(*) AS n FROM core.daily") == "3"; }))
+      << service.Output();
   const std::string expected = "SELECT date_trunc('day', ts), count(*), sum(amount) FROM read_parquet('" +
                                (landing / "*.parquet").string() + "') GROUP BY 1";
-  EXPECT_EQ(value(DifferenceSql("FROM core.daily", expected)), "0");
+  EXPECT_EQ(Value(p, DifferenceSql("FROM core.daily", expected)), "0");
+  // Nothing was tried before its files were there (a mark never hides a missing file).
+  EXPECT_EQ(Value(p, "SELECT count(*) AS n FROM _derived.log WHERE status <> 'success'"), "0");
   service.Signal(SIGTERM);
   EXPECT_EQ(service.Wait().exit_code, 0);
+}
+
+TEST(ServiceCli, FilesLandedWhileTheServiceRunsFlowThroughWithMarks) { FilesLandedWhileTheServiceRunsFlowThrough(true); }
+
+TEST(ServiceCli, FilesLandedWhileTheServiceRunsFlowThroughByTheirFreshnessQuery) {
+  FilesLandedWhileTheServiceRunsFlowThrough(false);
 }
 
 }  // namespace

@@ -449,6 +449,34 @@ TEST_F(ServiceTest, InterruptReachesACommandRunningInTheService) {
   EXPECT_THAT(err.str(), HasSubstr("Interrupt"));
 }
 
+TEST_F(ServiceTest, ABackfillInTheServiceRepairsDownstreamUnlessToldNot) {
+  Start();
+  ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-04T00:00:00Z"));
+  auto backfill = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"backfill", "core.hourly", "--from", "2024-01-02T03:00:00Z", "--to",
+                                     "2024-01-02T05:00:00Z", "--project", p_.dir().str()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::ostringstream out, err;
+    EXPECT_EQ(cli::RunCli(args, out, err, svc_.get()), 0) << err.str();
+    svc_->WaitIdle();
+  };
+  auto correct = [&] {
+    ASSERT_TRUE(wh_->Execute("UPDATE raw.events SET amount = amount + 100 WHERE ts >= '2024-01-02 03:00' AND ts < "
+                             "'2024-01-02 05:00'")
+                    .ok());
+  };
+  // No flag: the readers of the backfilled windows are recomputed too.
+  correct();
+  backfill({});
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-04")), 0);
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-04")), 0);
+  // --no-downstream: only the table itself.
+  correct();
+  backfill({"--no-downstream"});
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-04")), 0);
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-04")), 1);  // Jan 2 still has the old sum
+}
+
 TEST_F(ServiceTest, FollowsCommitsOnABranchNotTheWorkingTree) {
   p_.Write(".gitignore", "*.duckdb*\n.derived/\n");
   auto git = [&](const std::string& args) {

@@ -126,8 +126,12 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   backfill->add_option("--from", from_text, "First instant to recompute")->required();
   backfill->add_option("--to", to_text, "End (exclusive) of the range to recompute")->required();
   backfill->add_flag("--json", json, "Machine-readable output");
-  bool downstream = false;
-  backfill->add_flag("--downstream", downstream, "Also recompute every downstream window that read them");
+  bool downstream = false, no_downstream = false;
+  auto* downstream_flag = backfill->add_flag(
+      "--downstream", downstream,
+      "Also recompute every downstream window that read them (the default while the service runs)");
+  backfill->add_flag("--no-downstream", no_downstream, "Only this table, even while the service runs")
+      ->excludes(downstream_flag);
 
   std::string source, through_text;
   auto* source_cmd = app.add_subcommand("source", "Commands about raw sources");
@@ -246,7 +250,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     if (status->parsed()) return Status(opts, json, out, err);
     if (log->parsed()) return Log(opts, table, limit, json, out, err);
     if (backfill->parsed()) {
-      return Backfill(opts, table, *ParseTimeArg(from_text, "--from"), *ParseTimeArg(to_text, "--to"), downstream,
+      // The service keeps readers consistent with what they read: a repair goes all the
+      // way down unless asked not to.
+      bool propagate = downstream || (service && !no_downstream);
+      return Backfill(opts, table, *ParseTimeArg(from_text, "--from"), *ParseTimeArg(to_text, "--to"), propagate,
                       json, out, err);
     }
     if (mark->parsed()) return SourceMark(opts, source, *ParseTimeArg(through_text, "--through"), out, err);

@@ -740,10 +740,9 @@ derived::Status Engine::MarkSource(const std::string& source, Timestamp through)
                              s->qualified_name(), s->file));
   }
   if (auto st = meta_->SetMark(s->qualified_name(), through, now_); !st.ok()) return st;
-  UpstreamStatus& u = sources_[s->qualified_name()];
-  if (!u.watermark || *u.watermark < through) u.watermark = through;  // marks only move forward
-  u.problem.clear();
-  return derived::Status::Ok();
+  // Read back whole: the mark is not the only thing that can have changed (a file
+  // source's first files, say), and a mark never clears another problem.
+  return LoadSources();
 }
 
 }  // namespace derived

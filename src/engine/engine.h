@@ -134,7 +134,7 @@ class Engine {
   // Every table in the project, then every table removed from it whose data is kept.
   Result<std::vector<TableStatus>> Status();
 
-  // Records that a marker source is complete through `through`.
+  // Records that a marker source is complete through `through`, then reloads sources().
   derived::Status MarkSource(const std::string& source, Timestamp through);
 
   Warehouse& warehouse() { return *wh_; }

@@ -291,25 +291,26 @@ void Service::PollSources() {
   std::lock_guard control(control_mu_);
   control_->SetNow(Now());
   if (!control_->LoadSources().ok()) return;  // the warehouse is unreachable: keep what we knew
-  const std::map<std::string, UpstreamStatus>& polled = control_->sources();
-  std::lock_guard lock(mu_);
-  for (const auto& [name, u] : polled) {
-    auto old = sources_.find(name);
-    bool changed = old == sources_.end() || old->second.watermark != u.watermark || old->second.exists != u.exists;
-    sources_[name] = u;
-    if (changed) WakeReadersLocked(name);
-  }
+  ApplySources();
 }
 
 Status Service::MarkSource(const std::string& source, Timestamp through) {
   std::lock_guard control(control_mu_);  // held until applied, as in PollSources
   control_->SetNow(Now());
   if (auto st = control_->MarkSource(source, through); !st.ok()) return st;
-  const UpstreamStatus& u = control_->sources().at(ToLower(source));
-  std::lock_guard lock(mu_);
-  sources_[u.name] = u;
-  WakeReadersLocked(u.name);
+  ApplySources();
   return Status::Ok();
+}
+
+void Service::ApplySources() {
+  std::lock_guard lock(mu_);
+  for (const auto& [name, u] : control_->sources()) {
+    auto old = sources_.find(name);
+    bool changed = old == sources_.end() || old->second.watermark != u.watermark || old->second.exists != u.exists ||
+                   old->second.problem != u.problem;
+    sources_[name] = u;
+    if (changed) WakeReadersLocked(name);
+  }
 }
 
 Status Service::Exclusive(const std::function<void()>& fn) {

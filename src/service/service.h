@@ -130,6 +130,9 @@ class Service {
   // Reload; *settled is false when the version could not be applied and should be retried.
   Result<std::string> Reload(bool* settled);
   void Adopt(std::shared_ptr<Generation> gen);  // REQUIRES: mu_ held, no updater running
+  // control_'s view of the sources becomes the service's; readers of a changed source
+  // wake. REQUIRES: control_mu_ held.
+  void ApplySources();
   void SweepRemoved();  // records removed tables and drops expired ones (Engine::SweepRemoved)
   void WakeLocked(const std::string& table);
   void WakeReadersLocked(const std::string& name);

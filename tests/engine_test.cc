@@ -263,6 +263,9 @@ TEST(Engine, LateDataIsBuiltOnceMarkedAndBackfillRepairsAWindow) {
   r = p.Derived({"backfill", "core.users", "--from", "2024-01-02", "--to", "2024-01-03"}, "2024-02-01");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("merge table rebuilt from scratch"));
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.users' AND operation = 'backfill' "
+                    "AND (details->>'reason') LIKE 'merge table rebuilt from scratch%'"),
+            1);
   EXPECT_EQ(p.Difference("SELECT * FROM core.users", Expected(kMergeExpected, "2024-01-07")), 0);
   EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE operation = 'backfill'"), 2);
 

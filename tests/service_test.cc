@@ -324,7 +324,8 @@ start: 2024-01-01
 time_column: hour
 sql: SELECT hour, n FROM core.bad WHERE hour >= {{ window_start }} AND hour < {{ window_end }}
 )");
-  Start(/*retry_base=*/0.05);
+  // Long enough that the wake below comes before the retry is due, even on a loaded machine.
+  Start(/*retry_base=*/0.5);
   Arrive(T("2024-01-01T03:00:00Z"));
   auto updaters = svc_->Updaters();
   EXPECT_EQ(updaters["core.bad"].failures, 1);
@@ -333,7 +334,7 @@ sql: SELECT hour, n FROM core.bad WHERE hour >= {{ window_start }} AND hour < {{
   EXPECT_TRUE(svc_->MarkSource("raw.events", T("2024-01-01T04:00:00Z")).ok());
   svc_->WaitIdle();
   EXPECT_EQ(svc_->Updaters()["core.bad"].failures, 1);
-  for (int i = 0; i < 40 && svc_->Updaters()["core.bad"].failures < 3; ++i) {
+  for (int i = 0; i < 120 && svc_->Updaters()["core.bad"].failures < 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     svc_->Tick(false);
     svc_->WaitIdle();

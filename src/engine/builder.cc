@@ -548,6 +548,7 @@ class TableBuilder {
     e.finished_at = WallSeconds();
     e.logical_now = ctx_.now;
     e.status = "success";
+    if (!req_.plan.reason.empty()) e.details = {{"reason", req_.plan.reason}};  // why it rebuilt, say
     return e;
   }
 

@@ -248,7 +248,6 @@ TableOutcome Engine::BuildTable(const CompiledTable& t, const Plan& plan, bool b
     o.detail = fmt::format("{}: {}, {} inserted, {} updated, {} deleted", op, Plural(r.windows, "window"), r.inserted,
                            r.updated, r.deleted);
     if (!plan.reason.empty() && plan.action != Action::kAppend) o.detail += " (" + plan.reason + ")";
-    if (backfill && def.strategy == Strategy::kMerge) o.detail += " (merge table rebuilt from scratch)";
   } else {
     o.status = r.status;
     o.detail = r.error;
@@ -435,6 +434,7 @@ Result<std::optional<std::pair<Plan, Window>>> Engine::RepairPlan(const Compiled
     // min stays low, a sum double counts), so a merge table is rebuilt from scratch
     // into a new version and swapped in.
     plan.action = Action::kRebuild;
+    plan.reason = "merge table rebuilt from scratch: re-merging corrected windows cannot take back old rows";
     plan.batches = MakeBatches(def, start, done, BatchSize(def, as_value), true);
     return Out({plan, kAllTime});
   }

@@ -65,6 +65,8 @@ int Log(const CommonOptions& opts, const std::string& table, int limit, bool jso
         std::ostream& err);
 int SourceMark(const CommonOptions& opts, const std::string& source, Timestamp through, std::ostream& out,
                std::ostream& err);
+
+// SQL against the warehouse (query.cc).
 int Query(const CommonOptions& opts, const std::string& sql, const std::string& file, bool json, std::ostream& out,
           std::ostream& err);
 

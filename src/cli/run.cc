@@ -1,11 +1,9 @@
-// The commands that touch the warehouse: run, status, log, backfill, source mark, query.
+// The commands that touch the warehouse: run, status, log, backfill, source mark.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -147,14 +145,6 @@ int Report(const RunReport& report, bool json, std::ostream& out, std::ostream& 
     return 1;
   }
   return 0;
-}
-
-std::string ReadFile(const std::string& path, bool* ok) {
-  std::ifstream in(path, std::ios::binary);
-  *ok = static_cast<bool>(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 void PrintRows(const db::Rows& rows, bool json, std::ostream& out) {
@@ -337,36 +327,6 @@ int SourceMark(const CommonOptions& opts, const std::string& source, Timestamp t
     return 1;
   }
   out << fmt::format("{} is complete through {}\n", ToLower(source), FormatIso(through));
-  return 0;
-}
-
-int Query(const CommonOptions& opts, const std::string& sql, const std::string& file, bool json, std::ostream& out,
-          std::ostream& err) {
-  std::string text = sql;
-  if (!file.empty()) {
-    bool ok = false;
-    text = ReadFile(file, &ok);
-    if (!ok) {
-      err << "error: cannot read '" << file << "'\n";
-      return 2;
-    }
-  }
-  if (Trim(text).empty()) {
-    err << "error: give a query, or --file with one\n";
-    return 2;
-  }
-  auto wh = OpenProjectWarehouse(opts);
-  if (!wh.ok()) {
-    err << "error: " << wh.error().ToString() << "\n";
-    return 1;
-  }
-  // Statements before the last run for their effect; the last one's rows are printed.
-  auto rows = (*wh)->Query(text);
-  if (!rows.ok()) {
-    err << "error: " << (file.empty() ? "" : file + ": ") << rows.error().message << "\n";
-    return 1;
-  }
-  PrintRows(*rows, json, out);
   return 0;
 }
 

@@ -373,7 +373,7 @@ void BM_ServiceDay(benchmark::State& state) {
     }
     // Every table should be complete through the last hour driven.
     auto late = (*wh)->Query(fmt::format(
-        "SELECT count(*) FROM _derived.state WHERE watermark IS NULL OR watermark < {}",
+        "SELECT count(*) FROM _derived.state WHERE complete_through IS NULL OR complete_through < {}",
         derived::FormatSqlLiteral(hour_start(n_hours + 1))));
     if (late.ok()) behind += std::stoll(late->at(0, 0).value_or("0"));
     wh->reset();

@@ -87,7 +87,7 @@ TEST(Engine, AppendBuildsEveryReadyWindowAndReRunsChangeNothing) {
   r = p.Derived({"run", "--once"}, "2024-01-15T12:00:00Z");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(p.Difference("SELECT * FROM core.daily", Expected(kDailyExpected, "2024-01-15")), 0);
-  EXPECT_EQ(p.Scalar("SELECT strftime(watermark, '%Y-%m-%d') FROM _derived.state WHERE table_name = 'core.daily'"),
+  EXPECT_EQ(p.Scalar("SELECT strftime(complete_through, '%Y-%m-%d') FROM _derived.state WHERE table_name = 'core.daily'"),
             "2024-01-15");
 }
 
@@ -333,7 +333,7 @@ sql: |
                                "failed: 2 offending rows"));
   EXPECT_THAT(r.out, Not(HasSubstr("positive_counts")));
   EXPECT_EQ(p.Scalar("SELECT count(*) || '/' || sum(n) FROM core.kinds"), before);
-  EXPECT_EQ(p.Scalar("SELECT strftime(watermark, '%Y-%m-%d') || ' ' || last_status FROM _derived.state"),
+  EXPECT_EQ(p.Scalar("SELECT strftime(complete_through, '%Y-%m-%d') || ' ' || last_status FROM _derived.state"),
             "2024-01-03 test_failed");
   EXPECT_EQ(p.Scalar("SELECT details->'tests'->0->'samples'->0->>'kind' FROM _derived.log WHERE status = "
                      "'test_failed'"),
@@ -431,7 +431,7 @@ TEST(Engine, MarksAndLogCommands) {
   EXPECT_EQ(row["window_end"], "2024-01-03 00:00:00");
   EXPECT_EQ(row["rows_inserted"], "2");
   EXPECT_EQ(row["status"], "success");
-  EXPECT_EQ(nlohmann::json::parse(row["inputs"].get<std::string>())["raw.events"]["watermark"],
+  EXPECT_EQ(nlohmann::json::parse(row["inputs"].get<std::string>())["raw.events"]["complete_through"],
             "2024-01-03T00:00:00Z");
   // Freshness from SQL alone.
   EXPECT_EQ(p.Scalar("SELECT strftime(max(window_end), '%Y-%m-%d') FROM _derived.log WHERE table_name = "
@@ -622,7 +622,7 @@ TEST(Engine, LineageListsTheExactUpstreamRunsOfAWindow) {
   EXPECT_EQ(hourly["operation"], "backfill");
   EXPECT_EQ(hourly["window_start"], "2024-01-03T10:00:00Z");
   EXPECT_EQ(hourly["inputs"][0]["table"], "raw.events");
-  EXPECT_EQ(hourly["inputs"][0]["watermark"], "2024-01-15T00:00:00Z");
+  EXPECT_EQ(hourly["inputs"][0]["complete_through"], "2024-01-15T00:00:00Z");
 
   r = p.Derived({"lineage", "core.weekly", "--window", "2023-06-01"}, "2024-01-15T06:00:00Z");
   EXPECT_EQ(r.exit_code, 1);

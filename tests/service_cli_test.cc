@@ -196,7 +196,7 @@ TEST(ServiceCli, SigtermMidBuildLeavesNothingHalfWrittenAndARestartContinues) {
   EXPECT_GT(built, 0);
   EXPECT_LT(built, 29 * 24) << "the build finished before the signal: the test proves nothing";
   // What committed is whole: the watermark and the rows agree.
-  EXPECT_EQ(p.Scalar("SELECT watermark = TIMESTAMP '2024-01-01' + INTERVAL (" + std::to_string(built) +
+  EXPECT_EQ(p.Scalar("SELECT complete_through = TIMESTAMP '2024-01-01' + INTERVAL (" + std::to_string(built) +
                      ") HOUR FROM _derived.state WHERE table_name = 'core.hourly'"),
             "true");
   auto r = p.Derived({"run", "--once"}, "2024-02-01");
@@ -221,7 +221,7 @@ TEST(ServiceCli, UpdateRunsOneTablesUpdaterAndRefusesASecondWriterClearly) {
   auto r = p.Derived({"update", "core.weekly", "--once"}, "2024-01-20");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("core.weekly"));
-  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.state WHERE table_name = 'core.weekly' AND watermark IS NOT "
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.state WHERE table_name = 'core.weekly' AND complete_through IS NOT "
                     "NULL"),
             0);
   r = p.Derived({"update", "core.daily", "--once"}, "2024-01-20");

@@ -22,6 +22,12 @@ namespace {
 
 Timestamp NowOf(const CommonOptions& opts) { return opts.now ? *opts.now : SystemClock().Now(); }
 
+// A completeness for people: a source declared static is complete for all time.
+std::string CompleteText(const std::optional<Timestamp>& t) {
+  if (!t) return "-";
+  return *t == kEndOfTime ? "all time" : FormatIso(*t);
+}
+
 std::string HumanCount(int64_t n) {
   if (n >= 10'000'000) return fmt::format("{:.0f}M", static_cast<double>(n) / 1e6);
   if (n >= 1'000'000) return fmt::format("{:.1f}M", static_cast<double>(n) / 1e6);
@@ -245,7 +251,7 @@ int Status(const CommonOptions& opts, bool json, std::ostream& out, std::ostream
       doc.push_back({{"table", r.table},
                      {"strategy", r.strategy},
                      {"schedule", r.schedule},
-                     {"watermark", r.watermark ? nlohmann::json(FormatIso(*r.watermark)) : nullptr},
+                     {"complete_through", r.complete_through ? nlohmann::json(FormatIso(*r.complete_through)) : nullptr},
                      {"lag_seconds", r.lag_seconds ? nlohmann::json(*r.lag_seconds) : nullptr},
                      {"last_run", r.last_run.empty() ? nullptr : nlohmann::json(r.last_run)},
                      {"last_status", r.last_status.empty() ? nullptr : nlohmann::json(r.last_status)},
@@ -262,17 +268,20 @@ int Status(const CommonOptions& opts, bool json, std::ostream& out, std::ostream
   if (opts.service) updaters = opts.service->Updaters();
   std::vector<std::vector<std::string>> cells;
   for (const auto& r : *rows) {
-    std::string status = r.failing ? "failing" : r.last_status.empty() ? "new" : r.last_status;
+    std::string status = r.strategy == "source" ? "-"
+                         : r.failing            ? "failing"
+                         : r.last_status.empty() ? "new"
+                                                 : r.last_status;
     if (r.consecutive_failures > 1) status += fmt::format(" (x{})", r.consecutive_failures);
     if (auto u = updaters.find(r.table); u != updaters.end()) {
       if (u->second.running) status += ", running";
       if (u->second.retry_in_seconds >= 0) status += fmt::format(", retry in {:.0f}s", u->second.retry_in_seconds);
     }
-    cells.push_back({r.table, r.strategy + "/" + r.schedule, r.watermark ? FormatIso(*r.watermark) : "-",
+    cells.push_back({r.table, r.strategy + "/" + r.schedule, CompleteText(r.complete_through),
                      r.lag_seconds ? HumanDuration(*r.lag_seconds) : "-", r.last_run.empty() ? "-" : r.last_run,
                      status, r.next});
   }
-  PrintTextTable(out, {"TABLE", "STRATEGY", "WATERMARK", "LAG", "LAST RUN", "STATUS", "NEXT"}, cells);
+  PrintTextTable(out, {"NAME", "KIND", "COMPLETE THROUGH", "LAG", "LAST RUN", "STATUS", "NEXT"}, cells);
   for (const auto& r : *rows) {
     if (!r.last_error.empty() && r.last_status != "success") {
       out << fmt::format("\n{} last error:\n  {}\n", r.table, ReplaceAll(r.last_error, "\n", "\n  "));

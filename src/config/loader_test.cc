@@ -147,7 +147,7 @@ TEST(TableFile, BadScheduleWindowStartStrategy) {
   EXPECT_THAT(r.All(), HasSubstr("did you mean 'daily'?"));
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:2:9: error:"));
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:3:8: error:"));
-  EXPECT_THAT(r.All(), HasSubstr("t.yaml:4:11: error: unknown strategy 'upsert': expected replace, append or merge"));
+  EXPECT_THAT(r.All(), HasSubstr("t.yaml:4:11: error: unknown strategy 'upsert': expected replace, append, merge or view"));
 }
 
 TEST(TableFile, AppendNeedsTimeColumnAndStart) {
@@ -358,7 +358,7 @@ TEST(SourceFile, Errors) {
   EXPECT_THAT(errors("freshness: daily\n"), HasSubstr("e.yaml:1:12: error: unknown freshness 'daily'"));
   EXPECT_THAT(errors("freshness: {query: ''}\n"), HasSubstr("the freshness query is empty"));
   EXPECT_THAT(errors("freshness: {sql: x}\n"), HasSubstr("unknown key 'sql' in 'freshness'"));
-  EXPECT_THAT(errors("freshness: [a]\n"), HasSubstr("'freshness' must be 'marker' or a mapping"));
+  EXPECT_THAT(errors("freshness: [a]\n"), HasSubstr("'freshness' must be 'marker', 'static' or a mapping"));
   EXPECT_THAT(errors("freshness: marker\nschedule: daily\n"), HasSubstr("unknown key 'schedule' in source"));
   EXPECT_THAT(errors("freshness: marker\ntime_column: tz\ncolumns: [{name: ts}]\n"),
               HasSubstr("time_column 'tz' is not one of the declared columns (did you mean 'ts'?)"));

@@ -9,6 +9,16 @@ std::string_view StrategyName(Strategy s) {
     case Strategy::kReplace: return "replace";
     case Strategy::kAppend: return "append";
     case Strategy::kMerge: return "merge";
+    case Strategy::kView: return "view";
+  }
+  return "?";
+}
+
+std::string_view FreshnessName(Freshness::Kind k) {
+  switch (k) {
+    case Freshness::Kind::kMarker: return "marker";
+    case Freshness::Kind::kQuery: return "query";
+    case Freshness::Kind::kStatic: return "static";
   }
   return "?";
 }

@@ -24,7 +24,8 @@ struct ColumnDef {
   Location where;
 };
 
-enum class Strategy { kReplace, kAppend, kMerge };
+// kView: a view in the warehouse, no storage and no windows; complete as far as its inputs.
+enum class Strategy { kReplace, kAppend, kMerge, kView };
 std::string_view StrategyName(Strategy s);
 
 // How a merge combines an existing row with an incoming row for the same key.
@@ -77,6 +78,10 @@ struct TableDef {
   std::vector<std::string> partition_by;
   std::vector<std::string> cluster_by;
   MergeConfig merge;
+  // Readers use its newest version and never wait for it to be complete (a slowly
+  // changing dimension); without it, a reader's window waits until this table is complete
+  // through the window's end.
+  bool lookup = false;
   std::vector<ColumnDef> columns;
   std::vector<TestDef> tests;
   SqlText sql;
@@ -87,11 +92,15 @@ struct TableDef {
   Location LocationOf(const std::string& field) const;
 };
 
+// How Derived learns through when a source's data is complete.
 struct Freshness {
-  enum class Kind { kMarker, kQuery };
+  // kMarker: `derived source mark`; kQuery: a query returning the timestamp; kStatic:
+  // complete for all time (a seed, a lookup file): a change to it is a restatement.
+  enum class Kind { kMarker, kQuery, kStatic };
   Kind kind = Kind::kMarker;
   std::string query;  // kQuery: returns the timestamp through which data is complete
 };
+std::string_view FreshnessName(Freshness::Kind k);  // marker, query, static
 
 // How the files of a file source are read.
 enum class FileFormat { kParquet, kCsv, kJson };
@@ -111,6 +120,7 @@ struct SourceDef {
   // absolute), and their format. Empty for a table already in the warehouse.
   std::string location;
   FileFormat format = FileFormat::kParquet;
+  bool lookup = false;  // readers never wait for it (see TableDef::lookup)
   std::map<std::string, Location> field_locations;
 
   std::string qualified_name() const { return dataset + "." + name; }

@@ -8,8 +8,8 @@
 namespace derived {
 namespace {
 
-const std::vector<std::string> kSourceKeys = {"name",        "dataset", "description", "owner",    "tags",
-                                              "time_column", "columns", "freshness",   "location", "format"};
+const std::vector<std::string> kSourceKeys = {"name",    "dataset",   "description", "owner",  "tags",  "time_column",
+                                              "columns", "freshness", "location",    "format", "lookup"};
 
 const std::vector<std::string> kFormats = {"parquet", "csv", "json"};
 // DuckDB's readers decompress .gz themselves.
@@ -19,15 +19,19 @@ const std::vector<std::pair<std::string, FileFormat>> kExtensions = {
     {".json.gz", FileFormat::kJson}};
 
 std::optional<Freshness> ParseFreshness(YamlReader& r, const YAML::Node& node) {
-  constexpr const char* kExpected = "expected 'marker' or {query: SQL returning the timestamp data is complete through}";
+  constexpr const char* kExpected =
+      "expected 'marker', 'static' or {query: SQL returning the timestamp data is complete through}";
   if (node.IsScalar()) {
-    if (ToLower(node.Scalar()) == "marker") return Freshness{Freshness::Kind::kMarker, ""};
-    r.ErrorAt(node, fmt::format("unknown freshness '{}': {}", node.Scalar(), kExpected));
+    std::string v = ToLower(node.Scalar());
+    if (v == "marker") return Freshness{Freshness::Kind::kMarker, ""};
+    if (v == "static") return Freshness{Freshness::Kind::kStatic, ""};
+    r.ErrorAt(node, fmt::format("unknown freshness '{}': {}{}", node.Scalar(), kExpected,
+                                DidYouMean(v, {"marker", "static"})));
     return std::nullopt;
   }
   if (!node.IsMap()) {
-    r.ErrorAt(node, fmt::format("'freshness' must be 'marker' or a mapping, got {}: {}", DescribeYamlType(node),
-                                kExpected));
+    r.ErrorAt(node, fmt::format("'freshness' must be 'marker', 'static' or a mapping, got {}: {}",
+                                DescribeYamlType(node), kExpected));
     return std::nullopt;
   }
   if (!r.CheckMap(node, "'freshness'", {"query"}, {"query"})) return std::nullopt;
@@ -109,12 +113,13 @@ std::optional<SourceDef> ParseSourceFile(const std::string& file, const std::str
   s.time_column = ToLower(r.String(*root, "time_column").value_or(""));
   if (YAML::Node n = (*root)["columns"]; n.IsDefined()) s.columns = ParseColumns(r, n);
   ParseFileLocation(r, *root, &s);
+  s.lookup = r.Bool(*root, "lookup").value_or(false);
   if (YAML::Node n = (*root)["freshness"]; n.IsDefined()) {
     if (auto f = ParseFreshness(r, n)) s.freshness = *f;
   } else {
     local.AddError({file, 1, 1},
-                   "source is missing required field 'freshness': 'marker' (set with `derived source mark`) or "
-                   "{query: SQL}");
+                   "source is missing required field 'freshness': 'marker' (set with `derived source mark`), "
+                   "'static' (complete for all time) or {query: SQL}");
   }
   if (!s.time_column.empty() && !s.columns.empty()) {
     bool found = false;

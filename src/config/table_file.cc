@@ -15,10 +15,13 @@ namespace {
 
 const std::vector<std::string> kTableKeys = {
     "name",         "dataset",    "description", "owner",   "tags",    "schedule", "window",
-    "start",        "batch",      "strategy",   "time_column", "partition_by", "cluster_by", "merge", "columns",
-    "tests",        "sql",        "sql_file"};
+    "start",        "batch",      "strategy",   "time_column", "partition_by", "cluster_by", "merge", "lookup",
+    "columns",      "tests",      "sql",        "sql_file"};
 
-const std::vector<std::string> kStrategies = {"replace", "append", "merge"};
+const std::vector<std::string> kStrategies = {"replace", "append", "merge", "view"};
+// A view has no storage, schedule or windows: these keys would mean nothing on one.
+const std::vector<std::string> kNotForViews = {"schedule", "window", "start", "batch", "time_column",
+                                               "partition_by", "cluster_by", "merge"};
 const std::vector<std::string> kMergeRules = {"latest", "earliest", "min", "max", "sum", "count", "coalesce"};
 const std::vector<std::string> kTestKinds = {"not_null", "unique", "accepted_values", "relationships",
                                              "row_count", "sql"};
@@ -39,7 +42,8 @@ std::optional<Strategy> ParseStrategy(YamlReader& r, const YAML::Node& node) {
   if (v == "replace") return Strategy::kReplace;
   if (v == "append") return Strategy::kAppend;
   if (v == "merge") return Strategy::kMerge;
-  r.ErrorAt(node, fmt::format("unknown strategy '{}': expected replace, append or merge{}", *s,
+  if (v == "view") return Strategy::kView;
+  r.ErrorAt(node, fmt::format("unknown strategy '{}': expected replace, append, merge or view{}", *s,
                               DidYouMean(*s, kStrategies)));
   return std::nullopt;
 }
@@ -307,6 +311,7 @@ std::optional<TableDef> ParseTableFile(const std::string& file, const std::strin
   for (auto& c : r.StringList(*root, "cluster_by").value_or(std::vector<std::string>{}))
     t.cluster_by.push_back(ToLower(c));
   if (YAML::Node n = (*root)["merge"]; n.IsDefined()) t.merge = ParseMerge(r, n);
+  t.lookup = r.Bool(*root, "lookup").value_or(false);
   if (YAML::Node n = (*root)["columns"]; n.IsDefined()) t.columns = ParseColumns(r, n);
   if (YAML::Node n = (*root)["tests"]; n.IsDefined()) t.tests = ParseTests(r, n);
   for (auto& test : t.tests) {
@@ -318,7 +323,14 @@ std::optional<TableDef> ParseTableFile(const std::string& file, const std::strin
   ParseSql(r, *root, text, project, &t);
 
   // Rules that tie fields together.
-  if (t.strategy != Strategy::kReplace) {
+  if (t.strategy == Strategy::kView) {
+    for (const auto& key : kNotForViews) {
+      if (!(*root)[key].IsDefined()) continue;
+      local.AddError(t.LocationOf(key), fmt::format("'{}' has no meaning for a view: a view has no storage, schedule or "
+                                                    "windows, and is complete as far as its inputs are",
+                                                    key));
+    }
+  } else if (t.strategy != Strategy::kReplace) {
     std::string strategy(StrategyName(t.strategy));
     if (t.time_column.empty()) {
       local.AddError(t.LocationOf("strategy"),

@@ -20,7 +20,10 @@ Status DescribeTable(Warehouse& wh, const TableDef& def, bool clear) {
   std::string table = d.Table(def.dataset, def.name);
   auto text = [&](const std::string& s) { return s.empty() ? std::string("NULL") : d.Literal(s); };
   std::string sql;
-  if (clear || !def.description.empty()) sql += fmt::format("COMMENT ON TABLE {} IS {};", table, text(def.description));
+  const char* kind = def.strategy == Strategy::kView ? "VIEW" : "TABLE";
+  if (clear || !def.description.empty()) {
+    sql += fmt::format("COMMENT ON {} {} IS {};", kind, table, text(def.description));
+  }
   for (const auto& c : def.columns) {
     if (!clear && c.description.empty()) continue;
     sql += fmt::format("COMMENT ON COLUMN {}.{} IS {};", table, d.Ident(c.name), text(c.description));
@@ -59,9 +62,11 @@ class TableBuilder {
     total_windows_ = 0;
     for (const auto& b : plan.batches) total_windows_ += b.windows;
     bool ok = true;
-    if (plan.action == Action::kReplace) {
+    if (def_.strategy == Strategy::kView) {
+      ok = RunView();
+    } else if (plan.action == Action::kReplace) {
       ok = RunReplace();
-    } else if (plan.action == Action::kRebuild || (req_.backfill && def_.strategy == Strategy::kMerge)) {
+    } else if (plan.action == Action::kRebuild) {
       ok = RunRebuild();
     } else {
       ok = RunBatches();
@@ -73,11 +78,12 @@ class TableBuilder {
 
  private:
   std::string Operation() const {
-    if (req_.backfill) return "backfill";
+    if (req_.backfill && req_.plan.action != Action::kTest) return "backfill";
     switch (req_.plan.action) {
       case Action::kCreate: return "create";
       case Action::kRebuild: return "rebuild";
       case Action::kReplace: return "replace";
+      case Action::kTest: return "test";
       default: return std::string(StrategyName(def_.strategy));
     }
   }
@@ -90,9 +96,9 @@ class TableBuilder {
   struct Counts {
     int64_t inserted = 0, updated = 0, deleted = 0;
   };
-  // A committed range of windows and what writing it did: one log row.
+  // A committed range of windows (none for a view) and what writing it did: one log row.
   struct Written {
-    Window window;
+    std::optional<Window> window;
     Counts counts;
   };
 
@@ -114,9 +120,7 @@ class TableBuilder {
         }
         if (auto s = WriteBatch(b, Target(), exists, &written[0].counts); !s.ok()) return Explain(s, b);
         if (auto s = Audit(Target()); !s.ok()) return s;
-        TableState next = result_.state;
-        if (!req_.backfill) next.completed.Add(b.write);
-        return Publish(std::move(next), written, started);
+        return Publish(Next({b.write}), written, started);
       });
       if (!st.ok()) return Fail(st, b.write, started);
       Committed(written, b.windows);
@@ -148,11 +152,9 @@ class TableBuilder {
       if (!old_rows.ok()) return old_rows.error();
       written.front().counts.deleted = *old_rows;
       if (auto s = Audit(Target()); !s.ok()) return s;
-      TableState next = result_.state;
-      next.completed = IntervalSet();
-      for (const auto& w : written) next.completed.Add(w.window);
-      next.version += 1;
-      return Publish(std::move(next), written, started);
+      std::vector<Window> windows;
+      for (const auto& w : written) windows.push_back(*w.window);
+      return Publish(Next(windows), written, started);
     });
     if (!st.ok()) return Fail(st, current, started);
     Committed(written, windows);
@@ -177,13 +179,35 @@ class TableBuilder {
       written[0].counts.inserted = *new_rows;
       written[0].counts.deleted = *old_rows;
       if (auto s = Audit(Target()); !s.ok()) return s;
-      TableState next = result_.state;
-      next.built_period = b.write.end;
-      next.version += 1;
-      return Publish(std::move(next), written, started);
+      return Publish(Next({b.write}), written, started);
     });
     if (!st.ok()) return Fail(st, b.write, started);
     Committed(written, b.windows);
+    return true;
+  }
+
+  // A view is created (or, for a new definition, re-created atomically) and its tests run
+  // on it, in one transaction; as its inputs advance only its tests run again. Nothing is
+  // stored but its definition, so a failed test leaves the last good view in place.
+  bool RunView() {
+    double started = WallSeconds();
+    std::vector<Written> written = {{std::nullopt, {}}};
+    Status st = InTransaction(wh_, [&]() -> Status {
+      if (req_.plan.action != Action::kTest) {
+        std::vector<OutputColumn> cols;
+        derived::Batch b;
+        b.read = b.write = req_.table->window;
+        if (auto s = Prepare(b, &cols); !s.ok()) return s;
+        auto created = wh_.Execute(fmt::format("CREATE OR REPLACE VIEW {} AS SELECT {} FROM {}", Target(),
+                                               SelectList(cols), Query()));
+        if (!created.ok()) return QueryFailed(created);
+        if (auto s = Describe(); !s.ok()) return s;
+      }
+      if (auto s = Audit(Target()); !s.ok()) return s;
+      return Publish(Next({}), written, started);
+    });
+    if (!st.ok()) return Fail(st, std::nullopt, started);
+    Committed(written, 0);
     return true;
   }
 
@@ -509,10 +533,12 @@ class TableBuilder {
     return Error(fmt::format("{}: {}", def_.file, Join(lines, "; ")));
   }
 
+  // The state once these windows of the plan commit (see StateAfter).
+  TableState Next(const std::vector<Window>& written) const {
+    return StateAfter(def_, result_.state, req_.plan, written, req_.definition_hash, inputs_);
+  }
+
   void Finish(TableState* next) const {
-    next->definition_hash = req_.definition_hash;
-    next->data_version += 1;
-    next->inputs = inputs_;
     next->last_status = "success";
     next->last_error.clear();
     next->last_run_id = ctx_.run_id;
@@ -524,13 +550,6 @@ class TableBuilder {
                     {"cluster_by", def_.cluster_by},
                     {"file", def_.file},
                     {"metadata_hash", MetadataHash(def_)}};
-    if (def_.strategy == Strategy::kReplace) {
-      next->watermark = next->built_period;
-    } else {
-      Timestamp start = FloorToPeriod(*def_.start, def_.schedule);
-      Timestamp end = next->completed.ContiguousEnd(start);
-      next->watermark = end > start ? std::optional<Timestamp>(end) : std::nullopt;
-    }
   }
 
   LogEntry Entry(std::optional<Window> w, const Counts& c, double started) const {

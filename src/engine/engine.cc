@@ -94,10 +94,7 @@ derived::Status Engine::LoadStates() {
 }
 
 derived::Status Engine::ReloadStates(const CompiledTable& t) {
-  std::vector<std::string> names = {cp_->def(t).qualified_name()};
-  for (const auto& up : t.upstream) {
-    if (!sources_.count(up)) names.push_back(up);
-  }
+  std::vector<std::string> names = StatesRead(t);
   auto states = meta_->LoadStates(&names);
   if (!states.ok()) return states.error();
   for (const auto& n : names) {
@@ -126,12 +123,15 @@ derived::Status Engine::LoadSources() {
       sources_[u.name] = std::move(u);
       continue;
     }
+    u.lookup = s.lookup;
     auto cols = wh_->Columns(s.dataset, s.name);
     u.exists = cols.ok() && cols->has_value();
-    if (s.freshness.kind == Freshness::Kind::kMarker) {
+    if (s.freshness.kind == Freshness::Kind::kStatic) {
+      u.complete_through = kEndOfTime;
+    } else if (s.freshness.kind == Freshness::Kind::kMarker) {
       auto it = marks->find(u.name);
       if (it != marks->end()) {
-        u.watermark = it->second;
+        u.complete_through = it->second;
       } else {
         u.problem = fmt::format("not marked complete yet: run `derived source mark {} --through TS`", u.name);
       }
@@ -146,7 +146,7 @@ derived::Status Engine::LoadSources() {
       } else if (auto ts = ParseTimestamp(*rows->at(0, 0)); !ts.ok()) {
         u.problem = fmt::format("its freshness query returned '{}', not a timestamp", *rows->at(0, 0));
       } else {
-        u.watermark = *ts;
+        u.complete_through = *ts;
       }
     }
     sources_[u.name] = std::move(u);
@@ -154,27 +154,54 @@ derived::Status Engine::LoadSources() {
   return derived::Status::Ok();
 }
 
-UpstreamStatus Engine::StatusOf(const std::string& name) const {
+UpstreamStatus Engine::StatusOf(const std::string& name, int depth) const {
   if (auto it = sources_.find(name); it != sources_.end()) return it->second;
   UpstreamStatus u;
   u.name = name;
   const TableDef* def = cp_->project.FindTable(name);
-  if (def) u.strategy = def->strategy;
+  if (def) u.strategy = def->strategy, u.lookup = def->lookup;
   auto it = states_.find(name);
-  if (it != states_.end()) {
-    u.exists = it->second.data_version > 0;
-    u.watermark = it->second.watermark;
-    u.data_version = it->second.data_version;
-    u.version = it->second.version;
-    u.definition_hash = it->second.definition_hash;
+  const TableState* st = it == states_.end() ? nullptr : &it->second;
+  if (st) {
+    u.exists = st->data_version > 0;
+    u.complete_through = st->complete_through;
+    u.data_version = st->data_version;
+    u.version = st->version;
+    u.definition_hash = st->definition_hash;
+  }
+  // A view is as complete as its inputs are now (cycles never reach here: the depth
+  // only bounds a chain of views).
+  const CompiledTable* t = def && def->strategy == Strategy::kView ? cp_->FindTable(name) : nullptr;
+  if (t && u.exists && depth < 64) {
+    std::vector<UpstreamStatus> ups = UpstreamsOf(*t, depth + 1);
+    u.complete_through = ViewCompleteThrough(*def, st, ups);
+    u.through = nlohmann::json::object();
+    for (const auto& up : ups) u.through[up.name] = up.Snapshot();
   }
   return u;
 }
 
-std::vector<UpstreamStatus> Engine::UpstreamsOf(const CompiledTable& t) const {
+std::vector<UpstreamStatus> Engine::UpstreamsOf(const CompiledTable& t, int depth) const {
   std::vector<UpstreamStatus> out;
-  for (const auto& up : t.upstream) out.push_back(StatusOf(up));
+  for (const auto& up : t.upstream) out.push_back(StatusOf(up, depth));
   return out;
+}
+
+std::vector<std::string> Engine::StatesRead(const CompiledTable& t) const {
+  std::vector<std::string> names = {cp_->def(t).qualified_name()};
+  std::set<std::string> seen(names.begin(), names.end());
+  std::vector<const CompiledTable*> todo = {&t};
+  while (!todo.empty()) {
+    const CompiledTable* at = todo.back();
+    todo.pop_back();
+    for (const auto& up : at->upstream) {
+      if (sources_.count(up) || !seen.insert(up).second) continue;
+      names.push_back(up);
+      const CompiledTable* u = cp_->FindTable(up);
+      if (u && cp_->def(*u).strategy == Strategy::kView) todo.push_back(u);  // read through it
+    }
+  }
+  return names;
 }
 
 PlanInput Engine::PlanInputFor(const CompiledTable& t, const std::vector<UpstreamStatus>& ups) const {
@@ -377,9 +404,6 @@ Result<RunReport> Engine::RunOnce(const std::string& select, const ProgressFn& p
 
 namespace {
 
-// Everything: what a rebuilt merge or replace table may have changed.
-constexpr Window kAllTime{Timestamp{-(int64_t{1} << 50)}, Timestamp{int64_t{1} << 50}};
-
 Window Union(std::optional<Window> a, Window b) {
   if (!a) return b;
   return {std::min(a->start, b.start), std::max(a->end, b.end)};
@@ -387,60 +411,19 @@ Window Union(std::optional<Window> a, Window b) {
 
 }  // namespace
 
-Result<std::optional<std::pair<Plan, Window>>> Engine::RepairPlan(const CompiledTable& t, Window changed,
-                                                                   bool explicit_windows) {
-  using Out = std::optional<std::pair<Plan, Window>>;
+Result<std::optional<Repair>> Engine::RepairOf(const CompiledTable& t, Window changed, bool explicit_windows) const {
   const TableDef& def = cp_->def(t);
-  auto it = states_.find(def.qualified_name());
-  if (it == states_.end() || it->second.data_version == 0) return Out();  // nothing built to repair
-  const TableState& state = it->second;
-  if (state.definition_hash != an_->hashes.at(def.qualified_name())) return Out();  // `run` rebuilds it anyway
-  bool as_value = an_->window_as_value.count(def.qualified_name()) > 0;
-  Plan plan;
-  if (def.strategy == Strategy::kReplace) {
-    Timestamp period_end = state.built_period ? *state.built_period : FloorToPeriod(now_, def.schedule);
-    Batch b;
-    b.write = b.read = {Add(period_end, def.window, -1), period_end};
-    plan.action = Action::kReplace;
-    plan.batches = {b};
-    return Out({plan, kAllTime});
-  }
-  Timestamp start = FloorToPeriod(*def.start, def.schedule);
-  Timestamp done = state.completed.ContiguousEnd(start);
-  Timestamp lo, hi;
-  if (explicit_windows) {
-    lo = FloorToPeriod(changed.start, def.schedule);
-    hi = FloorToPeriod(changed.end, def.schedule) == changed.end ? changed.end : NextBoundary(changed.end, def.schedule);
-  } else {
-    // The periods whose read range [end - window, end) overlaps what changed upstream:
-    // end > changed.start and end < changed.end + window.
-    if (!(changed.start < done) || !(start < changed.end)) return Out();
-    lo = FloorToPeriod(std::max(changed.start, start), def.schedule);
-    Timestamp past = Add(std::min(changed.end, done), def.window);
-    hi = FloorToPeriod(Timestamp{past.seconds - 1}, def.schedule);
-  }
-  lo = std::max(lo, start);
-  hi = std::min(hi, done);
-  if (!(lo < hi)) {
-    if (explicit_windows) {
-      return Error(fmt::format("{} has no completed windows in [{}, {}): it is built from {} through {}",
-                               def.qualified_name(), FormatIso(changed.start), FormatIso(changed.end),
-                               FormatIso(start), FormatIso(done)));
-    }
-    return Out();
-  }
-  if (def.strategy == Strategy::kMerge) {
-    // Re-merging corrected windows cannot take back what the old rows contributed (a
-    // min stays low, a sum double counts), so a merge table is rebuilt from scratch
-    // into a new version and swapped in.
-    plan.action = Action::kRebuild;
-    plan.reason = "merge table rebuilt from scratch: re-merging corrected windows cannot take back old rows";
-    plan.batches = MakeBatches(def, start, done, BatchSize(def, as_value), true);
-    return Out({plan, kAllTime});
-  }
-  plan.action = Action::kAppend;
-  plan.batches = MakeBatches(def, lo, hi, BatchSize(def, as_value), false);
-  return Out({plan, Window{lo, hi}});
+  const std::string& name = def.qualified_name();
+  auto it = states_.find(name);
+  RepairInput in;
+  in.def = &def;
+  in.definition_hash = an_->hashes.at(name);
+  in.state = it == states_.end() ? nullptr : &it->second;
+  in.window_as_value = an_->window_as_value.count(name) > 0;
+  in.changed = changed;
+  in.explicit_windows = explicit_windows;
+  in.now = now_;
+  return PlanRepair(in);
 }
 
 Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Timestamp to, bool downstream,
@@ -457,13 +440,13 @@ Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Tim
   if (it->second.definition_hash != an_->hashes.at(def.qualified_name())) {
     return Error(fmt::format("{} changed since it was built: `derived run` rebuilds it first", def.qualified_name()));
   }
-  auto plan = RepairPlan(*t, {from, to}, true);
-  if (!plan.ok()) return plan.error();
+  auto repair = RepairOf(*t, {from, to}, true);
+  if (!repair.ok()) return repair.error();
   RunReport report;
   report.run_id = run_id_;
-  TableOutcome o = BuildTable(*t, (*plan)->first, true, progress);
+  TableOutcome o = BuildTable(*t, (*repair)->plan, true, progress);
   report.tables.push_back(o);
-  if (downstream && !o.failed()) Propagate({{def.qualified_name(), (*plan)->second}}, progress, &report);
+  if (downstream && !o.failed()) Propagate({{def.qualified_name(), (*repair)->changes}}, progress, &report);
   return report;
 }
 
@@ -509,15 +492,20 @@ void Engine::Propagate(std::map<std::string, Window> changed, const ProgressFn& 
       continue;
     }
     if (!input || !BrokenReason(*t).empty()) continue;
-    auto plan = RepairPlan(*t, *input, false);
-    if (!plan.ok() || !*plan) continue;
-    TableOutcome o = BuildTable(*t, (*plan)->first, true, progress);
+    auto repair = RepairOf(*t, *input, false);
+    if (!repair.ok() || !*repair) continue;
+    const Repair& r = **repair;
+    if (r.plan.action == Action::kWait) {  // a view: the change shows through it
+      changed[def.qualified_name()] = r.changes;
+      continue;
+    }
+    TableOutcome o = BuildTable(*t, r.plan, true, progress);
     o.detail = "repair: " + o.detail;
     report->tables.push_back(o);
     if (o.failed()) {
       failed.insert(def.qualified_name());
     } else {
-      changed[def.qualified_name()] = (*plan)->second;
+      changed[def.qualified_name()] = r.changes;
     }
   }
 }
@@ -531,22 +519,37 @@ Result<std::vector<TableStatus>> Engine::Status() {
   for (const auto& r : rows->rows) last_run[r[0].value_or("")] = r[1].value_or("");
 
   std::vector<TableStatus> out;
+  auto lag = [&](TableStatus* s) {
+    if (s->complete_through) s->lag_seconds = std::max<int64_t>(0, now_.seconds - s->complete_through->seconds);
+  };
   for (int id : cp_->graph.IdsByName()) {
-    const CompiledTable* t = cp_->FindTable(cp_->graph.node(id).name);
+    const std::string& name = cp_->graph.node(id).name;
+    TableStatus s;
+    s.table = name;
+    if (const SourceDef* src = cp_->project.FindSource(name)) {
+      UpstreamStatus u = StatusOf(name);
+      s.strategy = "source";
+      s.schedule = FreshnessName(src->freshness.kind);
+      s.complete_through = u.complete_through;
+      lag(&s);
+      s.next = !u.problem.empty() ? u.problem : !u.exists ? "does not exist in the warehouse" : "";
+      if (src->lookup) s.next = s.next.empty() ? "lookup: readers never wait for it" : s.next;
+      out.push_back(std::move(s));
+      continue;
+    }
+    const CompiledTable* t = cp_->FindTable(name);
     if (!t) continue;
     const TableDef& def = cp_->def(*t);
-    TableStatus s;
-    s.table = def.qualified_name();
     s.strategy = StrategyName(def.strategy);
-    s.schedule = ScheduleName(def.schedule);
+    s.schedule = def.strategy == Strategy::kView ? "-" : ScheduleName(def.schedule);
     if (auto it = states_.find(s.table); it != states_.end()) {
-      s.watermark = it->second.watermark;
       s.last_status = it->second.last_status;
       s.consecutive_failures = it->second.consecutive_failures;
       s.failing = s.consecutive_failures >= kFailingAfter;
       s.last_error = it->second.last_error;
     }
-    if (s.watermark) s.lag_seconds = now_.seconds - s.watermark->seconds;
+    s.complete_through = StatusOf(name).complete_through;
+    lag(&s);
     s.last_run = last_run[s.table];
     if (std::string why = BrokenReason(*t); !why.empty()) {
       s.next = "invalid definition: " + why;
@@ -555,10 +558,10 @@ Result<std::vector<TableStatus>> Engine::Status() {
       s.waiting_on = plan.waiting_on;
       if (plan.action == Action::kWait) {
         s.next = plan.reason;
+      } else if (def.strategy == Strategy::kView || def.strategy == Strategy::kReplace) {
+        s.next = fmt::format("ready: {} ({})", ActionName(plan.action), plan.reason);
       } else {
-        int windows = 0;
-        for (const auto& b : plan.batches) windows += b.windows;
-        s.next = fmt::format("ready: {} {}", ActionName(plan.action), Plural(windows, "window"));
+        s.next = fmt::format("ready: {} {}", ActionName(plan.action), Plural(plan.windows(), "window"));
       }
     }
     out.push_back(std::move(s));
@@ -569,7 +572,7 @@ Result<std::vector<TableStatus>> Engine::Status() {
     s.table = name;
     s.strategy = state.config.value("strategy", "?");
     s.schedule = state.config.value("schedule", "?");
-    s.watermark = state.watermark;
+    s.complete_through = state.complete_through;
     s.last_status = "removed";
     s.last_run = last_run[name];
     s.next = RemovalNote(state);
@@ -583,52 +586,52 @@ nlohmann::json PlannedChange::ToJson() const {
 }
 
 Result<std::vector<PlannedChange>> Engine::PlanChanges() {
+  // Every table is planned upstream first with the same decision code as a run, and
+  // its state is advanced as if that plan had committed, so readers see their inputs'
+  // new versions and completeness as the run would leave them.
+  std::map<std::string, TableState> saved = states_;
   std::vector<PlannedChange> out;
-  std::set<std::string> rewritten;  // tables whose history the reload rewrites
-  auto completed_windows = [&](const TableDef& def, const TableState& st) {
-    if (def.strategy == Strategy::kReplace) return 1;
-    Timestamp start = FloorToPeriod(*def.start, def.schedule);
-    return static_cast<int>(PeriodsBetween(start, st.completed.ContiguousEnd(start), def.schedule).size());
-  };
   for (int id : cp_->order) {
     const CompiledTable* t = cp_->FindTable(cp_->graph.node(id).name);
     if (!t || !BrokenReason(*t).empty()) continue;
     const TableDef& def = cp_->def(*t);
     const std::string name = def.qualified_name();
+    std::vector<UpstreamStatus> ups = UpstreamsOf(*t);
+    PlanInput in = PlanInputFor(*t, ups);
+    Plan plan = PlanTable(in);
     auto it = states_.find(name);
+    bool built = it != states_.end() && it->second.data_version > 0;
     PlannedChange c;
     c.table = name;
-    if (it == states_.end() || it->second.data_version == 0) {
-      Plan plan = PlanTable(PlanInputFor(*t, UpstreamsOf(*t)));
-      for (const auto& b : plan.batches) c.windows += b.windows;
+    c.windows = plan.windows();
+    std::string what = def.strategy == Strategy::kView      ? "the view re-created"
+                       : def.strategy == Strategy::kReplace ? "rebuilt"
+                                                            : Plural(c.windows, "window") + " rebuilt";
+    std::string when = plan.action == Action::kWait ? "; not ready yet: " + plan.reason : "";
+    if (!built) {
       c.change = "create";
-      c.detail = c.windows ? fmt::format("{} ready now", Plural(c.windows, "window"))
-                           : "nothing ready yet: " + plan.reason;
-      out.push_back(c);
-      continue;
-    }
-    const TableState& st = it->second;
-    std::string up_rewritten;
-    for (const auto& up : t->upstream) {
-      if (rewritten.count(up)) up_rewritten = up;
-    }
-    if (st.definition_hash != an_->hashes.at(name)) {
+      c.detail = plan.action == Action::kWait ? "nothing ready yet: " + plan.reason
+                 : def.strategy == Strategy::kView ? "the view is created"
+                                                   : fmt::format("{} ready now", Plural(c.windows, "window"));
+    } else if (it->second.definition_hash != an_->hashes.at(name)) {
       c.change = "rebuild";
-      c.windows = completed_windows(def, st);
-      c.detail = fmt::format("definition changed: {} rebuilt into a new version", Plural(c.windows, "window"));
-    } else if (!up_rewritten.empty()) {
+      c.detail = fmt::format("definition changed: {} into a new version{}", what, when);
+    } else if (std::string up = RewrittenUpstream(in); !up.empty()) {
       c.change = "repair";
-      c.windows = completed_windows(def, st);
-      c.detail = fmt::format("upstream {} is rebuilt: {} recomputed", up_rewritten, Plural(c.windows, "window"));
-    } else if (st.config.value("metadata_hash", "") != an_->metadata_hashes.at(name)) {
+      c.detail = fmt::format("upstream {} is rebuilt: {}{}", up, what, when);
+    } else if (it->second.config.value("metadata_hash", "") != an_->metadata_hashes.at(name)) {
       c.change = "metadata";
       c.detail = "description, owner, tags or tests changed: no rebuild";
-    } else {
-      continue;
     }
-    if (c.change != "metadata") rewritten.insert(name);
-    out.push_back(c);
+    if (!c.change.empty()) out.push_back(c);
+    if (plan.action == Action::kWait) continue;
+    std::vector<Window> written;
+    for (const auto& b : plan.batches) written.push_back(b.write);
+    nlohmann::json inputs = nlohmann::json::object();
+    for (const auto& up : ups) inputs[up.name] = up.Snapshot();
+    states_[name] = StateAfter(def, built ? it->second : TableState{}, plan, written, an_->hashes.at(name), inputs);
   }
+  states_ = std::move(saved);
   for (const auto& [name, st] : states_) {
     if (Removed(st)) out.push_back({name, "removed", RemovalNote(st)});
   }
@@ -650,12 +653,17 @@ derived::Status Engine::Drop(const std::string& table, const std::string& reason
   }
   auto dot = name.find('.');
   std::string target = wh_->dialect().Table(name.substr(0, dot), name.substr(dot + 1));
+  bool view = it->second.config.value("strategy", "") == "view";
   LogEntry e = Entry(name, it->second.definition_hash, "drop");
   if (!reason.empty()) e.details = {{"reason", reason}};
   auto st = InTransaction(*wh_, [&]() -> derived::Status {
-    auto n = wh_->Query("SELECT count(*) FROM " + target);
-    if (n.ok() && n->size() == 1 && n->at(0, 0)) e.rows_deleted = std::stoll(*n->at(0, 0));
-    if (auto s = wh_->Execute("DROP TABLE IF EXISTS " + target); !s.ok()) return s;
+    if (view) {  // nothing stored: only its definition goes
+      if (auto s = wh_->Execute("DROP VIEW IF EXISTS " + target); !s.ok()) return s;
+    } else {
+      auto n = wh_->Query("SELECT count(*) FROM " + target);
+      if (n.ok() && n->size() == 1 && n->at(0, 0)) e.rows_deleted = std::stoll(*n->at(0, 0));
+      if (auto s = wh_->Execute("DROP TABLE IF EXISTS " + target); !s.ok()) return s;
+    }
     e.finished_at = WallSeconds();
     if (auto s = meta_->AppendLog(e); !s.ok()) return s;
     return meta_->DeleteState(name);

@@ -38,11 +38,13 @@ struct RunReport {
   int failures() const;
 };
 
+// One node's line in `derived status`: a table, or a source (strategy "source", schedule
+// its freshness kind).
 struct TableStatus {
   std::string table;
   std::string strategy, schedule;
-  std::optional<Timestamp> watermark;
-  std::optional<int64_t> lag_seconds;  // now - watermark
+  std::optional<Timestamp> complete_through;
+  std::optional<int64_t> lag_seconds;  // now - complete_through, at least 0
   std::string last_run;                // finished_at of the last success, as text
   std::string last_status;
   int64_t consecutive_failures = 0;
@@ -131,7 +133,8 @@ class Engine {
   // all the way down.
   Result<RunReport> Restate(const std::string& source, Timestamp from, Timestamp to, const ProgressFn& progress);
 
-  // Every table in the project, then every table removed from it whose data is kept.
+  // Every source and table in the project by name, then every table removed from it
+  // whose data is kept.
   Result<std::vector<TableStatus>> Status();
 
   // Records that a marker source is complete through `through`, then reloads sources().
@@ -155,20 +158,22 @@ class Engine {
   // Builds, updates metadata or waits: the decision for one valid table whose upstreams
   // are not blocked.
   TableOutcome Update(const CompiledTable& t, const ProgressFn& progress);
-  UpstreamStatus StatusOf(const std::string& name) const;
+  // What a reader knows of `name`; `depth` bounds a chain of views read through.
+  UpstreamStatus StatusOf(const std::string& name, int depth = 0) const;
+  // The tables whose states `t`'s decision reads: itself, its upstreams, and through
+  // views, theirs.
+  std::vector<std::string> StatesRead(const CompiledTable& t) const;
   // The source of that name, or an error suggesting the closest one.
   Result<const SourceDef*> FindSource(const std::string& name) const;
-  std::vector<UpstreamStatus> UpstreamsOf(const CompiledTable& t) const;
+  std::vector<UpstreamStatus> UpstreamsOf(const CompiledTable& t, int depth = 0) const;
   PlanInput PlanInputFor(const CompiledTable& t, const std::vector<UpstreamStatus>& ups) const;
   // Why a table cannot be built at all (invalid definition, cycle), or empty.
   std::string BrokenReason(const CompiledTable& t) const;
   TableOutcome BuildTable(const CompiledTable& t, const Plan& plan, bool backfill, const ProgressFn& progress);
   void RecordBroken(const CompiledTable& t, const std::string& reason);
-  // The work that brings a built table up to date after `changed` changed in its inputs
-  // (or, when `explicit_windows`, in itself), and the range of its own data that changes.
-  // nullopt: nothing built there to repair.
-  Result<std::optional<std::pair<Plan, Window>>> RepairPlan(const CompiledTable& t, Window changed,
-                                                             bool explicit_windows);
+  // The repair of a built table after `changed` changed in its inputs (or, when
+  // `explicit_windows`, in itself); see PlanRepair.
+  Result<std::optional<Repair>> RepairOf(const CompiledTable& t, Window changed, bool explicit_windows) const;
   // Repairs every table downstream of the changed ones, upstream first.
   void Propagate(std::map<std::string, Window> changed, const ProgressFn& progress, RunReport* report);
 

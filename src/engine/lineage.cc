@@ -61,7 +61,8 @@ class Tracer {
     const CompiledTable* t = cp_.FindTable(table);
     if (!t || depth > 32) return out;
     const TableDef& def = cp_.def(*t);
-    bool replace = def.strategy == Strategy::kReplace;
+    // A replace table or a lookup is read whole: its newest run before the reader's.
+    bool replace = def.strategy == Strategy::kReplace || def.lookup;
     auto runs = Runs(table, replace ? std::nullopt : std::optional<Window>(range), before);
     if (!runs.ok()) return runs.error();
     IntervalSet covered;
@@ -89,22 +90,49 @@ class Tracer {
     // Each period reads `window` back from its end.
     Window read{Add(NextBoundary(run.window.start, def.schedule), def.window, -1), run.window.end};
     if (def.strategy == Strategy::kReplace) read = run.window;
+    if (auto st = Inputs(t, run.inputs, read, run.started_at, depth, &node.inputs); !st.ok()) return st.error();
+    return node;
+  }
+
+  // What `t` read, as `inputs` (its snapshot of each upstream) recorded, into `out`.
+  Status Inputs(const CompiledTable& t, const nlohmann::json& inputs, Window read, const std::string& before,
+                int depth, std::vector<LineageRun>* out) {
     for (const auto& up : t.upstream) {
-      if (cp_.project.FindSource(up)) {
-        LineageRun src;
-        src.table = up;
-        src.is_source = true;
-        if (run.inputs.is_object() && run.inputs.contains(up) && run.inputs[up]["watermark"].is_string()) {
-          src.watermark = run.inputs[up]["watermark"].get<std::string>();
-        }
-        node.inputs.push_back(std::move(src));
+      nlohmann::json seen = inputs.is_object() && inputs.contains(up) ? inputs[up] : nlohmann::json::object();
+      auto text = [&](const char* key) {
+        return seen.contains(key) && seen[key].is_string() ? seen[key].get<std::string>() : std::string();
+      };
+      LineageRun in;
+      in.table = up;
+      in.lookup = seen.value("lookup", false);
+      in.complete_through = text("complete_through");
+      if (in.complete_through.empty()) in.complete_through = text("watermark");  // older log rows
+      if (seen.contains("version") && seen["version"].is_number_integer()) in.version = seen["version"].get<int64_t>();
+      const CompiledTable* u = cp_.FindTable(up);
+      if (!u) {
+        in.kind = LineageRun::Kind::kSource;
+        out->push_back(std::move(in));
         continue;
       }
-      auto ups = Trace(up, read, run.started_at, depth + 1);
+      if (cp_.def(*u).strategy == Strategy::kView) {
+        // A view reads what it reads when its reader runs: its inputs were recorded with it.
+        in.kind = LineageRun::Kind::kView;
+        if (depth > 32) continue;
+        auto st = Inputs(*u, seen.value("inputs", nlohmann::json::object()), read, before, depth + 1, &in.inputs);
+        if (!st.ok()) return st;
+        out->push_back(std::move(in));
+        continue;
+      }
+      auto ups = Trace(up, read, before, depth + 1);
       if (!ups.ok()) return ups.error();
-      for (auto& u : *ups) node.inputs.push_back(std::move(u));
+      for (auto& r : *ups) {
+        r.lookup = in.lookup;
+        r.complete_through = in.complete_through;
+        r.version = in.version;
+        out->push_back(std::move(r));
+      }
     }
-    return node;
+    return Status::Ok();
   }
 
  private:
@@ -112,25 +140,42 @@ class Tracer {
   const CompiledProject& cp_;
 };
 
+std::string_view KindName(LineageRun::Kind k) {
+  switch (k) {
+    case LineageRun::Kind::kTable: return "table";
+    case LineageRun::Kind::kSource: return "source";
+    case LineageRun::Kind::kView: return "view";
+  }
+  return "?";
+}
+
+// ", complete through X" / ", lookup at version 3" as recorded by the reader.
+std::string AsRead(const LineageRun& r) {
+  std::string s;
+  if (r.lookup) s += r.version >= 0 ? fmt::format(", lookup: newest version ({})", r.version) : ", lookup";
+  s += ", complete through " + (r.complete_through.empty() ? std::string("unknown") : r.complete_through);
+  return s;
+}
+
 void Format(const LineageRun& r, int depth, std::string* out) {
   std::string pad(static_cast<size_t>(depth) * 2, ' ');
-  if (r.is_source) {
-    *out += fmt::format("{}{} (source, complete through {})\n", pad, r.table,
-                        r.watermark.empty() ? "unknown" : r.watermark);
-    return;
+  if (r.kind != LineageRun::Kind::kTable) {
+    *out += fmt::format("{}{} ({}{})\n", pad, r.table, KindName(r.kind), AsRead(r));
+  } else {
+    *out += fmt::format("{}{} [{}, {}) {} run {} at {}{}\n", pad, r.table, FormatIso(r.window.start),
+                        FormatIso(r.window.end), r.operation, r.run_id, r.finished_at, depth ? AsRead(r) : "");
   }
-  *out += fmt::format("{}{} [{}, {}) {} run {} at {}\n", pad, r.table, FormatIso(r.window.start),
-                      FormatIso(r.window.end), r.operation, r.run_id, r.finished_at);
   for (const auto& in : r.inputs) Format(in, depth + 1, out);
 }
 
 }  // namespace
 
 nlohmann::json LineageRun::ToJson() const {
-  nlohmann::json j = {{"table", table}, {"kind", is_source ? "source" : "table"}};
-  if (is_source) {
-    j["watermark"] = watermark.empty() ? nlohmann::json(nullptr) : nlohmann::json(watermark);
-  } else {
+  nlohmann::json j = {{"table", table}, {"kind", KindName(kind)}};
+  j["complete_through"] = complete_through.empty() ? nlohmann::json(nullptr) : nlohmann::json(complete_through);
+  if (lookup) j["lookup"] = true;
+  if (version >= 0) j["version"] = version;
+  if (kind == Kind::kTable) {
     j["run_id"] = run_id;
     j["operation"] = operation;
     j["window_start"] = FormatIso(window.start);

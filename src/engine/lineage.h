@@ -13,20 +13,24 @@
 namespace derived {
 
 struct LineageRun {
+  enum class Kind { kTable, kSource, kView };
   std::string table;
-  bool is_source = false;
+  Kind kind = Kind::kTable;
+  bool lookup = false;  // read at its newest version, never waited for
   // Tables: the run that wrote the data that was read.
   std::string run_id, operation, finished_at;
   Window window;
-  // Sources: complete through this point when read (from the reader's `inputs`).
-  std::string watermark;
+  // Complete through this point when read (from the reader's `inputs`); empty: unknown.
+  std::string complete_through;
+  int64_t version = -1;  // tables and views: the version read (-1: unknown)
   std::vector<LineageRun> inputs;
 
   nlohmann::json ToJson() const;
 };
 
 // The runs behind the window of `table` holding `at`: its latest successful run covering
-// that instant, and for each input, the runs that had committed the data it read.
+// that instant, and for each input, the runs that had committed the data it read. Views
+// store nothing: the trace passes through them to what they read.
 Result<LineageRun> TraceLineage(Warehouse& wh, const CompiledProject& cp, const std::string& table, Timestamp at);
 
 // An indented tree, one run per line.

@@ -40,8 +40,7 @@ CREATE TABLE IF NOT EXISTS _derived.state (
   version BIGINT,
   data_version BIGINT,
   completed JSON,
-  watermark TIMESTAMP,
-  built_period TIMESTAMP,
+  complete_through TIMESTAMP,
   last_status VARCHAR,
   last_error VARCHAR,
   last_run_id VARCHAR,
@@ -99,8 +98,8 @@ std::string RunCommand(const std::string& cmd) {
 }
 
 const char* kStateColumns =
-    "table_name, definition_hash, version, data_version, completed, watermark, built_period, last_status, "
-    "last_error, last_run_id, consecutive_failures, inputs, config";
+    "table_name, definition_hash, version, data_version, completed, complete_through, last_status, last_error, "
+    "last_run_id, consecutive_failures, inputs, config";
 
 Result<TableState> StateFromRow(const std::vector<std::optional<std::string>>& r) {
   TableState s;
@@ -111,14 +110,13 @@ Result<TableState> StateFromRow(const std::vector<std::optional<std::string>>& r
   auto completed = IntervalSet::FromJson(r[4].value_or(""));
   if (!completed.ok()) return Error("_derived.state of " + s.table + ": " + completed.error().message);
   s.completed = std::move(*completed);
-  s.watermark = ParseOptTs(r[5]);
-  s.built_period = ParseOptTs(r[6]);
-  s.last_status = r[7].value_or("");
-  s.last_error = r[8].value_or("");
-  s.last_run_id = r[9].value_or("");
-  s.consecutive_failures = r[10] ? std::stoll(*r[10]) : 0;
-  s.inputs = nlohmann::json::parse(r[11].value_or("{}"), nullptr, false);
-  s.config = nlohmann::json::parse(r[12].value_or("{}"), nullptr, false);
+  s.complete_through = ParseOptTs(r[5]);
+  s.last_status = r[6].value_or("");
+  s.last_error = r[7].value_or("");
+  s.last_run_id = r[8].value_or("");
+  s.consecutive_failures = r[9] ? std::stoll(*r[9]) : 0;
+  s.inputs = nlohmann::json::parse(r[10].value_or("{}"), nullptr, false);
+  s.config = nlohmann::json::parse(r[11].value_or("{}"), nullptr, false);
   if (s.inputs.is_discarded()) s.inputs = nlohmann::json::object();
   if (s.config.is_discarded()) s.config = nlohmann::json::object();
   return s;
@@ -143,7 +141,28 @@ Provenance CollectProvenance(const std::string& project_root) {
   return p;
 }
 
-Status MetadataStore::EnsureSchema() { return wh_->Execute(kSchemaSql); }
+Status MetadataStore::EnsureSchema() {
+  if (auto st = wh_->Execute(kSchemaSql); !st.ok()) return st;
+  return Migrate();
+}
+
+// Warehouses written by earlier versions: `watermark` became `complete_through`, and a
+// replace table's old watermark (the period of its build, whatever its inputs held) is
+// forgotten so that its next step records what its inputs really allow.
+Status MetadataStore::Migrate() {
+  auto cols = wh_->Columns(kMetaSchema, "state");
+  if (!cols.ok()) return cols.error();
+  bool old = false;
+  for (const auto& c : cols->value_or(std::vector<OutputColumn>{})) old = old || c.name == "watermark";
+  if (!old) return Status::Ok();
+  return InTransaction(*wh_, [&] {
+    return wh_->Execute(
+        "ALTER TABLE _derived.state RENAME COLUMN watermark TO complete_through;"
+        "ALTER TABLE _derived.state DROP COLUMN built_period;"
+        "UPDATE _derived.state SET complete_through = NULL WHERE json_extract_string(config, '$.strategy') = "
+        "'replace'");
+  });
+}
 
 Result<std::map<std::string, TableState>> MetadataStore::LoadStates(const std::vector<std::string>* tables) {
   std::string where;
@@ -171,9 +190,10 @@ Status MetadataStore::DeleteState(const std::string& table) {
 Status MetadataStore::SaveState(const TableState& s) {
   if (auto st = Prepared(); !st.ok()) return st;
   std::vector<Statement::Value> values = {
-      s.table,          Opt(s.definition_hash), s.version,       s.data_version,         s.completed.ToJson(),
-      TsText(s.watermark), TsText(s.built_period), Opt(s.last_status), Opt(s.last_error), Opt(s.last_run_id),
-      s.consecutive_failures, s.inputs.dump(), s.config.dump(), WallText(WallSeconds())};
+      s.table,           Opt(s.definition_hash),   s.version,          s.data_version,
+      s.completed.ToJson(), TsText(s.complete_through), Opt(s.last_status), Opt(s.last_error),
+      Opt(s.last_run_id), s.consecutive_failures,   s.inputs.dump(),    s.config.dump(),
+      WallText(WallSeconds())};
   // One row per table, without a key (DuckDB checks unique indexes eagerly inside a
   // transaction): update it, and insert it the first time.
   auto updated = state_update_->Run(values);
@@ -222,13 +242,13 @@ Status MetadataStore::Prepared() {
   if (!log.ok()) return log.error();
   auto upd = wh_->Prepare(
       "UPDATE _derived.state SET definition_hash = $2, version = $3, data_version = $4, completed = $5::JSON, "
-      "watermark = $6::TIMESTAMP, built_period = $7::TIMESTAMP, last_status = $8, last_error = $9, last_run_id = $10, "
-      "consecutive_failures = $11, inputs = $12::JSON, config = $13::JSON, updated_at = $14::TIMESTAMP "
+      "complete_through = $6::TIMESTAMP, last_status = $7, last_error = $8, last_run_id = $9, "
+      "consecutive_failures = $10, inputs = $11::JSON, config = $12::JSON, updated_at = $13::TIMESTAMP "
       "WHERE table_name = $1");
   if (!upd.ok()) return upd.error();
   auto ins = wh_->Prepare(
-      "INSERT INTO _derived.state VALUES ($1, $2, $3, $4, $5::JSON, $6::TIMESTAMP, $7::TIMESTAMP, $8, $9, $10, $11, "
-      "$12::JSON, $13::JSON, $14::TIMESTAMP)");
+      "INSERT INTO _derived.state VALUES ($1, $2, $3, $4, $5::JSON, $6::TIMESTAMP, $7, $8, $9, $10, $11::JSON, "
+      "$12::JSON, $13::TIMESTAMP)");
   if (!ins.ok()) return ins.error();
   log_insert_ = std::move(*log);
   state_update_ = std::move(*upd);

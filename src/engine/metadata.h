@@ -24,8 +24,9 @@ struct TableState {
   int64_t version = 0;       // bumped when a rebuilt version is swapped in
   int64_t data_version = 0;  // bumped by every committed mutation: "has new data"
   IntervalSet completed;     // windows built for this version (append and merge)
-  std::optional<Timestamp> watermark;    // data complete through here
-  std::optional<Timestamp> built_period; // replace: the period end of the last build
+  // Data before this instant is final (see engine/plan.h for the rule per strategy); for
+  // a view with tests, where they last passed.
+  std::optional<Timestamp> complete_through;
   std::string last_status;               // success, failed, test_failed
   std::string last_error;
   std::string last_run_id;
@@ -38,7 +39,7 @@ struct LogEntry {
   std::string run_id;
   std::string table;
   std::string definition_hash;
-  std::string operation;  // create, append, merge, replace, rebuild, backfill
+  std::string operation;  // create, append, merge, replace, rebuild, backfill, test, ...
   std::optional<Window> window;
   int64_t rows_inserted = 0, rows_updated = 0, rows_deleted = 0;
   nlohmann::json inputs = nlohmann::json::object();
@@ -83,6 +84,7 @@ class MetadataStore {
 
  private:
   Status Prepared();
+  Status Migrate();
 
   Warehouse* wh_;
   Provenance provenance_;

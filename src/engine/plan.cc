@@ -8,14 +8,22 @@
 namespace derived {
 
 nlohmann::json UpstreamStatus::Snapshot() const {
-  nlohmann::json j = {{"kind", is_source ? "source" : "table"}};
-  j["watermark"] = watermark ? nlohmann::json(FormatIso(*watermark)) : nlohmann::json(nullptr);
+  nlohmann::json j = {{"kind", is_source ? "source" : strategy == Strategy::kView ? "view" : "table"}};
+  j["complete_through"] = complete_through ? nlohmann::json(FormatIso(*complete_through)) : nlohmann::json(nullptr);
+  if (lookup) j["lookup"] = true;
+  if (!through.is_null()) j["inputs"] = through;
   if (!is_source) {
     j["data_version"] = data_version;
     j["version"] = version;
     j["definition_hash"] = definition_hash;
   }
   return j;
+}
+
+int Plan::windows() const {
+  int n = 0;
+  for (const auto& b : batches) n += b.windows;
+  return n;
 }
 
 std::string_view ActionName(Action a) {
@@ -25,6 +33,7 @@ std::string_view ActionName(Action a) {
     case Action::kAppend: return "append";
     case Action::kReplace: return "replace";
     case Action::kRebuild: return "rebuild";
+    case Action::kTest: return "test";
   }
   return "?";
 }
@@ -107,39 +116,46 @@ bool UsesWindowAsValue(const std::string& sql, const std::string& start_literal,
 
 namespace {
 
-// The point through which every gating upstream is complete, or nullopt when one has
-// nothing yet. Fills the plan's waiting list with the upstreams that hold back `needed`.
-std::optional<Timestamp> GateThrough(const PlanInput& in, Timestamp needed, Plan* plan) {
-  std::optional<Timestamp> gate = in.now;
+std::string Through(const std::optional<Timestamp>& t) { return t ? FormatIso(*t) : "nothing"; }
+
+// Inputs that do not exist yet hold back every kind of table; returns false (and fills
+// the plan's reason) when one is missing.
+bool InputsExist(const PlanInput& in, Plan* plan) {
   for (const auto& up : in.upstream) {
-    if (!up.gates()) {
-      if (!up.exists) {
-        plan->waiting_on.push_back(up.name);
-        gate.reset();
-        if (plan->reason.empty()) plan->reason = fmt::format("waits for {} to be built", up.name);
-      }
-      continue;
-    }
-    if (!up.watermark || *up.watermark < needed) {
-      plan->waiting_on.push_back(up.name);
-      if (plan->reason.empty()) {
-        std::string have = up.watermark ? "complete through " + FormatIso(*up.watermark)
-                                        : (up.problem.empty() ? "no data yet" : up.problem);
-        plan->reason = fmt::format("waits for {} ({}; needs {})", up.name, have, FormatIso(needed));
-      }
-    }
-    if (!up.watermark) {
-      gate.reset();
-    } else if (gate) {
-      gate = std::min(*gate, *up.watermark);
+    if (up.exists) continue;
+    plan->waiting_on.push_back(up.name);
+    if (plan->reason.empty()) {
+      plan->reason = up.is_source ? fmt::format("waits for source {} to exist{}", up.name,
+                                                up.problem.empty() ? "" : " (" + up.problem + ")")
+                                  : fmt::format("waits for {} to be built", up.name);
     }
   }
-  return gate;
+  return plan->waiting_on.empty();
 }
 
-// The upstream table whose history was rewritten since this table last read it: built
-// from a new definition, or (append and merge) rebuilt into a new version. Everything
-// this table built from it is stale. Empty when there is none.
+// Names the gating inputs that are not complete through `needed` (the first one in the
+// reason). Returns false when there is one.
+bool CompleteThrough(const PlanInput& in, Timestamp needed, Plan* plan) {
+  bool all = true;
+  for (const auto& up : in.upstream) {
+    if (!up.gates() || (up.complete_through && *up.complete_through >= needed)) continue;
+    all = false;
+    plan->waiting_on.push_back(up.name);
+    if (plan->reason.empty()) {
+      std::string have = up.complete_through ? "complete through " + FormatIso(*up.complete_through)
+                                             : (up.problem.empty() ? "nothing complete yet" : up.problem);
+      plan->reason = fmt::format("waits for {} ({}; needs {})", up.name, have, FormatIso(needed));
+    }
+  }
+  return all;
+}
+
+bool Built(const PlanInput& in) { return in.state && in.state->data_version > 0; }
+
+}  // namespace
+
+// Everything this table built from such an upstream is stale. A replace upstream's
+// version moves on every build, which is new data, not a rewrite.
 std::string RewrittenUpstream(const PlanInput& in) {
   if (!in.state) return "";
   for (const auto& up : in.upstream) {
@@ -153,73 +169,150 @@ std::string RewrittenUpstream(const PlanInput& in) {
   return "";
 }
 
+TableState StateAfter(const TableDef& def, const TableState& before, const Plan& plan,
+                      const std::vector<Window>& written, const std::string& definition_hash,
+                      const nlohmann::json& inputs) {
+  TableState next = before;
+  next.table = def.qualified_name();
+  next.definition_hash = definition_hash;
+  next.data_version += 1;
+  next.inputs = inputs;
+  switch (def.strategy) {
+    case Strategy::kReplace:
+      next.version += 1;
+      next.complete_through = plan.complete_through;
+      return next;
+    case Strategy::kView:
+      if (plan.action == Action::kRebuild) next.version += 1;
+      next.complete_through = plan.complete_through;
+      return next;
+    case Strategy::kAppend:
+    case Strategy::kMerge:
+      break;
+  }
+  if (plan.action == Action::kRebuild) {
+    next.version += 1;
+    next.completed = IntervalSet();
+  }
+  for (const auto& w : written) next.completed.Add(w);
+  Timestamp start = FloorToPeriod(*def.start, def.schedule);
+  Timestamp end = next.completed.ContiguousEnd(start);
+  next.complete_through = end > start ? std::optional<Timestamp>(end) : std::nullopt;
+  return next;
+}
+
+namespace {
+
 Plan PlanReplace(const PlanInput& in) {
   Plan plan;
   const TableDef& def = *in.def;
-  Timestamp period_end = FloorToPeriod(in.now, def.schedule);
-  std::optional<Timestamp> gate = GateThrough(in, period_end, &plan);
-  if (!gate || *gate < period_end) {
-    plan.action = Action::kWait;
-    return plan;
-  }
-  plan.waiting_on.clear();
-  plan.ready_through = period_end;
+  if (!InputsExist(in, &plan)) return plan;
+  std::optional<Timestamp> complete = ReplaceCompleteThrough(def, in.upstream, in.now);
+  // Before its inputs are complete for any period the table is still built, so users
+  // see it; its window then ends at the current period.
+  Timestamp end = complete ? *complete : FloorToPeriod(in.now, def.schedule);
   Batch b;
-  b.write = b.read = {Add(period_end, def.window, -1), period_end};
-  bool built = in.state && in.state->data_version > 0;
-  b.initial = !built;
-  plan.batches = {b};
-  if (!built) {
+  b.write = b.read = WindowEndingAt(end, def.window);
+  b.initial = !Built(in);
+  plan.complete_through = complete;
+  plan.ready_through = complete;
+  auto build = [&](std::string reason) {
     plan.action = Action::kReplace;
-    plan.reason = "new table";
+    plan.reason = std::move(reason);
+    plan.batches = {b};
     return plan;
+  };
+  if (!Built(in)) return build("new table");
+  if (in.state->definition_hash != in.definition_hash) return build("definition changed");
+  if (std::string up = RewrittenUpstream(in); !up.empty()) return build(fmt::format("upstream {} was rebuilt", up));
+  const std::optional<Timestamp>& recorded = in.state->complete_through;
+  if (complete && (!recorded || *complete > *recorded)) {
+    return build(fmt::format("inputs complete through {}", FormatIso(*complete)));
   }
-  if (in.state->definition_hash != in.definition_hash) {
-    plan.action = Action::kReplace;
-    plan.reason = "definition changed";
+  // Up to date: say what the next rebuild waits for.
+  Timestamp next = NextBoundary(recorded ? *recorded : FloorToPeriod(in.now, def.schedule), def.schedule);
+  plan.action = Action::kWait;
+  if (CompleteThrough(in, next, &plan) && in.now < next) {
+    plan.reason = fmt::format("up to date: complete through {}; the next period ends {}, after now", Through(recorded),
+                              FormatIso(next));
+  } else {
+    plan.reason = fmt::format("up to date: complete through {}; the next rebuild {}", Through(recorded), plan.reason);
+  }
+  return plan;
+}
+
+Plan PlanView(const PlanInput& in) {
+  Plan plan;
+  const TableDef& def = *in.def;
+  if (!InputsExist(in, &plan)) return plan;
+  std::optional<Timestamp> live = InputsCompleteThrough(in.upstream);
+  plan.complete_through = live;
+  plan.ready_through = live;
+  auto act = [&](Action a, std::string reason) {
+    plan.action = a;
+    plan.reason = std::move(reason);
     return plan;
-  }
+  };
+  if (!Built(in)) return act(Action::kCreate, "new view");
+  if (in.state->definition_hash != in.definition_hash) return act(Action::kRebuild, "definition changed");
   if (std::string up = RewrittenUpstream(in); !up.empty()) {
-    plan.action = Action::kReplace;
-    plan.reason = fmt::format("upstream {} was rebuilt", up);
-    return plan;
+    return act(Action::kRebuild, fmt::format("upstream {} was rebuilt", up));
   }
-  if (in.state->built_period && *in.state->built_period >= period_end) {
-    plan.action = Action::kWait;
-    plan.reason = fmt::format("up to date for the period ending {}", FormatIso(period_end));
-    return plan;
-  }
-  // A new period has started; rebuild only when an input changed since the last build.
-  for (const auto& up : in.upstream) {
-    auto it = in.state->inputs.find(up.name);
-    if (it == in.state->inputs.end() || *it != up.Snapshot()) {
-      plan.action = Action::kReplace;
-      plan.reason = fmt::format("{} has new data", up.name);
-      return plan;
-    }
+  const std::optional<Timestamp>& tested = in.state->complete_through;
+  if (!def.tests.empty() && live && (!tested || *live > *tested)) {
+    return act(Action::kTest, fmt::format("inputs complete through {}", FormatIso(*live)));
   }
   plan.action = Action::kWait;
-  plan.reason = "no input has new data since the last build";
+  plan.reason = def.tests.empty() ? fmt::format("up to date: a view, complete through {} as its inputs", Through(live))
+                                  : fmt::format("up to date: a view, tested through {}", Through(tested));
   return plan;
 }
 
 }  // namespace
 
+std::optional<Timestamp> InputsCompleteThrough(const std::vector<UpstreamStatus>& upstream) {
+  std::optional<Timestamp> through = kEndOfTime;
+  for (const auto& up : upstream) {
+    if (!up.gates()) continue;
+    if (!up.complete_through) return std::nullopt;
+    through = std::min(*through, *up.complete_through);
+  }
+  return through;
+}
+
+std::optional<Timestamp> ReplaceCompleteThrough(const TableDef& def, const std::vector<UpstreamStatus>& upstream,
+                                                Timestamp now) {
+  std::optional<Timestamp> inputs = InputsCompleteThrough(upstream);
+  if (!inputs) return std::nullopt;
+  return FloorToPeriod(std::min(now, *inputs), def.schedule);
+}
+
+std::optional<Timestamp> ViewCompleteThrough(const TableDef& def, const TableState* state,
+                                             const std::vector<UpstreamStatus>& upstream) {
+  std::optional<Timestamp> live = InputsCompleteThrough(upstream);
+  if (def.tests.empty() || !live) return live;
+  if (!state || !state->complete_through) return std::nullopt;
+  return std::min(*live, *state->complete_through);
+}
+
 Plan PlanTable(const PlanInput& in) {
   const TableDef& def = *in.def;
   if (def.strategy == Strategy::kReplace) return PlanReplace(in);
+  if (def.strategy == Strategy::kView) return PlanView(in);
 
   Plan plan;
   Timestamp start = FloorToPeriod(*def.start, def.schedule);
-  bool built = in.state && in.state->data_version > 0;
+  bool built = Built(in);
   bool changed = built && in.state->definition_hash != in.definition_hash;
   std::string rewritten = built && !changed ? RewrittenUpstream(in) : "";
   bool fresh = !built || changed || !rewritten.empty();
   Timestamp from = fresh ? start : in.state->completed.ContiguousEnd(start);
   Timestamp next_end = NextBoundary(from, def.schedule);
 
-  std::optional<Timestamp> gate = GateThrough(in, next_end, &plan);
-  Timestamp limit = gate ? std::min(*gate, in.now) : from;
+  if (!InputsExist(in, &plan)) return plan;
+  (void)CompleteThrough(in, next_end, &plan);
+  std::optional<Timestamp> inputs = InputsCompleteThrough(in.upstream);
+  Timestamp limit = inputs ? std::min(*inputs, in.now) : from;
   Timestamp ready = std::max(from, FloorToPeriod(limit, def.schedule));
   if (ready > from) plan.ready_through = ready;
   if (ready <= from) {
@@ -242,6 +335,75 @@ Plan PlanTable(const PlanInput& in) {
     plan.batches = MakeBatches(def, from, ready, BatchSize(def, in.window_as_value), fresh);
   }
   return plan;
+}
+
+Result<std::optional<Repair>> PlanRepair(const RepairInput& in) {
+  using Out = std::optional<Repair>;
+  const TableDef& def = *in.def;
+  if (!in.state || in.state->data_version == 0) return Out();  // nothing built to repair
+  const TableState& state = *in.state;
+  if (state.definition_hash != in.definition_hash) return Out();  // `run` rebuilds it anyway
+  Plan plan;
+  if (def.strategy == Strategy::kView) {
+    if (in.explicit_windows) {
+      return Error(fmt::format("{} is a view: it has no windows to recompute and always shows its inputs; backfill "
+                               "the tables it reads",
+                               def.qualified_name()));
+    }
+    // Nothing stored: the change shows through at once. Its tests look at it again.
+    if (!def.tests.empty()) {
+      plan.action = Action::kTest;
+      plan.reason = "inputs restated";
+      plan.complete_through = state.complete_through;
+    }
+    return Out(Repair{plan, in.changed});
+  }
+  if (def.strategy == Strategy::kReplace) {
+    Timestamp end = state.complete_through ? *state.complete_through : FloorToPeriod(in.now, def.schedule);
+    Batch b;
+    b.write = b.read = WindowEndingAt(end, def.window);
+    plan.action = Action::kReplace;
+    plan.batches = {b};
+    plan.complete_through = state.complete_through;
+    return Out(Repair{plan, kAllTime});
+  }
+  Timestamp start = FloorToPeriod(*def.start, def.schedule);
+  Timestamp done = state.completed.ContiguousEnd(start);
+  Timestamp lo, hi;
+  const Window& changed = in.changed;
+  if (in.explicit_windows) {
+    lo = FloorToPeriod(changed.start, def.schedule);
+    hi = FloorToPeriod(changed.end, def.schedule) == changed.end ? changed.end : NextBoundary(changed.end, def.schedule);
+  } else {
+    // The periods whose read range [end - window, end) overlaps what changed upstream:
+    // end > changed.start and end < changed.end + window.
+    if (!(changed.start < done) || !(start < changed.end)) return Out();
+    lo = FloorToPeriod(std::max(changed.start, start), def.schedule);
+    Timestamp past = Add(std::min(changed.end, done), def.window);
+    hi = FloorToPeriod(Timestamp{past.seconds - 1}, def.schedule);
+  }
+  lo = std::max(lo, start);
+  hi = std::min(hi, done);
+  if (!(lo < hi)) {
+    if (in.explicit_windows) {
+      return Error(fmt::format("{} has no completed windows in [{}, {}): it is built from {} through {}",
+                               def.qualified_name(), FormatIso(changed.start), FormatIso(changed.end),
+                               FormatIso(start), FormatIso(done)));
+    }
+    return Out();
+  }
+  if (def.strategy == Strategy::kMerge) {
+    // Re-merging corrected windows cannot take back what the old rows contributed (a
+    // min stays low, a sum double counts), so a merge table is rebuilt from scratch
+    // into a new version and swapped in.
+    plan.action = Action::kRebuild;
+    plan.reason = "merge table rebuilt from scratch: re-merging corrected windows cannot take back old rows";
+    plan.batches = MakeBatches(def, start, done, BatchSize(def, in.window_as_value), true);
+    return Out(Repair{plan, kAllTime});
+  }
+  plan.action = Action::kAppend;
+  plan.batches = MakeBatches(def, lo, hi, BatchSize(def, in.window_as_value), false);
+  return Out(Repair{plan, Window{lo, hi}});
 }
 
 }  // namespace derived

@@ -1,10 +1,16 @@
-// Deciding what a table needs now: pure functions of its definition, its state, what its
-// upstreams have completed and the time. No I/O, so every rule is unit-testable.
+// Deciding what a table needs now: pure functions of its definition, its state, how far
+// its inputs are complete and the time. No I/O, so every rule is unit-testable.
 //
-// Readiness: a window [s, e) is ready when e <= now and every upstream that gates it is
-// complete through e ("as soon as the inputs have new data, but no sooner"). Sources and
-// append/merge tables gate by their watermarks; a `replace` upstream (a lookup) only needs
-// to exist, and readers use its latest version.
+// Completeness, one rule for every node: each knows a `complete_through` instant, before
+// which its data is final.
+//   source            its mark or freshness query; `freshness: static`: kEndOfTime
+//   append / merge    the end of its contiguous completed windows
+//   replace           its inputs' completeness when it was last built, capped at now and
+//                     floored to its schedule: floor_P(min(now, min over inputs))
+//   view              the minimum over its inputs, live (capped where its tests last passed)
+// A window [s, e) is ready when e <= now and every input is complete through e ("as soon
+// as the inputs have new data, but no sooner"). An input declared `lookup: true` gates
+// nothing: it only has to exist, and readers use its newest version.
 #pragma once
 
 #include <optional>
@@ -21,14 +27,16 @@ struct UpstreamStatus {
   std::string name;
   bool is_source = false;
   Strategy strategy = Strategy::kAppend;  // tables only
+  bool lookup = false;                    // never gates: readers use the newest version
   bool exists = false;                    // has data (built at least once / source present)
-  std::optional<Timestamp> watermark;     // complete through; nullopt = nothing yet
+  std::optional<Timestamp> complete_through;  // nullopt = nothing complete yet
   int64_t data_version = 0;               // tables: bumped on each commit
   int64_t version = 0;                    // tables: bumped when a rebuilt version is swapped in
   std::string definition_hash;            // tables
-  std::string problem;                    // why the watermark is unknown (failed freshness query, ...)
+  std::string problem;                    // why completeness is unknown (failed freshness query, ...)
+  nlohmann::json through;                 // a view: the snapshots of what it reads (for lineage)
 
-  bool gates() const { return is_source || strategy != Strategy::kReplace; }
+  bool gates() const { return !lookup; }
   // The snapshot recorded in the log's `inputs` for lineage.
   nlohmann::json Snapshot() const;
 };
@@ -43,10 +51,11 @@ struct Batch {
 
 enum class Action {
   kWait,      // nothing to do yet (see Plan::reason)
-  kCreate,    // new table: populate from start, batch by batch
+  kCreate,    // new table: populate from start, batch by batch (a view: create it)
   kAppend,    // add the windows that became ready (append or merge strategy)
-  kReplace,   // rebuild a replace table for the latest period
-  kRebuild,   // definition changed: build a new version from scratch and swap it in
+  kReplace,   // rebuild a replace table for its new completeness
+  kRebuild,   // history rewritten: build a new version from scratch and swap it in
+  kTest,      // a view's inputs advanced: run its data tests
 };
 std::string_view ActionName(Action a);
 
@@ -56,6 +65,11 @@ struct Plan {
   std::string reason;                   // why waiting, or why rebuilding
   std::vector<std::string> waiting_on;  // upstream names holding it back
   std::optional<Timestamp> ready_through;  // the end of the last window that is ready
+  // Replace and view: the completeness recorded when the plan commits (append and merge
+  // derive theirs from the windows they complete).
+  std::optional<Timestamp> complete_through;
+
+  int windows() const;  // schedule periods the batches cover
 };
 
 struct PlanInput {
@@ -69,6 +83,53 @@ struct PlanInput {
 };
 
 Plan PlanTable(const PlanInput& in);
+
+// The upstream table whose history was rewritten since this table last read it (built
+// from a new definition, or rebuilt into a new version), or empty.
+std::string RewrittenUpstream(const PlanInput& in);
+
+// The table's state once `written` (windows of the plan's batches; all of them for a
+// plan that commits in one transaction) has committed: completed windows, version and
+// completeness. What the builder records, and what `derived plan` simulates.
+// `definition_hash` and `inputs` are what the build ran with.
+TableState StateAfter(const TableDef& def, const TableState& before, const Plan& plan,
+                      const std::vector<Window>& written, const std::string& definition_hash,
+                      const nlohmann::json& inputs);
+
+// How far the gating inputs are complete: their minimum, kEndOfTime when none gates,
+// nullopt when one has nothing complete.
+std::optional<Timestamp> InputsCompleteThrough(const std::vector<UpstreamStatus>& upstream);
+
+// What a replace table is complete through when built now from these inputs.
+std::optional<Timestamp> ReplaceCompleteThrough(const TableDef& def, const std::vector<UpstreamStatus>& upstream,
+                                                Timestamp now);
+
+// What a view is complete through for its readers: its inputs' completeness, and with
+// data tests, no further than where they last passed (a failing view holds its readers).
+std::optional<Timestamp> ViewCompleteThrough(const TableDef& def, const TableState* state,
+                                             const std::vector<UpstreamStatus>& upstream);
+
+// Repairing a built table after data it read (or, with `explicit_windows`, its own
+// windows) changed in `changed`.
+struct RepairInput {
+  const TableDef* def = nullptr;
+  std::string definition_hash;
+  const TableState* state = nullptr;
+  bool window_as_value = false;
+  Window changed;
+  bool explicit_windows = false;  // a backfill of this table, not a change upstream
+  Timestamp now;
+};
+struct Repair {
+  Plan plan;       // kWait: nothing to rebuild (a view without tests), changes pass through
+  Window changes;  // the range of this table's data the repair changes, for its readers
+};
+// nullopt: nothing built there to repair (or the table is rebuilt anyway). An error only
+// for an explicit backfill of windows the table does not have.
+Result<std::optional<Repair>> PlanRepair(const RepairInput& in);
+
+// Everything: what a rebuilt merge or replace table may have changed.
+inline constexpr Window kAllTime{Timestamp{-(int64_t{1} << 50)}, Timestamp{int64_t{1} << 50}};
 
 // Windows per query when building many at once (see TableDef::batch). A query over
 // several periods equals the per-period queries only when each period reads exactly

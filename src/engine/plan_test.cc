@@ -38,7 +38,7 @@ UpstreamStatus Source(const std::string& name, const std::string& through) {
   u.name = name;
   u.is_source = true;
   u.exists = true;
-  u.watermark = *ParseTimestamp(through);
+  u.complete_through = *ParseTimestamp(through);
   return u;
 }
 
@@ -88,26 +88,253 @@ TEST(PlanTable, WaitsNamingTheUpstreamAndNeverBuildsAheadOfNow) {
   EXPECT_EQ(PlanTable(in).action, Action::kRebuild);
 }
 
-TEST(PlanTable, ReplaceUpstreamsOnlyNeedToExist) {
+Timestamp T(const char* text) { return *ParseTimestamp(text); }
+
+UpstreamStatus Table(const std::string& name, Strategy strategy, std::optional<Timestamp> through) {
+  UpstreamStatus u;
+  u.name = name;
+  u.strategy = strategy;
+  u.exists = true;
+  u.complete_through = through;
+  u.data_version = 1;
+  u.version = 1;
+  u.definition_hash = "up";
+  return u;
+}
+
+TEST(PlanTable, LookupUpstreamsOnlyNeedToExist) {
   TableDef d = Daily();
   d.schedule = Schedule::kHourly;
   d.window = PeriodOf(Schedule::kHourly);
-  UpstreamStatus lookup;
-  lookup.name = "core.lookup";
-  lookup.strategy = Strategy::kReplace;
+  UpstreamStatus lookup = Table("core.lookup", Strategy::kReplace, T("2023-12-01"));  // a monthly lookup
+  lookup.lookup = true;
   lookup.exists = false;
   PlanInput in;
   in.def = &d;
   in.upstream = {Source("raw.a", "2024-01-01T03:00:00Z"), lookup};
-  in.now = *ParseTimestamp("2024-02-01");
+  in.now = T("2024-02-01");
   Plan p = PlanTable(in);
   EXPECT_EQ(p.action, Action::kWait);
   EXPECT_EQ(p.waiting_on, std::vector<std::string>{"core.lookup"});
+  EXPECT_EQ(p.reason, "waits for core.lookup to be built");
   in.upstream[1].exists = true;
-  in.upstream[1].watermark = *ParseTimestamp("2023-12-01");  // a monthly lookup
   p = PlanTable(in);
   EXPECT_EQ(p.action, Action::kCreate);
   EXPECT_EQ(FormatIso(p.batches.back().write.end), "2024-01-01T03:00:00Z");
+}
+
+// The jaffle_shop fault: a replace staging table complete through the 10th must hold back
+// the window of the 10th, even when the clock has passed it.
+TEST(PlanTable, ReplaceAndViewUpstreamsGateByTheirCompleteness) {
+  TableDef d = Daily();
+  TableState s;
+  s.definition_hash = "h";
+  s.data_version = 1;
+  s.completed.Add({T("2024-01-01"), T("2024-01-10")});
+  PlanInput in;
+  in.def = &d;
+  in.definition_hash = "h";
+  in.state = &s;
+  in.now = T("2024-01-11");
+  for (Strategy st : {Strategy::kReplace, Strategy::kView}) {
+    in.upstream = {Table("staging.stg", st, T("2024-01-10"))};
+    Plan p = PlanTable(in);
+    EXPECT_EQ(p.action, Action::kWait) << StrategyName(st);
+    EXPECT_EQ(p.reason, "waits for staging.stg (complete through 2024-01-10T00:00:00Z; needs 2024-01-11T00:00:00Z)");
+    in.upstream[0].complete_through = T("2024-01-11");
+    p = PlanTable(in);
+    EXPECT_EQ(p.action, Action::kAppend);
+    EXPECT_EQ(FormatIso(p.batches.back().write.end), "2024-01-11T00:00:00Z");
+    in.upstream[0].complete_through.reset();  // built, but complete for nothing yet
+    EXPECT_EQ(PlanTable(in).action, Action::kWait);
+  }
+}
+
+TableDef DailyReplace() {
+  TableDef d = Daily();
+  d.strategy = Strategy::kReplace;
+  d.time_column.clear();
+  return d;
+}
+
+TEST(PlanReplace, IsBuiltAsSoonAsItsInputsExistAndNeverClaimsMoreThanThey) {
+  TableDef d = DailyReplace();
+  PlanInput in;
+  in.def = &d;
+  in.definition_hash = "h";
+  in.now = T("2024-01-11T05:00:00Z");
+  UpstreamStatus src = Source("raw.orders", "2024-01-01");
+  src.complete_through.reset();  // not marked yet
+  in.upstream = {src};
+  Plan p = PlanTable(in);
+  EXPECT_EQ(p.action, Action::kReplace);
+  EXPECT_EQ(p.reason, "new table");
+  EXPECT_FALSE(p.complete_through);
+  // Rendered for the current period while nothing is complete.
+  EXPECT_EQ(FormatIso(p.batches[0].read.end), "2024-01-11T00:00:00Z");
+
+  // Complete through the inputs, floored to its own schedule, and never past now.
+  in.upstream[0].complete_through = T("2024-01-09T07:00:00Z");
+  EXPECT_EQ(FormatIso(*PlanTable(in).complete_through), "2024-01-09T00:00:00Z");
+  in.upstream[0].complete_through = T("2024-03-01");
+  EXPECT_EQ(FormatIso(*PlanTable(in).complete_through), "2024-01-11T00:00:00Z");
+  in.upstream[0].complete_through = kEndOfTime;  // a static source
+  EXPECT_EQ(FormatIso(*PlanTable(in).complete_through), "2024-01-11T00:00:00Z");
+  // A replace input gates like any other: the minimum wins.
+  in.upstream = {Source("raw.a", "2024-01-10"), Table("staging.b", Strategy::kReplace, T("2024-01-08"))};
+  EXPECT_EQ(FormatIso(*PlanTable(in).complete_through), "2024-01-08T00:00:00Z");
+  EXPECT_EQ(FormatIso(PlanTable(in).batches[0].read.end), "2024-01-08T00:00:00Z");
+
+  in.upstream[1].exists = false;
+  p = PlanTable(in);
+  EXPECT_EQ(p.action, Action::kWait);
+  EXPECT_EQ(p.reason, "waits for staging.b to be built");
+}
+
+TEST(PlanReplace, RebuildsWhenItsCompletenessWouldAdvanceEvenWhenInputsTrailTheClock) {
+  TableDef d = DailyReplace();
+  TableState s;
+  s.definition_hash = "h";
+  s.data_version = 3;
+  s.complete_through = T("2024-01-08");
+  PlanInput in;
+  in.def = &d;
+  in.definition_hash = "h";
+  in.state = &s;
+  in.now = T("2024-01-20T05:00:00Z");  // the source is always days late
+  in.upstream = {Source("raw.a", "2024-01-08T22:00:00Z")};
+  Plan p = PlanTable(in);
+  EXPECT_EQ(p.action, Action::kWait);
+  EXPECT_EQ(p.waiting_on, std::vector<std::string>{"raw.a"});
+  EXPECT_EQ(p.reason,
+            "up to date: complete through 2024-01-08T00:00:00Z; the next rebuild waits for raw.a (complete through "
+            "2024-01-08T22:00:00Z; needs 2024-01-09T00:00:00Z)");
+  in.upstream[0].complete_through = T("2024-01-09T01:00:00Z");
+  p = PlanTable(in);
+  EXPECT_EQ(p.action, Action::kReplace);
+  EXPECT_EQ(p.reason, "inputs complete through 2024-01-09T00:00:00Z");
+  EXPECT_EQ(FormatIso(*p.complete_through), "2024-01-09T00:00:00Z");
+
+  // Bounded by the clock only: waits for the next period.
+  s.complete_through = T("2024-01-20");
+  in.upstream[0].complete_through = kEndOfTime;
+  p = PlanTable(in);
+  EXPECT_EQ(p.action, Action::kWait);
+  EXPECT_TRUE(p.waiting_on.empty());
+  EXPECT_EQ(p.reason,
+            "up to date: complete through 2024-01-20T00:00:00Z; the next period ends 2024-01-21T00:00:00Z, after now");
+
+  // A rewritten input (new definition) rebuilds it; a new version of a replace input
+  // is only new data.
+  s.inputs["staging.b"] = {{"definition_hash", "old"}, {"version", 1}};
+  in.upstream = {Table("staging.b", Strategy::kReplace, T("2024-01-20"))};
+  in.upstream[0].version = 7;
+  s.inputs["staging.b"]["definition_hash"] = "up";
+  EXPECT_EQ(PlanTable(in).action, Action::kWait);
+  s.inputs["staging.b"]["definition_hash"] = "old";
+  EXPECT_EQ(PlanTable(in).reason, "upstream staging.b was rebuilt");
+}
+
+TEST(PlanView, CreatesRecreatesAndTestsAsInputsAdvance) {
+  TableDef d = DailyReplace();
+  d.strategy = Strategy::kView;
+  PlanInput in;
+  in.def = &d;
+  in.definition_hash = "h";
+  in.now = T("2024-01-20");
+  in.upstream = {Source("raw.a", "2024-01-08T22:00:00Z")};
+  Plan p = PlanTable(in);
+  EXPECT_EQ(p.action, Action::kCreate);
+  EXPECT_TRUE(p.batches.empty());
+
+  TableState s;
+  s.definition_hash = "h";
+  s.data_version = 1;
+  in.state = &s;
+  p = PlanTable(in);
+  EXPECT_EQ(p.action, Action::kWait);  // no tests: nothing to do as inputs advance
+  EXPECT_EQ(p.reason, "up to date: a view, complete through 2024-01-08T22:00:00Z as its inputs");
+  // Live: exactly its input's completeness, never floored, never capped at now.
+  EXPECT_EQ(FormatIso(*ViewCompleteThrough(d, &s, in.upstream)), "2024-01-08T22:00:00Z");
+
+  d.tests.push_back(TestDef{});
+  s.complete_through = T("2024-01-08");
+  p = PlanTable(in);
+  EXPECT_EQ(p.action, Action::kTest);
+  EXPECT_EQ(FormatIso(*p.complete_through), "2024-01-08T22:00:00Z");
+  // With tests, readers see it complete only as far as they passed.
+  EXPECT_EQ(FormatIso(*ViewCompleteThrough(d, &s, in.upstream)), "2024-01-08T00:00:00Z");
+  s.complete_through.reset();
+  EXPECT_FALSE(ViewCompleteThrough(d, &s, in.upstream));
+
+  in.definition_hash = "changed";
+  EXPECT_EQ(PlanTable(in).action, Action::kRebuild);
+}
+
+TEST(StateAfter, RecordsCompletenessByStrategy) {
+  TableDef d = Daily();
+  Plan p;
+  p.action = Action::kCreate;
+  TableState s = StateAfter(d, TableState{}, p, {{T("2024-01-01"), T("2024-01-05")}}, "h", nlohmann::json::object());
+  EXPECT_EQ(FormatIso(*s.complete_through), "2024-01-05T00:00:00Z");
+  EXPECT_EQ(s.data_version, 1);
+  EXPECT_EQ(s.version, 0);
+  // A gap leaves completeness at the end of the contiguous part.
+  p.action = Action::kAppend;
+  s = StateAfter(d, s, p, {{T("2024-01-06"), T("2024-01-07")}}, "h", nlohmann::json::object());
+  EXPECT_EQ(FormatIso(*s.complete_through), "2024-01-05T00:00:00Z");
+  p.action = Action::kRebuild;
+  s = StateAfter(d, s, p, {{T("2024-01-01"), T("2024-01-03")}}, "h2", nlohmann::json::object());
+  EXPECT_EQ(FormatIso(*s.complete_through), "2024-01-03T00:00:00Z");
+  EXPECT_EQ(s.version, 1);
+  EXPECT_EQ(s.definition_hash, "h2");
+
+  TableDef r = DailyReplace();
+  p.action = Action::kReplace;
+  p.complete_through = T("2024-01-09");
+  s = StateAfter(r, TableState{}, p, {}, "h", nlohmann::json::object());
+  EXPECT_EQ(FormatIso(*s.complete_through), "2024-01-09T00:00:00Z");
+  EXPECT_EQ(s.version, 1);
+}
+
+TEST(PlanRepair, MergeRebuildsReplaceRebuildsAtItsCompletenessViewsPassThrough) {
+  TableDef d = Daily();
+  TableState s;
+  s.definition_hash = "h";
+  s.data_version = 2;
+  s.completed.Add({T("2024-01-01"), T("2024-01-10")});
+  RepairInput in;
+  in.def = &d;
+  in.definition_hash = "h";
+  in.state = &s;
+  in.changed = {T("2024-01-03T05:00:00Z"), T("2024-01-04")};
+  in.now = T("2024-02-01");
+  auto r = PlanRepair(in);
+  ASSERT_TRUE(r.ok() && *r);
+  EXPECT_EQ((*r)->plan.action, Action::kAppend);
+  EXPECT_EQ((*r)->changes, (Window{T("2024-01-03"), T("2024-01-04")}));
+
+  d.strategy = Strategy::kMerge;
+  r = PlanRepair(in);
+  EXPECT_EQ((*r)->plan.action, Action::kRebuild);
+  EXPECT_EQ((*r)->plan.windows(), 9);
+
+  TableDef rep = DailyReplace();
+  s.complete_through = T("2024-01-07");
+  in.def = &rep;
+  r = PlanRepair(in);
+  EXPECT_EQ((*r)->plan.action, Action::kReplace);
+  EXPECT_EQ(FormatIso((*r)->plan.batches[0].read.end), "2024-01-07T00:00:00Z");
+  EXPECT_EQ(FormatIso(*(*r)->plan.complete_through), "2024-01-07T00:00:00Z");
+
+  TableDef view = DailyReplace();
+  view.strategy = Strategy::kView;
+  in.def = &view;
+  r = PlanRepair(in);
+  EXPECT_EQ((*r)->plan.action, Action::kWait);
+  EXPECT_EQ((*r)->changes, in.changed);
+  in.explicit_windows = true;
+  EXPECT_FALSE(PlanRepair(in).ok());
 }
 
 TEST(PlanTable, WindowValuesAndLongWindowsBuildOnePeriodAtATime) {

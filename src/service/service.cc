@@ -306,7 +306,7 @@ void Service::ApplySources() {
   std::lock_guard lock(mu_);
   for (const auto& [name, u] : control_->sources()) {
     auto old = sources_.find(name);
-    bool changed = old == sources_.end() || old->second.watermark != u.watermark || old->second.exists != u.exists ||
+    bool changed = old == sources_.end() || old->second.complete_through != u.complete_through || old->second.exists != u.exists ||
                    old->second.problem != u.problem;
     sources_[name] = u;
     if (changed) WakeReadersLocked(name);

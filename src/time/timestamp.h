@@ -17,6 +17,10 @@ struct Timestamp {
   auto operator<=>(const Timestamp&) const = default;
 };
 
+// The last representable instant, 9999-12-31T23:59:59Z: how far a source declared
+// `freshness: static` (a seed, a lookup file) is complete.
+inline constexpr Timestamp kEndOfTime{253402300799};
+
 // Parses ISO-8601 in UTC: "2024-01-03" (midnight), "2024-01-03T04:05:06Z", "2024-01-03 04:05:06",
 // "2024-01-03T04:05Z". Fractional seconds are truncated; an offset ("+02:00", "-0530", "+02")
 // is converted to UTC; no suffix means UTC. Surrounding whitespace is ignored. Years are four

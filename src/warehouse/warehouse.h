@@ -91,6 +91,10 @@ class Warehouse {
   // The columns of a table in order, or nullopt when it does not exist.
   virtual Result<std::optional<std::vector<OutputColumn>>> Columns(const std::string& dataset,
                                                                    const std::string& table) = 0;
+
+  // The DuckDB connection under this session (nullptr for another engine): `derived
+  // query` runs a user's SQL as DuckDB itself splits and types it. Non-owning.
+  virtual db::Connection* duckdb_connection() { return nullptr; }
 };
 
 // Opens the warehouse a project configures (its path relative to the project root).

@@ -141,13 +141,15 @@ struct Stmt {
 using StmtPtr = std::unique_ptr<Stmt>;
 using Body = std::vector<StmtPtr>;
 
-struct Text : Stmt {
-  Text(int l, std::string t) : Stmt(StmtKind::kText, l), text(std::move(t)) {}
+struct Text : Stmt {  // `column`: of its first byte in the line, for the source map
+  Text(int l, int c, std::string t) : Stmt(StmtKind::kText, l), column(c), text(std::move(t)) {}
+  int column;
   std::string text;
 };
 
-struct Output : Stmt {  // {{ expr }}
-  Output(int l, ExprPtr e) : Stmt(StmtKind::kOutput, l), expr(std::move(e)) {}
+struct Output : Stmt {  // {{ expr }}; `column`: of the "{{"
+  Output(int l, int c, ExprPtr e) : Stmt(StmtKind::kOutput, l), column(c), expr(std::move(e)) {}
+  int column;
   ExprPtr expr;
 };
 

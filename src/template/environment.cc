@@ -5,6 +5,7 @@
 #include "template/ast.h"
 #include "template/error.h"
 #include "template/render.h"
+#include "template/source_map.h"
 #include "template/template.h"
 
 namespace derived::tmpl {
@@ -41,12 +42,13 @@ Status Environment::AddMacroFile(const TemplateSource& source) {
   return Status::Ok();
 }
 
-Result<std::string> Environment::Render(const Template& t, const Context& globals) const {
-  if (const std::string* text = t.plain_text()) return *text;
+Result<std::string> Environment::Render(const Template& t, const Context& globals, SourceMap* map) const {
+  if (map) map->Clear();
+  if (const std::string* text = t.plain_text(); text && !map) return *text;
   try {
     std::string out;
     out.reserve(1024);
-    Renderer(*macros_, globals).Render(t, &out);
+    Renderer(*macros_, globals).Render(t, &out, map);
     return out;
   } catch (const TemplateError& e) {
     return e.error();

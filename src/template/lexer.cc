@@ -60,6 +60,7 @@ class Lexer {
       EmitText(text);
       AdvanceTo(tag);
       int tag_line = line();
+      int tag_column = column();
       size_t body = tag + 2 + ((modifier == '-' || modifier == '+') ? 1 : 0);
       if (kind == '#') {
         LexComment(body, tag_line);
@@ -67,7 +68,7 @@ class Lexer {
         // raw block emitted as text
       } else {
         AdvanceTo(body);
-        LexTag(kind == '{', tag_line);
+        LexTag(kind == '{', tag_line, tag_column);
       }
     }
     Emit(TokenKind::kEnd, {});
@@ -76,11 +77,15 @@ class Lexer {
 
  private:
   int line() const { return line_ + line_offset_; }
+  int column() const { return static_cast<int>(pos_ - line_start_) + 1; }
   [[noreturn]] void Error(int line, std::string message) const { Fail(file_, line, std::move(message)); }
 
   void AdvanceTo(size_t to) {
     for (; pos_ < to; ++pos_) {
-      if (src_[pos_] == '\n') ++line_;
+      if (src_[pos_] == '\n') {
+        ++line_;
+        line_start_ = pos_ + 1;
+      }
     }
   }
   void SkipSpace() {
@@ -93,6 +98,7 @@ class Lexer {
     Token& t = tokens_.emplace_back();
     t.kind = kind;
     t.line = line();
+    t.column = column();
     t.text = text;
     return t;
   }
@@ -156,8 +162,10 @@ class Lexer {
   }
 
   // The tokens of one {{ ... }} or {% ... %}, through its closing delimiter.
-  void LexTag(bool is_variable, int start_line) {
-    Emit(is_variable ? TokenKind::kVariableBegin : TokenKind::kBlockBegin, {}).line = start_line;
+  void LexTag(bool is_variable, int start_line, int start_column) {
+    Token& begin = Emit(is_variable ? TokenKind::kVariableBegin : TokenKind::kBlockBegin, {});
+    begin.line = start_line;
+    begin.column = start_column;
     std::vector<char> open;  // brackets: a '}}' inside {'a': {'b': 1}} closes a dict, not the tag
     char close = is_variable ? '}' : '%';
     for (;;) {
@@ -347,6 +355,7 @@ class Lexer {
   int line_offset_;
   size_t pos_ = 0;
   int line_ = 1;  // within src_
+  size_t line_start_ = 0;  // offset in src_ of the current line's first byte
   std::vector<Token> tokens_;
 };
 

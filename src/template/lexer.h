@@ -30,6 +30,7 @@ enum class TokenKind {
 struct Token {
   TokenKind kind = TokenKind::kEnd;
   int line = 0;           // line in the file (first_line already applied)
+  int column = 0;         // 1-based byte column in the text's line where the token starts
   std::string_view text;  // kText: the text; kName/kOperator: the spelling. Views the lexed source.
   std::string value;      // kString only: the decoded literal
   int64_t int_value = 0;

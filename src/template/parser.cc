@@ -41,7 +41,7 @@ ast::Body Parser::ParseBody(const OpenBlock* open) {
     const Token& t = Peek();
     switch (t.kind) {
       case TokenKind::kText:
-        body.push_back(std::make_unique<ast::Text>(t.line, std::string(t.text)));
+        body.push_back(std::make_unique<ast::Text>(t.line, t.column, std::string(t.text)));
         Next();
         break;
       case TokenKind::kVariableBegin: {
@@ -49,7 +49,7 @@ ast::Body Parser::ParseBody(const OpenBlock* open) {
         ast::ExprPtr expr = ParseTupleOrExpression();
         if (Peek().kind != TokenKind::kVariableEnd) Unexpected(Peek(), "end of print statement '}}'");
         Next();
-        body.push_back(std::make_unique<ast::Output>(t.line, std::move(expr)));
+        body.push_back(std::make_unique<ast::Output>(t.line, t.column, std::move(expr)));
         break;
       }
       case TokenKind::kBlockBegin: {

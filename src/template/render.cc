@@ -60,8 +60,10 @@ void Renderer::Frame::SetMacro(std::string_view name, const MacroRef& macro) {
   }
 }
 
-void Renderer::Render(const Template& t, std::string* out) {
+void Renderer::Render(const Template& t, std::string* out, SourceMap* map) {
   Frame root;
+  map_ = map;
+  mapped_out_ = map ? out : nullptr;
   Restore<const std::string*> file(&file_, &t.file());
   Restore<Frame*> frame(&frame_, &root);
   Exec(t.body(), out);
@@ -70,7 +72,7 @@ void Renderer::Render(const Template& t, std::string* out) {
 void Renderer::Exec(const ast::Body& body, std::string* out) {
   for (const ast::StmtPtr& stmt : body) {
     switch (stmt->kind) {
-      case ast::StmtKind::kText: out->append(static_cast<const ast::Text&>(*stmt).text); break;
+      case ast::StmtKind::kText: EmitText(static_cast<const ast::Text&>(*stmt), out); break;
       case ast::StmtKind::kOutput: ExecOutput(static_cast<const ast::Output&>(*stmt), out); break;
       case ast::StmtKind::kIf: {
         const auto& node = static_cast<const ast::If&>(*stmt);
@@ -126,7 +128,7 @@ void Renderer::ExecOutput(const ast::Output& node, std::string* out) {
     }
   }
   Value scratch;
-  AppendOutput(EvalRef(*node.expr, &scratch), node.expr->line, out);
+  EmitValue(EvalRef(*node.expr, &scratch), node, out);
 }
 
 void Renderer::ExecFor(const ast::For& node, std::string* out) {
@@ -260,6 +262,9 @@ void Renderer::CallMacro(const MacroRef& macro, const std::vector<Value>& args, 
   }
 
   std::string called_from = *file_ + ":" + std::to_string(call_line);
+  // Output of a macro called from the template is placed, for the map, at that call.
+  SourceMap::Site site = site_.macro != nullptr ? site_ : SourceMap::Site{call_line, &def.name};
+  Restore<SourceMap::Site> site_scope(&site_, site);
   Restore<const std::string*> file(&file_, macro.file);
   Restore<Frame*> scope(&frame_, &frame);
   Restore<int> depth(&macro_depth_, macro_depth_ + 1);
@@ -307,6 +312,17 @@ const Value& Renderer::RequireDefined(const Value& v, int line) const {
 }
 
 bool Renderer::Truthy(const Value& v, int line) const { return RequireDefined(v, line).Truthy(); }
+
+void Renderer::EmitText(const ast::Text& node, std::string* out) {
+  if (out == mapped_out_) map_->AddText(out->size(), node.text, *file_, node.line, node.column, site_);
+  out->append(node.text);
+}
+
+void Renderer::EmitValue(const Value& v, const ast::Output& node, std::string* out) {
+  size_t before = out->size();
+  AppendOutput(v, node.expr->line, out);
+  if (out == mapped_out_) map_->AddValue(before, out->size() - before, *file_, node.line, node.column, site_);
+}
 
 void Renderer::AppendOutput(const Value& v, int line, std::string* out) const {
   RequireDefined(v, line);

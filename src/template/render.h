@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "template/ast.h"
+#include "template/source_map.h"
 #include "template/template.h"
 #include "template/value.h"
 
@@ -34,8 +35,9 @@ class Renderer {
   Renderer(const Renderer&) = delete;
   Renderer& operator=(const Renderer&) = delete;
 
-  // Appends the rendered template to *out. Throws TemplateError.
-  void Render(const Template& t, std::string* out);
+  // Appends the rendered template to *out, and where each appended byte came from to
+  // *map when it is not null. Throws TemplateError.
+  void Render(const Template& t, std::string* out, SourceMap* map = nullptr);
 
  private:
   struct Frame;
@@ -115,6 +117,10 @@ class Renderer {
   const Value& RequireDefined(const Value& v, int line) const;
   bool Truthy(const Value& v, int line) const;
   void AppendOutput(const Value& v, int line, std::string* out) const;
+  // Appends template text or an expression's value, recording its origin when `out` is
+  // the output the source map describes (not a {% set %} block or a macro's return value).
+  void EmitText(const ast::Text& node, std::string* out);
+  void EmitValue(const Value& v, const ast::Output& node, std::string* out);
 
   const MacroLibrary& library_;
   const Context& globals_;
@@ -122,6 +128,9 @@ class Renderer {
   Frame* frame_ = nullptr;             // innermost scope; `set` writes here
   int macro_depth_ = 0;
   int call_line_ = 0;  // line of the call being made, for macros called through a Value
+  SourceMap* map_ = nullptr;
+  const std::string* mapped_out_ = nullptr;  // the string map_ describes
+  SourceMap::Site site_;                     // the macro call from the template we are in
 };
 
 }  // namespace derived::tmpl

@@ -9,7 +9,8 @@
 //   tmpl::Environment env;  // plus env.AddMacroFile(...) for macros/*.sql
 //   Result<std::string> sql = env.Render(**t, {{"ref", tmpl::Value::Callable(ref)}});
 //
-// Every error carries the file and the line in that file.
+// Every error carries the file and the line in that file. Render can also say, for each
+// byte of its output, which template line produced it (source_map.h).
 #pragma once
 
 #include <map>
@@ -61,6 +62,7 @@ Result<std::shared_ptr<const Template>> Parse(const TemplateSource& source);
 using Context = std::map<std::string, Value>;
 
 struct MacroLibrary;  // render.h
+class SourceMap;     // source_map.h
 
 // The project-wide macros (from macros/*.sql) every template can call. Names resolve
 // innermost first: template variables, then the render's globals, then these macros, then
@@ -78,8 +80,10 @@ class Environment {
   // REQUIRES: not concurrent with any other call on this Environment.
   Status AddMacroFile(const TemplateSource& source);
 
-  // Thread-safe: many threads may Render concurrently on a const Environment.
-  Result<std::string> Render(const Template& t, const Context& globals) const;
+  // Thread-safe: many threads may Render concurrently on a const Environment. With a
+  // `map`, also records where each byte of the output came from (source_map.h); the map
+  // is cleared first.
+  Result<std::string> Render(const Template& t, const Context& globals, SourceMap* map = nullptr) const;
 
   // Sorted.
   std::vector<std::string> MacroNames() const;

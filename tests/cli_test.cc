@@ -112,13 +112,13 @@ TEST(Cli, ValidateReportsEveryProblemAcrossFilesWithLocations) {
   dir.Write("tables/core/badsql.yaml", "schedule: daily\nsql: |\n  SELECT 1 AS x\n  FRM raw.orders\n");
   auto r = RunDerived({"validate", "--project", dir.str()});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("tables/core/typo.yaml:3: error: unknown table 'raw.order': it is neither a source "
+  EXPECT_THAT(r.err, HasSubstr("tables/core/typo.yaml:3:20: error: unknown table 'raw.order': it is neither a source "
                                "nor a derived table (did you mean 'raw.orders'?)"));
   EXPECT_THAT(r.err, HasSubstr("tables/core/badkey.yaml:1:1: error: unknown key 'schedul' in table (did you mean "
                                "'schedule'?)"));
-  EXPECT_THAT(r.err, HasSubstr("tables/core/badcol.yaml:4: error: type-check failed: Binder Error: Referenced column "
+  EXPECT_THAT(r.err, HasSubstr("tables/core/badcol.yaml:4:10: error: type-check failed: Binder Error: Referenced column "
                                "\"amout\" not found"));
-  EXPECT_THAT(r.err, HasSubstr("tables/core/badsql.yaml:4:"));
+  EXPECT_THAT(r.err, HasSubstr("tables/core/badsql.yaml:4:3:"));
   EXPECT_THAT(r.err, HasSubstr("syntax error at or near \"FRM\""));
   EXPECT_THAT(r.err, HasSubstr("4 errors"));
 }
@@ -131,7 +131,7 @@ TEST(Cli, UnqualifiedNamesResolveInTheTablesDataset) {
   auto r = RunDerived({"validate", "--project", dir.str()});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, Not(HasSubstr("from_buyers.yaml")));
-  EXPECT_THAT(r.err, HasSubstr("tables/mart/wrong_dataset.yaml:2: error: unknown table 'buyers' (resolved as "
+  EXPECT_THAT(r.err, HasSubstr("tables/mart/wrong_dataset.yaml:2:26: error: unknown table 'buyers' (resolved as "
                                "'mart.buyers'): it is neither a source nor a derived table (did you mean "
                                "'core.buyers'?)"));
 }
@@ -306,7 +306,7 @@ TEST(Cli, ShowUnknownTable) {
   WriteValidProject(dir);
   auto r = RunDerived({"show", "core.buyer", "--project", dir.str()});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("no table 'core.buyer' (did you mean 'core.buyers'?)"));
+  EXPECT_THAT(r.err, HasSubstr("unknown table 'core.buyer' (did you mean 'core.buyers'?)"));
   r = RunDerived({"show", "raw.orders", "--project", dir.str()});
   EXPECT_THAT(r.err, HasSubstr("is a source"));
 }

@@ -9,7 +9,7 @@
 
 namespace derived {
 namespace {
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;  // 2: bind errors carry their offset
 }
 
 std::unique_ptr<CompileCache> CompileCache::Load(const std::string& path) {
@@ -42,6 +42,10 @@ std::unique_ptr<CompileCache> CompileCache::Load(const std::string& path) {
       if (value["error"].get(error) == simdjson::SUCCESS) {
         e.result.ok = false;
         e.result.error = std::string(error);
+        int64_t offset = -1;
+        bool initial = false;
+        if (value["offset"].get(offset) == simdjson::SUCCESS) e.result.error_offset = offset;
+        if (value["initial"].get(initial) == simdjson::SUCCESS) e.result.error_in_initial_sql = initial;
       } else {
         simdjson::dom::array cols;
         if (value["columns"].get(cols) != simdjson::SUCCESS) continue;
@@ -106,7 +110,9 @@ Status CompileCache::Save() const {
   for (const auto& [key, e] : bind_) {
     if (!e.used) continue;
     if (!e.result.ok) {
-      bind[key] = {{"error", e.result.error}};
+      bind[key] = {{"error", e.result.error},
+                   {"offset", e.result.error_offset},
+                   {"initial", e.result.error_in_initial_sql}};
       continue;
     }
     nlohmann::json cols = nlohmann::json::array();

@@ -20,6 +20,10 @@ struct BindResult {
   bool ok = true;
   std::vector<OutputColumn> columns;  // when ok
   std::string error;                  // when !ok: the engine's message
+  // When !ok and the engine says where: the byte offset of the error in the query bound
+  // (the initial-build SQL when error_in_initial_sql). -1 = not known.
+  int64_t error_offset = -1;
+  bool error_in_initial_sql = false;
 };
 
 // Thread-safe. Entries not used since Load() are dropped on Save(), so the file holds

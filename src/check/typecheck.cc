@@ -2,19 +2,53 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "util/strings.h"
 
 namespace derived {
+namespace {
+
+constexpr std::string_view kDescribe = "DESCRIBE ";
+
+// An engine error as the user reads it, and the byte offset in the statement it points at.
+struct EngineError {
+  std::string message;
+  int64_t position = -1;
+};
+
+// The check connection reports errors as JSON (errors_as_json), so the position of a
+// binder error comes as a number, not as an excerpt to be parsed back. Some errors still
+// arrive prefixed ("Parser Error: {...}") or as plain text; those pass through.
+EngineError DecodeEngineError(const std::string& raw) {
+  size_t brace = raw.find('{');
+  if (brace == std::string::npos) return {raw, -1};
+  nlohmann::json doc = nlohmann::json::parse(raw.substr(brace), nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object() || !doc.contains("exception_message")) return {raw, -1};
+  EngineError e;
+  std::string type = doc.value("exception_type", "");
+  e.message = (type.empty() ? "" : type + " Error: ") + doc.value("exception_message", "");
+  if (auto it = doc.find("position"); it != doc.end()) {
+    if (it->is_string()) e.position = std::strtoll(it->get<std::string>().c_str(), nullptr, 10);
+    if (it->is_number_integer()) e.position = it->get<int64_t>();
+  }
+  return e;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<TypeChecker>> TypeChecker::Create() {
   std::unique_ptr<TypeChecker> tc(new TypeChecker());
   // One thread: binding is single-threaded work and we run one checker per core ourselves.
-  auto db = db::Database::Open(":memory:", {{"threads", "1"}});
+  // Never download an extension a query's function or operator names: a type-check
+  // reaches no network.
+  auto db = db::Database::Open(":memory:", {{"threads", "1"}, {"autoinstall_known_extensions", "false"}});
   if (!db.ok()) return db.error();
   tc->db_ = std::move(*db);
   auto conn = db::Connection::Open(*tc->db_);
   if (!conn.ok()) return conn.error();
   tc->conn_ = std::move(*conn);
+  if (auto st = tc->conn_->Execute("SET errors_as_json = true"); !st.ok()) return st.error();
   return tc;
 }
 
@@ -31,7 +65,8 @@ Status TypeChecker::Declare(const std::string& dataset, const std::string& table
   }
   if (columns.empty()) sql += "\"_derived_no_columns\" INTEGER";
   sql += ")";
-  return conn_->Execute(sql);
+  if (auto st = conn_->Execute(sql); !st.ok()) return Error(DecodeEngineError(st.error().message).message);
+  return Status::Ok();
 }
 
 BindResult TypeChecker::Bind(const std::string& sql, const std::string& dataset) {
@@ -42,15 +77,18 @@ BindResult TypeChecker::Bind(const std::string& sql, const std::string& dataset)
     set += "SET search_path = " + db::QuoteLiteral(dataset);
     if (auto st = conn_->Execute(set); !st.ok()) {
       out.ok = false;
-      out.error = st.error().message;
+      out.error = DecodeEngineError(st.error().message).message;
       return out;
     }
     search_path_ = dataset;
   }
-  auto rows = conn_->Query("DESCRIBE " + sql);
+  auto rows = conn_->Query(std::string(kDescribe) + sql);
   if (!rows.ok()) {
+    EngineError e = DecodeEngineError(rows.error().message);
     out.ok = false;
-    out.error = rows.error().message;
+    out.error = std::move(e.message);
+    int64_t in_sql = e.position - static_cast<int64_t>(kDescribe.size());
+    if (e.position >= 0 && in_sql >= 0 && in_sql <= static_cast<int64_t>(sql.size())) out.error_offset = in_sql;
     return out;
   }
   for (const auto& row : rows->rows) {

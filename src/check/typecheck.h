@@ -24,8 +24,9 @@ class TypeChecker {
   // REQUIRES: every column has a type.
   Status Declare(const std::string& dataset, const std::string& table, const std::vector<OutputColumn>& columns);
 
-  // Binds one SELECT and returns its output columns, or the engine's error. Unqualified
-  // table names resolve against `dataset`, as they do when the table is built.
+  // Binds one SELECT and returns its output columns, or the engine's error with the byte
+  // offset in `sql` it points at when the engine gives one. Unqualified table names
+  // resolve against `dataset`, as they do when the table is built.
   BindResult Bind(const std::string& sql, const std::string& dataset);
 
   // The engine's canonical spelling of a type ("int" -> "INTEGER"); an error for types

@@ -1,13 +1,16 @@
 // `derived validate`, `derived dag`, and what they share.
+#include <chrono>
 #include <iostream>
 #include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "check/warehouse_sources.h"
 #include "cli/compile_project.h"
 #include "dag/selector.h"
 #include "time/clock.h"
+#include "util/strings.h"
 
 namespace derived::cli {
 
@@ -31,11 +34,38 @@ void PrintDiagnostics(const Diagnostics& diags, std::ostream& err) {
   for (const auto& d : diags.all()) err << d.ToString() << "\n";
 }
 
+namespace {
+
+double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// "a.x" for an upstream the SQL reads; "a.x (relationships test 'r')" for one a test reads.
+std::string EdgeLabel(const UpstreamEdge& e) {
+  switch (e.kind) {
+    case EdgeKind::kSql: return e.name;
+    case EdgeKind::kRelationshipsTest: return fmt::format("{} (relationships test '{}')", e.name, e.test);
+    case EdgeKind::kCustomTest: return fmt::format("{} (custom test '{}')", e.name, e.test);
+  }
+  return e.name;
+}
+
+}  // namespace
+
 int Validate(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err) {
   auto cp = CompileFor(opts, true, err);
   if (!cp) return 1;
+  // Sources that are warehouse tables must be in the warehouse, when there is one. Never
+  // inside the service: it holds the warehouse itself.
+  auto w0 = std::chrono::steady_clock::now();
+  WarehouseCheckResult warehouse;
+  if (!opts.service) {
+    warehouse = CheckWarehouseSources(cp->project, &cp->diags);
+    cp->diags.Sort();
+  }
+  double warehouse_ms = MsSince(w0);
   const auto& t = cp->timings;
-  double total_ms = t.load_ms + t.render_ms + t.parse_ms + t.dag_ms + t.typecheck_ms;
+  double total_ms = t.load_ms + t.render_ms + t.parse_ms + t.dag_ms + t.typecheck_ms + warehouse_ms;
   if (json) {
     nlohmann::json doc;
     doc["ok"] = !cp->diags.has_errors();
@@ -53,13 +83,17 @@ int Validate(const CommonOptions& opts, bool json, std::ostream& out, std::ostre
                       {"message", d.message}});
     }
     doc["diagnostics"] = std::move(list);
-    doc["timings_ms"] = {{"load", t.load_ms},   {"render", t.render_ms},        {"parse", t.parse_ms},
-                         {"dag", t.dag_ms},     {"typecheck", t.typecheck_ms}, {"total", total_ms}};
+    doc["warehouse_sources"] = {{"checked", warehouse.outcome == WarehouseCheck::kChecked},
+                                {"note", warehouse.note}};
+    doc["timings_ms"] = {{"load", t.load_ms},           {"render", t.render_ms}, {"parse", t.parse_ms},
+                         {"dag", t.dag_ms},             {"typecheck", t.typecheck_ms},
+                         {"warehouse", warehouse_ms}, {"total", total_ms}};
     doc["cache"] = {{"hits", cp->cache_hits}, {"misses", cp->cache_misses}};
     out << doc.dump(2) << "\n";
     return cp->diags.has_errors() ? 1 : 0;
   }
   PrintDiagnostics(cp->diags, err);
+  if (!warehouse.note.empty()) err << "note: " << warehouse.note << "\n";
   std::string what = fmt::format("{} tables and {} sources", cp->project.tables.size(), cp->project.sources.size());
   if (cp->diags.has_errors()) {
     err << fmt::format("{} error{}, {} warning{} in {} ({:.2f} s)\n", cp->diags.error_count(),
@@ -111,6 +145,17 @@ int Dag(const CommonOptions& opts, const std::string& select, DagFormat format, 
         o["file"] = d.file;
         o["schedule"] = std::string(ScheduleName(d.schedule));
         o["strategy"] = std::string(StrategyName(d.strategy));
+        // Why each upstream is one: the SQL names it, or only a test reads it.
+        nlohmann::json edges = nlohmann::json::array();
+        for (const auto& e : t->edges) {
+          nlohmann::json edge = {{"name", e.name},
+                                 {"kind", std::string(EdgeKindName(e.kind))},
+                                 {"file", e.where.file},
+                                 {"line", e.where.line}};
+          if (!e.test.empty()) edge["test"] = e.test;
+          edges.push_back(std::move(edge));
+        }
+        o["upstream_edges"] = std::move(edges);
       } else if (const SourceDef* s = cp->project.FindSource(n.name)) {
         o["file"] = s->file;
       }
@@ -123,9 +168,20 @@ int Dag(const CommonOptions& opts, const std::string& select, DagFormat format, 
       const Node& n = g.node(id);
       out << fmt::format("  \"{}\" [shape={}];\n", n.name, n.kind == NodeKind::kSource ? "cylinder" : "box");
     }
-    for (int id : ids)
-      for (int down : g.downstream(id))
-        if (chosen.count(down)) out << fmt::format("  \"{}\" -> \"{}\";\n", g.node(id).name, g.node(down).name);
+    // An edge only a test makes is dashed and labelled with the test.
+    for (int id : ids) {
+      for (int down : g.downstream(id)) {
+        if (!chosen.count(down)) continue;
+        const CompiledTable* t = cp->FindTable(g.node(down).name);
+        const UpstreamEdge* e = t ? CompiledProject::EdgeOf(*t, g.node(id).name) : nullptr;
+        std::string attrs;
+        if (e && e->kind != EdgeKind::kSql) {
+          attrs = fmt::format(" [style=dashed, label=\"{} test '{}'\"]",
+                              e->kind == EdgeKind::kRelationshipsTest ? "relationships" : "custom", e->test);
+        }
+        out << fmt::format("  \"{}\" -> \"{}\"{};\n", g.node(id).name, g.node(down).name, attrs);
+      }
+    }
     out << "}\n";
   } else {
     size_t width = 0;
@@ -133,11 +189,15 @@ int Dag(const CommonOptions& opts, const std::string& select, DagFormat format, 
     for (int id : ids) {
       const Node& n = g.node(id);
       std::string kind = "source";
+      std::vector<std::string> ups_shown = names_of(g.upstream(id));
       if (const CompiledTable* t = cp->FindTable(n.name)) {
         const TableDef& d = cp->def(*t);
         kind = fmt::format("{} {}", ScheduleName(d.schedule), StrategyName(d.strategy));
+        for (auto& up : ups_shown) {
+          if (const UpstreamEdge* e = CompiledProject::EdgeOf(*t, up)) up = EdgeLabel(*e);
+        }
       }
-      std::string ups = g.upstream(id).empty() ? "" : "  <- " + fmt::format("{}", fmt::join(names_of(g.upstream(id)), ", "));
+      std::string ups = ups_shown.empty() ? "" : "  <- " + Join(ups_shown, ", ");
       out << fmt::format("{:<{}}  {:<15}{}\n", n.name, width, kind, ups);
     }
   }

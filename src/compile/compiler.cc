@@ -25,12 +25,6 @@ double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Schemas that DuckDB itself provides; references to them are not dependencies.
-bool IsSystemSchema(const std::string& schema) {
-  std::string s = ToLower(schema);
-  return s == "information_schema" || s == "pg_catalog";
-}
-
 // One parser per worker thread, all on one in-memory database (parsing needs no catalog).
 class ParserPool {
  public:
@@ -57,19 +51,6 @@ class ParserPool {
   std::vector<std::unique_ptr<sql::SqlParser>> parsers_;
 };
 
-// Parses one rendered query (or takes it from the cache) and returns its references.
-Result<std::vector<sql::TableRef>> ParseRefs(const std::string& sql, sql::SqlParser& parser, CompileCache* cache) {
-  std::string key;
-  if (cache) {
-    key = ContentHash(sql);
-    if (auto hit = cache->FindParse(key)) return std::move(*hit);
-  }
-  auto parsed = parser.Parse(sql);
-  if (!parsed.ok()) return parsed.error();
-  if (cache) cache->PutParse(key, parsed->tables);
-  return std::move(parsed->tables);
-}
-
 }  // namespace
 
 CompiledProject::CompiledProject() = default;
@@ -81,6 +62,41 @@ const CompiledTable* CompiledProject::FindTable(std::string_view name) const {
   const TableDef* def = project.FindTable(ToLower(name));
   if (!def) return nullptr;
   return &tables[static_cast<size_t>(def - project.tables.data())];
+}
+
+std::string_view EdgeKindName(EdgeKind k) {
+  switch (k) {
+    case EdgeKind::kSql: return "sql";
+    case EdgeKind::kRelationshipsTest: return "relationships_test";
+    case EdgeKind::kCustomTest: return "custom_test";
+  }
+  return "?";
+}
+
+std::string UpstreamEdge::Describe() const {
+  std::string by;
+  if (kind == EdgeKind::kRelationshipsTest) by = fmt::format("relationships test '{}' ", test);
+  if (kind == EdgeKind::kCustomTest) by = fmt::format("custom test '{}' ", test);
+  std::string at = where.ToString();
+  return fmt::format("{}{}reads {}", at.empty() ? "" : at + ": ", by, name);
+}
+
+const UpstreamEdge* CompiledProject::EdgeOf(const CompiledTable& table, std::string_view upstream) {
+  std::string name = ToLower(upstream);
+  for (const auto& e : table.edges) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
+tmpl::Context CompiledProject::ContextFor(const TableDef& d, Window window, bool initial_build) const {
+  tmpl::Context ctx = MakeContext(project, d, window, initial_build);
+  AddDbtHints(project, d, hint_ref_, hint_source_, &ctx);
+  return ctx;
+}
+
+PlacementSet CompiledProject::PlacementsOf(std::shared_ptr<const TextPlacement> own) const {
+  return {std::move(own), macro_placements_};
 }
 
 const std::vector<OutputColumn>* CompiledProject::SchemaOf(std::string_view name) const {
@@ -97,14 +113,46 @@ Result<std::string> CompiledProject::Render(const CompiledTable& table, Window w
   const TableDef& d = def(table);
   const auto& tpl = templates_[table.def];
   if (!tpl) return Error("the table's SQL template did not parse", {d.sql.file, d.sql.first_line, 0});
-  return env_->Render(*tpl, MakeContext(project, d, window, initial_build));
+  return env_->Render(*tpl, ContextFor(d, window, initial_build));
+}
+
+Result<RenderedSql> CompiledProject::RenderMapped(const CompiledTable& table, Window window,
+                                                  bool initial_build) const {
+  const TableDef& d = def(table);
+  const auto& tpl = templates_[table.def];
+  if (!tpl) return Error("the table's SQL template did not parse", {d.sql.file, d.sql.first_line, 0});
+  tmpl::SourceMap map;
+  auto sql = env_->Render(*tpl, ContextFor(d, window, initial_build), &map);
+  if (!sql.ok()) return sql.error();
+  return RenderedSql(std::move(*sql), std::move(map), PlacementsOf(table.placement));
+}
+
+Result<RenderedSql> CompiledProject::RenderTest(const CompiledTable& table, const TestDef& test, Window window) const {
+  const TableDef& d = def(table);
+  for (const auto& ct : table.custom_tests) {
+    if (&d.tests[ct.index] != &test) continue;
+    if (!ct.tpl) return Error(fmt::format("custom test '{}' did not parse", test.name), test.where);
+    tmpl::SourceMap map;
+    auto sql = env_->Render(*ct.tpl, ContextFor(d, window, false), &map);
+    if (!sql.ok()) return sql.error();
+    return RenderedSql(std::move(*sql), std::move(map), PlacementsOf(ct.placement));
+  }
+  return Error(fmt::format("'{}' is not a custom SQL test of {}", test.name, d.qualified_name()), test.where);
 }
 
 Result<std::string> CompiledProject::RenderText(const CompiledTable& table, const std::string& text,
                                                 const Location& where, Window window) const {
+  // A custom test's SQL: its template already parsed, with the line its SQL starts on.
+  const TableDef& d = def(table);
+  for (const auto& ct : table.custom_tests) {
+    const TestDef& test = d.tests[ct.index];
+    if (ct.tpl && test.sql == text && test.where.file == where.file && test.where.line == where.line) {
+      return env_->Render(*ct.tpl, ContextFor(d, window, false));
+    }
+  }
   auto tpl = tmpl::Parse({where.file, where.line > 0 ? where.line : 1, text});
   if (!tpl.ok()) return tpl.error();
-  return env_->Render(**tpl, MakeContext(project, def(table), window, false));
+  return env_->Render(**tpl, ContextFor(d, window, false));
 }
 
 Window WindowAt(const TableDef& table, Timestamp start) {
@@ -136,29 +184,43 @@ Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& op
   }
 
   // 2. Templates: project macros, then every table's SQL rendered for its default window,
-  // both as an initial build and as an incremental run (they may read different tables).
+  // both as an initial build and as an incremental run (they may read different tables),
+  // each with its source map.
   t0 = std::chrono::steady_clock::now();
   cp.env_ = std::make_unique<tmpl::Environment>();
+  auto macro_placements = std::make_shared<std::map<std::string, TextPlacement>>();
   for (const auto& m : cp.project.macros) {
     if (auto st = cp.env_->AddMacroFile({m.file, 1, m.text}); !st.ok()) cp.diags.Add(st.error());
+    macro_placements->emplace(m.file, TextPlacement::WholeFile(m.file, m.text));
+  }
+  cp.macro_placements_ = std::move(macro_placements);
+  // A project macro named ref or source is the user's own; it is not shadowed by a hint.
+  for (const auto& name : cp.env_->MacroNames()) {
+    if (name == "ref") cp.hint_ref_ = false;
+    if (name == "source") cp.hint_source_ = false;
   }
   size_t n = cp.project.tables.size();
   cp.tables.resize(n);
   cp.templates_.resize(n);
   std::vector<Diagnostics> table_diags(n);
+  std::vector<TableMaps> maps(n);
   ParallelFor(n, threads, [&](int, size_t i) {
     const TableDef& def = cp.project.tables[i];
     CompiledTable& t = cp.tables[i];
     t.def = i;
     t.window = DefaultWindow(def, options.now);
+    // SQL embedded in YAML: the file is read again to place its lines and columns.
+    std::optional<std::string> yaml;
+    if (def.sql.file == def.file) yaml = ReadProjectFile(cp.project, def.file);
+    t.placement = PlaceTableSql(cp.project, def, yaml ? &*yaml : nullptr);
     auto tpl = tmpl::Parse({def.sql.file, def.sql.first_line, def.sql.text});
     if (!tpl.ok()) {
       table_diags[i].Add(tpl.error());
       return;
     }
     cp.templates_[i] = *tpl;
-    auto sql = cp.env_->Render(**tpl, MakeContext(cp.project, def, t.window, false));
-    auto initial = cp.env_->Render(**tpl, MakeContext(cp.project, def, t.window, true));
+    auto sql = cp.env_->Render(**tpl, cp.ContextFor(def, t.window, false), &maps[i].sql);
+    auto initial = cp.env_->Render(**tpl, cp.ContextFor(def, t.window, true), &maps[i].initial);
     if (!sql.ok()) table_diags[i].Add(sql.error());
     if (!initial.ok() && (sql.ok() || initial.error().ToString() != sql.error().ToString())) {
       table_diags[i].Add(initial.error());
@@ -168,111 +230,29 @@ Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& op
   });
   cp.timings.render_ms = MsSince(t0);
 
-  // 3. Parse every rendered query with DuckDB's parser and resolve its references.
+  // 3. Parse every rendered query (and custom test) with DuckDB's parser and resolve its
+  // references into upstream edges.
   t0 = std::chrono::steady_clock::now();
   ParserPool parsers;
   if (auto st = parsers.Init(threads); !st.ok()) return st.error();
   NameIndex names(cp.project);
   ParallelFor(n, threads, [&](int worker, size_t i) {
-    const TableDef& def = cp.project.tables[i];
-    CompiledTable& t = cp.tables[i];
     if (table_diags[i].has_errors()) return;
-    std::set<std::string> upstream;
-    bool ok = true;
-    for (const std::string* text : {&t.sql, &t.initial_sql}) {
-      if (text == &t.initial_sql && t.initial_sql == t.sql) break;
-      auto refs = ParseRefs(*text, parsers.at(worker), cache.get());
-      if (!refs.ok()) {
-        Location where = MapSqlLocation(def.sql, refs.error().where);
-        std::string variant = text == &t.initial_sql ? " (in the initial-build SQL)" : "";
-        table_diags[i].AddError(where, WithExcerpt("invalid SQL" + variant + ": " + refs.error().message, *text,
-                                                   refs.error().where.line));
-        ok = false;
-        break;
-      }
-      for (const auto& ref : *refs) {
-        if (IsSystemSchema(ref.schema)) continue;
-        auto name = names.Resolve(ref, def.dataset);
-        if (!name.ok()) {
-          Location where = MapSqlLocation(def.sql, {"", LineOfOffset(*text, ref.offset), 0});
-          table_diags[i].AddError(where, name.error().message);
-          ok = false;
-          continue;
-        }
-        if (*name == def.qualified_name()) {
-          t.reads_itself = true;
-        } else {
-          upstream.insert(*name);
-        }
-      }
-    }
-    // A relationships test reads its target inside the table's transaction, so the
-    // target is built first and gates the table like any input.
-    for (const auto& test : def.tests) {
-      if (test.kind != TestDef::Kind::kRelationships) continue;
-      const std::string& target = test.to_table;
-      if (target != def.qualified_name() && (cp.project.FindTable(target) || cp.project.FindSource(target))) {
-        upstream.insert(target);
-      }
-    }
-    t.upstream.assign(upstream.begin(), upstream.end());
-    t.parsed = ok;
+    ParseContext ctx{&cp, &names, &parsers.at(worker), cache.get()};
+    ParseTable(ctx, maps[i], &cp.tables[i], &table_diags[i]);
   });
   for (auto& d : table_diags) cp.diags.Merge(std::move(d));
+  maps.clear();
   cp.timings.parse_ms = MsSince(t0);
 
-  // 4. The DAG: sources and tables as nodes, references as edges.
+  // 4. The DAG: sources and tables as nodes, upstream edges as edges.
   t0 = std::chrono::steady_clock::now();
-  for (const auto& s : cp.project.sources) {
-    if (!cp.graph.Find(s.qualified_name())) {
-      cp.graph.AddNode({s.qualified_name(), s.dataset, s.name, NodeKind::kSource, s.tags});
-    }
-  }
-  for (auto& t : cp.tables) {
-    const TableDef& def = cp.project.tables[t.def];
-    if (cp.graph.Find(def.qualified_name())) continue;  // a duplicate, already reported
-    t.node = cp.graph.AddNode({def.qualified_name(), def.dataset, def.name, NodeKind::kTable, def.tags});
-  }
-  for (const auto& t : cp.tables) {
-    if (t.node < 0) continue;
-    for (const auto& up : t.upstream) {
-      if (auto id = cp.graph.Find(up)) cp.graph.AddEdge(*id, t.node);
-    }
-  }
-  std::set<int> in_cycle;
-  for (const auto& cycle : cp.graph.FindCycles()) {
-    const CompiledTable* first = cp.FindTable(cycle.front());
-    Location where = first ? Location{cp.def(*first).file, 1, 1} : Location{};
-    cp.diags.AddError(where, "dependency cycle: " + FormatCycle(cycle));
-    for (const auto& name : cycle) in_cycle.insert(*cp.graph.Find(name));
-  }
-  std::vector<int> order;
-  if (in_cycle.empty()) {
-    order = *cp.graph.TopologicalOrder();
-  } else {
-    // Check what can be checked: everything not on or below a cycle, in a valid order.
-    std::set<int> blocked = in_cycle;
-    for (int id : in_cycle)
-      for (int d : cp.graph.DownstreamClosure(id)) blocked.insert(d);
-    Graph acyclic;
-    std::vector<int> ids;
-    for (int id = 0; id < static_cast<int>(cp.graph.size()); ++id) {
-      if (!blocked.count(id)) ids.push_back(id);
-    }
-    std::map<int, int> local;
-    for (int id : ids) local[id] = acyclic.AddNode(cp.graph.node(id));
-    for (int id : ids)
-      for (int up : cp.graph.upstream(id))
-        if (local.count(up)) acyclic.AddEdge(local[up], local[id]);
-    auto acyclic_order = acyclic.TopologicalOrder();  // keep the Result alive while iterating
-    for (int lid : *acyclic_order) order.push_back(*cp.graph.Find(acyclic.node(lid).name));
-  }
-  cp.order = order;
+  cp.order = BuildGraph(&cp);
   cp.timings.dag_ms = MsSince(t0);
 
   // 5. Bind every query in dependency order.
   t0 = std::chrono::steady_clock::now();
-  if (options.type_check) TypeCheckTables(&cp, order, cache.get());
+  if (options.type_check) TypeCheckTables(&cp, cp.order, cache.get());
   cp.timings.typecheck_ms = MsSince(t0);
 
   if (cache) {

@@ -9,9 +9,12 @@
 #include <vector>
 
 #include "check/cache.h"
+#include "compile/placement.h"
+#include "compile/rendered_sql.h"
 #include "config/model.h"
 #include "dag/graph.h"
 #include "sql/lineage.h"
+#include "template/template.h"
 #include "time/schedule.h"
 #include "util/diagnostics.h"
 
@@ -30,6 +33,41 @@ struct CompileOptions {
                             // window ending at `now` when it has no start
 };
 
+// Why a table reads one of its upstreams.
+enum class EdgeKind {
+  kSql,                // its SQL names the upstream
+  kRelationshipsTest,  // only a relationships test reads it
+  kCustomTest,         // only a custom SQL test reads it
+};
+std::string_view EdgeKindName(EdgeKind k);  // "sql", "relationships_test", "custom_test"
+
+// An upstream and the reference that makes it one. Tests read their tables inside the
+// table's transaction, so an upstream a test reads is built first and gates the table
+// just like one its SQL reads.
+struct UpstreamEdge {
+  std::string name;                // the upstream, dataset.table
+  EdgeKind kind = EdgeKind::kSql;  // kSql when the SQL (either rendering) reads it
+  // The reference: for SQL, the line of the table's template holding the name (the
+  // macro call's line when a macro writes it); for a test, the test in the YAML file
+  // (for a custom test, the line of its SQL holding the name).
+  Location where;
+  std::string test;  // test edges: the test's name
+
+  // "tables/a/y.yaml:7: reads a.x", "tables/a/y.yaml:12: relationships test 'r' reads a.x"
+  std::string Describe() const;
+};
+
+// A custom SQL test (TestDef::Kind::kSql) as the compiler checked it.
+struct CompiledTest {
+  size_t index = 0;  // in TableDef::tests
+  std::shared_ptr<const tmpl::Template> tpl;         // null when the template did not parse
+  std::shared_ptr<const TextPlacement> placement;  // where its text sits in the YAML file
+  std::string sql;                                 // rendered for the table's window
+  std::vector<std::string> reads;  // qualified names it reads, sorted, the table itself excluded
+  bool reads_itself = false;       // reads the table ({{ this }})
+  bool parsed = false;             // rendered and parsed as exactly one SELECT, names resolved
+};
+
 struct CompiledTable {
   size_t def = 0;            // index in Project::tables
   int node = -1;             // id in the graph
@@ -37,6 +75,9 @@ struct CompiledTable {
   std::string sql;           // rendered with is_initial_build = false
   std::string initial_sql;   // rendered with is_initial_build = true
   std::vector<std::string> upstream;  // qualified names it reads (or tests against), sorted, itself excluded
+  std::vector<UpstreamEdge> edges;    // parallel to `upstream`: why and where each is read
+  std::vector<CompiledTest> custom_tests;
+  std::shared_ptr<const TextPlacement> placement;  // where the SQL template's text sits in its file
   bool reads_itself = false;          // reads its own previous contents ({{ this }})
   bool parsed = false;                // rendered and parsed without error
   std::optional<std::vector<OutputColumn>> schema;  // inferred by the type-check
@@ -65,12 +106,24 @@ class CompiledProject {
 
   // nullptr when there is no such table. Accepts "dataset.table" (case-insensitive).
   const CompiledTable* FindTable(std::string_view name) const;
+  // The edge by which `table` reads `upstream`; nullptr when it does not.
+  static const UpstreamEdge* EdgeOf(const CompiledTable& table, std::string_view upstream);
   const TableDef& def(const CompiledTable& t) const { return project.tables[t.def]; }
 
   // Renders a table's SQL for a window. Errors carry the template's file and line.
   Result<std::string> Render(const CompiledTable& table, Window window, bool initial_build) const;
 
+  // Render, plus where each byte of the SQL came from (rendered_sql.h): for mapping an
+  // error the engine reports about the SQL, at run time too, to the template's file,
+  // line and column. Thread-safe like Render.
+  Result<RenderedSql> RenderMapped(const CompiledTable& table, Window window, bool initial_build) const;
+
+  // A custom SQL test of the table (REQUIRES: `test` is one of def(table).tests, of kind
+  // kSql), rendered with the table's template context and mapped like RenderMapped.
+  Result<RenderedSql> RenderTest(const CompiledTable& table, const TestDef& test, Window window) const;
+
   // Renders other SQL of a table (a custom data test) with the table's template context.
+  // For a test's own `sql` and `where`, errors carry the line of its SQL in the YAML.
   Result<std::string> RenderText(const CompiledTable& table, const std::string& text, const Location& where,
                                  Window window) const;
 
@@ -80,10 +133,20 @@ class CompiledProject {
   // Output schema of any node (source or table) by qualified name; nullptr if unknown.
   const std::vector<OutputColumn>* SchemaOf(std::string_view name) const;
 
+  // The template globals for any SQL of a table: the project's vars, the window's bounds,
+  // and hints for dbt's ref() and source() unless project macros take those names.
+  tmpl::Context ContextFor(const TableDef& def, Window window, bool initial_build) const;
+  // Where the text of a template (`own`) and of every project macro sits in its file.
+  PlacementSet PlacementsOf(std::shared_ptr<const TextPlacement> own) const;
+  // REQUIRES: made by Compile().
+  const tmpl::Environment& environment() const { return *env_; }
+
  private:
   friend Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& options);
   std::unique_ptr<tmpl::Environment> env_;
   std::vector<std::shared_ptr<const tmpl::Template>> templates_;  // parallel to tables
+  std::shared_ptr<const std::map<std::string, TextPlacement>> macro_placements_;
+  bool hint_ref_ = true, hint_source_ = true;
 };
 
 // Fails only when the project cannot be read at all; everything else is in `diags`.

@@ -1,4 +1,4 @@
-// Template globals for rendering a table's SQL, and mapping SQL positions to files.
+// Template globals for rendering a table's SQL, and excerpts of rendered SQL for errors.
 #include <fmt/format.h>
 
 #include "compile/stages.h"
@@ -51,13 +51,6 @@ tmpl::Context MakeContext(const Project& project, const TableDef& table, Window 
         return Error(fmt::format("var('{}') is not defined in derived.yaml vars{}", name, DidYouMean(name, known)));
       });
   return ctx;
-}
-
-Location MapSqlLocation(const SqlText& sql, const Location& relative) {
-  int line = relative.line > 0 ? sql.first_line + relative.line - 1 : sql.first_line;
-  // Inline SQL sits indented inside YAML, so a column within the text is not the file's.
-  int column = sql.first_line == 1 ? relative.column : 0;
-  return {sql.file, line, column};
 }
 
 std::string WithExcerpt(const std::string& message, const std::string& rendered, int line) {

@@ -12,17 +12,20 @@
 namespace derived::compile_internal {
 namespace {
 
-// The line of the first "quoted" name in an engine message that appears in the SQL:
-// binder errors name the offending column or table that way.
-int GuessErrorLine(const std::string& message, const std::string& sql) {
+// For an engine error without a position: the offset of the first "quoted" name in the
+// message (binder errors name the offending column or table that way), when it occurs in
+// the SQL exactly once, so it cannot be another occurrence; -1 otherwise.
+int64_t GuessErrorOffset(const std::string& message, const std::string& sql) {
   static const std::regex kQuoted("\"([^\"]+)\"");
   std::string lower_sql = ToLower(sql);
   for (auto it = std::sregex_iterator(message.begin(), message.end(), kQuoted); it != std::sregex_iterator(); ++it) {
     std::string name = ToLower((*it)[1].str());
     size_t pos = lower_sql.find(name);
-    if (pos != std::string::npos) return LineOfOffset(sql, pos);
+    if (pos == std::string::npos) continue;
+    if (lower_sql.find(name, pos + 1) != std::string::npos) return -1;
+    return static_cast<int64_t>(pos);
   }
-  return 0;
+  return -1;
 }
 
 // Engine messages span lines ("...\nCandidate bindings: ..."); indent the continuation.
@@ -72,8 +75,8 @@ class Checker {
     if (!t.parsed) return;
     // Every upstream must have a known schema, or this table cannot be bound.
     Hasher key;
-    key.Add("bind-v2").Add(def.dataset).Add(t.sql).Add(t.initial_sql == t.sql ? "" : t.initial_sql);
-    for (const auto& up : t.upstream) {
+    key.Add("bind-v3").Add(def.dataset).Add(t.sql).Add(t.initial_sql == t.sql ? "" : t.initial_sql);
+    for (const auto& up : SqlUpstreams(t)) {
       const std::vector<OutputColumn>* schema = cp_->SchemaOf(up);
       if (!schema) {
         NoteUnchecked(def, up);
@@ -103,13 +106,24 @@ class Checker {
     }
     BindResult bound = BindCached(key.Hex(), t, declared);
     if (!bound.ok) {
-      int line = GuessErrorLine(bound.error, t.sql);
-      cp_->diags.AddError(MapSqlLocation(def.sql, {"", line ? line : 1, 0}),
-                          "type-check failed: " + TidyEngineMessage(bound.error));
+      const std::string& sql = bound.error_in_initial_sql ? t.initial_sql : t.sql;
+      int64_t offset = bound.error_offset >= 0 ? bound.error_offset : GuessErrorOffset(bound.error, sql);
+      Location where{def.sql.file, def.sql.first_line, 0};
+      std::string note;
+      if (offset >= 0) {
+        // Rendered again, with its source map: only a failing table pays for one.
+        if (auto r = cp_->RenderMapped(t, t.window, bound.error_in_initial_sql); r.ok() && r->sql() == sql) {
+          SqlOrigin o = r->OriginAt(static_cast<size_t>(offset));
+          where = o.where;
+          note = o.Note();
+        }
+      }
+      cp_->diags.AddError(where, "type-check failed: " + TidyEngineMessage(bound.error) + note);
       return;
     }
     if (!CheckOutput(def, bound.columns, declared)) return;
     t.schema = std::move(bound.columns);
+    for (const CompiledTest& test : t.custom_tests) CheckCustomTest(t, test);
   }
 
  private:
@@ -137,16 +151,17 @@ class Checker {
       if (auto hit = cache_->FindBind(key)) return *hit;
     }
     const TableDef& def = cp_->def(t);
-    for (const auto& up : t.upstream) {
+    for (const auto& up : SqlUpstreams(t)) {
       if (auto st = EnsureDeclared(up, *cp_->SchemaOf(up)); !st.ok()) {
-        return BindResult{false, {}, "cannot declare '" + up + "' for the type-check: " + st.error().message};
+        return BindResult{false, {}, "cannot declare '" + up + "' for the type-check: " + st.error().message, -1,
+                          false};
       }
     }
     if (t.reads_itself) {
       // Its previous contents have the declared columns.
       declared_.erase(def.qualified_name());
       if (auto st = EnsureDeclared(def.qualified_name(), declared); !st.ok()) {
-        return BindResult{false, {}, st.error().message};
+        return BindResult{false, {}, st.error().message, -1, false};
       }
       declared_.erase(def.qualified_name());
     }
@@ -156,6 +171,7 @@ class Checker {
       if (!initial.ok) {
         r = initial;
         r.error = "(in the initial-build SQL) " + r.error;
+        r.error_in_initial_sql = true;
       } else if (initial.columns != r.columns) {
         r.ok = false;
         r.error = "the initial-build SQL returns different columns than the incremental SQL";
@@ -163,6 +179,65 @@ class Checker {
     }
     if (cache_) cache_->PutBind(key, r);
     return r;
+  }
+
+  // What the table's SQL reads (its bind needs these), not what only its tests read.
+  static std::vector<std::string> SqlUpstreams(const CompiledTable& t) {
+    std::vector<std::string> out;
+    for (const auto& e : t.edges) {
+      if (e.kind == EdgeKind::kSql) out.push_back(e.name);
+    }
+    return out;
+  }
+
+  // Binds a custom test against the catalog, where the table has the schema just
+  // inferred for it. A test reading a table of unknown schema is not bound.
+  void CheckCustomTest(const CompiledTable& t, const CompiledTest& test) {
+    if (!test.parsed) return;
+    const TableDef& def = cp_->def(t);
+    std::vector<std::pair<std::string, const std::vector<OutputColumn>*>> reads;
+    if (test.reads_itself) reads.emplace_back(def.qualified_name(), &*t.schema);
+    for (const auto& name : test.reads) {
+      const std::vector<OutputColumn>* schema = cp_->SchemaOf(name);
+      if (!schema) return;
+      reads.emplace_back(name, schema);
+    }
+    Hasher key;
+    key.Add("test-v1").Add(def.dataset).Add(test.sql);
+    for (const auto& [name, schema] : reads) {
+      key.Add(name);
+      for (const auto& c : *schema) key.Add(c.name).Add(c.type);
+    }
+    std::optional<BindResult> cached = cache_ ? cache_->FindBind(key.Hex()) : std::nullopt;
+    BindResult r;
+    if (cached) {
+      r = *cached;
+    } else {
+      for (const auto& [name, schema] : reads) {
+        if (name == def.qualified_name()) declared_.erase(name);  // it may hold its declared columns
+        if (auto st = EnsureDeclared(name, *schema); !st.ok()) {
+          r = BindResult{false, {}, "cannot declare '" + name + "' for the type-check: " + st.error().message, -1,
+                         false};
+          break;
+        }
+      }
+      if (r.ok) r = tc_->Bind(test.sql, def.dataset);
+      if (cache_) cache_->PutBind(key.Hex(), r);
+    }
+    if (r.ok) return;
+    const TestDef& test_def = def.tests[test.index];
+    Location where = test.placement->Place(test.placement->first_line(), 0);
+    std::string note;
+    int64_t offset = r.error_offset >= 0 ? r.error_offset : GuessErrorOffset(r.error, test.sql);
+    if (offset >= 0) {
+      if (auto rendered = cp_->RenderTest(t, test_def, t.window); rendered.ok() && rendered->sql() == test.sql) {
+        SqlOrigin o = rendered->OriginAt(static_cast<size_t>(offset));
+        where = o.where;
+        note = o.Note();
+      }
+    }
+    cp_->diags.AddError(where, fmt::format("custom test '{}': type-check failed: {}{}", test_def.name,
+                                           TidyEngineMessage(r.error), note));
   }
 
   void NoteUnchecked(const TableDef& def, const std::string& upstream) {

@@ -52,7 +52,12 @@ Status SqlParser::WithTree(std::string_view sql, Visit&& visit) {
     std::string_view message = "unknown parser error", type, position;
     if (doc["error_message"].get(message) != simdjson::SUCCESS) message = "unknown parser error";
     if (doc["error_type"].get(type) != simdjson::SUCCESS) type = "";
-    if (type == "not implemented") return Error("the SQL must be a SELECT statement");
+    // json_serialize_sql serializes SELECTs only; anything else (DDL, DML, COPY, PRAGMA,
+    // EXPLAIN, ...) is "not implemented", wherever it is among the statements.
+    if (type == "not implemented") {
+      return Error("the SQL must be one SELECT statement: it holds a statement of another kind (such as DDL, "
+                   "INSERT, COPY or PRAGMA)");
+    }
     Location where;
     if (doc["position"].get(position) == simdjson::SUCCESS) {
       where = TextLocation(sql, static_cast<size_t>(std::strtoull(std::string(position).c_str(), nullptr, 10)));

@@ -115,9 +115,12 @@ TEST_F(SqlParserTest, OnlyOneSelect) {
   auto r = parser_->Parse("select 1; select 2");
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().message, HasSubstr("found 2 statements"));
-  r = parser_->Parse("delete from t");
-  ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error().message, HasSubstr("must be a SELECT statement"));
+  for (const char* other : {"delete from t", "create table x (a int)", "copy t to 'x.csv'", "select 1; drop table t",
+                            "pragma version", "explain select 1"}) {
+    r = parser_->Parse(other);
+    ASSERT_FALSE(r.ok()) << other;
+    EXPECT_THAT(r.error().message, HasSubstr("must be one SELECT statement")) << other;
+  }
   r = parser_->Parse("  -- nothing\n");
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.error().message, HasSubstr("empty"));

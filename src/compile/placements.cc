@@ -1,0 +1,45 @@
+// Where the SQL of a table and of its custom tests sits in the project's files.
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "compile/stages.h"
+
+namespace derived::compile_internal {
+
+std::optional<std::string> ReadProjectFile(const Project& project, const std::string& file) {
+  std::ifstream in(std::filesystem::path(project.root) / file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::shared_ptr<const TextPlacement> PlaceTableSql(const Project&, const TableDef& def, const std::string* yaml) {
+  const SqlText& sql = def.sql;
+  if (sql.file != def.file) return std::make_shared<TextPlacement>(TextPlacement::WholeFile(sql.file, sql.text));
+  if (!yaml) return std::make_shared<TextPlacement>(TextPlacement::LinesOnly(sql.file, sql.first_line));
+  return std::make_shared<TextPlacement>(TextPlacement::InYaml(sql.file, sql.first_line, sql.text, *yaml));
+}
+
+int TestSqlFirstLine(const std::string& yaml, size_t index) {
+  try {
+    YAML::Node root = YAML::Load(yaml);
+    YAML::Node tests = root["tests"];
+    if (!tests.IsSequence() || index >= tests.size()) return 0;
+    YAML::Node sql = tests[index]["sql"];
+    if (!sql.IsDefined()) return 0;
+    YAML::Mark m = sql.Mark();
+    if (m.is_null()) return 0;
+    // A block scalar (| or >) starts on the line after its indicator.
+    size_t pos = static_cast<size_t>(m.pos);
+    bool block = pos < yaml.size() && (yaml[pos] == '|' || yaml[pos] == '>');
+    return m.line + 1 + (block ? 1 : 0);
+  } catch (const std::exception&) {
+    return 0;  // the loader accepted the file, so this does not happen; the test's own line serves
+  }
+}
+
+}  // namespace derived::compile_internal

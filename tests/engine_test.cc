@@ -410,7 +410,7 @@ TEST(Engine, MarksAndLogCommands) {
   AddEvents(p);
   p.Write("sources/raw/lookup.yaml", "freshness: {query: SELECT TIMESTAMP '2024-01-01'}\n");
   auto r = p.Derived({"source", "mark", "raw.event", "--through", "2024-01-03"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);  // a name that names nothing is bad usage
   EXPECT_THAT(r.err, HasSubstr("unknown source 'raw.event' (did you mean 'raw.events'?)"));
   r = p.Derived({"source", "mark", "raw.lookup", "--through", "2024-01-03"});
   EXPECT_EQ(r.exit_code, 1);

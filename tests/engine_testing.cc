@@ -1,6 +1,9 @@
 #include "engine_testing.h"
 
-#include <nlohmann/json.hpp>
+#include <filesystem>
+
+#include "service/control.h"
+#include "warehouse/warehouse.h"
 
 namespace derived::testing {
 
@@ -18,20 +21,49 @@ CommandResult WarehouseProject::Derived(std::vector<std::string> args, const std
   return RunDerived(args);
 }
 
+namespace {
+
+// While a service runs it holds the warehouse, and SQL goes through it; otherwise the test
+// opens the file itself, so that its own SQL is neither checked nor logged by Derived.
+bool ServiceRunning(const TempDir& dir) {
+  return FindService(std::filesystem::canonical(dir.path()).string()).has_value();
+}
+
+Result<std::unique_ptr<Warehouse>> OpenDirectly(const TempDir& dir) {
+  return OpenDuckDbWarehouse((dir.path() / "warehouse.duckdb").string());
+}
+
+}  // namespace
+
 void WarehouseProject::Sql(const std::string& sql) const {
-  auto r = Derived({"query", sql});
+  if (!ServiceRunning(dir_)) {
+    auto wh = OpenDirectly(dir_);
+    ASSERT_TRUE(wh.ok()) << wh.error().message;
+    auto st = (*wh)->Execute(sql);
+    ASSERT_TRUE(st.ok()) << sql << "\n" << st.error().message;
+    return;
+  }
+  auto r = Derived({"query", "--write", sql});
   ASSERT_EQ(r.exit_code, 0) << sql << "\n" << r.err;
 }
 
 std::string WarehouseProject::Scalar(const std::string& sql) const {
-  auto r = Derived({"query", "--json", sql});
+  if (!ServiceRunning(dir_)) {
+    auto wh = OpenDirectly(dir_);
+    EXPECT_TRUE(wh.ok()) << wh.error().message;
+    if (!wh.ok()) return "ERROR";
+    auto rows = (*wh)->Query(sql);
+    EXPECT_TRUE(rows.ok()) << sql << "\n" << rows.error().message;
+    if (!rows.ok() || rows->size() == 0 || rows->columns.empty()) return "ERROR";
+    return rows->at(0, 0).value_or("NULL");
+  }
+  // The text table: a header line, then the value.
+  auto r = Derived({"query", sql});
   EXPECT_EQ(r.exit_code, 0) << sql << "\n" << r.err;
-  if (r.exit_code != 0 || r.out.empty()) return "ERROR";
-  auto line = r.out.substr(0, r.out.find('\n'));
-  auto j = nlohmann::json::parse(line, nullptr, false);
-  if (!j.is_object() || j.empty()) return "ERROR";
-  const auto& v = j.begin().value();
-  return v.is_null() ? "NULL" : v.get<std::string>();
+  auto nl = r.out.find('\n');
+  if (r.exit_code != 0 || nl == std::string::npos) return "ERROR";
+  std::string value = r.out.substr(nl + 1);
+  return value.substr(0, value.find('\n'));
 }
 
 std::string DifferenceSql(const std::string& actual, const std::string& expected) {

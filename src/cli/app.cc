@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/names.h"
 #include "service/control.h"
 #include "service/service.h"
 
@@ -163,6 +164,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   query->add_option("SQL", sql, "The query (or use --file)");
   query->add_option("--file,-f", sql_file, "Read the SQL from this file");
   query->add_flag("--json", json, "Machine-readable output: one JSON object per line");
+  bool write = false;
+  query->add_flag("--write", write,
+                  "Allow statements that change the warehouse (INSERT, CREATE, COPY, ...): one transaction, logged in "
+                  "_derived.log");
 
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
@@ -215,6 +220,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
           text << in.rdbuf();
           forwarded = {"query"};
           if (json) forwarded.push_back("--json");
+          if (write) forwarded.push_back("--write");
           forwarded.push_back("--");  // the text is the argument, even when it starts with "--"
           forwarded.push_back(text.str());
         }
@@ -239,6 +245,26 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
         return r->exit_code;
       }
     }
+    // Names resolve where the command runs: inside the service, against its project
+    // version and warehouse.
+    auto resolve = [&](std::string* name, NameScope scope) -> std::optional<int> {
+      auto catalog = LoadNames(opts, scope);
+      if (!catalog.ok()) {
+        err << "error: " << catalog.error().ToString() << "\n";
+        return 1;
+      }
+      auto resolved = ResolveName(*name, scope, *catalog);
+      if (!resolved.ok()) throw BadArgument{resolved.error().message};
+      *name = *resolved;
+      return std::nullopt;
+    };
+    std::optional<int> failed;
+    if (update->parsed() || backfill->parsed() || lineage->parsed()) failed = resolve(&table, NameScope::kTable);
+    if (drop->parsed()) failed = resolve(&table, NameScope::kBuiltTable);
+    if (log->parsed() && !table.empty()) failed = resolve(&table, NameScope::kLogged);
+    if (mark->parsed() || restate->parsed()) failed = resolve(&source, NameScope::kSource);
+    if (failed) return *failed;
+
     if (run->parsed()) {
       if (once) return Run(opts, select, json, out, err);
       if (!select.empty()) throw BadArgument{"--select works with --once only: the service keeps every table fresh"};
@@ -262,7 +288,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
                            json, out, err);
     }
     if (lineage->parsed()) return Lineage(opts, table, *ParseTimeArg(lineage_at, "--window"), json, out, err);
-    if (query->parsed()) return Query(opts, sql, sql_file, json, out, err);
+    if (query->parsed()) return Query(opts, sql, sql_file, json, write, out, err);
   } catch (const BadArgument& e) {
     err << "error: " << e.message << "\n";
     return 2;

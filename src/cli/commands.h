@@ -66,8 +66,9 @@ int Log(const CommonOptions& opts, const std::string& table, int limit, bool jso
 int SourceMark(const CommonOptions& opts, const std::string& source, Timestamp through, std::ostream& out,
                std::ostream& err);
 
-// SQL against the warehouse (query.cc).
-int Query(const CommonOptions& opts, const std::string& sql, const std::string& file, bool json, std::ostream& out,
-          std::ostream& err);
+// SQL against the warehouse (query.cc): `sql`, or the text of `file` when given. Only
+// reads unless `write` (see cli/read_only.h); with it, runs in one transaction, logged.
+int Query(const CommonOptions& opts, const std::string& sql, const std::string& file, bool json, bool write,
+          std::ostream& out, std::ostream& err);
 
 }  // namespace derived::cli

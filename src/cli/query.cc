@@ -1,80 +1,205 @@
-// `derived query`: SQL against the project's warehouse.
+// `derived query`: SQL against the project's warehouse. It only reads unless given
+// --write (cli/read_only.h); with --write the whole script is one transaction, logged in
+// _derived.log, and in the service it runs with the updaters paused.
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "cli/commands.h"
-#include "cli/text_table.h"
+#include "cli/query_output.h"
+#include "cli/read_only.h"
 #include "config/loader.h"
+#include "db/sql_text.h"
+#include "engine/builder.h"
+#include "engine/metadata.h"
 #include "service/service.h"
+#include "time/clock.h"
 #include "util/strings.h"
 #include "warehouse/warehouse.h"
 
 namespace derived::cli {
 namespace {
 
-std::string ReadFile(const std::string& path, bool* ok) {
-  std::ifstream in(path, std::ios::binary);
-  *ok = static_cast<bool>(in);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// What a command's failure means for its exit code: the SQL failed (1) or the command
+// was asked for something it refuses (2).
+struct Failure {
+  int code = 1;
+  std::string message;
+};
+
+struct Session {
+  std::unique_ptr<Warehouse> wh;
+  db::Connection* conn = nullptr;
+  std::string project_root;
+};
+
+// The project's warehouse, without compiling the project. A read-only query never
+// creates the warehouse file.
+Result<Session> OpenSession(const CommonOptions& opts, bool write) {
+  Session s;
+  if (opts.service) {
+    auto wh = opts.service->Connect();
+    if (!wh.ok()) return wh.error();
+    s.wh = std::move(*wh);
+    s.project_root = opts.service->options().project_dir;
+  } else {
+    Diagnostics diags;
+    LoadOptions load;
+    load.project_file_only = true;
+    auto project = LoadProject(opts.project, &diags, load);
+    if (!project.ok()) return project.error();
+    std::filesystem::path path(project->warehouse.path);
+    if (path.is_relative()) path = std::filesystem::path(project->root) / path;
+    std::error_code ec;
+    if (!write && project->warehouse.engine == "duckdb" && !std::filesystem::exists(path, ec)) {
+      return Error(fmt::format("there is no warehouse at {} yet: `derived run` creates it", path.string()));
+    }
+    auto wh = OpenWarehouse(*project);
+    if (!wh.ok()) return wh.error();
+    s.wh = std::move(*wh);
+    s.project_root = project->root;
+  }
+  s.conn = s.wh->duckdb_connection();
+  if (!s.conn) return Error(fmt::format("`derived query` needs a DuckDB warehouse, not {}", s.wh->engine()));
+  return s;
 }
 
-void PrintRows(const db::Rows& rows, bool json, std::ostream& out) {
-  if (json) {
-    for (const auto& obj : rows.ToJson()) out << obj.dump() << "\n";
-    return;
-  }
-  std::vector<std::vector<std::string>> cells;
-  for (const auto& r : rows.rows) {
-    std::vector<std::string> line;
-    for (const auto& v : r) line.push_back(v.value_or("NULL"));
-    cells.push_back(std::move(line));
-  }
-  PrintTextTable(out, rows.columns, cells);
+std::string StatementName(const db::Script& script, size_t i) {
+  std::string text = script.text(i).empty() ? "" : " (`" + db::ShortStatement(script.text(i)) + "`)";
+  return script.size() == 1 ? "" : fmt::format("statement {}{}: ", i + 1, text);
 }
 
-// The project's warehouse without compiling its tables.
-Result<std::unique_ptr<Warehouse>> OpenProjectWarehouse(const CommonOptions& opts) {
-  if (opts.service) return opts.service->Connect();
-  Diagnostics diags;
-  LoadOptions load;
-  load.project_file_only = true;
-  auto project = LoadProject(opts.project, &diags, load);
-  if (!project.ok()) return project.error();
-  return OpenWarehouse(*project);
+// Without --write: every statement checked and bound first, then run in a read-only
+// transaction that is rolled back.
+std::optional<Failure> RunReadOnly(db::Connection& conn, db::Script& script, ResultPrinter& printer,
+                                   db::TimeStyle style) {
+  if (auto st = conn.Execute("BEGIN TRANSACTION READ ONLY"); !st.ok()) return Failure{1, st.error().message};
+  struct Rollback {
+    db::Connection& c;
+    ~Rollback() { (void)c.Execute("ROLLBACK"); }
+  } rollback{conn};
+  auto checked = PrepareReadOnly(conn, script);
+  if (!checked.ok()) return Failure{1, checked.error().message};
+  if (checked->refusal) return Failure{2, *checked->refusal};
+  for (size_t i = 0; i < script.size(); ++i) {
+    auto result = checked->prepared[i]->ExecuteTyped(style);
+    if (!result.ok()) return Failure{1, StatementName(script, i) + result.error().message};
+    if (auto st = printer.Print(i, script.text(i), **result); !st.ok()) {
+      return Failure{1, StatementName(script, i) + st.error().message};
+    }
+  }
+  return std::nullopt;
+}
+
+bool IsTransactionWord(const std::string& word) {
+  for (const char* w : {"begin", "start", "commit", "end", "rollback", "abort"}) {
+    if (word == w) return true;
+  }
+  return false;
+}
+
+constexpr const char* kOwnTransaction =
+    "`derived query --write` runs the whole SQL in one transaction of its own, so it cannot hold BEGIN, COMMIT or "
+    "ROLLBACK; leave them out";
+
+// With --write: the statements and their log row in one transaction; a failure rolls
+// everything back and is logged after the rollback.
+std::optional<Failure> RunWrite(Session& s, db::Script& script, ResultPrinter& printer, db::TimeStyle style,
+                                const CommonOptions& opts, const std::string& sql) {
+  for (size_t i = 0; i < script.size(); ++i) {
+    if (IsTransactionWord(db::FirstWord(script.text(i)))) {
+      return Failure{2, StatementName(script, i) + kOwnTransaction + "; nothing ran"};
+    }
+  }
+  MetadataStore meta(s.wh.get(), CollectProvenance(s.project_root));
+  if (auto st = meta.EnsureSchema(); !st.ok()) return Failure{1, st.error().message};
+  LogEntry entry;
+  entry.run_id = NewRunId();
+  entry.table = "_query";
+  entry.operation = "query";
+  entry.logical_now = opts.now ? *opts.now : SystemClock().Now();
+  entry.started_at = WallSeconds();
+  entry.details = {{"sql", sql}, {"statements", script.size()}};
+
+  std::optional<Failure> failure;
+  auto fail = [&](size_t i, const std::string& message) {
+    failure = Failure{1, StatementName(script, i) + message};
+    entry.details["failed_statement"] = i + 1;
+    return Error(message);
+  };
+  derived::Status st = InTransaction(*s.wh, [&]() -> derived::Status {
+    for (size_t i = 0; i < script.size(); ++i) {
+      auto prepared = script.Prepare(i);  // now: it may read what an earlier statement made
+      if (!prepared.ok()) return fail(i, prepared.error().message);
+      if ((*prepared)->type() == db::StatementType::kTransaction) return fail(i, kOwnTransaction);
+      auto result = (*prepared)->ExecuteTyped(style);
+      if (!result.ok()) return fail(i, result.error().message);
+      if (auto p = printer.Print(i, script.text(i), **result); !p.ok()) return fail(i, p.error().message);
+    }
+    entry.status = "success";
+    entry.finished_at = WallSeconds();
+    return meta.AppendLog(entry);
+  });
+  if (st.ok()) return std::nullopt;
+  if (!failure) failure = Failure{1, st.error().message};  // the log row or the commit
+  failure->message += "; the transaction rolled back, so no statement's change was kept";
+  entry.status = "failed";
+  entry.error = st.error().message;
+  entry.finished_at = WallSeconds();
+  if (auto logged = meta.AppendLog(entry); !logged.ok()) {
+    failure->message += " (and the failure could not be logged: " + logged.error().message + ")";
+  }
+  return failure;
+}
+
+int RunQuery(const CommonOptions& opts, const std::string& sql, const std::string& label, bool json, bool write,
+             std::ostream& out, std::ostream& err) {
+  auto report = [&](const Failure& f) {
+    err << "error: " << label << f.message << "\n";
+    return f.code;
+  };
+  auto session = OpenSession(opts, write);
+  if (!session.ok()) return report({1, session.error().ToString()});
+  auto script = session->conn->Parse(sql);
+  if (!script.ok()) return report({1, script.error().message});
+  if ((*script)->size() == 0) return report({2, "the SQL holds no statement, only comments"});
+  ResultPrinter printer(json ? QueryFormat::kJson : QueryFormat::kText, (*script)->size(), out);
+  db::TimeStyle style = json ? db::TimeStyle::kIso : db::TimeStyle::kSql;
+  auto failure = write ? RunWrite(*session, **script, printer, style, opts, sql)
+                       : RunReadOnly(*session->conn, **script, printer, style);
+  return failure ? report(*failure) : 0;
 }
 
 }  // namespace
 
-int Query(const CommonOptions& opts, const std::string& sql, const std::string& file, bool json, std::ostream& out,
-          std::ostream& err) {
+int Query(const CommonOptions& opts, const std::string& sql, const std::string& file, bool json, bool write,
+          std::ostream& out, std::ostream& err) {
   std::string text = sql;
   if (!file.empty()) {
-    bool ok = false;
-    text = ReadFile(file, &ok);
-    if (!ok) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
       err << "error: cannot read '" << file << "'\n";
       return 2;
     }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
   }
   if (Trim(text).empty()) {
     err << "error: give a query, or --file with one\n";
     return 2;
   }
-  auto wh = OpenProjectWarehouse(opts);
-  if (!wh.ok()) {
-    err << "error: " << wh.error().ToString() << "\n";
+  std::string label = file.empty() ? "" : file + ": ";
+  // A write pauses the service's updaters, so it never races a build; reads run beside them.
+  if (!write || !opts.service) return RunQuery(opts, text, label, json, write, out, err);
+  int code = 1;
+  if (auto st = opts.service->Exclusive([&] { code = RunQuery(opts, text, label, json, write, out, err); }); !st.ok()) {
+    err << "error: " << st.error().ToString() << "\n";
     return 1;
   }
-  // Statements before the last run for their effect; the last one's rows are printed.
-  auto rows = (*wh)->Query(text);
-  if (!rows.ok()) {
-    err << "error: " << (file.empty() ? "" : file + ": ") << rows.error().message << "\n";
-    return 1;
-  }
-  PrintRows(*rows, json, out);
-  return 0;
+  return code;
 }
 
 }  // namespace derived::cli

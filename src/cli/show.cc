@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/compile_project.h"
+#include "cli/names.h"
 #include "util/strings.h"
 
 namespace derived::cli {
@@ -24,14 +25,23 @@ int Show(const CommonOptions& opts, const std::string& name, std::optional<Times
          std::ostream& out, std::ostream& err) {
   auto cp = CompileFor(opts, true, err);
   if (!cp) return 1;
-  const CompiledTable* t = cp->FindTable(name);
-  if (!t) {
-    std::vector<std::string> names;
-    for (const auto& d : cp->project.tables) names.push_back(d.qualified_name());
-    std::string what = cp->project.FindSource(ToLower(name)) ? " ('" + name + "' is a source, not a derived table)"
-                                                             : DidYouMean(name, names);
-    err << "error: no table '" << name << "'" << what << "\n";
+  auto resolved = ResolveName(name, NameScope::kTable, ProjectNames(cp->project));
+  if (!resolved.ok()) {
+    err << "error: " << resolved.error().message << "\n";
     return 2;
+  }
+  const CompiledTable* t = cp->FindTable(*resolved);
+  if (!t) {  // its file did not load: its problems say why
+    std::string dataset = resolved->substr(0, resolved->find('.')), table = resolved->substr(resolved->find('.') + 1);
+    Diagnostics own;
+    for (const auto& diag : cp->diags.all()) {
+      for (const char* folder : {"tables/", "sources/"}) {
+        if (StartsWith(diag.where.file, folder + dataset + "/" + table + ".")) own.AddError(diag.where, diag.message);
+      }
+    }
+    PrintDiagnostics(own, err);
+    err << "error: " << *resolved << " has errors, so there is nothing to show (see above)\n";
+    return 1;
   }
   const TableDef& d = cp->def(*t);
   // Problems in this table are worth showing here; the rest belong to validate.

@@ -7,6 +7,10 @@
 
 #include <fmt/format.h>
 
+#include "db/sql_text.h"
+#include "db/value.h"
+#include "util/strings.h"
+
 namespace derived::db {
 namespace {
 
@@ -37,65 +41,12 @@ class ChunkHandle {
   duckdb_data_chunk chunk_;
 };
 
-std::string TypeName(duckdb_logical_type type) {
-  char* name = duckdb_logical_type_get_alias(type);
-  if (!name) {
-    // No alias: render the type the way DuckDB's DESCRIBE would, via its id.
-    switch (duckdb_get_type_id(type)) {
-      case DUCKDB_TYPE_BOOLEAN: return "BOOLEAN";
-      case DUCKDB_TYPE_TINYINT: return "TINYINT";
-      case DUCKDB_TYPE_SMALLINT: return "SMALLINT";
-      case DUCKDB_TYPE_INTEGER: return "INTEGER";
-      case DUCKDB_TYPE_BIGINT: return "BIGINT";
-      case DUCKDB_TYPE_HUGEINT: return "HUGEINT";
-      case DUCKDB_TYPE_UTINYINT: return "UTINYINT";
-      case DUCKDB_TYPE_USMALLINT: return "USMALLINT";
-      case DUCKDB_TYPE_UINTEGER: return "UINTEGER";
-      case DUCKDB_TYPE_UBIGINT: return "UBIGINT";
-      case DUCKDB_TYPE_FLOAT: return "FLOAT";
-      case DUCKDB_TYPE_DOUBLE: return "DOUBLE";
-      case DUCKDB_TYPE_VARCHAR: return "VARCHAR";
-      case DUCKDB_TYPE_DATE: return "DATE";
-      case DUCKDB_TYPE_TIMESTAMP: return "TIMESTAMP";
-      case DUCKDB_TYPE_TIMESTAMP_TZ: return "TIMESTAMP WITH TIME ZONE";
-      case DUCKDB_TYPE_DECIMAL: return "DECIMAL";
-      default: return "OTHER";
-    }
-  }
-  std::string out = name;
-  duckdb_free(name);
-  return out;
-}
-
 // What reading a column needs besides its type id.
 struct ColumnInfo {
   duckdb_type type = DUCKDB_TYPE_INVALID;
   duckdb_type decimal_internal = DUCKDB_TYPE_INVALID;
   uint8_t decimal_scale = 0;
 };
-
-std::string HugeToString(duckdb_hugeint v) {
-  bool neg = v.upper < 0;
-  // Magnitude as unsigned 128-bit.
-  unsigned __int128 x = (static_cast<unsigned __int128>(static_cast<uint64_t>(v.upper)) << 64) | v.lower;
-  if (neg) x = ~x + 1;
-  std::string digits;
-  do {
-    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(x % 10)));
-    x /= 10;
-  } while (x != 0);
-  return neg ? "-" + digits : digits;
-}
-
-// "123" with scale 2 -> "1.23"
-std::string ScaleDigits(std::string digits, uint8_t scale) {
-  if (scale == 0) return digits;
-  bool neg = !digits.empty() && digits[0] == '-';
-  if (neg) digits.erase(0, 1);
-  if (digits.size() <= scale) digits.insert(0, scale - digits.size() + 1, '0');
-  digits.insert(digits.size() - scale, ".");
-  return neg ? "-" + digits : digits;
-}
 
 std::string TimestampText(int64_t micros) {
   duckdb_timestamp_struct ts = duckdb_from_timestamp(duckdb_timestamp{micros});
@@ -127,7 +78,8 @@ Result<std::optional<std::string>> CellText(duckdb_vector vector, const ColumnIn
     case DUCKDB_TYPE_USMALLINT: return Text(std::to_string(static_cast<uint16_t*>(data)[row]));
     case DUCKDB_TYPE_UINTEGER: return Text(std::to_string(static_cast<uint32_t*>(data)[row]));
     case DUCKDB_TYPE_UBIGINT: return Text(std::to_string(static_cast<uint64_t*>(data)[row]));
-    case DUCKDB_TYPE_HUGEINT: return Text(HugeToString(static_cast<duckdb_hugeint*>(data)[row]));
+    case DUCKDB_TYPE_HUGEINT: return Text(HugeIntText(static_cast<duckdb_hugeint*>(data)[row]));
+    case DUCKDB_TYPE_UHUGEINT: return Text(UHugeIntText(static_cast<duckdb_uhugeint*>(data)[row]));
     case DUCKDB_TYPE_DOUBLE: return Text(fmt::format("{}", static_cast<double*>(data)[row]));
     case DUCKDB_TYPE_FLOAT: return Text(fmt::format("{}", static_cast<float*>(data)[row]));
     case DUCKDB_TYPE_DECIMAL: {
@@ -136,9 +88,9 @@ Result<std::optional<std::string>> CellText(duckdb_vector vector, const ColumnIn
         case DUCKDB_TYPE_SMALLINT: digits = std::to_string(static_cast<int16_t*>(data)[row]); break;
         case DUCKDB_TYPE_INTEGER: digits = std::to_string(static_cast<int32_t*>(data)[row]); break;
         case DUCKDB_TYPE_BIGINT: digits = std::to_string(static_cast<int64_t*>(data)[row]); break;
-        default: digits = HugeToString(static_cast<duckdb_hugeint*>(data)[row]); break;
+        default: digits = HugeIntText(static_cast<duckdb_hugeint*>(data)[row]); break;
       }
-      return Text(ScaleDigits(digits, info.decimal_scale));
+      return Text(DecimalText(digits, info.decimal_scale));
     }
     case DUCKDB_TYPE_DATE: {
       duckdb_date_struct d = duckdb_from_date(static_cast<duckdb_date*>(data)[row]);
@@ -156,21 +108,8 @@ Result<std::optional<std::string>> CellText(duckdb_vector vector, const ColumnIn
     case DUCKDB_TYPE_TIMESTAMP_S: return Text(TimestampText(static_cast<int64_t*>(data)[row] * 1000000));
     case DUCKDB_TYPE_TIMESTAMP_MS: return Text(TimestampText(static_cast<int64_t*>(data)[row] * 1000));
     case DUCKDB_TYPE_TIMESTAMP_NS: return Text(TimestampText(static_cast<int64_t*>(data)[row] / 1000));
-    case DUCKDB_TYPE_INTERVAL: {
-      duckdb_interval v = static_cast<duckdb_interval*>(data)[row];
-      int64_t s = v.micros / 1000000;
-      std::string out = fmt::format("{} months {} days {:02d}:{:02d}:{:02d}", v.months, v.days, s / 3600,
-                                    s % 3600 / 60, s % 60);
-      if (v.micros % 1000000) out += fmt::format(".{:06d}", v.micros % 1000000);
-      return Text(out);
-    }
-    case DUCKDB_TYPE_UUID: {
-      duckdb_hugeint h = static_cast<duckdb_hugeint*>(data)[row];
-      uint64_t hi = static_cast<uint64_t>(h.upper) ^ (uint64_t{1} << 63);  // stored with the top bit flipped
-      std::string hex = fmt::format("{:016x}{:016x}", hi, h.lower);
-      return Text(hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-                  hex.substr(20));
-    }
+    case DUCKDB_TYPE_INTERVAL: return Text(IntervalText(static_cast<duckdb_interval*>(data)[row]));
+    case DUCKDB_TYPE_UUID: return Text(UuidText(static_cast<duckdb_hugeint*>(data)[row]));
     default:
       return Error(fmt::format("cannot read a result column of DuckDB type id {} (a nested type); cast it to VARCHAR "
                                "in SQL",
@@ -356,6 +295,103 @@ Result<Rows> PreparedStatement::Execute() {
     return Error(duckdb_result_error(result.get()));
   }
   return ReadResult(result.get());
+}
+
+Result<std::unique_ptr<TypedResult>> PreparedStatement::ExecuteTyped(TimeStyle style) {
+  ResultHandle result;
+  if (Timed([&] { return duckdb_execute_prepared(stmt_, result.get()); }) == DuckDBError) {
+    return Error(duckdb_result_error(result.get()));
+  }
+  return TypedResult::Adopt(result.get(), style);
+}
+
+StatementType PreparedStatement::type() const {
+  switch (duckdb_prepared_statement_type(stmt_)) {
+    case DUCKDB_STATEMENT_TYPE_SELECT: return StatementType::kSelect;
+    case DUCKDB_STATEMENT_TYPE_INSERT: return StatementType::kInsert;
+    case DUCKDB_STATEMENT_TYPE_UPDATE: return StatementType::kUpdate;
+    case DUCKDB_STATEMENT_TYPE_EXPLAIN: return StatementType::kExplain;
+    case DUCKDB_STATEMENT_TYPE_DELETE: return StatementType::kDelete;
+    case DUCKDB_STATEMENT_TYPE_PREPARE: return StatementType::kPrepare;
+    case DUCKDB_STATEMENT_TYPE_CREATE: return StatementType::kCreate;
+    case DUCKDB_STATEMENT_TYPE_EXECUTE: return StatementType::kExecute;
+    case DUCKDB_STATEMENT_TYPE_ALTER: return StatementType::kAlter;
+    case DUCKDB_STATEMENT_TYPE_TRANSACTION: return StatementType::kTransaction;
+    case DUCKDB_STATEMENT_TYPE_COPY: return StatementType::kCopy;
+    case DUCKDB_STATEMENT_TYPE_ANALYZE: return StatementType::kAnalyze;
+    case DUCKDB_STATEMENT_TYPE_VARIABLE_SET: return StatementType::kVariableSet;
+    case DUCKDB_STATEMENT_TYPE_CREATE_FUNC: return StatementType::kCreateFunc;
+    case DUCKDB_STATEMENT_TYPE_DROP: return StatementType::kDrop;
+    case DUCKDB_STATEMENT_TYPE_EXPORT: return StatementType::kExport;
+    case DUCKDB_STATEMENT_TYPE_PRAGMA: return StatementType::kPragma;
+    case DUCKDB_STATEMENT_TYPE_VACUUM: return StatementType::kVacuum;
+    case DUCKDB_STATEMENT_TYPE_CALL: return StatementType::kCall;
+    case DUCKDB_STATEMENT_TYPE_SET: return StatementType::kSet;
+    case DUCKDB_STATEMENT_TYPE_LOAD: return StatementType::kLoad;
+    case DUCKDB_STATEMENT_TYPE_RELATION: return StatementType::kRelation;
+    case DUCKDB_STATEMENT_TYPE_EXTENSION: return StatementType::kExtension;
+    case DUCKDB_STATEMENT_TYPE_LOGICAL_PLAN: return StatementType::kLogicalPlan;
+    case DUCKDB_STATEMENT_TYPE_ATTACH: return StatementType::kAttach;
+    case DUCKDB_STATEMENT_TYPE_DETACH: return StatementType::kDetach;
+    case DUCKDB_STATEMENT_TYPE_MULTI: return StatementType::kMulti;
+    default: return StatementType::kInvalid;
+  }
+}
+
+std::string_view StatementTypeName(StatementType type) {
+  static constexpr std::string_view kNames[] = {
+      "statement", "SELECT", "INSERT",  "UPDATE",   "EXPLAIN",   "DELETE", "PREPARE", "CREATE",  "EXECUTE",
+      "ALTER",     "transaction", "COPY", "ANALYZE", "SET VARIABLE", "CREATE FUNCTION", "DROP", "EXPORT",
+      "PRAGMA",    "VACUUM", "CALL",    "SET",      "LOAD",      "relation", "extension", "logical plan",
+      "ATTACH",    "DETACH", "multi-statement"};
+  return kNames[static_cast<size_t>(type)];
+}
+
+Result<std::unique_ptr<Script>> Connection::Parse(std::string_view sql) {
+  std::string text(sql);
+  duckdb_extracted_statements statements = nullptr;
+  idx_t n = duckdb_extract_statements(conn_, text.c_str(), &statements);
+  std::unique_ptr<Script> script(new Script(conn_, statements, n));
+  if (n == 0) {
+    const char* err = duckdb_extract_statements_error(statements);
+    if (err) return Error(err);
+  }
+  // Each piece of text between semicolons, parsed alone, must give the statements
+  // DuckDB found, in order; otherwise the texts stay unknown.
+  std::vector<std::pair<std::string, size_t>> pieces;  // text, statements in it
+  size_t total = 0;
+  for (std::string_view piece : SplitAtSemicolons(sql)) {
+    if (IsBlank(piece)) continue;
+    std::string piece_text(piece);
+    duckdb_extracted_statements alone = nullptr;
+    idx_t k = duckdb_extract_statements(conn_, piece_text.c_str(), &alone);
+    duckdb_destroy_extracted(&alone);
+    if (k == 0) return script;
+    total += k;
+    pieces.emplace_back(std::string(Trim(piece)), k);
+  }
+  if (total != n) return script;
+  size_t i = 0;
+  for (auto& [text, k] : pieces) {
+    for (size_t j = 0; j < k; ++j, ++i) {
+      script->texts_[i] = text;
+      script->whole_[i] = k == 1;
+    }
+  }
+  return script;
+}
+
+Script::~Script() { duckdb_destroy_extracted(&statements_); }
+
+Result<std::unique_ptr<PreparedStatement>> Script::Prepare(size_t index) {
+  duckdb_prepared_statement stmt = nullptr;
+  duckdb_state state = duckdb_prepare_extracted_statement(conn_, statements_, index, &stmt);
+  std::unique_ptr<PreparedStatement> owned(new PreparedStatement(stmt));
+  if (state == DuckDBError) {
+    const char* err = duckdb_prepare_error(stmt);
+    return Error(err ? err : "cannot prepare statement");
+  }
+  return owned;
 }
 
 nlohmann::json Rows::ToJson() const {

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "db/value.h"
 #include "util/status.h"
 
 namespace derived::db {
@@ -67,6 +68,17 @@ class Database {
 };
 
 class PreparedStatement;
+class Script;
+
+// What a statement does, as DuckDB classifies it once bound (DuckDB's
+// duckdb_statement_type; MERGE INTO and a few others have no name there: kInvalid).
+enum class StatementType {
+  kInvalid, kSelect, kInsert, kUpdate, kExplain, kDelete, kPrepare, kCreate, kExecute, kAlter, kTransaction,
+  kCopy, kAnalyze, kVariableSet, kCreateFunc, kDrop, kExport, kPragma, kVacuum, kCall, kSet, kLoad, kRelation,
+  kExtension, kLogicalPlan, kAttach, kDetach, kMulti,
+};
+// "SELECT", "INSERT", ... ("statement" for kInvalid).
+std::string_view StatementTypeName(StatementType type);
 
 // One connection: not thread-safe; give each thread its own.
 class Connection {
@@ -84,6 +96,9 @@ class Connection {
   // Like Query, but a catalog error (a table or schema that does not exist) is nullopt.
   Result<std::optional<Rows>> QueryIfExists(std::string_view sql);
   Result<std::unique_ptr<PreparedStatement>> Prepare(std::string_view sql);
+  // Splits `sql` into statements with DuckDB's own parser; nothing is bound or run. An
+  // error when the SQL does not parse.
+  Result<std::unique_ptr<Script>> Parse(std::string_view sql);
 
   duckdb_connection handle() { return conn_; }
 
@@ -107,11 +122,45 @@ class PreparedStatement {
   Status BindBool(size_t index, bool value);
   Status BindNull(size_t index);
   Result<Rows> Execute();
+  // Runs it and returns its result to read chunk by chunk, with types kept.
+  Result<std::unique_ptr<TypedResult>> ExecuteTyped(TimeStyle style);
+
+  StatementType type() const;
 
  private:
   friend class Connection;
+  friend class Script;
   explicit PreparedStatement(duckdb_prepared_statement stmt) : stmt_(stmt) {}
   duckdb_prepared_statement stmt_ = nullptr;
+};
+
+// The statements of one SQL text, parsed by DuckDB and not yet bound.
+class Script {
+ public:
+  ~Script();
+  Script(const Script&) = delete;
+  Script& operator=(const Script&) = delete;
+
+  size_t size() const { return count_; }
+  // The text of statement `index` as written, or "" when it cannot be told (see
+  // db/sql_text.h). Some text becomes several statements (PIVOT, PRAGMA import_database):
+  // each of them gets that text, and text_is_whole() is false.
+  const std::string& text(size_t index) const { return texts_[index]; }
+  bool text_is_whole(size_t index) const { return whole_[index]; }
+  // Binds statement `index` (0-based) against the catalog as it is now: bind each one
+  // just before it runs, since it may read what an earlier one created.
+  // REQUIRES: index < size(); the connection outlives the script.
+  Result<std::unique_ptr<PreparedStatement>> Prepare(size_t index);
+
+ private:
+  friend class Connection;
+  Script(duckdb_connection conn, duckdb_extracted_statements statements, size_t count)
+      : conn_(conn), statements_(statements), count_(count), texts_(count), whole_(count, false) {}
+  duckdb_connection conn_;
+  duckdb_extracted_statements statements_;
+  size_t count_;
+  std::vector<std::string> texts_;
+  std::vector<bool> whole_;
 };
 
 // Quotes an identifier for DuckDB ("my table" -> "\"my table\"").

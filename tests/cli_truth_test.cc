@@ -146,6 +146,17 @@ TEST(Query, ReadingNeverCreatesTheWarehouse) {
   EXPECT_FALSE(std::filesystem::exists(p.dir().path() / "warehouse.duckdb"));
 }
 
+TEST_F(QueryTest, TheSqlComesFromTheArgumentOrAFileNotBoth) {
+  p_.Write("q.sql", "SELECT 1 AS a");
+  auto r = p_.Derived({"query", "SELECT 2", "--file", Path("q.sql")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("excludes"));
+  r = p_.Derived({"query", "--file", Path("q.sql")});
+  EXPECT_EQ(r.out, "a\n1\n");
+  EXPECT_EQ(p_.Derived({"query", "-- just a comment"}).exit_code, 2);
+  EXPECT_EQ(p_.Derived({"query", "  "}).exit_code, 2);
+}
+
 TEST_F(QueryTest, WriteRunsOneTransactionAndLogsIt) {
   const std::string sql = "CREATE TABLE raw.u AS SELECT 1 AS a; INSERT INTO raw.u VALUES (2)";
   auto r = p_.Derived({"query", "--write", sql}, "2024-05-01T00:00:00Z");
@@ -155,6 +166,11 @@ TEST_F(QueryTest, WriteRunsOneTransactionAndLogsIt) {
                       "'%Y-%m-%d') || ' ' || (details->>'statements') FROM _derived.log"),
             "_query query success 2024-05-01 2");
   EXPECT_EQ(p_.Scalar("SELECT details->>'sql' FROM _derived.log"), sql);
+
+  // The log itself is not writable without --write.
+  r = p_.Derived({"query", "DELETE FROM _derived.log"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(p_.Count("SELECT count(*) FROM _derived.log"), 1);
 
   // A failing statement rolls back the ones before it, and the failure is logged.
   r = p_.Derived({"query", "--write", "INSERT INTO raw.u VALUES (3); INSERT INTO raw.nope VALUES (4)"});

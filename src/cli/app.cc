@@ -159,10 +159,11 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   lineage->add_flag("--json", json, "Machine-readable output");
 
   std::string sql, sql_file;
-  auto* query = app.add_subcommand("query", "Run SQL against the warehouse and print the result");
+  auto* query = app.add_subcommand("query", "Run SQL against the warehouse and print every statement's result (it "
+                                            "only reads unless --write)");
   AddCommon(query, &opts, &now_text);
-  query->add_option("SQL", sql, "The query (or use --file)");
-  query->add_option("--file,-f", sql_file, "Read the SQL from this file");
+  auto* sql_arg = query->add_option("SQL", sql, "The SQL: one or more statements (or use --file)");
+  query->add_option("--file,-f", sql_file, "Read the SQL from this file")->excludes(sql_arg);
   query->add_flag("--json", json, "Machine-readable output: one JSON object per line");
   bool write = false;
   query->add_flag("--write", write,

@@ -249,6 +249,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     // Names resolve where the command runs: inside the service, against its project
     // version and warehouse.
     auto resolve = [&](std::string* name, NameScope scope) -> std::optional<int> {
+      if (auto quick = ResolveByLayout(opts, *name, scope)) {
+        *name = *quick;
+        return std::nullopt;
+      }
       auto catalog = LoadNames(opts, scope);
       if (!catalog.ok()) {
         err << "error: " << catalog.error().ToString() << "\n";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <fmt/format.h>
@@ -59,6 +60,25 @@ std::string Suggestion(const std::string& name, const std::vector<std::string>& 
   return Join(matches, "' or '");
 }
 
+// A qualified name whose file is where the project's layout puts it, and does not rename
+// itself with a top-level name: or dataset: key, is that name: known without reading the
+// project's other files (thousands, for a large project). Anything else goes the long way.
+bool AtItsPlace(const std::string& root, const char* folder, const std::string& qualified) {
+  size_t dot = qualified.find('.');
+  if (dot == std::string::npos || qualified.find('.', dot + 1) != std::string::npos) return false;
+  namespace fs = std::filesystem;
+  for (const char* ext : {".yaml", ".yml"}) {
+    fs::path file = fs::path(root) / folder / qualified.substr(0, dot) / (qualified.substr(dot + 1) + ext);
+    std::ifstream in(file);
+    if (!in) continue;
+    for (std::string line; std::getline(in, line);) {
+      if (line.starts_with("name") || line.starts_with("dataset") || line.starts_with("{")) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<std::string> ResolveName(std::string_view input, NameScope scope, const NameCatalog& c) {
@@ -108,6 +128,13 @@ NameCatalog ProjectNames(const Project& project) {
   for (const auto& s : project.sources) c.sources.push_back(s.qualified_name());
   for (const auto& b : project.broken) c.broken.push_back(ToLower(b));
   return c;
+}
+
+std::optional<std::string> ResolveByLayout(const CommonOptions& opts, std::string_view input, NameScope scope) {
+  if (opts.service || scope == NameScope::kBuiltTable || scope == NameScope::kLogged) return std::nullopt;
+  std::string name = ToLower(Trim(input));
+  if (!AtItsPlace(opts.project, scope == NameScope::kSource ? "sources" : "tables", name)) return std::nullopt;
+  return name;
 }
 
 Result<NameCatalog> LoadNames(const CommonOptions& opts, NameScope scope) {

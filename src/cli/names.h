@@ -5,6 +5,7 @@
 // take qualified names.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,11 @@ struct NameCatalog {
 // The qualified name `input` means in `scope`, or the reason it means none (a usage
 // error: exit code 2).
 Result<std::string> ResolveName(std::string_view input, NameScope scope, const NameCatalog& catalog);
+
+// In a plain process, a qualified kTable or kSource name whose file is where the layout
+// puts it (tables/<dataset>/<name>.yaml) and does not rename itself: resolved without
+// loading the whole project. nullopt: use LoadNames and ResolveName.
+std::optional<std::string> ResolveByLayout(const CommonOptions& opts, std::string_view input, NameScope scope);
 
 // The project's names (and, for kBuiltTable and kLogged, the warehouse's) as the command
 // would see them: inside the service, its current project version and its warehouse.

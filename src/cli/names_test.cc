@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "testing.h"
+
 namespace derived::cli {
 namespace {
 
@@ -66,6 +68,29 @@ TEST(Names, DropAndLogKnowWhatTheWarehouseKnows) {
   EXPECT_EQ(Resolved("_project", NameScope::kLogged), "_project");
   EXPECT_EQ(Resolved("events", NameScope::kLogged), "raw.events");
   EXPECT_EQ(Resolved("gone", NameScope::kBuiltTable), "error: unknown table 'gone'");
+}
+
+}  // namespace
+}  // namespace derived::cli
+
+namespace derived::cli {
+namespace {
+
+TEST(Names, AQualifiedNameAtItsPlaceInTheLayoutResolvesWithoutLoadingTheProject) {
+  testing::TempDir dir;
+  dir.Write("tables/core/plain.yaml", "schedule: daily\nsql: SELECT 1 AS x\n");
+  dir.Write("tables/core/renamed.yaml", "name: other\nsql: SELECT 1 AS x\n");
+  dir.Write("sources/raw/events.yml", "freshness: marker\n");
+  CommonOptions opts;
+  opts.project = dir.str();
+  EXPECT_EQ(ResolveByLayout(opts, "Core.Plain", NameScope::kTable), "core.plain");
+  EXPECT_EQ(ResolveByLayout(opts, "raw.events", NameScope::kSource), "raw.events");
+  // Everything else takes the long way, which knows the whole project.
+  EXPECT_EQ(ResolveByLayout(opts, "core.renamed", NameScope::kTable), std::nullopt);
+  EXPECT_EQ(ResolveByLayout(opts, "plain", NameScope::kTable), std::nullopt);
+  EXPECT_EQ(ResolveByLayout(opts, "raw.events", NameScope::kTable), std::nullopt);
+  EXPECT_EQ(ResolveByLayout(opts, "core.plain", NameScope::kBuiltTable), std::nullopt);
+  EXPECT_EQ(ResolveByLayout(opts, "core.missing", NameScope::kTable), std::nullopt);
 }
 
 }  // namespace

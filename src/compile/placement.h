@@ -40,8 +40,9 @@ class TextPlacement {
  private:
   struct Line {
     int shift = -1;    // bytes before the text's line in the file's line; -1 = unknown
-    std::string text;  // the file's line
+    std::string text;  // the file's line when it is not ASCII (to count characters); else empty
   };
+  static Line MakeLine(int shift, std::string_view text);
   std::string file_;
   int first_line_ = 1;
   bool lines_exact_ = true;

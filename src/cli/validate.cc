@@ -151,7 +151,8 @@ int Dag(const CommonOptions& opts, const std::string& select, DagFormat format, 
           nlohmann::json edge = {{"name", e.name},
                                  {"kind", std::string(EdgeKindName(e.kind))},
                                  {"file", e.where.file},
-                                 {"line", e.where.line}};
+                                 {"line", e.where.line},
+                                 {"column", e.where.column}};
           if (!e.test.empty()) edge["test"] = e.test;
           edges.push_back(std::move(edge));
         }

@@ -20,11 +20,6 @@
 
 namespace derived {
 
-namespace tmpl {
-class Environment;
-class Template;
-}  // namespace tmpl
-
 struct CompileOptions {
   int threads = 0;          // 0 = one per core
   bool type_check = true;   // bind every query against the inferred catalog

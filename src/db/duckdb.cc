@@ -7,9 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "db/sql_text.h"
 #include "db/value.h"
-#include "util/strings.h"
 
 namespace derived::db {
 namespace {
@@ -303,95 +301,6 @@ Result<std::unique_ptr<TypedResult>> PreparedStatement::ExecuteTyped(TimeStyle s
     return Error(duckdb_result_error(result.get()));
   }
   return TypedResult::Adopt(result.get(), style);
-}
-
-StatementType PreparedStatement::type() const {
-  switch (duckdb_prepared_statement_type(stmt_)) {
-    case DUCKDB_STATEMENT_TYPE_SELECT: return StatementType::kSelect;
-    case DUCKDB_STATEMENT_TYPE_INSERT: return StatementType::kInsert;
-    case DUCKDB_STATEMENT_TYPE_UPDATE: return StatementType::kUpdate;
-    case DUCKDB_STATEMENT_TYPE_EXPLAIN: return StatementType::kExplain;
-    case DUCKDB_STATEMENT_TYPE_DELETE: return StatementType::kDelete;
-    case DUCKDB_STATEMENT_TYPE_PREPARE: return StatementType::kPrepare;
-    case DUCKDB_STATEMENT_TYPE_CREATE: return StatementType::kCreate;
-    case DUCKDB_STATEMENT_TYPE_EXECUTE: return StatementType::kExecute;
-    case DUCKDB_STATEMENT_TYPE_ALTER: return StatementType::kAlter;
-    case DUCKDB_STATEMENT_TYPE_TRANSACTION: return StatementType::kTransaction;
-    case DUCKDB_STATEMENT_TYPE_COPY: return StatementType::kCopy;
-    case DUCKDB_STATEMENT_TYPE_ANALYZE: return StatementType::kAnalyze;
-    case DUCKDB_STATEMENT_TYPE_VARIABLE_SET: return StatementType::kVariableSet;
-    case DUCKDB_STATEMENT_TYPE_CREATE_FUNC: return StatementType::kCreateFunc;
-    case DUCKDB_STATEMENT_TYPE_DROP: return StatementType::kDrop;
-    case DUCKDB_STATEMENT_TYPE_EXPORT: return StatementType::kExport;
-    case DUCKDB_STATEMENT_TYPE_PRAGMA: return StatementType::kPragma;
-    case DUCKDB_STATEMENT_TYPE_VACUUM: return StatementType::kVacuum;
-    case DUCKDB_STATEMENT_TYPE_CALL: return StatementType::kCall;
-    case DUCKDB_STATEMENT_TYPE_SET: return StatementType::kSet;
-    case DUCKDB_STATEMENT_TYPE_LOAD: return StatementType::kLoad;
-    case DUCKDB_STATEMENT_TYPE_RELATION: return StatementType::kRelation;
-    case DUCKDB_STATEMENT_TYPE_EXTENSION: return StatementType::kExtension;
-    case DUCKDB_STATEMENT_TYPE_LOGICAL_PLAN: return StatementType::kLogicalPlan;
-    case DUCKDB_STATEMENT_TYPE_ATTACH: return StatementType::kAttach;
-    case DUCKDB_STATEMENT_TYPE_DETACH: return StatementType::kDetach;
-    case DUCKDB_STATEMENT_TYPE_MULTI: return StatementType::kMulti;
-    default: return StatementType::kInvalid;
-  }
-}
-
-std::string_view StatementTypeName(StatementType type) {
-  static constexpr std::string_view kNames[] = {
-      "statement", "SELECT", "INSERT",  "UPDATE",   "EXPLAIN",   "DELETE", "PREPARE", "CREATE",  "EXECUTE",
-      "ALTER",     "transaction", "COPY", "ANALYZE", "SET VARIABLE", "CREATE FUNCTION", "DROP", "EXPORT",
-      "PRAGMA",    "VACUUM", "CALL",    "SET",      "LOAD",      "relation", "extension", "logical plan",
-      "ATTACH",    "DETACH", "multi-statement"};
-  return kNames[static_cast<size_t>(type)];
-}
-
-Result<std::unique_ptr<Script>> Connection::Parse(std::string_view sql) {
-  std::string text(sql);
-  duckdb_extracted_statements statements = nullptr;
-  idx_t n = duckdb_extract_statements(conn_, text.c_str(), &statements);
-  std::unique_ptr<Script> script(new Script(conn_, statements, n));
-  if (n == 0) {
-    const char* err = duckdb_extract_statements_error(statements);
-    if (err) return Error(err);
-  }
-  // Each piece of text between semicolons, parsed alone, must give the statements
-  // DuckDB found, in order; otherwise the texts stay unknown.
-  std::vector<std::pair<std::string, size_t>> pieces;  // text, statements in it
-  size_t total = 0;
-  for (std::string_view piece : SplitAtSemicolons(sql)) {
-    if (IsBlank(piece)) continue;
-    std::string piece_text(piece);
-    duckdb_extracted_statements alone = nullptr;
-    idx_t k = duckdb_extract_statements(conn_, piece_text.c_str(), &alone);
-    duckdb_destroy_extracted(&alone);
-    if (k == 0) return script;
-    total += k;
-    pieces.emplace_back(std::string(Trim(piece)), k);
-  }
-  if (total != n) return script;
-  size_t i = 0;
-  for (auto& [text, k] : pieces) {
-    for (size_t j = 0; j < k; ++j, ++i) {
-      script->texts_[i] = text;
-      script->whole_[i] = k == 1;
-    }
-  }
-  return script;
-}
-
-Script::~Script() { duckdb_destroy_extracted(&statements_); }
-
-Result<std::unique_ptr<PreparedStatement>> Script::Prepare(size_t index) {
-  duckdb_prepared_statement stmt = nullptr;
-  duckdb_state state = duckdb_prepare_extracted_statement(conn_, statements_, index, &stmt);
-  std::unique_ptr<PreparedStatement> owned(new PreparedStatement(stmt));
-  if (state == DuckDBError) {
-    const char* err = duckdb_prepare_error(stmt);
-    return Error(err ? err : "cannot prepare statement");
-  }
-  return owned;
 }
 
 nlohmann::json Rows::ToJson() const {

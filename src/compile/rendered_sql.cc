@@ -4,6 +4,8 @@
 #include <cctype>
 #include <vector>
 
+#include "util/strings.h"
+
 namespace derived {
 namespace {
 
@@ -139,23 +141,39 @@ SqlOrigin RenderedSql::OriginAt(int line, int column) const {
   return o;
 }
 
-std::optional<SqlOrigin> RenderedSql::LocateEngineError(std::string_view message, int sql_first_line) const {
+std::optional<SqlOrigin> RenderedSql::LocateEngineError(std::string_view message, int first_line,
+                                                        Embedding embedding) const {
   std::optional<Excerpt> e = FindExcerpt(message);
   if (!e) return std::nullopt;
-  int line = e->line - sql_first_line + 1;
-  std::vector<size_t> starts = LineStarts(sql_);
+  // The embedded text and where it starts in sql().
+  std::string stripped;
+  std::string_view embedded = sql_;
+  size_t start = 0;
+  if (embedding == Embedding::kStripped) {
+    stripped = StripStatement(sql_);
+    start = sql_.find(stripped);
+    if (start == std::string::npos) return std::nullopt;
+    embedded = std::string_view(sql_).substr(start, stripped.size());
+  }
+  int line = e->line - first_line + 1;
+  std::vector<size_t> starts = LineStarts(embedded);
   if (line < 1 || static_cast<size_t>(line) > starts.size()) return std::nullopt;
-  std::optional<size_t> byte = CaretInLine(*e, LineAt(sql_, starts, static_cast<size_t>(line - 1)));
-  if (!byte) return OriginAt(line, 0);
-  return OriginAt(line, static_cast<int>(*byte) + 1);
+  size_t line_start = starts[static_cast<size_t>(line - 1)];
+  std::optional<size_t> byte = CaretInLine(*e, LineAt(embedded, starts, static_cast<size_t>(line - 1)));
+  SqlOrigin o = OriginAt(start + line_start + byte.value_or(0));
+  if (!byte) o.where.column = 0;
+  return o;
 }
 
 std::optional<SqlOrigin> RenderedSql::LocateEngineError(std::string_view message, std::string_view statement) const {
-  size_t at = statement.find(sql_);
-  if (at == std::string_view::npos || (at > 0 && statement[at - 1] != '\n')) return std::nullopt;
-  int newlines = 0;
-  for (size_t i = 0; i < at; ++i) newlines += statement[i] == '\n';
-  return LocateEngineError(message, 1 + newlines);
+  auto first_line_of = [&](std::string_view text) -> std::optional<int> {
+    size_t at = text.empty() ? std::string_view::npos : statement.find(text);
+    if (at == std::string_view::npos || (at > 0 && statement[at - 1] != '\n')) return std::nullopt;
+    return 1 + static_cast<int>(std::count(statement.begin(), statement.begin() + static_cast<long>(at), '\n'));
+  };
+  if (auto line = first_line_of(sql_)) return LocateEngineError(message, *line, Embedding::kVerbatim);
+  if (auto line = first_line_of(StripStatement(sql_))) return LocateEngineError(message, *line, Embedding::kStripped);
+  return std::nullopt;
 }
 
 std::string WithoutEngineExcerpt(std::string_view message) {

@@ -6,10 +6,11 @@
 // At run time, with the query embedded in a statement (the builder's wrapper):
 //
 //   auto r = cp.RenderMapped(table, window, initial);
-//   std::string stmt = "INSERT INTO t SELECT * FROM (\n" + r->sql() + "\n) AS q";
+//   std::string stmt = "INSERT INTO t SELECT * FROM (\n" + StripStatement(r->sql()) + "\n) AS q";
 //   ... the statement fails with `message` ...
-//   if (auto o = r->LocateEngineError(message, /*sql_first_line=*/2))
-//     error = Error(message + o->Note(), o->where);
+//   if (auto o = r->LocateEngineError(message, /*first_line=*/2, RenderedSql::Embedding::kStripped))
+//     error = Error(WithoutEngineExcerpt(message) + o->Note(), o->where);
+//   // or, equivalently: r->LocateEngineError(message, stmt)
 #pragma once
 
 #include <memory>
@@ -51,16 +52,22 @@ class RenderedSql {
   // means the line's first byte, and then the result has no column either.
   SqlOrigin OriginAt(int line, int column) const;
 
-  // Where an engine error message about a statement embedding sql() points in the
+  // How a statement holds the SQL: sql() itself, or StripStatement(sql()) (surrounding
+  // whitespace and trailing semicolons removed) as the builder and the audit embed it.
+  enum class Embedding { kVerbatim, kStripped };
+
+  // Where an engine error message about a statement embedding the SQL points in the
   // template, when the message says: DuckDB's "LINE n: <excerpt>" with the caret "^"
-  // under the error, n counting the statement's lines. `sql_first_line` is the line of
-  // the statement on which sql() begins, at the line's start: 1 when the statement is
-  // sql() itself, 1 + the newlines before sql() otherwise (2 for the builder's
-  // "...(\n" + sql + "\n) AS q" on one line). The column is left out when the excerpt
-  // does not pin it down (non-ASCII text before the caret, an ambiguous excerpt).
-  // nullopt when the message carries no position or it lies outside sql().
-  std::optional<SqlOrigin> LocateEngineError(std::string_view message, int sql_first_line = 1) const;
-  // The same, finding sql() in `statement` (its first occurrence, which must begin a line).
+  // under the error, n counting the statement's lines. `first_line` is the line of the
+  // statement on which the embedded SQL begins, at the line's start: 1 when the statement
+  // is the SQL itself, 1 + the newlines before it otherwise (2 for the builder's
+  // "...(\n" + sql + "\n) AS q" with the prefix on one line). The column is left out when
+  // the excerpt does not pin it down (non-ASCII text before the caret, an ambiguous
+  // excerpt). nullopt when the message carries no position or it lies outside the SQL.
+  std::optional<SqlOrigin> LocateEngineError(std::string_view message, int first_line = 1,
+                                             Embedding embedding = Embedding::kVerbatim) const;
+  // The same, finding the SQL (verbatim, else stripped) in `statement`, where it must
+  // begin a line.
   std::optional<SqlOrigin> LocateEngineError(std::string_view message, std::string_view statement) const;
 
  private:

@@ -11,6 +11,7 @@
 
 #include "db/duckdb.h"
 #include "template/template.h"
+#include "util/strings.h"
 
 namespace derived {
 namespace {
@@ -110,6 +111,25 @@ TEST_F(RenderedSqlTest, BinderErrorThroughTheBuildersWrapper) {
   // The excerpt numbers the statement's lines, not the template's: it can be dropped.
   EXPECT_THAT(WithoutEngineExcerpt(message), Not(HasSubstr("LINE ")));
   EXPECT_THAT(WithoutEngineExcerpt(message), HasSubstr("\"bb\""));
+}
+
+// The builder embeds StripStatement(sql): leading blank lines (from tags) and the
+// trailing semicolon are gone, so the statement's lines are not the rendering's.
+TEST_F(RenderedSqlTest, TheBuildersStrippedStatementIsPlacedToo) {
+  std::string value = "{% set x = 1 %}\n\n   SELECT a, bb\nFROM t;\n";
+  std::string yaml = YamlWith(value);
+  RenderedSql r = Render(yaml, 3, value);
+  ASSERT_EQ(r.sql().substr(0, 2), "\n\n");
+  std::string statement = "CREATE TABLE out AS SELECT * FROM (\n" + StripStatement(r.sql()) + "\n) AS q";
+  auto st = conn_->Execute(statement);
+  ASSERT_FALSE(st.ok());
+  std::string want = Find("t.yaml", yaml, "bb").ToString();
+  auto o = r.LocateEngineError(st.error().message, 2, RenderedSql::Embedding::kStripped);
+  ASSERT_TRUE(o.has_value()) << st.error().message;
+  EXPECT_EQ(o->where.ToString(), want);
+  auto same = r.LocateEngineError(st.error().message, statement);
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(same->where.ToString(), want);
 }
 
 TEST_F(RenderedSqlTest, LongLinesAreCutInTheExcerptButStillPlaced) {

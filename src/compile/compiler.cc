@@ -3,7 +3,6 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -11,7 +10,6 @@
 #include "config/loader.h"
 #include "sql/parser.h"
 #include "template/template.h"
-#include "util/hash.h"
 #include "util/parallel.h"
 #include "util/strings.h"
 

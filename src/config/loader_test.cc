@@ -9,6 +9,7 @@ namespace derived {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 Project EmptyProject() {
   Project p;
@@ -150,6 +151,26 @@ TEST(TableFile, BadScheduleWindowStartStrategy) {
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:4:11: error: unknown strategy 'upsert': expected replace, append, merge or view"));
 }
 
+// An invalid start is one error, not a second one saying that start is missing.
+TEST(TableFile, InvalidStartIsReportedOnce) {
+  auto r = ParseTable("schedule: daily\nstrategy: append\ntime_column: ts\nstart: 2024-02-30\nsql: select 1\n");
+  EXPECT_THAT(r.All(), HasSubstr("t.yaml:4:8: error: invalid timestamp '2024-02-30'"));
+  EXPECT_THAT(r.All(), Not(HasSubstr("needs 'start'")));
+}
+
+TEST(TableFile, ViewsHaveNoScheduleWindowsOrStorage) {
+  auto r = ParseTable("strategy: view\nschedule: daily\nwindow: 2 days\ncluster_by: [a]\nlookup: true\nsql: select 1\n");
+  EXPECT_THAT(r.All(), HasSubstr("t.yaml:2:1: error: 'schedule' has no meaning for a view"));
+  EXPECT_THAT(r.All(), HasSubstr("t.yaml:3:1: error: 'window' has no meaning for a view"));
+  EXPECT_THAT(r.All(), HasSubstr("t.yaml:4:1: error: 'cluster_by' has no meaning for a view"));
+  r = ParseTable("strategy: view\nlookup: true\nsql: select 1\n");
+  ASSERT_TRUE(r.table) << r.All();
+  EXPECT_EQ(r.table->strategy, Strategy::kView);
+  EXPECT_TRUE(r.table->lookup);
+  r = ParseTable("strategy: view\nlookup: sometimes\nsql: select 1\n");
+  EXPECT_THAT(r.All(), HasSubstr("t.yaml:2:9: error:"));
+}
+
 TEST(TableFile, AppendNeedsTimeColumnAndStart) {
   auto r = ParseTable("schedule: daily\nstrategy: append\nsql: select 1\n");
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:2:1: error: strategy 'append' needs 'time_column'"));
@@ -284,7 +305,8 @@ tests:
 sql: select 1
 )");
   std::string all = r.All();
-  EXPECT_THAT(all, HasSubstr("t.yaml:3:5: error: unknown key 'not_nul' in test (did you mean 'not_null'?)"));
+  EXPECT_THAT(all, HasSubstr("t.yaml:3:5: error: unknown test 'not_nul' (did you mean 'not_null'?): a test is one of "
+                             "not_null, unique, accepted_values, relationships, row_count, sql"));
   EXPECT_THAT(all, HasSubstr("a test needs exactly one of"));
   EXPECT_THAT(all, HasSubstr("'accepted_values' is missing required field 'values'"));
   EXPECT_THAT(all, HasSubstr("'row_count' min 5 is greater than max 1"));
@@ -343,6 +365,10 @@ TEST(SourceFile, MarkerAndQueryFreshness) {
   ASSERT_TRUE(s);
   EXPECT_EQ(s->freshness.kind, Freshness::Kind::kQuery);
   EXPECT_EQ(s->freshness.query, "select max(ts) from raw.e");
+  s = ParseSourceFile("sources/raw/e.yaml", "freshness: static\nlookup: true\n", "raw", "e", &d);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->freshness.kind, Freshness::Kind::kStatic);
+  EXPECT_TRUE(s->lookup);
   EXPECT_TRUE(d.all().empty());
 }
 
@@ -356,6 +382,7 @@ TEST(SourceFile, Errors) {
   };
   EXPECT_THAT(errors("description: x\n"), HasSubstr("source is missing required field 'freshness'"));
   EXPECT_THAT(errors("freshness: daily\n"), HasSubstr("e.yaml:1:12: error: unknown freshness 'daily'"));
+  EXPECT_THAT(errors("freshness: statik\n"), HasSubstr("(did you mean 'static'?)"));
   EXPECT_THAT(errors("freshness: {query: ''}\n"), HasSubstr("the freshness query is empty"));
   EXPECT_THAT(errors("freshness: {sql: x}\n"), HasSubstr("unknown key 'sql' in 'freshness'"));
   EXPECT_THAT(errors("freshness: [a]\n"), HasSubstr("'freshness' must be 'marker', 'static' or a mapping"));

@@ -1,4 +1,5 @@
 // Parsing of tables/<dataset>/<table>.yaml.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -102,7 +103,16 @@ std::optional<TestDef> ParseTest(YamlReader& r, const YAML::Node& item) {
   }
   std::vector<std::string> allowed = kTestKinds;
   allowed.push_back("name");
-  if (!r.CheckMap(item, "test", allowed)) return std::nullopt;
+  bool unknown = false;
+  for (const auto& kv : item) {
+    if (!kv.first.IsScalar() || std::find(allowed.begin(), allowed.end(), kv.first.Scalar()) != allowed.end()) continue;
+    r.ErrorAt(kv.first, fmt::format("unknown test '{}'{}: a test is one of {} (a custom query returning the "
+                                    "offending rows), with an optional 'name'",
+                                    kv.first.Scalar(), DidYouMean(kv.first.Scalar(), kTestKinds),
+                                    Join(kTestKinds, ", ")));
+    unknown = true;
+  }
+  if (unknown || !r.CheckMap(item, "test", allowed)) return std::nullopt;
   std::vector<std::string> kinds;
   for (const auto& kv : item) {
     if (kv.first.IsScalar() && kv.first.Scalar() != "name") kinds.push_back(kv.first.Scalar());
@@ -255,7 +265,10 @@ std::optional<TableDef> ParseTableFile(const std::string& file, const std::strin
   t.owner = r.String(*root, "owner").value_or(project.defaults.owner);
   t.tags = r.StringList(*root, "tags").value_or(std::vector<std::string>{});
 
-  bool have_schedule = false;
+  if (YAML::Node n = (*root)["strategy"]; n.IsDefined()) {
+    if (auto s = ParseStrategy(r, n)) t.strategy = *s;
+  }
+  bool have_schedule = t.strategy == Strategy::kView;  // a view has none
   if (YAML::Node n = (*root)["schedule"]; n.IsDefined()) {
     if (auto s = r.AsString(n, "'schedule'")) {
       auto sched = ParseSchedule(*s);
@@ -302,9 +315,6 @@ std::optional<TableDef> ParseTableFile(const std::string& file, const std::strin
       }
     }
   }
-  if (YAML::Node n = (*root)["strategy"]; n.IsDefined()) {
-    if (auto s = ParseStrategy(r, n)) t.strategy = *s;
-  }
   t.time_column = ToLower(r.String(*root, "time_column").value_or(""));
   for (auto& c : r.StringList(*root, "partition_by").value_or(std::vector<std::string>{}))
     t.partition_by.push_back(ToLower(c));
@@ -337,7 +347,7 @@ std::optional<TableDef> ParseTableFile(const std::string& file, const std::strin
                      fmt::format("strategy '{}' needs 'time_column': the output column that places a row in a window",
                                  strategy));
     }
-    if (!t.start) {
+    if (!t.start && !(*root)["start"].IsDefined()) {  // an invalid start is reported already
       local.AddError(t.LocationOf("strategy"),
                      fmt::format("strategy '{}' needs 'start' (on the table or in derived.yaml defaults): the "
                                  "first timestamp to build",

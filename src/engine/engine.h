@@ -72,6 +72,14 @@ struct ProjectAnalysis {
 // REQUIRES: cp outlives the result.
 std::shared_ptr<const ProjectAnalysis> AnalyzeProject(const CompiledProject& cp);
 
+// What changed in the files of one file source since Derived last read them.
+struct FileSourceChanges {
+  std::string source;
+  std::vector<FileFingerprint> files;  // what is there now, to record
+  std::vector<FileDiff> diffs;         // empty the first time the source is seen
+  std::optional<Window> restated;      // the restatement they mean (see RestatedRange)
+};
+
 // What reloading the project would do to one table (`derived plan`).
 struct PlannedChange {
   std::string table;
@@ -133,6 +141,13 @@ class Engine {
   // all the way down.
   Result<RunReport> Restate(const std::string& source, Timestamp from, Timestamp to, const ProgressFn& progress);
 
+  // The file sources whose files differ from what was recorded, or were never recorded.
+  Result<std::vector<FileSourceChanges>> FileChanges();
+  // Restates what `changes` restate (logged, repaired downstream), then records the
+  // files; a source whose repairs failed is not recorded, so the next look tries again.
+  void ApplyFileChanges(const std::vector<FileSourceChanges>& changes, const ProgressFn& progress,
+                        RunReport* report);
+
   // Every source and table in the project by name, then every table removed from it
   // whose data is kept.
   Result<std::vector<TableStatus>> Status();
@@ -174,6 +189,12 @@ class Engine {
   // The repair of a built table after `changed` changed in its inputs (or, when
   // `explicit_windows`, in itself); see PlanRepair.
   Result<std::optional<Repair>> RepairOf(const CompiledTable& t, Window changed, bool explicit_windows) const;
+  // How far any table took `source` as complete when it last read it (from the states'
+  // recorded inputs): what a change to its data can have made stale.
+  Result<std::optional<Timestamp>> CompletenessRead(const std::string& source);
+  // A source's data in `changed` was corrected: logged (with `details`), then repaired.
+  void RestateRange(const std::string& source, Window changed, nlohmann::json details, const ProgressFn& progress,
+                    RunReport* report);
   // Repairs every table downstream of the changed ones, upstream first.
   void Propagate(std::map<std::string, Window> changed, const ProgressFn& progress, RunReport* report);
 

@@ -54,6 +54,16 @@ CREATE TABLE IF NOT EXISTS _derived.source_marks (
   through TIMESTAMP NOT NULL,
   marked_at TIMESTAMP NOT NULL
 );
+CREATE TABLE IF NOT EXISTS _derived.files (
+  source_name VARCHAR NOT NULL,
+  path VARCHAR NOT NULL,
+  size BIGINT NOT NULL,
+  mtime_ns BIGINT NOT NULL,
+  seen_ns BIGINT NOT NULL,
+  hash VARCHAR,
+  days JSON,
+  seen_at TIMESTAMP NOT NULL
+);
 )";
 
 std::string Lit(const std::string& s) { return db::QuoteLiteral(s); }
@@ -269,6 +279,71 @@ Result<std::map<std::string, Timestamp>> MetadataStore::LoadMarks() {
 Status MetadataStore::SetMark(const std::string& source, Timestamp through, Timestamp now) {
   return wh_->Execute(fmt::format("INSERT INTO _derived.source_marks VALUES ({}, {}, {})", Lit(source),
                                   FormatSqlLiteral(through), FormatSqlLiteral(now)));
+}
+
+}  // namespace derived
+
+namespace derived {
+
+// A file's day digests as JSON: {"2024-01-03T00:00:00Z": "12:8731...", "none": ...}.
+namespace {
+
+std::string DaysToJson(const std::map<int64_t, std::string>& days) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [day, digest] : days) j[day == kNoDay ? "none" : FormatIso(Timestamp{day})] = digest;
+  return j.dump();
+}
+
+std::map<int64_t, std::string> DaysFromJson(const std::string& text) {
+  std::map<int64_t, std::string> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return out;
+  for (const auto& [key, digest] : j.items()) {
+    if (!digest.is_string()) continue;
+    if (key == "none") {
+      out[kNoDay] = digest.get<std::string>();
+    } else if (auto t = ParseTimestamp(key); t.ok()) {
+      out[t->seconds] = digest.get<std::string>();
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<FileFingerprint>> MetadataStore::LoadFiles(const std::string& source) {
+  auto rows = wh_->Query(fmt::format(
+      "SELECT path, size, mtime_ns, seen_ns, hash, CAST(days AS VARCHAR) FROM _derived.files WHERE source_name = {} "
+      "ORDER BY path",
+      Lit(source)));
+  if (!rows.ok()) return rows.error();
+  std::vector<FileFingerprint> out;
+  for (const auto& r : rows->rows) {
+    FileFingerprint f;
+    f.path = r[0].value_or("");
+    f.size = r[1] ? std::stoll(*r[1]) : 0;
+    f.mtime_ns = r[2] ? std::stoll(*r[2]) : 0;
+    f.seen_ns = r[3] ? std::stoll(*r[3]) : 0;
+    f.hash = r[4].value_or("");
+    f.days = DaysFromJson(r[5].value_or("{}"));
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+Status MetadataStore::SaveFiles(const std::string& source, const std::vector<FileFingerprint>& files, Timestamp now) {
+  return InTransaction(*wh_, [&]() -> Status {
+    if (auto st = wh_->Execute("DELETE FROM _derived.files WHERE source_name = " + Lit(source)); !st.ok()) return st;
+    if (files.empty()) return Status::Ok();
+    auto insert = wh_->Prepare("INSERT INTO _derived.files VALUES ($1, $2, $3, $4, $5, $6, $7::JSON, $8::TIMESTAMP)");
+    if (!insert.ok()) return insert.error();
+    for (const auto& f : files) {
+      auto r = (*insert)->Run({source, f.path, f.size, f.mtime_ns, f.seen_ns, Opt(f.hash), DaysToJson(f.days),
+                               TsText(now)});
+      if (!r.ok()) return r.error();
+    }
+    return Status::Ok();
+  });
 }
 
 }  // namespace derived

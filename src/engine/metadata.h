@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/file_changes.h"
 #include "engine/intervals.h"
 #include "warehouse/warehouse.h"
 
@@ -81,6 +82,11 @@ class MetadataStore {
   // Source completeness set by `derived source mark`.
   Result<std::map<std::string, Timestamp>> LoadMarks();
   Status SetMark(const std::string& source, Timestamp through, Timestamp now);
+
+  // The fingerprints of the files of a file source as last read (see file_changes.h).
+  Result<std::vector<FileFingerprint>> LoadFiles(const std::string& source);
+  // Replaces them, in a transaction of its own.
+  Status SaveFiles(const std::string& source, const std::vector<FileFingerprint>& files, Timestamp now);
 
  private:
   Status Prepared();

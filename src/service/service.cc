@@ -61,6 +61,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn 
     }
   }
   svc->SweepRemoved();
+  svc->RestateChangedFiles();  // files may have changed while no service ran
   for (int i = 0; i < svc->opts_.workers; ++i) svc->workers_.emplace_back([s = svc.get()] { s->WorkerLoop(); });
   svc->timer_ = std::thread([s = svc.get()] { s->TimerLoop(); });
   if (svc->opts_.watch_seconds > 0) svc->watch_ = std::thread([s = svc.get()] { s->WatchLoop(); });
@@ -90,6 +91,22 @@ Result<std::shared_ptr<Service::Generation>> Service::Load() {
   gen->an = AnalyzeProject(*gen->cp);
   for (const auto& t : gen->cp->tables) {
     for (const auto& up : t.upstream) gen->readers[up].push_back(gen->cp->def(t).qualified_name());
+  }
+  // A view is as complete as its inputs are: what reads it wakes when they commit.
+  for (auto& [name, readers] : gen->readers) {
+    std::set<std::string> all(readers.begin(), readers.end());
+    std::vector<std::string> todo = readers;
+    while (!todo.empty()) {
+      std::string r = todo.back();
+      todo.pop_back();
+      const TableDef* def = gen->cp->project.FindTable(r);
+      auto further = gen->readers.find(r);
+      if (!def || def->strategy != Strategy::kView || further == gen->readers.end()) continue;
+      for (const auto& next : further->second) {
+        if (all.insert(next).second) todo.push_back(next);
+      }
+    }
+    readers.assign(all.begin(), all.end());
   }
   return gen;
 }
@@ -257,6 +274,7 @@ void Service::Tick(bool poll_sources) {
     PollSources();
     // A command or a reload in progress: the next poll sweeps.
     if (std::unique_lock command(command_mu_, std::try_to_lock); command.owns_lock()) SweepRemoved();
+    RestateChangedFiles();
   }
   Timestamp now = Now();
   auto steady = SteadyClock::now();
@@ -283,6 +301,33 @@ void Service::SweepRemoved() {
     return;
   }
   for (const auto& o : *swept) Emit({ServiceEvent::Kind::kFinished, o.table, o, "", {}});
+}
+
+void Service::RestateChangedFiles() {
+  Result<std::vector<FileSourceChanges>> changes = std::vector<FileSourceChanges>();
+  {
+    std::lock_guard control(control_mu_);
+    control_->SetNow(Now());
+    changes = control_->FileChanges();
+    if (!changes.ok() || changes->empty()) return;  // unreadable now: the next poll looks again
+    bool restates = std::any_of(changes->begin(), changes->end(), [](const auto& c) { return c.restated.has_value(); });
+    if (!restates) {  // new files of new data, or files seen for the first time: only recorded
+      RunReport report;
+      control_->ApplyFileChanges(*changes, nullptr, &report);
+      return;
+    }
+  }
+  // A restatement rebuilds what read the old files: alone, like `derived source restate`.
+  (void)Exclusive([&] {
+    auto engine = OpenEngine();
+    if (!engine.ok()) return;
+    (*engine)->SetNow(Now());
+    auto fresh = (*engine)->FileChanges();  // again, now that nothing else runs
+    if (!fresh.ok()) return;
+    RunReport report;
+    (*engine)->ApplyFileChanges(*fresh, nullptr, &report);
+    for (const auto& o : report.tables) Emit({ServiceEvent::Kind::kFinished, o.table, o, "", {}});
+  });
 }
 
 void Service::PollSources() {

@@ -134,6 +134,8 @@ class Service {
   // wake. REQUIRES: control_mu_ held.
   void ApplySources();
   void SweepRemoved();  // records removed tables and drops expired ones (Engine::SweepRemoved)
+  // Files of file sources that changed: restated and repaired (in Exclusive), or recorded.
+  void RestateChangedFiles();
   void WakeLocked(const std::string& table);
   void WakeReadersLocked(const std::string& name);
   void WorkerLoop();

@@ -1,6 +1,7 @@
 #include "warehouse/file_sources.h"
 
 #include <filesystem>
+#include <climits>
 #include <optional>
 
 #include <fmt/format.h>
@@ -10,16 +11,23 @@
 namespace derived {
 namespace {
 
-// The table function reading `glob` in `format`. union_by_name lets files written with
-// an older or newer schema be read together (missing columns are NULL). DuckDB sniffs
-// CSV headers, delimiters and types, and JSON's layout, itself.
-std::string Reader(const SqlDialect& d, FileFormat format, const std::string& glob) {
+// The table function reading `files` (a glob, or a list literal of paths) in `format`.
+// union_by_name lets files written with an older or newer schema be read together
+// (missing columns are NULL). DuckDB sniffs CSV headers, delimiters and types, and JSON's
+// layout, itself. `extra` adds options (", filename = true").
+std::string Reader(FileFormat format, const std::string& files, const std::string& extra = "") {
   switch (format) {
-    case FileFormat::kParquet: return fmt::format("read_parquet({}, union_by_name = true)", d.Literal(glob));
-    case FileFormat::kCsv: return fmt::format("read_csv({}, union_by_name = true)", d.Literal(glob));
-    case FileFormat::kJson: return fmt::format("read_json({}, format = 'auto', union_by_name = true)", d.Literal(glob));
+    case FileFormat::kParquet: return fmt::format("read_parquet({}, union_by_name = true{})", files, extra);
+    case FileFormat::kCsv: return fmt::format("read_csv({}, union_by_name = true{})", files, extra);
+    case FileFormat::kJson: return fmt::format("read_json({}, format = 'auto', union_by_name = true{})", files, extra);
   }
   return "";
+}
+
+std::string Glob(const std::string& root, const SourceDef& s) {
+  std::filesystem::path path(s.location);
+  if (path.is_relative()) path = std::filesystem::path(root) / path;
+  return path.lexically_normal().string();
 }
 
 // Declared columns are selected and cast to their declared types, so the view has the
@@ -31,18 +39,30 @@ std::string ViewSql(const SqlDialect& d, const SourceDef& s, const std::string& 
     select.push_back(c.type.empty() ? col : fmt::format("CAST({0} AS {1}) AS {0}", col, c.type));
   }
   return fmt::format("CREATE OR REPLACE VIEW {} AS SELECT {} FROM {}", d.Table(s.dataset, s.name),
-                     select.empty() ? "*" : Join(select, ", "), Reader(d, s.format, glob));
+                     select.empty() ? "*" : Join(select, ", "), Reader(s.format, d.Literal(glob)));
 }
 
 std::string FirstLine(const std::string& message) { return Split(Trim(message), '\n')[0]; }
+
+// The first of `s`'s files that cannot be read on its own (project-relative when it is
+// inside the project), for an error that names it; nullopt when each reads alone (the
+// files disagree with each other) or there are too many to try.
+std::optional<std::string> BrokenFile(Warehouse& wh, const std::string& root, const SourceDef& s) {
+  auto files = ListFiles(wh, root, s);
+  if (!files.ok() || files->size() > 1000) return std::nullopt;
+  for (const auto& f : *files) {
+    if (wh.Query(fmt::format("DESCRIBE SELECT * FROM {}", Reader(s.format, wh.dialect().Literal(f)))).ok()) continue;
+    std::string rel = std::filesystem::path(f).lexically_relative(root).string();
+    return rel.empty() || rel.starts_with("..") ? f : rel;
+  }
+  return std::nullopt;
+}
 
 // Why `s` cannot be read, or nullopt once its view reads its files. An error is the
 // warehouse failing, not the files.
 Result<std::optional<std::string>> Attach(Warehouse& wh, const std::string& root, const SourceDef& s) {
   const SqlDialect& d = wh.dialect();
-  std::filesystem::path path(s.location);
-  if (path.is_relative()) path = std::filesystem::path(root) / path;
-  const std::string glob = path.lexically_normal().string();
+  const std::string glob = Glob(root, s);
   std::string reason;
   auto files = wh.Query(fmt::format("SELECT count(*) FROM glob({})", d.Literal(glob)));
   if (!files.ok()) {
@@ -56,7 +76,8 @@ Result<std::optional<std::string>> Attach(Warehouse& wh, const std::string& root
       return wh.Execute(ViewSql(d, s, glob));
     });
     if (st.ok()) return std::optional<std::string>();
-    reason = fmt::format("cannot read {}: {}", s.location, FirstLine(st.error().message));
+    reason = fmt::format("cannot read {}: {}", BrokenFile(wh, root, s).value_or(s.location),
+                         FirstLine(st.error().message));
   }
   // A view from an earlier attach would read files that are gone or now unreadable.
   // Only a view: a table of that name is not ours to drop.
@@ -72,6 +93,38 @@ Result<std::optional<std::string>> Attach(Warehouse& wh, const std::string& root
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> ListFiles(Warehouse& wh, const std::string& root, const SourceDef& s) {
+  auto rows = wh.Query(fmt::format("SELECT file FROM glob({}) ORDER BY file", wh.dialect().Literal(Glob(root, s))));
+  if (!rows.ok()) return rows.error();
+  std::vector<std::string> out;
+  for (const auto& r : rows->rows) out.push_back(r[0].value_or(""));
+  return out;
+}
+
+Result<std::map<std::string, DayDigests>> FileDayDigests(Warehouse& wh, const SourceDef& s,
+                                                         const std::vector<std::string>& paths) {
+  std::map<std::string, DayDigests> out;
+  if (paths.empty()) return out;
+  const SqlDialect& d = wh.dialect();
+  std::vector<std::string> quoted;
+  for (const auto& p : paths) quoted.push_back(d.Literal(p));
+  // The declared type first, as the source's view reads it; then as an instant.
+  std::string tc = "r." + d.Ident(s.time_column);
+  for (const auto& c : s.columns) {
+    if (c.name == s.time_column && !c.type.empty()) tc = fmt::format("TRY_CAST({} AS {})", tc, c.type);
+  }
+  auto rows = wh.Query(fmt::format(
+      "SELECT r.filename, CAST(epoch(date_trunc('day', TRY_CAST({} AS TIMESTAMP))) AS BIGINT), "
+      "CAST(count(*) AS VARCHAR) || ':' || CAST(sum(hash(r)) AS VARCHAR) FROM {} AS r GROUP BY ALL",
+      tc, Reader(s.format, "[" + Join(quoted, ", ") + "]", ", filename = true")));
+  if (!rows.ok()) return rows.error();
+  for (const auto& r : rows->rows) {
+    int64_t day = r[1] ? std::stoll(*r[1]) : INT64_MIN;
+    out[r[0].value_or("")][day] = r[2].value_or("");
+  }
+  return out;
+}
 
 Result<std::map<std::string, std::string>> AttachFileSources(Warehouse& wh, const Project& project) {
   std::map<std::string, std::string> unattached;

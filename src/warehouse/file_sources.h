@@ -4,7 +4,9 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "config/model.h"
 #include "util/status.h"
@@ -16,5 +18,16 @@ namespace derived {
 // be attached (no file matches its pattern yet, unreadable files), why not; those
 // sources count as not existing until their files appear.
 Result<std::map<std::string, std::string>> AttachFileSources(Warehouse& wh, const Project& project);
+
+// The files `s`'s glob matches now (absolute paths, sorted), as its view reads them.
+Result<std::vector<std::string>> ListFiles(Warehouse& wh, const std::string& root, const SourceDef& s);
+
+// For each of `paths` (files of `s`), per UTC day of its time column (the day's start in
+// seconds; INT64_MIN for rows without a time), a digest of the rows: their count and an
+// order-independent checksum. One scan; a file without rows is missing from the result.
+// REQUIRES: s.time_column is set.
+using DayDigests = std::map<int64_t, std::string>;
+Result<std::map<std::string, DayDigests>> FileDayDigests(Warehouse& wh, const SourceDef& s,
+                                                         const std::vector<std::string>& paths);
 
 }  // namespace derived

@@ -1,0 +1,334 @@
+// Completeness end to end, the way a dbt user lays out a project: CSV sources marked by
+// an ingestion pipeline, a staging layer (replace tables, or views), an append mart and a
+// replace mart. At every step each table's contents equal plain SQL over the CSVs for
+// the completeness it claims, and each completeness is exactly what its inputs allow.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "engine_testing.h"
+#include "util/strings.h"
+
+namespace derived {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::WarehouseProject;
+
+// A bike-rental shop: riders sign up, rent bikes, and are charged for rentals.
+class RentalShop {
+ public:
+  explicit RentalShop(const std::string& staging) {
+    p_.Write("derived.yaml", "name: rentals\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\n"
+                             "defaults: {start: 2024-04-01, schedule: daily}\n");
+    const char* sources[][3] = {
+        {"riders", "joined_on", "{name: rider_id, type: BIGINT}, {name: name, type: VARCHAR}, {name: joined_on, type: DATE}"},
+        {"rentals", "rented_on",
+         "{name: rental_id, type: BIGINT}, {name: rider_id, type: BIGINT}, {name: rented_on, type: DATE}, "
+         "{name: bike, type: VARCHAR}"},
+        {"charges", "charged_on",
+         "{name: charge_id, type: BIGINT}, {name: rental_id, type: BIGINT}, {name: charged_on, type: DATE}, "
+         "{name: cents, type: BIGINT}"}};
+    for (const auto& s : sources) {
+      p_.Write(fmt::format("sources/raw/{}.yaml", s[0]),
+               fmt::format("location: data/{0}.csv\nfreshness: marker\ntime_column: {1}\ncolumns: [{2}]\n", s[0], s[1],
+                           s[2]));
+    }
+    std::string kind = "strategy: " + staging + "\n";
+    p_.Write("tables/staging/stg_riders.yaml",
+             kind + "sql: SELECT rider_id, upper(name) AS rider, joined_on FROM raw.riders\n");
+    p_.Write("tables/staging/stg_rentals.yaml",
+             kind + "sql: SELECT rental_id, rider_id, rented_on, lower(bike) AS bike FROM raw.rentals\n");
+    p_.Write("tables/staging/stg_charges.yaml",
+             kind + "tests: [{not_null: [amount]}]\n"
+                    "sql: SELECT charge_id, rental_id, charged_on, cents * 10 AS amount FROM raw.charges\n");
+    p_.Write("tables/marts/daily_rentals.yaml", R"(strategy: append
+time_column: day
+sql: |
+  SELECT rented_on AS day, bike, count(*) AS rentals
+  FROM staging.stg_rentals
+  WHERE rented_on >= {{ window_start }} AND rented_on < {{ window_end }}
+  GROUP BY ALL
+)");
+    p_.Write("tables/marts/riders.yaml", R"(strategy: replace
+sql: |
+  SELECT r.rider_id, r.rider, count(DISTINCT n.rental_id) AS rentals, coalesce(sum(c.amount), 0) AS spent
+  FROM staging.stg_riders r
+  LEFT JOIN staging.stg_rentals n USING (rider_id)
+  LEFT JOIN staging.stg_charges c USING (rental_id)
+  GROUP BY ALL
+)");
+  }
+
+  // Rows landing in a CSV file (the whole file is written again, as an export job does).
+  void Land(const std::string& source, const std::string& header, const std::vector<std::string>& rows) {
+    auto& all = files_[source];
+    all.insert(all.end(), rows.begin(), rows.end());
+    std::string text = header + "\n";
+    for (const auto& r : all) text += r + "\n";
+    p_.Write("data/" + source + ".csv", text);
+  }
+
+  void Mark(const std::string& source, const std::string& through) {
+    auto r = p_.Derived({"source", "mark", "raw." + source, "--through", through});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  testing::CommandResult Run(const std::string& now) { return p_.Derived({"run", "--once"}, now); }
+
+  // Every node's completeness, as `status` reports it ("-" for none).
+  std::map<std::string, std::string> Completeness(const std::string& now) {
+    auto r = p_.Derived({"status", "--json"}, now);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, std::string> out;
+    for (const auto& row : nlohmann::json::parse(r.out)) {
+      out[row["table"]] = row["complete_through"].is_null() ? "-" : row["complete_through"].get<std::string>();
+    }
+    return out;
+  }
+
+  // Every table against plain SQL over the CSV files, as far as `through` (its claimed
+  // completeness): staging and the append mart row by row before it, the replace mart
+  // whole (it was built only from complete data).
+  void ExpectMatchesCsv(const std::map<std::string, std::string>& through) {
+    auto csv = [&](const std::string& name) { return fmt::format("read_csv('{}/data/{}.csv')", p_.dir().str(), name); };
+    auto lit = [&](const std::string& table) { return fmt::format("DATE '{}'", through.at(table).substr(0, 10)); };
+    struct Check {
+      std::string table, actual, expected;
+    };
+    std::vector<Check> checks = {
+        {"staging.stg_riders", "SELECT * FROM staging.stg_riders WHERE joined_on < " + lit("staging.stg_riders"),
+         "SELECT rider_id, upper(name), joined_on FROM " + csv("riders") + " WHERE joined_on < " +
+             lit("staging.stg_riders")},
+        {"staging.stg_rentals", "SELECT * FROM staging.stg_rentals WHERE rented_on < " + lit("staging.stg_rentals"),
+         "SELECT rental_id, rider_id, rented_on, lower(bike) FROM " + csv("rentals") + " WHERE rented_on < " +
+             lit("staging.stg_rentals")},
+        {"staging.stg_charges", "SELECT * FROM staging.stg_charges WHERE charged_on < " + lit("staging.stg_charges"),
+         "SELECT charge_id, rental_id, charged_on, cents * 10 FROM " + csv("charges") + " WHERE charged_on < " +
+             lit("staging.stg_charges")},
+        {"marts.daily_rentals", "SELECT * FROM marts.daily_rentals",
+         "SELECT rented_on, lower(bike), count(*) FROM " + csv("rentals") + " WHERE rented_on < " +
+             lit("marts.daily_rentals") + " GROUP BY ALL"},
+        {"marts.riders", "SELECT * FROM marts.riders",
+         fmt::format("SELECT r.rider_id, upper(r.name), count(DISTINCT n.rental_id), coalesce(sum(c.cents * 10), 0) "
+                     "FROM (SELECT * FROM {} WHERE joined_on < {}) r "
+                     "LEFT JOIN (SELECT * FROM {} WHERE rented_on < {}) n USING (rider_id) "
+                     "LEFT JOIN (SELECT * FROM {} WHERE charged_on < {}) c USING (rental_id) GROUP BY ALL",
+                     csv("riders"), lit("marts.riders"), csv("rentals"), lit("marts.riders"), csv("charges"),
+                     lit("marts.riders"))},
+    };
+    // One query for all of them: a row per table with its difference.
+    std::string sql;
+    for (const auto& c : checks) {
+      sql += fmt::format("{}SELECT '{}' AS t, ({}) AS d", sql.empty() ? "" : " UNION ALL ", c.table,
+                         testing::DifferenceSql(c.actual, c.expected));
+    }
+    auto r = p_.Derived({"query", "--json", sql});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::map<std::string, int64_t> diff;
+    for (const auto& line : Split(r.out, '\n')) {
+      if (line.empty()) continue;
+      auto j = nlohmann::json::parse(line);
+      diff[j["t"].get<std::string>()] = j["d"].is_string() ? std::stoll(j["d"].get<std::string>()) : j["d"].get<int64_t>();
+    }
+    for (const auto& c : checks) {
+      EXPECT_EQ(diff[c.table], 0) << c.table << " complete through " << through.at(c.table) << ": rows differ from "
+                                  << c.expected;
+    }
+  }
+
+  void ExpectCompleteness(const std::map<std::string, std::string>& expected, const std::string& now) {
+    auto actual = Completeness(now);
+    for (const auto& [table, through] : expected) EXPECT_EQ(actual[table], through) << table;
+  }
+
+  WarehouseProject& project() { return p_; }
+
+ private:
+  WarehouseProject p_;
+  std::map<std::string, std::vector<std::string>> files_;
+};
+
+const char* kRiders = "rider_id,name,joined_on";
+const char* kRentals = "rental_id,rider_id,rented_on,bike";
+const char* kCharges = "charge_id,rental_id,charged_on,cents";
+
+std::map<std::string, std::string> Everything(const std::string& staging, const std::string& daily,
+                                              const std::string& riders, const std::string& charges = "") {
+  return {{"staging.stg_riders", staging},
+          {"staging.stg_rentals", staging},
+          {"staging.stg_charges", charges.empty() ? staging : charges},
+          {"marts.daily_rentals", daily},
+          {"marts.riders", riders}};
+}
+
+class StagingLayer : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(StagingLayer, DataLandedBeforeItsMarkIsNeverLostAndMartsWaitForEveryInput) {
+  RentalShop shop(GetParam());
+  // 1. Nine days of data, marked through the 10th; the clock on the 10th.
+  std::vector<std::string> riders, rentals, charges;
+  for (int d = 1; d <= 9; ++d) {
+    riders.push_back(fmt::format("{0},rider {0},2024-04-0{0}", d));
+    for (int k = 0; k < 3; ++k) {
+      int id = d * 10 + k;
+      rentals.push_back(fmt::format("{},{},2024-04-0{},{}", id, 1 + (id % d), d, k % 2 ? "City" : "Cargo"));
+      charges.push_back(fmt::format("{0},{0},2024-04-0{1},{2}", id, d, 150 * (k + 1)));
+    }
+  }
+  shop.Land("riders", kRiders, riders);
+  shop.Land("rentals", kRentals, rentals);
+  shop.Land("charges", kCharges, charges);
+  for (const char* s : {"riders", "rentals", "charges"}) shop.Mark(s, "2024-04-10");
+  auto r = shop.Run("2024-04-10");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string d10 = "2024-04-10T00:00:00Z", d11 = "2024-04-11T00:00:00Z", d12 = "2024-04-12T00:00:00Z";
+  auto expected = Everything(d10, d10, d10);
+  shop.ExpectCompleteness(expected, "2024-04-10");
+  shop.ExpectMatchesCsv(expected);
+
+  // 2. Three rentals of the 10th land; the day ends before the pipeline marks them.
+  shop.Land("rentals", kRentals, {"101,1,2024-04-10,City", "102,2,2024-04-10,City", "103,3,2024-04-10,Cargo"});
+  r = shop.Run("2024-04-11");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("marts.daily_rentals  append")));
+  shop.ExpectCompleteness(expected, "2024-04-11");
+  shop.ExpectMatchesCsv(expected);
+  EXPECT_EQ(shop.project().Count("SELECT count(*) FROM marts.daily_rentals WHERE day = DATE '2024-04-10'"), 0);
+  auto status = shop.project().Derived({"status"}, "2024-04-11");
+  EXPECT_THAT(status.out, HasSubstr("waits for staging.stg_rentals (complete through 2024-04-10T00:00:00Z; needs "
+                                    "2024-04-11T00:00:00Z)"));
+
+  // 3. The pipeline marks the 10th: the rentals flow through, none lost.
+  for (const char* s : {"riders", "rentals", "charges"}) shop.Mark(s, "2024-04-11");
+  r = shop.Run("2024-04-11");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expected = Everything(d11, d11, d11);
+  shop.ExpectCompleteness(expected, "2024-04-11");
+  shop.ExpectMatchesCsv(expected);
+  EXPECT_EQ(shop.project().Count("SELECT sum(rentals) FROM marts.daily_rentals WHERE day = DATE '2024-04-10'"), 3);
+
+  // 4. The 11th lands everywhere, but charges are marked late: the replace mart that
+  // reads them keeps its last complete version instead of mixing days.
+  shop.Land("riders", kRiders, {"10,rider 10,2024-04-11"});
+  shop.Land("rentals", kRentals, {"111,10,2024-04-11,City", "112,1,2024-04-11,City"});
+  shop.Land("charges", kCharges, {"111,111,2024-04-11,900", "112,112,2024-04-11,300"});
+  shop.Mark("riders", "2024-04-12");
+  shop.Mark("rentals", "2024-04-12");
+  r = shop.Run("2024-04-12");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expected = Everything(d12, d12, d11, d11);
+  shop.ExpectCompleteness(expected, "2024-04-12");
+  shop.ExpectMatchesCsv(expected);
+  status = shop.project().Derived({"status"}, "2024-04-12");
+  EXPECT_THAT(status.out, HasSubstr("waits for staging.stg_charges"));
+
+  // 5. Charges catch up: the mart is rebuilt and complete.
+  shop.Mark("charges", "2024-04-12");
+  r = shop.Run("2024-04-12");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expected = Everything(d12, d12, d12);
+  shop.ExpectCompleteness(expected, "2024-04-12");
+  shop.ExpectMatchesCsv(expected);
+
+  // A second run has nothing to do.
+  r = shop.Run("2024-04-12T06:00:00Z");
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("built")));
+}
+
+INSTANTIATE_TEST_SUITE_P(ReplaceAndViews, StagingLayer, ::testing::Values("replace", "view"));
+
+}  // namespace
+}  // namespace derived
+
+namespace derived {
+namespace {
+
+// Static CSVs, as a user with a folder of exports has them: everything is built with no
+// marks and no clock, and a file that changes is a restatement repaired downstream.
+TEST(StaticFiles, BuildWithoutMarksAndAChangedAddedOrRemovedFileIsRestated) {
+  WarehouseProject p;
+  p.Write("sources/raw/sales.yaml", R"(location: data/sales/*.csv
+freshness: static
+time_column: sold_on
+columns: [{name: sale_id, type: BIGINT}, {name: sold_on, type: DATE}, {name: cents, type: BIGINT}]
+)");
+  p.Write("tables/core/daily_sales.yaml", R"(schedule: daily
+strategy: append
+start: 2024-03-01
+time_column: day
+sql: |
+  SELECT sold_on AS day, count(*) AS sales, sum(cents) AS cents FROM raw.sales
+  WHERE sold_on >= {{ window_start }} AND sold_on < {{ window_end }} GROUP BY ALL
+)");
+  p.Write("tables/core/totals.yaml", R"(schedule: daily
+strategy: replace
+sql: SELECT count(*) AS days, sum(cents) AS cents FROM core.daily_sales
+)");
+  auto month = [&](int m, int cents) {
+    std::string text = "sale_id,sold_on,cents\n";
+    for (int d = 1; d <= 28; ++d) text += fmt::format("{0}{1:02},2024-{0:02}-{1:02},{2}\n", m, d, cents + d);
+    p.Write(fmt::format("data/sales/2024-{:02}.csv", m), text);
+  };
+  month(3, 100);
+  month(4, 200);
+  const std::string csv = "read_csv('" + p.dir().str() + "/data/sales/*.csv')";
+  auto expect_matches = [&] {
+    EXPECT_EQ(p.Difference("SELECT * FROM core.daily_sales",
+                           "SELECT sold_on, count(*), sum(cents) FROM " + csv + " WHERE sold_on >= DATE '2024-03-01' "
+                           "GROUP BY ALL"),
+              0);
+    EXPECT_EQ(p.Difference("SELECT * FROM core.totals", "SELECT count(DISTINCT sold_on), sum(cents) FROM " + csv +
+                                                            " WHERE sold_on >= DATE '2024-03-01'"),
+              0);
+  };
+  // The wall clock: no --now, no marks.
+  auto r = p.Derived({"run", "--once"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_matches();
+  auto status = p.Derived({"status"});
+  EXPECT_THAT(status.out, HasSubstr("source/static  all time"));
+
+  const std::string now = "2026-06-01";
+  r = p.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto restatements = [&] { return p.Count("SELECT count(*) FROM _derived.log WHERE operation = 'restate'"); };
+  EXPECT_EQ(restatements(), 0);
+
+  // An export job rewrites April with corrected amounts: April's windows are repaired.
+  month(4, 300);
+  r = p.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("repair: backfill: 28 windows"));
+  expect_matches();
+  EXPECT_EQ(restatements(), 1);
+  EXPECT_EQ(p.Scalar("SELECT strftime(window_start, '%Y-%m-%d') || ' ' || strftime(window_end, '%Y-%m-%d %H:%M:%S') "
+                     "|| ' ' || (details->'files'->0->>'path') || ' ' || (details->'files'->0->>'change') FROM "
+                     "_derived.log WHERE operation = 'restate'"),
+            "2024-04-01 2024-04-29 00:00:00 data/sales/2024-04.csv changed");
+
+  // The same bytes written again (a new mtime) are no change.
+  month(4, 300);
+  r = p.Derived({"run", "--once"}, now);
+  EXPECT_EQ(restatements(), 1);
+
+  // A file landing late with old data, and a file deleted, are restatements too.
+  p.Write("data/sales/late.csv", "sale_id,sold_on,cents\n9001,2024-03-05,7\n9002,2024-03-06,8\n");
+  r = p.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(restatements(), 2);
+  expect_matches();
+  std::filesystem::remove(p.dir().path() / "data/sales/2024-03.csv");
+  r = p.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(restatements(), 3);
+  expect_matches();
+}
+
+}  // namespace
+}  // namespace derived

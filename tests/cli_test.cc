@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine_testing.h"
 #include "testing.h"
 
 namespace derived {
@@ -319,6 +320,23 @@ TEST(Cli, InitCreatesAValidProjectAndNeverOverwrites) {
   auto v = RunDerived({"validate", "--project", p});
   EXPECT_EQ(v.exit_code, 0) << v.err;
   EXPECT_EQ(v.err, "");
+  // It ships its own data and builds end to end, on the real clock, with no marks.
+  auto run = RunDerived({"run", "--once", "--project", p});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("built    core.daily_events"));
+  EXPECT_THAT(run.out, HasSubstr("built    core.user_activity"));
+  const std::string csv = "read_csv('" + p + "/data/events.csv')";
+  auto diff = RunDerived(
+      {"query", "--json", "--project", p,
+       "SELECT (" +
+           testing::DifferenceSql("SELECT * FROM core.daily_events",
+                                  "SELECT date_trunc('day', event_ts), user_id, lower(event_type), count(*) FROM " +
+                                      csv + " WHERE lower(event_type) NOT IN ('test', 'internal') GROUP BY ALL") +
+           ") AS d, (SELECT count(*) FROM core.daily_events) AS n"});
+  ASSERT_EQ(diff.exit_code, 0) << diff.err;
+  auto row = nlohmann::json::parse(diff.out.substr(0, diff.out.find('\n')));
+  EXPECT_EQ(row["d"], 0) << diff.out;
+  EXPECT_GT(row["n"].get<int64_t>(), 20);
   dir.Write("proj/derived.yaml", "name: mine\n");
   r = RunDerived({"init", p});
   EXPECT_EQ(r.exit_code, 1);

@@ -332,3 +332,154 @@ sql: SELECT count(*) AS days, sum(cents) AS cents FROM core.daily_sales
 
 }  // namespace
 }  // namespace derived
+
+namespace derived {
+namespace {
+
+// `derived plan` and `derived run` come from the same decisions: what plan says a reload
+// rebuilds (a strategy change, the readers it rewrites) is exactly what the run builds.
+TEST(PlanAndRun, AgreeWindowForWindow) {
+  WarehouseProject p;
+  p.Write("derived.yaml", "name: t\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\n"
+                          "defaults: {start: 2024-01-01}\n");
+  p.Write("sources/raw/events.yaml",
+          "time_column: ts\nfreshness: marker\ncolumns: [{name: ts, type: TIMESTAMP}, {name: v, type: BIGINT}]\n");
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i) HOUR AS ts, i AS v "
+        "FROM range(0, 24 * 120) t(i)");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-04-09"}).exit_code, 0);
+  const char* daily_sql = "sql: |\n  SELECT date_trunc('day', ts) AS day, sum(v) AS v FROM raw.events\n"
+                          "  WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY 1\n";
+  p.Write("tables/core/daily.yaml", std::string("schedule: daily\nstrategy: replace\n") + daily_sql);
+  p.Write("tables/core/weekly.yaml", R"(schedule: weekly
+strategy: append
+time_column: week
+sql: |
+  SELECT date_trunc('week', day) AS week, sum(v) AS v FROM core.daily
+  WHERE day >= {{ window_start }} AND day < {{ window_end }} GROUP BY 1
+)");
+  p.Write("tables/core/recent.yaml", "strategy: view\nsql: SELECT * FROM core.daily WHERE v > 0\n");
+  const std::string now = "2024-04-10";
+  ASSERT_EQ(p.Derived({"run", "--once"}, now).exit_code, 0);
+
+  // The replace table becomes an append table: 99 days rebuilt, and what reads it.
+  p.Write("tables/core/daily.yaml", std::string("schedule: daily\nstrategy: append\ntime_column: day\n") + daily_sql);
+  auto plan = p.Derived({"plan", "--json"}, now);
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  std::map<std::string, nlohmann::json> planned;
+  for (const auto& c : nlohmann::json::parse(plan.out)) planned[c["table"].get<std::string>()] = c;
+  EXPECT_EQ(planned["core.daily"]["change"], "rebuild");
+  EXPECT_EQ(planned["core.daily"]["windows"], 99);
+  EXPECT_EQ(planned["core.weekly"]["change"], "repair");
+  EXPECT_EQ(planned["core.recent"]["change"], "repair");
+  auto run = p.Derived({"run", "--once", "--json"}, now);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::map<std::string, int> built;
+  auto report = nlohmann::json::parse(run.out);
+  for (const auto& t : report["tables"]) {
+    built[t["table"].get<std::string>()] = t["windows"].get<int>();
+  }
+  for (const auto& [table, change] : planned) {
+    EXPECT_EQ(built[table], change["windows"].get<int>()) << table << ": " << change.dump();
+  }
+  EXPECT_EQ(built["core.weekly"], 14);  // the weeks complete through 2024-04-08
+  // And after the run there is nothing left to plan.
+  plan = p.Derived({"plan", "--json"}, now);
+  EXPECT_EQ(nlohmann::json::parse(plan.out).size(), 0u) << plan.out;
+}
+
+}  // namespace
+}  // namespace derived
+
+namespace derived {
+namespace {
+
+// A view: no storage, complete as its inputs are; its tests run as they advance, and a
+// failing test holds what reads it. Lineage passes through it; dropping one drops a view.
+TEST(Views, TestsHoldReadersRedefinitionRebuildsThemLineagePassesThrough) {
+  WarehouseProject p;
+  p.Write("derived.yaml", "name: t\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\n"
+                          "defaults: {start: 2024-01-01}\n");
+  p.Write("sources/raw/events.yaml", "time_column: ts\nfreshness: marker\ncolumns: [{name: ts, type: TIMESTAMP}, "
+                                     "{name: kind, type: VARCHAR}, {name: v, type: BIGINT}]\n");
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i) HOUR AS ts, "
+        "CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END AS kind, i AS v FROM range(0, 24 * 6) t(i)");
+  p.Write("tables/stg/events.yaml", R"(strategy: view
+description: Events of known kinds.
+tests:
+  - accepted_values: {column: kind, values: [a, b]}
+sql: SELECT ts, kind, v * 2 AS v FROM raw.events
+)");
+  p.Write("tables/core/daily.yaml", R"(schedule: daily
+strategy: append
+time_column: day
+sql: |
+  SELECT date_trunc('day', ts) AS day, kind, sum(v) AS v FROM stg.events
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY ALL
+)");
+  const std::string now = "2024-01-10";
+  auto expected = [](const std::string& through, int mult) {
+    return fmt::format("SELECT date_trunc('day', ts), kind, sum(v * {}) FROM raw.events WHERE ts < TIMESTAMP '{}' "
+                       "GROUP BY ALL",
+                       mult, through);
+  };
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
+  auto r = p.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("built    stg.events  view created"));
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily", expected("2024-01-03", 2)), 0);
+  EXPECT_EQ(p.Scalar("SELECT table_type FROM information_schema.tables WHERE table_name = 'events' AND "
+                     "table_schema = 'stg'"),
+            "VIEW");
+
+  // A bad row lands with the next day: the view's test fails, and its reader waits.
+  p.Sql("INSERT INTO raw.events VALUES (TIMESTAMP '2024-01-03 10:30:00', 'bogus', 1)");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-05"}).exit_code, 0);
+  r = p.Derived({"run", "--once"}, now);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("FAILED   stg.events"));
+  EXPECT_THAT(r.out, HasSubstr("skipped  core.daily  upstream stg.events failed"));
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily", expected("2024-01-03", 2)), 0);
+  auto status = p.Derived({"status", "--json"}, now);
+  for (const auto& row : nlohmann::json::parse(status.out)) {
+    if (row["table"] == "stg.events") {
+      EXPECT_EQ(row["complete_through"], "2024-01-03T00:00:00Z");  // as far as its tests passed
+      EXPECT_EQ(row["last_status"], "test_failed");
+    }
+  }
+  // Fixed upstream: the test passes and the reader catches up.
+  p.Sql("DELETE FROM raw.events WHERE kind = 'bogus'");
+  r = p.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("built    stg.events  view tested"));
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily", expected("2024-01-05", 2)), 0);
+
+  // A new definition re-creates the view in place, and its reader is rebuilt from it.
+  p.Write("tables/stg/events.yaml", "strategy: view\nsql: SELECT ts, kind, v * 3 AS v FROM raw.events\n");
+  r = p.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("built    stg.events  view re-created (definition changed)"));
+  EXPECT_THAT(r.out, HasSubstr("core.daily  rebuild: 4 windows"));
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily", expected("2024-01-05", 3)), 0);
+
+  // Lineage goes through the view down to the source's completeness as read.
+  auto lineage = p.Derived({"lineage", "core.daily", "--window", "2024-01-02", "--json"}, now);
+  ASSERT_EQ(lineage.exit_code, 0) << lineage.err;
+  auto root = nlohmann::json::parse(lineage.out);
+  ASSERT_EQ(root["inputs"].size(), 1u);
+  EXPECT_EQ(root["inputs"][0]["table"], "stg.events");
+  EXPECT_EQ(root["inputs"][0]["kind"], "view");
+  EXPECT_EQ(root["inputs"][0]["inputs"][0]["table"], "raw.events");
+  EXPECT_EQ(root["inputs"][0]["inputs"][0]["complete_through"], "2024-01-05T00:00:00Z");
+
+  // Removed from the project, the view is kept until dropped, and dropping it drops a view.
+  std::filesystem::remove(p.dir().path() / "tables/core/daily.yaml");
+  std::filesystem::remove(p.dir().path() / "tables/stg/events.yaml");
+  ASSERT_EQ(p.Derived({"run", "--once"}, now).exit_code, 0);
+  r = p.Derived({"drop", "stg.events"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(p.Count("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'stg'"), 0);
+  EXPECT_EQ(p.Count("SELECT count(*) FROM raw.events"), 144);
+}
+
+}  // namespace
+}  // namespace derived

@@ -156,7 +156,8 @@ TEST_F(FileSource, DeclaredColumnsAreExactlyTheViewsColumnsAcrossEvolvingFiles) 
 TEST_F(FileSource, ABadFileLeavesNothingBehind) {
   dir_.Write("landing/events/a.parquet", "not a parquet file");
   AddSource("landing/events/*.parquet", FileFormat::kParquet);
-  EXPECT_THAT(Attach()["raw.events"], HasSubstr("cannot read landing/events/*.parquet: "));
+  // The error names the file that cannot be read, not only the glob.
+  EXPECT_THAT(Attach()["raw.events"], HasSubstr("cannot read landing/events/a.parquet: "));
   EXPECT_THAT(Columns(), IsEmpty());
   EXPECT_THAT(Rows("SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'raw'"), IsEmpty());
 
@@ -165,8 +166,15 @@ TEST_F(FileSource, ABadFileLeavesNothingBehind) {
   Land("landing/events/good.parquet", "SELECT 1 AS id");
   EXPECT_THAT(Attach(), IsEmpty());
   dir_.Write("landing/events/z.parquet", "not a parquet file");
-  EXPECT_THAT(Attach()["raw.events"], HasSubstr("cannot read landing/events/*.parquet: "));
+  EXPECT_THAT(Attach()["raw.events"], HasSubstr("cannot read landing/events/z.parquet: "));
   EXPECT_THAT(Columns(), IsEmpty());
+}
+
+TEST_F(FileSource, ACsvThatCannotBeReadIsNamed) {
+  dir_.Write("landing/c/good.csv", "a,b\n1,2\n");
+  dir_.Write("landing/c/bad.csv", "a,b\n1,\xff\xfe\n3,\"unterminated\n");
+  AddSource("landing/c/*.csv", FileFormat::kCsv);
+  EXPECT_THAT(Attach()["raw.events"], HasSubstr("cannot read landing/c/bad.csv: "));
 }
 
 TEST_F(FileSource, ATableOfTheSameNameIsLeftAlone) {

@@ -157,7 +157,12 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
                                                  const std::map<std::string, std::string>& options) {
   duckdb_config config = nullptr;
   if (duckdb_create_config(&config) == DuckDBError) return Error("cannot create a DuckDB configuration");
-  for (const auto& [key, value] : options) {
+  // Derived never reaches beyond this machine: DuckDB would otherwise download an
+  // extension the first time a statement needs one (a secret, an https:// read).
+  std::map<std::string, std::string> all = {{"autoinstall_known_extensions", "false"},
+                                            {"allow_community_extensions", "false"}};
+  for (const auto& [key, value] : options) all[key] = value;
+  for (const auto& [key, value] : all) {
     if (duckdb_set_config(config, key.c_str(), value.c_str()) == DuckDBError) {
       duckdb_destroy_config(&config);
       return Error(fmt::format("invalid DuckDB option {}={}", key, value));

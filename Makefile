@@ -2,7 +2,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all bootstrap build demo test bench clean
+.PHONY: all bootstrap build demo test soak bench clean
 
 all: build
 
@@ -20,6 +20,11 @@ demo: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The differential test of readiness on more random projects: make soak SEEDS=200
+SEEDS ?= 100
+soak: build
+	DERIVED_SOAK_SEEDS=$(SEEDS) $(BUILD_DIR)/derived_tests --gtest_filter='DifferentialReadiness.*'
 
 bench: build
 	$(BUILD_DIR)/derived_bench

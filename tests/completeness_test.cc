@@ -483,3 +483,38 @@ sql: |
 
 }  // namespace
 }  // namespace derived
+
+namespace derived {
+namespace {
+
+// An engine error at run time (here the warehouse table differs from what its source
+// declares) names the template file and line that wrote the failing SQL.
+TEST(RunTimeErrors, PointAtTheTemplateLine) {
+  WarehouseProject p;
+  p.Write("sources/raw/sales.yaml", "time_column: ts\nfreshness: marker\ncolumns: [{name: ts, type: TIMESTAMP}, "
+                                    "{name: amount, type: BIGINT}]\n");
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.sales (ts TIMESTAMP, amt BIGINT)");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.sales", "--through", "2024-01-03"}).exit_code, 0);
+  p.Write("tables/core/daily.yaml", "schedule: daily\nstrategy: append\nstart: 2024-01-01\ntime_column: day\n"
+                                    "sql_file: daily.sql\n");
+  p.Write("tables/core/daily.sql", R"({#- Daily sales.
+    Reads raw.sales, one day at a time. -#}
+-- one row per day
+SELECT
+  date_trunc('day', ts) AS day,
+  {% if true %}
+  sum(amount) AS amount
+  {% endif %}
+FROM raw.sales
+WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+GROUP BY 1
+)");
+  auto r = p.Derived({"run", "--once"}, "2024-01-05");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("tables/core/daily.sql:7:7: the query failed: Binder Error: Referenced column "
+                               "\"amount\" not found"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("LINE ")));
+}
+
+}  // namespace
+}  // namespace derived

@@ -60,7 +60,7 @@ class RandomProject {
   // One week of the file source (data/f0/week-NN.csv, a row per hour from Start() plus
   // `week` weeks); another `version` varies some values, as a corrected export does.
   void WriteCsvWeek(int week, int version) const;
-  static constexpr int kCsvWeeks = 8;
+  static constexpr int kCsvWeeks = 4;
 
   // The oracle's completeness of every node (node index -> through; nullopt: nothing
   // yet), from the marks, the raw data's freshness and the clock.

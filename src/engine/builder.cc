@@ -251,9 +251,10 @@ class TableBuilder {
   // Renders the batch's query and learns its columns without running it, checking
   // them against the declaration before anything is written.
   Status Prepare(const derived::Batch& b, std::vector<OutputColumn>* cols) {
-    auto sql = ctx_.cp->Render(*req_.table, b.read, b.initial);
-    if (!sql.ok()) return Error(sql.error().ToString());
-    sql_ = StripStatement(*sql);
+    auto rendered = ctx_.cp->RenderMapped(*req_.table, b.read, b.initial);
+    if (!rendered.ok()) return Error(rendered.error().ToString());
+    rendered_ = std::move(*rendered);
+    sql_ = StripStatement(rendered_->sql());
     // Later batches of one build have the same columns: bind and check once.
     if (!columns_) {
       if (auto s = wh_.UseDataset(def_.dataset); !s.ok()) return s;
@@ -266,8 +267,18 @@ class TableBuilder {
     return Status::Ok();
   }
 
+  // An engine error about a statement embedding the query (on its second line, as
+  // Query() and Describe() put it), pointed at the template line that wrote the SQL.
   Status QueryFailed(const Status& st) const {
-    return Error(fmt::format("{}: the query failed: {}", def_.file, st.error().message));
+    const std::string& msg = st.error().message;
+    if (rendered_) {
+      if (auto o = rendered_->LocateEngineError(msg, 2, RenderedSql::Embedding::kStripped)) {
+        return Error(fmt::format("{}: the query failed: {}{}", o->where.ToString(), WithoutEngineExcerpt(msg),
+                                 o->Note()),
+                     o->where);
+      }
+    }
+    return Error(fmt::format("{}: the query failed: {}", def_.sql.file, msg));
   }
 
   // Turns a guard's error into a message that says what was wrong, counting the rows.
@@ -603,7 +614,8 @@ class TableBuilder {
   TableState pending_state_;
   Failure failure_;
   int total_windows_ = 0;
-  std::string sql_;              // the batch being written, rendered
+  std::optional<RenderedSql> rendered_;  // the batch being written, rendered with its origins
+  std::string sql_;                      // ... and as it is embedded in statements
   bool target_checked_ = false;  // the existing table's columns were compared once
   std::optional<std::vector<OutputColumn>> columns_;  // the query's, checked
   int progress_windows_ = 0;

@@ -119,7 +119,8 @@ class DuckDbWarehouse final : public Warehouse {
   }
 
   Result<std::vector<OutputColumn>> Describe(std::string_view select) override {
-    auto rows = conn_->Query("DESCRIBE " + std::string(select));
+    // On a line of its own, so an error's "LINE n" counts the query's lines.
+    auto rows = conn_->Query("DESCRIBE\n" + std::string(select));
     if (!rows.ok()) return rows.error();
     std::vector<OutputColumn> cols;
     for (const auto& r : rows->rows) cols.push_back({ToLower(r[0].value_or("")), r[1].value_or("")});

@@ -83,7 +83,8 @@ class Warehouse {
   virtual Status UseDataset(const std::string& dataset) = 0;
   virtual Status EnsureDataset(const std::string& dataset) = 0;
 
-  // The output columns of a SELECT, without running it.
+  // The output columns of a SELECT, without running it. The SELECT starts on the
+  // statement's second line (for error positions).
   virtual Result<std::vector<OutputColumn>> Describe(std::string_view select) = 0;
   // The engine's canonical spelling of a type name ("int" -> "INTEGER").
   virtual Result<std::string> CanonicalType(const std::string& type) = 0;

@@ -3,6 +3,8 @@
 // unknown name is a usage error that says what to write instead.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <signal.h>
 
 #include <filesystem>
@@ -129,6 +131,10 @@ TEST(NamesCli, TheServiceResolvesTheCommandsItRuns) {
   r = p.Derived({"log", "hourly", "--limit", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("core.hourly"));
+  // show runs in the service too, and reads its completeness there.
+  r = p.Derived({"show", "hourly", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["complete_through"], "2024-01-08T00:00:00Z");
   ExpectUsage(p.Derived({"log", "daily"}), "'daily' is ambiguous");
   ExpectUsage(p.Derived({"source", "restate", "evnts", "--from", "2024-01-01", "--to", "2024-01-02"}),
               "did you mean 'raw.events'?");

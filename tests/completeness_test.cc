@@ -190,6 +190,12 @@ TEST_P(StagingLayer, DataLandedBeforeItsMarkIsNeverLostAndMartsWaitForEveryInput
   auto expected = Everything(d10, d10, d10);
   shop.ExpectCompleteness(expected, "2024-04-10");
   shop.ExpectMatchesCsv(expected);
+  // `show` says it too, for a bare name.
+  auto show = shop.project().Derived({"show", "daily_rentals", "--json"}, "2024-04-10");
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_EQ(nlohmann::json::parse(show.out)["complete_through"], d10);
+  show = shop.project().Derived({"show", "stg_rentals"}, "2024-04-10");
+  EXPECT_THAT(show.out, HasSubstr("complete:    2024-04-10T00:00:00Z"));
 
   // 2. Three rentals of the 10th land; the day ends before the pipeline marks them.
   shop.Land("rentals", kRentals, {"101,1,2024-04-10,City", "102,2,2024-04-10,City", "103,3,2024-04-10,Cargo"});

@@ -181,9 +181,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   // need the warehouse run inside it, and only those.
   bool needs_warehouse = status->parsed() || log->parsed() || backfill->parsed() || mark->parsed() ||
                          restate->parsed() || lineage->parsed() || query->parsed() || plan->parsed() ||
-                         drop->parsed();
+                         drop->parsed() || show->parsed();
   if (service && !needs_warehouse) {
-    err << "error: the Derived service runs only commands that need its warehouse (status, log, query, plan, "
+    err << "error: the Derived service runs only commands that need its warehouse (status, show, log, query, plan, "
            "lineage, backfill, source mark, source restate, drop)\n";
     return 2;
   }
@@ -195,8 +195,6 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       DagFormat f = format == "dot" ? DagFormat::kDot : format == "json" ? DagFormat::kJson : DagFormat::kText;
       return Dag(opts, select, f, out, err);
     }
-    if (show->parsed()) return Show(opts, table, ParseTimeArg(window_start, "--window-start"), json, out, err);
-
     if (!service && (needs_warehouse || run->parsed() || update->parsed())) {
       std::error_code ec;
       std::string root = std::filesystem::absolute(opts.project, ec).lexically_normal().string();
@@ -270,6 +268,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     if (mark->parsed() || restate->parsed()) failed = resolve(&source, NameScope::kSource);
     if (failed) return *failed;
 
+    if (show->parsed()) return Show(opts, table, ParseTimeArg(window_start, "--window-start"), json, out, err);
     if (run->parsed()) {
       if (once) return Run(opts, select, json, out, err);
       if (!select.empty()) throw BadArgument{"--select works with --once only: the service keeps every table fresh"};

@@ -6,6 +6,9 @@
 
 #include "cli/compile_project.h"
 #include "cli/names.h"
+#include "engine/engine.h"
+#include "service/service.h"
+#include "time/clock.h"
 #include "util/strings.h"
 
 namespace derived::cli {
@@ -17,6 +20,36 @@ std::vector<std::string> Names(const Graph& g, const std::vector<int>& ids) {
   std::vector<std::string> out;
   for (int id : ids) out.push_back(g.node(id).name);
   return out;
+}
+
+// The table's completeness and what it waits on, from the warehouse (inside the
+// service: its own); nullopt when there is no warehouse yet or it cannot be read (said
+// in *note).
+std::optional<TableStatus> LiveStatus(const CommonOptions& opts, const CompiledProject& cp, const std::string& name,
+                                      std::string* note) {
+  Result<std::unique_ptr<Engine>> engine = Error("");
+  if (opts.service) {
+    engine = opts.service->OpenEngine();
+    if (engine.ok() && opts.now) (*engine)->SetNow(*opts.now);
+  } else if (!WarehouseExists(cp.project)) {
+    *note = "not built yet: there is no warehouse";
+    return std::nullopt;
+  } else {
+    engine = Engine::Open(&cp, opts.now ? *opts.now : SystemClock().Now());
+  }
+  if (!engine.ok()) {
+    *note = "cannot read the warehouse: " + engine.error().message;
+    return std::nullopt;
+  }
+  auto statuses = (*engine)->Status();
+  if (!statuses.ok()) {
+    *note = "cannot read the warehouse: " + statuses.error().message;
+    return std::nullopt;
+  }
+  for (auto& s : *statuses) {
+    if (s.table == name) return std::move(s);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -60,6 +93,8 @@ int Show(const CommonOptions& opts, const std::string& name, std::optional<Times
   std::vector<std::string> upstream = t->node >= 0 ? Names(cp->graph, cp->graph.upstream(t->node)) : t->upstream;
   std::vector<std::string> downstream = t->node >= 0 ? Names(cp->graph, cp->graph.downstream(t->node))
                                                      : std::vector<std::string>{};
+  std::string state_note;
+  std::optional<TableStatus> state = LiveStatus(opts, *cp, d.qualified_name(), &state_note);
 
   if (json) {
     nlohmann::json doc = {
@@ -79,7 +114,18 @@ int Show(const CommonOptions& opts, const std::string& name, std::optional<Times
         {"downstream", downstream},
         {"reads_itself", t->reads_itself},
         {"rendered_window", {{"start", FormatIso(window.start)}, {"end", FormatIso(window.end)}}},
+        {"lookup", d.lookup},
     };
+    if (state) {
+      doc["complete_through"] =
+          state->complete_through ? nlohmann::json(FormatIso(*state->complete_through)) : nlohmann::json(nullptr);
+      doc["last_status"] = state->last_status.empty() ? nlohmann::json(nullptr) : nlohmann::json(state->last_status);
+      doc["next"] = state->next;
+      doc["waiting_on"] = state->waiting_on;
+    } else {
+      doc["complete_through"] = nullptr;
+      doc["state_note"] = state_note;
+    }
     if (d.strategy == Strategy::kMerge) {
       nlohmann::json rules = nlohmann::json::object();
       for (const auto& [col, rule] : d.merge.rules) rules[col] = std::string(MergeRuleName(rule));
@@ -116,10 +162,13 @@ int Show(const CommonOptions& opts, const std::string& name, std::optional<Times
   };
   field("owner", d.owner);
   field("tags", Join(d.tags, ", "));
-  field("schedule", std::string(ScheduleName(d.schedule)));
-  field("window", FormatDuration(d.window));
-  field("start", d.start ? FormatIso(*d.start) : "");
-  field("strategy", std::string(StrategyName(d.strategy)));
+  bool view = d.strategy == Strategy::kView;
+  if (!view) {
+    field("schedule", std::string(ScheduleName(d.schedule)));
+    field("window", FormatDuration(d.window));
+    field("start", d.start ? FormatIso(*d.start) : "");
+  }
+  field("strategy", std::string(StrategyName(d.strategy)) + (d.lookup ? " (lookup: readers use its newest version)" : ""));
   field("time_column", d.time_column);
   field("partition_by", Join(d.partition_by, ", "));
   field("cluster_by", Join(d.cluster_by, ", "));
@@ -132,6 +181,13 @@ int Show(const CommonOptions& opts, const std::string& name, std::optional<Times
   field("upstream", upstream.empty() ? "(none)" : Join(upstream, ", "));
   field("downstream", downstream.empty() ? "(none)" : Join(downstream, ", "));
   if (t->reads_itself) field("reads itself", "yes (its previous contents)");
+  if (state) {
+    field("complete", state->complete_through ? FormatIso(*state->complete_through) : "nothing yet");
+    field("status", state->last_status.empty() ? "new" : state->last_status);
+    field("next", state->next);
+  } else {
+    field("complete", state_note);
+  }
 
   out << "\nColumns:\n";
   if (!lineage.ok()) {

@@ -185,13 +185,26 @@ Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path) 
   return wh;
 }
 
+namespace {
+
+std::string WarehousePath(const Project& project) {
+  std::filesystem::path path(project.warehouse.path);
+  if (path.is_relative()) path = std::filesystem::path(project.root) / path;
+  return path.string();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project) {
   if (project.warehouse.engine != "duckdb") {
     return Error(fmt::format("warehouse engine '{}' is not supported (supported: duckdb)", project.warehouse.engine));
   }
-  std::filesystem::path path(project.warehouse.path);
-  if (path.is_relative()) path = std::filesystem::path(project.root) / path;
-  return OpenDuckDbWarehouse(path.string());
+  return OpenDuckDbWarehouse(WarehousePath(project));
+}
+
+bool WarehouseExists(const Project& project) {
+  std::error_code ec;
+  return std::filesystem::exists(WarehousePath(project), ec);
 }
 
 }  // namespace derived

@@ -100,6 +100,8 @@ class Warehouse {
 
 // Opens the warehouse a project configures (its path relative to the project root).
 Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project);
+// True when the project's warehouse exists already (opening it would not create it).
+bool WarehouseExists(const Project& project);
 
 // The same, for an explicit engine and path (tests, tools).
 Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path);

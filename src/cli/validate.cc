@@ -148,11 +148,12 @@ int Dag(const CommonOptions& opts, const std::string& select, DagFormat format, 
         // Why each upstream is one: the SQL names it, or only a test reads it.
         nlohmann::json edges = nlohmann::json::array();
         for (const auto& e : t->edges) {
+          Location where = e.where();
           nlohmann::json edge = {{"name", e.name},
                                  {"kind", std::string(EdgeKindName(e.kind))},
-                                 {"file", e.where.file},
-                                 {"line", e.where.line},
-                                 {"column", e.where.column}};
+                                 {"file", where.file},
+                                 {"line", where.line},
+                                 {"column", where.column}};
           if (!e.test.empty()) edge["test"] = e.test;
           edges.push_back(std::move(edge));
         }

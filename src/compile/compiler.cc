@@ -71,11 +71,13 @@ std::string_view EdgeKindName(EdgeKind k) {
   return "?";
 }
 
+Location UpstreamEdge::where() const { return placement ? placement->Place(at.line, at.column) : at; }
+
 std::string UpstreamEdge::Describe() const {
   std::string by;
   if (kind == EdgeKind::kRelationshipsTest) by = fmt::format("relationships test '{}' ", test);
   if (kind == EdgeKind::kCustomTest) by = fmt::format("custom test '{}' ", test);
-  std::string at = where.ToString();
+  std::string at = where().ToString();
   return fmt::format("{}{}reads {}", at.empty() ? "" : at + ": ", by, name);
 }
 
@@ -89,7 +91,7 @@ const UpstreamEdge* CompiledProject::EdgeOf(const CompiledTable& table, std::str
 
 tmpl::Context CompiledProject::ContextFor(const TableDef& d, Window window, bool initial_build) const {
   tmpl::Context ctx = MakeContext(project, d, window, initial_build);
-  AddDbtHints(project, d, hint_ref_, hint_source_, &ctx);
+  if (auto it = dbt_hints_.find(d.dataset); it != dbt_hints_.end()) ctx.insert(it->second.begin(), it->second.end());
   return ctx;
 }
 
@@ -193,10 +195,12 @@ Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& op
   }
   cp.macro_placements_ = std::move(macro_placements);
   // A project macro named ref or source is the user's own; it is not shadowed by a hint.
+  bool hint_ref = true, hint_source = true;
   for (const auto& name : cp.env_->MacroNames()) {
-    if (name == "ref") cp.hint_ref_ = false;
-    if (name == "source") cp.hint_source_ = false;
+    if (name == "ref") hint_ref = false;
+    if (name == "source") hint_source = false;
   }
+  cp.dbt_hints_ = MakeDbtHints(cp.project, hint_ref, hint_source);
   size_t n = cp.project.tables.size();
   cp.tables.resize(n);
   cp.templates_.resize(n);
@@ -207,10 +211,7 @@ Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& op
     CompiledTable& t = cp.tables[i];
     t.def = i;
     t.window = DefaultWindow(def, options.now);
-    // SQL embedded in YAML: the file is read again to place its lines and columns.
-    std::optional<std::string> yaml;
-    if (def.sql.file == def.file) yaml = ReadProjectFile(cp.project, def.file);
-    t.placement = PlaceTableSql(cp.project, def, yaml ? &*yaml : nullptr);
+    t.placement = PlaceTableSql(cp.project, def);
     auto tpl = tmpl::Parse({def.sql.file, def.sql.first_line, def.sql.text});
     if (!tpl.ok()) {
       table_diags[i].Add(tpl.error());
@@ -218,7 +219,12 @@ Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& op
     }
     cp.templates_[i] = *tpl;
     auto sql = cp.env_->Render(**tpl, cp.ContextFor(def, t.window, false), &maps[i].sql);
-    auto initial = cp.env_->Render(**tpl, cp.ContextFor(def, t.window, true), &maps[i].initial);
+    // Most templates render the same either way: the initial build's map is made only
+    // when it differs.
+    auto initial = cp.env_->Render(**tpl, cp.ContextFor(def, t.window, true));
+    if (initial.ok() && sql.ok() && *initial != *sql) {
+      initial = cp.env_->Render(**tpl, cp.ContextFor(def, t.window, true), &maps[i].initial);
+    }
     if (!sql.ok()) table_diags[i].Add(sql.error());
     if (!initial.ok() && (sql.ok() || initial.error().ToString() != sql.error().ToString())) {
       table_diags[i].Add(initial.error());

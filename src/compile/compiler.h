@@ -42,12 +42,18 @@ std::string_view EdgeKindName(EdgeKind k);  // "sql", "relationships_test", "cus
 struct UpstreamEdge {
   std::string name;                // the upstream, dataset.table
   EdgeKind kind = EdgeKind::kSql;  // kSql when the SQL (either rendering) reads it
-  // The reference: for SQL, the line of the table's template holding the name (the
-  // macro call's line when a macro writes it); for a test, the test in the YAML file
-  // (for a custom test, the line of its SQL holding the name).
-  Location where;
-  std::string test;  // test edges: the test's name
+  std::string test;                // test edges: the test's name
+  // The reference in its template (line with first_line applied, byte column), and where
+  // that template's text sits in its file; no placement when `at` is already a place in
+  // a file (a test's own location).
+  Location at;
+  std::shared_ptr<const TextPlacement> placement;
 
+  // The reference in its file: for SQL, the line of the table's template holding the
+  // name (the macro call's line when a macro writes it); for a test, the test in the YAML
+  // file (for a custom test, the line of its SQL holding the name). Thread-safe; the
+  // first call for a table may read its YAML file.
+  Location where() const;
   // "tables/a/y.yaml:7: reads a.x", "tables/a/y.yaml:12: relationships test 'r' reads a.x"
   std::string Describe() const;
 };
@@ -72,7 +78,9 @@ struct CompiledTable {
   std::vector<std::string> upstream;  // qualified names it reads (or tests against), sorted, itself excluded
   std::vector<UpstreamEdge> edges;    // parallel to `upstream`: why and where each is read
   std::vector<CompiledTest> custom_tests;
-  std::shared_ptr<const TextPlacement> placement;  // where the SQL template's text sits in its file
+  // Where the SQL template's text sits in its file (checked against the YAML file only
+  // when a position is first placed).
+  std::shared_ptr<const TextPlacement> placement;
   bool reads_itself = false;          // reads its own previous contents ({{ this }})
   bool parsed = false;                // rendered and parsed without error
   std::optional<std::vector<OutputColumn>> schema;  // inferred by the type-check
@@ -141,7 +149,7 @@ class CompiledProject {
   std::unique_ptr<tmpl::Environment> env_;
   std::vector<std::shared_ptr<const tmpl::Template>> templates_;  // parallel to tables
   std::shared_ptr<const std::map<std::string, TextPlacement>> macro_placements_;
-  bool hint_ref_ = true, hint_source_ = true;
+  std::map<std::string, tmpl::Context> dbt_hints_;  // by dataset: ref() and source()
 };
 
 // Fails only when the project cannot be read at all; everything else is in `diags`.

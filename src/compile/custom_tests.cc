@@ -66,9 +66,9 @@ void CompileCustomTests(const ParseContext& ctx, const std::string* yaml, Compil
     std::set<std::string> reads;
     for (const auto& ref : *refs) {
       if (IsSystemSchema(ref.schema)) continue;
-      SqlOrigin o = OriginOf(map, places, ref.offset);
       auto name = ctx.names->Resolve(ref, def.dataset);
       if (!name.ok()) {
+        SqlOrigin o = OriginOf(map, places, ref.offset);
         diags->AddError(o.where, what + ": " + name.error().message + o.Note());
         ok = false;
         continue;
@@ -78,7 +78,9 @@ void CompileCustomTests(const ParseContext& ctx, const std::string* yaml, Compil
         continue;
       }
       reads.insert(*name);
-      edges->emplace(*name, UpstreamEdge{*name, EdgeKind::kCustomTest, o.site, test.name});
+      edges->emplace(*name,
+                     UpstreamEdge{*name, EdgeKind::kCustomTest, test.name, TemplateSite(map.At(ref.offset), def.file),
+                                  ct.placement});
     }
     ct.reads.assign(reads.begin(), reads.end());
     ct.parsed = ok;

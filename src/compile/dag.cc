@@ -20,7 +20,7 @@ std::string DescribeCycle(const CompiledProject& cp, const std::vector<std::stri
     const CompiledTable* t = cp.FindTable(down);
     const UpstreamEdge* edge = t ? CompiledProject::EdgeOf(*t, up) : nullptr;
     out += fmt::format("\n    {} -> {} ({})", up, down, edge ? edge->Describe() : down + " reads " + up);
-    if (edge && i + 2 == cycle.size()) *closing = edge->where;
+    if (edge && i + 2 == cycle.size()) *closing = edge->where();
   }
   return out;
 }

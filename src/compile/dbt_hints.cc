@@ -16,13 +16,13 @@ struct Names {
   std::vector<std::string> sources;  // qualified names of sources
 };
 
-Names NamesOf(const Project& project) {
-  Names n;
+std::shared_ptr<const Names> NamesOf(const Project& project) {
+  auto n = std::make_shared<Names>();
   for (const auto& s : project.sources) {
-    n.all.push_back(s.qualified_name());
-    n.sources.push_back(s.qualified_name());
+    n->all.push_back(s.qualified_name());
+    n->sources.push_back(s.qualified_name());
   }
-  for (const auto& t : project.tables) n.all.push_back(t.qualified_name());
+  for (const auto& t : project.tables) n->all.push_back(t.qualified_name());
   return n;
 }
 
@@ -32,8 +32,7 @@ bool Contains(const std::vector<std::string>& v, const std::string& name) {
 
 // What ref('name') should have been, resolving `name` as an unqualified name in the SQL
 // would (the table's own dataset first), or an explanation with a suggestion.
-std::string RefReplacement(const Project& project, const std::string& dataset, const std::string& written) {
-  Names names = NamesOf(project);
+std::string RefReplacement(const Names& names, const std::string& dataset, const std::string& written) {
   std::string name = ToLower(written);
   if (name.find('.') != std::string::npos) {
     if (Contains(names.all, name)) return fmt::format("write the table name instead: {}", name);
@@ -65,8 +64,7 @@ std::string RefReplacement(const Project& project, const std::string& dataset, c
   return fmt::format("write the table name (dataset.table) instead; no table or source is named '{}'{}", written, hint);
 }
 
-std::string SourceReplacement(const Project& project, const std::string& dataset, const std::string& table) {
-  Names names = NamesOf(project);
+std::string SourceReplacement(const Names& names, const std::string& dataset, const std::string& table) {
   std::string name = ToLower(dataset) + "." + ToLower(table);
   if (Contains(names.all, name)) return fmt::format("write the source's name instead: {}", name);
   return fmt::format("write the source's name (dataset.table) instead; there is no source '{}'{}", name,
@@ -84,30 +82,37 @@ std::vector<std::string> StringArgs(const std::vector<tmpl::Value>& args) {
 
 }  // namespace
 
-void AddDbtHints(const Project& project, const TableDef& table, bool ref, bool source, tmpl::Context* ctx) {
-  const Project* p = &project;
-  std::string dataset = table.dataset;
-  if (ref) {
-    (*ctx)["ref"] = tmpl::Value::Callable(
-        [p, dataset](const std::vector<tmpl::Value>& args, const tmpl::Kwargs&) -> Result<tmpl::Value> {
-          std::vector<std::string> s = StringArgs(args);
-          // ref('model') or dbt's two-argument ref('package', 'model').
-          if (s.empty() || s.size() > 2) {
-            return Error("Derived has no ref(): a table name in the SQL is the reference; write dataset.table");
-          }
-          return Error("Derived has no ref(): " + RefReplacement(*p, dataset, s.back()));
-        });
+std::map<std::string, tmpl::Context> MakeDbtHints(const Project& project, bool ref, bool source) {
+  std::shared_ptr<const Names> names = NamesOf(project);
+  std::map<std::string, tmpl::Context> out;
+  for (const auto& t : project.tables) {
+    tmpl::Context& hints = out[t.dataset];
+    if (!hints.empty()) continue;
+    std::string dataset = t.dataset;
+    if (ref) {
+      hints["ref"] = tmpl::Value::Callable(
+          [names, dataset](const std::vector<tmpl::Value>& args, const tmpl::Kwargs&) -> Result<tmpl::Value> {
+            std::vector<std::string> s = StringArgs(args);
+            // ref('model') or dbt's two-argument ref('package', 'model').
+            if (s.empty() || s.size() > 2) {
+              return Error("Derived has no ref(): a table name in the SQL is the reference; write dataset.table");
+            }
+            return Error("Derived has no ref(): " + RefReplacement(*names, dataset, s.back()));
+          });
+    }
+    if (source) {
+      hints["source"] = tmpl::Value::Callable(
+          [names](const std::vector<tmpl::Value>& args, const tmpl::Kwargs&) -> Result<tmpl::Value> {
+            std::vector<std::string> s = StringArgs(args);
+            if (s.size() != 2) {
+              return Error("Derived has no source(): a source's name in the SQL is the reference; write "
+                           "dataset.table");
+            }
+            return Error("Derived has no source(): " + SourceReplacement(*names, s[0], s[1]));
+          });
+    }
   }
-  if (source) {
-    (*ctx)["source"] = tmpl::Value::Callable(
-        [p](const std::vector<tmpl::Value>& args, const tmpl::Kwargs&) -> Result<tmpl::Value> {
-          std::vector<std::string> s = StringArgs(args);
-          if (s.size() != 2) {
-            return Error("Derived has no source(): a source's name in the SQL is the reference; write dataset.table");
-          }
-          return Error("Derived has no source(): " + SourceReplacement(*p, s[0], s[1]));
-        });
-  }
+  return out;
 }
 
 }  // namespace derived::compile_internal

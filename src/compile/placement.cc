@@ -1,5 +1,8 @@
 #include "compile/placement.h"
 
+#include <fstream>
+#include <sstream>
+
 namespace derived {
 namespace {
 
@@ -31,6 +34,12 @@ bool IsAscii(std::string_view s) {
 
 }  // namespace
 
+struct TextPlacement::Deferred {
+  std::once_flag once;
+  std::string value, path;
+  Data data;
+};
+
 TextPlacement::Line TextPlacement::MakeLine(int shift, std::string_view text) {
   // Most lines are ASCII, where a byte is a character: only the others are kept.
   return Line{shift, IsAscii(text) ? std::string() : std::string(text)};
@@ -39,9 +48,9 @@ TextPlacement::Line TextPlacement::MakeLine(int shift, std::string_view text) {
 TextPlacement TextPlacement::WholeFile(std::string file, std::string_view text) {
   TextPlacement p;
   p.file_ = std::move(file);
-  p.columns_known_ = true;
+  p.data_.columns_known = true;
   LineCursor lines(text);
-  for (std::string_view line; lines.Next(&line);) p.lines_.push_back(MakeLine(0, line));
+  for (std::string_view line; lines.Next(&line);) p.data_.lines.push_back(MakeLine(0, line));
   return p;
 }
 
@@ -54,21 +63,49 @@ TextPlacement TextPlacement::LinesOnly(std::string file, int first_line) {
 
 TextPlacement TextPlacement::InYaml(std::string file, int first_line, std::string_view value, std::string_view yaml) {
   TextPlacement p = LinesOnly(std::move(file), first_line);
-  p.columns_known_ = true;
+  p.data_ = Check(first_line, value, yaml);
+  return p;
+}
+
+TextPlacement TextPlacement::InYamlFile(std::string file, int first_line, std::string value, std::string path) {
+  TextPlacement p = LinesOnly(std::move(file), first_line);
+  p.deferred_ = std::make_shared<Deferred>();
+  p.deferred_->value = std::move(value);
+  p.deferred_->path = std::move(path);
+  return p;
+}
+
+const TextPlacement::Data& TextPlacement::data() const {
+  if (!deferred_) return data_;
+  Deferred& d = *deferred_;
+  std::call_once(d.once, [&] {
+    std::ifstream in(d.path, std::ios::binary);
+    std::stringstream yaml;
+    if (in) yaml << in.rdbuf();
+    // An unreadable file (gone since it was loaded) leaves lines as given, without columns.
+    d.data = in ? Check(first_line_, d.value, yaml.str()) : Data{};
+    d.value = std::string();
+  });
+  return d.data;
+}
+
+TextPlacement::Data TextPlacement::Check(int first_line, std::string_view value, std::string_view yaml) {
+  Data data;
+  data.columns_known = true;
+  if (first_line < 1) {
+    data.lines_exact = false;
+    return data;
+  }
   LineCursor file_lines(yaml);
   std::string_view line;
   for (int i = 1; i < first_line; ++i) {
     if (!file_lines.Next(&line)) break;
   }
-  if (first_line < 1) {
-    p.lines_exact_ = false;
-    return p;
-  }
   LineCursor value_lines(value);
   for (std::string_view v; value_lines.Next(&v);) {
     if (!file_lines.Next(&line)) {
       // Only a trailing empty line may be past the file's end.
-      if (!v.empty()) p.lines_exact_ = false;
+      if (!v.empty()) data.lines_exact = false;
       break;
     }
     int shift = -1;
@@ -76,24 +113,25 @@ TextPlacement TextPlacement::InYaml(std::string file, int first_line, std::strin
       size_t pos = line.find(v);
       if (pos == std::string_view::npos) {
         // The scalar's lines are not the file's: folded, or quoted with escapes.
-        p.lines_exact_ = false;
-        p.lines_.clear();
-        return p;
+        data.lines_exact = false;
+        data.lines.clear();
+        return data;
       }
       // Found twice on its line, the text could start at either: leave the column out.
       if (line.find(v, pos + 1) == std::string_view::npos) shift = static_cast<int>(pos);
     }
-    p.lines_.push_back(MakeLine(shift, line));
+    data.lines.push_back(MakeLine(shift, line));
   }
-  return p;
+  return data;
 }
 
 Location TextPlacement::Place(int line, int byte_column) const {
-  if (!lines_exact_) return {file_, first_line_, 0};
+  const Data& d = data();
+  if (!d.lines_exact) return {file_, first_line_, 0};
   Location where{file_, line, 0};
   int i = line - first_line_;
-  if (!columns_known_ || byte_column <= 0 || i < 0 || static_cast<size_t>(i) >= lines_.size()) return where;
-  const Line& l = lines_[static_cast<size_t>(i)];
+  if (!d.columns_known || byte_column <= 0 || i < 0 || static_cast<size_t>(i) >= d.lines.size()) return where;
+  const Line& l = d.lines[static_cast<size_t>(i)];
   if (l.shift < 0) return where;
   size_t byte = static_cast<size_t>(l.shift) + static_cast<size_t>(byte_column) - 1;
   if (l.text.empty()) {

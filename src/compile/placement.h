@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@
 
 namespace derived {
 
+// Copyable and thread-safe; copies share a deferred check.
 class TextPlacement {
  public:
   TextPlacement() = default;
@@ -24,13 +26,16 @@ class TextPlacement {
   // `value` is the value of a YAML scalar that starts on line `first_line` of `yaml`, the
   // text of `file`.
   static TextPlacement InYaml(std::string file, int first_line, std::string_view value, std::string_view yaml);
+  // The same, reading the YAML from `path` (the file's path on disk) only when a position
+  // is first placed: validating a project places few, so most files are not read again.
+  static TextPlacement InYamlFile(std::string file, int first_line, std::string value, std::string path);
   // Nothing known but the file and where the text starts: lines as given, no columns.
   static TextPlacement LinesOnly(std::string file, int first_line);
 
   const std::string& file() const { return file_; }
   int first_line() const { return first_line_; }
   // False for a YAML scalar whose lines are not the file's (folded, quoted with escapes).
-  bool lines_exact() const { return lines_exact_; }
+  bool lines_exact() const { return data().lines_exact; }
 
   // A line of the file (the template's first_line applied) and a 1-based byte column in
   // the text's line, as tmpl::Origin gives them, to a location in the file with the column
@@ -42,12 +47,20 @@ class TextPlacement {
     int shift = -1;    // bytes before the text's line in the file's line; -1 = unknown
     std::string text;  // the file's line when it is not ASCII (to count characters); else empty
   };
+  struct Data {
+    bool lines_exact = true;
+    bool columns_known = false;
+    std::vector<Line> lines;  // from first_line on
+  };
+  struct Deferred;  // placement.cc
   static Line MakeLine(int shift, std::string_view text);
+  static Data Check(int first_line, std::string_view value, std::string_view yaml);
+  const Data& data() const;
+
   std::string file_;
   int first_line_ = 1;
-  bool lines_exact_ = true;
-  bool columns_known_ = false;
-  std::vector<Line> lines_;  // from first_line on
+  Data data_;                           // unless deferred
+  std::shared_ptr<Deferred> deferred_;  // InYamlFile: checked on first use
 };
 
 // The placements a rendered template's bytes can come from: its own text, and the

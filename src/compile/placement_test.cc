@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "testing.h"
+
 namespace derived {
 namespace {
 
@@ -90,6 +92,24 @@ TEST(TextPlacement, WholeFilesCountCharacters) {
   size_t at = text.find("@x") - text.find("SELECT");  // bytes into line 2
   EXPECT_EQ(p.Place(2, static_cast<int>(at) + 1).ToString(), Find("t.sql", text, "@x").ToString());
   EXPECT_EQ(TextPlacement::LinesOnly("t.yaml", 4).Place(6, 3).ToString(), "t.yaml:6");
+}
+
+// The check of SQL embedded in a table file is deferred until a position is placed:
+// validating a project places few, so most files are never read again.
+TEST(TextPlacement, ChecksAgainstTheFileOnlyWhenFirstUsed) {
+  testing::TempDir dir;
+  std::string yaml = "schedule: daily\nsql: |\n  SELECT @a\n";
+  std::string value = "SELECT @a\n";
+  std::string path = (dir.path() / "t.yaml").string();
+  // Made before the file exists: it has not been read yet.
+  TextPlacement p = TextPlacement::InYamlFile("t.yaml", 3, value, path);
+  dir.Write("t.yaml", yaml);
+  ExpectPlaced(p, value, yaml, "@a");
+  TextPlacement copy = p;  // copies share the check
+  ExpectPlaced(copy, value, yaml, "@a");
+  // A file that cannot be read leaves lines as given, without columns.
+  TextPlacement gone = TextPlacement::InYamlFile("t.yaml", 3, value, (dir.path() / "gone.yaml").string());
+  EXPECT_EQ(gone.Place(3, 8).ToString(), "t.yaml:3");
 }
 
 }  // namespace

@@ -17,11 +17,12 @@ std::optional<std::string> ReadProjectFile(const Project& project, const std::st
   return ss.str();
 }
 
-std::shared_ptr<const TextPlacement> PlaceTableSql(const Project&, const TableDef& def, const std::string* yaml) {
+std::shared_ptr<const TextPlacement> PlaceTableSql(const Project& project, const TableDef& def) {
   const SqlText& sql = def.sql;
   if (sql.file != def.file) return std::make_shared<TextPlacement>(TextPlacement::WholeFile(sql.file, sql.text));
-  if (!yaml) return std::make_shared<TextPlacement>(TextPlacement::LinesOnly(sql.file, sql.first_line));
-  return std::make_shared<TextPlacement>(TextPlacement::InYaml(sql.file, sql.first_line, sql.text, *yaml));
+  // SQL embedded in YAML: checked against the file only if a position in it is placed.
+  std::string path = (std::filesystem::path(project.root) / def.file).string();
+  return std::make_shared<TextPlacement>(TextPlacement::InYamlFile(sql.file, sql.first_line, sql.text, path));
 }
 
 int TestSqlFirstLine(const std::string& yaml, size_t index) {

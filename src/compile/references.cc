@@ -26,6 +26,12 @@ Result<std::vector<sql::TableRef>> ParseRefs(const std::string& sql, sql::SqlPar
   return std::move(parsed->tables);
 }
 
+Location TemplateSite(const tmpl::Origin& o, const std::string& own_file) {
+  // Text a macro wrote is placed at the macro's call, whose column is not recorded.
+  if (!o.macro.empty()) return {own_file, o.site_line, 0};
+  return {std::string(o.file), o.line, o.column};
+}
+
 void ParseTable(const ParseContext& ctx, const TableMaps& maps, CompiledTable* t, Diagnostics* diags) {
   const CompiledProject& cp = *ctx.cp;
   const TableDef& def = cp.def(*t);
@@ -50,9 +56,9 @@ void ParseTable(const ParseContext& ctx, const TableMaps& maps, CompiledTable* t
     }
     for (const auto& ref : *refs) {
       if (IsSystemSchema(ref.schema)) continue;
-      SqlOrigin o = OriginOf(map, places, ref.offset);
       auto name = ctx.names->Resolve(ref, def.dataset);
       if (!name.ok()) {
+        SqlOrigin o = OriginOf(map, places, ref.offset);
         diags->AddError(o.where, name.error().message + o.Note());
         ok = false;
         continue;
@@ -61,7 +67,8 @@ void ParseTable(const ParseContext& ctx, const TableMaps& maps, CompiledTable* t
         t->reads_itself = true;
         continue;
       }
-      edges.emplace(*name, UpstreamEdge{*name, EdgeKind::kSql, o.site, ""});
+      edges.emplace(*name, UpstreamEdge{*name, EdgeKind::kSql, "", TemplateSite(map.At(ref.offset), t->placement->file()),
+                                        t->placement});
     }
   }
   // A relationships test reads its target inside the table's transaction, so the target
@@ -70,7 +77,7 @@ void ParseTable(const ParseContext& ctx, const TableMaps& maps, CompiledTable* t
     if (test.kind != TestDef::Kind::kRelationships) continue;
     const std::string& target = test.to_table;
     if (target != def.qualified_name() && (cp.project.FindTable(target) || cp.project.FindSource(target))) {
-      edges.emplace(target, UpstreamEdge{target, EdgeKind::kRelationshipsTest, test.where, test.name});
+      edges.emplace(target, UpstreamEdge{target, EdgeKind::kRelationshipsTest, test.name, test.where, nullptr});
     }
   }
   bool has_custom = false;

@@ -113,12 +113,13 @@ SqlOrigin OriginOf(const tmpl::SourceMap& map, const PlacementSet& placements, s
     if (placements.own) out.where = out.site = {placements.own->file(), placements.own->first_line(), 0};
     return out;
   }
-  out.where = placements.Place(o.file, o.line, o.column);
-  out.macro = o.macro;
+  std::string file(o.file);
+  out.where = placements.Place(file, o.line, o.column);
+  out.macro = std::string(o.macro);
   if (o.macro.empty()) {
     out.site = out.where;
   } else {
-    out.site = placements.Place(placements.own ? placements.own->file() : o.file, o.site_line, 0);
+    out.site = placements.Place(placements.own ? placements.own->file() : file, o.site_line, 0);
   }
   return out;
 }

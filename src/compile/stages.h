@@ -21,13 +21,14 @@ tmpl::Value JsonToValue(const nlohmann::json& json);
 // Adds a "  | the line" excerpt of the rendered SQL under a message.
 std::string WithExcerpt(const std::string& message, const std::string& rendered, int line);
 
-// dbt_hints.cc: ref() and source() functions that fail naming what to write instead.
-void AddDbtHints(const Project& project, const TableDef& table, bool ref, bool source, tmpl::Context* ctx);
+// dbt_hints.cc: ref() and source() functions that fail naming what to write instead, as
+// template globals for the tables of each dataset (keyed by dataset), made once.
+std::map<std::string, tmpl::Context> MakeDbtHints(const Project& project, bool ref, bool source);
 
-// placements.cc: where a table's SQL text sits in its file (reads the YAML file again for
-// SQL embedded in it), and the first line of a custom test's SQL in the table's YAML.
-std::shared_ptr<const TextPlacement> PlaceTableSql(const Project& project, const TableDef& def,
-                                                   const std::string* yaml);
+// placements.cc: where a table's SQL text sits in its file (SQL embedded in YAML is
+// checked against the file when a position is first placed), and the first line of a
+// custom test's SQL in the table's YAML.
+std::shared_ptr<const TextPlacement> PlaceTableSql(const Project& project, const TableDef& def);
 // The line of def.tests[index]'s `sql` value in `yaml`; 0 when it cannot be found.
 int TestSqlFirstLine(const std::string& yaml, size_t index);
 // The text of a project file, or nullopt when it cannot be read.
@@ -66,6 +67,10 @@ struct ParseContext {
 bool IsSystemSchema(const std::string& schema);
 // Parses one rendered query (or takes it from the cache) and returns its references.
 Result<std::vector<sql::TableRef>> ParseRefs(const std::string& sql, sql::SqlParser& parser, CompileCache* cache);
+
+// The place in its template (not yet in its file) of a reference a template wrote: the
+// macro call's line in `own_file` for text a macro wrote.
+Location TemplateSite(const tmpl::Origin& o, const std::string& own_file);
 
 // references.cc: parses a rendered table, resolves its references and records its
 // upstream edges (SQL and tests), custom tests included. REQUIRES: t rendered cleanly.

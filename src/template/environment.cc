@@ -44,7 +44,13 @@ Status Environment::AddMacroFile(const TemplateSource& source) {
 
 Result<std::string> Environment::Render(const Template& t, const Context& globals, SourceMap* map) const {
   if (map) map->Clear();
-  if (const std::string* text = t.plain_text(); text && !map) return *text;
+  if (const std::string* text = t.plain_text()) {
+    if (map && !t.body().empty()) {
+      const auto& node = static_cast<const ast::Text&>(*t.body()[0]);
+      map->AddText(0, node.text, t.file(), node.line, node.column, {});
+    }
+    return *text;
+  }
   try {
     std::string out;
     out.reserve(1024);

@@ -29,24 +29,37 @@ void SourceMap::Clear() {
   segments_.clear();
   files_.clear();
   macros_.clear();
+  last_file_ = last_macro_ = nullptr;
 }
 
 uint32_t SourceMap::FileIndex(const std::string& file) {
+  if (&file == last_file_) return last_file_index_;
   // Few files per render (the template and a macro file or two): search from the back.
-  for (size_t i = files_.size(); i-- > 0;) {
-    if (files_[i] == file) return static_cast<uint32_t>(i);
+  size_t i = files_.size();
+  while (i-- > 0 && files_[i] != file) {
   }
-  files_.push_back(file);
-  return static_cast<uint32_t>(files_.size() - 1);
+  if (i == static_cast<size_t>(-1)) {
+    files_.push_back(file);
+    i = files_.size() - 1;
+  }
+  last_file_ = &file;
+  last_file_index_ = static_cast<uint32_t>(i);
+  return last_file_index_;
 }
 
 int32_t SourceMap::MacroIndex(const std::string* macro) {
   if (macro == nullptr) return -1;
-  for (size_t i = macros_.size(); i-- > 0;) {
-    if (macros_[i] == *macro) return static_cast<int32_t>(i);
+  if (macro == last_macro_) return last_macro_index_;
+  size_t i = macros_.size();
+  while (i-- > 0 && macros_[i] != *macro) {
   }
-  macros_.push_back(*macro);
-  return static_cast<int32_t>(macros_.size() - 1);
+  if (i == static_cast<size_t>(-1)) {
+    macros_.push_back(*macro);
+    i = macros_.size() - 1;
+  }
+  last_macro_ = macro;
+  last_macro_index_ = static_cast<int32_t>(i);
+  return last_macro_index_;
 }
 
 void SourceMap::AddText(size_t out, std::string_view text, const std::string& file, int line, int column,
@@ -54,6 +67,7 @@ void SourceMap::AddText(size_t out, std::string_view text, const std::string& fi
   if (text.empty()) return;
   uint32_t f = FileIndex(file);
   int32_t m = MacroIndex(site.macro);
+  if (segments_.empty()) segments_.reserve(64);
   // One segment per line, so a lookup never has to scan the text for newlines.
   size_t start = 0;
   while (start < text.size()) {
@@ -70,6 +84,7 @@ void SourceMap::AddText(size_t out, std::string_view text, const std::string& fi
 void SourceMap::AddValue(size_t out, size_t length, const std::string& file, int line, int column,
                          const Site& site) {
   if (length == 0) return;
+  if (segments_.empty()) segments_.reserve(64);
   segments_.push_back({out, length, FileIndex(file), MacroIndex(site.macro), line, column, site.line, false});
 }
 

@@ -15,9 +15,10 @@
 
 namespace derived::tmpl {
 
-// The template text behind one byte of output.
+// The template text behind one byte of output. Its strings view the SourceMap: valid
+// while the map lives and is not changed.
 struct Origin {
-  std::string file;  // the template's file, or a macro's file for text from inside a macro
+  std::string_view file;  // the template's file, or a macro's file for text from inside a macro
   int line = 0;      // line in `file` (TemplateSource::first_line applied); 0 = unknown
   // 1-based byte column within the template text's line, 0 = unknown. It is a column of
   // the *text*: for SQL embedded in YAML the caller adds the indentation the YAML took.
@@ -25,7 +26,7 @@ struct Origin {
   // The line, in the rendered template's own file, of the top-level statement that wrote
   // the byte: `line` itself outside macros, the line of the macro call inside one.
   int site_line = 0;
-  std::string macro;  // inside a macro called from the template: that macro's name
+  std::string_view macro;  // inside a macro called from the template: that macro's name
   bool literal = false;  // template text copied verbatim (else the output of a {{ }})
 };
 
@@ -46,6 +47,8 @@ class SourceMap {
     const std::string* macro = nullptr;  // the outermost macro called from the template
   };
   // Records `text`, copied verbatim from line/column of `file`, at output offset `out`.
+  // REQUIRES (both Add calls): `file` and `*site.macro` outlive the building of the map
+  // and do not change (the map remembers the last of each by address).
   void AddText(size_t out, std::string_view text, const std::string& file, int line, int column, const Site& site);
   // Records `length` bytes an expression on line/column of `file` printed at `out`.
   void AddValue(size_t out, size_t length, const std::string& file, int line, int column, const Site& site);
@@ -66,6 +69,11 @@ class SourceMap {
   std::vector<Segment> segments_;  // by `out`, increasing; a literal segment never spans lines
   std::vector<std::string> files_;
   std::vector<std::string> macros_;
+  // The last file and macro seen: renders pass the same strings over and over.
+  const std::string* last_file_ = nullptr;
+  uint32_t last_file_index_ = 0;
+  const std::string* last_macro_ = nullptr;
+  int32_t last_macro_index_ = -1;
 };
 
 }  // namespace derived::tmpl

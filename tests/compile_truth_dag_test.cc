@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "compile_truth_testing.h"
@@ -54,19 +53,24 @@ sql: |
   auto r = Validate(dir);
   EXPECT_EQ(r.exit_code, 1);
   const std::string f = "tables/core/big_orders.yaml";
-  EXPECT_THAT(r.err, HasSubstr(Where(dir, f, "amout") + ": error: custom test 'positive': type-check failed: Binder "
-                                                        "Error: Referenced column \"amout\" not found"));
-  EXPECT_THAT(r.err, HasSubstr(LineOf(dir, f, "SELECT * FROM {{ this }};") +
-                               ": error: custom test 'two_statements': the SQL must be one SELECT statement, found 2 "
-                               "statements"));
+  EXPECT_THAT(r.err,
+              HasSubstr(Where(dir, f, "amout") + ": error: custom test 'positive': type-check failed: Binder "
+                                                 "Error: Referenced column \"amout\" not found"));
+  EXPECT_THAT(
+      r.err, HasSubstr(LineOf(dir, f, "SELECT * FROM {{ this }};") +
+                       ": error: custom test 'two_statements': the SQL must be one SELECT statement, found 2 "
+                       "statements"));
   EXPECT_THAT(r.err, HasSubstr(LineOf(dir, f, "CREATE TABLE") +
                                ": error: custom test 'ddl': the SQL must be one SELECT statement"));
-  EXPECT_THAT(r.err, HasSubstr(LineOf(dir, f, "COPY") + ": error: custom test 'copy': the SQL must be one SELECT "
-                                                       "statement"));
-  EXPECT_THAT(r.err, HasSubstr(Where(dir, f, "core.usres") +
-                               ": error: custom test 'unknown_table': unknown table 'core.usres': it is neither a "
-                               "source nor a derived table (did you mean 'core.users'?)"));
-  EXPECT_THAT(r.err, HasSubstr(Where(dir, f, ", amount FROM {{") + ": error: custom test 'syntax': invalid SQL: syntax error"));
+  EXPECT_THAT(r.err,
+              HasSubstr(LineOf(dir, f, "COPY") + ": error: custom test 'copy': the SQL must be one SELECT "
+                                                 "statement"));
+  EXPECT_THAT(r.err,
+              HasSubstr(Where(dir, f, "core.usres") +
+                        ": error: custom test 'unknown_table': unknown table 'core.usres': it is neither a "
+                        "source nor a derived table (did you mean 'core.users'?)"));
+  EXPECT_THAT(r.err, HasSubstr(Where(dir, f, ", amount FROM {{") +
+                               ": error: custom test 'syntax': invalid SQL: syntax error"));
   EXPECT_THAT(r.err, HasSubstr("6 errors"));
 }
 
@@ -115,13 +119,16 @@ sql: |
   }
   ASSERT_EQ(edges.size(), 3u);
   EXPECT_EQ(edges["raw.orders"]["kind"], "sql");
-  EXPECT_EQ(f + ":" + std::to_string(edges["raw.orders"]["line"].get<int>()), LineOf(dir, f, "FROM raw.orders"));
+  EXPECT_EQ(f + ":" + std::to_string(edges["raw.orders"]["line"].get<int>()),
+            LineOf(dir, f, "FROM raw.orders"));
   EXPECT_EQ(edges["core.users"]["kind"], "relationships_test");
   EXPECT_EQ(edges["core.users"]["test"], "relationships_user_id");
-  EXPECT_EQ(f + ":" + std::to_string(edges["core.users"]["line"].get<int>()), LineOf(dir, f, "relationships:"));
+  EXPECT_EQ(f + ":" + std::to_string(edges["core.users"]["line"].get<int>()),
+            LineOf(dir, f, "relationships:"));
   EXPECT_EQ(edges["core.amounts"]["kind"], "custom_test");
   EXPECT_EQ(edges["core.amounts"]["test"], "amounts_match");
-  EXPECT_EQ(f + ":" + std::to_string(edges["core.amounts"]["line"].get<int>()), LineOf(dir, f, "core.amounts"));
+  EXPECT_EQ(f + ":" + std::to_string(edges["core.amounts"]["line"].get<int>()),
+            LineOf(dir, f, "core.amounts"));
 
   r = RunDerived({"dag", "--project", dir.str()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -162,14 +169,22 @@ sql: SELECT 1 AS id
   // closes it; then every edge with the reference that makes it.
   EXPECT_THAT(r.err, HasSubstr(Where(dir, "tables/a/x.yaml", "a.y") +
                                ": error: dependency cycle: a.x -> a.z -> a.y -> a.x\n"
-                               "    a.x -> a.z (" + Where(dir, "tables/a/z.yaml", "relationships") +
+                               "    a.x -> a.z (" +
+                               Where(dir, "tables/a/z.yaml", "relationships") +
                                ": relationships test 'relationships_id' reads a.x)\n"
-                               "    a.z -> a.y (" + Where(dir, "tables/a/y.yaml", "a.z") + ": reads a.z)\n"
-                               "    a.y -> a.x (" + Where(dir, "tables/a/x.yaml", "a.y") + ": reads a.y)\n"));
-  EXPECT_THAT(r.err, HasSubstr(Where(dir, "tables/b/p.yaml", "b.q") + ": error: dependency cycle: b.p -> b.q -> b.p\n"
-                               "    b.p -> b.q (" + Where(dir, "tables/b/q.yaml", "b.p") + ": reads b.p)\n"
-                               "    b.q -> b.p (" + Where(dir, "tables/b/p.yaml", "b.q") +
-                               ": custom test 'reads_q' reads b.q)\n"));
+                               "    a.z -> a.y (" +
+                               Where(dir, "tables/a/y.yaml", "a.z") +
+                               ": reads a.z)\n"
+                               "    a.y -> a.x (" +
+                               Where(dir, "tables/a/x.yaml", "a.y") + ": reads a.y)\n"));
+  EXPECT_THAT(r.err,
+              HasSubstr(Where(dir, "tables/b/p.yaml", "b.q") +
+                        ": error: dependency cycle: b.p -> b.q -> b.p\n"
+                        "    b.p -> b.q (" +
+                        Where(dir, "tables/b/q.yaml", "b.p") +
+                        ": reads b.p)\n"
+                        "    b.q -> b.p (" +
+                        Where(dir, "tables/b/p.yaml", "b.q") + ": custom test 'reads_q' reads b.q)\n"));
   EXPECT_THAT(r.err, HasSubstr("2 errors"));
 }
 
@@ -179,10 +194,12 @@ void WriteWarehouse(const TempDir& dir) {
   ASSERT_TRUE(db.ok()) << db.error().message;
   auto conn = db::Connection::Open(**db);
   ASSERT_TRUE(conn.ok());
-  ASSERT_TRUE((*conn)->Execute("CREATE SCHEMA raw; CREATE SCHEMA exts; "
-                               "CREATE TABLE raw.orders (order_id BIGINT, user_id BIGINT, amount DOUBLE, ts TIMESTAMP); "
-                               "CREATE TABLE raw.user (id BIGINT); CREATE VIEW raw.events_v AS SELECT 1 AS x")
-                  .ok());
+  ASSERT_TRUE(
+      (*conn)
+          ->Execute("CREATE SCHEMA raw; CREATE SCHEMA exts; "
+                    "CREATE TABLE raw.orders (order_id BIGINT, user_id BIGINT, amount DOUBLE, ts TIMESTAMP); "
+                    "CREATE TABLE raw.user (id BIGINT); CREATE VIEW raw.events_v AS SELECT 1 AS x")
+          .ok());
 }
 
 void WriteWarehouseSources(const TempDir& dir) {
@@ -199,12 +216,14 @@ TEST(CompileTruthWarehouse, MissingWarehouseTablesAreReportedWithASuggestion) {
   WriteWarehouse(dir);
   auto r = Validate(dir);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("sources/raw/users.yaml:1: error: source 'raw.users' is a table in the warehouse (it "
-                               "has no 'location'), but warehouse.duckdb has no table 'raw.users' (did you mean "
-                               "'raw.user'?)"));
-  EXPECT_THAT(r.err, HasSubstr("sources/ext/clicks.yaml:1: error: source 'ext.clicks' is a table in the warehouse "
-                               "(it has no 'location'), but warehouse.duckdb has no schema 'ext' (did you mean "
-                               "'exts'?)"));
+  EXPECT_THAT(r.err,
+              HasSubstr("sources/raw/users.yaml:1: error: source 'raw.users' is a table in the warehouse (it "
+                        "has no 'location'), but warehouse.duckdb has no table 'raw.users' (did you mean "
+                        "'raw.user'?)"));
+  EXPECT_THAT(r.err,
+              HasSubstr("sources/ext/clicks.yaml:1: error: source 'ext.clicks' is a table in the warehouse "
+                        "(it has no 'location'), but warehouse.duckdb has no schema 'ext' (did you mean "
+                        "'exts'?)"));
   EXPECT_THAT(r.err, Not(HasSubstr("raw.orders")));  // present
   EXPECT_THAT(r.err, Not(HasSubstr("events_v")));    // a view counts
   EXPECT_THAT(r.err, Not(HasSubstr("landed")));      // files are not warehouse tables

@@ -45,9 +45,11 @@ sql: |
 )");
   auto r = Validate(dir);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr(Where(dir, "tables/core/binder.yaml", "amout") +
-                               ": error: type-check failed: Binder Error: Referenced column \"amout\" not found"));
-  EXPECT_THAT(r.err, HasSubstr(Where(dir, "tables/core/syntax.yaml", ", amount") + ": error: invalid SQL: syntax error"));
+  EXPECT_THAT(r.err,
+              HasSubstr(Where(dir, "tables/core/binder.yaml", "amout") +
+                        ": error: type-check failed: Binder Error: Referenced column \"amout\" not found"));
+  EXPECT_THAT(r.err, HasSubstr(Where(dir, "tables/core/syntax.yaml", ", amount") +
+                               ": error: invalid SQL: syntax error"));
 }
 
 // Regression: an error on line 39 of a sql_file was reported at line 3.
@@ -65,10 +67,12 @@ TEST(CompileTruth, ErrorsInASqlFileAreAtTheirLineOfThatFile) {
   EXPECT_EQ(r.exit_code, 1);
   std::string at = Where(dir, "tables/core/orders.sql", "amount_usd > 0");
   ASSERT_THAT(at, HasSubstr("orders.sql:39:"));
-  EXPECT_THAT(r.err, HasSubstr(at + ": error: type-check failed: Binder Error: Referenced column \"amount_usd\""));
-  EXPECT_THAT(r.err, HasSubstr(Where(dir, "tables/core/ref.sql", "raw.ordrs") +
-                               ": error: unknown table 'raw.ordrs': it is neither a source nor a derived table "
-                               "(did you mean 'raw.orders'?)"));
+  EXPECT_THAT(r.err,
+              HasSubstr(at + ": error: type-check failed: Binder Error: Referenced column \"amount_usd\""));
+  EXPECT_THAT(r.err,
+              HasSubstr(Where(dir, "tables/core/ref.sql", "raw.ordrs") +
+                        ": error: unknown table 'raw.ordrs': it is neither a source nor a derived table "
+                        "(did you mean 'raw.orders'?)"));
 }
 
 TEST(CompileTruth, SqlAMacroWritesIsReportedInTheMacroWithItsCall) {
@@ -96,8 +100,8 @@ sql: |
   auto r = Validate(dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr(Where(dir, "macros/filters.sql", "<<<") + ": error: "));
-  EXPECT_THAT(r.err, HasSubstr("(in macro 'positive' called from " + LineOf(dir, "tables/core/calls.yaml", "{{") +
-                               ")"));
+  EXPECT_THAT(r.err, HasSubstr("(in macro 'positive' called from " +
+                               LineOf(dir, "tables/core/calls.yaml", "{{") + ")"));
   EXPECT_THAT(r.err, HasSubstr(Where(dir, "macros/filters.sql", "raw.order_lines") +
                                ": error: unknown table 'raw.order_lines'"));
   EXPECT_THAT(r.err, HasSubstr("(in macro 'source_table' called from " +
@@ -151,14 +155,20 @@ TEST(CompileTruth, RefAndSourceSayWhatToWriteInstead) {
   dir.Write("sources/staging/orders.yaml", "freshness: marker\n");
   dir.Write("tables/staging/stg_orders.yaml", "schedule: daily\nsql: SELECT * FROM raw.orders\n");
   dir.Write("tables/core/stg_orders.yaml", "schedule: daily\nsql: SELECT * FROM raw.orders\n");
-  dir.Write("tables/mart/ref_other.yaml", "schedule: daily\nsql: |\n  SELECT 1 AS x\n  FROM {{ ref('buyers') }}\n");
-  dir.Write("tables/core/ref_same.yaml", "schedule: daily\nsql: |\n  SELECT *\n  FROM {{ ref('stg_orders') }}\n");
-  dir.Write("tables/mart/ref_ambiguous.yaml", "schedule: daily\nsql: SELECT * FROM {{ ref('stg_orders') }}\n");
+  dir.Write("tables/mart/ref_other.yaml",
+            "schedule: daily\nsql: |\n  SELECT 1 AS x\n  FROM {{ ref('buyers') }}\n");
+  dir.Write("tables/core/ref_same.yaml",
+            "schedule: daily\nsql: |\n  SELECT *\n  FROM {{ ref('stg_orders') }}\n");
+  dir.Write("tables/mart/ref_ambiguous.yaml",
+            "schedule: daily\nsql: SELECT * FROM {{ ref('stg_orders') }}\n");
   dir.Write("tables/mart/ref_typo.yaml", "schedule: daily\nsql: SELECT * FROM {{ ref('stg_ordrs') }}\n");
-  dir.Write("tables/mart/ref_package.yaml", "schedule: daily\nsql: SELECT * FROM {{ ref('shop', 'buyers') }}\n");
+  dir.Write("tables/mart/ref_package.yaml",
+            "schedule: daily\nsql: SELECT * FROM {{ ref('shop', 'buyers') }}\n");
   dir.Write("tables/core/buyers.yaml", "schedule: daily\nsql: SELECT user_id FROM raw.orders\n");
-  dir.Write("tables/mart/source.yaml", "schedule: daily\nsql: |\n\n  SELECT * FROM {{ source('raw', 'orders') }}\n");
-  dir.Write("tables/mart/source_typo.yaml", "schedule: daily\nsql: SELECT * FROM {{ source('raw', 'ordres') }}\n");
+  dir.Write("tables/mart/source.yaml",
+            "schedule: daily\nsql: |\n\n  SELECT * FROM {{ source('raw', 'orders') }}\n");
+  dir.Write("tables/mart/source_typo.yaml",
+            "schedule: daily\nsql: SELECT * FROM {{ source('raw', 'ordres') }}\n");
   auto r = Validate(dir);
   EXPECT_EQ(r.exit_code, 1);
   auto at = [&](const std::string& file) { return LineOf(dir, file, "{{") + ": error: "; };
@@ -167,18 +177,22 @@ TEST(CompileTruth, RefAndSourceSayWhatToWriteInstead) {
   // The same dataset first, as an unqualified name in the SQL resolves.
   EXPECT_THAT(r.err, HasSubstr(at("tables/core/ref_same.yaml") +
                                "Derived has no ref(): write the table name instead: core.stg_orders"));
-  EXPECT_THAT(r.err, HasSubstr(at("tables/mart/ref_ambiguous.yaml") +
-                               "Derived has no ref(): write the table name instead, qualified by its dataset: one "
-                               "of core.stg_orders, staging.stg_orders"));
-  EXPECT_THAT(r.err, HasSubstr(at("tables/mart/ref_typo.yaml") + "Derived has no ref(): write the table name "
-                               "(dataset.table) instead; no table or source is named 'stg_ordrs' (did you mean"));
+  EXPECT_THAT(r.err,
+              HasSubstr(at("tables/mart/ref_ambiguous.yaml") +
+                        "Derived has no ref(): write the table name instead, qualified by its dataset: one "
+                        "of core.stg_orders, staging.stg_orders"));
+  EXPECT_THAT(r.err,
+              HasSubstr(at("tables/mart/ref_typo.yaml") +
+                        "Derived has no ref(): write the table name "
+                        "(dataset.table) instead; no table or source is named 'stg_ordrs' (did you mean"));
   EXPECT_THAT(r.err, HasSubstr(at("tables/mart/ref_package.yaml") +
                                "Derived has no ref(): write the table name instead: core.buyers"));
   EXPECT_THAT(r.err, HasSubstr(at("tables/mart/source.yaml") +
                                "Derived has no source(): write the source's name instead: raw.orders"));
-  EXPECT_THAT(r.err, HasSubstr(at("tables/mart/source_typo.yaml") +
-                               "Derived has no source(): write the source's name (dataset.table) instead; there is "
-                               "no source 'raw.ordres' (did you mean 'raw.orders'?)"));
+  EXPECT_THAT(r.err,
+              HasSubstr(at("tables/mart/source_typo.yaml") +
+                        "Derived has no source(): write the source's name (dataset.table) instead; there is "
+                        "no source 'raw.ordres' (did you mean 'raw.orders'?)"));
   EXPECT_THAT(r.err, Not(HasSubstr("undefined variable")));
 }
 

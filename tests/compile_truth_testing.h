@@ -11,7 +11,8 @@ namespace derived::testing {
 
 // "file:line:column" of the first `marker` in the project file `file`, the column counted
 // in characters; with `nth`, its nth occurrence.
-inline std::string Where(const TempDir& dir, const std::string& file, const std::string& marker, int nth = 1) {
+inline std::string Where(const TempDir& dir, const std::string& file, const std::string& marker,
+                         int nth = 1) {
   std::string text = dir.Read(file);
   size_t at = std::string::npos;
   for (int i = 0; i < nth; ++i) at = text.find(marker, at == std::string::npos ? 0 : at + 1);
@@ -37,9 +38,10 @@ inline std::string LineOf(const TempDir& dir, const std::string& file, const std
 // A project with one source, raw.orders, with declared columns.
 inline void WriteBase(const TempDir& dir) {
   dir.Write("derived.yaml", "name: truth\ndefaults: {start: 2024-01-01}\n");
-  dir.Write("sources/raw/orders.yaml",
-            "freshness: marker\ncolumns:\n  - {name: order_id, type: BIGINT}\n  - {name: user_id, type: BIGINT}\n"
-            "  - {name: amount, type: DOUBLE}\n  - {name: ts, type: TIMESTAMP}\n");
+  dir.Write(
+      "sources/raw/orders.yaml",
+      "freshness: marker\ncolumns:\n  - {name: order_id, type: BIGINT}\n  - {name: user_id, type: BIGINT}\n"
+      "  - {name: amount, type: DOUBLE}\n  - {name: ts, type: TIMESTAMP}\n");
 }
 
 }  // namespace derived::testing

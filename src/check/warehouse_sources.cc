@@ -1,11 +1,11 @@
 #include "check/warehouse_sources.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "db/duckdb.h"
 #include "util/strings.h"
@@ -81,18 +81,19 @@ WarehouseCheckResult CheckWarehouseSources(const Project& project, Diagnostics* 
     if (it == tables.end()) {
       std::vector<std::string> schemas;
       for (const auto& [schema, names] : tables) schemas.push_back(schema);
-      message = fmt::format("source '{}' is a table in the warehouse (it has no 'location'), but {} has no schema "
-                            "'{}'{}",
-                            s->qualified_name(), file, dataset, DidYouMean(dataset, schemas));
+      message = fmt::format(
+          "source '{}' is a table in the warehouse (it has no 'location'), but {} has no schema "
+          "'{}'{}",
+          s->qualified_name(), file, dataset, DidYouMean(dataset, schemas));
     } else {
       const std::vector<std::string>& names = it->second;
       if (std::find(names.begin(), names.end(), name) != names.end()) continue;
       std::vector<std::string> qualified;
       for (const auto& n : names) qualified.push_back(dataset + "." + n);
-      message = fmt::format("source '{}' is a table in the warehouse (it has no 'location'), but {} has no table "
-                            "'{}'{}",
-                            s->qualified_name(), file, s->qualified_name(),
-                            DidYouMean(s->qualified_name(), qualified));
+      message = fmt::format(
+          "source '{}' is a table in the warehouse (it has no 'location'), but {} has no table "
+          "'{}'{}",
+          s->qualified_name(), file, s->qualified_name(), DidYouMean(s->qualified_name(), qualified));
     }
     diags->AddError({s->file, 1, 0}, message);
   }

@@ -11,11 +11,11 @@
 namespace derived {
 
 enum class WarehouseCheck {
-  kChecked,      // the catalog was read; missing sources are in the diagnostics
+  kChecked,         // the catalog was read; missing sources are in the diagnostics
   kNothingToCheck,  // no warehouse-table source, a warehouse that is not a DuckDB file
-  kNoWarehouse,  // the warehouse file does not exist yet: nothing can be missing
-  kInUse,        // another process (a running `derived run`) holds the file
-  kUnreadable,   // it could not be opened or read; `note` says why
+  kNoWarehouse,     // the warehouse file does not exist yet: nothing can be missing
+  kInUse,           // another process (a running `derived run`) holds the file
+  kUnreadable,      // it could not be opened or read; `note` says why
 };
 
 struct WarehouseCheckResult {

@@ -37,7 +37,8 @@ class CompiledProjectTest : public ::testing::Test {
   void SetUp() override {
     dir_.Write("derived.yaml", "name: t\ndefaults: {start: 2024-01-01}\n");
     dir_.Write("sources/raw/orders.yaml",
-               "freshness: marker\ncolumns:\n  - {name: order_id, type: BIGINT}\n  - {name: amount, type: VARCHAR}\n");
+               "freshness: marker\ncolumns:\n  - {name: order_id, type: BIGINT}\n  - {name: amount, type: "
+               "VARCHAR}\n");
     dir_.Write("tables/core/orders.yaml", R"(schedule: daily
 tests:
   - not_null: [order_id]
@@ -70,9 +71,10 @@ sql: |
     ASSERT_TRUE(conn.ok());
     conn_ = std::move(*conn);
     // A value that does not convert: the query fails only when it runs.
-    ASSERT_TRUE(conn_->Execute("CREATE SCHEMA raw; CREATE SCHEMA core;"
-                               "CREATE TABLE raw.orders AS SELECT 1::BIGINT AS order_id, 'x' AS amount;"
-                               "CREATE TABLE core.orders AS SELECT 1::BIGINT AS order_id, 'y' AS amount")
+    ASSERT_TRUE(conn_
+                    ->Execute("CREATE SCHEMA raw; CREATE SCHEMA core;"
+                              "CREATE TABLE raw.orders AS SELECT 1::BIGINT AS order_id, 'x' AS amount;"
+                              "CREATE TABLE core.orders AS SELECT 1::BIGINT AS order_id, 'y' AS amount")
                     .ok());
   }
 

@@ -29,7 +29,8 @@ void CompileCustomTests(const ParseContext& ctx, const std::string* yaml, Compil
     ct.index = i;
     int first_line = yaml ? TestSqlFirstLine(*yaml, i) : 0;
     if (first_line > 0) {
-      ct.placement = std::make_shared<TextPlacement>(TextPlacement::InYaml(def.file, first_line, test.sql, *yaml));
+      ct.placement =
+          std::make_shared<TextPlacement>(TextPlacement::InYaml(def.file, first_line, test.sql, *yaml));
     } else {
       // Not found again in the file (it changed under us): the test's own line, without columns.
       first_line = std::max(test.where.line, 1);
@@ -58,8 +59,8 @@ void CompileCustomTests(const ParseContext& ctx, const std::string* yaml, Compil
       const Location& at = refs.error().where;
       SqlOrigin o = OriginOf(map, places, OffsetOfLineColumn(ct.sql, at.line, at.column));
       diags->AddError(at.line > 0 ? o.where : start,
-                      WithExcerpt(what + ": " + ParseProblem(refs.error()) + (at.line > 0 ? o.Note() : ""), ct.sql,
-                                  at.line));
+                      WithExcerpt(what + ": " + ParseProblem(refs.error()) + (at.line > 0 ? o.Note() : ""),
+                                  ct.sql, at.line));
       continue;
     }
     bool ok = true;
@@ -78,9 +79,8 @@ void CompileCustomTests(const ParseContext& ctx, const std::string* yaml, Compil
         continue;
       }
       reads.insert(*name);
-      edges->emplace(*name,
-                     UpstreamEdge{*name, EdgeKind::kCustomTest, test.name, TemplateSite(map.At(ref.offset), def.file),
-                                  ct.placement});
+      edges->emplace(*name, UpstreamEdge{*name, EdgeKind::kCustomTest, test.name,
+                                         TemplateSite(map.At(ref.offset), def.file), ct.placement});
     }
     ct.reads.assign(reads.begin(), reads.end());
     ct.parsed = ok;

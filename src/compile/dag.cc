@@ -12,7 +12,8 @@ namespace {
 
 // "    a.x -> a.y (tables/a/y.yaml:7: reads a.x)" for each edge of the cycle; *closing is
 // where the last edge's reference is (the one that closes the cycle at its first node).
-std::string DescribeCycle(const CompiledProject& cp, const std::vector<std::string>& cycle, Location* closing) {
+std::string DescribeCycle(const CompiledProject& cp, const std::vector<std::string>& cycle,
+                          Location* closing) {
   std::string out = "dependency cycle: " + FormatCycle(cycle);
   for (size_t i = 0; i + 1 < cycle.size(); ++i) {
     const std::string& up = cycle[i];

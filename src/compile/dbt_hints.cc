@@ -39,7 +39,8 @@ std::string RefReplacement(const Names& names, const std::string& dataset, const
     return fmt::format("write the table name instead; no table or source is named '{}'{}", written,
                        DidYouMean(name, names.all));
   }
-  if (Contains(names.all, dataset + "." + name)) return fmt::format("write the table name instead: {}.{}", dataset, name);
+  if (Contains(names.all, dataset + "." + name))
+    return fmt::format("write the table name instead: {}.{}", dataset, name);
   std::vector<std::string> same_name;
   std::vector<std::string> bare;
   for (const auto& q : names.all) {
@@ -49,7 +50,8 @@ std::string RefReplacement(const Names& names, const std::string& dataset, const
   }
   if (same_name.size() == 1) return fmt::format("write the table name instead: {}", same_name[0]);
   if (same_name.size() > 1) {
-    return fmt::format("write the table name instead, qualified by its dataset: one of {}", Join(same_name, ", "));
+    return fmt::format("write the table name instead, qualified by its dataset: one of {}",
+                       Join(same_name, ", "));
   }
   std::string hint = DidYouMean(name, names.all);
   if (hint.empty()) {
@@ -61,7 +63,8 @@ std::string RefReplacement(const Names& names, const std::string& dataset, const
       }
     }
   }
-  return fmt::format("write the table name (dataset.table) instead; no table or source is named '{}'{}", written, hint);
+  return fmt::format("write the table name (dataset.table) instead; no table or source is named '{}'{}",
+                     written, hint);
 }
 
 std::string SourceReplacement(const Names& names, const std::string& dataset, const std::string& table) {
@@ -90,23 +93,24 @@ std::map<std::string, tmpl::Context> MakeDbtHints(const Project& project, bool r
     if (!hints.empty()) continue;
     std::string dataset = t.dataset;
     if (ref) {
-      hints["ref"] = tmpl::Value::Callable(
-          [names, dataset](const std::vector<tmpl::Value>& args, const tmpl::Kwargs&) -> Result<tmpl::Value> {
-            std::vector<std::string> s = StringArgs(args);
-            // ref('model') or dbt's two-argument ref('package', 'model').
-            if (s.empty() || s.size() > 2) {
-              return Error("Derived has no ref(): a table name in the SQL is the reference; write dataset.table");
-            }
-            return Error("Derived has no ref(): " + RefReplacement(*names, dataset, s.back()));
-          });
+      hints["ref"] = tmpl::Value::Callable([names, dataset](const std::vector<tmpl::Value>& args,
+                                                            const tmpl::Kwargs&) -> Result<tmpl::Value> {
+        std::vector<std::string> s = StringArgs(args);
+        // ref('model') or dbt's two-argument ref('package', 'model').
+        if (s.empty() || s.size() > 2) {
+          return Error("Derived has no ref(): a table name in the SQL is the reference; write dataset.table");
+        }
+        return Error("Derived has no ref(): " + RefReplacement(*names, dataset, s.back()));
+      });
     }
     if (source) {
       hints["source"] = tmpl::Value::Callable(
           [names](const std::vector<tmpl::Value>& args, const tmpl::Kwargs&) -> Result<tmpl::Value> {
             std::vector<std::string> s = StringArgs(args);
             if (s.size() != 2) {
-              return Error("Derived has no source(): a source's name in the SQL is the reference; write "
-                           "dataset.table");
+              return Error(
+                  "Derived has no source(): a source's name in the SQL is the reference; write "
+                  "dataset.table");
             }
             return Error("Derived has no source(): " + SourceReplacement(*names, s[0], s[1]));
           });

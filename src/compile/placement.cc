@@ -61,13 +61,15 @@ TextPlacement TextPlacement::LinesOnly(std::string file, int first_line) {
   return p;
 }
 
-TextPlacement TextPlacement::InYaml(std::string file, int first_line, std::string_view value, std::string_view yaml) {
+TextPlacement TextPlacement::InYaml(std::string file, int first_line, std::string_view value,
+                                    std::string_view yaml) {
   TextPlacement p = LinesOnly(std::move(file), first_line);
   p.data_ = Check(first_line, value, yaml);
   return p;
 }
 
-TextPlacement TextPlacement::InYamlFile(std::string file, int first_line, std::string value, std::string path) {
+TextPlacement TextPlacement::InYamlFile(std::string file, int first_line, std::string value,
+                                        std::string path) {
   TextPlacement p = LinesOnly(std::move(file), first_line);
   p.deferred_ = std::make_shared<Deferred>();
   p.deferred_->value = std::move(value);

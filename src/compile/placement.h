@@ -25,7 +25,8 @@ class TextPlacement {
   static TextPlacement WholeFile(std::string file, std::string_view text);
   // `value` is the value of a YAML scalar that starts on line `first_line` of `yaml`, the
   // text of `file`.
-  static TextPlacement InYaml(std::string file, int first_line, std::string_view value, std::string_view yaml);
+  static TextPlacement InYaml(std::string file, int first_line, std::string_view value,
+                              std::string_view yaml);
   // The same, reading the YAML from `path` (the file's path on disk) only when a position
   // is first placed: validating a project places few, so most files are not read again.
   static TextPlacement InYamlFile(std::string file, int first_line, std::string value, std::string path);

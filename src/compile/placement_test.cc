@@ -44,7 +44,8 @@ std::pair<int, int> InValue(const std::string& value, int first_line, const std:
   return {line, column};
 }
 
-void ExpectPlaced(const TextPlacement& p, const std::string& value, const std::string& yaml, const std::string& m) {
+void ExpectPlaced(const TextPlacement& p, const std::string& value, const std::string& yaml,
+                  const std::string& m) {
   auto [line, column] = InValue(value, p.first_line(), m);
   Location got = p.Place(line, column);
   Location want = Find("t.yaml", yaml, m);

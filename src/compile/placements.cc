@@ -19,7 +19,8 @@ std::optional<std::string> ReadProjectFile(const Project& project, const std::st
 
 std::shared_ptr<const TextPlacement> PlaceTableSql(const Project& project, const TableDef& def) {
   const SqlText& sql = def.sql;
-  if (sql.file != def.file) return std::make_shared<TextPlacement>(TextPlacement::WholeFile(sql.file, sql.text));
+  if (sql.file != def.file)
+    return std::make_shared<TextPlacement>(TextPlacement::WholeFile(sql.file, sql.text));
   // SQL embedded in YAML: checked against the file only if a position in it is placed.
   std::string path = (std::filesystem::path(project.root) / def.file).string();
   return std::make_shared<TextPlacement>(TextPlacement::InYamlFile(sql.file, sql.first_line, sql.text, path));

@@ -14,7 +14,8 @@ bool IsSystemSchema(const std::string& schema) {
   return s == "information_schema" || s == "pg_catalog";
 }
 
-Result<std::vector<sql::TableRef>> ParseRefs(const std::string& sql, sql::SqlParser& parser, CompileCache* cache) {
+Result<std::vector<sql::TableRef>> ParseRefs(const std::string& sql, sql::SqlParser& parser,
+                                             CompileCache* cache) {
   std::string key;
   if (cache) {
     key = ContentHash(sql);
@@ -67,8 +68,9 @@ void ParseTable(const ParseContext& ctx, const TableMaps& maps, CompiledTable* t
         t->reads_itself = true;
         continue;
       }
-      edges.emplace(*name, UpstreamEdge{*name, EdgeKind::kSql, "", TemplateSite(map.At(ref.offset), t->placement->file()),
-                                        t->placement});
+      edges.emplace(*name,
+                    UpstreamEdge{*name, EdgeKind::kSql, "",
+                                 TemplateSite(map.At(ref.offset), t->placement->file()), t->placement});
     }
   }
   // A relationships test reads its target inside the table's transaction, so the target
@@ -77,7 +79,8 @@ void ParseTable(const ParseContext& ctx, const TableMaps& maps, CompiledTable* t
     if (test.kind != TestDef::Kind::kRelationships) continue;
     const std::string& target = test.to_table;
     if (target != def.qualified_name() && (cp.project.FindTable(target) || cp.project.FindSource(target))) {
-      edges.emplace(target, UpstreamEdge{target, EdgeKind::kRelationshipsTest, test.name, test.where, nullptr});
+      edges.emplace(target,
+                    UpstreamEdge{target, EdgeKind::kRelationshipsTest, test.name, test.where, nullptr});
     }
   }
   bool has_custom = false;

@@ -31,8 +31,8 @@ struct Excerpt {
   int line = 0;
   std::string_view shown;  // the part of line n shown, without the truncation marks
   bool cut_start = false;
-  size_t caret = 0;        // render width of `shown` before the caret
-  size_t begin = 0;        // offset in the message where the excerpt starts
+  size_t caret = 0;  // render width of `shown` before the caret
+  size_t begin = 0;  // offset in the message where the excerpt starts
 };
 
 std::optional<Excerpt> FindExcerpt(std::string_view message) {
@@ -49,7 +49,8 @@ std::optional<Excerpt> FindExcerpt(std::string_view message) {
     size_t nl = message.find('\n', text_start);
     if (nl == std::string_view::npos) continue;
     size_t caret_end = message.find('\n', nl + 1);
-    std::string_view caret_line = message.substr(nl + 1, caret_end == std::string_view::npos ? caret_end : caret_end - nl - 1);
+    std::string_view caret_line =
+        message.substr(nl + 1, caret_end == std::string_view::npos ? caret_end : caret_end - nl - 1);
     size_t spaces = caret_line.find_first_not_of(' ');
     if (spaces == std::string_view::npos || caret_line[spaces] != '^' || spaces < text_start - at) continue;
     Excerpt e;
@@ -166,14 +167,17 @@ std::optional<SqlOrigin> RenderedSql::LocateEngineError(std::string_view message
   return o;
 }
 
-std::optional<SqlOrigin> RenderedSql::LocateEngineError(std::string_view message, std::string_view statement) const {
+std::optional<SqlOrigin> RenderedSql::LocateEngineError(std::string_view message,
+                                                        std::string_view statement) const {
   auto first_line_of = [&](std::string_view text) -> std::optional<int> {
     size_t at = text.empty() ? std::string_view::npos : statement.find(text);
     if (at == std::string_view::npos || (at > 0 && statement[at - 1] != '\n')) return std::nullopt;
-    return 1 + static_cast<int>(std::count(statement.begin(), statement.begin() + static_cast<long>(at), '\n'));
+    return 1 +
+           static_cast<int>(std::count(statement.begin(), statement.begin() + static_cast<long>(at), '\n'));
   };
   if (auto line = first_line_of(sql_)) return LocateEngineError(message, *line, Embedding::kVerbatim);
-  if (auto line = first_line_of(StripStatement(sql_))) return LocateEngineError(message, *line, Embedding::kStripped);
+  if (auto line = first_line_of(StripStatement(sql_)))
+    return LocateEngineError(message, *line, Embedding::kStripped);
   return std::nullopt;
 }
 

@@ -69,8 +69,8 @@ class RenderedSqlTest : public ::testing::Test {
     tmpl::SourceMap map;
     auto sql = env_.Render(**t, {{"n", 3}}, &map);
     EXPECT_TRUE(sql.ok()) << sql.error().ToString();
-    PlacementSet places{std::make_shared<TextPlacement>(TextPlacement::InYaml("t.yaml", first_line, value, yaml)),
-                        nullptr};
+    PlacementSet places{
+        std::make_shared<TextPlacement>(TextPlacement::InYaml("t.yaml", first_line, value, yaml)), nullptr};
     return RenderedSql(*sql, std::move(map), places);
   }
 
@@ -182,14 +182,16 @@ TEST_F(RenderedSqlTest, TextFromAMacroNamesTheMacroAndItsCall) {
   ASSERT_TRUE(sql.ok());
   auto placements = std::make_shared<std::map<std::string, TextPlacement>>();
   placements->emplace("macros/m.sql", TextPlacement::WholeFile("macros/m.sql", macros));
-  RenderedSql r(*sql, std::move(map),
-                {std::make_shared<TextPlacement>(TextPlacement::InYaml("t.yaml", 3, value, yaml)), placements});
+  RenderedSql r(
+      *sql, std::move(map),
+      {std::make_shared<TextPlacement>(TextPlacement::InYaml("t.yaml", 3, value, yaml)), placements});
   std::string statement;
   std::string message = Fail(r, &statement);
   auto o = r.LocateEngineError(message, statement);
   ASSERT_TRUE(o.has_value()) << message;
   EXPECT_EQ(o->where.ToString(), Find("macros/m.sql", macros, "bb").ToString());
-  EXPECT_EQ(o->Note(), " (in macro 'pick' called from t.yaml:" + std::to_string(Find("t.yaml", yaml, "{{").line) + ")");
+  EXPECT_EQ(o->Note(),
+            " (in macro 'pick' called from t.yaml:" + std::to_string(Find("t.yaml", yaml, "{{").line) + ")");
 }
 
 }  // namespace

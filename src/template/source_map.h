@@ -19,7 +19,7 @@ namespace derived::tmpl {
 // while the map lives and is not changed.
 struct Origin {
   std::string_view file;  // the template's file, or a macro's file for text from inside a macro
-  int line = 0;      // line in `file` (TemplateSource::first_line applied); 0 = unknown
+  int line = 0;           // line in `file` (TemplateSource::first_line applied); 0 = unknown
   // 1-based byte column within the template text's line, 0 = unknown. It is a column of
   // the *text*: for SQL embedded in YAML the caller adds the indentation the YAML took.
   int column = 0;
@@ -27,7 +27,7 @@ struct Origin {
   // the byte: `line` itself outside macros, the line of the macro call inside one.
   int site_line = 0;
   std::string_view macro;  // inside a macro called from the template: that macro's name
-  bool literal = false;  // template text copied verbatim (else the output of a {{ }})
+  bool literal = false;    // template text copied verbatim (else the output of a {{ }})
 };
 
 // Built by Environment::Render for one output string. Literal text maps byte for byte;
@@ -43,25 +43,26 @@ class SourceMap {
 
   // Who wrote the next bytes: renderer state, passed to the Add* calls below.
   struct Site {
-    int line = 0;                      // 0 = outside any macro call
+    int line = 0;                        // 0 = outside any macro call
     const std::string* macro = nullptr;  // the outermost macro called from the template
   };
   // Records `text`, copied verbatim from line/column of `file`, at output offset `out`.
   // REQUIRES (both Add calls): `file` and `*site.macro` outlive the building of the map
   // and do not change (the map remembers the last of each by address).
-  void AddText(size_t out, std::string_view text, const std::string& file, int line, int column, const Site& site);
+  void AddText(size_t out, std::string_view text, const std::string& file, int line, int column,
+               const Site& site);
   // Records `length` bytes an expression on line/column of `file` printed at `out`.
   void AddValue(size_t out, size_t length, const std::string& file, int line, int column, const Site& site);
 
  private:
   struct Segment {
-    size_t out;       // first output byte
-    size_t length;    // > 0
-    uint32_t file;    // index in files_
-    int32_t macro;    // index in macros_, -1 = none
-    int line, column; // of the first byte
+    size_t out;        // first output byte
+    size_t length;     // > 0
+    uint32_t file;     // index in files_
+    int32_t macro;     // index in macros_, -1 = none
+    int line, column;  // of the first byte
     int site_line;
-    bool literal;     // later bytes of a literal segment advance the column
+    bool literal;  // later bytes of a literal segment advance the column
   };
   uint32_t FileIndex(const std::string& file);
   int32_t MacroIndex(const std::string* macro);

@@ -41,8 +41,8 @@ struct Rendered {
   SourceMap map;
 };
 
-Rendered RenderMapped(const std::string& text, const Context& globals = {}, const Environment& env = Environment(),
-                      int first_line = 1) {
+Rendered RenderMapped(const std::string& text, const Context& globals = {},
+                      const Environment& env = Environment(), int first_line = 1) {
   Rendered r;
   auto t = Parse({"t.sql", first_line, text});
   EXPECT_TRUE(t.ok()) << t.error().ToString();

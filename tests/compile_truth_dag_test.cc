@@ -91,6 +91,28 @@ sql: SELECT order_id, user_id FROM raw.orders
   EXPECT_EQ(r.err, "");
 }
 
+// A relationships test naming a table that does not exist gets the closest name; one
+// naming a missing column gets the closest column.
+TEST(CompileTruthTests, RelationshipsTargetsGetADidYouMean) {
+  TempDir dir;
+  WriteBase(dir);
+  WriteUsers(dir);
+  dir.Write("tables/core/orders.yaml", R"(schedule: daily
+tests:
+  - relationships: {column: user_id, to: core.user}
+  - relationships: {column: user_id, to: users}
+  - relationships: {column: user_id, to: core.users, field: usr_id}
+sql: SELECT order_id, user_id FROM raw.orders
+)");
+  dir.Write("tables/mart/users.yaml", "schedule: daily\nsql: SELECT DISTINCT user_id FROM core.users\n");
+  auto r = Validate(dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr(LineOf(dir, "tables/core/orders.yaml", "- relationships: {column: user_id, to: core.user}") +
+                               ":5: error: relationships test refers to unknown table 'core.user' (did you mean "
+                               "'core.users'?)"));
+  EXPECT_THAT(r.err, HasSubstr("relationships test: 'core.users' has no column 'usr_id' (did you mean 'user_id'?)"));
+}
+
 // The edges of a table to what only its tests read, in every format of `dag`.
 TEST(CompileTruthTests, DagMarksEdgesThatComeFromTests) {
   TempDir dir;

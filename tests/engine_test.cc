@@ -292,7 +292,7 @@ sql: SELECT count(*) AS n FROM core.broken
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-04"}).exit_code, 0);
   auto r = p.Derived({"run", "--once"}, "2024-02-01");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.out, HasSubstr("FAILED   core.broken  tables/core/broken.yaml: the query failed: Conversion Error"));
+  EXPECT_THAT(r.out, HasSubstr("FAILED   core.broken  tables/core/broken.yaml:6:40: the query failed: Conversion Error"));
   EXPECT_THAT(r.out, HasSubstr("skipped  mart.reader  upstream core.broken failed"));
   EXPECT_THAT(r.out, HasSubstr("built    core.daily"));
   EXPECT_THAT(r.err, HasSubstr("error: 1 table failed: core.broken"));

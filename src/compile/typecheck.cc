@@ -305,14 +305,29 @@ class Checker {
   void CheckRelationship(const TestDef& test) {
     const std::string& target = test.to_table;
     if (!cp_->project.FindTable(target) && !cp_->project.FindSource(target)) {
-      cp_->diags.AddError(test.where, fmt::format("relationships test refers to unknown table '{}'", test.to_table));
+      // The closest name; a table of that name in another dataset first.
+      std::vector<std::string> names, same_name;
+      std::string bare = target.substr(target.find('.') + 1);
+      for (const auto& t : cp_->project.tables) names.push_back(t.qualified_name());
+      for (const auto& src : cp_->project.sources) names.push_back(src.qualified_name());
+      for (const auto& n : names) {
+        if (EndsWith(n, "." + bare)) same_name.push_back(n);
+      }
+      std::string hint = same_name.size() == 1 ? fmt::format(" (did you mean '{}'?)", same_name[0])
+                                               : DidYouMean(target, names);
+      cp_->diags.AddError(test.where, fmt::format("relationships test refers to unknown table '{}'{}", test.to_table,
+                                                  hint));
       return;
     }
     const std::vector<OutputColumn>* schema = cp_->SchemaOf(target);
     if (!schema) return;
-    for (const auto& c : *schema)
+    std::vector<std::string> columns;
+    for (const auto& c : *schema) {
       if (c.name == test.to_column) return;
-    cp_->diags.AddError(test.where, fmt::format("relationships test: '{}' has no column '{}'", target, test.to_column));
+      columns.push_back(c.name);
+    }
+    cp_->diags.AddError(test.where, fmt::format("relationships test: '{}' has no column '{}'{}", target, test.to_column,
+                                                DidYouMean(test.to_column, columns)));
   }
 
   static bool IsIdentifierName(const std::string& name) {

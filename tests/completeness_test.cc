@@ -524,3 +524,19 @@ GROUP BY 1
 
 }  // namespace
 }  // namespace derived
+
+namespace derived {
+namespace {
+
+TEST(Views, HaveNoWindowToFilterOn) {
+  WarehouseProject p;
+  p.Write("sources/raw/e.yaml", "freshness: static\ncolumns: [{name: a, type: INT}, {name: ts, type: TIMESTAMP}]\n");
+  p.Write("tables/core/v.yaml", "strategy: view\nsql: |\n  SELECT a, ts FROM raw.e\n  WHERE ts < {{ window_end }}\n");
+  auto r = p.Derived({"validate"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("tables/core/v.yaml:4: error: window_end is not defined for a view: a view has no "
+                               "windows"));
+}
+
+}  // namespace
+}  // namespace derived

@@ -30,9 +30,19 @@ tmpl::Value JsonToValue(const nlohmann::json& json) {
 
 tmpl::Context MakeContext(const Project& project, const TableDef& table, Window window, bool initial_build) {
   tmpl::Context ctx;
-  ctx["window_start"] = tmpl::Value(FormatSqlLiteral(window.start));
-  ctx["window_end"] = tmpl::Value(FormatSqlLiteral(window.end));
-  ctx["is_initial_build"] = tmpl::Value(initial_build);
+  if (table.strategy == Strategy::kView) {
+    // A view is never built for a window: it always shows all of its inputs.
+    for (const char* name : {"window_start", "window_end", "is_initial_build"}) {
+      ctx[name] = tmpl::Value::Undefined(fmt::format(
+          "{} is not defined for a view: a view has no windows and is never built, it always shows all of its "
+          "inputs (use strategy replace or append to filter on a window)",
+          name));
+    }
+  } else {
+    ctx["window_start"] = tmpl::Value(FormatSqlLiteral(window.start));
+    ctx["window_end"] = tmpl::Value(FormatSqlLiteral(window.end));
+    ctx["is_initial_build"] = tmpl::Value(initial_build);
+  }
   ctx["this"] = tmpl::Value(table.qualified_name());
   const nlohmann::json* vars = &project.vars;
   ctx["var"] = tmpl::Value::Callable(

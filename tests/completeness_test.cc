@@ -540,3 +540,62 @@ TEST(Views, HaveNoWindowToFilterOn) {
 
 }  // namespace
 }  // namespace derived
+
+namespace derived {
+namespace {
+
+// `validate` says, edge by edge, whether a reader waits for its input or reads a lookup.
+TEST(Lookups, ValidateExplainsWhichEdgesWait) {
+  WarehouseProject p;
+  p.Write("derived.yaml", "name: t\ndefaults: {start: 2024-01-01, schedule: daily}\n");
+  p.Write("sources/raw/events.yaml", "time_column: ts\nfreshness: marker\ncolumns: [{name: ts, type: TIMESTAMP}, "
+                                     "{name: code, type: VARCHAR}]\n");
+  p.Write("sources/raw/codes.yaml", "freshness: static\nlookup: true\ncolumns: [{name: code, type: VARCHAR}, "
+                                    "{name: label, type: VARCHAR}]\n");
+  p.Write("tables/core/names.yaml", "strategy: replace\nschedule: monthly\nlookup: true\n"
+                                    "sql: SELECT code, upper(label) AS label FROM raw.codes\n");
+  p.Write("tables/core/daily.yaml", R"(strategy: append
+time_column: day
+sql: |
+  SELECT date_trunc('day', e.ts) AS day, n.label, count(*) AS n FROM raw.events e
+  LEFT JOIN core.names n USING (code)
+  WHERE e.ts >= {{ window_start }} AND e.ts < {{ window_end }} GROUP BY ALL
+)");
+  auto r = p.Derived({"validate"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("readiness: 1 edge waits for the input to be complete; 2 read a lookup:\n"
+                               "  core.daily <- core.names: reads its newest version (lookup), never waits for it\n"
+                               "  core.names <- raw.codes: reads its newest version (lookup), never waits for it\n"));
+  r = p.Derived({"validate", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto edges = nlohmann::json::parse(r.out)["edges"];
+  EXPECT_EQ(edges.size(), 3u);
+  for (const auto& e : edges) EXPECT_EQ(e["waits"], e["input"] == "raw.events") << e.dump();
+
+  // And a run does not wait for the monthly lookup to complete its month.
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i) HOUR AS ts, "
+        "CASE WHEN i % 2 = 0 THEN 'x' ELSE 'y' END AS code FROM range(0, 72) t(i); "
+        "CREATE TABLE raw.codes AS SELECT 'x' AS code, 'ex' AS label");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
+  r = p.Derived({"run", "--once"}, "2024-01-10");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily",
+                         "SELECT date_trunc('day', ts), CASE WHEN code = 'x' THEN 'EX' END, count(*) FROM raw.events "
+                         "WHERE ts < TIMESTAMP '2024-01-03' GROUP BY ALL"),
+            0);
+  // Lineage records which version of the lookup each window read.
+  auto lineage = p.Derived({"lineage", "core.daily", "--window", "2024-01-01", "--json"}, "2024-01-10");
+  ASSERT_EQ(lineage.exit_code, 0) << lineage.err;
+  bool found = false;
+  auto root = nlohmann::json::parse(lineage.out);
+  for (const auto& in : root["inputs"]) {
+    if (in["table"] != "core.names") continue;
+    found = true;
+    EXPECT_EQ(in["lookup"], true);
+    EXPECT_EQ(in["version"], 1);
+  }
+  EXPECT_TRUE(found) << lineage.out;
+}
+
+}  // namespace
+}  // namespace derived

@@ -50,6 +50,32 @@ std::string EdgeLabel(const UpstreamEdge& e) {
   return e.name;
 }
 
+// Per edge, whether the reader waits for its input to be complete through each window it
+// builds, or reads the input's newest version (a lookup). Text: the lookups, which are the
+// exceptions, and a count of the rest.
+nlohmann::json ReadinessEdges(const CompiledProject& cp, std::ostream* text) {
+  nlohmann::json edges = nlohmann::json::array();
+  std::vector<std::string> lookups;
+  int waiting = 0;
+  for (const auto& t : cp.tables) {
+    const std::string reader = cp.def(t).qualified_name();
+    for (const auto& e : t.edges) {
+      bool waits = !cp.project.IsLookup(e.name);
+      waiting += waits ? 1 : 0;
+      edges.push_back({{"reader", reader}, {"input", e.name}, {"waits", waits}});
+      if (!waits) lookups.push_back(fmt::format("  {} <- {}: reads its newest version (lookup), never waits for it",
+                                                reader, EdgeLabel(e)));
+    }
+  }
+  if (text) {
+    *text << fmt::format("readiness: {} edge{} wait{} for the input to be complete", waiting, waiting == 1 ? "" : "s",
+                         waiting == 1 ? "s" : "");
+    *text << (lookups.empty() ? "\n" : fmt::format("; {} read{} a lookup:\n{}\n", lookups.size(),
+                                                    lookups.size() == 1 ? "s" : "", Join(lookups, "\n")));
+  }
+  return edges;
+}
+
 }  // namespace
 
 int Validate(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err) {
@@ -89,6 +115,7 @@ int Validate(const CommonOptions& opts, bool json, std::ostream& out, std::ostre
                          {"dag", t.dag_ms},             {"typecheck", t.typecheck_ms},
                          {"warehouse", warehouse_ms}, {"total", total_ms}};
     doc["cache"] = {{"hits", cp->cache_hits}, {"misses", cp->cache_misses}};
+    doc["edges"] = ReadinessEdges(*cp, nullptr);
     out << doc.dump(2) << "\n";
     return cp->diags.has_errors() ? 1 : 0;
   }
@@ -104,6 +131,7 @@ int Validate(const CommonOptions& opts, bool json, std::ostream& out, std::ostre
   out << fmt::format("ok: {} are valid{} ({:.2f} s)\n", what,
                      cp->diags.warning_count() ? fmt::format(", {} warnings", cp->diags.warning_count()) : "",
                      total_ms / 1000);
+  ReadinessEdges(*cp, &out);
   return 0;
 }
 

@@ -84,4 +84,10 @@ const SourceDef* Project::FindSource(std::string_view qualified_name) const {
   return FindByName(sources, qualified_name);
 }
 
+bool Project::IsLookup(std::string_view qualified_name) const {
+  if (const TableDef* t = FindTable(qualified_name)) return t->lookup;
+  if (const SourceDef* s = FindSource(qualified_name)) return s->lookup;
+  return false;
+}
+
 }  // namespace derived

@@ -161,6 +161,8 @@ struct Project {
 
   const TableDef* FindTable(std::string_view qualified_name) const;
   const SourceDef* FindSource(std::string_view qualified_name) const;
+  // True for a table or source declared `lookup: true`: its readers never wait for it.
+  bool IsLookup(std::string_view qualified_name) const;
 };
 
 }  // namespace derived

@@ -7,6 +7,7 @@
 //   (b) every completeness is exactly what the inputs allow: as soon as, and no sooner;
 //   (c) no window is applied twice outside repairs, and nothing failed.
 // DERIVED_SOAK_SEEDS=N runs N seeds per mode (`make soak SEEDS=N`); CI runs a few.
+// DERIVED_SEED=N replays the seed a failure names.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -347,8 +348,19 @@ class Driver {
         continue;  // nothing is claimed yet
       }
       std::string diff = testing::DifferenceSql(proj_.ActualSql(id, expected[i]), proj_.ExpectedSql(id, expected));
-      EXPECT_EQ(scalar(diff), "0") << Where() << ": contents of " << Describe(id) << " complete through "
+      std::string d = scalar(diff);
+      EXPECT_EQ(d, "0") << Where() << ": contents of " << Describe(id) << " complete through "
                                    << show(expected[i]) << "\n" << proj_.ExpectedSql(id, expected);
+      if (d != "0" && std::getenv("DERIVED_DEBUG")) {
+        auto dump = [&](const std::string& sql) {
+          auto rows = wh.Query(sql);
+          if (!rows.ok()) { std::printf("%s\n", rows.error().message.c_str()); return; }
+          for (const auto& r : rows->rows) { for (const auto& v : r) std::printf("%s | ", v.value_or("NULL").c_str()); std::printf("\n"); }
+        };
+        std::printf("-- actual\n"); dump(proj_.ActualSql(id, expected[i]) + " ORDER BY ALL");
+        std::printf("-- expected\n"); dump(proj_.ExpectedSql(id, expected) + " ORDER BY ALL");
+        std::printf("-- log\n"); dump("SELECT table_name, operation, window_start, window_end, rows_inserted, rows_updated, status, run_id, details FROM _derived.log WHERE table_name IN ('" + n.name + "', '" + proj_.nodes()[n.inputs[0]].name + "') ORDER BY finished_at");
+      }
     }
     CheckLog();
   }
@@ -403,6 +415,11 @@ int Seeds(int ci_default) {
 }
 
 void RunSeeds(bool service, int seeds, uint64_t first, int steps) {
+  // DERIVED_SEED=N replays one seed (as a failure names it).
+  if (const char* one = std::getenv("DERIVED_SEED"); one && std::atoll(one) > 0) {
+    first = static_cast<uint64_t>(std::atoll(one));
+    seeds = 1;
+  }
   Tally tally;
   for (int s = 0; s < seeds && !::testing::Test::HasFailure(); ++s) {
     Driver d(first + static_cast<uint64_t>(s), service, &tally);

@@ -107,7 +107,10 @@ class Tracer {
       in.lookup = seen.value("lookup", false);
       in.complete_through = text("complete_through");
       if (in.complete_through.empty()) in.complete_through = text("watermark");  // older log rows
-      if (seen.contains("version") && seen["version"].is_number_integer()) in.version = seen["version"].get<int64_t>();
+      // The data version identifies what was read: it moves with every commit.
+      if (seen.contains("data_version") && seen["data_version"].is_number_integer()) {
+        in.version = seen["data_version"].get<int64_t>();
+      }
       const CompiledTable* u = cp_.FindTable(up);
       if (!u) {
         in.kind = LineageRun::Kind::kSource;

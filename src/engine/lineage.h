@@ -22,7 +22,7 @@ struct LineageRun {
   Window window;
   // Complete through this point when read (from the reader's `inputs`); empty: unknown.
   std::string complete_through;
-  int64_t version = -1;  // tables and views: the version read (-1: unknown)
+  int64_t version = -1;  // tables and views: the data version read (-1: unknown)
   std::vector<LineageRun> inputs;
 
   nlohmann::json ToJson() const;

@@ -154,8 +154,7 @@ bool Built(const PlanInput& in) { return in.state && in.state->data_version > 0;
 
 }  // namespace
 
-// Everything this table built from such an upstream is stale. A replace upstream's
-// version moves on every build, which is new data, not a rewrite.
+// Everything this table built from such an upstream is stale.
 std::string RewrittenUpstream(const PlanInput& in) {
   if (!in.state) return "";
   for (const auto& up : in.upstream) {
@@ -164,7 +163,7 @@ std::string RewrittenUpstream(const PlanInput& in) {
     if (it == in.state->inputs.end() || !it->is_object()) continue;
     const nlohmann::json& seen = *it;
     if (seen.value("definition_hash", up.definition_hash) != up.definition_hash) return up.name;
-    if (up.strategy != Strategy::kReplace && seen.value("version", up.version) < up.version) return up.name;
+    if (seen.value("version", up.version) < up.version) return up.name;
   }
   return "";
 }
@@ -179,7 +178,7 @@ TableState StateAfter(const TableDef& def, const TableState& before, const Plan&
   next.inputs = inputs;
   switch (def.strategy) {
     case Strategy::kReplace:
-      next.version += 1;
+      if (plan.rewrites) next.version += 1;
       next.complete_through = plan.complete_through;
       return next;
     case Strategy::kView:
@@ -216,18 +215,21 @@ Plan PlanReplace(const PlanInput& in) {
   b.initial = !Built(in);
   plan.complete_through = complete;
   plan.ready_through = complete;
-  auto build = [&](std::string reason) {
+  auto build = [&](std::string reason, bool rewrites) {
     plan.action = Action::kReplace;
     plan.reason = std::move(reason);
     plan.batches = {b};
+    plan.rewrites = rewrites;
     return plan;
   };
-  if (!Built(in)) return build("new table");
-  if (in.state->definition_hash != in.definition_hash) return build("definition changed");
-  if (std::string up = RewrittenUpstream(in); !up.empty()) return build(fmt::format("upstream {} was rebuilt", up));
+  if (!Built(in)) return build("new table", true);
+  if (in.state->definition_hash != in.definition_hash) return build("definition changed", true);
+  if (std::string up = RewrittenUpstream(in); !up.empty()) {
+    return build(fmt::format("upstream {} was rebuilt", up), true);
+  }
   const std::optional<Timestamp>& recorded = in.state->complete_through;
   if (complete && (!recorded || *complete > *recorded)) {
-    return build(fmt::format("inputs complete through {}", FormatIso(*complete)));
+    return build(fmt::format("inputs complete through {}", FormatIso(*complete)), false);
   }
   // Up to date: say what the next rebuild waits for.
   Timestamp next = NextBoundary(recorded ? *recorded : FloorToPeriod(in.now, def.schedule), def.schedule);
@@ -365,6 +367,7 @@ Result<std::optional<Repair>> PlanRepair(const RepairInput& in) {
     plan.action = Action::kReplace;
     plan.batches = {b};
     plan.complete_through = state.complete_through;
+    plan.rewrites = true;
     return Out(Repair{plan, kAllTime});
   }
   Timestamp start = FloorToPeriod(*def.start, def.schedule);

@@ -31,7 +31,7 @@ struct UpstreamStatus {
   bool exists = false;                    // has data (built at least once / source present)
   std::optional<Timestamp> complete_through;  // nullopt = nothing complete yet
   int64_t data_version = 0;               // tables: bumped on each commit
-  int64_t version = 0;                    // tables: bumped when a rebuilt version is swapped in
+  int64_t version = 0;                    // tables: bumped when its history is rewritten
   std::string definition_hash;            // tables
   std::string problem;                    // why completeness is unknown (failed freshness query, ...)
   nlohmann::json through;                 // a view: the snapshots of what it reads (for lineage)
@@ -68,6 +68,10 @@ struct Plan {
   // Replace and view: the completeness recorded when the plan commits (append and merge
   // derive theirs from the windows they complete).
   std::optional<Timestamp> complete_through;
+  // A replace table's new contents may differ from the old before the old completeness
+  // (a new definition, a rewritten input, a repair), not only add to it: its version
+  // moves on, and what read it is rebuilt.
+  bool rewrites = false;
 
   int windows() const;  // schedule periods the batches cover
 };
@@ -85,7 +89,8 @@ struct PlanInput {
 Plan PlanTable(const PlanInput& in);
 
 // The upstream table whose history was rewritten since this table last read it (built
-// from a new definition, or rebuilt into a new version), or empty.
+// from a new definition, or rebuilt into a new version), or empty. A version moves only
+// with a rewrite; new data only moves the data version.
 std::string RewrittenUpstream(const PlanInput& in);
 
 // The table's state once `written` (windows of the plan's batches; all of them for a

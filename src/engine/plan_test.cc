@@ -224,15 +224,45 @@ TEST(PlanReplace, RebuildsWhenItsCompletenessWouldAdvanceEvenWhenInputsTrailTheC
   EXPECT_EQ(p.reason,
             "up to date: complete through 2024-01-20T00:00:00Z; the next period ends 2024-01-21T00:00:00Z, after now");
 
-  // A rewritten input (new definition) rebuilds it; a new version of a replace input
-  // is only new data.
-  s.inputs["staging.b"] = {{"definition_hash", "old"}, {"version", 1}};
+  // New data in a replace input (its data version) is no rewrite; a new definition of
+  // it, or a new version (it was rebuilt from a rewritten input), is.
+  s.inputs["staging.b"] = {{"definition_hash", "up"}, {"version", 1}, {"data_version", 1}};
   in.upstream = {Table("staging.b", Strategy::kReplace, T("2024-01-20"))};
-  in.upstream[0].version = 7;
-  s.inputs["staging.b"]["definition_hash"] = "up";
+  in.upstream[0].data_version = 7;
   EXPECT_EQ(PlanTable(in).action, Action::kWait);
+  in.upstream[0].version = 2;
+  EXPECT_EQ(PlanTable(in).reason, "upstream staging.b was rebuilt");
+  in.upstream[0].version = 1;
   s.inputs["staging.b"]["definition_hash"] = "old";
   EXPECT_EQ(PlanTable(in).reason, "upstream staging.b was rebuilt");
+}
+
+// The fault the differential test found: a replace table rebuilt because its own input
+// was rewritten rewrites what its readers read, so its version moves on; advancing with
+// new data does not.
+TEST(PlanReplace, ARebuildFromARewrittenInputIsARewriteForItsReaders) {
+  TableDef d = DailyReplace();
+  TableState s;
+  s.definition_hash = "h";
+  s.data_version = 3;
+  s.version = 2;
+  s.complete_through = T("2024-01-08");
+  s.inputs["stg.a"] = {{"definition_hash", "old"}, {"version", 1}};
+  PlanInput in;
+  in.def = &d;
+  in.definition_hash = "h";
+  in.state = &s;
+  in.now = T("2024-01-20");
+  in.upstream = {Table("stg.a", Strategy::kView, T("2024-01-09"))};
+  Plan p = PlanTable(in);
+  EXPECT_EQ(p.reason, "upstream stg.a was rebuilt");
+  EXPECT_TRUE(p.rewrites);
+  EXPECT_EQ(StateAfter(d, s, p, {}, "h", nlohmann::json::object()).version, 3);
+  s.inputs["stg.a"]["definition_hash"] = "up";
+  p = PlanTable(in);
+  EXPECT_EQ(p.reason, "inputs complete through 2024-01-09T00:00:00Z");
+  EXPECT_FALSE(p.rewrites);
+  EXPECT_EQ(StateAfter(d, s, p, {}, "h", nlohmann::json::object()).version, 2);
 }
 
 TEST(PlanView, CreatesRecreatesAndTestsAsInputsAdvance) {
@@ -292,6 +322,7 @@ TEST(StateAfter, RecordsCompletenessByStrategy) {
   TableDef r = DailyReplace();
   p.action = Action::kReplace;
   p.complete_through = T("2024-01-09");
+  p.rewrites = true;  // a new table
   s = StateAfter(r, TableState{}, p, {}, "h", nlohmann::json::object());
   EXPECT_EQ(FormatIso(*s.complete_through), "2024-01-09T00:00:00Z");
   EXPECT_EQ(s.version, 1);

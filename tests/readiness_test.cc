@@ -343,7 +343,9 @@ class Driver {
       if (!expected[i]) {
         if (windows) {
           auto cols = wh.Columns(n.name.substr(0, n.name.find('.')), n.name.substr(n.name.find('.') + 1));
-          if (cols.ok() && *cols) EXPECT_EQ(scalar("SELECT count(*) FROM " + n.name), "0") << Where() << Describe(id);
+          if (cols.ok() && *cols) {
+            EXPECT_EQ(scalar("SELECT count(*) FROM " + n.name), "0") << Where() << Describe(id);
+          }
         }
         continue;  // nothing is claimed yet
       }

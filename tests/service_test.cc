@@ -13,6 +13,7 @@
 #include "engine_testing.h"
 #include "service/service.h"
 #include "time/clock.h"
+#include "util/strings.h"
 
 namespace derived {
 namespace {
@@ -412,6 +413,50 @@ TEST_F(ServiceTest, DropsARemovedTableWhenItsRetentionEnds) {
             1);
   // The rest carries on.
   EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-05")), 0);
+}
+
+// Finding 4 of the hardening issue: a service started on a table file with a YAML typo
+// took the table for removed and dropped it when its retention ended.
+TEST_F(ServiceTest, AYamlTypoInAnExistingTableNeverDropsIt) {
+  p_.Write("derived.yaml",
+           "name: test\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\nremoved_tables: {keep_for: 1 day}\n");
+  p_.Write("tables/core/clicks_weekly.yaml",
+           "schedule: daily\nsql: SELECT count(*) AS days, sum(clicks) AS clicks FROM core.clicks_daily\n");
+  Start();
+  ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-02T12:00:00Z"));
+  const std::string before = Scalar("SELECT count(*) || ':' || sum(clicks) FROM core.clicks_daily");
+  ASSERT_EQ(before, "1:48");
+  const char* kWeeklyBuilds =
+      "SELECT count(*) FROM _derived.log WHERE table_name = 'core.clicks_weekly' AND status = 'success'";
+  const int64_t weekly_builds = Count(kWeeklyBuilds);
+  wh_.reset();
+  svc_.reset();
+  // A tab where YAML wants spaces: the file no longer loads.
+  p_.Write("tables/core/clicks_daily.yaml", ReplaceAll(kClicksDaily, "strategy: append", "\tstrategy: append"));
+  Start(5, /*reset_clock=*/false);
+  ArriveHourly(T("2024-01-02T12:00:00Z"), T("2024-01-05T00:00:00Z"));
+  svc_->Tick(true);
+  EXPECT_EQ(Scalar("SELECT count(*) || ':' || sum(clicks) FROM core.clicks_daily"), before);  // kept, not updated
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.clicks_daily' AND operation IN "
+                  "('removed', 'drop')"),
+            0);
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.state WHERE table_name = 'core.clicks_daily' AND "
+                  "(config->>'removed_at') IS NOT NULL"),
+            0);
+  EXPECT_THAT(Scalar("SELECT last_error FROM _derived.state WHERE table_name = 'core.clicks_daily'"),
+              HasSubstr("tables/core/clicks_daily.yaml does not load"));
+  // Its reader waits rather than reading a table that no longer moves.
+  EXPECT_EQ(Count(kWeeklyBuilds), weekly_builds);
+  // Fixed, it catches up from where it was.
+  p_.Write("tables/core/clicks_daily.yaml", kClicksDaily);
+  auto reloaded = svc_->Reload();
+  ASSERT_TRUE(reloaded.ok()) << reloaded.error().message;
+  Arrive(T("2024-01-05T01:00:00Z"));
+  EXPECT_EQ(Scalar("SELECT count(*) || ':' || sum(clicks) FROM core.clicks_daily"),
+            Scalar("SELECT count(DISTINCT date_trunc('day', ts)) || ':' || count(*) FROM raw.clicks WHERE ts < "
+                   "'2024-01-04'"));  // clicks are marked six hours behind
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.clicks_daily' AND operation = 'create'"),
+            1);
 }
 
 TEST_F(ServiceTest, ABrokenTableIsLoggedOnceWhateverWorkerWakesItAndCommandsStopWithTheService) {

@@ -126,7 +126,7 @@ NameCatalog ProjectNames(const Project& project) {
   NameCatalog c;
   for (const auto& t : project.tables) c.tables.push_back(t.qualified_name());
   for (const auto& s : project.sources) c.sources.push_back(s.qualified_name());
-  for (const auto& b : project.broken) c.broken.push_back(ToLower(b));
+  for (const auto& b : project.broken) c.broken.insert(c.broken.end(), b.names.begin(), b.names.end());
   return c;
 }
 

@@ -190,7 +190,15 @@ int Run(const CommonOptions& opts, const std::string& select, bool json, std::os
     err << "error: " << report.error().ToString() << "\n";
     return 2;
   }
-  return Report(*report, json, out, err);
+  int code = Report(*report, json, out, err);
+  if (code == 0 && s.cp->diags.has_errors()) {
+    // As validate would: the valid tables are built, and the run still says it was not clean.
+    size_t n = s.cp->diags.error_count();
+    err << fmt::format("error: the project has {} error{} (above); everything that loads was run\n", n,
+                       n == 1 ? "" : "s");
+    return 1;
+  }
+  return code;
 }
 
 namespace {
@@ -355,12 +363,13 @@ int PlanCommand(const CommonOptions& opts, bool json, std::ostream& out, std::os
   } else {
     return 1;
   }
-  if (cp->diags.has_errors()) {
+  const bool broken = cp->diags.has_errors();
+  if (broken) {
     PrintDiagnostics(cp->diags, err);
     err << "error: this version of the project has errors: a running service would reject it and keep the last "
-           "valid version\n";
-    return 1;
+           "valid version; `run --once` would build what loads and hold what is broken, as planned below\n";
   }
+  const int done = broken ? 1 : 0;
   auto wh = opts.service ? opts.service->Connect() : OpenWarehouse(cp->project);
   if (!wh.ok()) {
     err << "error: " << wh.error().ToString() << "\n";
@@ -386,16 +395,16 @@ int PlanCommand(const CommonOptions& opts, bool json, std::ostream& out, std::os
     nlohmann::json doc = nlohmann::json::array();
     for (const auto& c : *changes) doc.push_back(c.ToJson());
     out << doc.dump(2) << "\n";
-    return 0;
+    return done;
   }
   if (changes->empty()) {
     out << "no changes: every table matches its definition\n";
-    return 0;
+    return done;
   }
   std::vector<std::vector<std::string>> cells;
   for (const auto& c : *changes) cells.push_back({c.change, c.table, std::to_string(c.windows), c.detail});
   PrintTextTable(out, {"CHANGE", "TABLE", "WINDOWS", "DETAIL"}, cells);
-  return 0;
+  return done;
 }
 
 int Drop(const CommonOptions& opts, const std::string& table, std::ostream& out, std::ostream& err) {

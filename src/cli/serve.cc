@@ -142,7 +142,12 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
     std::lock_guard lock(running_mu);
     running = nullptr;
   }
+  std::optional<std::string> failure = svc->Failure();
   service->reset();
+  if (failure) {
+    print(err, "error: stopped after an I/O error: " + *failure);
+    return 1;
+  }
   print(out, "stopped");
   return 0;
 }

@@ -8,7 +8,7 @@ namespace derived::compile_internal {
 NameIndex::NameIndex(const Project& project) {
   for (const auto& s : project.sources) known_.insert(s.qualified_name());
   for (const auto& t : project.tables) known_.insert(t.qualified_name());
-  broken_.insert(project.broken.begin(), project.broken.end());
+  for (const auto& b : project.broken) broken_.insert(b.names.begin(), b.names.end());
   all_.assign(known_.begin(), known_.end());
 }
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -91,6 +92,31 @@ void CheckWarehouseName(const Project& project, Diagnostics* diags) {
 
 }  // namespace
 
+// The names a file that did not load may define: the folder layout's, and those its
+// top-level `dataset:` / `name:` lines give when they are plain identifiers. Read line by
+// line, since the YAML itself may not parse.
+namespace {
+
+BrokenFile BrokenFileOf(const FoundFile& f, bool source, const fs::path& root) {
+  BrokenFile b{f.rel, {ToLower(f.default_dataset + "." + f.default_name)}, source};
+  auto text = ReadFile(root / f.rel);
+  if (!text.ok()) return b;
+  std::string dataset = f.default_dataset, name = f.default_name;
+  static const std::regex kKey(R"(^(dataset|name):[ \t]*["']?([A-Za-z_][A-Za-z0-9_]*)["']?[ \t]*(#.*)?\r?$)");
+  std::istringstream in(*text);
+  std::string line;
+  for (int n = 0; n < 10000 && std::getline(in, line); ++n) {
+    std::smatch m;
+    if (!std::regex_match(line, m, kKey)) continue;
+    (m[1] == "dataset" ? dataset : name) = m[2];
+  }
+  std::string declared = ToLower(dataset + "." + name);
+  if (declared != b.names[0]) b.names.push_back(declared);
+  return b;
+}
+
+}  // namespace
+
 Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const LoadOptions& options) {
   std::error_code ec;
   fs::path root = fs::absolute(dir, ec);
@@ -140,19 +166,18 @@ Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const Lo
     }
   });
   for (auto& d : file_diags) diags->Merge(std::move(d));
-  auto broken_name = [](const FoundFile& f) { return ToLower(f.default_dataset + "." + f.default_name); };
   for (size_t i = 0; i < sources.size(); ++i) {
     if (sources[i]) {
       project.sources.push_back(std::move(*sources[i]));
     } else {
-      project.broken.push_back(broken_name(source_files[i]));
+      project.broken.push_back(BrokenFileOf(source_files[i], true, root));
     }
   }
   for (size_t i = 0; i < tables.size(); ++i) {
     if (tables[i]) {
       project.tables.push_back(std::move(*tables[i]));
     } else {
-      project.broken.push_back(broken_name(table_files[i]));
+      project.broken.push_back(BrokenFileOf(table_files[i], false, root));
     }
   }
   for (const auto& m : macro_files) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "testing.h"
+#include "util/strings.h"
 
 namespace derived {
 namespace {
@@ -512,7 +513,11 @@ TEST(LoadProject, CollectsErrorsFromEveryFile) {
   std::set<std::string> files;
   for (const auto& x : d.all()) files.insert(x.where.file);
   EXPECT_EQ(files, (std::set<std::string>{"sources/raw/bad.yaml", "tables/core/bad1.yaml", "tables/mart/bad2.yaml"}));
-  EXPECT_EQ(p->broken, (std::vector<std::string>{"raw.bad", "core.bad1", "mart.bad2"}));
+  std::vector<std::string> broken;
+  for (const auto& b : p->broken) broken.push_back(b.file + "=" + Join(b.names, ","));
+  EXPECT_EQ(broken, (std::vector<std::string>{"sources/raw/bad.yaml=raw.bad", "tables/core/bad1.yaml=core.bad1",
+                                              "tables/mart/bad2.yaml=mart.bad2"}));
+  EXPECT_EQ(p->FindBroken("CORE.bad1")->file, "tables/core/bad1.yaml");
   EXPECT_NE(p->FindTable("core.good"), nullptr);
   EXPECT_NE(p->FindSource("raw.a"), nullptr);
   EXPECT_EQ(p->FindTable("raw.a"), nullptr);
@@ -538,6 +543,29 @@ TEST(LoadProject, BadProjectFileIsFatalWithItsErrors) {
   auto p = LoadProject(dir.str(), &d);
   ASSERT_FALSE(p.ok());
   EXPECT_THAT(p.error().message, HasSubstr("derived.yaml:2:21: error: unsupported warehouse engine 'oracle'"));
+}
+
+}  // namespace
+}  // namespace derived
+
+namespace derived {
+namespace {
+
+// A table renamed by its own keys is still recognised when a typo breaks its YAML, so it
+// is held as broken rather than taken for removed.
+TEST(LoadProject, ABrokenFileNamesWhatItsOwnKeysDeclare) {
+  testing::TempDir dir;
+  dir.Write("derived.yaml", "name: p\n");
+  dir.Write("tables/core/file.yaml", "dataset: marts\nname: signups  # renamed\nschedule: daily\n\twindow: 1 day\nsql: select 1\n");
+  Diagnostics d;
+  auto p = LoadProject(dir.str(), &d, {1});
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->tables.empty());
+  ASSERT_EQ(p->broken.size(), 1u);
+  EXPECT_EQ(p->broken[0].names, (std::vector<std::string>{"core.file", "marts.signups"}));
+  EXPECT_FALSE(p->broken[0].source);
+  EXPECT_NE(p->FindBroken("marts.signups"), nullptr);
+  EXPECT_EQ(p->FindBroken("core.other"), nullptr);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "util/strings.h"
+
 namespace derived {
 
 std::string_view StrategyName(Strategy s) {
@@ -82,6 +84,14 @@ const TableDef* Project::FindTable(std::string_view qualified_name) const {
 
 const SourceDef* Project::FindSource(std::string_view qualified_name) const {
   return FindByName(sources, qualified_name);
+}
+
+const BrokenFile* Project::FindBroken(std::string_view qualified_name) const {
+  std::string name = ToLower(qualified_name);
+  for (const auto& b : broken) {
+    if (std::find(b.names.begin(), b.names.end(), name) != b.names.end()) return &b;
+  }
+  return nullptr;
 }
 
 bool Project::IsLookup(std::string_view qualified_name) const {

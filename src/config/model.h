@@ -60,6 +60,15 @@ struct SqlText {
   int first_line = 1;  // line in `file` of the text's first line
 };
 
+// A table or source file that does not load, and the names it may define: the one from
+// the folder layout and, when they can still be read, those its own `dataset:` and
+// `name:` keys give (so a renamed table is protected too).
+struct BrokenFile {
+  std::string file;  // project-relative path
+  std::vector<std::string> names;
+  bool source = false;
+};
+
 struct TableDef {
   std::string dataset;  // lowercase; defaults to the folder name under tables/
   std::string name;     // lowercase; defaults to the file name
@@ -132,6 +141,9 @@ struct WarehouseConfig {
   std::string path = "warehouse.duckdb";  // relative to the project root
 };
 
+// Eleven years of hourly windows.
+inline constexpr int64_t kDefaultMaxWindowsPerRun = 100000;
+
 struct ProjectDefaults {
   std::optional<Timestamp> start;
   std::optional<Schedule> schedule;
@@ -152,15 +164,21 @@ struct Project {
   // How long a table removed from the project keeps its data before it is dropped
   // (`removed_tables: {keep_for: 30 days}`); unset: until `derived drop`.
   std::optional<Duration> removed_table_retention;
+  // Schedule periods one table may plan in one run (`limits: {max_windows_per_run: N}`):
+  // a start in year 1 or a clock in year 9999 fails the table instead of planning millions.
+  int64_t max_windows_per_run = kDefaultMaxWindowsPerRun;
   std::vector<SourceDef> sources;  // sorted by qualified name
   std::vector<TableDef> tables;    // sorted by qualified name
   std::vector<MacroFile> macros;   // sorted by file
-  // Qualified names (from the folder layout) of files that failed to load. References to
-  // them are not reported again as unknown tables.
-  std::vector<std::string> broken;
+  // Files under sources/ or tables/ that exist but failed to load. What they define is
+  // *broken*, never removed: its data is kept, it is not updated, its readers wait, and
+  // references to it are not reported again as unknown tables.
+  std::vector<BrokenFile> broken;
 
   const TableDef* FindTable(std::string_view qualified_name) const;
   const SourceDef* FindSource(std::string_view qualified_name) const;
+  // The broken file that may define `qualified_name`; nullptr when none does.
+  const BrokenFile* FindBroken(std::string_view qualified_name) const;
   // True for a table or source declared `lookup: true`: its readers never wait for it.
   bool IsLookup(std::string_view qualified_name) const;
 };

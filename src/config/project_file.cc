@@ -54,7 +54,7 @@ Status ParseProjectFile(const std::string& file, const std::string& text, Projec
     diags->AddError({file, 1, 1}, "derived.yaml is empty: it needs at least 'name'");
     return Error("invalid derived.yaml");
   }
-  if (!r.CheckMap(*root, "derived.yaml", {"name", "warehouse", "vars", "defaults", "removed_tables"}, {"name"})) {
+  if (!r.CheckMap(*root, "derived.yaml", {"name", "warehouse", "vars", "defaults", "removed_tables", "limits"}, {"name"})) {
     return Error("invalid derived.yaml");
   }
   project->name = r.String(*root, "name").value_or("");
@@ -107,6 +107,17 @@ Status ParseProjectFile(const std::string& file, const std::string& text, Projec
           project->removed_table_retention = *d;
         } else {
           r.ErrorAt(rt["keep_for"], "removed_tables.keep_for: " + d.error().message);
+        }
+      }
+    }
+  }
+  if (YAML::Node lim = (*root)["limits"]; lim.IsDefined()) {
+    if (r.CheckMap(lim, "'limits'", {"max_windows_per_run"})) {
+      if (auto n = r.Int(lim, "max_windows_per_run")) {
+        if (*n < 1) {
+          r.ErrorAt(lim["max_windows_per_run"], "limits.max_windows_per_run must be at least 1");
+        } else {
+          project->max_windows_per_run = *n;
         }
       }
     }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "db/value.h"
+#include "util/strings.h"
 
 namespace derived::db {
 namespace {
@@ -188,6 +189,38 @@ void Database::InterruptAll() {
   for (duckdb_connection c : connections_) duckdb_interrupt(c);
 }
 
+std::optional<std::string> Database::Failure() const {
+  if (!failed_.load()) return std::nullopt;
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+Status Database::Usable() const {
+  if (auto f = Failure()) {
+    return Error(fmt::format("the warehouse is closed for this process after an I/O error ({}): nothing more runs on "
+                             "it; what was committed before is intact and the next run starts from there",
+                             *f));
+  }
+  return Status::Ok();
+}
+
+void Database::Check(duckdb_result* result, std::string_view sql) {
+  duckdb_error_type type = duckdb_result_error_type(result);
+  const char* msg = duckdb_result_error(result);
+  std::string text = msg ? msg : "";
+  bool fatal = type == DUCKDB_ERROR_IO || type == DUCKDB_ERROR_FATAL || type == DUCKDB_ERROR_INTERNAL ||
+               text.find("Failed to commit") != std::string::npos ||
+               text.find("database has been invalidated") != std::string::npos;
+  // A COMMIT that fails for any reason leaves the same doubt.
+  std::string first = ToLower(Trim(sql.substr(0, std::min<size_t>(sql.size(), 16))));
+  if (first.rfind("commit", 0) == 0) fatal = true;
+  if (!fatal) return;
+  std::lock_guard lock(mu_);
+  if (failed_.load()) return;
+  failure_ = Split(text, '\n')[0];
+  failed_.store(true);
+}
+
 Result<std::unique_ptr<Connection>> Connection::Open(Database& db) {
   duckdb_connection conn = nullptr;
   if (duckdb_connect(db.handle(), &conn) == DuckDBError) return Error("cannot connect to DuckDB database");
@@ -232,33 +265,42 @@ duckdb_state Connection::Run(std::string_view sql, duckdb_result* result) {
 }
 
 Status Connection::Execute(std::string_view sql) {
+  if (auto usable = db_->Usable(); !usable.ok()) return usable;
   ResultHandle result;
-  if (Run(sql, result.get()) == DuckDBError) return Error(duckdb_result_error(result.get()));
+  if (Run(sql, result.get()) == DuckDBError) return Failed(result.get(), sql);
   return Status::Ok();
 }
 
 Result<Rows> Connection::Query(std::string_view sql) {
+  if (auto usable = db_->Usable(); !usable.ok()) return usable.error();
   ResultHandle result;
-  if (Run(sql, result.get()) == DuckDBError) return Error(duckdb_result_error(result.get()));
+  if (Run(sql, result.get()) == DuckDBError) return Failed(result.get(), sql).error();
   return ReadResult(result.get());
 }
 
 Result<std::optional<Rows>> Connection::QueryIfExists(std::string_view sql) {
+  if (auto usable = db_->Usable(); !usable.ok()) return usable.error();
   ResultHandle result;
   if (Run(sql, result.get()) == DuckDBError) {
     if (duckdb_result_error_type(result.get()) == DUCKDB_ERROR_CATALOG) return std::optional<Rows>();
-    return Error(duckdb_result_error(result.get()));
+    return Failed(result.get(), sql).error();
   }
   auto rows = ReadResult(result.get());
   if (!rows.ok()) return rows.error();
   return std::optional<Rows>(std::move(*rows));
 }
 
+Status Connection::Failed(duckdb_result* result, std::string_view sql) {
+  db_->Check(result, sql);
+  return Error(duckdb_result_error(result));
+}
+
 Result<std::unique_ptr<PreparedStatement>> Connection::Prepare(std::string_view sql) {
+  if (auto usable = db_->Usable(); !usable.ok()) return usable.error();
   duckdb_prepared_statement stmt = nullptr;
   std::string text(sql);
   duckdb_state state = duckdb_prepare(conn_, text.c_str(), &stmt);
-  std::unique_ptr<PreparedStatement> owned(new PreparedStatement(stmt));
+  std::unique_ptr<PreparedStatement> owned(new PreparedStatement(db_, stmt));
   if (state == DuckDBError) {
     const char* err = duckdb_prepare_error(stmt);
     return Error(err ? err : "cannot prepare statement");
@@ -293,16 +335,20 @@ Status PreparedStatement::BindNull(size_t index) {
 }
 
 Result<Rows> PreparedStatement::Execute() {
+  if (auto usable = db_->Usable(); !usable.ok()) return usable.error();
   ResultHandle result;
   if (Timed([&] { return duckdb_execute_prepared(stmt_, result.get()); }) == DuckDBError) {
+    db_->Check(result.get(), "");
     return Error(duckdb_result_error(result.get()));
   }
   return ReadResult(result.get());
 }
 
 Result<std::unique_ptr<TypedResult>> PreparedStatement::ExecuteTyped(TimeStyle style) {
+  if (auto usable = db_->Usable(); !usable.ok()) return usable.error();
   ResultHandle result;
   if (Timed([&] { return duckdb_execute_prepared(stmt_, result.get()); }) == DuckDBError) {
+    db_->Check(result.get(), "");
     return Error(duckdb_result_error(result.get()));
   }
   return TypedResult::Adopt(result.get(), style);

@@ -5,6 +5,7 @@
 #define DUCKDB_API_NO_DEPRECATED
 #include <duckdb.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,12 +60,29 @@ class Database {
   // stopping a process whose threads each hold one.
   void InterruptAll();
 
+  // An I/O error is fatal to the session, never to the data. After a failed commit or
+  // a write error, DuckDB's in-memory state can no longer be trusted (a later commit
+  // spliced the failed one's strings into its own), so from then on every statement on
+  // every connection fails at once with this error and nothing reaches DuckDB again;
+  // the process closes the database and the next one starts from what was committed.
+  // Thread-safe. nullopt while healthy.
+  std::optional<std::string> Failure() const;
+
  private:
   friend class Connection;
+  friend class PreparedStatement;
+  friend class Script;
   explicit Database(duckdb_database db) : db_(db) {}
+  // The error to return instead of running a statement: set once the database failed.
+  Status Usable() const;
+  // Called with every failed statement's result: an I/O error, a failed commit or a
+  // fatal error marks the database failed.
+  void Check(duckdb_result* result, std::string_view sql);
   duckdb_database db_ = nullptr;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::set<duckdb_connection> connections_;  // guarded by mu_
+  std::atomic<bool> failed_{false};
+  std::string failure_;                      // guarded by mu_
 };
 
 class PreparedStatement;
@@ -105,6 +123,8 @@ class Connection {
  private:
   Connection(Database* db, duckdb_connection conn) : db_(db), conn_(conn) {}
   duckdb_state Run(std::string_view sql, duckdb_result* result);  // timed: see Totals
+  // The error of a failed statement, after letting the database judge whether it was fatal.
+  Status Failed(duckdb_result* result, std::string_view sql);
   Database* db_;
   duckdb_connection conn_ = nullptr;
 };
@@ -130,7 +150,8 @@ class PreparedStatement {
  private:
   friend class Connection;
   friend class Script;
-  explicit PreparedStatement(duckdb_prepared_statement stmt) : stmt_(stmt) {}
+  PreparedStatement(Database* db, duckdb_prepared_statement stmt) : db_(db), stmt_(stmt) {}
+  Database* db_;  // not owned
   duckdb_prepared_statement stmt_ = nullptr;
 };
 
@@ -154,8 +175,9 @@ class Script {
 
  private:
   friend class Connection;
-  Script(duckdb_connection conn, duckdb_extracted_statements statements, size_t count)
-      : conn_(conn), statements_(statements), count_(count), texts_(count), whole_(count, false) {}
+  Script(Database* db, duckdb_connection conn, duckdb_extracted_statements statements, size_t count)
+      : db_(db), conn_(conn), statements_(statements), count_(count), texts_(count), whole_(count, false) {}
+  Database* db_;  // not owned
   duckdb_connection conn_;
   duckdb_extracted_statements statements_;
   size_t count_;

@@ -53,7 +53,7 @@ Result<std::unique_ptr<Script>> Connection::Parse(std::string_view sql) {
   std::string text(sql);
   duckdb_extracted_statements statements = nullptr;
   idx_t n = duckdb_extract_statements(conn_, text.c_str(), &statements);
-  std::unique_ptr<Script> script(new Script(conn_, statements, n));
+  std::unique_ptr<Script> script(new Script(db_, conn_, statements, n));
   if (n == 0) {
     const char* err = duckdb_extract_statements_error(statements);
     if (err) return Error(err);
@@ -86,9 +86,10 @@ Result<std::unique_ptr<Script>> Connection::Parse(std::string_view sql) {
 Script::~Script() { duckdb_destroy_extracted(&statements_); }
 
 Result<std::unique_ptr<PreparedStatement>> Script::Prepare(size_t index) {
+  if (auto usable = db_->Usable(); !usable.ok()) return usable.error();
   duckdb_prepared_statement stmt = nullptr;
   duckdb_state state = duckdb_prepare_extracted_statement(conn_, statements_, index, &stmt);
-  std::unique_ptr<PreparedStatement> owned(new PreparedStatement(stmt));
+  std::unique_ptr<PreparedStatement> owned(new PreparedStatement(db_, stmt));
   if (state == DuckDBError) {
     const char* err = duckdb_prepare_error(stmt);
     return Error(err ? err : "cannot prepare statement");

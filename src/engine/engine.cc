@@ -40,6 +40,17 @@ std::shared_ptr<const ProjectAnalysis> AnalyzeProject(const CompiledProject& cp)
     auto it = table_of_file.find(d.where.file);
     if (d.severity == Severity::kError && it != table_of_file.end()) an->broken.emplace(it->second, d.ToString());
   }
+  // What a file that does not load defines is broken too: kept, not updated, readers held.
+  for (const auto& b : cp.project.broken) {
+    std::string why = b.file + " does not load";
+    for (const auto& d : cp.diags.all()) {
+      if (d.severity == Severity::kError && d.where.file == b.file) {
+        why = fmt::format("{} does not load: {}", b.file, d.ToString());
+        break;
+      }
+    }
+    for (const auto& name : b.names) an->broken.emplace(name, why);
+  }
   std::set<int> ordered(cp.order.begin(), cp.order.end());
   // One fixed, unmistakable window: its rendering identifies the definition and shows
   // whether the SQL uses its bounds as values.
@@ -215,6 +226,7 @@ PlanInput Engine::PlanInputFor(const CompiledTable& t, const std::vector<Upstrea
   in.state = it == states_.end() ? nullptr : &it->second;
   in.upstream = ups;
   in.now = now_;
+  in.max_windows = cp_->project.max_windows_per_run;
   return in;
 }
 
@@ -310,6 +322,10 @@ TableOutcome Engine::Update(const CompiledTable& t, const ProgressFn& progress) 
     metadata_note = "metadata updated";
   }
   Plan plan = PlanTable(PlanInputFor(t, UpstreamsOf(t)));
+  if (!plan.refused.empty()) {
+    if (it == states_.end() || it->second.last_error != plan.refused) RecordBroken(t, plan.refused);
+    return {name, "failed", plan.refused};
+  }
   if (plan.action == Action::kWait) {
     o.status = !metadata_note.empty() ? "updated" : plan.waiting_on.empty() ? "up_to_date" : "waiting";
     o.detail = metadata_note.empty() ? plan.reason : metadata_note + " (no rebuild); " + plan.reason;
@@ -401,6 +417,9 @@ Result<RunReport> Engine::RunOnce(const std::string& select, const ProgressFn& p
     if (o.failed()) blocked[name] = "failed";
     report.tables.push_back(o);
   }
+  if (!selected) {
+    for (const auto& [name, why] : BrokenFiles(false)) report.tables.push_back({name, "failed", why});
+  }
   // Tables on or below a cycle never reach the order.
   for (const auto& t : cp_->tables) {
     if (t.node < 0 || visited.count(t.node) || !wanted(t)) continue;
@@ -432,6 +451,7 @@ Result<std::optional<Repair>> Engine::RepairOf(const CompiledTable& t, Window ch
   in.changed = changed;
   in.explicit_windows = explicit_windows;
   in.now = now_;
+  in.max_windows = cp_->project.max_windows_per_run;
   return PlanRepair(in);
 }
 
@@ -584,6 +604,24 @@ Result<std::vector<TableStatus>> Engine::Status() {
     }
     out.push_back(std::move(s));
   }
+  for (const auto& [name, why] : BrokenFiles(false)) {
+    TableStatus s;
+    s.table = name;
+    s.strategy = cp_->project.FindBroken(name)->source ? "source" : "?";
+    s.schedule = "?";
+    if (auto it = states_.find(name); it != states_.end()) {
+      s.strategy = it->second.config.value("strategy", "?");
+      s.schedule = it->second.config.value("schedule", "?");
+      s.complete_through = it->second.complete_through;
+      lag(&s);
+      s.last_status = it->second.last_status;
+      s.last_error = it->second.last_error;
+      s.consecutive_failures = it->second.consecutive_failures;
+      s.last_run = last_run[name];
+    }
+    s.next = "broken: " + why + "; its data is kept and not updated, and its readers wait, until the file loads";
+    out.push_back(std::move(s));
+  }
   for (const auto& [name, state] : states_) {
     if (!Removed(state)) continue;
     TableStatus s;
@@ -617,6 +655,10 @@ Result<std::vector<PlannedChange>> Engine::PlanChanges() {
     std::vector<UpstreamStatus> ups = UpstreamsOf(*t);
     PlanInput in = PlanInputFor(*t, ups);
     Plan plan = PlanTable(in);
+    if (!plan.refused.empty()) {
+      out.push_back({name, "refused", plan.refused});
+      continue;
+    }
     auto it = states_.find(name);
     bool built = it != states_.end() && it->second.data_version > 0;
     PlannedChange c;
@@ -650,6 +692,9 @@ Result<std::vector<PlannedChange>> Engine::PlanChanges() {
     states_[name] = StateAfter(def, built ? it->second : TableState{}, plan, written, an_->hashes.at(name), inputs);
   }
   states_ = std::move(saved);
+  for (const auto& [name, why] : BrokenFiles(false)) {
+    out.push_back({name, "broken", why + ": kept as it is, not updated; nothing is dropped"});
+  }
   for (const auto& [name, st] : states_) {
     if (Removed(st)) out.push_back({name, "removed", RemovalNote(st)});
   }
@@ -703,8 +748,30 @@ std::string Engine::RemovalNote(const TableState& st) const {
   return fmt::format("removed from the project{}: not updated; data kept until `derived drop {}`", since, st.table);
 }
 
+std::vector<std::pair<std::string, std::string>> Engine::BrokenFiles(bool record) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& b : cp_->project.broken) {
+    // A file may name its table twice (layout and keys): the one Derived built, if any.
+    std::string name = b.names[0];
+    for (const auto& n : b.names) {
+      if (states_.count(n)) name = n;
+    }
+    const std::string& why = an_->broken.at(name);
+    if (auto it = states_.find(name); record && it != states_.end() && it->second.last_error != why) {
+      // Logged once per distinct problem, like an invalid definition.
+      LogEntry e = Entry(name, it->second.definition_hash, "validate");
+      e.status = "failed";
+      e.error = why;
+      (void)meta_->RecordFailure(e, &it->second);
+    }
+    out.emplace_back(name, why);
+  }
+  return out;
+}
+
 bool Engine::Removed(const TableState& st) const {
-  return st.data_version > 0 && !cp_->project.FindTable(st.table);
+  // Only a table whose file is gone is removed; one whose file does not load is broken.
+  return st.data_version > 0 && !cp_->project.FindTable(st.table) && !cp_->project.FindBroken(st.table);
 }
 
 std::optional<Timestamp> Engine::RemovedAt(const TableState& st) {
@@ -718,6 +785,7 @@ Result<std::vector<TableOutcome>> Engine::SweepRemoved() {
   auto states = meta_->LoadStates();
   if (!states.ok()) return states.error();
   states_ = std::move(*states);
+  BrokenFiles(true);
   std::vector<TableOutcome> out;
   std::vector<std::string> names;  // Drop erases from states_
   for (const auto& [name, st] : states_) {

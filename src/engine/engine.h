@@ -165,6 +165,9 @@ class Engine {
   LogEntry Entry(const std::string& table, const std::string& definition_hash, const char* operation) const;
   // A built table no longer in the project: kept, not updated.
   bool Removed(const TableState& st) const;
+  // Every table or source whose file does not load, with why. `record`: for one Derived
+  // built, the problem goes into its state and the log (once per distinct problem).
+  std::vector<std::pair<std::string, std::string>> BrokenFiles(bool record);
   // For a table removed from the project: since when, and what happens to its data.
   static std::optional<Timestamp> RemovedAt(const TableState& st);
   std::string RemovalNote(const TableState& st) const;

@@ -82,7 +82,8 @@ std::vector<FileDiff> DiffFiles(const std::vector<FileFingerprint>& recorded,
   std::vector<FileDiff> out;
   for (const auto& [path, f] : now) {
     auto it = before.find(path);
-    FileDiff d{path};
+    FileDiff d;
+    d.path = path;
     if (it == before.end()) {
       d.change = FileChange::kAdded;
       d.range = DaysWhere(f->days, all, &d.untimed);
@@ -105,7 +106,9 @@ std::vector<FileDiff> DiffFiles(const std::vector<FileFingerprint>& recorded,
   }
   for (const auto& [path, f] : before) {
     if (now.count(path)) continue;
-    FileDiff d{path, FileChange::kRemoved};
+    FileDiff d;
+    d.path = path;
+    d.change = FileChange::kRemoved;
     d.range = DaysWhere(f->days, all, &d.untimed);
     out.push_back(std::move(d));
   }

@@ -50,6 +50,12 @@ int64_t BatchSize(const TableDef& def, bool window_as_value) {
   return 1;
 }
 
+static std::string TooManyWindows(const TableDef& def, int64_t n, Timestamp from, Timestamp to, int64_t max) {
+  return fmt::format("{} would build {} {} windows in one run ({} to {}), more than limits.max_windows_per_run ({}): "
+                     "check its start and the clock, or raise the limit in derived.yaml",
+                     def.qualified_name(), n, ScheduleName(def.schedule), FormatIso(from), FormatIso(to), max);
+}
+
 std::vector<Batch> MakeBatches(const TableDef& def, Timestamp from, Timestamp to, int64_t per_batch, bool initial) {
   std::vector<Batch> out;
   std::vector<Window> periods = PeriodsBetween(from, to, def.schedule);
@@ -324,6 +330,12 @@ Plan PlanTable(const PlanInput& in) {
   }
   plan.waiting_on.clear();
   plan.reason.clear();
+  if (int64_t n = CountPeriods(from, ready, def.schedule); n > in.max_windows) {
+    plan.action = Action::kWait;
+    plan.refused = TooManyWindows(def, n, from, ready, in.max_windows);
+    plan.reason = plan.refused;
+    return plan;
+  }
   if (fresh && built) {
     plan.action = Action::kRebuild;
     plan.reason = changed ? "definition changed" : fmt::format("upstream {} was rebuilt", rewritten);
@@ -394,6 +406,12 @@ Result<std::optional<Repair>> PlanRepair(const RepairInput& in) {
                                FormatIso(start), FormatIso(done)));
     }
     return Out();
+  }
+  if (int64_t n = CountPeriods(def.strategy == Strategy::kMerge ? start : lo, def.strategy == Strategy::kMerge ? done : hi,
+                               def.schedule);
+      n > in.max_windows) {
+    return Error(TooManyWindows(def, n, def.strategy == Strategy::kMerge ? start : lo,
+                                def.strategy == Strategy::kMerge ? done : hi, in.max_windows));
   }
   if (def.strategy == Strategy::kMerge) {
     // Re-merging corrected windows cannot take back what the old rows contributed (a

@@ -72,6 +72,9 @@ struct Plan {
   // (a new definition, a rewritten input, a repair), not only add to it: its version
   // moves on, and what read it is rebuilt.
   bool rewrites = false;
+  // Not empty: the plan would cover more windows than the project allows in one run
+  // (limits.max_windows_per_run); nothing runs and the table fails with this message.
+  std::string refused;
 
   int windows() const;  // schedule periods the batches cover
 };
@@ -84,6 +87,7 @@ struct PlanInput {
   const TableState* state = nullptr;  // nullptr for a table never built
   std::vector<UpstreamStatus> upstream;
   Timestamp now;
+  int64_t max_windows = kDefaultMaxWindowsPerRun;  // more periods than this: refused
 };
 
 Plan PlanTable(const PlanInput& in);
@@ -124,6 +128,7 @@ struct RepairInput {
   Window changed;
   bool explicit_windows = false;  // a backfill of this table, not a change upstream
   Timestamp now;
+  int64_t max_windows = kDefaultMaxWindowsPerRun;  // more periods than this: an error
 };
 struct Repair {
   Plan plan;       // kWait: nothing to rebuild (a view without tests), changes pass through

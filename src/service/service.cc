@@ -206,6 +206,7 @@ void Service::WorkerLoop() {
       });
     }
     Emit({ServiceEvent::Kind::kFinished, name, o, "", {}});
+    StopIfWarehouseFailed();
     std::lock_guard lock(mu_);
     --running_;
     auto it = updaters_.find(name);
@@ -244,7 +245,18 @@ void Service::TimerLoop() {
     bool poll = now - last_poll >= Seconds(opts_.poll_seconds);
     if (poll) last_poll = now;
     Tick(poll);
+    StopIfWarehouseFailed();
   }
+}
+
+void Service::StopIfWarehouseFailed() {
+  auto failure = base_->Failure();
+  if (!failure || stopping_) return;
+  Emit({ServiceEvent::Kind::kRejected, "", {},
+        "stopping: the warehouse had an I/O error (" + *failure +
+            "); nothing more runs on it in this process. Committed data is intact: restart once the cause is fixed",
+        {}});
+  RequestStop();
 }
 
 // On its own thread: a reload waits for in-flight steps, which must not hold up the timer.

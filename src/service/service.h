@@ -74,6 +74,9 @@ class Service {
   void Interrupt();
   void Wait();
   bool stopping() const { return stopping_; }
+  // Why the service stopped itself: a failed commit or I/O error closed the warehouse
+  // (see db::Database::Failure). nullopt otherwise.
+  std::optional<std::string> Failure() const { return base_->Failure(); }
 
   // Runs the timer's work now: schedule boundaries, due retries, source polls (all of
   // them when `poll_sources`). For tests that move a fixed clock.
@@ -142,6 +145,7 @@ class Service {
   void WatchLoop();
   void TimerLoop();
   void PollSources();
+  void StopIfWarehouseFailed();  // an I/O error: the service stops (see Failure)
   void Emit(ServiceEvent e) const;
   Timestamp Now() const { return clock_->Now(); }
   std::chrono::steady_clock::duration Backoff(int failures) const;

@@ -159,6 +159,20 @@ Window WindowEndingAt(Timestamp period_end, Duration window) {
   return {Add(period_end, window, -1), period_end};
 }
 
+int64_t CountPeriods(Timestamp from, Timestamp to, Schedule schedule) {
+  Timestamp start = FloorToPeriod(from, schedule);
+  if (!(start < to)) return 0;
+  Timestamp last = FloorToPeriod(to, schedule);  // whole periods end at or before `to`
+  if (schedule == Schedule::kMonthly) {
+    auto a = civil::ToCivil(start).date, b = civil::ToCivil(last).date;
+    return (int{b.year()} - int{a.year()}) * 12 + (static_cast<int>(unsigned{b.month()}) - static_cast<int>(unsigned{a.month()}));
+  }
+  int64_t period = schedule == Schedule::kHourly ? civil::kSecondsPerHour
+                   : schedule == Schedule::kDaily ? civil::kSecondsPerDay
+                                                  : 7 * civil::kSecondsPerDay;
+  return (last.seconds - start.seconds) / period;
+}
+
 std::vector<Window> PeriodsBetween(Timestamp from, Timestamp to, Schedule schedule) {
   std::vector<Window> out;
   Duration period = PeriodOf(schedule);

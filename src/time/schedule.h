@@ -62,5 +62,7 @@ Window WindowEndingAt(Timestamp period_end, Duration window);
 // Every whole schedule period [p, p + period) with floor(from) <= p and p + period <= to,
 // in order. A trailing partial period is left out; empty when nothing fits.
 std::vector<Window> PeriodsBetween(Timestamp from, Timestamp to, Schedule schedule);
+// PeriodsBetween(from, to, schedule).size(), without listing them.
+int64_t CountPeriods(Timestamp from, Timestamp to, Schedule schedule);
 
 }  // namespace derived

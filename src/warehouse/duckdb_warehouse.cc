@@ -78,6 +78,7 @@ class DuckDbWarehouse final : public Warehouse {
   Result<std::unique_ptr<Warehouse>> Connect() override { return OpenSession(db_); }
   void Interrupt() override { duckdb_interrupt(conn_->handle()); }
   void InterruptAll() override { db_->InterruptAll(); }
+  std::optional<std::string> Failure() const override { return db_->Failure(); }
   db::Connection* duckdb_connection() override { return conn_.get(); }
 
   // A new connection on `db`, set up as every session must be.

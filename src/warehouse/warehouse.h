@@ -64,6 +64,9 @@ class Warehouse {
   virtual void Interrupt() = 0;
   // Interrupt() on every session of this warehouse in the process.
   virtual void InterruptAll() = 0;
+  // Set once a failed commit or an I/O error has closed the warehouse for this process
+  // (every session of it): nothing more runs, and the process must stop or reopen it.
+  virtual std::optional<std::string> Failure() const = 0;
 
   // Runs statements, discarding results.
   virtual Status Execute(std::string_view sql) = 0;

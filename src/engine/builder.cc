@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "check/typecheck.h"
+#include "crash/crash_point.h"
 #include "engine/audit.h"
 #include "util/hash.h"
 #include "util/strings.h"
@@ -109,6 +110,7 @@ class TableBuilder {
   bool RunBatches() {
     for (const auto& b : req_.plan.batches) {
       if (ctx_.cancel && ctx_.cancel->load()) break;  // the rest waits for the next start
+      crash::Scope scope(StrategyName(def_.strategy));
       double started = WallSeconds();
       std::vector<Written> written = {{b.write, {}}};
       Status st = InTransaction(wh_, [&]() -> Status {
@@ -131,6 +133,7 @@ class TableBuilder {
   // A new version built from scratch in one transaction and swapped in, so readers see
   // the old version until the new one is complete and tested.
   bool RunRebuild() {
+    crash::Scope scope("rebuild");
     double started = WallSeconds();
     std::vector<Written> written;
     std::optional<Window> current;
@@ -162,6 +165,7 @@ class TableBuilder {
   }
 
   bool RunReplace() {
+    crash::Scope scope("replace");
     const auto& b = req_.plan.batches.at(0);
     double started = WallSeconds();
     std::vector<Written> written = {{b.write, {}}};
@@ -190,6 +194,7 @@ class TableBuilder {
   // on it, in one transaction; as its inputs advance only its tests run again. Nothing is
   // stored but its definition, so a failed test leaves the last good view in place.
   bool RunView() {
+    crash::Scope scope("view");
     double started = WallSeconds();
     std::vector<Written> written = {{std::nullopt, {}}};
     Status st = InTransaction(wh_, [&]() -> Status {
@@ -506,6 +511,7 @@ class TableBuilder {
   // Drops the old version and renames the staging table into its place. Returns the
   // old version's row count.
   Result<int64_t> SwapIn() {
+    crash::Scope scope("swap");
     auto exists = TargetExists();
     if (!exists.ok()) return exists.error();
     int64_t old_rows = 0;
@@ -654,6 +660,7 @@ std::string MetadataHash(const TableDef& def) {
 
 Result<TableState> UpdateMetadata(BuildContext& ctx, const TableDef& def, const TableState& state,
                                   const std::string& metadata_hash) {
+  crash::Scope crash_scope("metadata");
   TableState next = state;
   next.config["metadata_hash"] = metadata_hash;
   LogEntry e;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "crash/crash_point.h"
 #include "dag/selector.h"
 #include "util/strings.h"
 #include "warehouse/file_sources.h"
@@ -500,6 +501,7 @@ Result<RunReport> Engine::Restate(const std::string& source, Timestamp from, Tim
 
 void Engine::RestateRange(const std::string& source, Window changed, nlohmann::json details,
                           const ProgressFn& progress, RunReport* report) {
+  crash::Scope crash_scope("restate");
   // The restatement itself goes in the log, so the repairs that follow have a cause.
   LogEntry e = Entry(source, "", "restate");
   e.window = changed;
@@ -702,6 +704,7 @@ Result<std::vector<PlannedChange>> Engine::PlanChanges() {
 }
 
 derived::Status Engine::Drop(const std::string& table, const std::string& reason) {
+  crash::Scope crash_scope("drop");
   std::string name = ToLower(table);
   if (const TableDef* def = cp_->project.FindTable(name)) {
     return Error(fmt::format("{} is still defined in {}: remove it from the project first", name, def->file));
@@ -782,6 +785,7 @@ std::optional<Timestamp> Engine::RemovedAt(const TableState& st) {
 }
 
 Result<std::vector<TableOutcome>> Engine::SweepRemoved() {
+  crash::Scope crash_scope("sweep");
   auto states = meta_->LoadStates();
   if (!states.ok()) return states.error();
   states_ = std::move(*states);
@@ -825,6 +829,7 @@ Result<std::vector<TableOutcome>> Engine::SweepRemoved() {
 }
 
 derived::Status Engine::MarkSource(const std::string& source, Timestamp through) {
+  crash::Scope crash_scope("mark");
   auto found = FindSource(source);
   if (!found.ok()) return found.error();
   const SourceDef* s = *found;

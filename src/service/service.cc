@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "crash/crash_point.h"
 #include "util/strings.h"
 
 namespace derived {
@@ -402,6 +403,7 @@ Result<std::string> Service::Reload() {
 }
 
 Result<std::string> Service::Reload(bool* settled) {
+  crash::Scope crash_scope("reload");
   std::lock_guard command(command_mu_);
   std::lock_guard reloading(reload_mu_);
   *settled = true;

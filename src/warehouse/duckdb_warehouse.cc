@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "crash/crash_point.h"
+#include "db/sql_text.h"
 #include "util/strings.h"
 #include "warehouse/warehouse.h"
 
@@ -44,9 +46,19 @@ int64_t ChangedRows(const db::Rows& rows) {
   return std::stoll(*rows.at(0, 0));
 }
 
+// Runs one statement between its two crash points (crash/crash_point.h).
+template <typename Fn>
+auto AtCrashPoints(std::string_view sql, Fn&& fn) {
+  crash::Statement(sql, false);
+  auto result = fn();
+  crash::Statement(sql, true);
+  return result;
+}
+
 class DuckDbStatement final : public Statement {
  public:
-  explicit DuckDbStatement(std::unique_ptr<db::PreparedStatement> stmt) : stmt_(std::move(stmt)) {}
+  DuckDbStatement(std::unique_ptr<db::PreparedStatement> stmt, std::string_view sql)
+      : stmt_(std::move(stmt)), verb_(db::FirstWord(sql)) {}
 
   Result<int64_t> Run(const std::vector<Value>& params) override {
     for (size_t i = 0; i < params.size(); ++i) {
@@ -58,13 +70,14 @@ class DuckDbStatement final : public Statement {
       if (const auto* b = std::get_if<bool>(&v)) st = stmt_->BindBool(i + 1, *b);
       if (!st.ok()) return st.error();
     }
-    auto r = stmt_->Execute();
+    auto r = AtCrashPoints(verb_, [&] { return stmt_->Execute(); });
     if (!r.ok()) return r.error();
     return ChangedRows(*r);
   }
 
  private:
   std::unique_ptr<db::PreparedStatement> stmt_;
+  std::string verb_;  // for its crash points
 };
 
 class DuckDbWarehouse final : public Warehouse {
@@ -90,11 +103,15 @@ class DuckDbWarehouse final : public Warehouse {
     return std::unique_ptr<Warehouse>(new DuckDbWarehouse(std::move(db), std::move(*conn)));
   }
 
-  Status Execute(std::string_view sql) override { return conn_->Execute(sql); }
-  Result<db::Rows> Query(std::string_view sql) override { return conn_->Query(sql); }
+  Status Execute(std::string_view sql) override {
+    return AtCrashPoints(sql, [&] { return conn_->Execute(sql); });
+  }
+  Result<db::Rows> Query(std::string_view sql) override {
+    return AtCrashPoints(sql, [&] { return conn_->Query(sql); });
+  }
 
   Result<int64_t> ExecuteCount(std::string_view sql) override {
-    auto rows = conn_->Query(sql);
+    auto rows = AtCrashPoints(sql, [&] { return conn_->Query(sql); });
     if (!rows.ok()) return rows.error();
     return ChangedRows(*rows);
   }
@@ -102,12 +119,12 @@ class DuckDbWarehouse final : public Warehouse {
   Result<std::unique_ptr<Statement>> Prepare(std::string_view sql) override {
     auto stmt = conn_->Prepare(sql);
     if (!stmt.ok()) return stmt.error();
-    return std::unique_ptr<Statement>(new DuckDbStatement(std::move(*stmt)));
+    return std::unique_ptr<Statement>(new DuckDbStatement(std::move(*stmt), sql));
   }
 
-  Status Begin() override { return conn_->Execute("BEGIN TRANSACTION"); }
-  Status Commit() override { return conn_->Execute("COMMIT"); }
-  Status Rollback() override { return conn_->Execute("ROLLBACK"); }
+  Status Begin() override { return Execute("BEGIN TRANSACTION"); }
+  Status Commit() override { return Execute("COMMIT"); }
+  Status Rollback() override { return Execute("ROLLBACK"); }
 
   // Not cached: a schema created inside a transaction that rolled back is gone again.
   Status UseDataset(const std::string& dataset) override {

@@ -28,7 +28,8 @@ using RenderTestSql = std::function<Result<std::string>(const TestDef&)>;
 Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def, const std::string& table,
                                               const RenderTestSql& render);
 
-// The query returning the rows that break a test (not used for row_count).
+// The query returning the rows that break a test (not used for row_count; for a custom
+// test, its SQL template).
 std::string OffendingRowsSql(const SqlDialect& d, const TestDef& test, const std::string& table);
 
 }  // namespace derived

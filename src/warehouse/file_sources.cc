@@ -1,11 +1,12 @@
 #include "warehouse/file_sources.h"
 
-#include <filesystem>
 #include <climits>
+#include <filesystem>
 #include <optional>
 
 #include <fmt/format.h>
 
+#include "check/file_access.h"
 #include "util/strings.h"
 
 namespace derived {
@@ -24,11 +25,7 @@ std::string Reader(FileFormat format, const std::string& files, const std::strin
   return "";
 }
 
-std::string Glob(const std::string& root, const SourceDef& s) {
-  std::filesystem::path path(s.location);
-  if (path.is_relative()) path = std::filesystem::path(root) / path;
-  return path.lexically_normal().string();
-}
+std::string Glob(const std::string& root, const SourceDef& s) { return SourceGlob(root, s); }
 
 // Declared columns are selected and cast to their declared types, so the view has the
 // schema the type-check assumed; otherwise the files' own columns.

@@ -81,7 +81,13 @@ Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def
     // A test's query, a user's or one of ours, is checked to be one SELECT and runs only
     // as the subquery it is, never pasted (sql/embed.h).
     auto checked = wh.CheckQuery(q);
-    if (!checked.ok()) return Error(fmt::format("test '{}' could not run: {}", test.name, checked.error().message));
+    if (!checked.ok()) {
+      // A custom test's template can render differently for this run's window than for
+      // the one validate checked.
+      return Error(fmt::format("test '{}' could not run: its SQL as rendered for this run is not one SELECT: {}",
+                               test.name, checked.error().message),
+                   test.where);
+    }
     auto count = wh.QueryEmbedded(*checked, sql::Embedding::Subquery("SELECT count(*) FROM ", "offending", ""));
     if (!count.ok()) return Error(fmt::format("test '{}' could not run: {}", test.name, count.error().message));
     int64_t n = std::stoll(count->at(0, 0).value_or("0"));

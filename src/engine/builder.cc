@@ -173,10 +173,10 @@ class TableBuilder {
       if (auto s = wh_.Execute("DROP TABLE IF EXISTS " + Staging()); !s.ok()) return s;
       std::vector<OutputColumn> cols;
       if (auto s = Prepare(b, &cols); !s.ok()) return s;
-      auto created = wh_.QueryEmbedded(*query_, AsQ(fmt::format("SELECT {} FROM ", SelectList(cols)), OrderBy(),
-                                                    fmt::format("CREATE TABLE {} AS ", Staging()),
-                                                    db::StatementType::kCreate));
-      if (!created.ok()) return QueryFailed(created.error());
+      const sql::Embedding create = AsQ(fmt::format("SELECT {} FROM ", SelectList(cols)), OrderBy(),
+                                        fmt::format("CREATE TABLE {} AS ", Staging()), db::StatementType::kCreate);
+      auto created = wh_.QueryEmbedded(*query_, create);
+      if (!created.ok()) return QueryFailed(created.error(), create.QueryLine());
       auto new_rows = CountRows(Staging());
       if (!new_rows.ok()) return new_rows.error();
       auto old_rows = SwapIn();
@@ -203,10 +203,11 @@ class TableBuilder {
         derived::Batch b;
         b.read = b.write = req_.table->window;
         if (auto s = Prepare(b, &cols); !s.ok()) return s;
-        auto created = wh_.QueryEmbedded(*query_, AsQ(fmt::format("SELECT {} FROM ", SelectList(cols)), "",
-                                                      fmt::format("CREATE OR REPLACE VIEW {} AS ", Target()),
-                                                      db::StatementType::kCreate));
-        if (!created.ok()) return QueryFailed(created.error());
+        const sql::Embedding create = AsQ(fmt::format("SELECT {} FROM ", SelectList(cols)), "",
+                                          fmt::format("CREATE OR REPLACE VIEW {} AS ", Target()),
+                                          db::StatementType::kCreate);
+        auto created = wh_.QueryEmbedded(*query_, create);
+        if (!created.ok()) return QueryFailed(created.error(), create.QueryLine());
         if (auto s = Describe(); !s.ok()) return s;
       }
       if (auto s = Audit(Target()); !s.ok()) return s;
@@ -268,7 +269,7 @@ class TableBuilder {
     if (!columns_) {
       if (auto s = wh_.UseDataset(def_.dataset); !s.ok()) return s;
       auto described = wh_.DescribeQuery(*query_);
-      if (!described.ok()) return QueryFailed(described.error());
+      if (!described.ok()) return QueryFailed(described.error(), sql::Embedding::Describe().QueryLine());
       if (auto s = CheckColumns(*described); !s.ok()) return s;
       columns_ = std::move(*described);
     }
@@ -296,12 +297,12 @@ class TableBuilder {
     return Error(fmt::format("{}: the query was not run: {}{}", at.ToString(), why, note), at);
   }
 
-  // An engine error about a statement embedding the query (on its second line, as AsQ()
-  // and DescribeQuery() put it), pointed at the template line that wrote the SQL.
-  Status QueryFailed(const Status& st) const {
+  // An engine error about a statement embedding the query (beginning on line
+  // `query_line`: sql::Embedding::QueryLine), pointed at the template line that wrote it.
+  Status QueryFailed(const Status& st, int query_line = 2) const {
     const std::string& msg = st.error().message;
     if (rendered_) {
-      if (auto o = rendered_->LocateEngineError(msg, 2, RenderedSql::Embedding::kStripped)) {
+      if (auto o = rendered_->LocateEngineError(msg, query_line, RenderedSql::Embedding::kStripped)) {
         return Error(fmt::format("{}: the query failed: {}{}", o->where.ToString(), WithoutEngineExcerpt(msg),
                                  o->Note()),
                      o->where);
@@ -420,9 +421,10 @@ class TableBuilder {
     if (!exists) {
       // Explicit DDL, not `CREATE TABLE AS ... LIMIT 0`: DuckDB commits every later
       // append to a table made that way several times slower.
+      const sql::Embedding describe = AsQ(fmt::format("DESCRIBE SELECT {} FROM ", SelectList(cols)), "");
       auto shape = merge ? wh_.Describe("SELECT * FROM " + d_.TempTable(kCombinedTable))
-                         : wh_.DescribeQuery(*query_, AsQ(fmt::format("DESCRIBE SELECT {} FROM ", SelectList(cols)), ""));
-      if (!shape.ok()) return QueryFailed(shape.error());
+                         : wh_.DescribeQuery(*query_, describe);
+      if (!shape.ok()) return QueryFailed(shape.error(), describe.QueryLine());
       std::vector<std::string> defs;
       for (const auto& col : *shape) defs.push_back(d_.Ident(col.name) + " " + col.type);
       auto st = wh_.Execute(fmt::format("CREATE TABLE {} ({})", target, Join(defs, ", ")));
@@ -460,14 +462,15 @@ class TableBuilder {
     }
     // Rows outside the window would survive a re-run of it: the guard refuses them
     // while the rows stream in, with no second pass over the batch.
-    auto inserted = wh_.ExecuteEmbeddedCount(
-        *query_, AsQ(fmt::format("SELECT {} FROM ", SelectList(cols)),
-                     fmt::format(" WHERE CASE WHEN {} THEN error({}) ELSE true END{}", OutsideWindow(b.write),
-                                 d_.Literal(kOutsideWindow), OrderBy()),
-                     fmt::format("INSERT INTO {} ({}) ", target, ColumnNames(cols)), db::StatementType::kInsert));
+    const sql::Embedding insert =
+        AsQ(fmt::format("SELECT {} FROM ", SelectList(cols)),
+            fmt::format(" WHERE CASE WHEN {} THEN error({}) ELSE true END{}", OutsideWindow(b.write),
+                        d_.Literal(kOutsideWindow), OrderBy()),
+            fmt::format("INSERT INTO {} ({}) ", target, ColumnNames(cols)), db::StatementType::kInsert);
+    auto inserted = wh_.ExecuteEmbeddedCount(*query_, insert);
     if (!inserted.ok()) return inserted.error().message.find(kOutsideWindow) != std::string::npos
                                   ? inserted.error()
-                                  : QueryFailed(inserted.error());
+                                  : QueryFailed(inserted.error(), insert.QueryLine());
     c->deleted += *deleted;
     c->inserted += *inserted;
     return Status::Ok();
@@ -492,13 +495,15 @@ class TableBuilder {
       aggs.push_back(d_.BatchAggregate(RuleOf(col.name), q, tc) + " AS " + q);
     }
     if (auto st = wh_.Execute("DROP TABLE IF EXISTS " + d_.TempTable(kCombinedTable)); !st.ok()) return st;
-    auto made = wh_.QueryEmbedded(
-        *query_, AsQ(fmt::format("SELECT {} FROM (SELECT {} FROM ", Join(aggs, ", "), SelectList(cols)),
-                     fmt::format(" WHERE CASE WHEN {} THEN error({}) ELSE true END) AS src GROUP BY {}",
-                                 Join(null_conds, " OR "), d_.Literal(kNullKey), Join(keys, ", ")),
-                     fmt::format("CREATE TEMPORARY TABLE {} AS ", d_.Ident(kCombinedTable)),
-                     db::StatementType::kCreate));
-    if (!made.ok() && made.error().message.find(kNullKey) == std::string::npos) return QueryFailed(made.error());
+    const sql::Embedding combine =
+        AsQ(fmt::format("SELECT {} FROM (SELECT {} FROM ", Join(aggs, ", "), SelectList(cols)),
+            fmt::format(" WHERE CASE WHEN {} THEN error({}) ELSE true END) AS src GROUP BY {}",
+                        Join(null_conds, " OR "), d_.Literal(kNullKey), Join(keys, ", ")),
+            fmt::format("CREATE TEMPORARY TABLE {} AS ", d_.Ident(kCombinedTable)), db::StatementType::kCreate);
+    auto made = wh_.QueryEmbedded(*query_, combine);
+    if (!made.ok() && made.error().message.find(kNullKey) == std::string::npos) {
+      return QueryFailed(made.error(), combine.QueryLine());
+    }
     return made.ok() ? Status::Ok() : Status(made.error());
   }
 
@@ -563,7 +568,10 @@ class TableBuilder {
     auto failures = RunDataTests(wh_, def_, table, [&](const TestDef& t) {
       return ctx_.cp->RenderText(*req_.table, t.sql, t.where, window);
     });
-    if (!failures.ok()) return Error(fmt::format("{}: {}", def_.file, failures.error().message));
+    if (!failures.ok()) {
+      const Location& at = failures.error().where;
+      return Error(fmt::format("{}: {}", at.file.empty() ? def_.file : at.ToString(), failures.error().message));
+    }
     if (failures->empty()) return Status::Ok();
     std::vector<std::string> lines;
     nlohmann::json tests = nlohmann::json::array();

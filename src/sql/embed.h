@@ -12,8 +12,10 @@
 // query with the very tree it had alone (SqlParser::CheckEmbedded). Then the whole statement
 // runs only if DuckDB reads it as exactly one statement of the expected type
 // (db::Connection::QueryOne). So what executes is one statement of Derived's, and the one
-// SELECT of the user's that was parsed, nothing more: text that closes the parenthesis,
-// ends the statement or comments the rest out changes the tree, and is refused.
+// SELECT of the user's that was parsed, nothing more. (A query that parses alone has
+// balanced parentheses and ends outside any string or block comment, so Derived's
+// parentheses hold exactly its text; text that closed them, ended the statement or
+// commented the rest out would not parse alone, or would change the tree, and is refused.)
 #pragma once
 
 #include <set>

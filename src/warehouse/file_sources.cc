@@ -39,7 +39,13 @@ std::string ViewSql(const SqlDialect& d, const SourceDef& s, const std::string& 
                      select.empty() ? "*" : Join(select, ", "), Reader(s.format, d.Literal(glob)));
 }
 
-std::string FirstLine(const std::string& message) { return Split(Trim(message), '\n')[0]; }
+// The first line, and for a path the engine may not reach (db/lockdown.h), why.
+std::string FirstLine(const std::string& message) {
+  std::string line = Split(Trim(message), '\n')[0];
+  if (line.find("Permission Error") == std::string::npos) return line;
+  return line + " (the engine reads only the project directory and the file-source locations it was opened with: "
+                "a location added outside the project is read once `derived run` restarts)";
+}
 
 // The first of `s`'s files that cannot be read on its own (project-relative when it is
 // inside the project), for an error that names it; nullopt when each reads alone (the

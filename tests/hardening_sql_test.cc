@@ -168,6 +168,37 @@ TEST(Hardening, FreshnessQueryCannotRunStatements) {
   EXPECT_THAT(r.err, HasSubstr("freshness query: invalid SQL: syntax error"));
 }
 
+// Not one of the findings, found beside them: a declared column type went into the SQL
+// Derived writes as it was written, and a file source's view ran whatever followed it.
+TEST(Hardening, DeclaredColumnTypeCannotRunStatements) {
+  WarehouseProject p;
+  UsersAndAnotherTeamsTable(p);
+  p.Write("landing/x.csv", "a\n1\n");
+  const std::string type = "INT) AS a FROM read_csv('" + p.dir().str() +
+                           "/landing/x.csv'); DROP TABLE raw.users; SELECT CAST(1 AS INT";
+  p.Write("sources/raw/files.yaml", "location: landing/*.csv\nfreshness: static\ncolumns:\n"
+                                    "  - {name: a, type: \"" + type + "\"}\n");
+  auto r = p.Derived({"validate"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("sources/raw/files.yaml:4:5: error: '" + type + "' is not a type"));
+  r = p.Derived({"run", "--once"}, "2024-01-04");
+  ExpectUntouched(p, "a file source's column type");
+  EXPECT_THAT(p.Derived({"status"}, "2024-01-04").out, HasSubstr("column 'a': '" + type + "' is not a type"));
+
+  // Without a semicolon, a type that is more than a type is refused the same way.
+  std::filesystem::remove(p.dir().path() / "sources/raw/files.yaml");
+  p.Write("tables/core/t.yaml", "schedule: daily\nstrategy: replace\nstart: 2024-01-01\n"
+                                "columns: [{name: id, type: \"BIGINT) AS id, (SELECT 1) AS x, CAST(NULL AS BIGINT\"}]\n"
+                                "sql: SELECT id FROM raw.users\n");
+  r = p.Derived({"validate"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("tables/core/t.yaml:4:"));
+  EXPECT_THAT(r.err, HasSubstr("is not a type"));
+  r = p.Derived({"run", "--once"}, "2024-01-04");
+  EXPECT_NE(r.exit_code, 0);
+  ExpectUntouched(p, "a table's column type");
+}
+
 // Polls `done` for up to ten seconds.
 bool Eventually(const std::function<bool()>& done) {
   for (int i = 0; i < 200; ++i) {

@@ -126,6 +126,8 @@ Result<std::string> TypeChecker::CanonicalType(const std::string& type) {
   Result<std::string> result = Error("");
   if (type.find(';') != std::string::npos) {
     result = Error(fmt::format("'{}' is not a type", type));
+  } else if (auto st = parser_->CheckType(type); !st.ok()) {
+    result = st.error();
   } else {
     auto rows = conn_->Query("DESCRIBE SELECT CAST(NULL AS " + type + ") AS t");
     if (rows.ok() && rows->size() == 1 && rows->at(0, 1)) {

@@ -1,5 +1,6 @@
 #include "engine/builder.h"
 
+#include <map>
 #include <random>
 #include <set>
 
@@ -367,7 +368,10 @@ class TableBuilder {
       auto declared = wh_.CanonicalType(dc.type);
       if (!declared.ok()) {
         problems.push_back(fmt::format("column '{}': {}", dc.name, declared.error().message));
-      } else if (!TypeFits(*declared, c->type)) {
+        continue;
+      }
+      declared_types_[dc.name] = *declared;
+      if (!TypeFits(*declared, c->type)) {
         problems.push_back(fmt::format("column '{}' is declared {} but the query returns {}", dc.name, *declared,
                                        c->type));
       }
@@ -383,15 +387,14 @@ class TableBuilder {
     return Error(fmt::format("{}: {}", def_.file, Join(problems, "; ")));
   }
 
-  // The batch's columns, cast to their declared types.
+  // The batch's columns, cast to their declared types in the engine's spelling (checked
+  // by CheckColumns, never the declaration's own text).
   std::string SelectList(const std::vector<OutputColumn>& cols) const {
     std::vector<std::string> out;
     for (const auto& c : cols) {
-      std::string type;
-      for (const auto& dc : def_.columns)
-        if (dc.name == c.name) type = dc.type;
-      out.push_back(type.empty() ? d_.Ident(c.name)
-                                 : fmt::format("CAST({0} AS {1}) AS {0}", d_.Ident(c.name), type));
+      auto it = declared_types_.find(c.name);
+      out.push_back(it == declared_types_.end() ? d_.Ident(c.name)
+                                                : fmt::format("CAST({0} AS {1}) AS {0}", d_.Ident(c.name), it->second));
     }
     return Join(out, ", ");
   }
@@ -658,6 +661,7 @@ class TableBuilder {
   std::optional<sql::CheckedSelect> query_;  // ... and checked to be one SELECT
   bool target_checked_ = false;  // the existing table's columns were compared once
   std::optional<std::vector<OutputColumn>> columns_;  // the query's, checked
+  std::map<std::string, std::string> declared_types_;  // column -> canonical declared type
   int progress_windows_ = 0;
   int64_t progress_rows_ = 0;
 };

@@ -91,6 +91,22 @@ TEST_F(EmbedTest, AStatementMustHoldTheCheckedQueryAsItReadsAlone) {
   EXPECT_FALSE(parser_->CheckEmbedded(describe.Select("SELECT 1"), q, describe).ok());
 }
 
+TEST_F(EmbedTest, ADeclaredTypeIsOneTypeNameAndNothingElse) {
+  for (const char* type : {"BIGINT", "int", "DECIMAL(18, 3)", "VARCHAR[]", "INTEGER[3]", "STRUCT(a INT, \"b c\" VARCHAR)",
+                           "MAP(VARCHAR, DOUBLE)", "ENUM('a', 'it''s')", "TIMESTAMP WITH TIME ZONE"}) {
+    EXPECT_TRUE(parser_->CheckType(type).ok()) << type;
+  }
+  for (const char* type : {"", "INT) AS a, (SELECT 1) AS b, CAST(NULL AS INT", "INT) AS t FROM t --",
+                           "INT); DROP TABLE t; SELECT CAST(NULL AS INT", "INT) AS x", "INT) + 1 + CAST(1 AS INT",
+                           "INT) AS a FROM read_text('/etc/passwd') WHERE (true"}) {
+    Status st = parser_->CheckType(type);
+    EXPECT_FALSE(st.ok()) << type;
+    if (!st.ok()) {
+      EXPECT_THAT(st.error().message, HasSubstr("is not a type")) << type;
+    }
+  }
+}
+
 TEST_F(EmbedTest, TheStatementRunsOnlyAsOneOfTheExpectedType) {
   CheckedSelect q = Checked("SELECT a FROM t");
   Embedding insert = Embedding::Subquery("SELECT a + 10 FROM ", "q", "", "INSERT INTO t ", db::StatementType::kInsert);

@@ -130,4 +130,15 @@ Status SqlParser::CheckEmbedded(std::string_view select, const CheckedSelect& qu
   return Status::Ok();
 }
 
+Status SqlParser::CheckType(std::string_view type) {
+  auto refuse = [&] { return Error(fmt::format("'{}' is not a type", type)); };
+  if (type.find('\0') != std::string_view::npos || Trim(type).empty()) return refuse();
+  bool one_cast = false;
+  Status st = WithTree("SELECT CAST(NULL AS " + std::string(type) + ")", [&](const simdjson::dom::element& stmt) {
+    one_cast = IsNullCastAlone(stmt);
+  });
+  if (!st.ok() || !one_cast) return refuse();
+  return Status::Ok();
+}
+
 }  // namespace derived::sql

@@ -43,6 +43,11 @@ class SqlParser {
   // (sql/embed.h). An error, saying that nothing ran, otherwise.
   Status CheckEmbedded(std::string_view select, const CheckedSelect& query, const Embedding& embedding);
 
+  // Checks that `type` (a declared column type, a user's text) is one type name and
+  // nothing else: `CAST(NULL AS <type>)` must parse as that cast alone. Statements
+  // Derived writes spell types as the engine does afterwards (its canonical name).
+  Status CheckType(std::string_view type);
+
   // Output columns of `sql` and the input columns each is computed from.
   Result<QueryLineage> Lineage(std::string_view sql, const SchemaLookup& schemas);
 

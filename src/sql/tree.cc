@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <initializer_list>
+
 #include <fmt/format.h>
 
 #include "sql/embed.h"
@@ -99,6 +102,38 @@ std::vector<element> EmbeddedQueries(const element& statement, std::string_view 
   std::vector<element> found;
   FindEmbedded(statement, alias, &found);
   return found;
+}
+
+bool IsNullCastAlone(const element& statement) {
+  // Every key an object may have; anything else is more than the cast.
+  auto only = [](const object& obj, std::initializer_list<std::string_view> keys) {
+    for (auto field : obj) {
+      if (std::find(keys.begin(), keys.end(), field.key) == keys.end()) return false;
+    }
+    return true;
+  };
+  object stmt, node, from, cast, child;
+  array list;
+  if (statement.get(stmt) != simdjson::SUCCESS || !only(stmt, {"node"})) return false;
+  if (stmt.at_key("node").get(node) != simdjson::SUCCESS ||
+      !only(node, {"type", "select_list", "from_table", "aggregate_handling"}) ||
+      StringField(node, "type") != "SELECT_NODE" || StringField(node, "aggregate_handling") != "STANDARD_HANDLING") {
+    return false;
+  }
+  if (node.at_key("from_table").get(from) != simdjson::SUCCESS || !only(from, {"type"}) ||
+      StringField(from, "type") != "EMPTY") {
+    return false;
+  }
+  if (node.at_key("select_list").get(list) != simdjson::SUCCESS || list.size() != 1) return false;
+  if (list.at(0).get(cast) != simdjson::SUCCESS ||
+      !only(cast, {"class", "type", "query_location", "child", "cast_type"}) ||
+      StringField(cast, "class") != "CAST" || StringField(cast, "type") != "OPERATOR_CAST") {
+    return false;
+  }
+  bool is_null = false;
+  return cast.at_key("child").get(child) == simdjson::SUCCESS &&
+         only(child, {"class", "type", "query_location", "value"}) && StringField(child, "class") == "CONSTANT" &&
+         child.at_pointer("/value/is_null").get(is_null) == simdjson::SUCCESS && is_null;
 }
 
 std::string RefusedFunctionIn(const element& e) {

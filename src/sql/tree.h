@@ -21,6 +21,10 @@ std::string CanonicalTree(const simdjson::dom::element& e);
 // DESCRIBE describes.
 std::vector<simdjson::dom::element> EmbeddedQueries(const simdjson::dom::element& statement, std::string_view alias);
 
+// True when `statement` is `SELECT CAST(NULL AS t)` and nothing more (no alias, FROM,
+// WHERE, other columns or clauses), whatever the type t.
+bool IsNullCastAlone(const simdjson::dom::element& statement);
+
 // The first function the tree calls that user SQL may not call (RefusedFunctions), or "".
 std::string RefusedFunctionIn(const simdjson::dom::element& e);
 

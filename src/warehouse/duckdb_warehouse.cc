@@ -150,7 +150,7 @@ class DuckDbWarehouse final : public Warehouse {
 
   Result<std::vector<OutputColumn>> Describe(std::string_view select) override {
     // On a line of its own, so an error's "LINE n" counts the query's lines.
-    auto rows = conn_->Query("DESCRIBE\n" + std::string(select));
+    auto rows = conn_->QueryOne("DESCRIBE\n" + std::string(select), db::StatementType::kSelect);
     if (!rows.ok()) return rows.error();
     return Columns(*rows);
   }
@@ -158,9 +158,14 @@ class DuckDbWarehouse final : public Warehouse {
   Result<std::string> CanonicalType(const std::string& type) override {
     auto it = canonical_.find(type);
     if (it != canonical_.end()) return it->second;
-    if (type.find(';') != std::string::npos) return Error(fmt::format("'{}' is not a type", type));
+    // A declared type is a user's text: only one type name may go into Derived's SQL,
+    // and then in the engine's own spelling (sql/parser.h).
+    auto parser = Parser();
+    if (!parser.ok()) return parser.error();
+    if (auto st = (*parser)->CheckType(type); !st.ok()) return st.error();
     auto cols = Describe("SELECT CAST(NULL AS " + type + ") AS t");
     if (!cols.ok() || cols->size() != 1) return Error(fmt::format("unknown type '{}'", type));
+    if (auto st = (*parser)->CheckType((*cols)[0].type); !st.ok()) return st.error();
     canonical_[type] = (*cols)[0].type;
     return (*cols)[0].type;
   }

@@ -99,7 +99,8 @@ class Warehouse {
   // The output columns of a SELECT of Derived's own (never a user's: see DescribeQuery),
   // without running it. The SELECT starts on the statement's second line.
   virtual Result<std::vector<OutputColumn>> Describe(std::string_view select) = 0;
-  // The engine's canonical spelling of a type name ("int" -> "INTEGER").
+  // The engine's canonical spelling of a type name ("int" -> "INTEGER"), checked to be
+  // one type name alone: declared types go into Derived's SQL only in this spelling.
   virtual Result<std::string> CanonicalType(const std::string& type) = 0;
 
   // The columns of a table in order, or nullopt when it does not exist.

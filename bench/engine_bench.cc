@@ -41,8 +41,10 @@ void Write(const fs::path& path, const std::string& text) {
 struct Direct {
   std::unique_ptr<derived::db::Database> db;
   std::unique_ptr<derived::db::Connection> conn;
-  explicit Direct(const std::string& path) {
-    auto d = derived::db::Database::Open(path);
+  explicit Direct(const std::string& path, bool tuned = false) {
+    derived::db::OpenOptions options;
+    if (tuned) options.config = {{"checkpoint_threshold", "256MB"}};
+    auto d = derived::db::Database::Open(path, options);
     if (!d.ok()) std::exit(1);
     db = std::move(*d);
     auto c = derived::db::Connection::Open(*db);
@@ -115,8 +117,7 @@ sql: |
     // the checkpoint threshold Derived sets, so the engine's own cost shows alone.
     for (bool tuned : {false, true}) {
       fs::copy_file(seed_path, dir / "direct.duckdb", fs::copy_options::overwrite_existing);
-      auto d = std::make_unique<Direct>((dir / "direct.duckdb").string());
-      if (tuned) Check(d->conn->Execute("SET checkpoint_threshold = '256MB'"), "tune");
+      auto d = std::make_unique<Direct>((dir / "direct.duckdb").string(), tuned);
       const derived::CompiledTable& t = cp->tables.at(0);
       Check(d->conn->Execute("CREATE SCHEMA core; CREATE TABLE core.events (user_id BIGINT, ts TIMESTAMP, " +
                              std::string(aggregate ? "n BIGINT, " : "") + "amount DOUBLE)"),

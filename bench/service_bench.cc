@@ -144,7 +144,7 @@ Dag WriteProject(const fs::path& dir, int layers, int width, int hours, uint32_t
     previous = layer;
   }
   // The day's raw data, there before the service starts; marks release it hour by hour.
-  auto wh = derived::OpenDuckDbWarehouse((dir / "wh.duckdb").string());
+  auto wh = derived::OpenDuckDbWarehouse((dir / "wh.duckdb").string(), derived::db::FileAccess::Unrestricted());
   if (!wh.ok()) Die("open warehouse: " + wh.error().ToString());
   Check((*wh)->Execute("CREATE SCHEMA IF NOT EXISTS raw"), "create raw");
   for (int s = 0; s < kSources; ++s) {
@@ -342,7 +342,7 @@ void BM_ServiceDay(benchmark::State& state) {
     }
 
     // --- SQL time alone, from the log ------------------------------------------------
-    auto wh = derived::OpenDuckDbWarehouse((dir / "wh.duckdb").string());
+    auto wh = derived::OpenDuckDbWarehouse((dir / "wh.duckdb").string(), derived::db::FileAccess::Unrestricted());
     if (!wh.ok()) Die("reopen warehouse: " + wh.error().ToString());
     std::string measured = fmt::format("window_start >= {} AND window_start < {}",
                                        derived::FormatSqlLiteral(hour_start(1)),

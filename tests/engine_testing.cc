@@ -30,7 +30,7 @@ bool ServiceRunning(const TempDir& dir) {
 }
 
 Result<std::unique_ptr<Warehouse>> OpenDirectly(const TempDir& dir) {
-  return OpenDuckDbWarehouse((dir.path() / "warehouse.duckdb").string());
+  return OpenDuckDbWarehouse((dir.path() / "warehouse.duckdb").string(), db::FileAccess::Unrestricted());
 }
 
 }  // namespace

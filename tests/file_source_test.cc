@@ -20,7 +20,7 @@ using ::testing::IsEmpty;
 class FileSource : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto wh = OpenDuckDbWarehouse(":memory:");
+    auto wh = OpenDuckDbWarehouse(":memory:", db::FileAccess::Unrestricted());
     ASSERT_TRUE(wh.ok()) << wh.error().message;
     wh_ = std::move(*wh);
     project_.root = dir_.str();

@@ -49,7 +49,7 @@ class Runner {
 class OnceRunner final : public Runner {
  public:
   explicit OnceRunner(const std::string& root) : root_(root) {
-    auto wh = OpenDuckDbWarehouse(root + "/warehouse.duckdb");
+    auto wh = OpenDuckDbWarehouse(root + "/warehouse.duckdb", db::FileAccess::Unrestricted());
     if (!wh.ok()) throw std::runtime_error(wh.error().message);
     base_ = std::move(*wh);
   }
@@ -190,7 +190,7 @@ class Driver {
     for (int w = 0; w < RandomProject::kCsvWeeks; ++w) proj_.WriteCsvWeek(w, 0);
     now_ = Hours(RandomProject::Start(), 6);
     {  // The raw tables exist before anything reads them.
-      auto wh = OpenDuckDbWarehouse(dir_.str() + "/warehouse.duckdb");
+      auto wh = OpenDuckDbWarehouse(dir_.str() + "/warehouse.duckdb", db::FileAccess::Unrestricted());
       if (!wh.ok()) throw std::runtime_error(wh.error().message);
       std::string sql = "CREATE SCHEMA raw;";
       for (size_t i = 0; i < proj_.nodes().size(); ++i) {

@@ -269,7 +269,7 @@ void FilesLandedWhileTheServiceRunsFlowThrough(bool marker) {
   Background service(Args(p, {"run", "--poll", "0.2"}), {"DERIVED_NOW=2024-01-20T00:00:00Z"});
   ASSERT_TRUE(Eventually([&] { return std::filesystem::exists(p.dir().path() / ".derived/service.json"); }));
   // An ingestion job lands one file per day with its own DuckDB, not the warehouse's.
-  auto lander = OpenDuckDbWarehouse(":memory:");
+  auto lander = OpenDuckDbWarehouse(":memory:", db::FileAccess::Unrestricted());
   ASSERT_TRUE(lander.ok());
   const auto landing = p.dir().path() / "landing/events";
   std::filesystem::create_directories(landing);

@@ -9,7 +9,8 @@
 namespace derived {
 namespace {
 
-constexpr std::string_view kDescribe = "DESCRIBE ";
+// What Embedding::Describe() puts before the query.
+constexpr std::string_view kDescribe = "DESCRIBE\n";
 
 // An engine error as the user reads it, and the byte offset in the statement it points at.
 struct EngineError {
@@ -37,18 +38,24 @@ EngineError DecodeEngineError(const std::string& raw) {
 
 }  // namespace
 
-Result<std::unique_ptr<TypeChecker>> TypeChecker::Create() {
+Result<std::unique_ptr<TypeChecker>> TypeChecker::Create(const db::FileAccess& files) {
   std::unique_ptr<TypeChecker> tc(new TypeChecker());
   // One thread: binding is single-threaded work and we run one checker per core ourselves.
-  // Never download an extension a query's function or operator names: a type-check
-  // reaches no network.
-  auto db = db::Database::Open(":memory:", {{"threads", "1"}, {"autoinstall_known_extensions", "false"}});
+  // Locked down like every database (a type-check reaches no network); errors as JSON on
+  // the one connection, set before the lock.
+  db::OpenOptions options;
+  options.config = {{"threads", "1"}};
+  options.files = files;
+  options.session = {{"errors_as_json", "true"}};
+  auto db = db::Database::Open(":memory:", options);
   if (!db.ok()) return db.error();
   tc->db_ = std::move(*db);
   auto conn = db::Connection::Open(*tc->db_);
   if (!conn.ok()) return conn.error();
   tc->conn_ = std::move(*conn);
-  if (auto st = tc->conn_->Execute("SET errors_as_json = true"); !st.ok()) return st.error();
+  auto parser = sql::SqlParser::Create(tc->conn_.get());
+  if (!parser.ok()) return parser.error();
+  tc->parser_ = std::move(*parser);
   return tc;
 }
 
@@ -82,13 +89,28 @@ BindResult TypeChecker::Bind(const std::string& sql, const std::string& dataset)
     }
     search_path_ = dataset;
   }
-  auto rows = conn_->Query(std::string(kDescribe) + sql);
+  auto fail = [&](const std::string& message) {
+    out.ok = false;
+    out.error = message;
+    return out;
+  };
+  auto checked = parser_->CheckSelect(sql);
+  if (!checked.ok()) return fail(checked.error().message);
+  const sql::Embedding describe = sql::Embedding::Describe();
+  if (auto st = parser_->CheckEmbedded(describe.Select(checked->text()), *checked, describe); !st.ok()) {
+    return fail(st.error().message);
+  }
+  auto rows = conn_->QueryOne(describe.Statement(checked->text()), describe.type());
   if (!rows.ok()) {
     EngineError e = DecodeEngineError(rows.error().message);
-    out.ok = false;
-    out.error = std::move(e.message);
-    int64_t in_sql = e.position - static_cast<int64_t>(kDescribe.size());
-    if (e.position >= 0 && in_sql >= 0 && in_sql <= static_cast<int64_t>(sql.size())) out.error_offset = in_sql;
+    fail(e.message);
+    // The position counts from the statement's start: DESCRIBE, a newline, then the text
+    // checked (`sql` without its leading space).
+    int64_t start = static_cast<int64_t>(sql.find(checked->text()));
+    int64_t in_sql = e.position - static_cast<int64_t>(kDescribe.size()) + start;
+    if (e.position >= 0 && start >= 0 && in_sql >= 0 && in_sql <= static_cast<int64_t>(sql.size())) {
+      out.error_offset = in_sql;
+    }
     return out;
   }
   for (const auto& row : rows->rows) {
@@ -104,6 +126,8 @@ Result<std::string> TypeChecker::CanonicalType(const std::string& type) {
   Result<std::string> result = Error("");
   if (type.find(';') != std::string::npos) {
     result = Error(fmt::format("'{}' is not a type", type));
+  } else if (auto st = parser_->CheckType(type); !st.ok()) {
+    result = st.error();
   } else {
     auto rows = conn_->Query("DESCRIBE SELECT CAST(NULL AS " + type + ") AS t");
     if (rows.ok() && rows->size() == 1 && rows->at(0, 1)) {

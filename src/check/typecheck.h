@@ -12,13 +12,16 @@
 
 #include "check/cache.h"
 #include "db/duckdb.h"
+#include "sql/parser.h"
 
 namespace derived {
 
 // Not thread-safe: one per thread.
 class TypeChecker {
  public:
-  static Result<std::unique_ptr<TypeChecker>> Create();
+  // Binding reads files a query names (read_csv sniffs them): only those of `files`
+  // (db/lockdown.h), as the warehouse would.
+  static Result<std::unique_ptr<TypeChecker>> Create(const db::FileAccess& files);
 
   // Creates (or replaces) dataset.table with these columns so later queries can read it.
   // REQUIRES: every column has a type.
@@ -26,7 +29,8 @@ class TypeChecker {
 
   // Binds one SELECT and returns its output columns, or the engine's error with the byte
   // offset in `sql` it points at when the engine gives one. Unqualified table names
-  // resolve against `dataset`, as they do when the table is built.
+  // resolve against `dataset`, as they do when the table is built. `sql` is a user's:
+  // it is bound only as sql/embed.h says (checked, then DESCRIBEd).
   BindResult Bind(const std::string& sql, const std::string& dataset);
 
   // The engine's canonical spelling of a type ("int" -> "INTEGER"); an error for types
@@ -37,6 +41,7 @@ class TypeChecker {
   TypeChecker() = default;
   std::unique_ptr<db::Database> db_;
   std::unique_ptr<db::Connection> conn_;
+  std::unique_ptr<sql::SqlParser> parser_;
   std::set<std::string> schemas_;
   std::string search_path_;  // the dataset unqualified names currently resolve to
   std::map<std::string, Result<std::string>> canonical_;  // memo: type text -> canonical

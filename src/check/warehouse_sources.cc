@@ -51,7 +51,9 @@ WarehouseCheckResult CheckWarehouseSources(const Project& project, Diagnostics* 
   }
 
   // Read-only: validate never changes the warehouse, and a reader does not block another.
-  auto db = db::Database::Open(path.string(), {{"access_mode", "READ_ONLY"}, {"threads", "1"}});
+  db::OpenOptions options;
+  options.config = {{"access_mode", "READ_ONLY"}, {"threads", "1"}};
+  auto db = db::Database::Open(path.string(), options);
   if (!db.ok()) {
     bool in_use = IsLockError(db.error().message);
     result.outcome = in_use ? WarehouseCheck::kInUse : WarehouseCheck::kUnreadable;

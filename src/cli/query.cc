@@ -45,10 +45,10 @@ Result<Session> OpenSession(const CommonOptions& opts, bool write) {
     s.wh = std::move(*wh);
     s.project_root = opts.service->options().project_dir;
   } else {
+    // The whole project, not derived.yaml alone: the engine may read the locations of its
+    // file sources, which their files say (a broken file is validate's to report).
     Diagnostics diags;
-    LoadOptions load;
-    load.project_file_only = true;
-    auto project = LoadProject(opts.project, &diags, load);
+    auto project = LoadProject(opts.project, &diags);
     if (!project.ok()) return project.error();
     std::filesystem::path path(project->warehouse.path);
     if (path.is_relative()) path = std::filesystem::path(project->root) / path;
@@ -100,9 +100,34 @@ bool IsTransactionWord(const std::string& word) {
   return false;
 }
 
+// The engine is locked down (db/lockdown.h): it neither installs nor loads extensions.
+// Statements that would are refused here by their words, before DuckDB sees them at all,
+// so that none depends on the lock-down holding to stay off the network.
+bool InstallsOrLoads(std::string_view text) {
+  std::vector<std::string> words = db::FirstWords(text, 2);
+  if (words.empty()) return false;
+  if (words[0] == "install" || words[0] == "load" || words[0] == "force") return true;  // FORCE INSTALL
+  return words[0] == "update" && words.size() == 2 && words[1] == "extensions";     // UPDATE EXTENSIONS
+}
+
+constexpr const char* kNoExtensions =
+    "is refused: Derived's engine installs and loads no extensions (it loads json, parquet and icu itself at "
+    "start); nothing ran";
+
 constexpr const char* kOwnTransaction =
     "`derived query --write` runs the whole SQL in one transaction of its own, so it cannot hold BEGIN, COMMIT or "
     "ROLLBACK; leave them out";
+
+// The first statement that would install or load an extension, refused.
+std::optional<Failure> RefuseExtensions(const db::Script& script) {
+  for (size_t i = 0; i < script.size(); ++i) {
+    if (!InstallsOrLoads(script.text(i))) continue;
+    std::string shown = "`" + db::ShortStatement(script.text(i)) + "`";
+    return Failure{2, fmt::format("{} {}", script.size() == 1 ? shown : fmt::format("statement {} ({})", i + 1, shown),
+                                  kNoExtensions)};
+  }
+  return std::nullopt;
+}
 
 // With --write: the statements and their log row in one transaction; a failure rolls
 // everything back and is logged after the rollback.
@@ -134,6 +159,10 @@ std::optional<Failure> RunWrite(Session& s, db::Script& script, ResultPrinter& p
       auto prepared = script.Prepare(i);  // now: it may read what an earlier statement made
       if (!prepared.ok()) return fail(i, prepared.error().message);
       if ((*prepared)->type() == db::StatementType::kTransaction) return fail(i, kOwnTransaction);
+      // A statement whose text could not be told apart from the others, bound but not run.
+      if ((*prepared)->type() == db::StatementType::kLoad || (*prepared)->type() == db::StatementType::kExtension) {
+        return fail(i, std::string("an extension statement ") + kNoExtensions);
+      }
       auto result = (*prepared)->ExecuteTyped(style);
       if (!result.ok()) return fail(i, result.error().message);
       if (auto p = printer.Print(i, script.text(i), **result); !p.ok()) return fail(i, p.error().message);
@@ -165,6 +194,7 @@ int RunQuery(const CommonOptions& opts, const std::string& sql, const std::strin
   auto script = session->conn->Parse(sql);
   if (!script.ok()) return report({1, script.error().message});
   if ((*script)->size() == 0) return report({2, "the SQL holds no statement, only comments"});
+  if (auto refused = RefuseExtensions(**script)) return report(*refused);
   ResultPrinter printer(json ? QueryFormat::kJson : QueryFormat::kText, (*script)->size(), out);
   db::TimeStyle style = json ? db::TimeStyle::kIso : db::TimeStyle::kSql;
   auto failure = write ? RunWrite(*session, **script, printer, style, opts, sql)

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "db/sql_text.h"
+#include "sql/embed.h"
 #include "util/strings.h"
 
 namespace derived::cli {
@@ -16,9 +17,6 @@ const std::set<std::string> kQueryWords = {"select",  "with",      "from",  "val
                                            "describe", "show",     "summarize", "pivot",    "unpivot",
                                            "pivot_wider", "pivot_longer"};
 
-// Table functions that change the database's state, or run SQL the checks never see.
-const std::set<std::string> kRefusedFunctions = {"checkpoint",      "force_checkpoint",     "enable_logging",
-                                                 "disable_logging", "truncate_duckdb_logs", "query"};
 
 std::string Upper(std::string_view s) {
   std::string out(s);
@@ -63,7 +61,7 @@ void FindRefused(const nlohmann::json& node, std::string* found) {
   if (node.is_object()) {
     if (auto f = node.find("function_name"); f != node.end() && f->is_string()) {
       std::string name = ToLower(f->get<std::string>());
-      if (kRefusedFunctions.count(name)) {
+      if (sql::RefusedFunctions().count(name)) {
         *found = name;
         return;
       }

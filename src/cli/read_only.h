@@ -7,9 +7,9 @@
 //   EXPLAIN [ANALYZE] of one of the above.
 // Statements are first screened by their first word, so that nothing else is even bound
 // (binding EXPORT creates its directory; binding some statements loads extensions).
-// Reads of local files (read_csv, read_parquet, ...) are allowed. Table functions that
-// change the database's state or run SQL given as text are refused (checkpoint,
-// force_checkpoint, enable_logging, disable_logging, truncate_duckdb_logs, query).
+// Reads of local files (read_csv, read_parquet, ...) are allowed where the engine may read
+// (db/lockdown.h). Functions that change the database's state or run SQL given as text
+// are refused, as in any user SQL (sql::RefusedFunctions).
 // The run itself is a READ ONLY transaction that is rolled back: DuckDB refuses any
 // write the checks missed.
 #pragma once

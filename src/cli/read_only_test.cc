@@ -18,7 +18,10 @@ using ::testing::HasSubstr;
 class ReadOnlyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = db::Database::Open(":memory:");
+    // Reading a local file is one of the things it checks.
+    db::OpenOptions options;
+    options.files.directories = {dir_.str()};
+    auto db = db::Database::Open(":memory:", options);
     ASSERT_TRUE(db.ok());
     db_ = std::move(*db);
     auto conn = db::Connection::Open(*db_);

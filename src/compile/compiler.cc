@@ -29,7 +29,9 @@ class ParserPool {
   Status Init(int workers) {
     // A database per worker: connections of one database contend on shared state.
     for (int i = 0; i < workers; ++i) {
-      auto db = db::Database::Open(":memory:", {{"threads", "1"}});
+      db::OpenOptions options;
+      options.config = {{"threads", "1"}};
+      auto db = db::Database::Open(":memory:", options);
       if (!db.ok()) return db.error();
       dbs_.push_back(std::move(*db));
       auto conn = db::Connection::Open(*dbs_.back());
@@ -246,6 +248,7 @@ Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& op
     ParseTable(ctx, maps[i], &cp.tables[i], &table_diags[i]);
   });
   for (auto& d : table_diags) cp.diags.Merge(std::move(d));
+  CheckFreshnessQueries(cp.project, parsers.at(0), &cp.diags);
   maps.clear();
   cp.timings.parse_ms = MsSince(t0);
 

@@ -43,7 +43,9 @@ class ProjectSchemas : public sql::SchemaLookup {
 
 Result<sql::QueryLineage> CompiledProject::Lineage(const CompiledTable& table) const {
   if (!table.parsed) return Error("the table's SQL has errors; fix them to see its lineage");
-  auto db = db::Database::Open(":memory:", {{"threads", "1"}});
+  db::OpenOptions options;
+  options.config = {{"threads", "1"}};
+  auto db = db::Database::Open(":memory:", options);
   if (!db.ok()) return db.error();
   auto conn = db::Connection::Open(**db);
   if (!conn.ok()) return conn.error();

@@ -26,22 +26,42 @@ std::shared_ptr<const TextPlacement> PlaceTableSql(const Project& project, const
   return std::make_shared<TextPlacement>(TextPlacement::InYamlFile(sql.file, sql.first_line, sql.text, path));
 }
 
-int TestSqlFirstLine(const std::string& yaml, size_t index) {
+namespace {
+
+// The line of a scalar's value in `yaml` (`find` picks the node from the root); 0 when it
+// cannot be found.
+template <typename Find>
+int ScalarFirstLine(const std::string& yaml, Find&& find) {
   try {
-    YAML::Node root = YAML::Load(yaml);
-    YAML::Node tests = root["tests"];
-    if (!tests.IsSequence() || index >= tests.size()) return 0;
-    YAML::Node sql = tests[index]["sql"];
-    if (!sql.IsDefined()) return 0;
-    YAML::Mark m = sql.Mark();
+    YAML::Node node = find(YAML::Load(yaml));
+    if (!node.IsDefined()) return 0;
+    YAML::Mark m = node.Mark();
     if (m.is_null()) return 0;
     // A block scalar (| or >) starts on the line after its indicator.
     size_t pos = static_cast<size_t>(m.pos);
     bool block = pos < yaml.size() && (yaml[pos] == '|' || yaml[pos] == '>');
     return m.line + 1 + (block ? 1 : 0);
   } catch (const std::exception&) {
-    return 0;  // the loader accepted the file, so this does not happen; the test's own line serves
+    return 0;  // the loader accepted the file, so this does not happen; a coarser line serves
   }
+}
+
+}  // namespace
+
+int TestSqlFirstLine(const std::string& yaml, size_t index) {
+  return ScalarFirstLine(yaml, [&](YAML::Node root) {
+    YAML::Node tests = root["tests"];
+    if (!tests.IsSequence() || index >= tests.size()) return YAML::Node(YAML::NodeType::Undefined);
+    return YAML::Node(tests[index]["sql"]);
+  });
+}
+
+int FreshnessQueryFirstLine(const std::string& yaml) {
+  return ScalarFirstLine(yaml, [](YAML::Node root) {
+    YAML::Node freshness = root["freshness"];
+    if (!freshness.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+    return YAML::Node(freshness["query"]);
+  });
 }
 
 }  // namespace derived::compile_internal

@@ -3,14 +3,16 @@
 // column that produced it, whatever whitespace control, comments, loops and macros lie
 // in between. CompiledProject::RenderMapped and RenderTest make these.
 //
-// At run time, with the query embedded in a statement (the builder's wrapper):
+// At run time, with the query checked and embedded in a statement (sql/embed.h, as the
+// builder does it):
 //
 //   auto r = cp.RenderMapped(table, window, initial);
-//   std::string stmt = "INSERT INTO t SELECT * FROM (\n" + StripStatement(r->sql()) + "\n) AS q";
-//   ... the statement fails with `message` ...
-//   if (auto o = r->LocateEngineError(message, /*first_line=*/2, RenderedSql::Embedding::kStripped))
+//   auto q = wh.CheckQuery(r->sql());  // exactly one SELECT; q->text() is StripStatement(r->sql())
+//   auto e = sql::Embedding::Subquery("SELECT * FROM ", "q", "", "INSERT INTO t ", db::StatementType::kInsert);
+//   ... wh.QueryEmbedded(*q, e) fails with `message` ...
+//   if (auto o = r->LocateEngineError(message, e.QueryLine(), RenderedSql::Embedding::kStripped))
 //     error = Error(WithoutEngineExcerpt(message) + o->Note(), o->where);
-//   // or, equivalently: r->LocateEngineError(message, stmt)
+//   // or, equivalently: r->LocateEngineError(message, e.Statement(q->text()))
 #pragma once
 
 #include <memory>

@@ -31,6 +31,8 @@ std::map<std::string, tmpl::Context> MakeDbtHints(const Project& project, bool r
 std::shared_ptr<const TextPlacement> PlaceTableSql(const Project& project, const TableDef& def);
 // The line of def.tests[index]'s `sql` value in `yaml`; 0 when it cannot be found.
 int TestSqlFirstLine(const std::string& yaml, size_t index);
+// The line of a source's `freshness: {query: ...}` value in `yaml`; 0 when not found.
+int FreshnessQueryFirstLine(const std::string& yaml);
 // The text of a project file, or nullopt when it cannot be read.
 std::optional<std::string> ReadProjectFile(const Project& project, const std::string& file);
 
@@ -80,6 +82,10 @@ void ParseTable(const ParseContext& ctx, const TableMaps& maps, CompiledTable* t
 // tables they read to *edges (kind kCustomTest, unless the SQL already reads them).
 void CompileCustomTests(const ParseContext& ctx, const std::string* yaml, CompiledTable* t,
                         std::map<std::string, UpstreamEdge>* edges, Diagnostics* diags);
+
+// freshness.cc: every source's freshness query parsed as exactly one SELECT, like a
+// table's SQL; errors name the line of the query in the source's file.
+void CheckFreshnessQueries(const Project& project, sql::SqlParser& parser, Diagnostics* diags);
 
 // dag.cc: the graph of sources and tables, cycles reported with every edge; returns the
 // nodes that can be checked (not on or below a cycle), upstream first.

@@ -4,6 +4,7 @@
 
 #include <regex>
 
+#include "check/file_access.h"
 #include "check/typecheck.h"
 #include "compile/stages.h"
 #include "util/hash.h"
@@ -347,7 +348,7 @@ class Checker {
 }  // namespace
 
 void TypeCheckTables(CompiledProject* cp, const std::vector<int>& order, CompileCache* cache) {
-  auto tc = TypeChecker::Create();
+  auto tc = TypeChecker::Create(ProjectFileAccess(cp->project));
   if (!tc.ok()) {
     cp->diags.AddError({}, "cannot start the type-checker: " + tc.error().message);
     return;

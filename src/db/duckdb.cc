@@ -154,15 +154,11 @@ Result<Rows> ReadResult(duckdb_result* result) {
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
-                                                 const std::map<std::string, std::string>& options) {
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const OpenOptions& options) {
   duckdb_config config = nullptr;
   if (duckdb_create_config(&config) == DuckDBError) return Error("cannot create a DuckDB configuration");
-  // Derived never reaches beyond this machine: DuckDB would otherwise download an
-  // extension the first time a statement needs one (a secret, an https:// read).
-  std::map<std::string, std::string> all = {{"autoinstall_known_extensions", "false"},
-                                            {"allow_community_extensions", "false"}};
-  for (const auto& [key, value] : options) all[key] = value;
+  std::map<std::string, std::string> all = options.config;
+  for (const auto& [key, value] : LockdownConfig()) all[key] = value;
   for (const auto& [key, value] : all) {
     if (duckdb_set_config(config, key.c_str(), value.c_str()) == DuckDBError) {
       duckdb_destroy_config(&config);
@@ -179,10 +175,22 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
     if (err) duckdb_free(err);
     return Error(fmt::format("cannot open DuckDB database '{}': {}", path, msg));
   }
-  return std::unique_ptr<Database>(new Database(db));
+  std::unique_ptr<Database> out(new Database(db));
+  auto setup = Connection::Open(*out);
+  if (!setup.ok()) return setup.error();
+  // Timestamps are UTC throughout; global, so that every session agrees (none can set it
+  // once the configuration is locked).
+  if (auto st = LockDown(**setup, options.files, {{"TimeZone", "UTC"}}, options.session); !st.ok()) {
+    return Error(fmt::format("cannot open DuckDB database '{}': {}", path, st.error().message));
+  }
+  out->setup_ = std::move(*setup);
+  return out;
 }
 
-Database::~Database() { duckdb_close(&db_); }
+Database::~Database() {
+  setup_.reset();
+  duckdb_close(&db_);
+}
 
 void Database::InterruptAll() {
   std::lock_guard lock(mu_);
@@ -222,6 +230,7 @@ void Database::Check(duckdb_result* result, std::string_view sql) {
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(Database& db) {
+  if (db.setup_) return std::move(db.setup_);
   duckdb_connection conn = nullptr;
   if (duckdb_connect(db.handle(), &conn) == DuckDBError) return Error("cannot connect to DuckDB database");
   std::lock_guard lock(db.mu_);
@@ -293,6 +302,29 @@ Result<std::optional<Rows>> Connection::QueryIfExists(std::string_view sql) {
 Status Connection::Failed(duckdb_result* result, std::string_view sql) {
   db_->Check(result, sql);
   return Error(duckdb_result_error(result));
+}
+
+Result<Rows> Connection::QueryOne(std::string_view sql, StatementType type) {
+  // Prepared from DuckDB's own split of the text, so what runs is the statement counted.
+  // The C API reads text up to a NUL byte: one inside would hide what follows it.
+  if (sql.find('\0') != std::string_view::npos) return Error("refusing to run SQL that holds a NUL byte");
+  if (auto usable = db_->Usable(); !usable.ok()) return usable.error();
+  std::string text(sql);
+  duckdb_extracted_statements statements = nullptr;
+  idx_t n = duckdb_extract_statements(conn_, text.c_str(), &statements);
+  std::unique_ptr<Script> script(new Script(db_, conn_, statements, n));
+  if (n == 0) {
+    const char* err = duckdb_extract_statements_error(statements);
+    return Error(err ? err : "the SQL holds no statement");
+  }
+  if (n != 1) return Error(fmt::format("refusing to run SQL that holds {} statements where one was expected", n));
+  auto prepared = script->Prepare(0);
+  if (!prepared.ok()) return prepared.error();
+  if ((*prepared)->type() != type) {
+    return Error(fmt::format("refusing to run a {} statement where a {} statement was expected",
+                             StatementTypeName((*prepared)->type()), StatementTypeName(type)));
+  }
+  return (*prepared)->Execute();
 }
 
 Result<std::unique_ptr<PreparedStatement>> Connection::Prepare(std::string_view sql) {

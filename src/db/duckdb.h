@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "db/lockdown.h"
 #include "db/value.h"
 #include "util/status.h"
 
@@ -44,12 +45,23 @@ struct StatementTotals {
 };
 StatementTotals Totals();
 
+class Connection;
+
+struct OpenOptions {
+  // DuckDB configuration flags such as {"threads", "1"} (the lock-down's win over them).
+  std::map<std::string, std::string> config;
+  // What it may read and write besides its own files: nothing, unless given.
+  FileAccess files;
+  // Session settings (such as errors_as_json) of the first connection Connection::Open
+  // returns: set before the configuration is locked, as no statement can set them after.
+  std::map<std::string, std::string> session;
+};
+
+// A DuckDB database, locked down as db/lockdown.h says, in UTC.
 class Database {
  public:
-  // path ":memory:" (or empty) opens an in-memory database. `options` are DuckDB
-  // configuration flags such as {"threads", "1"}.
-  static Result<std::unique_ptr<Database>> Open(const std::string& path,
-                                                const std::map<std::string, std::string>& options = {});
+  // path ":memory:" (or empty) opens an in-memory database.
+  static Result<std::unique_ptr<Database>> Open(const std::string& path, const OpenOptions& options = {});
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -83,6 +95,9 @@ class Database {
   std::set<duckdb_connection> connections_;  // guarded by mu_
   std::atomic<bool> failed_{false};
   std::string failure_;                      // guarded by mu_
+  // The connection that locked the database down, with OpenOptions::session applied,
+  // until the first Connection::Open takes it. Declared last: destroyed first.
+  std::unique_ptr<Connection> setup_;
 };
 
 class PreparedStatement;
@@ -101,7 +116,7 @@ std::string_view StatementTypeName(StatementType type);
 // One connection: not thread-safe; give each thread its own.
 class Connection {
  public:
-  // REQUIRES: db outlives the connection.
+  // REQUIRES: db outlives the connection. The first one has OpenOptions::session.
   static Result<std::unique_ptr<Connection>> Open(Database& db);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -114,6 +129,10 @@ class Connection {
   // Like Query, but a catalog error (a table or schema that does not exist) is nullopt.
   Result<std::optional<Rows>> QueryIfExists(std::string_view sql);
   Result<std::unique_ptr<PreparedStatement>> Prepare(std::string_view sql);
+  // Runs `sql` only when DuckDB's parser reads it as exactly one statement and its binder
+  // says it is of `type`; otherwise nothing runs. Reads the whole result (for INSERT,
+  // UPDATE and DELETE: one row, the count).
+  Result<Rows> QueryOne(std::string_view sql, StatementType type);
   // Splits `sql` into statements with DuckDB's own parser; nothing is bound or run. An
   // error when the SQL does not parse.
   Result<std::unique_ptr<Script>> Parse(std::string_view sql);

@@ -131,6 +131,16 @@ std::string FirstWord(std::string_view statement) {
   return t.kind == Token::Kind::kWord ? Lower(statement.substr(t.begin, t.end - t.begin)) : "";
 }
 
+std::vector<std::string> FirstWords(std::string_view statement, size_t n) {
+  std::vector<std::string> out;
+  Token t = Next(statement, 0);
+  while (t.kind == Token::Kind::kOther && statement[t.begin] == '(') t = Next(statement, t.end);
+  for (; out.size() < n && t.kind == Token::Kind::kWord; t = Next(statement, t.end)) {
+    out.push_back(Lower(statement.substr(t.begin, t.end - t.begin)));
+  }
+  return out;
+}
+
 std::string_view ExplainedStatement(std::string_view statement) {
   Token t = Next(statement, 0);
   auto word = [&](const Token& tok) {

@@ -21,6 +21,10 @@ bool IsBlank(std::string_view piece);
 // ("select" for "(SELECT 1)"); "" when it starts with something else.
 std::string FirstWord(std::string_view statement);
 
+// Up to `n` words the statement starts with, lowercase, the same way: fewer when something
+// other than a word comes first ({"update", "extensions"} for "UPDATE EXTENSIONS (x)").
+std::vector<std::string> FirstWords(std::string_view statement, size_t n);
+
 // For "EXPLAIN [ANALYZE | ANALYSE] [VERBOSE] [(options)] statement": the statement
 // explained. "" when `statement` is not an EXPLAIN.
 std::string_view ExplainedStatement(std::string_view statement);

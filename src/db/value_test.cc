@@ -20,7 +20,6 @@ class TypedTest : public ::testing::Test {
     auto conn = Connection::Open(*db_);
     ASSERT_TRUE(conn.ok());
     conn_ = std::move(*conn);
-    ASSERT_TRUE(conn_->Execute("SET TimeZone = 'UTC'").ok());
   }
 
   // The one row `sql` returns.

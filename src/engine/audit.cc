@@ -45,7 +45,7 @@ std::string OffendingRowsSql(const SqlDialect& d, const TestDef& test, const std
           table, c, to, d.Ident(test.to_column));
     }
     case TestDef::Kind::kSql:
-      return StripStatement(test.sql);
+      return test.sql;  // a template: RunDataTests renders it
     case TestDef::Kind::kRowCount:
       break;
   }
@@ -76,13 +76,23 @@ Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def
     if (test.kind == TestDef::Kind::kSql) {
       auto rendered = render(test);
       if (!rendered.ok()) return Error(fmt::format("test '{}': {}", test.name, rendered.error().ToString()));
-      q = StripStatement(*rendered);
+      q = *rendered;
     }
-    auto count = wh.Query("SELECT count(*) FROM (\n" + q + "\n) AS offending");
+    // A test's query, a user's or one of ours, is checked to be one SELECT and runs only
+    // as the subquery it is, never pasted (sql/embed.h).
+    auto checked = wh.CheckQuery(q);
+    if (!checked.ok()) {
+      // A custom test's template can render differently for this run's window than for
+      // the one validate checked.
+      return Error(fmt::format("test '{}' could not run: its SQL as rendered for this run is not one SELECT: {}",
+                               test.name, checked.error().message),
+                   test.where);
+    }
+    auto count = wh.QueryEmbedded(*checked, sql::Embedding::Subquery("SELECT count(*) FROM ", "offending", ""));
     if (!count.ok()) return Error(fmt::format("test '{}' could not run: {}", test.name, count.error().message));
     int64_t n = std::stoll(count->at(0, 0).value_or("0"));
     if (n == 0) continue;
-    auto sample = wh.Query("SELECT * FROM (\n" + q + "\n) AS offending LIMIT 5");
+    auto sample = wh.QueryEmbedded(*checked, sql::Embedding::Subquery("SELECT * FROM ", "offending", " LIMIT 5"));
     f.offending = n;
     f.samples = sample.ok() ? sample->ToJson() : nlohmann::json::array();
     f.summary = fmt::format("test '{}' failed: {} offending row{}", test.name, n, n == 1 ? "" : "s");

@@ -24,11 +24,13 @@ struct TestFailure {
 using RenderTestSql = std::function<Result<std::string>(const TestDef&)>;
 
 // Runs every test of `def` against `table` (quoted, qualified) and returns the failures.
-// An error means a test could not run (bad SQL in a custom test), which also fails.
+// An error means a test could not run (bad SQL in a custom test, located at the test),
+// which also fails.
 Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def, const std::string& table,
                                               const RenderTestSql& render);
 
-// The query returning the rows that break a test (not used for row_count).
+// The query returning the rows that break a test (not used for row_count; for a custom
+// test, its SQL template).
 std::string OffendingRowsSql(const SqlDialect& d, const TestDef& test, const std::string& table);
 
 }  // namespace derived

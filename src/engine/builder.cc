@@ -1,5 +1,6 @@
 #include "engine/builder.h"
 
+#include <map>
 #include <random>
 #include <set>
 
@@ -91,8 +92,12 @@ class TableBuilder {
 
   std::string Target() const { return d_.Table(def_.dataset, def_.name); }
   std::string Staging() const { return d_.Table(def_.dataset, kStagingPrefix + def_.name); }
-  // The batch's rendered query as a subquery (set by Prepare).
-  std::string Query() const { return "(\n" + sql_ + "\n) AS q"; }
+  // A statement holding the batch's query (checked by Prepare) as the subquery q: the only
+  // way the builder puts it in SQL (sql/embed.h). `head` + `before` + q + `after`.
+  static sql::Embedding AsQ(std::string before, std::string after, std::string head = "",
+                            db::StatementType type = db::StatementType::kSelect) {
+    return sql::Embedding::Subquery(std::move(before), "q", std::move(after), std::move(head), type);
+  }
 
   struct Counts {
     int64_t inserted = 0, updated = 0, deleted = 0;
@@ -173,9 +178,10 @@ class TableBuilder {
       if (auto s = wh_.Execute("DROP TABLE IF EXISTS " + Staging()); !s.ok()) return s;
       std::vector<OutputColumn> cols;
       if (auto s = Prepare(b, &cols); !s.ok()) return s;
-      auto created = wh_.Execute(fmt::format("CREATE TABLE {} AS SELECT {} FROM {}{}", Staging(), SelectList(cols),
-                                             Query(), OrderBy()));
-      if (!created.ok()) return QueryFailed(created);
+      const sql::Embedding create = AsQ(fmt::format("SELECT {} FROM ", SelectList(cols)), OrderBy(),
+                                        fmt::format("CREATE TABLE {} AS ", Staging()), db::StatementType::kCreate);
+      auto created = wh_.QueryEmbedded(*query_, create);
+      if (!created.ok()) return QueryFailed(created.error(), create.QueryLine());
       auto new_rows = CountRows(Staging());
       if (!new_rows.ok()) return new_rows.error();
       auto old_rows = SwapIn();
@@ -203,9 +209,11 @@ class TableBuilder {
         derived::Batch b;
         b.read = b.write = req_.table->window;
         if (auto s = Prepare(b, &cols); !s.ok()) return s;
-        auto created = wh_.Execute(fmt::format("CREATE OR REPLACE VIEW {} AS SELECT {} FROM {}", Target(),
-                                               SelectList(cols), Query()));
-        if (!created.ok()) return QueryFailed(created);
+        const sql::Embedding create = AsQ(fmt::format("SELECT {} FROM ", SelectList(cols)), "",
+                                          fmt::format("CREATE OR REPLACE VIEW {} AS ", Target()),
+                                          db::StatementType::kCreate);
+        auto created = wh_.QueryEmbedded(*query_, create);
+        if (!created.ok()) return QueryFailed(created.error(), create.QueryLine());
         if (auto s = Describe(); !s.ok()) return s;
       }
       if (auto s = Audit(Target()); !s.ok()) return s;
@@ -259,12 +267,15 @@ class TableBuilder {
     auto rendered = ctx_.cp->RenderMapped(*req_.table, b.read, b.initial);
     if (!rendered.ok()) return Error(rendered.error().ToString());
     rendered_ = std::move(*rendered);
-    sql_ = StripStatement(rendered_->sql());
+    // Rendered for this batch's window, so checked again: validate saw one window only.
+    auto checked = wh_.CheckQuery(rendered_->sql());
+    if (!checked.ok()) return QueryRefused(checked.error());
+    query_ = std::move(*checked);
     // Later batches of one build have the same columns: bind and check once.
     if (!columns_) {
       if (auto s = wh_.UseDataset(def_.dataset); !s.ok()) return s;
-      auto described = wh_.Describe(sql_);
-      if (!described.ok()) return QueryFailed(described.error());
+      auto described = wh_.DescribeQuery(*query_);
+      if (!described.ok()) return QueryFailed(described.error(), sql::Embedding::Describe().QueryLine());
       if (auto s = CheckColumns(*described); !s.ok()) return s;
       columns_ = std::move(*described);
     }
@@ -272,12 +283,32 @@ class TableBuilder {
     return Status::Ok();
   }
 
-  // An engine error about a statement embedding the query (on its second line, as
-  // Query() and Describe() put it), pointed at the template line that wrote the SQL.
-  Status QueryFailed(const Status& st) const {
+  // The batch's rendering when it is not one SELECT (a template that writes another
+  // statement for some windows only), pointed at the template line that wrote it.
+  Status QueryRefused(const Error& e) const {
+    std::string why = e.where.line > 0 ? "invalid SQL: " + e.message : e.message;
+    Location at{def_.sql.file, def_.sql.first_line, 0};
+    std::string note;
+    if (e.where.line > 0 && rendered_) {
+      // The position counts in the rendering without its leading space.
+      const std::string& sql = rendered_->sql();
+      size_t start = sql.find_first_not_of(" \t\r\n");
+      size_t offset = (start == std::string::npos ? 0 : start) +
+                      OffsetOfLineColumn(std::string_view(sql).substr(start == std::string::npos ? 0 : start),
+                                         e.where.line, e.where.column);
+      SqlOrigin o = rendered_->OriginAt(offset);
+      at = o.where;
+      note = o.Note();
+    }
+    return Error(fmt::format("{}: the query was not run: {}{}", at.ToString(), why, note), at);
+  }
+
+  // An engine error about a statement embedding the query (beginning on line
+  // `query_line`: sql::Embedding::QueryLine), pointed at the template line that wrote it.
+  Status QueryFailed(const Status& st, int query_line = 2) const {
     const std::string& msg = st.error().message;
     if (rendered_) {
-      if (auto o = rendered_->LocateEngineError(msg, 2, RenderedSql::Embedding::kStripped)) {
+      if (auto o = rendered_->LocateEngineError(msg, query_line, RenderedSql::Embedding::kStripped)) {
         return Error(fmt::format("{}: the query failed: {}{}", o->where.ToString(), WithoutEngineExcerpt(msg),
                                  o->Note()),
                      o->where);
@@ -293,8 +324,8 @@ class TableBuilder {
     if (msg.find(kOutsideWindow) != std::string::npos) {
       (void)wh_.Rollback();  // the transaction is aborted; read outside it
       std::string tc = d_.Ident(def_.time_column);
-      auto outside = wh_.Query(fmt::format("SELECT count(*), min({0}), max({0}) FROM {1} WHERE {2}", tc, Query(),
-                                           OutsideWindow(b.write)));
+      auto outside = wh_.QueryEmbedded(
+          *query_, AsQ(fmt::format("SELECT count(*), min({0}), max({0}) FROM ", tc), " WHERE " + OutsideWindow(b.write)));
       std::string count = "some", range;
       if (outside.ok()) {
         count = outside->at(0, 0).value_or("?");
@@ -309,7 +340,7 @@ class TableBuilder {
       (void)wh_.Rollback();
       std::vector<std::string> conds;
       for (const auto& k : QuotedKeys()) conds.push_back(k + " IS NULL");
-      auto n = wh_.Query(fmt::format("SELECT count(*) FROM {} WHERE {}", Query(), Join(conds, " OR ")));
+      auto n = wh_.QueryEmbedded(*query_, AsQ("SELECT count(*) FROM ", " WHERE " + Join(conds, " OR ")));
       return Error(fmt::format("{}: the query returned {} row(s) with a NULL merge key ({})", def_.file,
                                n.ok() ? n->at(0, 0).value_or("?") : "some", Join(def_.merge.keys, ", ")));
     }
@@ -342,7 +373,10 @@ class TableBuilder {
       auto declared = wh_.CanonicalType(dc.type);
       if (!declared.ok()) {
         problems.push_back(fmt::format("column '{}': {}", dc.name, declared.error().message));
-      } else if (!TypeFits(*declared, c->type)) {
+        continue;
+      }
+      declared_types_[dc.name] = *declared;
+      if (!TypeFits(*declared, c->type)) {
         problems.push_back(fmt::format("column '{}' is declared {} but the query returns {}", dc.name, *declared,
                                        c->type));
       }
@@ -358,15 +392,14 @@ class TableBuilder {
     return Error(fmt::format("{}: {}", def_.file, Join(problems, "; ")));
   }
 
-  // The batch's columns, cast to their declared types.
+  // The batch's columns, cast to their declared types in the engine's spelling (checked
+  // by CheckColumns, never the declaration's own text).
   std::string SelectList(const std::vector<OutputColumn>& cols) const {
     std::vector<std::string> out;
     for (const auto& c : cols) {
-      std::string type;
-      for (const auto& dc : def_.columns)
-        if (dc.name == c.name) type = dc.type;
-      out.push_back(type.empty() ? d_.Ident(c.name)
-                                 : fmt::format("CAST({0} AS {1}) AS {0}", d_.Ident(c.name), type));
+      auto it = declared_types_.find(c.name);
+      out.push_back(it == declared_types_.end() ? d_.Ident(c.name)
+                                                : fmt::format("CAST({0} AS {1}) AS {0}", d_.Ident(c.name), it->second));
     }
     return Join(out, ", ");
   }
@@ -389,17 +422,17 @@ class TableBuilder {
     std::vector<OutputColumn> cols;
     if (auto s = Prepare(b, &cols); !s.ok()) return s;
     // A merge table has the shape of the combined batch (a `count` column counts).
-    std::string source = Query(), select = SelectList(cols);
-    if (def_.strategy == Strategy::kMerge) {
+    bool merge = def_.strategy == Strategy::kMerge;
+    if (merge) {
       if (auto s = CombineBatch(cols); !s.ok()) return s;
-      source = d_.TempTable(kCombinedTable);
-      select = "*";
     }
     if (!exists) {
       // Explicit DDL, not `CREATE TABLE AS ... LIMIT 0`: DuckDB commits every later
       // append to a table made that way several times slower.
-      auto shape = wh_.Describe(fmt::format("SELECT {} FROM {}", select, source));
-      if (!shape.ok()) return QueryFailed(shape.error());
+      const sql::Embedding describe = AsQ(fmt::format("DESCRIBE SELECT {} FROM ", SelectList(cols)), "");
+      auto shape = merge ? wh_.Describe("SELECT * FROM " + d_.TempTable(kCombinedTable))
+                         : wh_.DescribeQuery(*query_, describe);
+      if (!shape.ok()) return QueryFailed(shape.error(), describe.QueryLine());
       std::vector<std::string> defs;
       for (const auto& col : *shape) defs.push_back(d_.Ident(col.name) + " " + col.type);
       auto st = wh_.Execute(fmt::format("CREATE TABLE {} ({})", target, Join(defs, ", ")));
@@ -408,7 +441,7 @@ class TableBuilder {
       if (auto s = CheckTargetColumns(target, cols); !s.ok()) return s;
     }
     target_checked_ = true;
-    return def_.strategy == Strategy::kMerge ? MergeInto(target, cols, c) : AppendInto(target, b, cols, c);
+    return merge ? MergeInto(target, cols, c) : AppendInto(target, b, cols, c);
   }
 
   Status CheckTargetColumns(const std::string& target, const std::vector<OutputColumn>& cols) {
@@ -437,12 +470,15 @@ class TableBuilder {
     }
     // Rows outside the window would survive a re-run of it: the guard refuses them
     // while the rows stream in, with no second pass over the batch.
-    auto inserted = wh_.ExecuteCount(fmt::format(
-        "INSERT INTO {} ({}) SELECT {} FROM {} WHERE CASE WHEN {} THEN error({}) ELSE true END{}", target,
-        ColumnNames(cols), SelectList(cols), Query(), OutsideWindow(b.write), d_.Literal(kOutsideWindow), OrderBy()));
+    const sql::Embedding insert =
+        AsQ(fmt::format("SELECT {} FROM ", SelectList(cols)),
+            fmt::format(" WHERE CASE WHEN {} THEN error({}) ELSE true END{}", OutsideWindow(b.write),
+                        d_.Literal(kOutsideWindow), OrderBy()),
+            fmt::format("INSERT INTO {} ({}) ", target, ColumnNames(cols)), db::StatementType::kInsert);
+    auto inserted = wh_.ExecuteEmbeddedCount(*query_, insert);
     if (!inserted.ok()) return inserted.error().message.find(kOutsideWindow) != std::string::npos
                                   ? inserted.error()
-                                  : QueryFailed(inserted.error());
+                                  : QueryFailed(inserted.error(), insert.QueryLine());
     c->deleted += *deleted;
     c->inserted += *inserted;
     return Status::Ok();
@@ -466,13 +502,17 @@ class TableBuilder {
       std::string q = d_.Ident(col.name);
       aggs.push_back(d_.BatchAggregate(RuleOf(col.name), q, tc) + " AS " + q);
     }
-    auto st = wh_.Execute(fmt::format(
-        "DROP TABLE IF EXISTS {0}; CREATE TEMPORARY TABLE {1} AS SELECT {2} FROM (SELECT {3} FROM {4} WHERE CASE "
-        "WHEN {5} THEN error({6}) ELSE true END) AS src GROUP BY {7}",
-        d_.TempTable(kCombinedTable), d_.Ident(kCombinedTable), Join(aggs, ", "), SelectList(cols), Query(),
-        Join(null_conds, " OR "), d_.Literal(kNullKey), Join(keys, ", ")));
-    if (!st.ok() && st.error().message.find(kNullKey) == std::string::npos) return QueryFailed(st);
-    return st;
+    if (auto st = wh_.Execute("DROP TABLE IF EXISTS " + d_.TempTable(kCombinedTable)); !st.ok()) return st;
+    const sql::Embedding combine =
+        AsQ(fmt::format("SELECT {} FROM (SELECT {} FROM ", Join(aggs, ", "), SelectList(cols)),
+            fmt::format(" WHERE CASE WHEN {} THEN error({}) ELSE true END) AS src GROUP BY {}",
+                        Join(null_conds, " OR "), d_.Literal(kNullKey), Join(keys, ", ")),
+            fmt::format("CREATE TEMPORARY TABLE {} AS ", d_.Ident(kCombinedTable)), db::StatementType::kCreate);
+    auto made = wh_.QueryEmbedded(*query_, combine);
+    if (!made.ok() && made.error().message.find(kNullKey) == std::string::npos) {
+      return QueryFailed(made.error(), combine.QueryLine());
+    }
+    return made.ok() ? Status::Ok() : Status(made.error());
   }
 
   MergeRule RuleOf(const std::string& column) const {
@@ -537,7 +577,10 @@ class TableBuilder {
     auto failures = RunDataTests(wh_, def_, table, [&](const TestDef& t) {
       return ctx_.cp->RenderText(*req_.table, t.sql, t.where, window);
     });
-    if (!failures.ok()) return Error(fmt::format("{}: {}", def_.file, failures.error().message));
+    if (!failures.ok()) {
+      const Location& at = failures.error().where;
+      return Error(fmt::format("{}: {}", at.file.empty() ? def_.file : at.ToString(), failures.error().message));
+    }
     if (failures->empty()) return Status::Ok();
     std::vector<std::string> lines;
     nlohmann::json tests = nlohmann::json::array();
@@ -620,10 +663,11 @@ class TableBuilder {
   TableState pending_state_;
   Failure failure_;
   int total_windows_ = 0;
-  std::optional<RenderedSql> rendered_;  // the batch being written, rendered with its origins
-  std::string sql_;                      // ... and as it is embedded in statements
+  std::optional<RenderedSql> rendered_;       // the batch being written, rendered with its origins
+  std::optional<sql::CheckedSelect> query_;  // ... and checked to be one SELECT
   bool target_checked_ = false;  // the existing table's columns were compared once
   std::optional<std::vector<OutputColumn>> columns_;  // the query's, checked
+  std::map<std::string, std::string> declared_types_;  // column -> canonical declared type
   int progress_windows_ = 0;
   int64_t progress_rows_ = 0;
 };

@@ -149,8 +149,11 @@ derived::Status Engine::LoadSources() {
       }
     } else if (auto st = wh_->UseDataset(s.dataset); !st.ok()) {
       u.problem = st.error().message;
+    } else if (auto q = wh_->CheckQuery(s.freshness.query); !q.ok()) {
+      // Never run: validate reports it, with its place in the file.
+      u.problem = fmt::format("its freshness query was not run: {} ({})", q.error().message, s.file);
     } else {
-      auto rows = wh_->Query(StripStatement(s.freshness.query));
+      auto rows = wh_->QueryEmbedded(*q, sql::Embedding::Alone());
       if (!rows.ok()) {
         u.problem = "its freshness query failed: " + Split(rows.error().message, '\n')[0];
       } else if (rows->size() == 0 || rows->columns.empty() || !rows->at(0, 0)) {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "sql/tree.h"
 #include "util/strings.h"
 
 namespace derived::sql {
@@ -71,7 +72,13 @@ Status SqlParser::WithTree(std::string_view sql, Visit&& visit) {
   if (statements.size() > 1) {
     return Error(fmt::format("the SQL must be one SELECT statement, found {} statements", statements.size()));
   }
-  visit(statements.at(0).value());
+  simdjson::dom::element statement = statements.at(0).value();
+  if (std::string f = RefusedFunctionIn(statement); !f.empty()) {
+    return Error(fmt::format("the SQL calls {}(), which Derived does not allow in a query: it {}", f,
+                             f.starts_with("query") ? "runs SQL given as text, which Derived cannot check"
+                                                    : "changes the database's state"));
+  }
+  visit(statement);
   return Status::Ok();
 }
 
@@ -87,6 +94,51 @@ Result<QueryLineage> SqlParser::Lineage(std::string_view sql, const SchemaLookup
   Status st = WithTree(sql, [&](const simdjson::dom::element& stmt) { out = ComputeLineage(stmt, schemas); });
   if (!st.ok()) return st.error();
   return out;
+}
+
+Result<CheckedSelect> SqlParser::CheckSelect(std::string_view sql) {
+  std::string text = StripStatement(sql);
+  // The engine reads text up to a NUL byte: one inside would hide what follows it.
+  if (text.find('\0') != std::string::npos) return Error("the SQL holds a NUL byte");
+  std::string tree;
+  Status st = WithTree(text, [&](const simdjson::dom::element& stmt) {
+    simdjson::dom::element node;
+    if (stmt["node"].get(node) == simdjson::SUCCESS) tree = CanonicalTree(node);
+  });
+  if (!st.ok()) return st.error();
+  if (tree.empty()) return Error("the SQL must be one SELECT statement");
+  return CheckedSelect(std::move(text), std::move(tree));
+}
+
+Status SqlParser::CheckEmbedded(std::string_view select, const CheckedSelect& query, const Embedding& embedding) {
+  auto refuse = [](const std::string& why) {
+    return Error("refusing to run a statement built around the query (nothing ran): " + why);
+  };
+  if (embedding.kind() == Embedding::Kind::kAlone) {
+    return select == query.text() ? Status::Ok() : refuse("it is not the query that was checked");
+  }
+  size_t matches = 0;
+  bool same = false;
+  Status st = WithTree(select, [&](const simdjson::dom::element& stmt) {
+    std::vector<simdjson::dom::element> found = EmbeddedQueries(stmt, embedding.alias());
+    matches = found.size();
+    same = matches == 1 && CanonicalTree(found[0]) == query.tree();
+  });
+  if (!st.ok()) return refuse(st.error().message);
+  if (matches != 1) return refuse(fmt::format("it holds {} queries where one was put", matches));
+  if (!same) return refuse("the query does not read the same there as it does alone");
+  return Status::Ok();
+}
+
+Status SqlParser::CheckType(std::string_view type) {
+  auto refuse = [&] { return Error(fmt::format("'{}' is not a type", type)); };
+  if (type.find('\0') != std::string_view::npos || Trim(type).empty()) return refuse();
+  bool one_cast = false;
+  Status st = WithTree("SELECT CAST(NULL AS " + std::string(type) + ")", [&](const simdjson::dom::element& stmt) {
+    one_cast = IsNullCastAlone(stmt);
+  });
+  if (!st.ok() || !one_cast) return refuse();
+  return Status::Ok();
 }
 
 }  // namespace derived::sql

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "db/duckdb.h"
+#include "sql/embed.h"
 #include "sql/lineage.h"
 #include "sql/references.h"
 #include "util/status.h"
@@ -29,9 +30,23 @@ class SqlParser {
   static Result<std::unique_ptr<SqlParser>> Create(db::Connection* conn);
   ~SqlParser();
 
-  // A query that is not exactly one SELECT statement, or that does not parse, is an
-  // error whose location (line, column) is relative to `sql` with an empty file name.
+  // A query that is not exactly one SELECT statement, that does not parse, or that calls a
+  // refused function (sql/embed.h) is an error whose location (line, column) is relative
+  // to `sql` with an empty file name.
   Result<ParsedSql> Parse(std::string_view sql);
+
+  // `sql`, a user's query, checked as Parse checks it (after surrounding space and trailing
+  // semicolons are dropped: positions are relative to CheckedSelect::text()).
+  Result<CheckedSelect> CheckSelect(std::string_view sql);
+  // Checks that `select`, which Derived built as embedding.Select(query.text()), is one
+  // SELECT holding `query` where `embedding` puts it, with the same tree it has alone
+  // (sql/embed.h). An error, saying that nothing ran, otherwise.
+  Status CheckEmbedded(std::string_view select, const CheckedSelect& query, const Embedding& embedding);
+
+  // Checks that `type` (a declared column type, a user's text) is one type name and
+  // nothing else: `CAST(NULL AS <type>)` must parse as that cast alone. Statements
+  // Derived writes spell types as the engine does afterwards (its canonical name).
+  Status CheckType(std::string_view type);
 
   // Output columns of `sql` and the input columns each is computed from.
   Result<QueryLineage> Lineage(std::string_view sql, const SchemaLookup& schemas);

@@ -5,8 +5,10 @@
 
 #include <fmt/format.h>
 
+#include "check/file_access.h"
 #include "crash/crash_point.h"
 #include "db/sql_text.h"
+#include "sql/parser.h"
 #include "util/strings.h"
 #include "warehouse/warehouse.h"
 
@@ -96,10 +98,10 @@ class DuckDbWarehouse final : public Warehouse {
 
   // A new connection on `db`, set up as every session must be.
   static Result<std::unique_ptr<Warehouse>> OpenSession(std::shared_ptr<db::Database> db) {
+    // Timestamps are UTC throughout: the database is (db::Database::Open), so TIMESTAMPTZ
+    // casts agree in every session.
     auto conn = db::Connection::Open(*db);
     if (!conn.ok()) return conn.error();
-    // Timestamps are UTC throughout; pin the session so TIMESTAMPTZ casts agree.
-    if (auto st = (*conn)->Execute("SET TimeZone = 'UTC'"); !st.ok()) return st.error();
     return std::unique_ptr<Warehouse>(new DuckDbWarehouse(std::move(db), std::move(*conn)));
   }
 
@@ -136,21 +138,53 @@ class DuckDbWarehouse final : public Warehouse {
     return conn_->Execute("CREATE SCHEMA IF NOT EXISTS " + db::QuoteIdentifier(dataset));
   }
 
+  Result<sql::CheckedSelect> CheckQuery(std::string_view sql) override {
+    auto parser = Parser();
+    if (!parser.ok()) return parser.error();
+    return (*parser)->CheckSelect(sql);
+  }
+
+  Result<db::Rows> QueryEmbedded(const sql::CheckedSelect& query, const sql::Embedding& embedding) override {
+    auto parser = Parser();
+    if (!parser.ok()) return parser.error();
+    if (auto st = (*parser)->CheckEmbedded(embedding.Select(query.text()), query, embedding); !st.ok()) {
+      return st.error();
+    }
+    const std::string statement = embedding.Statement(query.text());
+    return AtCrashPoints(statement, [&] { return conn_->QueryOne(statement, embedding.type()); });
+  }
+
+  Result<int64_t> ExecuteEmbeddedCount(const sql::CheckedSelect& query, const sql::Embedding& embedding) override {
+    auto rows = QueryEmbedded(query, embedding);
+    if (!rows.ok()) return rows.error();
+    return ChangedRows(*rows);
+  }
+
+  Result<std::vector<OutputColumn>> DescribeQuery(const sql::CheckedSelect& query,
+                                                  const sql::Embedding& embedding) override {
+    auto rows = QueryEmbedded(query, embedding);
+    if (!rows.ok()) return rows.error();
+    return Columns(*rows);
+  }
+
   Result<std::vector<OutputColumn>> Describe(std::string_view select) override {
     // On a line of its own, so an error's "LINE n" counts the query's lines.
-    auto rows = conn_->Query("DESCRIBE\n" + std::string(select));
+    auto rows = conn_->QueryOne("DESCRIBE\n" + std::string(select), db::StatementType::kSelect);
     if (!rows.ok()) return rows.error();
-    std::vector<OutputColumn> cols;
-    for (const auto& r : rows->rows) cols.push_back({ToLower(r[0].value_or("")), r[1].value_or("")});
-    return cols;
+    return Columns(*rows);
   }
 
   Result<std::string> CanonicalType(const std::string& type) override {
     auto it = canonical_.find(type);
     if (it != canonical_.end()) return it->second;
-    if (type.find(';') != std::string::npos) return Error(fmt::format("'{}' is not a type", type));
+    // A declared type is a user's text: only one type name may go into Derived's SQL,
+    // and then in the engine's own spelling (sql/parser.h).
+    auto parser = Parser();
+    if (!parser.ok()) return parser.error();
+    if (auto st = (*parser)->CheckType(type); !st.ok()) return st.error();
     auto cols = Describe("SELECT CAST(NULL AS " + type + ") AS t");
     if (!cols.ok() || cols->size() != 1) return Error(fmt::format("unknown type '{}'", type));
+    if (auto st = (*parser)->CheckType((*cols)[0].type); !st.ok()) return st.error();
     canonical_[type] = (*cols)[0].type;
     return (*cols)[0].type;
   }
@@ -170,16 +204,40 @@ class DuckDbWarehouse final : public Warehouse {
   }
 
  private:
+  // DESCRIBE's rows: name, type, ...
+  static std::vector<OutputColumn> Columns(const db::Rows& rows) {
+    std::vector<OutputColumn> cols;
+    for (const auto& r : rows.rows) cols.push_back({ToLower(r[0].value_or("")), r[1].value_or("")});
+    return cols;
+  }
+
+  // The parser that checks user SQL, on this session's connection: made when first needed.
+  Result<sql::SqlParser*> Parser() {
+    if (!parser_) {
+      auto p = sql::SqlParser::Create(conn_.get());
+      if (!p.ok()) return p.error();
+      parser_ = std::move(*p);
+    }
+    return parser_.get();
+  }
+
   std::shared_ptr<db::Database> db_;
   std::unique_ptr<db::Connection> conn_;
+  std::unique_ptr<sql::SqlParser> parser_;  // declared after conn_: destroyed before it
   DuckDbDialect dialect_;
   std::map<std::string, std::string> canonical_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path) {
-  auto db = db::Database::Open(path);
+Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path, const db::FileAccess& files) {
+  // Every mutation commits data, log row and state together. At DuckDB's default 16MB
+  // WAL threshold that checkpoints on nearly every large window (about 50ms per million
+  // rows); checkpointing every 256MB does the same work far less often.
+  db::OpenOptions options;
+  options.config = {{"checkpoint_threshold", "256MB"}};
+  options.files = files;
+  auto db = db::Database::Open(path, options);
   if (!db.ok()) {
     const std::string& msg = db.error().message;
     if (msg.find("Could not set lock") != std::string::npos) {
@@ -193,14 +251,7 @@ Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path) 
     }
     return Error(fmt::format("cannot open the DuckDB warehouse '{}': {}", path, msg));
   }
-  auto wh = DuckDbWarehouse::OpenSession(std::shared_ptr<db::Database>(std::move(*db)));
-  if (!wh.ok()) return wh.error();
-  // Every mutation commits data, log row and state together. At DuckDB's default 16MB
-  // WAL threshold that checkpoints on nearly every large window (about 50ms per million
-  // rows); checkpointing every 256MB does the same work far less often. (A global
-  // setting: once is enough for every session.)
-  if (auto st = (*wh)->Execute("SET checkpoint_threshold = '256MB'"); !st.ok()) return st.error();
-  return wh;
+  return DuckDbWarehouse::OpenSession(std::shared_ptr<db::Database>(std::move(*db)));
 }
 
 namespace {
@@ -217,7 +268,7 @@ Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project) {
   if (project.warehouse.engine != "duckdb") {
     return Error(fmt::format("warehouse engine '{}' is not supported (supported: duckdb)", project.warehouse.engine));
   }
-  return OpenDuckDbWarehouse(WarehousePath(project));
+  return OpenDuckDbWarehouse(WarehousePath(project), ProjectFileAccess(project));
 }
 
 bool WarehouseExists(const Project& project) {

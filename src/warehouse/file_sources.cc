@@ -1,11 +1,12 @@
 #include "warehouse/file_sources.h"
 
-#include <filesystem>
 #include <climits>
+#include <filesystem>
 #include <optional>
 
 #include <fmt/format.h>
 
+#include "check/file_access.h"
 #include "util/strings.h"
 
 namespace derived {
@@ -24,25 +25,39 @@ std::string Reader(FileFormat format, const std::string& files, const std::strin
   return "";
 }
 
-std::string Glob(const std::string& root, const SourceDef& s) {
-  std::filesystem::path path(s.location);
-  if (path.is_relative()) path = std::filesystem::path(root) / path;
-  return path.lexically_normal().string();
+std::string Glob(const std::string& root, const SourceDef& s) { return SourceGlob(root, s); }
+
+// A declared column's type as the engine spells it, checked to be one type name: the
+// declaration's own text never goes into SQL. Empty when it declares none.
+Result<std::string> DeclaredType(Warehouse& wh, const ColumnDef& c) {
+  if (c.type.empty()) return std::string();
+  auto type = wh.CanonicalType(c.type);
+  if (!type.ok()) return Error(fmt::format("column '{}': {}", c.name, type.error().message));
+  return type;
 }
 
 // Declared columns are selected and cast to their declared types, so the view has the
 // schema the type-check assumed; otherwise the files' own columns.
-std::string ViewSql(const SqlDialect& d, const SourceDef& s, const std::string& glob) {
+Result<std::string> ViewSql(Warehouse& wh, const SourceDef& s, const std::string& glob) {
+  const SqlDialect& d = wh.dialect();
   std::vector<std::string> select;
   for (const auto& c : s.columns) {
+    auto type = DeclaredType(wh, c);
+    if (!type.ok()) return type.error();
     std::string col = d.Ident(c.name);
-    select.push_back(c.type.empty() ? col : fmt::format("CAST({0} AS {1}) AS {0}", col, c.type));
+    select.push_back(type->empty() ? col : fmt::format("CAST({0} AS {1}) AS {0}", col, *type));
   }
   return fmt::format("CREATE OR REPLACE VIEW {} AS SELECT {} FROM {}", d.Table(s.dataset, s.name),
                      select.empty() ? "*" : Join(select, ", "), Reader(s.format, d.Literal(glob)));
 }
 
-std::string FirstLine(const std::string& message) { return Split(Trim(message), '\n')[0]; }
+// The first line, and for a path the engine may not reach (db/lockdown.h), why.
+std::string FirstLine(const std::string& message) {
+  std::string line = Split(Trim(message), '\n')[0];
+  if (line.find("Permission Error") == std::string::npos) return line;
+  return line + " (the engine reads only the project directory and the file-source locations it was opened with: "
+                "a location added outside the project is read once `derived run` restarts)";
+}
 
 // The first of `s`'s files that cannot be read on its own (project-relative when it is
 // inside the project), for an error that names it; nullopt when each reads alone (the
@@ -70,14 +85,16 @@ Result<std::optional<std::string>> Attach(Warehouse& wh, const std::string& root
   } else if (files->at(0, 0) == "0") {
     reason = fmt::format("no file matches {} yet", s.location);
   } else {
+    auto view = ViewSql(wh, s, glob);
     // Creating the view reads the files' schemas, so a broken file fails it here.
-    Status st = InTransaction(wh, [&] {
+    Status st = !view.ok() ? Status(view.error()) : InTransaction(wh, [&] {
       if (auto st = wh.EnsureDataset(s.dataset); !st.ok()) return st;
-      return wh.Execute(ViewSql(d, s, glob));
+      return wh.Execute(*view);
     });
     if (st.ok()) return std::optional<std::string>();
-    reason = fmt::format("cannot read {}: {}", BrokenFile(wh, root, s).value_or(s.location),
-                         FirstLine(st.error().message));
+    reason = !view.ok() ? fmt::format("{}: {}", s.file, view.error().message)
+                        : fmt::format("cannot read {}: {}", BrokenFile(wh, root, s).value_or(s.location),
+                                      FirstLine(st.error().message));
   }
   // A view from an earlier attach would read files that are gone or now unreadable.
   // Only a view: a table of that name is not ours to drop.
@@ -112,7 +129,10 @@ Result<std::map<std::string, DayDigests>> FileDayDigests(Warehouse& wh, const So
   // The declared type first, as the source's view reads it; then as an instant.
   std::string tc = "r." + d.Ident(s.time_column);
   for (const auto& c : s.columns) {
-    if (c.name == s.time_column && !c.type.empty()) tc = fmt::format("TRY_CAST({} AS {})", tc, c.type);
+    if (c.name != s.time_column) continue;
+    auto type = DeclaredType(wh, c);
+    if (!type.ok()) return type.error();
+    if (!type->empty()) tc = fmt::format("TRY_CAST({} AS {})", tc, *type);
   }
   auto rows = wh.Query(fmt::format(
       "SELECT r.filename, CAST(epoch(date_trunc('day', TRY_CAST({} AS TIMESTAMP))) AS BIGINT), "

@@ -12,6 +12,7 @@
 #include "config/model.h"
 #include "db/duckdb.h"
 #include "sql/column.h"
+#include "sql/embed.h"
 #include "time/timestamp.h"
 #include "util/status.h"
 
@@ -86,10 +87,23 @@ class Warehouse {
   virtual Status UseDataset(const std::string& dataset) = 0;
   virtual Status EnsureDataset(const std::string& dataset) = 0;
 
-  // The output columns of a SELECT, without running it. The SELECT starts on the
-  // statement's second line (for error positions).
+  // User SQL runs only through these three (sql/embed.h): checked by the engine's parser
+  // to be exactly one SELECT, then run as `embedding` holds it once the statement built
+  // around it is checked in turn (an error, with nothing run, when it is not as built).
+  virtual Result<sql::CheckedSelect> CheckQuery(std::string_view sql) = 0;
+  virtual Result<db::Rows> QueryEmbedded(const sql::CheckedSelect& query, const sql::Embedding& embedding) = 0;
+  // The same for an INSERT, UPDATE or DELETE: the number of rows it changed.
+  virtual Result<int64_t> ExecuteEmbeddedCount(const sql::CheckedSelect& query, const sql::Embedding& embedding) = 0;
+  // The output columns of DESCRIBE as `embedding` holds the query (Embedding::Describe():
+  // the query's own), without running it.
+  virtual Result<std::vector<OutputColumn>> DescribeQuery(
+      const sql::CheckedSelect& query, const sql::Embedding& embedding = sql::Embedding::Describe()) = 0;
+
+  // The output columns of a SELECT of Derived's own (never a user's: see DescribeQuery),
+  // without running it. The SELECT starts on the statement's second line.
   virtual Result<std::vector<OutputColumn>> Describe(std::string_view select) = 0;
-  // The engine's canonical spelling of a type name ("int" -> "INTEGER").
+  // The engine's canonical spelling of a type name ("int" -> "INTEGER"), checked to be
+  // one type name alone: declared types go into Derived's SQL only in this spelling.
   virtual Result<std::string> CanonicalType(const std::string& type) = 0;
 
   // The columns of a table in order, or nullopt when it does not exist.
@@ -101,13 +115,14 @@ class Warehouse {
   virtual db::Connection* duckdb_connection() { return nullptr; }
 };
 
-// Opens the warehouse a project configures (its path relative to the project root).
+// Opens the warehouse a project configures (its path relative to the project root),
+// locked down (db/lockdown.h) to the files of ProjectFileAccess(project).
 Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project);
 // True when the project's warehouse exists already (opening it would not create it).
 bool WarehouseExists(const Project& project);
 
-// The same, for an explicit engine and path (tests, tools).
-Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path);
+// The same, for an explicit engine and path (tests, tools), reaching the files of `files`.
+Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path, const db::FileAccess& files);
 
 // Runs `fn` in a transaction: commits when it succeeds, rolls back when it fails.
 template <typename Fn>

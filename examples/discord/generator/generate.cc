@@ -175,9 +175,9 @@ int main(int argc, char** argv) {
   if (!whole) span = {o.from->seconds - o.params.start.seconds, o.to->seconds - o.params.start.seconds};
 
   auto began = std::chrono::steady_clock::now();
-  std::map<std::string, std::string> config;
-  if (o.threads > 0) config["threads"] = std::to_string(o.threads);
-  auto database = db::Database::Open(o.warehouse, config);
+  db::OpenOptions options;
+  if (o.threads > 0) options.config["threads"] = std::to_string(o.threads);
+  auto database = db::Database::Open(o.warehouse, options);
   if (!database.ok()) return fail(database.error(), 1);
   auto conn = db::Connection::Open(**database);
   if (!conn.ok()) return fail(conn.error(), 1);

@@ -129,6 +129,7 @@ void Background::Signal(int sig) const {
 }
 
 std::string Background::Output() const { return ReadPath(tmp_.str() + "/out"); }
+std::string Background::Errors() const { return ReadPath(tmp_.str() + "/err"); }
 
 CommandResult Background::Wait(std::chrono::milliseconds timeout) {
   CommandResult r;

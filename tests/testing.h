@@ -47,8 +47,9 @@ class Background {
   void Signal(int sig) const;
   // Waits for it to exit (at most `timeout`; then SIGKILL) and returns what it printed.
   CommandResult Wait(std::chrono::milliseconds timeout = std::chrono::seconds(60));
-  // What it printed to stdout so far.
+  // What it printed to stdout, and to stderr, so far.
   std::string Output() const;
+  std::string Errors() const;
 
  private:
   TempDir tmp_;

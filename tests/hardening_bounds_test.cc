@@ -27,12 +27,6 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const char* kEventsSource =
-    "time_column: ts\nfreshness: marker\ncolumns:\n  - {name: ts, type: TIMESTAMP}\n  - {name: amount, type: "
-    "DOUBLE}\n";
-const char* kEventsData =
-    "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i * 20) MINUTE AS ts, "
-    "(i % 13) * 1.5 AS amount FROM range(0, 10 * 24 * 3) t(i)";
 const char* kDailyTable =
     "schedule: daily\nstrategy: append\nstart: 2024-01-01\ntime_column: day\nsql: |\n  SELECT date_trunc('day', ts) "
     "AS day, count(*) AS events\n  FROM raw.events\n  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}\n"
@@ -70,28 +64,6 @@ std::string MarksOf(const WarehouseProject& p) {
   return p.Scalar("SELECT count(*) || ' through ' || strftime(max(through), '%Y-%m-%dT%H:%M:%S') FROM "
                   "_derived.source_marks WHERE source_name = 'raw.events'");
 }
-
-// A loopback TCP connection, closed on scope exit.
-class Socket {
- public:
-  explicit Socket(int port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~Socket() { close(fd_); }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  bool connected() const { return connected_; }
-  // False once the server has closed the connection.
-  bool Send(char c) const { return send(fd_, &c, 1, MSG_NOSIGNAL) == 1; }
-
- private:
-  int fd_;
-  bool connected_ = false;
-};
 
 // A loopback port that accepts connections into its backlog and never answers.
 class SilentListener {
@@ -232,9 +204,9 @@ TEST(Hardening, SlowClientsCannotStarveTheControlEndpoint) {
   int port = FindService(Root(p))->port;
 
   // Twelve connections without the token, each sending a request a byte at a time.
-  std::vector<std::unique_ptr<Socket>> slow;
+  std::vector<std::unique_ptr<LoopbackClient>> slow;
   for (int i = 0; i < 12; ++i) {
-    slow.push_back(std::make_unique<Socket>(port));
+    slow.push_back(std::make_unique<LoopbackClient>(port));
     ASSERT_TRUE(slow.back()->connected());
   }
   const std::string request = "GET /v1/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";

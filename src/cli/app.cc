@@ -26,8 +26,6 @@ namespace {
 constexpr int kMaxThreads = 1024;
 constexpr double kMinSeconds = 0.01;
 constexpr double kMaxSeconds = 86400;
-// What a query file sent to the service may hold: what the service accepts.
-constexpr size_t kMaxQueryFileBytes = size_t{64} << 20;
 
 // Adds the options every command takes.
 void AddCommon(CLI::App* cmd, CommonOptions* opts, std::string* now, std::vector<const CLI::Option*>* now_options) {

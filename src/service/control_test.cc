@@ -2,12 +2,8 @@
 // off at the request deadline while commands keep being answered.
 #include "service/control.h"
 
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -22,28 +18,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "testing.h"
+
 namespace derived {
 namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-// A fresh project folder, removed on scope exit.
-class Folder {
- public:
-  Folder() {
-    std::string pattern = (fs::temp_directory_path() / "derived-control-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~Folder() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::LoopbackClient;
+using testing::TempDir;
 
 // What .derived/service.json announces.
 ServiceInfo Announced(const std::string& dir) {
@@ -54,47 +37,22 @@ ServiceInfo Announced(const std::string& dir) {
   return ServiceInfo{j["pid"].get<int>(), j["port"].get<int>(), j["token"].get<std::string>()};
 }
 
-// A loopback connection that sends what it is told, a byte at a time.
-class SlowClient {
- public:
-  explicit SlowClient(int port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  }
-  ~SlowClient() { close(fd_); }
-  SlowClient(const SlowClient&) = delete;
-  SlowClient& operator=(const SlowClient&) = delete;
-  bool Send(char c) const { return send(fd_, &c, 1, MSG_NOSIGNAL) == 1; }
-  // True once the server has closed the connection (reads end-of-file).
-  bool Closed() const {
-    char c;
-    ssize_t n = recv(fd_, &c, 1, MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-  }
-
- private:
-  int fd_;
-};
-
 TEST(ControlServer, SlowClientsAreCutOffAtTheRequestDeadlineWhileCommandsAreAnswered) {
-  Folder dir;
+  TempDir dir;
   HttpLimits limits = ControlServer::ControlLimits();
   limits.request_seconds = 0.3;
   limits.threads = 2;
-  auto server = ControlServer::Start(dir.path(), [](const std::vector<std::string>& args) {
+  auto server = ControlServer::Start(dir.str(), [](const std::vector<std::string>& args) {
     return CommandResult{0, "ran " + args.at(0) + "\n", ""};
   }, limits);
   ASSERT_TRUE(server.ok()) << server.error().message;
-  ServiceInfo info = Announced(dir.path());
+  ServiceInfo info = Announced(dir.str());
   ASSERT_EQ(info.port, (*server)->port());
 
   // Three times as many slow clients as workers, each dribbling a request without the
   // token, for as long as the command below takes.
-  std::vector<std::unique_ptr<SlowClient>> slow;
-  for (int i = 0; i < 6; ++i) slow.push_back(std::make_unique<SlowClient>(info.port));
+  std::vector<std::unique_ptr<LoopbackClient>> slow;
+  for (int i = 0; i < 6; ++i) slow.push_back(std::make_unique<LoopbackClient>(info.port));
   const std::string request = "POST /v1/command HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
   auto started = std::chrono::steady_clock::now();
   auto answer = std::async(std::launch::async, [&] { return SendCommand(info, {"status"}); });
@@ -119,10 +77,10 @@ TEST(ControlServer, SlowClientsAreCutOffAtTheRequestDeadlineWhileCommandsAreAnsw
 }
 
 TEST(ControlServer, RequestsAreBoundedInSizeAndNeedTheToken) {
-  Folder dir;
-  auto server = ControlServer::Start(dir.path(), [](const std::vector<std::string>&) { return CommandResult{}; });
+  TempDir dir;
+  auto server = ControlServer::Start(dir.str(), [](const std::vector<std::string>&) { return CommandResult{}; });
   ASSERT_TRUE(server.ok()) << server.error().message;
-  ServiceInfo info = Announced(dir.path());
+  ServiceInfo info = Announced(dir.str());
   ServiceInfo wrong = info;
   for (const std::string& token : {std::string(""), info.token.substr(1), info.token + "0", std::string(8000, 'a')}) {
     wrong.token = token;
@@ -140,8 +98,8 @@ TEST(ControlServer, RequestsAreBoundedInSizeAndNeedTheToken) {
   ASSERT_FALSE(big.ok());
   EXPECT_THAT(big.error().message, HasSubstr("larger than the Derived service accepts"));
   // The announcement is readable by its owner only.
-  EXPECT_EQ(fs::status(ServiceFile(dir.path())).permissions(), fs::perms::owner_read | fs::perms::owner_write);
-  EXPECT_EQ(fs::status(fs::path(dir.path()) / ".derived").permissions() & (fs::perms::group_all | fs::perms::others_all),
+  EXPECT_EQ(fs::status(ServiceFile(dir.str())).permissions(), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(dir.path() / ".derived").permissions() & (fs::perms::group_all | fs::perms::others_all),
             fs::perms::none);
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "testing.h"
+
 namespace derived {
 namespace {
 
@@ -18,14 +20,9 @@ using ::testing::ElementsAre;
 
 class WalkTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "derived-walk-XXXXXX").string();
-    root_ = mkdtemp(pattern.data());
-  }
   void TearDown() override {
-    std::error_code ec;
+    std::error_code ec;  // so that TempDir can remove it
     fs::permissions(root_ / "locked", fs::perms::owner_all, ec);
-    fs::remove_all(root_, ec);
   }
   void Touch(const std::string& rel) {
     fs::create_directories((root_ / rel).parent_path());
@@ -41,7 +38,8 @@ class WalkTest : public ::testing::Test {
     for (const auto& p : w.problems) out.push_back(p.path.lexically_relative(root_).generic_string() + ": " + p.message);
     return out;
   }
-  fs::path root_;
+  testing::TempDir dir_;
+  const fs::path& root_ = dir_.path();
 };
 
 TEST_F(WalkTest, ListsFilesInOrderAndSkipsWhatItIsToldTo) {

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <string>
 
+#include "testing.h"
+
 namespace derived {
 namespace {
 
@@ -17,15 +19,7 @@ using ::testing::HasSubstr;
 
 class FilesTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "derived-files-XXXXXX").string();
-    root_ = mkdtemp(pattern.data());
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
-  std::string Path(const std::string& rel) const { return (fs::path(root_) / rel).string(); }
+  std::string Path(const std::string& rel) const { return (dir_.path() / rel).string(); }
   static std::string Mode(const std::string& path) {
     struct stat st;
     if (stat(path.c_str(), &st) != 0) return "missing";
@@ -33,7 +27,8 @@ class FilesTest : public ::testing::Test {
     std::snprintf(text, sizeof text, "%04o", st.st_mode & 07777);
     return text;
   }
-  std::string root_;
+  testing::TempDir dir_;
+  const std::string root_ = dir_.str();
 };
 
 TEST_F(FilesTest, ReadsAreBoundedAndNeverBlock) {

@@ -15,6 +15,15 @@ namespace derived::testing {
 // the larger of the two directions). 0 when the results are equal.
 std::string DifferenceSql(const std::string& actual, const std::string& expected);
 
+// raw.events as tests of the service use it: a row every 20 minutes from 2024-01-01 for 30
+// days (ts, amount), declared as a marker source with its time column.
+inline constexpr const char* kEventsSource =
+    "time_column: ts\nfreshness: marker\ncolumns:\n  - {name: ts, type: TIMESTAMP}\n  - {name: amount, type: "
+    "DOUBLE}\n";
+inline constexpr const char* kEventsData =
+    "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i * 20) MINUTE AS ts, "
+    "(i % 13) * 1.5 AS amount FROM range(0, 30 * 24 * 3) t(i)";
+
 class WarehouseProject {
  public:
   WarehouseProject();

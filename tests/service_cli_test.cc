@@ -20,13 +20,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-const char* kEventsSource =
-    "time_column: ts\nfreshness: marker\ncolumns:\n  - {name: ts, type: TIMESTAMP}\n  - {name: amount, type: "
-    "DOUBLE}\n";
-const char* kEventsData =
-    "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i * 20) MINUTE AS ts, "
-    "(i % 13) * 1.5 AS amount FROM range(0, 30 * 24 * 3) t(i)";
-
 std::string DailyTable(const std::string& agg) {
   return "schedule: daily\nstrategy: append\nstart: 2024-01-01\ntime_column: day\nsql: |\n  SELECT date_trunc('day', "
          "ts) AS day, count(*) AS events, " +

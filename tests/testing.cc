@@ -1,8 +1,13 @@
 #include "testing.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <atomic>
 #include <csignal>
@@ -39,6 +44,24 @@ std::string TempDir::Read(const std::string& rel) const {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+LoopbackClient::LoopbackClient(int port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+LoopbackClient::~LoopbackClient() { close(fd_); }
+
+bool LoopbackClient::Send(char c) const { return send(fd_, &c, 1, MSG_NOSIGNAL) == 1; }
+
+bool LoopbackClient::Closed() const {
+  char c;
+  ssize_t n = recv(fd_, &c, 1, MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 namespace {
@@ -129,6 +152,7 @@ void Background::Signal(int sig) const {
 }
 
 std::string Background::Output() const { return ReadPath(tmp_.str() + "/out"); }
+std::string Background::Errors() const { return ReadPath(tmp_.str() + "/err"); }
 
 CommandResult Background::Wait(std::chrono::milliseconds timeout) {
   CommandResult r;

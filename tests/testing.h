@@ -26,6 +26,27 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// A TCP connection to a loopback port (never any other address), closed on scope exit:
+// for tests that play a client the server does not expect.
+class LoopbackClient {
+ public:
+  explicit LoopbackClient(int port);
+  ~LoopbackClient();
+  LoopbackClient(const LoopbackClient&) = delete;
+  LoopbackClient& operator=(const LoopbackClient&) = delete;
+
+  bool connected() const { return connected_; }
+  // Sends one byte; false once the server has closed the connection (a first send after
+  // the close may still be taken by the kernel).
+  bool Send(char c) const;
+  // True when the server has closed the connection: reading, without waiting, finds its end.
+  bool Closed() const;
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
 struct CommandResult {
   int exit_code = -1;
   std::string out;
@@ -47,8 +68,9 @@ class Background {
   void Signal(int sig) const;
   // Waits for it to exit (at most `timeout`; then SIGKILL) and returns what it printed.
   CommandResult Wait(std::chrono::milliseconds timeout = std::chrono::seconds(60));
-  // What it printed to stdout so far.
+  // What it printed to stdout, and to stderr, so far.
   std::string Output() const;
+  std::string Errors() const;
 
  private:
   TempDir tmp_;

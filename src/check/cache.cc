@@ -3,9 +3,10 @@
 #include <simdjson.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
+
+#include "util/files.h"
 
 namespace derived {
 namespace {
@@ -119,18 +120,9 @@ Status CompileCache::Save() const {
     for (const auto& c : e.result.columns) cols.push_back({{"n", c.name}, {"t", c.type}});
     bind[key] = {{"columns", std::move(cols)}};
   }
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(fs::path(path_).parent_path(), ec);
-  std::string tmp = path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Error("cannot write cache file " + tmp);
-    out << doc.dump();
-    if (!out) return Error("cannot write cache file " + tmp);
-  }
-  fs::rename(tmp, path_, ec);
-  if (ec) return Error("cannot replace cache file " + path_ + ": " + ec.message());
+  // Private, like everything under .derived/: it holds the project's SQL and schemas.
+  if (auto st = CreatePrivateDirectories(std::filesystem::path(path_).parent_path().string()); !st.ok()) return st;
+  if (auto st = WritePrivateFile(path_, doc.dump()); !st.ok()) return Error("cache file: " + st.error().message);
   return Status::Ok();
 }
 

@@ -13,18 +13,26 @@
 
 #include "cli/commands.h"
 #include "cli/names.h"
+#include "util/files.h"
 #include "service/control.h"
 #include "service/service.h"
 
 namespace derived::cli {
 namespace {
 
+// Bounds on numeric options, so a typo is an error rather than a million threads or a
+// busy loop: more threads than this help no warehouse, and a poll, watch or grace period
+// longer than a day is a mistake.
+constexpr int kMaxThreads = 1024;
+constexpr double kMinSeconds = 0.01;
+constexpr double kMaxSeconds = 86400;
+
 // Adds the options every command takes.
-void AddCommon(CLI::App* cmd, CommonOptions* opts, std::string* now) {
+void AddCommon(CLI::App* cmd, CommonOptions* opts, std::string* now, std::vector<const CLI::Option*>* now_options) {
   cmd->add_option("--project", opts->project, "Project directory (default: the current directory)");
-  cmd->add_option("--threads", opts->threads, "Worker threads (default: one per core)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", opts->threads, "Worker threads (default: one per core)")->check(CLI::Range(0, kMaxThreads));
   cmd->add_flag("--no-cache", [opts](int64_t) { opts->use_cache = false; }, "Ignore and do not update the compile cache");
-  cmd->add_option("--now", *now, "Fix the clock, e.g. 2024-01-03T00:00:00Z (also DERIVED_NOW)");
+  now_options->push_back(cmd->add_option("--now", *now, "Fix the clock, e.g. 2024-01-03T00:00:00Z (also DERIVED_NOW)"));
 }
 
 // Thrown by ParseTimeArg on bad input: becomes exit code 2 with the message printed.
@@ -32,12 +40,54 @@ struct BadArgument {
   std::string message;
 };
 
-// Parses a timestamp argument (empty: none given).
-std::optional<Timestamp> ParseTimeArg(const std::string& text, const std::string& option) {
-  if (text.empty()) return std::nullopt;
-  auto ts = ParseTimestamp(text);
-  if (!ts.ok()) throw BadArgument{option + ": " + ts.error().message};
+// A timestamp option: nullopt when it was not given; given, it must be a timestamp a user
+// may write (ParseUserTimestamp): `--through ''` is an error, not 1970.
+std::optional<Timestamp> ParseTimeArg(const CLI::Option* option, const std::string& text) {
+  if (option->count() == 0) return std::nullopt;
+  auto ts = ParseUserTimestamp(text);
+  if (!ts.ok()) throw BadArgument{option->get_name() + ": " + ts.error().message};
   return *ts;
+}
+
+// Required options are always given; the value is checked all the same.
+Timestamp RequiredTimeArg(const CLI::Option* option, const std::string& text) {
+  std::optional<Timestamp> ts = ParseTimeArg(option, text);
+  if (!ts) throw BadArgument{option->get_name() + " is required"};
+  return *ts;
+}
+
+// DERIVED_NOW, when set: like --now, an empty or absurd value is an error.
+std::optional<Timestamp> NowFromEnvironment(const char* env) {
+  if (env == nullptr) return std::nullopt;
+  auto ts = ParseUserTimestamp(env);
+  if (!ts.ok()) throw BadArgument{"DERIVED_NOW: " + ts.error().message};
+  return *ts;
+}
+
+// Seconds to wait for the service's answer to a ping: DERIVED_SERVICE_TIMEOUT, if set.
+double PingTimeout() {
+  const char* env = std::getenv("DERIVED_SERVICE_TIMEOUT");
+  if (env == nullptr) return kDefaultPingSeconds;
+  char* end = nullptr;
+  double seconds = std::strtod(env, &end);
+  if (*env == '\0' || *end != '\0' || !(seconds >= 0.1 && seconds <= 3600)) {
+    throw BadArgument{fmt::format("DERIVED_SERVICE_TIMEOUT must be a number of seconds from 0.1 to 3600, got '{}'",
+                                  env)};
+  }
+  return seconds;
+}
+
+// Seconds options: none may be absurd (a poll every 1e-300 s, or every 1e300).
+CLI::Validator Seconds(double min, bool zero_allowed) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        char* end = nullptr;
+        double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0') return "'" + text + "' is not a number of seconds";
+        if ((zero_allowed && v == 0) || (v >= min && v <= kMaxSeconds)) return "";
+        return fmt::format("{} must be {}from {} to {} seconds", text, zero_allowed ? "0 or " : "", min, kMaxSeconds);
+      },
+      "SECONDS");
 }
 
 }  // namespace
@@ -50,7 +100,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   CommonOptions opts;
   opts.service = service;
   std::string now_text;
-  if (const char* env = std::getenv("DERIVED_NOW"); env && !service) now_text = env;
+  std::vector<const CLI::Option*> now_options;  // --now of each command
+  // The service has its own environment: the CLI forwards its DERIVED_NOW as --now.
+  const char* now_env = service ? nullptr : std::getenv("DERIVED_NOW");
 
   std::string init_dir;
   auto* init = app.add_subcommand("init", "Create a small working project in DIR");
@@ -58,74 +110,78 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
 
   bool json = false;
   auto* validate = app.add_subcommand("validate", "Load, render, parse and type-check every table");
-  AddCommon(validate, &opts, &now_text);
+  AddCommon(validate, &opts, &now_text, &now_options);
   validate->add_flag("--json", json, "Machine-readable output");
 
   std::string select, format = "text";
   auto* dag = app.add_subcommand("dag", "Print the dependency graph inferred from the SQL");
-  AddCommon(dag, &opts, &now_text);
-  dag->add_option("--select,-s", select, "Nodes to show: dataset.table, +table, table+, dataset.*, tag:name");
+  AddCommon(dag, &opts, &now_text, &now_options);
+  auto* dag_select =
+      dag->add_option("--select,-s", select, "Nodes to show: dataset.table, +table, table+, dataset.*, tag:name");
   dag->add_option("--format", format, "text, dot or json")->check(CLI::IsMember({"text", "dot", "json"}));
 
   std::string table, window_start;
   auto* show = app.add_subcommand("show", "Show a table: config, rendered SQL, upstreams, downstreams, lineage");
-  AddCommon(show, &opts, &now_text);
+  AddCommon(show, &opts, &now_text, &now_options);
   show->add_option("TABLE", table, "dataset.table")->required();
-  show->add_option("--window-start", window_start, "Render the SQL for the window starting here");
+  auto* window_start_option =
+      show->add_option("--window-start", window_start, "Render the SQL for the window starting here");
   show->add_flag("--json", json, "Machine-readable output");
 
   bool once = false;
   ServeOptions serve;
   auto* run = app.add_subcommand("run", "Keep every table up to date as a long-running service (--once: build what is "
                                         "ready now and exit)");
-  AddCommon(run, &opts, &now_text);
+  AddCommon(run, &opts, &now_text, &now_options);
   run->add_flag("--once", once, "Build what is ready now and exit");
-  run->add_option("--select,-s", select, "With --once, tables to run: dataset.table, +table, table+, dataset.*, tag:name");
+  auto* run_select = run->add_option("--select,-s", select,
+                                     "With --once, tables to run: dataset.table, +table, table+, dataset.*, tag:name");
   run->add_flag("--json", json, "Machine-readable output");
   run->add_option("--workers", serve.workers, "Tables updated in parallel (default: one per core)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, kMaxThreads));
   run->add_option("--poll", serve.poll_seconds, "Seconds between freshness queries of sources (default 60)")
-      ->check(CLI::PositiveNumber);
+      ->check(Seconds(kMinSeconds, false));
   run->add_option("--watch", serve.watch_seconds,
                   "Seconds between checks for project changes (default 1; 0: never reload)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(Seconds(kMinSeconds, true));
   run->add_option("--branch", serve.branch, "Follow new commits on this git branch instead of the working tree");
   run->add_option("--grace", serve.grace_seconds,
                   "On SIGINT/SIGTERM, seconds in-flight mutations may take before they are rolled back (default 30)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(Seconds(kMinSeconds, true));
 
   bool update_once = false;
   auto* update = app.add_subcommand("update", "Run one table's updater on its own, as its own process");
-  AddCommon(update, &opts, &now_text);
+  AddCommon(update, &opts, &now_text, &now_options);
   update->add_option("TABLE", table, "dataset.table")->required();
   update->add_flag("--once", update_once, "Take one step and exit");
-  update->add_option("--poll", serve.poll_seconds, "Seconds between steps (default 60)")->check(CLI::PositiveNumber);
+  update->add_option("--poll", serve.poll_seconds, "Seconds between steps (default 60)")
+      ->check(Seconds(kMinSeconds, false));
 
   auto* plan = app.add_subcommand("plan", "What loading the project as it is now would do to each table");
-  AddCommon(plan, &opts, &now_text);
+  AddCommon(plan, &opts, &now_text, &now_options);
   plan->add_flag("--json", json, "Machine-readable output");
 
   auto* drop = app.add_subcommand("drop", "Delete a table removed from the project, with its state");
-  AddCommon(drop, &opts, &now_text);
+  AddCommon(drop, &opts, &now_text, &now_options);
   drop->add_option("TABLE", table, "dataset.table")->required();
 
   auto* status = app.add_subcommand("status", "Per table: watermark, freshness lag, last run, failures, what it waits on");
-  AddCommon(status, &opts, &now_text);
+  AddCommon(status, &opts, &now_text, &now_options);
   status->add_flag("--json", json, "Machine-readable output");
 
   int limit = 20;
   auto* log = app.add_subcommand("log", "The metadata log, newest first");
-  AddCommon(log, &opts, &now_text);
+  AddCommon(log, &opts, &now_text, &now_options);
   log->add_option("TABLE", table, "Only this table (dataset.table)");
   log->add_option("--limit", limit, "Rows to show (default 20)")->check(CLI::PositiveNumber);
   log->add_flag("--json", json, "Machine-readable output: one JSON object per line");
 
   std::string from_text, to_text;
   auto* backfill = app.add_subcommand("backfill", "Recompute the windows of one table in [--from, --to)");
-  AddCommon(backfill, &opts, &now_text);
+  AddCommon(backfill, &opts, &now_text, &now_options);
   backfill->add_option("TABLE", table, "dataset.table")->required();
-  backfill->add_option("--from", from_text, "First instant to recompute")->required();
-  backfill->add_option("--to", to_text, "End (exclusive) of the range to recompute")->required();
+  auto* from_option = backfill->add_option("--from", from_text, "First instant to recompute")->required();
+  auto* to_option = backfill->add_option("--to", to_text, "End (exclusive) of the range to recompute")->required();
   backfill->add_flag("--json", json, "Machine-readable output");
   bool downstream = false, no_downstream = false;
   auto* downstream_flag = backfill->add_flag(
@@ -138,30 +194,31 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   auto* source_cmd = app.add_subcommand("source", "Commands about raw sources");
   source_cmd->require_subcommand(1);
   auto* mark = source_cmd->add_subcommand("mark", "Record that a source is complete through a time");
-  AddCommon(mark, &opts, &now_text);
+  AddCommon(mark, &opts, &now_text, &now_options);
   mark->add_option("SOURCE", source, "dataset.table")->required();
-  mark->add_option("--through", through_text, "Data is complete up to (not including) this time")->required();
+  auto* through_option =
+      mark->add_option("--through", through_text, "Data is complete up to (not including) this time")->required();
 
   std::string restate_from, restate_to;
   auto* restate = source_cmd->add_subcommand("restate", "A source's data in [--from, --to) was corrected: repair "
                                                         "every window that read it");
-  AddCommon(restate, &opts, &now_text);
+  AddCommon(restate, &opts, &now_text, &now_options);
   restate->add_option("SOURCE", source, "dataset.table")->required();
-  restate->add_option("--from", restate_from, "First corrected instant")->required();
-  restate->add_option("--to", restate_to, "End (exclusive) of the corrected range")->required();
+  auto* restate_from_option = restate->add_option("--from", restate_from, "First corrected instant")->required();
+  auto* restate_to_option = restate->add_option("--to", restate_to, "End (exclusive) of the corrected range")->required();
   restate->add_flag("--json", json, "Machine-readable output");
 
   std::string lineage_at;
   auto* lineage = app.add_subcommand("lineage", "The exact upstream runs a window was built from, recursively");
-  AddCommon(lineage, &opts, &now_text);
+  AddCommon(lineage, &opts, &now_text, &now_options);
   lineage->add_option("TABLE", table, "dataset.table")->required();
-  lineage->add_option("--window", lineage_at, "An instant inside the window")->required();
+  auto* lineage_option = lineage->add_option("--window", lineage_at, "An instant inside the window")->required();
   lineage->add_flag("--json", json, "Machine-readable output");
 
   std::string sql, sql_file;
   auto* query = app.add_subcommand("query", "Run SQL against the warehouse and print every statement's result (it "
                                             "only reads unless --write)");
-  AddCommon(query, &opts, &now_text);
+  AddCommon(query, &opts, &now_text, &now_options);
   auto* sql_arg = query->add_option("SQL", sql, "The SQL: one or more statements (or use --file)");
   query->add_option("--file,-f", sql_file, "Read the SQL from this file")->excludes(sql_arg);
   query->add_flag("--json", json, "Machine-readable output: one JSON object per line");
@@ -188,7 +245,17 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     return 2;
   }
   try {
-    opts.now = ParseTimeArg(now_text, "--now");
+    const CLI::Option* now_given = nullptr;
+    for (const CLI::Option* o : now_options) {
+      if (o->count() > 0) now_given = o;
+    }
+    opts.now = now_given ? ParseTimeArg(now_given, now_text) : NowFromEnvironment(now_env);
+    for (const CLI::Option* o : {dag_select, run_select}) {
+      if (o->count() > 0 && select.empty()) {
+        throw BadArgument{"--select: empty selector; name the tables, e.g. core.orders, +core.orders, core.*, "
+                          "tag:nightly (or leave --select out for all of them)"};
+      }
+    }
     if (init->parsed()) return Init(init_dir, out, err);
     if (validate->parsed()) return Validate(opts, json, out, err);
     if (dag->parsed()) {
@@ -198,7 +265,15 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     if (!service && (needs_warehouse || run->parsed() || update->parsed())) {
       std::error_code ec;
       std::string root = std::filesystem::absolute(opts.project, ec).lexically_normal().string();
-      if (auto svc = FindService(root)) {
+      ServiceLookup found = LookUpService(root, PingTimeout());
+      if (found.state == ServiceLookup::State::kNotResponding) {
+        // Its warehouse is locked by it: saying so beats a lock error that points elsewhere.
+        err << "error: " << NotRespondingMessage(found.info, found.why)
+            << "; commands that need the warehouse go through the running service (wait, or stop it with "
+               "SIGTERM)\n";
+        return 1;
+      }
+      if (auto svc = found.state == ServiceLookup::State::kAnswering ? std::optional(found.info) : std::nullopt) {
         if (run->parsed() || update->parsed()) {
           err << fmt::format(
               "error: the Derived service (pid {}) is running for this project and keeps every table up to date; an "
@@ -210,28 +285,24 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
         std::vector<std::string> forwarded = args;
         if (query->parsed() && !sql_file.empty()) {
           // The file is the client's: send its text.
-          std::ifstream in(sql_file, std::ios::binary);
-          if (!in) {
-            err << "error: cannot read '" << sql_file << "'\n";
+          auto text = ReadFileLimited(sql_file, kMaxQueryFileBytes, "'" + sql_file + "'");
+          if (!text.ok()) {
+            err << "error: " << text.error().message << "\n";
             return 2;
           }
-          std::stringstream text;
-          text << in.rdbuf();
           forwarded = {"query"};
           if (json) forwarded.push_back("--json");
           if (write) forwarded.push_back("--write");
           forwarded.push_back("--");  // the text is the argument, even when it starts with "--"
-          forwarded.push_back(text.str());
+          forwarded.push_back(std::move(*text));
         }
-        bool now_given = std::any_of(args.begin(), args.end(), [](const std::string& a) {
-          return a == "--now" || a.starts_with("--now=");
-        });
-        if (!now_text.empty() && !now_given) {  // from DERIVED_NOW: the service has its own environment
+        if (!now_given && opts.now) {  // from DERIVED_NOW: the service has its own environment
+          std::string now_arg = FormatIso(*opts.now);
           if (forwarded.size() > 1 && forwarded[forwarded.size() - 2] == "--") {
-            forwarded.insert(forwarded.end() - 2, {"--now", now_text});
+            forwarded.insert(forwarded.end() - 2, {"--now", now_arg});
           } else {
             forwarded.push_back("--now");
-            forwarded.push_back(now_text);
+            forwarded.push_back(now_arg);
           }
         }
         auto r = SendCommand(*svc, forwarded);
@@ -268,7 +339,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     if (mark->parsed() || restate->parsed()) failed = resolve(&source, NameScope::kSource);
     if (failed) return *failed;
 
-    if (show->parsed()) return Show(opts, table, ParseTimeArg(window_start, "--window-start"), json, out, err);
+    if (show->parsed()) return Show(opts, table, ParseTimeArg(window_start_option, window_start), json, out, err);
     if (run->parsed()) {
       if (once) return Run(opts, select, json, out, err);
       if (!select.empty()) throw BadArgument{"--select works with --once only: the service keeps every table fresh"};
@@ -283,15 +354,16 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       // The service keeps readers consistent with what they read: a repair goes all the
       // way down unless asked not to.
       bool propagate = downstream || (service && !no_downstream);
-      return Backfill(opts, table, *ParseTimeArg(from_text, "--from"), *ParseTimeArg(to_text, "--to"), propagate,
+      return Backfill(opts, table, RequiredTimeArg(from_option, from_text), RequiredTimeArg(to_option, to_text), propagate,
                       json, out, err);
     }
-    if (mark->parsed()) return SourceMark(opts, source, *ParseTimeArg(through_text, "--through"), out, err);
+    if (mark->parsed()) return SourceMark(opts, source, RequiredTimeArg(through_option, through_text), out, err);
     if (restate->parsed()) {
-      return SourceRestate(opts, source, *ParseTimeArg(restate_from, "--from"), *ParseTimeArg(restate_to, "--to"),
+      return SourceRestate(opts, source, RequiredTimeArg(restate_from_option, restate_from),
+                           RequiredTimeArg(restate_to_option, restate_to),
                            json, out, err);
     }
-    if (lineage->parsed()) return Lineage(opts, table, *ParseTimeArg(lineage_at, "--window"), json, out, err);
+    if (lineage->parsed()) return Lineage(opts, table, RequiredTimeArg(lineage_option, lineage_at), json, out, err);
     if (query->parsed()) return Query(opts, sql, sql_file, json, write, out, err);
   } catch (const BadArgument& e) {
     err << "error: " << e.message << "\n";

@@ -2,6 +2,7 @@
 // and returns the process exit code (0 ok, 1 problems found, 2 bad usage).
 #pragma once
 
+#include <cstddef>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -65,6 +66,9 @@ int Log(const CommonOptions& opts, const std::string& table, int limit, bool jso
         std::ostream& err);
 int SourceMark(const CommonOptions& opts, const std::string& source, Timestamp through, std::ostream& out,
                std::ostream& err);
+
+// The most `query --file` reads: what the service accepts in one request.
+inline constexpr size_t kMaxQueryFileBytes = size_t{64} << 20;
 
 // SQL against the warehouse (query.cc): `sql`, or the text of `file` when given. Only
 // reads unless `write` (see cli/read_only.h); with it, runs in one transaction, logged.

@@ -2,8 +2,6 @@
 // --write (cli/read_only.h); with --write the whole script is one transaction, logged in
 // _derived.log, and in the service it runs with the updaters paused.
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -16,6 +14,7 @@
 #include "engine/metadata.h"
 #include "service/service.h"
 #include "time/clock.h"
+#include "util/files.h"
 #include "util/strings.h"
 #include "warehouse/warehouse.h"
 
@@ -208,14 +207,12 @@ int Query(const CommonOptions& opts, const std::string& sql, const std::string& 
           std::ostream& out, std::ostream& err) {
   std::string text = sql;
   if (!file.empty()) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
-      err << "error: cannot read '" << file << "'\n";
+    auto content = ReadFileLimited(file, kMaxQueryFileBytes, "'" + file + "'");
+    if (!content.ok()) {
+      err << "error: " << content.error().message << "\n";
       return 2;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
+    text = std::move(*content);
   }
   if (Trim(text).empty()) {
     err << "error: give a query, or --file with one\n";

@@ -2,14 +2,15 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 
+#include "config/limits.h"
+#include "util/file_walk.h"
+#include "util/files.h"
 #include "util/parallel.h"
 #include "util/strings.h"
 
@@ -23,36 +24,35 @@ struct FoundFile {
   std::string default_name;     // file name without extension
 };
 
-Result<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error(fmt::format("cannot read {}", path.string()));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// `rel`: the project-relative path errors name.
+Result<std::string> ReadFile(const fs::path& root, const std::string& rel) {
+  return ReadFileLimited((root / rel).string(), kMaxProjectFileBytes, rel);
 }
 
-// Every file under root/sub with one of `exts`, in a stable order.
-std::vector<FoundFile> FindFiles(const fs::path& root, const std::string& sub, const std::vector<std::string>& exts) {
+// Every file under root/sub with one of `exts`, in a stable order. Symlinked folders are
+// followed; a loop, a broken link or an unreadable folder is an error naming its path.
+std::vector<FoundFile> FindFiles(const fs::path& root, const std::string& sub, const std::vector<std::string>& exts,
+                                 Diagnostics* diags) {
+  WalkOptions options;
+  options.follow_directory_symlinks = true;
+  options.shown_relative_to = root;
+  options.wanted = [&](const fs::path& p) {
+    return std::find(exts.begin(), exts.end(), p.extension().string()) != exts.end();
+  };
+  WalkResult walk = WalkFiles(root / sub, options);
+  // Lexical: fs::relative resolves symlinks with a readlink per path component.
+  auto rel_of = [&](const fs::path& p) { return p.lexically_relative(root); };
+  for (const WalkProblem& p : walk.problems) diags->AddError({rel_of(p.path).generic_string(), 0, 0}, p.message);
   std::vector<FoundFile> out;
-  fs::path dir = root / sub;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return out;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    if (!it->is_regular_file()) continue;
-    std::string ext = it->path().extension().string();
-    if (std::find(exts.begin(), exts.end(), ext) == exts.end()) continue;
-    // Lexical: fs::relative resolves symlinks with a readlink per path component.
-    fs::path rel = it->path().lexically_relative(root);
+  for (const WalkedFile& file : walk.files) {
+    fs::path rel = rel_of(file.path);
     FoundFile f;
     f.rel = rel.generic_string();
     auto parts = std::vector<fs::path>(rel.begin(), rel.end());
     f.default_dataset = parts.size() >= 3 ? parts[1].string() : "";
-    f.default_name = it->path().stem().string();
+    f.default_name = file.path.stem().string();
     out.push_back(std::move(f));
   }
-  std::sort(out.begin(), out.end(), [](const FoundFile& a, const FoundFile& b) { return a.rel < b.rel; });
   return out;
 }
 
@@ -120,16 +120,16 @@ BrokenFile BrokenFileOf(const FoundFile& f, bool source, const fs::path& root) {
 Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const LoadOptions& options) {
   std::error_code ec;
   fs::path root = fs::absolute(dir, ec);
-  if (ec || !fs::is_directory(root)) return Error(fmt::format("project directory '{}' does not exist", dir));
+  if (ec || !fs::is_directory(root, ec)) return Error(fmt::format("project directory '{}' does not exist", dir));
   root = root.lexically_normal();
   fs::path project_file = root / "derived.yaml";
-  if (!fs::exists(project_file)) {
+  if (!fs::exists(project_file, ec)) {
     return Error(fmt::format("no derived.yaml in '{}': is --project pointing at a Derived project?", dir));
   }
   Project project;
   project.root = root.string();
   if (!project.root.empty() && project.root.back() == '/' && project.root.size() > 1) project.root.pop_back();
-  auto text = ReadFile(project_file);
+  auto text = ReadFile(root, "derived.yaml");
   if (!text.ok()) return text.error();
   Diagnostics project_diags;
   if (auto st = ParseProjectFile("derived.yaml", *text, &project, &project_diags); !st.ok()) {
@@ -141,9 +141,9 @@ Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const Lo
   diags->Merge(std::move(project_diags));
   if (options.project_file_only) return project;
 
-  std::vector<FoundFile> source_files = FindFiles(root, "sources", {".yaml", ".yml"});
-  std::vector<FoundFile> table_files = FindFiles(root, "tables", {".yaml", ".yml"});
-  std::vector<FoundFile> macro_files = FindFiles(root, "macros", {".sql"});
+  std::vector<FoundFile> source_files = FindFiles(root, "sources", {".yaml", ".yml"}, diags);
+  std::vector<FoundFile> table_files = FindFiles(root, "tables", {".yaml", ".yml"}, diags);
+  std::vector<FoundFile> macro_files = FindFiles(root, "macros", {".sql"}, diags);
 
   // Each file is read and parsed independently; results land in per-file slots.
   size_t total = source_files.size() + table_files.size();
@@ -153,7 +153,7 @@ Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const Lo
   ParallelFor(total, options.threads, [&](int, size_t i) {
     bool is_source = i < source_files.size();
     const FoundFile& f = is_source ? source_files[i] : table_files[i - source_files.size()];
-    auto content = ReadFile(root / f.rel);
+    auto content = ReadFile(root, f.rel);
     if (!content.ok()) {
       file_diags[i].AddError({f.rel, 0, 0}, content.error().message);
       return;
@@ -181,7 +181,7 @@ Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const Lo
     }
   }
   for (const auto& m : macro_files) {
-    auto content = ReadFile(root / m.rel);
+    auto content = ReadFile(root, m.rel);
     if (!content.ok()) {
       diags->AddError({m.rel, 0, 0}, content.error().message);
       continue;

@@ -568,5 +568,40 @@ TEST(LoadProject, ABrokenFileNamesWhatItsOwnKeysDeclare) {
   EXPECT_EQ(p->FindBroken("core.other"), nullptr);
 }
 
+// Issue 10, finding 6: an alias bomb ran for minutes. Files are bounded in size, values
+// (aliases expanded) and nesting, each an error at the file and line.
+TEST(TableFile, YamlIsBoundedInSizeValuesAndNesting) {
+  std::string bomb = std::string(kValidAppend) + "x:\n  a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n";
+  for (char level = 'b'; level <= 'f'; ++level) {
+    std::string prev(1, static_cast<char>(level - 1));
+    bomb += std::string("  ") + level + ": &" + level + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev +
+            ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n";
+  }
+  auto r = ParseTable(bomb);
+  EXPECT_FALSE(r.table);
+  EXPECT_THAT(r.All(), HasSubstr("tables/core/t.yaml:"));
+  EXPECT_THAT(r.All(), HasSubstr("the YAML holds more than 100000 values once its aliases (*name) are expanded"));
+  // Below the bound the same aliases are fine (the unknown key aside).
+  r = ParseTable(std::string(kValidAppend) + "tags: &t [a, b]\nowner: x\n");
+  EXPECT_TRUE(r.table) << r.All();
+  r = ParseTable(std::string(kValidAppend) + "tags: &t [a, *t]\n");
+  EXPECT_FALSE(r.table);
+  EXPECT_THAT(r.All(), HasSubstr("tables/core/t.yaml:7:7: error: the YAML nests lists and mappings more than 64 deep"));
+  r = ParseTable(std::string(kValidAppend) + "description: " + std::string(size_t{4} << 20, 'x') + "\n");
+  EXPECT_FALSE(r.table);
+  EXPECT_THAT(r.All(), HasSubstr("tables/core/t.yaml:1:1: error: the file is larger than 4 MiB, the most Derived reads"));
+}
+
+TEST(ProjectFile, AbsurdStartIsAnErrorAtItsLine) {
+  Project p;
+  Diagnostics diags;
+  Status st = ParseProjectFile("derived.yaml", "name: x\ndefaults:\n  start: 0001-01-01\n", &p, &diags);
+  EXPECT_FALSE(st.ok());
+  ASSERT_EQ(diags.all().size(), 1u);
+  EXPECT_EQ(diags.all()[0].ToString(),
+            "derived.yaml:3:10: error: timestamp '0001-01-01' is out of range: expected one from 1900-01-01 up to (not "
+            "including) 2200-01-01");
+}
+
 }  // namespace
 }  // namespace derived

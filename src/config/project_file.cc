@@ -81,7 +81,7 @@ Status ParseProjectFile(const std::string& file, const std::string& text, Projec
   if (YAML::Node d = (*root)["defaults"]; d.IsDefined()) {
     if (r.CheckMap(d, "'defaults'", {"start", "schedule", "owner"})) {
       if (auto s = r.String(d, "start")) {
-        auto ts = ParseTimestamp(*s);
+        auto ts = ParseUserTimestamp(*s);
         if (ts.ok()) {
           project->defaults.start = *ts;
         } else {

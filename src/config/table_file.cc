@@ -8,7 +8,9 @@
 #include <fmt/format.h>
 
 #include "config/columns.h"
+#include "config/limits.h"
 #include "config/loader.h"
+#include "util/files.h"
 #include "util/strings.h"
 
 namespace derived {
@@ -52,7 +54,7 @@ std::optional<Strategy> ParseStrategy(YamlReader& r, const YAML::Node& node) {
 std::optional<Timestamp> ParseTimestampField(YamlReader& r, const YAML::Node& node, const std::string& key) {
   auto s = r.AsString(node, "'" + key + "'");
   if (!s) return std::nullopt;
-  auto ts = ParseTimestamp(*s);
+  auto ts = ParseUserTimestamp(*s);
   if (!ts.ok()) {
     r.ErrorAt(node, ts.error().message);
     return std::nullopt;
@@ -225,14 +227,13 @@ void ParseSql(YamlReader& r, const YAML::Node& root, const std::string& text, co
     namespace fs = std::filesystem;
     fs::path yaml_dir = fs::path(r.file()).parent_path();
     fs::path path = (yaml_dir / *rel).lexically_normal();
-    std::ifstream in(fs::path(project.root) / path, std::ios::binary);
-    if (!in) {
-      r.ErrorAt(sql_file, fmt::format("cannot read sql_file '{}' (looked for {})", *rel, path.string()));
+    auto content = ReadFileLimited((fs::path(project.root) / path).string(), kMaxProjectFileBytes,
+                                   fmt::format("sql_file '{}' (looked for {})", *rel, path.string()));
+    if (!content.ok()) {
+      r.ErrorAt(sql_file, content.error().message);
       return;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    table->sql = {ss.str(), path.string(), 1};
+    table->sql = {std::move(*content), path.string(), 1};
   } else {
     r.diags()->AddError({r.file(), 1, 1}, "table is missing required field 'sql' (or 'sql_file')");
     return;

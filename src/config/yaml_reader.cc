@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "config/limits.h"
 #include "util/strings.h"
 
 namespace derived {
@@ -19,13 +20,68 @@ std::string DescribeYamlType(const YAML::Node& node) {
   }
 }
 
+namespace {
+
+// Walks the document as its readers will, aliases expanded, and stops at the first node
+// past kMaxYamlValues or kMaxYamlDepth: at most that many steps however the aliases nest.
+class SizeCheck {
+ public:
+  // The node where a bound was passed and the message, or nullopt when within both.
+  std::optional<std::pair<YAML::Node, std::string>> Check(const YAML::Node& root) {
+    Visit(root, 1);
+    return std::move(failure_);
+  }
+
+ private:
+  void Visit(const YAML::Node& node, int depth) {
+    if (failure_) return;
+    if (++values_ > kMaxYamlValues) {
+      failure_.emplace(node, fmt::format("the YAML holds more than {} values once its aliases (*name) are "
+                                         "expanded, each use counting its anchor's values again: is it an alias bomb?",
+                                         kMaxYamlValues));
+      return;
+    }
+    if (!node.IsMap() && !node.IsSequence()) return;
+    if (depth > kMaxYamlDepth) {
+      failure_.emplace(node, fmt::format("the YAML nests lists and mappings more than {} deep (aliases expanded)",
+                                         kMaxYamlDepth));
+      return;
+    }
+    for (const auto& item : node) {
+      if (node.IsMap()) {
+        Visit(item.first, depth + 1);
+        Visit(item.second, depth + 1);
+      } else {
+        Visit(item, depth + 1);
+      }
+      if (failure_) return;
+    }
+  }
+
+  size_t values_ = 0;
+  std::optional<std::pair<YAML::Node, std::string>> failure_;
+};
+
+}  // namespace
+
 std::optional<YAML::Node> YamlReader::Parse(const std::string& text) {
+  if (text.size() > kMaxProjectFileBytes) {
+    diags_->AddError({file_, 1, 1}, fmt::format("the file is larger than {} MiB, the most Derived reads",
+                                                kMaxProjectFileBytes >> 20));
+    return std::nullopt;
+  }
+  YAML::Node root;
   try {
-    return YAML::Load(text);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     diags_->AddError({file_, e.mark.line + 1, e.mark.column + 1}, "invalid YAML: " + e.msg);
     return std::nullopt;
   }
+  if (auto failure = SizeCheck().Check(root)) {
+    ErrorAt(failure->first, std::move(failure->second));
+    return std::nullopt;
+  }
+  return root;
 }
 
 Location YamlReader::At(const YAML::Node& node) const {

@@ -17,7 +17,8 @@ class YamlReader {
   // REQUIRES: diags outlives the reader.
   YamlReader(std::string file, Diagnostics* diags) : file_(std::move(file)), diags_(diags) {}
 
-  // Parses `text`; a syntax error is reported and yields nullopt.
+  // Parses `text`; a syntax error, and a file past the bounds of config/limits.h (size,
+  // values with aliases expanded, nesting), is reported and yields nullopt.
   std::optional<YAML::Node> Parse(const std::string& text);
 
   Location At(const YAML::Node& node) const;

@@ -177,6 +177,7 @@ TEST(Select, MalformedTerms) {
   Graph g = Fixture();
   EXPECT_EQ(SelError(g, ""), "empty selector; " + kSyntax);
   EXPECT_EQ(SelError(g, " , "), "empty selector; " + kSyntax);
+  EXPECT_EQ(SelError(g, "\t\n,,,\r"), "empty selector; " + kSyntax);
   EXPECT_EQ(SelError(g, "+"), "invalid selector term '+': missing a name; " + kSyntax);
   EXPECT_EQ(SelError(g, "2+"), "invalid selector term '2+': missing a name; " + kSyntax);
   EXPECT_EQ(SelError(g, "core.events++"),

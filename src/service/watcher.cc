@@ -2,14 +2,14 @@
 
 #include <sys/wait.h>
 
-#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
-#include <vector>
 
 #include <fmt/format.h>
 
+#include "util/file_walk.h"
+#include "util/files.h"
 #include "util/hash.h"
 #include "util/strings.h"
 
@@ -48,37 +48,30 @@ Result<std::string> ProjectWatcher::Fingerprint() const {
     return std::string(Trim(*sha));
   }
   // Path, size and modification time of every file the loader reads. Hidden folders
-  // (.derived, .git) hold no project files.
-  std::vector<std::string> entries;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root_, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const fs::path& p = it->path();
-    if (it->is_directory() && p.filename().string().starts_with(".")) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    if (!it->is_regular_file() || !ProjectFile(p)) continue;
-    auto size = it->file_size(ec);
-    auto mtime = it->last_write_time(ec).time_since_epoch().count();
-    entries.push_back(fmt::format("{}\t{}\t{}", fs::relative(p, root_).string(), size, mtime));
-  }
-  if (ec) return Error(fmt::format("cannot list {}: {}", root_, ec.message()));
-  std::sort(entries.begin(), entries.end());
+  // (.derived, .git) hold no project files. Never throws: an entry that cannot be read (a
+  // symlink loop, a folder without permission) is part of the fingerprint, so its coming
+  // and going triggers a reload, which reports it.
+  WalkOptions options;
+  options.skip_hidden_directories = true;
+  options.wanted = ProjectFile;
+  WalkResult walk = WalkFiles(root_, options);
   Hasher h;
-  for (const auto& e : entries) h.Add(e);
+  for (const WalkedFile& f : walk.files) {
+    h.Add(fmt::format("{}\t{}\t{}", f.path.lexically_relative(root_).generic_string(), f.size, f.mtime_ns));
+  }
+  for (const WalkProblem& p : walk.problems) h.Add(fmt::format("!{}\t{}", p.path.generic_string(), p.message));
   return h.Hex();
 }
 
 Result<std::string> ProjectWatcher::Materialize(const std::string& fingerprint) const {
   if (branch_.empty()) return root_;
   fs::path dir = fs::path(root_) / ".derived" / "checkouts" / fingerprint;
-  if (fs::exists(dir / ".complete")) return dir.string();
+  std::error_code exists_ec;
+  if (fs::exists(dir / ".complete", exists_ec)) return dir.string();
   fs::path tmp = dir.string() + ".tmp";
   std::error_code ec;
   fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) return Error(fmt::format("cannot create {}: {}", tmp.string(), ec.message()));
+  if (auto st = CreatePrivateDirectories(tmp.string()); !st.ok()) return st.error();
   auto out = RunIn(root_, fmt::format("git archive --format=tar {} | tar -x -C {}", ShellQuote(fingerprint),
                                       ShellQuote(tmp.string())));
   if (!out.ok()) return out.error();
@@ -96,8 +89,11 @@ Result<std::string> ProjectWatcher::Materialize(const std::string& fingerprint) 
 void ProjectWatcher::Prune(const std::string& fingerprint) const {
   if (branch_.empty()) return;
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(fs::path(root_) / ".derived" / "checkouts", ec)) {
-    if (entry.path().filename() != fingerprint) fs::remove_all(entry.path(), ec);
+  // increment(ec), not a range-for: its operator++ throws when the listing fails midway.
+  for (fs::directory_iterator it(fs::path(root_) / ".derived" / "checkouts", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    std::error_code ignored;  // a checkout that cannot be removed now is retried next time
+    if (it->path().filename() != fingerprint) fs::remove_all(it->path(), ignored);
   }
 }
 

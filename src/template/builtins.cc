@@ -1,6 +1,8 @@
 // Argument binding for built-in functions, and the global functions (range).
 #include "template/builtins.h"
 
+#include "template/limits.h"
+
 #include "util/strings.h"
 
 namespace derived::tmpl {
@@ -35,9 +37,6 @@ Status ArgBinder::Bind(std::span<const Value> args, const Kwargs& kwargs) {
 
 namespace {
 
-// Bounds range() so a typo cannot exhaust memory.
-constexpr int64_t kMaxRangeLength = 1'000'000;
-
 Result<Value> Range(const std::vector<Value>& args, const Kwargs& kwargs) {
   if (!kwargs.empty()) return Error("range() takes no keyword arguments");
   if (args.empty() || args.size() > 3) {
@@ -53,8 +52,9 @@ Result<Value> Range(const std::vector<Value>& args, const Kwargs& kwargs) {
   if (step == 0) return Error("range() step must not be zero");
   // Compute the length in doubles so extreme bounds cannot overflow.
   double span = (static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step);
-  if (span > static_cast<double>(kMaxRangeLength)) {
-    return Error("range() would have more than " + std::to_string(kMaxRangeLength) + " items");
+  if (span > static_cast<double>(kMaxListItems)) {
+    return Error("range() would have more than " + std::to_string(kMaxListItems) +
+                 " items, the most a template may build");
   }
   ValueList out;
   for (int64_t i = start; step > 0 ? i < stop : i > stop;) {

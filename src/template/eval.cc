@@ -1,7 +1,10 @@
 // Expression evaluation. Undefined values follow StrictUndefined: an unknown name is an
 // error where it is evaluated; a missing key or attribute yields an undefined value that
 // is an error wherever it is used, except in `is defined` tests and the `default` filter.
+#include <algorithm>
+
 #include "template/error.h"
+#include "template/limits.h"
 #include "template/methods.h"
 #include "template/operators.h"
 #include "template/render.h"
@@ -52,6 +55,9 @@ Value Renderer::Eval(const ast::Expr& e) {
       const Value& object = RequireDefined(EvalRef(*node.object, &object_scratch), e.line);
       auto part = [&](const ast::ExprPtr& p) { return p ? RequireDefined(Eval(*p), p->line) : Value::None(); };
       Value start = part(node.start), stop = part(node.stop), step = part(node.step);
+      // A string is walked, or with a step other than 1 listed character by character.
+      bool listed = object.is_string() && !step.is_none() && !(step.is_int() && step.as_int() == 1);
+      Spend(Cost(object) * (listed ? sizeof(std::string_view) : 1), e.line);
       return Check(GetSlice(object, start, stop, step), e.line);
     }
     case ast::ExprKind::kCall: return EvalCall(As<ast::Call>(e));
@@ -110,6 +116,8 @@ const Value& Renderer::EvalRef(const ast::Expr& e, Value* scratch) {
       Value object_scratch;
       const Value& object = EvalRef(*node.object, &object_scratch);
       if (object.is_undefined()) Throw(e.line, object.undefined_hint());
+      // A string's attributes are its methods, which scan it.
+      if (object.is_string()) Spend(Cost(object), e.line);
       if (const Value* found = FindAttributeRef(object, node.name)) {
         // A reference into a temporary object would dangle, so copy that case.
         if (&object != &object_scratch) return *found;
@@ -123,6 +131,12 @@ const Value& Renderer::EvalRef(const ast::Expr& e, Value* scratch) {
       const Value& object = EvalRef(*node.object, &object_scratch);
       if (object.is_undefined()) Throw(e.line, object.undefined_hint());
       const Value& key = RequireDefined(EvalRef(*node.key, &key_scratch), node.key->line);
+      if (object.is_string()) {
+        // An index counts characters from the nearer end.
+        int64_t i = key.is_int() ? key.as_int() : 0;
+        size_t chars = static_cast<size_t>(i < 0 ? -(i + 1) : i);
+        Spend(std::min(chars * 4, Cost(object)), e.line);
+      }
       return *scratch = GetItem(object, key);
     }
     default: break;
@@ -186,6 +200,8 @@ Value Renderer::EvalCall(const ast::Call& e) {
     Throw(e.line, what + " is not callable (type '" + callee.TypeName() + "')");
   }
   EvalArgs(e.args, /*allow_undefined=*/false, &args, &kwargs);
+  for (const Value& a : args) Spend(Cost(a), e.line);
+  for (const auto& [name, a] : kwargs) Spend(Cost(a), e.line);
   call_line_ = e.line;
   Result<Value> result = callee.as_callable()(args, kwargs);
   if (!result.ok()) {
@@ -194,6 +210,7 @@ Value Renderer::EvalCall(const ast::Call& e) {
     if (error.where.file.empty()) error.where = Location{*file_, e.line, 0};
     throw TemplateError(std::move(error));
   }
+  Spend(Cost(*result), e.line);
   return std::move(result).value();
 }
 
@@ -204,6 +221,8 @@ Value Renderer::EvalFilter(const ast::Filter& e) {
   std::vector<Value> args;
   Kwargs kwargs;
   EvalArgs(e.args, /*allow_undefined=*/false, &args, &kwargs);
+  Spend(Cost(input), e.line);
+  for (const Value& a : args) Spend(Cost(a), e.line);
   return Check(e.filter->fn(input, args, kwargs), e.line);
 }
 
@@ -214,6 +233,7 @@ bool Renderer::EvalTest(const ast::Test& e) {
   std::vector<Value> args;
   args.reserve(e.args.size());
   for (const auto& arg : e.args) args.push_back(RequireDefined(Eval(*arg), arg->line));
+  Spend(Cost(operand), e.line);
   Result<bool> r = e.test->fn(operand, args);
   if (!r.ok()) Throw(e.line, r.error().message);
   return *r != e.negated;
@@ -223,6 +243,10 @@ bool Renderer::EvalCompare(const ast::Compare& e) {
   Value left = RequireDefined(Eval(*e.first), e.first->line);
   for (const auto& [op, expr] : e.rest) {
     Value right = RequireDefined(Eval(*expr), expr->line);
+    // Comparing lists compares what they hold, all the way down.
+    size_t cap = kMaxRenderWork + 1;
+    Spend(DeepCost(left, cap), e.line);
+    Spend(DeepCost(right, cap), e.line);
     Result<bool> r = ApplyCompare(op, left, right);
     if (!r.ok()) Throw(e.line, r.error().message);
     if (!*r) return false;

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "template/builtins.h"
+#include "template/limits.h"
 #include "template/methods.h"
 
 namespace derived::tmpl {
@@ -17,19 +18,25 @@ bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
 Result<Value> Upper(const Value& in, Args args, const Kwargs& kwargs) {
   ArgBinder b("upper", {}, 0);
   if (Status s = b.Bind(args, kwargs); !s.ok()) return s.error();
-  return Value(AsciiUpper(in.Str()));
+  Result<std::string> s = in.ToStr();
+  if (!s.ok()) return s.error();
+  return Value(AsciiUpper(*s));
 }
 
 Result<Value> Lower(const Value& in, Args args, const Kwargs& kwargs) {
   ArgBinder b("lower", {}, 0);
   if (Status s = b.Bind(args, kwargs); !s.ok()) return s.error();
-  return Value(AsciiLower(in.Str()));
+  Result<std::string> s = in.ToStr();
+  if (!s.ok()) return s.error();
+  return Value(AsciiLower(*s));
 }
 
 Result<Value> Capitalize(const Value& in, Args args, const Kwargs& kwargs) {
   ArgBinder b("capitalize", {}, 0);
   if (Status s = b.Bind(args, kwargs); !s.ok()) return s.error();
-  std::string s = AsciiLower(in.Str());
+  Result<std::string> text = in.ToStr();
+  if (!text.ok()) return text.error();
+  std::string s = AsciiLower(*text);
   if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
   return Value(std::move(s));
 }
@@ -47,15 +54,17 @@ Result<Value> Default(const Value& in, Args args, const Kwargs& kwargs) {
 Result<Value> Join(const Value& in, Args args, const Kwargs& kwargs) {
   ArgBinder b("join", {"d"}, 0);
   if (Status s = b.Bind(args, kwargs); !s.ok()) return s.error();
-  std::string sep = b.Get(0) != nullptr ? b.Get(0)->Str() : "";
+  Result<std::string> sep = b.Get(0) != nullptr ? b.Get(0)->ToStr() : std::string();
+  if (!sep.ok()) return sep.error();
   ValueList storage;
   const ValueList* items = nullptr;
   Status s = Iterate(in, &storage, &items);
   if (!s.ok()) return s.error();
   std::string out;
   for (size_t i = 0; i < items->size(); ++i) {
-    if (i > 0) out += sep;
-    (*items)[i].AppendStr(&out);
+    if (i > 0 && out.size() + sep->size() > kMaxStringBytes) return StringTooLarge();
+    if (i > 0) out += *sep;
+    if (!(*items)[i].AppendStr(&out, kMaxStringBytes)) return StringTooLarge();
   }
   return Value(std::move(out));
 }
@@ -67,15 +76,23 @@ Result<Value> Replace(const Value& in, Args args, const Kwargs& kwargs) {
   if (count != nullptr && !count->is_none() && !count->is_int()) {
     return Error(std::string("replace() count must be an integer, not ") + count->TypeName());
   }
-  return Value(PyReplace(in.Str(), b.Get(0)->Str(), b.Get(1)->Str(),
-                         count != nullptr && count->is_int() ? count->as_int() : -1));
+  Result<std::string> text = in.ToStr(), from = b.Get(0)->ToStr(), to = b.Get(1)->ToStr();
+  for (const Result<std::string>* r : {&text, &from, &to}) {
+    if (!r->ok()) return r->error();
+  }
+  Result<std::string> out = PyReplace(*text, *from, *to, count != nullptr && count->is_int() ? count->as_int() : -1);
+  if (!out.ok()) return out.error();
+  return Value(std::move(*out));
 }
 
 Result<Value> Trim(const Value& in, Args args, const Kwargs& kwargs) {
   ArgBinder b("trim", {"chars"}, 0);
   if (Status s = b.Bind(args, kwargs); !s.ok()) return s.error();
-  std::string chars = b.Get(0) != nullptr && !b.Get(0)->is_none() ? b.Get(0)->Str() : "";
-  return Value(PyStrip(in.Str(), chars, true, true));
+  Result<std::string> chars = b.Get(0) != nullptr && !b.Get(0)->is_none() ? b.Get(0)->ToStr() : std::string();
+  Result<std::string> text = in.ToStr();
+  if (!chars.ok()) return chars.error();
+  if (!text.ok()) return text.error();
+  return Value(PyStrip(*text, *chars, true, true));
 }
 
 Result<Value> Length(const Value& in, Args args, const Kwargs& kwargs) {
@@ -90,7 +107,9 @@ Result<Value> Length(const Value& in, Args args, const Kwargs& kwargs) {
 Result<Value> String(const Value& in, Args args, const Kwargs& kwargs) {
   ArgBinder b("string", {}, 0);
   if (Status s = b.Bind(args, kwargs); !s.ok()) return s.error();
-  return Value(in.Str());
+  Result<std::string> s = in.ToStr();
+  if (!s.ok()) return s.error();
+  return Value(std::move(*s));
 }
 
 // Python's float(str): an optional sign, then inf, infinity or nan, or decimal digits

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "template/builtins.h"
+#include "template/limits.h"
 
 namespace derived::tmpl {
 
@@ -44,7 +45,10 @@ std::string Label(const Value& v) {
   return std::string("'") + v.TypeName() + " object'";
 }
 
-std::string StrArg(const Value* v) { return v == nullptr ? "" : v->Str(); }
+Result<std::string> StrArg(const Value* v) {
+  if (v == nullptr) return std::string();
+  return v->ToStr();
+}
 
 Result<Value> Affix(const std::string& self, const Value& arg, bool prefix) {
   auto test = [&](const Value& a) -> Result<bool> {
@@ -80,16 +84,19 @@ Result<Value> Split(const std::string& self, const Value* sep_arg, const Value* 
       size_t end = 0;
       while (end < rest.size() && !IsPySpace(rest[end])) ++end;
       parts.emplace_back(rest.substr(0, end));
+      if (parts.size() > kMaxListItems) return ListTooLong();
       rest = PyStrip(rest.substr(end), "", true, false);
     }
     return Value::List(std::move(parts));
   }
-  std::string sep = sep_arg->Str();
-  if (sep.empty()) return Error("empty separator");
+  Result<std::string> sep = sep_arg->ToStr();
+  if (!sep.ok()) return sep.error();
+  if (sep->empty()) return Error("empty separator");
   size_t start = 0;
-  for (size_t p; (max < 0 || static_cast<int64_t>(parts.size()) < max) && (p = self.find(sep, start)) != std::string::npos;) {
+  for (size_t p; (max < 0 || static_cast<int64_t>(parts.size()) < max) && (p = self.find(*sep, start)) != std::string::npos;) {
     parts.emplace_back(self.substr(start, p - start));
-    start = p + sep.size();
+    if (parts.size() >= kMaxListItems) return ListTooLong();
+    start = p + sep->size();
   }
   parts.emplace_back(self.substr(start));
   return Value::List(std::move(parts));
@@ -136,8 +143,9 @@ Result<Value> CallMethod(const MethodInfo& m, const Value& self, const std::vect
     case Method::kRStrip: {
       if (!(b = bind({"chars"}, 0)).ok()) return b.error();
       const Value* chars = b->Get(0);
-      std::string c = chars == nullptr || chars->is_none() ? "" : chars->Str();
-      return Value(PyStrip(self.as_string(), c, m.method != Method::kRStrip, m.method != Method::kLStrip));
+      Result<std::string> c = chars == nullptr || chars->is_none() ? std::string() : chars->ToStr();
+      if (!c.ok()) return c.error();
+      return Value(PyStrip(self.as_string(), *c, m.method != Method::kRStrip, m.method != Method::kLStrip));
     }
     case Method::kStartsWith:
     case Method::kEndsWith:
@@ -149,8 +157,13 @@ Result<Value> CallMethod(const MethodInfo& m, const Value& self, const std::vect
     case Method::kReplace: {
       if (!(b = bind({"old", "new", "count"}, 2)).ok()) return b.error();
       const Value* count = b->Get(2);
-      return Value(PyReplace(self.as_string(), StrArg(b->Get(0)), StrArg(b->Get(1)),
-                             count != nullptr && count->is_int() ? count->as_int() : -1));
+      Result<std::string> from = StrArg(b->Get(0)), to = StrArg(b->Get(1));
+      if (!from.ok()) return from.error();
+      if (!to.ok()) return to.error();
+      Result<std::string> out =
+          PyReplace(self.as_string(), *from, *to, count != nullptr && count->is_int() ? count->as_int() : -1);
+      if (!out.ok()) return out.error();
+      return Value(std::move(*out));
     }
     case Method::kJoin: {
       if (!(b = bind({"iterable"}, 1)).ok()) return b.error();
@@ -160,8 +173,9 @@ Result<Value> CallMethod(const MethodInfo& m, const Value& self, const std::vect
       if (!s.ok()) return s.error();
       std::string out;
       for (size_t i = 0; i < items->size(); ++i) {
+        if (i > 0 && out.size() + self.as_string().size() > kMaxStringBytes) return StringTooLarge();
         if (i > 0) out += self.as_string();
-        (*items)[i].AppendStr(&out);
+        if (!(*items)[i].AppendStr(&out, kMaxStringBytes)) return StringTooLarge();
       }
       return Value(std::move(out));
     }
@@ -222,10 +236,10 @@ Value GetItem(const Value& object, const Value& key) {
       if (i < 0) i += n;
       if (i >= 0 && i < n) return object.as_list()[static_cast<size_t>(i)];
     } else {
-      std::vector<std::string_view> chars = Utf8Chars(object.as_string());
-      int64_t n = static_cast<int64_t>(chars.size());
-      if (i < 0) i += n;
-      if (i >= 0 && i < n) return Value(chars[static_cast<size_t>(i)]);
+      // Walked from the nearer end, not listed: a string may be megabytes long.
+      std::string_view text = object.as_string();
+      std::optional<size_t> pos = Utf8Offset(text, i);
+      if (pos && *pos < text.size()) return Value(Utf8CharAt(text, *pos));
     }
   }
   return Value::Undefined(Label(object) + " has no element " + key.Repr());
@@ -233,12 +247,20 @@ Value GetItem(const Value& object, const Value& key) {
 
 Result<Value> GetSlice(const Value& object, const Value& start, const Value& stop, const Value& step) {
   if (!object.is_list() && !object.is_string()) return Error(std::string("cannot slice a ") + object.TypeName());
-  std::vector<std::string_view> chars;
-  if (object.is_string()) chars = Utf8Chars(object.as_string());
-  int64_t n = static_cast<int64_t>(object.is_string() ? chars.size() : object.as_list().size());
+  int64_t n = static_cast<int64_t>(object.is_string() ? Utf8Length(object.as_string()) : object.as_list().size());
   int64_t b = 0, e = 0, s = 1;
   Status st = SliceBounds(n, start, stop, step, &b, &e, &s);
   if (!st.ok()) return st.error();
+  if (object.is_string() && s == 1) {
+    // The common s[i:j], walked instead of listing every character.
+    std::string_view text = object.as_string();
+    if (e <= b) return Value("");
+    size_t from = *Utf8Offset(text, b);  // 0 <= b < e <= n: both in range
+    size_t to = *Utf8Offset(text, e);
+    return Value(text.substr(from, to - from));
+  }
+  std::vector<std::string_view> chars;
+  if (object.is_string()) chars = Utf8Chars(object.as_string());
   std::string text;
   ValueList items;
   for (int64_t i = b; s > 0 ? i < e : i > e; i += s) {
@@ -261,6 +283,10 @@ Status Iterate(const Value& value, ValueList* storage, const ValueList** items) 
       for (const auto& [k, v] : value.as_dict().entries()) storage->emplace_back(k);
       return Status::Ok();
     case Value::Kind::kString:
+      if (Utf8Length(value.as_string()) > kMaxListItems) {
+        return Error("cannot iterate over a string of more than " + std::to_string(kMaxListItems) +
+                     " characters, the most a template may build a list of");
+      }
       for (std::string_view c : Utf8Chars(value.as_string())) storage->emplace_back(c);
       return Status::Ok();
     case Value::Kind::kUndefined:
@@ -295,18 +321,26 @@ std::string_view PyStrip(std::string_view s, std::string_view chars, bool left, 
   return s;
 }
 
-std::string PyReplace(std::string_view s, std::string_view from, std::string_view to, int64_t count) {
+Result<std::string> PyReplace(std::string_view s, std::string_view from, std::string_view to, int64_t count) {
   std::string out;
+  // Checked before each piece is appended, so the output never passes the bound.
+  auto add = [&](std::string_view piece) {
+    if (out.size() + piece.size() > kMaxStringBytes) return false;
+    out.append(piece);
+    return true;
+  };
   if (from.empty()) {
     // Python inserts `to` around every character: 'ab'.replace('', '-') == '-a-b-'.
-    std::vector<std::string_view> chars = Utf8Chars(s);
     int64_t done = 0;
-    for (size_t i = 0; i <= chars.size(); ++i) {
+    for (size_t pos = 0;;) {
       if (count < 0 || done < count) {
-        out.append(to);
+        if (!add(to)) return StringTooLarge();
         ++done;
       }
-      if (i < chars.size()) out.append(chars[i]);
+      if (pos == s.size()) break;
+      std::string_view c = Utf8CharAt(s, pos);
+      if (!add(c)) return StringTooLarge();
+      pos += c.size();
     }
     return out;
   }
@@ -314,11 +348,10 @@ std::string PyReplace(std::string_view s, std::string_view from, std::string_vie
   for (int64_t done = 0; count < 0 || done < count; ++done) {
     size_t p = s.find(from, start);
     if (p == std::string_view::npos) break;
-    out.append(s.substr(start, p - start));
-    out.append(to);
+    if (!add(s.substr(start, p - start)) || !add(to)) return StringTooLarge();
     start = p + from.size();
   }
-  out.append(s.substr(start));
+  if (!add(s.substr(start))) return StringTooLarge();
   return out;
 }
 

@@ -30,8 +30,8 @@ Value GetItem(const Value& object, const Value& key);
 // a[start:stop:step] on lists and strings, Python semantics; none means omitted.
 Result<Value> GetSlice(const Value& object, const Value& start, const Value& stop, const Value& step);
 
-// The items `for x in value` visits: list elements, dict keys, or a string's characters.
-// A lenient undefined iterates as empty. Sets *items to point at the list's own elements
+// The items `for x in value` visits: list elements, dict keys, or a string's characters
+// (at most kMaxListItems of them). A lenient undefined iterates as empty. Sets *items to point at the list's own elements
 // when there is one (no copy), else fills *storage and points there.
 Status Iterate(const Value& value, ValueList* storage, const ValueList** items);
 
@@ -41,7 +41,8 @@ std::string AsciiUpper(std::string_view s);
 std::string AsciiLower(std::string_view s);
 // Python's str.strip/lstrip/rstrip; empty `chars` means whitespace.
 std::string_view PyStrip(std::string_view s, std::string_view chars, bool left, bool right);
-// Python's str.replace; count < 0 replaces all.
-std::string PyReplace(std::string_view s, std::string_view from, std::string_view to, int64_t count = -1);
+// Python's str.replace; count < 0 replaces all. Fails when the result would pass
+// kMaxStringBytes (limits.h).
+Result<std::string> PyReplace(std::string_view s, std::string_view from, std::string_view to, int64_t count = -1);
 
 }  // namespace derived::tmpl

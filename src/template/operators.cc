@@ -3,15 +3,14 @@
 #include <cmath>
 #include <string>
 
+#include "template/limits.h"
+
 namespace derived::tmpl {
 
 namespace {
 
 using ast::BinaryOp;
 using ast::CompareOp;
-
-// Bounds `'x' * n` so a typo cannot exhaust memory.
-constexpr size_t kMaxRepeatBytes = size_t{1} << 28;
 
 const char* Symbol(BinaryOp op) {
   switch (op) {
@@ -50,8 +49,9 @@ Error DivisionByZero() { return Error("division by zero"); }
 
 Result<Value> Repeat(const Value& seq, int64_t n) {
   if (n <= 0) return seq.is_string() ? Value("") : seq.is_tuple() ? Value::Tuple({}) : Value::List({});
-  size_t unit = seq.is_string() ? seq.as_string().size() : seq.as_list().size() * sizeof(Value);
-  if (unit != 0 && static_cast<uint64_t>(n) > kMaxRepeatBytes / unit) return Error("repeated sequence is too large");
+  size_t unit = seq.is_string() ? seq.as_string().size() : seq.as_list().size();
+  size_t most = seq.is_string() ? kMaxStringBytes : kMaxListItems;
+  if (unit != 0 && static_cast<uint64_t>(n) > most / unit) return seq.is_string() ? StringTooLarge() : ListTooLong();
   if (seq.is_string()) {
     std::string out;
     out.reserve(unit * static_cast<size_t>(n));
@@ -184,14 +184,17 @@ Result<bool> Contains(const Value& container, const Value& item) {
 Result<Value> ApplyBinary(BinaryOp op, const Value& a, const Value& b) {
   if (op == BinaryOp::kConcat) {
     std::string s;
-    a.AppendStr(&s);
-    b.AppendStr(&s);
+    if (!a.AppendStr(&s, kMaxStringBytes) || !b.AppendStr(&s, kMaxStringBytes)) return StringTooLarge();
     return Value(std::move(s));
   }
   if (a.is_number() && b.is_number()) return Arithmetic(op, a, b);
   if (op == BinaryOp::kAdd) {
-    if (a.is_string() && b.is_string()) return Value(a.as_string() + b.as_string());
+    if (a.is_string() && b.is_string()) {
+      if (a.as_string().size() + b.as_string().size() > kMaxStringBytes) return StringTooLarge();
+      return Value(a.as_string() + b.as_string());
+    }
     if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
+      if (a.as_list().size() + b.as_list().size() > kMaxListItems) return ListTooLong();
       ValueList out = a.as_list();
       out.insert(out.end(), b.as_list().begin(), b.as_list().end());
       return a.is_tuple() ? Value::Tuple(std::move(out)) : Value::List(std::move(out));

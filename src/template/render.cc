@@ -5,16 +5,13 @@
 
 #include "template/builtins.h"
 #include "template/error.h"
+#include "template/limits.h"
 #include "template/methods.h"
 #include "util/strings.h"
 
 namespace derived::tmpl {
 
 namespace {
-
-// Deep enough for any sane macro nesting; shallow enough to stop runaway recursion long
-// before the stack runs out.
-constexpr int kMaxMacroDepth = 64;
 
 constexpr const char* kCalledFrom = " called from ";
 constexpr size_t kMaxCallSitesInError = 3;
@@ -137,6 +134,8 @@ void Renderer::ExecFor(const ast::For& node, std::string* out) {
   RequireDefined(iterable, node.iterable->line);
   ValueList storage;
   const ValueList* items = nullptr;
+  // Iterating a dict or a string first builds the list of its keys or characters.
+  if (!iterable.is_list()) Spend(Cost(iterable), node.iterable->line);
   if (Status s = Iterate(iterable, &storage, &items); !s.ok()) Throw(node.iterable->line, s.error().message);
 
   Frame* outer = frame_;
@@ -148,6 +147,7 @@ void Renderer::ExecFor(const ast::For& node, std::string* out) {
   if (node.filter) {
     // `for x in xs if cond`: loop.length and loop.last count only the kept items.
     for (const Value& item : *items) {
+      CountIteration(node.line);
       frame.vars.clear();
       BindTargets(&frame, node.targets, item, node.line);
       Value scratch;
@@ -163,6 +163,7 @@ void Renderer::ExecFor(const ast::For& node, std::string* out) {
   LoopState loop{items, 0};
   frame.loop = &loop;
   for (; loop.index < items->size(); ++loop.index) {
+    CountIteration(node.line);
     // Each iteration starts afresh: a set in one iteration is gone in the next, as in Jinja.
     frame.vars.clear();
     BindTargets(&frame, node.targets, (*items)[loop.index], node.line);
@@ -301,9 +302,48 @@ Value Renderer::MacroValue(const MacroRef& macro) {
 
 void Renderer::Throw(int line, std::string message) const { Fail(*file_, line, std::move(message)); }
 
-Value Renderer::Check(Result<Value> r, int line) const {
+Value Renderer::Check(Result<Value> r, int line) {
   if (!r.ok()) Throw(line, r.error().message);
+  Spend(Cost(*r), line);
   return std::move(r).value();
+}
+
+void Renderer::Spend(size_t bytes, int line) {
+  work_ += bytes;
+  if (work_ > kMaxRenderWork) {
+    Throw(line, "the template built, printed or scanned more than " + std::to_string(kMaxRenderWork >> 20) +
+                    " MiB in one render, the most it may (a loop over large values?)");
+  }
+}
+
+size_t Renderer::Cost(const Value& v) {
+  if (v.is_string()) return v.as_string().size();
+  if (v.is_list()) return v.as_list().size() * sizeof(Value);
+  if (v.is_dict()) return v.as_dict().size() * sizeof(ValueDict::Entry);
+  return 0;
+}
+
+size_t Renderer::DeepCost(const Value& v, size_t cap) {
+  size_t cost = Cost(v);
+  if (v.is_list()) {
+    for (const Value& item : v.as_list()) {
+      if (cost > cap) break;
+      cost += DeepCost(item, cap - cost);
+    }
+  } else if (v.is_dict()) {
+    for (const auto& [key, item] : v.as_dict().entries()) {
+      if (cost > cap) break;
+      cost += key.size() + DeepCost(item, cap - cost);
+    }
+  }
+  return cost;
+}
+
+void Renderer::CountIteration(int line) {
+  if (++iterations_ > kMaxLoopIterations) {
+    Throw(line, "more than " + std::to_string(kMaxLoopIterations) +
+                    " loop iterations in one render, the most a template may run (nested loops multiply)");
+  }
 }
 
 const Value& Renderer::RequireDefined(const Value& v, int line) const {
@@ -313,7 +353,18 @@ const Value& Renderer::RequireDefined(const Value& v, int line) const {
 
 bool Renderer::Truthy(const Value& v, int line) const { return RequireDefined(v, line).Truthy(); }
 
+namespace {
+
+Error OutputTooLarge() {
+  return Error("the rendered text would be larger than " + std::to_string(kMaxStringBytes >> 20) +
+               " MiB, the most a template may produce");
+}
+
+}  // namespace
+
 void Renderer::EmitText(const ast::Text& node, std::string* out) {
+  if (out->size() + node.text.size() > kMaxStringBytes) Throw(node.line, OutputTooLarge().message);
+  Spend(node.text.size(), node.line);
   if (out == mapped_out_) map_->AddText(out->size(), node.text, *file_, node.line, node.column, site_);
   out->append(node.text);
 }
@@ -324,10 +375,12 @@ void Renderer::EmitValue(const Value& v, const ast::Output& node, std::string* o
   if (out == mapped_out_) map_->AddValue(before, out->size() - before, *file_, node.line, node.column, site_);
 }
 
-void Renderer::AppendOutput(const Value& v, int line, std::string* out) const {
+void Renderer::AppendOutput(const Value& v, int line, std::string* out) {
   RequireDefined(v, line);
   if (v.is_callable()) Throw(line, "cannot print a function; did you forget to call it with ()?");
-  v.AppendStr(out);
+  size_t before = out->size();
+  if (!v.AppendStr(out, kMaxStringBytes)) Throw(line, OutputTooLarge().message);
+  Spend(out->size() - before, line);
 }
 
 }  // namespace derived::tmpl

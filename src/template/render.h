@@ -112,11 +112,21 @@ class Renderer {
 
   // ---- checks that turn misuse into errors at `line` of the current file
   [[noreturn]] void Throw(int line, std::string message) const;
-  Value Check(Result<Value> r, int line) const;
+  // The value of an operation, or its error thrown; its cost is spent (below).
+  Value Check(Result<Value> r, int line);
+  // The bounds of limits.h: `bytes` more built or scanned (kMaxRenderWork), one more loop
+  // iteration (kMaxLoopIterations). Throw past them.
+  void Spend(size_t bytes, int line);
+  void CountIteration(int line);
+  // What handling v costs: a string's bytes, or the slots of a list or dict (not what
+  // they hold). DeepCost also counts what they hold, stopping once past `cap`.
+  static size_t Cost(const Value& v);
+  static size_t DeepCost(const Value& v, size_t cap);
   // Fails on a strict undefined value; lenient ones pass.
   const Value& RequireDefined(const Value& v, int line) const;
   bool Truthy(const Value& v, int line) const;
-  void AppendOutput(const Value& v, int line, std::string* out) const;
+  // Prints v into *out, which may not pass kMaxStringBytes.
+  void AppendOutput(const Value& v, int line, std::string* out);
   // Appends template text or an expression's value, recording its origin when `out` is
   // the output the source map describes (not a {% set %} block or a macro's return value).
   void EmitText(const ast::Text& node, std::string* out);
@@ -127,6 +137,8 @@ class Renderer {
   const std::string* file_ = nullptr;  // of the template or macro running now
   Frame* frame_ = nullptr;             // innermost scope; `set` writes here
   int macro_depth_ = 0;
+  int64_t iterations_ = 0;  // {% for %} iterations so far, all loops together
+  size_t work_ = 0;         // bytes built, printed, copied or scanned so far
   int call_line_ = 0;  // line of the call being made, for macros called through a Value
   SourceMap* map_ = nullptr;
   const std::string* mapped_out_ = nullptr;  // the string map_ describes

@@ -630,6 +630,70 @@ TEST(TemplateErrors, HostileInputIsBounded) {
   EXPECT_EQ(R("{{ ''" + repeat(" 'a'", 20000) + " | length }}"), "20000");
 }
 
+// Issue 10, finding 7: nested range(1000000) loops hung and 'x' * 200000000 joined with
+// ~ died at 6 GB. Every render is bounded (limits.h) in loop iterations, the size of any
+// string or list, the output, and the bytes it builds or scans; each bound is an error
+// at the line that passed it.
+TEST(TemplateErrors, RendersAreBoundedInLoopsStringsListsOutputAndWork) {
+  EXPECT_EQ(R("{% for i in range(1000000) %}\n{% for j in range(1000000) %}{% endfor %}{% endfor %}"),
+            "ERROR: t.sql:2: more than 1000000 loop iterations in one render, the most a template may run "
+            "(nested loops multiply)");
+  // The `if` of a loop counts too.
+  EXPECT_EQ(R("{% for i in range(1000000) %}{% for j in range(2) if j %}{% endfor %}{% endfor %}"),
+            "ERROR: t.sql:1: more than 1000000 loop iterations in one render, the most a template may run "
+            "(nested loops multiply)");
+  const std::string kString = "the string would be larger than 16 MiB, the most a template may build";
+  const std::string kList = "the list would have more than 1000000 items, the most a template may build";
+  EXPECT_EQ(R("{{ 'x' * 200000000 }}"), "ERROR: t.sql:1: " + kString);
+  EXPECT_EQ(R("{% set s = 'x' * 16777216 %}\n{% set t = s ~ s %}"), "ERROR: t.sql:2: " + kString);
+  EXPECT_EQ(R("{% set s = 'x' * 16777216 %}{% set t = s + 'y' %}"), "ERROR: t.sql:1: " + kString);
+  EXPECT_EQ(R("{% set s = 'x' * 9000000 %}{% set t = [s, s] | join %}"), "ERROR: t.sql:1: " + kString);
+  EXPECT_EQ(R("{% set s = 'x' * 9000000 %}{% set t = '-'.join([s, s]) %}"), "ERROR: t.sql:1: " + kString);
+  EXPECT_EQ(R("{{ ('x' * 1000000).replace('', 'yyyyyyyyyyyyyyyyyyyy') | length }}"), "ERROR: t.sql:1: " + kString);
+  EXPECT_EQ(R("{{ ('x' * 1000000) | replace('x', 'yyyyyyyyyyyyyyyyyyyy') | length }}"),
+            "ERROR: t.sql:1: " + kString);
+  // Nested lists print far larger than they are held: a billion copies of one string.
+  EXPECT_EQ(R("{% set a = ['x' * 1000] * 1000 %}{% set b = [a] * 1000 %}{{ (b | string) | length }}"),
+            "ERROR: t.sql:1: " + kString);
+  EXPECT_EQ(R("{{ range(1000001) | length }}"),
+            "ERROR: t.sql:1: range() would have more than 1000000 items, the most a template may build");
+  EXPECT_EQ(R("{{ ([1] * 1000001) | length }}"), "ERROR: t.sql:1: " + kList);
+  EXPECT_EQ(R("{{ ([1] * 1000000 + [2]) | length }}"), "ERROR: t.sql:1: " + kList);
+  EXPECT_EQ(R("{{ (',' * 2000000).split(',') | length }}"), "ERROR: t.sql:1: " + kList);
+  EXPECT_EQ(R("{% for c in 'x' * 2000000 %}{% endfor %}"),
+            "ERROR: t.sql:1: cannot iterate over a string of more than 1000000 characters, the most a template "
+            "may build a list of");
+  // The output, and what a {% set %} block or a macro renders, is a string like any other.
+  const std::string kOutput = "the rendered text would be larger than 16 MiB, the most a template may produce";
+  EXPECT_EQ(R("{% set s = 'x' * 10000000 %}{{ s }}\n{{ s }}"), "ERROR: t.sql:2: " + kOutput);
+  EXPECT_EQ(R("{% set a = ['x' * 1000] * 1000 %}{% set b = [a] * 1000 %}{{ b }}"), "ERROR: t.sql:1: " + kOutput);
+  EXPECT_EQ(R("{% set s = 'x' * 10000000 %}{% set t %}{{ s }}{{ s }}{% endset %}"), "ERROR: t.sql:1: " + kOutput);
+  // Each value within bounds, but a loop over them does too much work.
+  const std::string kWork =
+      "the template built, printed or scanned more than 1024 MiB in one render, the most it may (a loop over large "
+      "values?)";
+  EXPECT_EQ(R("{% set s = 'x' * 16000000 %}{% for i in range(1000) %}\n{% set t = s ~ 'y' %}{% endfor %}"),
+            "ERROR: t.sql:2: " + kWork);
+  EXPECT_EQ(R("{% set s = 'x' * 16000000 %}{% for i in range(1000) %}{% if s == s %}{% endif %}{% endfor %}"),
+            "ERROR: t.sql:1: " + kWork);
+  EXPECT_EQ(R("{% set a = ['x' * 1000000] * 1000000 %}{{ a == a }}"), "ERROR: t.sql:1: " + kWork);
+  EXPECT_EQ(R("{% set s = 'x' * 16000000 %}{% for i in range(1000) %}{{ s[::2] | length }}{% endfor %}"),
+            "ERROR: t.sql:1: " + kWork);
+  EXPECT_EQ(R("{% set s = 'x' * 16000000 %}{% for i in range(1000) %}{% set p = s.split(',') %}{% endfor %}"),
+            "ERROR: t.sql:1: " + kWork);
+  // Well within every bound: a million iterations and a 16 MiB string are fine.
+  EXPECT_EQ(R("{% for i in range(999) %}{% for j in range(1000) %}{% endfor %}{% endfor %}ok"), "ok");
+  // Indexing near either end of a long string scans only that far.
+  EXPECT_EQ(R("{% set s = 'ab' ~ 'x' * 16000000 ~ 'yz' %}{% for i in range(1000) %}{{ s[1] }}{{ s[-2] }}{% endfor %}"),
+            [] {
+              std::string out;
+              for (int i = 0; i < 1000; ++i) out += "by";
+              return out;
+            }());
+  EXPECT_EQ(R("{{ ('x' * 16777216) | length }}"), "16777216");
+  EXPECT_EQ(R("{{ range(1000000) | length }}"), "1000000");
+}
+
 TEST(TemplateErrors, UnsupportedJinjaFeaturesAreClearErrors) {
   EXPECT_EQ(R("{% include 'x.sql' %}"), "ERROR: t.sql:1: the 'include' tag is not supported");
   EXPECT_EQ(R("{% extends 'x.sql' %}"), "ERROR: t.sql:1: the 'extends' tag is not supported");

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "template/limits.h"
+
 namespace derived::tmpl {
 
 Value::Value(std::string s) : kind_(Kind::kString), ptr_(std::make_shared<const std::string>(std::move(s))) {}
@@ -70,24 +72,34 @@ bool Value::Truthy() const {
   return false;
 }
 
-std::string Value::Str() const {
-  if (is_string()) return as_string();
+Result<std::string> Value::ToStr() const {
+  if (is_string()) return as_string();  // held, so within the bound already
   std::string out;
-  AppendStr(&out);
+  if (!AppendStr(&out, kMaxStringBytes)) return StringTooLarge();
   return out;
 }
 
-void Value::AppendStr(std::string* out) const {
+std::string Value::Str() const {
+  if (is_string()) return as_string();
+  std::string out;
+  (void)AppendStr(&out, kMaxStringBytes);  // a prefix past the bound: Str is for messages
+  return out;
+}
+
+bool Value::AppendStr(std::string* out, size_t limit) const {
   switch (kind_) {
-    case Kind::kUndefined: return;
-    case Kind::kString: out->append(as_string()); return;
-    default: AppendRepr(out); return;
+    case Kind::kUndefined: return true;
+    case Kind::kString:
+      if (out->size() + as_string().size() > limit) return false;
+      out->append(as_string());
+      return true;
+    default: return AppendRepr(out, limit);
   }
 }
 
 std::string Value::Repr() const {
   std::string out;
-  AppendRepr(&out);
+  (void)AppendRepr(&out, kMaxStringBytes);  // a prefix past the bound: Repr is for messages
   return out;
 }
 
@@ -177,25 +189,31 @@ void AppendDouble(double d, std::string* out) {
   }
 }
 
-void Value::AppendRepr(std::string* out) const {
+bool Value::AppendRepr(std::string* out, size_t limit) const {
+  // Checked before each element: a string's repr is at most four times its size, so the
+  // bound is passed by at most that much before appending stops.
+  auto within = [&](size_t more) { return out->size() + more <= limit; };
   switch (kind_) {
-    case Kind::kUndefined: out->append("Undefined"); return;
-    case Kind::kNone: out->append("None"); return;
-    case Kind::kBool: out->append(b_ ? "True" : "False"); return;
-    case Kind::kInt: AppendInt(i_, out); return;
-    case Kind::kDouble: AppendDouble(d_, out); return;
-    case Kind::kString: AppendStringRepr(as_string(), out); return;
+    case Kind::kUndefined: out->append("Undefined"); break;
+    case Kind::kNone: out->append("None"); break;
+    case Kind::kBool: out->append(b_ ? "True" : "False"); break;
+    case Kind::kInt: AppendInt(i_, out); break;
+    case Kind::kDouble: AppendDouble(d_, out); break;
+    case Kind::kString:
+      if (!within(as_string().size() + 2)) return false;
+      AppendStringRepr(as_string(), out);
+      break;
     case Kind::kList: {
       out->push_back(is_tuple() ? '(' : '[');
       bool first = true;
       for (const Value& v : as_list()) {
         if (!first) out->append(", ");
         first = false;
-        v.AppendRepr(out);
+        if (!within(0) || !v.AppendRepr(out, limit)) return false;
       }
       if (is_tuple() && as_list().size() == 1) out->push_back(',');
       out->push_back(is_tuple() ? ')' : ']');
-      return;
+      break;
     }
     case Kind::kDict: {
       out->push_back('{');
@@ -203,15 +221,17 @@ void Value::AppendRepr(std::string* out) const {
       for (const auto& [k, v] : as_dict().entries()) {
         if (!first) out->append(", ");
         first = false;
+        if (!within(k.size() + 2)) return false;
         AppendStringRepr(k, out);
         out->append(": ");
-        v.AppendRepr(out);
+        if (!v.AppendRepr(out, limit)) return false;
       }
       out->push_back('}');
-      return;
+      break;
     }
-    case Kind::kCallable: out->append("<function>"); return;
+    case Kind::kCallable: out->append("<function>"); break;
   }
+  return within(0);
 }
 
 const char* Value::TypeName() const {
@@ -310,6 +330,28 @@ size_t Utf8Length(std::string_view s) {
     if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
   }
   return n;
+}
+
+std::string_view Utf8CharAt(std::string_view s, size_t pos) {
+  size_t end = pos + 1;
+  while (end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) ++end;
+  return s.substr(pos, end - pos);
+}
+
+std::optional<size_t> Utf8Offset(std::string_view s, int64_t index) {
+  auto lead = [&](size_t i) { return (static_cast<unsigned char>(s[i]) & 0xC0) != 0x80; };
+  if (index >= 0) {
+    int64_t seen = 0;
+    for (size_t pos = 0; pos < s.size(); ++pos) {
+      if (lead(pos) && seen++ == index) return pos;
+    }
+    return seen == index ? std::optional<size_t>(s.size()) : std::nullopt;
+  }
+  for (size_t pos = s.size(); pos > 0;) {
+    --pos;
+    if (lead(pos) && ++index == 0) return pos;
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string_view> Utf8Chars(std::string_view s) {

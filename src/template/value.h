@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -85,12 +86,18 @@ class Value {
   // Python truthiness. REQUIRES: !is_undefined() || is_lenient_undefined().
   bool Truthy() const;
 
-  // Python's str(): what {{ value }} prints. Undefined prints as ''.
+  // Python's str(): what {{ value }} prints. Undefined prints as ''. Nested lists can
+  // print far larger than they are held (a list of a million references to one long
+  // string), so every form is bounded by kMaxStringBytes (limits.h):
+  //   ToStr       fails past it;
+  //   AppendStr   returns false once *out would pass `limit` (*out then holds a prefix);
+  //   Str, Repr   stop there, for messages.
+  Result<std::string> ToStr() const;
   std::string Str() const;
-  void AppendStr(std::string* out) const;
+  [[nodiscard]] bool AppendStr(std::string* out, size_t limit) const;
   // Python's repr(): how a value prints inside a list or dict (['a', 1]).
   std::string Repr() const;
-  void AppendRepr(std::string* out) const;
+  [[nodiscard]] bool AppendRepr(std::string* out, size_t limit) const;
 
   // Python's type name, for error messages ("str", "int", "NoneType", ...).
   const char* TypeName() const;
@@ -134,6 +141,12 @@ class ValueDict {
 // Strings are UTF-8; like Python, lengths and indexes count code points.
 size_t Utf8Length(std::string_view s);
 std::vector<std::string_view> Utf8Chars(std::string_view s);
+// The bytes of the code point starting at byte `pos`, for walking a string without
+// listing its characters. REQUIRES: pos < s.size().
+std::string_view Utf8CharAt(std::string_view s, size_t pos);
+// The byte offset of code point `index` (s.size() for index == its length), counted from
+// the start, or with index < 0 from the end (-1: the last one); nullopt when out of range.
+std::optional<size_t> Utf8Offset(std::string_view s, int64_t index);
 
 // Python's repr() of a float: shortest round-trip digits, "2.0", "1e-05", "inf".
 void AppendDouble(double d, std::string* out);

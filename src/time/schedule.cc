@@ -17,11 +17,12 @@ struct UnitName {
   TimeUnit unit;
   std::string_view singular;
   std::string_view plural;
+  int64_t max_count;  // 100 years of this unit
 };
-constexpr std::array<UnitName, 4> kUnits = {{{TimeUnit::kHour, "hour", "hours"},
-                                             {TimeUnit::kDay, "day", "days"},
-                                             {TimeUnit::kWeek, "week", "weeks"},
-                                             {TimeUnit::kMonth, "month", "months"}}};
+constexpr std::array<UnitName, 4> kUnits = {{{TimeUnit::kHour, "hour", "hours", kMaxDurationHours},
+                                             {TimeUnit::kDay, "day", "days", kMaxDurationDays},
+                                             {TimeUnit::kWeek, "week", "weeks", kMaxDurationWeeks},
+                                             {TimeUnit::kMonth, "month", "months", kMaxDurationMonths}}};
 
 const UnitName& NameOf(TimeUnit unit) {
   for (const auto& u : kUnits) {
@@ -44,6 +45,7 @@ Result<Schedule> ParseSchedule(std::string_view text) {
     if (lower == ScheduleName(s)) return s;
     names.emplace_back(ScheduleName(s));
   }
+  if (lower.empty()) return Error("empty schedule; expected one of: " + Join(names, ", "));
   return Error("unknown schedule '" + std::string(text) + "'" + DidYouMean(lower, names) +
                "; expected one of: " + Join(names, ", "));
 }
@@ -64,6 +66,7 @@ std::string_view ScheduleName(Schedule schedule) {
 
 Result<Duration> ParseDuration(std::string_view text) {
   std::string s = ToLower(Trim(text));
+  if (s.empty()) return InvalidDuration(text, "it is empty");
   size_t digits_end = 0;
   while (digits_end < s.size() && std::isdigit(static_cast<unsigned char>(s[digits_end]))) ++digits_end;
   if (digits_end == 0) {
@@ -73,18 +76,23 @@ Result<Duration> ParseDuration(std::string_view text) {
   if (digits_end < s.size() && (s[digits_end] == '.' || s[digits_end] == ',')) {
     return InvalidDuration(text, "the count must be a whole number");
   }
-  int64_t count = 0;
+  // A count too long for int64 is certainly longer than 100 years of any unit.
+  int64_t count = INT64_MAX;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + digits_end, count);
-  if (ec != std::errc() || count > kMaxDurationCount) {
-    return InvalidDuration(text, "the count must be at most " + std::to_string(kMaxDurationCount));
-  }
+  if (ec != std::errc() && ec != std::errc::result_out_of_range) return InvalidDuration(text, "missing count");
   if (count < 1) return InvalidDuration(text, "the count must be at least 1");
 
   std::string unit = Trim(std::string_view(s).substr(digits_end));
   if (unit.empty()) return InvalidDuration(text, "missing unit");
   std::vector<std::string> candidates;
   for (const auto& u : kUnits) {
-    if (unit == u.singular || unit == u.plural) return Duration{count, u.unit};
+    if (unit == u.singular || unit == u.plural) {
+      if (count > u.max_count) {
+        return InvalidDuration(text, "it is longer than 100 years (at most " + std::to_string(u.max_count) + " " +
+                                         std::string(u.plural) + ")");
+      }
+      return Duration{count, u.unit};
+    }
     candidates.emplace_back(count == 1 ? u.singular : u.plural);
   }
   return InvalidDuration(text, "unknown unit '" + unit + "'" + DidYouMean(unit, candidates));

@@ -28,11 +28,18 @@ struct Duration {
   bool operator==(const Duration&) const = default;
 };
 
-// Largest count ParseDuration accepts; keeps every arithmetic result far from overflow.
-inline constexpr int64_t kMaxDurationCount = 1'000'000;
+// The longest duration ParseDuration accepts, as a count of each unit: 100 years. A window
+// or retention longer than a century reaches before any data a warehouse holds, and the
+// bound keeps every Add() result far from overflow and within years 0000-9999 for any
+// user timestamp (see ParseUserTimestamp).
+inline constexpr int64_t kMaxDurationHours = 876'600;
+inline constexpr int64_t kMaxDurationDays = 36'525;
+inline constexpr int64_t kMaxDurationWeeks = 5'218;
+inline constexpr int64_t kMaxDurationMonths = 1'200;
 
 // "1 hour", "3 days", "2 weeks", "6 months"; singular or plural, case-insensitive, the space
-// optional ("3days"). The count must be 1..kMaxDurationCount.
+// optional ("3days"). The count must be at least 1 and the whole at most 100 years; empty
+// text is an error.
 Result<Duration> ParseDuration(std::string_view text);
 std::string FormatDuration(Duration d);  // "3 days", "1 hour"
 

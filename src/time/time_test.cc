@@ -84,7 +84,8 @@ TEST(ParseTimestamp, EveryErrorPath) {
     const char* reason;
   };
   const Case cases[] = {
-      {"", "the date must be YYYY-MM-DD"},
+      {"", "it is empty"},
+      {"   ", "it is empty"},
       {"yesterday", "the date must be YYYY-MM-DD"},
       {"2024-1-03", "the date must be YYYY-MM-DD"},
       {"2024/01/03", "the date must be YYYY-MM-DD"},
@@ -118,6 +119,26 @@ TEST(ParseTimestamp, EveryErrorPath) {
                            "': expected ISO-8601 like 2024-01-03 or 2024-01-03T00:00:00Z (" + c.reason + ")";
     EXPECT_EQ(ParseError(c.text), expected);
   }
+}
+
+// Finding 9 of issue 10: what a user writes must be a real, sane instant; what Derived
+// stored itself (complete through 9999-12-31) still reads back.
+TEST(ParseUserTimestamp, RejectsEmptyAndAbsurdInstants) {
+  EXPECT_EQ(ParseUserTimestamp("2024-01-03")->seconds, k2024_01_03);
+  EXPECT_EQ(ParseUserTimestamp("1900-01-01")->seconds, -2208988800);
+  EXPECT_EQ(ParseUserTimestamp("2199-12-31T23:59:59Z")->seconds, 7258118399);
+  const std::string range = "' is out of range: expected one from 1900-01-01 up to (not including) 2200-01-01";
+  for (const char* text : {"0001-01-01", "1899-12-31T23:59:59Z", "1900-01-01T00:30:00+01:00", "2200-01-01",
+                           "9999-12-31T23:59:59Z"}) {
+    Result<Timestamp> r = ParseUserTimestamp(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.error().message, "timestamp '" + std::string(text) + range);
+  }
+  Result<Timestamp> empty = ParseUserTimestamp("");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.error().message,
+            "invalid timestamp '': expected ISO-8601 like 2024-01-03 or 2024-01-03T00:00:00Z (it is empty)");
+  EXPECT_EQ(ParseTimestamp("9999-12-31T23:59:59Z")->seconds, kEndOfTime.seconds);
 }
 
 TEST(FormatTimestamp, IsoAndSql) {
@@ -158,7 +179,11 @@ TEST(Schedule, ParseErrors) {
   ASSERT_FALSE(far.ok());
   EXPECT_EQ(far.error().message,
             "unknown schedule 'yearly-ish'; expected one of: hourly, daily, weekly, monthly");
-  EXPECT_FALSE(ParseSchedule("").ok());
+  for (const char* empty : {"", "  "}) {
+    Result<Schedule> r = ParseSchedule(empty);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().message, "empty schedule; expected one of: hourly, daily, weekly, monthly");
+  }
 }
 
 TEST(Duration, Parse) {
@@ -172,7 +197,11 @@ TEST(Duration, Parse) {
   EXPECT_EQ(*ParseDuration("1 days"), (Duration{1, TimeUnit::kDay}));
   EXPECT_EQ(*ParseDuration("3 DAY"), (Duration{3, TimeUnit::kDay}));
   EXPECT_EQ(*ParseDuration("  7Days "), (Duration{7, TimeUnit::kDay}));
-  EXPECT_EQ(*ParseDuration("1000000 hours"), (Duration{1000000, TimeUnit::kHour}));
+  // Up to 100 years of each unit.
+  EXPECT_EQ(*ParseDuration("876600 hours"), (Duration{876600, TimeUnit::kHour}));
+  EXPECT_EQ(*ParseDuration("36525 days"), (Duration{36525, TimeUnit::kDay}));
+  EXPECT_EQ(*ParseDuration("5218 weeks"), (Duration{5218, TimeUnit::kWeek}));
+  EXPECT_EQ(*ParseDuration("1200 months"), (Duration{1200, TimeUnit::kMonth}));
 }
 
 TEST(Duration, ParseErrors) {
@@ -182,14 +211,18 @@ TEST(Duration, ParseErrors) {
     const char* reason;
   };
   const Case cases[] = {
-      {"", "missing count"},
+      {"", "it is empty"},
+      {" \t ", "it is empty"},
       {"days", "missing count"},
       {"+3 days", "missing count"},
       {"0 days", "the count must be at least 1"},
       {"-1 days", "the count must be at least 1"},
       {"1.5 days", "the count must be a whole number"},
-      {"1000001 days", "the count must be at most 1000000"},
-      {"99999999999999999999999 days", "the count must be at most 1000000"},
+      {"36526 days", "it is longer than 100 years (at most 36525 days)"},
+      {"876601 hours", "it is longer than 100 years (at most 876600 hours)"},
+      {"5219 weeks", "it is longer than 100 years (at most 5218 weeks)"},
+      {"1201 months", "it is longer than 100 years (at most 1200 months)"},
+      {"99999999999999999999999 days", "it is longer than 100 years (at most 36525 days)"},
       {"3", "missing unit"},
       {"3 dayz", "unknown unit 'dayz' (did you mean 'days'?)"},
       {"2 weks", "unknown unit 'weks' (did you mean 'weeks'?)"},

@@ -61,6 +61,7 @@ std::string Quoted(std::string_view rest) { return "'" + std::string(rest) + "'"
 
 Result<Timestamp> ParseTimestamp(std::string_view text) {
   std::string trimmed = Trim(text);
+  if (trimmed.empty()) return Invalid(text, "it is empty");
   Cursor c(trimmed);
 
   int y = 0, mo = 0, d = 0;
@@ -117,6 +118,16 @@ Result<Timestamp> ParseTimestamp(std::string_view text) {
   // Local time = UTC + offset, hence the subtraction.
   Timestamp local = civil::FromDay(std::chrono::sys_days{date}, h * civil::kSecondsPerHour + mi * 60 + s);
   return Timestamp{local.seconds - offset_seconds};
+}
+
+Result<Timestamp> ParseUserTimestamp(std::string_view text) {
+  Result<Timestamp> t = ParseTimestamp(text);
+  if (!t.ok()) return t;
+  if (*t < kEarliestUserTimestamp || *t >= kUserTimestampLimit) {
+    return Error("timestamp '" + std::string(Trim(text)) +
+                 "' is out of range: expected one from 1900-01-01 up to (not including) 2200-01-01");
+  }
+  return t;
 }
 
 namespace {

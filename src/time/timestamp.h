@@ -24,9 +24,22 @@ inline constexpr Timestamp kEndOfTime{253402300799};
 // Parses ISO-8601 in UTC: "2024-01-03" (midnight), "2024-01-03T04:05:06Z", "2024-01-03 04:05:06",
 // "2024-01-03T04:05Z". Fractional seconds are truncated; an offset ("+02:00", "-0530", "+02")
 // is converted to UTC; no suffix means UTC. Surrounding whitespace is ignored. Years are four
-// digits (0000-9999). Invalid dates, out-of-range fields and trailing text are errors that
-// say what was expected and what was wrong.
+// digits (0000-9999). Empty text, invalid dates, out-of-range fields and trailing text are
+// errors that say what was expected and what was wrong.
 Result<Timestamp> ParseTimestamp(std::string_view text);
+
+// The instants a user may write (a table's `start`, `source mark --through`, `--now`,
+// DERIVED_NOW, backfill ranges): from 1900-01-01 up to, not including, 2200-01-01. No data
+// a warehouse builds is dated before 1900 and no clock reads 2200, while a typo outside
+// the range (`start: 0001-01-01`, a mark at 9999-12-31) would plan millions of windows.
+// Values Derived stored itself (a static source is complete through kEndOfTime) are read
+// back with ParseTimestamp.
+inline constexpr Timestamp kEarliestUserTimestamp{-2208988800};  // 1900-01-01T00:00:00Z
+inline constexpr Timestamp kUserTimestampLimit{7258118400};       // 2200-01-01T00:00:00Z, excluded
+
+// ParseTimestamp, and then within [kEarliestUserTimestamp, kUserTimestampLimit): the
+// error names the range.
+Result<Timestamp> ParseUserTimestamp(std::string_view text);
 
 // "2024-01-03T00:00:00Z". REQUIRES: t falls within years 0000-9999 for a parseable result.
 std::string FormatIso(Timestamp t);

@@ -1,0 +1,31 @@
+// An HTTP server (cpp-httplib) that slow or idle clients cannot take down.
+//
+// cpp-httplib (0.11 in Debian 12, and still upstream) bounds each read of a request but
+// not the whole: a client sending a byte every two seconds holds one of its few worker
+// threads for ever, and a dozen of them starve every other client (issue 10, finding 8).
+// This server reads each request through a stream with one deadline for the whole request,
+// counted from the connection's accept, and a byte budget; it serves one request per
+// connection and then closes it, so keep-alive cannot hold a worker either.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+namespace httplib {
+class Server;
+}
+
+namespace derived {
+
+struct HttpLimits {
+  double request_seconds = 5;  // the request line, headers and body must all arrive within this
+  double write_seconds = 5;    // each write of the answer may wait this long for the client
+  size_t max_request_bytes = size_t{64} << 20;  // headers and body together
+  int threads = 32;  // requests served at once; more wait for a free worker
+};
+
+// A server with every route, handler and setting of httplib::Server available, and the
+// limits above applied to every connection (its payload limit is set from them too).
+std::unique_ptr<httplib::Server> NewBoundedServer(const HttpLimits& limits);
+
+}  // namespace derived

@@ -109,7 +109,7 @@ sql: SELECT user_id, events FROM core.users WHERE events > 100
 
 // Every row of a query, as text, sorted: to compare two warehouses.
 std::vector<std::string> RowsOf(const WarehouseProject& p, const std::string& sql) {
-  auto wh = OpenDuckDbWarehouse((p.dir().path() / "warehouse.duckdb").string());
+  auto wh = OpenDuckDbWarehouse((p.dir().path() / "warehouse.duckdb").string(), db::FileAccess::Unrestricted());
   EXPECT_TRUE(wh.ok()) << wh.error().message;
   if (!wh.ok()) return {};
   auto rows = (*wh)->Query(sql);

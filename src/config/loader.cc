@@ -99,7 +99,7 @@ namespace {
 
 BrokenFile BrokenFileOf(const FoundFile& f, bool source, const fs::path& root) {
   BrokenFile b{f.rel, {ToLower(f.default_dataset + "." + f.default_name)}, source};
-  auto text = ReadFile(root / f.rel);
+  auto text = ReadFile(root, f.rel);
   if (!text.ok()) return b;
   std::string dataset = f.default_dataset, name = f.default_name;
   static const std::regex kKey(R"(^(dataset|name):[ \t]*["']?([A-Za-z_][A-Za-z0-9_]*)["']?[ \t]*(#.*)?\r?$)");

@@ -77,9 +77,15 @@ RandomProject::RandomProject(uint64_t seed, const std::string& root) : root_(roo
     n.query_freshness = pick(4) == 0;
     nodes_.push_back(n);
   }
-  nodes_.push_back({Kind::kFileSource, "raw.f0"});
-  nodes_.push_back({Kind::kDim, "raw.dim"});
-  GenNode lookup{Kind::kLookup, "core.dim_l"};
+  auto node = [](Kind kind, std::string name) {
+    GenNode n;
+    n.kind = kind;
+    n.name = std::move(name);
+    return n;
+  };
+  nodes_.push_back(node(Kind::kFileSource, "raw.f0"));
+  nodes_.push_back(node(Kind::kDim, "raw.dim"));
+  GenNode lookup = node(Kind::kLookup, "core.dim_l");
   lookup.inputs = {static_cast<int>(nodes_.size()) - 1};
   nodes_.push_back(lookup);
 

@@ -263,28 +263,6 @@ Result<std::optional<Rows>> Connection::QueryIfExists(std::string_view sql) {
   return std::optional<Rows>(std::move(*rows));
 }
 
-Result<Rows> Connection::QueryOne(std::string_view sql, StatementType type) {
-  // Prepared from DuckDB's own split of the text, so what runs is the statement counted.
-  // The C API reads text up to a NUL byte: one inside would hide what follows it.
-  if (sql.find('\0') != std::string_view::npos) return Error("refusing to run SQL that holds a NUL byte");
-  std::string text(sql);
-  duckdb_extracted_statements statements = nullptr;
-  idx_t n = duckdb_extract_statements(conn_, text.c_str(), &statements);
-  std::unique_ptr<Script> script(new Script(conn_, statements, n));
-  if (n == 0) {
-    const char* err = duckdb_extract_statements_error(statements);
-    return Error(err ? err : "the SQL holds no statement");
-  }
-  if (n != 1) return Error(fmt::format("refusing to run SQL that holds {} statements where one was expected", n));
-  auto prepared = script->Prepare(0);
-  if (!prepared.ok()) return prepared.error();
-  if ((*prepared)->type() != type) {
-    return Error(fmt::format("refusing to run a {} statement where a {} statement was expected",
-                             StatementTypeName((*prepared)->type()), StatementTypeName(type)));
-  }
-  return (*prepared)->Execute();
-}
-
 Result<std::unique_ptr<PreparedStatement>> Connection::Prepare(std::string_view sql) {
   duckdb_prepared_statement stmt = nullptr;
   std::string text(sql);

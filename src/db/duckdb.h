@@ -123,6 +123,8 @@ class Connection {
 
  private:
   Connection(Database* db, duckdb_connection conn) : db_(db), conn_(conn) {}
+  // DuckDB's split of `sql` into statements, without their texts (see Parse).
+  Result<std::unique_ptr<Script>> Extract(std::string_view sql);
   duckdb_state Run(std::string_view sql, duckdb_result* result);  // timed: see Totals
   Database* db_;
   duckdb_connection conn_ = nullptr;

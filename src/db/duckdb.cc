@@ -197,7 +197,10 @@ void Database::InterruptAll() {
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(Database& db) {
-  if (db.setup_) return std::move(db.setup_);
+  {
+    std::lock_guard lock(db.mu_);
+    if (db.setup_) return std::move(db.setup_);
+  }
   duckdb_connection conn = nullptr;
   if (duckdb_connect(db.handle(), &conn) == DuckDBError) return Error("cannot connect to DuckDB database");
   std::lock_guard lock(db.mu_);

@@ -78,7 +78,7 @@ class Database {
   std::mutex mu_;
   std::set<duckdb_connection> connections_;  // guarded by mu_
   // The connection that locked the database down, with OpenOptions::session applied,
-  // until the first Connection::Open takes it. Declared last: destroyed first.
+  // until the first Connection::Open takes it (guarded by mu_).
   std::unique_ptr<Connection> setup_;
 };
 

@@ -129,7 +129,7 @@ Result<std::string> TypeChecker::CanonicalType(const std::string& type) {
   } else if (auto st = parser_->CheckType(type); !st.ok()) {
     result = st.error();
   } else {
-    auto rows = conn_->Query("DESCRIBE SELECT CAST(NULL AS " + type + ") AS t");
+    auto rows = conn_->QueryOne("DESCRIBE SELECT CAST(NULL AS " + type + ") AS t", db::StatementType::kSelect);
     if (rows.ok() && rows->size() == 1 && rows->at(0, 1)) {
       result = *rows->at(0, 1);
     } else {

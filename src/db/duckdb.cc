@@ -230,7 +230,10 @@ void Database::Check(duckdb_result* result, std::string_view sql) {
 }
 
 Result<std::unique_ptr<Connection>> Connection::Open(Database& db) {
-  if (db.setup_) return std::move(db.setup_);
+  {
+    std::lock_guard lock(db.mu_);
+    if (db.setup_) return std::move(db.setup_);
+  }
   duckdb_connection conn = nullptr;
   if (duckdb_connect(db.handle(), &conn) == DuckDBError) return Error("cannot connect to DuckDB database");
   std::lock_guard lock(db.mu_);
@@ -302,29 +305,6 @@ Result<std::optional<Rows>> Connection::QueryIfExists(std::string_view sql) {
 Status Connection::Failed(duckdb_result* result, std::string_view sql) {
   db_->Check(result, sql);
   return Error(duckdb_result_error(result));
-}
-
-Result<Rows> Connection::QueryOne(std::string_view sql, StatementType type) {
-  // Prepared from DuckDB's own split of the text, so what runs is the statement counted.
-  // The C API reads text up to a NUL byte: one inside would hide what follows it.
-  if (sql.find('\0') != std::string_view::npos) return Error("refusing to run SQL that holds a NUL byte");
-  if (auto usable = db_->Usable(); !usable.ok()) return usable.error();
-  std::string text(sql);
-  duckdb_extracted_statements statements = nullptr;
-  idx_t n = duckdb_extract_statements(conn_, text.c_str(), &statements);
-  std::unique_ptr<Script> script(new Script(db_, conn_, statements, n));
-  if (n == 0) {
-    const char* err = duckdb_extract_statements_error(statements);
-    return Error(err ? err : "the SQL holds no statement");
-  }
-  if (n != 1) return Error(fmt::format("refusing to run SQL that holds {} statements where one was expected", n));
-  auto prepared = script->Prepare(0);
-  if (!prepared.ok()) return prepared.error();
-  if ((*prepared)->type() != type) {
-    return Error(fmt::format("refusing to run a {} statement where a {} statement was expected",
-                             StatementTypeName((*prepared)->type()), StatementTypeName(type)));
-  }
-  return (*prepared)->Execute();
 }
 
 Result<std::unique_ptr<PreparedStatement>> Connection::Prepare(std::string_view sql) {

@@ -96,7 +96,7 @@ class Database {
   std::atomic<bool> failed_{false};
   std::string failure_;                      // guarded by mu_
   // The connection that locked the database down, with OpenOptions::session applied,
-  // until the first Connection::Open takes it. Declared last: destroyed first.
+  // until the first Connection::Open takes it (guarded by mu_).
   std::unique_ptr<Connection> setup_;
 };
 
@@ -141,6 +141,8 @@ class Connection {
 
  private:
   Connection(Database* db, duckdb_connection conn) : db_(db), conn_(conn) {}
+  // DuckDB's split of `sql` into statements, without their texts (see Parse).
+  Result<std::unique_ptr<Script>> Extract(std::string_view sql);
   duckdb_state Run(std::string_view sql, duckdb_result* result);  // timed: see Totals
   // The error of a failed statement, after letting the database judge whether it was fatal.
   Status Failed(duckdb_result* result, std::string_view sql);

@@ -1,6 +1,8 @@
 // Scripts: SQL split into statements by DuckDB's parser, and what each statement is.
 #include <string>
 
+#include <fmt/format.h>
+
 #include "db/duckdb.h"
 #include "db/sql_text.h"
 #include "util/strings.h"
@@ -49,7 +51,8 @@ std::string_view StatementTypeName(StatementType type) {
   return kNames[static_cast<size_t>(type)];
 }
 
-Result<std::unique_ptr<Script>> Connection::Parse(std::string_view sql) {
+Result<std::unique_ptr<Script>> Connection::Extract(std::string_view sql) {
+  if (auto usable = db_->Usable(); !usable.ok()) return usable.error();
   std::string text(sql);
   duckdb_extracted_statements statements = nullptr;
   idx_t n = duckdb_extract_statements(conn_, text.c_str(), &statements);
@@ -58,6 +61,33 @@ Result<std::unique_ptr<Script>> Connection::Parse(std::string_view sql) {
     const char* err = duckdb_extract_statements_error(statements);
     if (err) return Error(err);
   }
+  return script;
+}
+
+Result<Rows> Connection::QueryOne(std::string_view sql, StatementType type) {
+  // The C API reads text up to a NUL byte: one inside would hide what follows it.
+  if (sql.find('\0') != std::string_view::npos) return Error("refusing to run SQL that holds a NUL byte");
+  // Prepared from DuckDB's own split of the text, so what runs is the statement counted.
+  auto script = Extract(sql);
+  if (!script.ok()) return script.error();
+  if ((*script)->size() != 1) {
+    return Error(fmt::format("refusing to run SQL that holds {} statements where one was expected",
+                             (*script)->size()));
+  }
+  auto prepared = (*script)->Prepare(0);
+  if (!prepared.ok()) return prepared.error();
+  if ((*prepared)->type() != type) {
+    return Error(fmt::format("refusing to run a {} statement where a {} statement was expected",
+                             StatementTypeName((*prepared)->type()), StatementTypeName(type)));
+  }
+  return (*prepared)->Execute();
+}
+
+Result<std::unique_ptr<Script>> Connection::Parse(std::string_view sql) {
+  auto extracted = Extract(sql);
+  if (!extracted.ok()) return extracted.error();
+  std::unique_ptr<Script> script = std::move(*extracted);
+  size_t n = script->size();
   // Each piece of text between semicolons, parsed alone, must give the statements
   // DuckDB found, in order; otherwise the texts stay unknown.
   std::vector<std::pair<std::string, size_t>> pieces;  // text, statements in it

@@ -290,12 +290,10 @@ class TableBuilder {
     Location at{def_.sql.file, def_.sql.first_line, 0};
     std::string note;
     if (e.where.line > 0 && rendered_) {
-      // The position counts in the rendering without its leading space.
-      const std::string& sql = rendered_->sql();
-      size_t start = sql.find_first_not_of(" \t\r\n");
-      size_t offset = (start == std::string::npos ? 0 : start) +
-                      OffsetOfLineColumn(std::string_view(sql).substr(start == std::string::npos ? 0 : start),
-                                         e.where.line, e.where.column);
+      // The position counts in the rendering without its leading space (as Trim drops it).
+      std::string_view sql = rendered_->sql();
+      size_t start = std::min(sql.find_first_not_of(" \t\n\v\f\r"), sql.size());
+      size_t offset = start + OffsetOfLineColumn(sql.substr(start), e.where.line, e.where.column);
       SqlOrigin o = rendered_->OriginAt(offset);
       at = o.where;
       note = o.Note();

@@ -13,9 +13,9 @@
 
 #include "cli/commands.h"
 #include "cli/names.h"
-#include "util/files.h"
 #include "service/control.h"
 #include "service/service.h"
+#include "util/files.h"
 
 namespace derived::cli {
 namespace {

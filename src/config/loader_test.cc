@@ -592,6 +592,12 @@ TEST(TableFile, YamlIsBoundedInSizeValuesAndNesting) {
   EXPECT_THAT(r.All(), HasSubstr("tables/core/t.yaml:1:1: error: the file is larger than 4 MiB, the most Derived reads"));
 }
 
+TEST(TableFile, NegativeRowCountIsAnError) {
+  auto r = ParseTable(std::string(kValidAppend) + "tests:\n  - row_count: {min: -1}\n");
+  EXPECT_FALSE(r.table);
+  EXPECT_THAT(r.All(), HasSubstr("tables/core/t.yaml:8:22: error: 'row_count' min must be 0 or more, got -1"));
+}
+
 TEST(ProjectFile, AbsurdStartIsAnErrorAtItsLine) {
   Project p;
   Diagnostics diags;

@@ -170,6 +170,13 @@ std::optional<TestDef> ParseTest(YamlReader& r, const YAML::Node& item) {
       r.ErrorAt(body, "'row_count' needs 'min', 'max' or both");
       return std::nullopt;
     }
+    for (const char* key : {"min", "max"}) {
+      std::optional<int64_t> v = std::string(key) == "min" ? t.min_rows : t.max_rows;
+      if (v && *v < 0) {
+        r.ErrorAt(body[key], fmt::format("'row_count' {} must be 0 or more, got {}", key, *v));
+        return std::nullopt;
+      }
+    }
     if (t.min_rows && t.max_rows && *t.min_rows > *t.max_rows) {
       r.ErrorAt(body, fmt::format("'row_count' min {} is greater than max {}", *t.min_rows, *t.max_rows));
       return std::nullopt;

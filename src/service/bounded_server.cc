@@ -151,9 +151,19 @@ class BoundedServer final : public httplib::Server {
   }
 
   HttpLimits limits_;
+  friend int derived::BindLoopback(httplib::Server* server);
 };
 
 }  // namespace
+
+int BindLoopback(httplib::Server* server) {
+  auto* bounded = dynamic_cast<BoundedServer*>(server);
+  if (bounded == nullptr) return -1;
+  int port = bounded->bind_to_any_port("127.0.0.1");
+  // Listening again on a listening socket only changes its backlog.
+  if (port > 0 && listen(bounded->svr_sock_, SOMAXCONN) != 0) return -1;
+  return port;
+}
 
 std::unique_ptr<httplib::Server> NewBoundedServer(const HttpLimits& limits) {
   return std::make_unique<BoundedServer>(limits);

@@ -28,4 +28,10 @@ struct HttpLimits {
 // limits above applied to every connection (its payload limit is set from them too).
 std::unique_ptr<httplib::Server> NewBoundedServer(const HttpLimits& limits);
 
+// Binds `server` (made by NewBoundedServer) to a port of 127.0.0.1 the OS picks and
+// returns it, or -1. Its queue of connections not yet accepted is the system's largest
+// (httplib's is 5): a burst of connections then waits for a worker, never for the
+// client to retry its connection a second or more later.
+int BindLoopback(httplib::Server* server);
+
 }  // namespace derived

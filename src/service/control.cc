@@ -117,7 +117,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& p
                         -1, ' ', false, nlohmann::json::error_handler_t::replace),
                     "application/json");
   });
-  cs->port_ = cs->server_->bind_to_any_port("127.0.0.1");
+  cs->port_ = BindLoopback(cs->server_.get());
   if (cs->port_ <= 0) return Error("cannot listen on a loopback port for the control endpoint");
   if (auto st = CreatePrivateDirectories(fs::path(file).parent_path().string()); !st.ok()) return st.error();
   nlohmann::json doc = {{"pid", getpid()}, {"port", cs->port_}, {"token", token}};

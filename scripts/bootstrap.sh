@@ -12,6 +12,8 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libxxhash-dev libmimalloc-dev
   libcpp-httplib-dev
+  # make fuzz (libFuzzer is clang's) and readable sanitizer reports (llvm-symbolizer)
+  clang libclang-rt-14-dev llvm
 )
 # npm may come from a non-Debian Node.js install; only ask apt for it when absent.
 command -v npm >/dev/null 2>&1 || packages+=(npm)

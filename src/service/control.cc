@@ -60,6 +60,19 @@ constexpr size_t kMaxHeaderBytes = size_t{64} << 10;
 
 }  // namespace
 
+Result<std::vector<std::string>> ParseCommandRequest(std::string_view body) {
+  auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("args") || !j["args"].is_array()) {
+    return Error("the body must be {\"args\": [\"command\", ...]}");
+  }
+  std::vector<std::string> args;
+  for (const auto& a : j["args"]) {
+    if (!a.is_string()) return Error("every element of 'args' must be a string");
+    args.push_back(a.get<std::string>());
+  }
+  return args;
+}
+
 std::string ServiceFile(const std::string& project_dir) {
   return (fs::path(project_dir) / ".derived" / "service.json").string();
 }
@@ -96,22 +109,13 @@ Result<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string& p
     res.set_content(nlohmann::json{{"pid", getpid()}}.dump(), "application/json");
   });
   cs->server_->Post("/v1/command", [handler](const httplib::Request& req, httplib::Response& res) {
-    auto body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    if (!body.is_object() || !body["args"].is_array()) {
+    auto args = ParseCommandRequest(req.body);
+    if (!args.ok()) {
       res.status = 400;
-      res.set_content(ErrorBody("the body must be {\"args\": [\"command\", ...]}").dump(), "application/json");
+      res.set_content(ErrorBody(args.error().message).dump(), "application/json");
       return;
     }
-    std::vector<std::string> args;
-    for (const auto& a : body["args"]) {
-      if (!a.is_string()) {
-        res.status = 400;
-        res.set_content(ErrorBody("every element of 'args' must be a string").dump(), "application/json");
-        return;
-      }
-      args.push_back(a.get<std::string>());
-    }
-    CommandResult r = handler(args);
+    CommandResult r = handler(*args);
     // Query results may hold bytes that are not UTF-8: shown as U+FFFD, not a failure.
     res.set_content(nlohmann::json{{"exit_code", r.exit_code}, {"out", r.out}, {"err", r.err}}.dump(
                         -1, ' ', false, nlohmann::json::error_handler_t::replace),

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -52,6 +53,10 @@ class ControlServer {
   std::string file_;
   int port_ = 0;
 };
+
+// The arguments of a /v1/command request body, {"args": ["command", ...]}; an error (the
+// service answers 400 with it) for anything else. Pure: the fuzzer calls it without sockets.
+Result<std::vector<std::string>> ParseCommandRequest(std::string_view body);
 
 struct ServiceInfo {
   int pid = 0;

@@ -243,7 +243,9 @@ void Renderer::CallMacro(const MacroRef& macro, const std::vector<Value>& args, 
   std::vector<const Value*> bound(params.size(), nullptr);
   for (size_t i = 0; i < args.size(); ++i) bound[i] = &args[i];
   for (const auto& [name, value] : kwargs) {
-    auto it = std::find_if(params.begin(), params.end(), [&](const ast::MacroParam& p) { return p.name == name; });
+    // Named, not captured: clang before 16 cannot capture a structured binding.
+    auto it = std::find_if(params.begin(), params.end(),
+                           [&key = name](const ast::MacroParam& p) { return p.name == key; });
     if (it == params.end()) {
       std::vector<std::string> names;
       for (const auto& p : params) names.push_back(p.name);

@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!ts) ts = *t;
     }
     if (auto d = ParseDuration(line); d.ok()) {
-      Expect(d->count >= 1 && d->count <= kMaxDurationCount, "a parsed duration's count is in range");
+      Expect(d->count >= 1 && d->count <= kMaxDurationHours, "a parsed duration's count is in range");
       auto back = ParseDuration(FormatDuration(*d));
       Expect(back.ok() && *back == *d, "FormatDuration parses back to the same duration");
       if (!duration) duration = *d;

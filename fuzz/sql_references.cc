@@ -42,7 +42,7 @@ struct Engine {
 
 Engine Open() {
   Engine e;
-  auto db = db::Database::Open(":memory:", {{"threads", "1"}});
+  auto db = db::Database::Open(":memory:", db::OpenOptions{{{"threads", "1"}}, {}, {}});
   Expect(db.ok(), "an in-memory DuckDB opens");
   e.db = std::move(*db);
   auto conn = db::Connection::Open(*e.db);

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -88,13 +89,28 @@ TEST_F(WalkTest, SymlinkLoopsAreReportedAndTheWalkGoesOn) {
 }
 
 TEST_F(WalkTest, UnreadableFoldersAreReported) {
-  if (geteuid() == 0) GTEST_SKIP() << "root reads every folder";
   Touch("locked/t.yaml");
   fs::permissions(root_ / "locked", fs::perms::none);
-  WalkResult w = WalkFiles(root_);
-  EXPECT_TRUE(w.files.empty());
-  ASSERT_EQ(w.problems.size(), 1u);
-  EXPECT_EQ(Problems(w)[0], "locked: cannot read the folder: Permission denied");
+  auto walk_is_right = [&] {
+    WalkResult w = WalkFiles(root_);
+    return w.files.empty() && w.problems.size() == 1 &&
+           Problems(w)[0] == "locked: cannot read the folder: Permission denied";
+  };
+  if (geteuid() != 0) {
+    EXPECT_TRUE(walk_is_right());
+    return;
+  }
+  // Root reads every folder: walk as nobody, in a child process.
+  fs::permissions(root_, fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    bool as_nobody = setgid(65534) == 0 && setuid(65534) == 0;
+    _exit(as_nobody && walk_is_right() ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the walk as nobody did not report the folder";
 }
 
 }  // namespace

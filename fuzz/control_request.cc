@@ -9,14 +9,11 @@
 
 #include "service/control.h"
 
+#include "expect.h"
+
 namespace {
 
-void Expect(bool ok, const char* what) {
-  if (!ok) {
-    __builtin_printf("contract violated: %s\n", what);
-    std::abort();
-  }
-}
+using derived::fuzz::Expect;
 
 }  // namespace
 

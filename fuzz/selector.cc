@@ -8,14 +8,11 @@
 
 #include "dag/selector.h"
 
+#include "expect.h"
+
 namespace {
 
-void Expect(bool ok, const char* what) {
-  if (!ok) {
-    __builtin_printf("contract violated: %s\n", what);
-    std::abort();
-  }
-}
+using derived::fuzz::Expect;
 
 derived::Graph Fixture() {
   using derived::NodeKind;

@@ -9,16 +9,13 @@
 
 #include "sql/parser.h"
 
+#include "expect.h"
+
 namespace {
 
 using namespace derived;
 
-void Expect(bool ok, const char* what) {
-  if (!ok) {
-    __builtin_printf("contract violated: %s\n", what);
-    std::abort();
-  }
-}
+using derived::fuzz::Expect;
 
 // Every reference resolves to itself, lowercased; raw.users has known columns.
 class Schemas : public sql::SchemaLookup {

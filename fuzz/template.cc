@@ -10,6 +10,8 @@
 #include "template/source_map.h"
 #include "template/template.h"
 
+#include "expect.h"
+
 namespace {
 
 using derived::Result;
@@ -17,12 +19,7 @@ using derived::tmpl::Value;
 
 constexpr std::string_view kSplit = "\n-- template --\n";
 
-void Expect(bool ok, const char* what) {
-  if (!ok) {
-    __builtin_printf("contract violated: %s\n", what);
-    std::abort();
-  }
-}
+using derived::fuzz::Expect;
 
 // What compile/render.cc gives a table's template, with a fixed project's vars.
 derived::tmpl::Context Globals() {

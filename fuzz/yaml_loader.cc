@@ -7,15 +7,12 @@
 
 #include "config/loader.h"
 
+#include "expect.h"
+
 namespace {
 
 // The loader's contract: a file whose definition it returns added no error.
-void Expect(bool ok, const char* what) {
-  if (!ok) {
-    __builtin_printf("contract violated: %s\n", what);
-    std::abort();
-  }
-}
+using derived::fuzz::Expect;
 
 }  // namespace
 

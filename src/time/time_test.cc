@@ -57,6 +57,9 @@ TEST(ParseTimestamp, OffsetsAreConvertedToUtc) {
   EXPECT_EQ(T("2024-01-03T04:05:06-00:00").seconds, k2024_01_03 + 14706);
   // Crossing the year backwards: 01:00 at +02:00 is 23:00Z the previous day.
   EXPECT_EQ(T("2024-01-01T01:00:00+02:00").seconds, k2024_01_01 - 3600);
+  // The first and last instants are reachable with an offset that stays inside them.
+  EXPECT_EQ(T("0000-01-01T01:00:00+01:00"), kStartOfTime);
+  EXPECT_EQ(T("9999-12-31T22:59:59-01:00"), kEndOfTime);
 }
 
 TEST(ParseTimestamp, BeforeTheEpoch) {
@@ -113,6 +116,10 @@ TEST(ParseTimestamp, EveryErrorPath) {
       {"2024-01-03T04:05:06Zjunk", "unexpected trailing 'junk'"},
       {"2024-01-03T04:05:06 UTC", "unexpected trailing ' UTC'"},
       {"2024-01-03T04:05:06.5.5", "unexpected trailing '.5'"},
+      // Found by the time fuzzer: an offset carried these outside years 0000-9999, and
+      // FormatIso wrote a year that did not parse back.
+      {"0000-01-01T00:00:00+01:00", "it is before 0000-01-01T00:00:00Z in UTC"},
+      {"9999-12-31T23:59:59-00:01", "it is after 9999-12-31T23:59:59Z in UTC"},
   };
   for (const Case& c : cases) {
     std::string expected = std::string("invalid timestamp '") + c.text +

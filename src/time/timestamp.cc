@@ -117,7 +117,10 @@ Result<Timestamp> ParseTimestamp(std::string_view text) {
 
   // Local time = UTC + offset, hence the subtraction.
   Timestamp local = civil::FromDay(std::chrono::sys_days{date}, h * civil::kSecondsPerHour + mi * 60 + s);
-  return Timestamp{local.seconds - offset_seconds};
+  Timestamp utc{local.seconds - offset_seconds};
+  if (utc < kStartOfTime) return Invalid(text, "it is before 0000-01-01T00:00:00Z in UTC");
+  if (utc > kEndOfTime) return Invalid(text, "it is after 9999-12-31T23:59:59Z in UTC");
+  return utc;
 }
 
 Result<Timestamp> ParseUserTimestamp(std::string_view text) {

@@ -20,11 +20,14 @@ struct Timestamp {
 // The last representable instant, 9999-12-31T23:59:59Z: how far a source declared
 // `freshness: static` (a seed, a lookup file) is complete.
 inline constexpr Timestamp kEndOfTime{253402300799};
+// The first representable instant, 0000-01-01T00:00:00Z.
+inline constexpr Timestamp kStartOfTime{-62167219200};
 
 // Parses ISO-8601 in UTC: "2024-01-03" (midnight), "2024-01-03T04:05:06Z", "2024-01-03 04:05:06",
 // "2024-01-03T04:05Z". Fractional seconds are truncated; an offset ("+02:00", "-0530", "+02")
 // is converted to UTC; no suffix means UTC. Surrounding whitespace is ignored. Years are four
-// digits (0000-9999). Empty text, invalid dates, out-of-range fields and trailing text are
+// digits (0000-9999), and the instant in UTC must be one too: an offset cannot carry it
+// past kStartOfTime or kEndOfTime, so whatever parses formats back. Empty text, invalid dates, out-of-range fields and trailing text are
 // errors that say what was expected and what was wrong.
 Result<Timestamp> ParseTimestamp(std::string_view text);
 

@@ -12,6 +12,8 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsimdjson-dev libxxhash-dev libmimalloc-dev
   libcpp-httplib-dev
+  # the PostgreSQL warehouse: the client library, and a server the tests start themselves
+  libpq-dev postgresql-15
   # make fuzz (libFuzzer is clang's) and readable sanitizer reports (llvm-symbolizer)
   clang libclang-rt-14-dev llvm
 )

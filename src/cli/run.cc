@@ -153,7 +153,7 @@ int Report(const RunReport& report, bool json, std::ostream& out, std::ostream& 
   return 0;
 }
 
-void PrintRows(const db::Rows& rows, bool json, std::ostream& out) {
+void PrintRows(const Rows& rows, bool json, std::ostream& out) {
   if (json) {
     for (const auto& obj : rows.ToJson()) out << obj.dump() << "\n";
     return;
@@ -310,7 +310,7 @@ int Log(const CommonOptions& opts, const std::string& table, int limit, bool jso
     err << "error: " << st.error().ToString() << "\n";
     return 1;
   }
-  std::string where = table.empty() ? "" : "WHERE table_name = " + db::QuoteLiteral(ToLower(table));
+  std::string where = table.empty() ? "" : "WHERE table_name = " + QuoteLiteral(ToLower(table));
   std::string cols =
       json ? "*"
            : "strftime(finished_at, '%Y-%m-%dT%H:%M:%SZ') AS finished, table_name AS \"table\", operation, "

@@ -366,32 +366,4 @@ Result<std::unique_ptr<TypedResult>> PreparedStatement::ExecuteTyped(TimeStyle s
   return TypedResult::Adopt(result.get(), style);
 }
 
-nlohmann::json Rows::ToJson() const {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& r : rows) {
-    nlohmann::json obj = nlohmann::json::object();
-    for (size_t i = 0; i < columns.size(); ++i) obj[columns[i]] = r[i] ? nlohmann::json(*r[i]) : nullptr;
-    out.push_back(std::move(obj));
-  }
-  return out;
-}
-
-std::string QuoteIdentifier(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string QuoteLiteral(std::string_view value) {
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
-
 }  // namespace derived::db

@@ -19,23 +19,14 @@
 
 #include "db/lockdown.h"
 #include "db/value.h"
+#include "util/rows.h"
 #include "util/status.h"
+#include "util/strings.h"
 
 namespace derived::db {
 
-// A fully read query result. Values are rendered as text (NULL = nullopt): enough for
-// catalog queries, DESCRIBE and the parser, which is all that reads results this way.
-struct Rows {
-  std::vector<std::string> columns;
-  std::vector<std::string> types;  // DuckDB's type names, e.g. "VARCHAR", "TIMESTAMP"
-  std::vector<std::vector<std::optional<std::string>>> rows;
-
-  size_t size() const { return rows.size(); }
-  // REQUIRES: row < size(), col < columns.size()
-  const std::optional<std::string>& at(size_t row, size_t col) const { return rows[row][col]; }
-  // One object per row, column name to text (or null).
-  nlohmann::json ToJson() const;
-};
+// A fully read query result (util/rows.h).
+using Rows = derived::Rows;
 
 // Statements run in this process and their time inside DuckDB, all connections
 // together: lets a benchmark tell the warehouse's work from Derived's own.
@@ -206,9 +197,8 @@ class Script {
   std::vector<bool> whole_;
 };
 
-// Quotes an identifier for DuckDB ("my table" -> "\"my table\"").
-std::string QuoteIdentifier(std::string_view name);
-// Quotes a string literal ('it''s').
-std::string QuoteLiteral(std::string_view value);
+// Standard SQL quoting (util/strings.h), which DuckDB reads.
+using derived::QuoteIdentifier;
+using derived::QuoteLiteral;
 
 }  // namespace derived::db

@@ -23,12 +23,12 @@ class Tracer {
   Result<std::vector<LogRow>> Runs(const std::string& table, std::optional<Window> range, const std::string& before) {
     std::string where = fmt::format("table_name = {} AND status = 'success' AND operation NOT IN ('validate', "
                                     "'restate')",
-                                    db::QuoteLiteral(table));
+                                    QuoteLiteral(table));
     if (range) {
       where += fmt::format(" AND window_end > {} AND window_start < {}", FormatSqlLiteral(range->start),
                            FormatSqlLiteral(range->end));
     }
-    if (!before.empty()) where += " AND finished_at <= " + db::QuoteLiteral(before) + "::TIMESTAMP";
+    if (!before.empty()) where += " AND finished_at <= " + QuoteLiteral(before) + "::TIMESTAMP";
     auto rows = wh_.Query(fmt::format(
         "SELECT run_id, operation, strftime(window_start, '%Y-%m-%d %H:%M:%S'), strftime(window_end, '%Y-%m-%d "
         "%H:%M:%S'), CAST(started_at AS VARCHAR), CAST(finished_at AS VARCHAR), CAST(inputs AS VARCHAR) FROM "

@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS _derived.files (
 );
 )";
 
-std::string Lit(const std::string& s) { return db::QuoteLiteral(s); }
+std::string Lit(const std::string& s) { return QuoteLiteral(s); }
 
 // Parameter values: empty text and missing timestamps are NULL.
 Statement::Value Opt(const std::string& s) { return s.empty() ? Statement::Value() : Statement::Value(s); }
@@ -179,7 +179,7 @@ Result<std::map<std::string, TableState>> MetadataStore::LoadStates(const std::v
   if (tables) {
     if (tables->empty()) return std::map<std::string, TableState>();
     std::vector<std::string> names;
-    for (const auto& t : *tables) names.push_back(db::QuoteLiteral(t));
+    for (const auto& t : *tables) names.push_back(QuoteLiteral(t));
     where = " WHERE table_name IN (" + Join(names, ", ") + ")";
   }
   auto rows = wh_->Query(fmt::format("SELECT {} FROM _derived.state{}", kStateColumns, where));
@@ -194,7 +194,7 @@ Result<std::map<std::string, TableState>> MetadataStore::LoadStates(const std::v
 }
 
 Status MetadataStore::DeleteState(const std::string& table) {
-  return wh_->Execute("DELETE FROM _derived.state WHERE table_name = " + db::QuoteLiteral(table));
+  return wh_->Execute("DELETE FROM _derived.state WHERE table_name = " + QuoteLiteral(table));
 }
 
 Status MetadataStore::SaveState(const TableState& s) {

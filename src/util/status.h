@@ -29,12 +29,13 @@ struct Error {
   std::string ToString() const;
 };
 
-// A value or an error. Success costs nothing beyond the value itself.
-template <typename T>
+// A value or an error. Success costs nothing beyond the value itself. A module whose
+// callers must tell failures apart returns its own error type E (holding an Error).
+template <typename T, typename E = Error>
 class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}  // NOLINT
+  Result(E error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -50,10 +51,10 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
 
   // REQUIRES: !ok()
-  const Error& error() const { return std::get<1>(v_); }
+  const E& error() const { return std::get<1>(v_); }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
 
 class [[nodiscard]] Status {

@@ -16,6 +16,10 @@ std::string Join(const std::vector<std::string>& parts, std::string_view sep);
 // Every occurrence of `from` (non-empty) replaced by `to`.
 std::string ReplaceAll(std::string_view s, std::string_view from, std::string_view to);
 
+// Standard SQL quoting, which every engine Derived supports reads: "a""b" and 'it''s'.
+std::string QuoteIdentifier(std::string_view name);
+std::string QuoteLiteral(std::string_view value);
+
 // `text` as one word for /bin/sh, in single quotes.
 std::string ShellQuote(std::string_view text);
 // The text with surrounding whitespace and trailing semicolons removed: one statement

@@ -1,8 +1,12 @@
 #include <fmt/format.h>
 
+#include "util/strings.h"
 #include "warehouse/warehouse.h"
 
 namespace derived {
+
+std::string SqlDialect::Ident(std::string_view name) const { return QuoteIdentifier(name); }
+std::string SqlDialect::Literal(std::string_view text) const { return QuoteLiteral(text); }
 
 std::string SqlDialect::MergeExpression(MergeRule rule, const std::string& col, const std::string& tc) const {
   std::string t = "t." + col, b = "b." + col, ttc = "t." + tc, btc = "b." + tc;

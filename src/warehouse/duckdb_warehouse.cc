@@ -10,6 +10,7 @@
 #include "db/sql_text.h"
 #include "sql/parser.h"
 #include "util/strings.h"
+#include "warehouse/sql_writer.h"
 #include "warehouse/warehouse.h"
 
 namespace derived {
@@ -19,6 +20,9 @@ class DuckDbDialect final : public SqlDialect {
  public:
   std::string TempTable(const std::string& name) const override { return "temp.main." + Ident(name); }
   std::string TimestampLiteral(Timestamp t) const override { return FormatSqlLiteral(t); }
+  std::string RaiseIf(const std::string& condition, std::string_view message) const override {
+    return fmt::format("CASE WHEN {} THEN error({}) ELSE true END", condition, Literal(message));
+  }
 
   std::string BatchAggregate(MergeRule rule, const std::string& c, const std::string& tc) const override {
     switch (rule) {
@@ -95,6 +99,7 @@ class DuckDbWarehouse final : public Warehouse {
   void InterruptAll() override { db_->InterruptAll(); }
   std::optional<std::string> Failure() const override { return db_->Failure(); }
   db::Connection* duckdb_connection() override { return conn_.get(); }
+  TableWriter& writer() override { return writer_; }
 
   // A new connection on `db`, set up as every session must be.
   static Result<std::unique_ptr<Warehouse>> OpenSession(std::shared_ptr<db::Database> db) {
@@ -225,6 +230,7 @@ class DuckDbWarehouse final : public Warehouse {
   std::unique_ptr<db::Connection> conn_;
   std::unique_ptr<sql::SqlParser> parser_;  // declared after conn_: destroyed before it
   DuckDbDialect dialect_;
+  SqlTableWriter writer_{*this};
   std::map<std::string, std::string> canonical_;
 };
 

@@ -10,21 +10,28 @@
 #include <vector>
 
 #include "config/model.h"
-#include "db/duckdb.h"
 #include "sql/column.h"
 #include "sql/embed.h"
 #include "time/timestamp.h"
+#include "util/rows.h"
 #include "util/status.h"
+#include "warehouse/writer.h"
 
 namespace derived {
+
+namespace db {  // the DuckDB engine's own types (warehouse/duckdb/)
+class Connection;
+struct FileAccess;
+}  // namespace db
 
 // How a merge rule is written in one engine's SQL. Rules are described in config/model.h.
 class SqlDialect {
  public:
   virtual ~SqlDialect() = default;
 
-  std::string Ident(std::string_view name) const { return db::QuoteIdentifier(name); }
-  std::string Literal(std::string_view text) const { return db::QuoteLiteral(text); }
+  // Standard SQL quoting: "a""b" and 'it''s'.
+  std::string Ident(std::string_view name) const;
+  std::string Literal(std::string_view text) const;
   std::string Table(const std::string& dataset, const std::string& name) const {
     return Ident(dataset) + "." + Ident(name);
   }
@@ -37,6 +44,9 @@ class SqlDialect {
   virtual std::string BatchAggregate(MergeRule rule, const std::string& col, const std::string& tc) const = 0;
   // Expression combining the existing value (prefix `t.`) with the incoming one (`b.`).
   std::string MergeExpression(MergeRule rule, const std::string& col, const std::string& tc) const;
+  // A boolean that is true, or fails the statement with `message` when `condition` holds
+  // for a row: the guards of the strategy writers.
+  virtual std::string RaiseIf(const std::string& condition, std::string_view message) const = 0;
 };
 
 // A statement parsed and planned once, run many times with new parameters ($1, $2, ...).
@@ -72,7 +82,7 @@ class Warehouse {
   // Runs statements, discarding results.
   virtual Status Execute(std::string_view sql) = 0;
   // Runs one statement and reads its whole result as text.
-  virtual Result<db::Rows> Query(std::string_view sql) = 0;
+  virtual Result<Rows> Query(std::string_view sql) = 0;
   // Runs one INSERT, UPDATE or DELETE and returns the number of rows it changed.
   virtual Result<int64_t> ExecuteCount(std::string_view sql) = 0;
 
@@ -91,7 +101,7 @@ class Warehouse {
   // to be exactly one SELECT, then run as `embedding` holds it once the statement built
   // around it is checked in turn (an error, with nothing run, when it is not as built).
   virtual Result<sql::CheckedSelect> CheckQuery(std::string_view sql) = 0;
-  virtual Result<db::Rows> QueryEmbedded(const sql::CheckedSelect& query, const sql::Embedding& embedding) = 0;
+  virtual Result<Rows> QueryEmbedded(const sql::CheckedSelect& query, const sql::Embedding& embedding) = 0;
   // The same for an INSERT, UPDATE or DELETE: the number of rows it changed.
   virtual Result<int64_t> ExecuteEmbeddedCount(const sql::CheckedSelect& query, const sql::Embedding& embedding) = 0;
   // The output columns of DESCRIBE as `embedding` holds the query (Embedding::Describe():
@@ -109,6 +119,9 @@ class Warehouse {
   // The columns of a table in order, or nullopt when it does not exist.
   virtual Result<std::optional<std::vector<OutputColumn>>> Columns(const std::string& dataset,
                                                                    const std::string& table) = 0;
+
+  // The strategy writers of this session (warehouse/writer.h).
+  virtual TableWriter& writer() = 0;
 
   // The DuckDB connection under this session (nullptr for another engine): `derived
   // query` runs a user's SQL as DuckDB itself splits and types it. Non-owning.

@@ -1,0 +1,155 @@
+#include "warehouse/postgres/pq.h"
+
+#include <libpq-fe.h>
+
+#include <fmt/format.h>
+
+#include "util/strings.h"
+
+namespace derived::pg {
+namespace {
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using ResultHandle = std::unique_ptr<PGresult, ResultDeleter>;
+
+// The server's message, as it formats it: "ERROR:  ...", with "LINE n: ..." and a caret
+// when it knows the position (as DuckDB's errors have), and any DETAIL or HINT.
+std::string MessageOf(const PGresult* r) {
+  std::string text = Trim(PQresultErrorMessage(r));
+  if (text.rfind("ERROR:", 0) == 0) text = Trim(text.substr(6));
+  return text;
+}
+
+bool Succeeded(const PGresult* r) {
+  ExecStatusType s = PQresultStatus(r);
+  return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK || s == PGRES_EMPTY_QUERY;
+}
+
+// Notices ("schema already exists, skipping") are not errors and not for the terminal.
+void IgnoreNotice(void*, const char*) {}
+
+}  // namespace
+
+Connection::Connection(pg_conn* conn) : conn_(conn) {}
+
+Connection::~Connection() {
+  {
+    std::lock_guard<std::mutex> lock(cancel_mu_);
+    if (cancel_) PQfreeCancel(cancel_);
+    cancel_ = nullptr;
+  }
+  PQfinish(conn_);
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& dsn) {
+  PGconn* conn = PQconnectdb(dsn.c_str());
+  if (conn == nullptr) return Error("cannot connect to PostgreSQL: out of memory");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string why = Trim(PQerrorMessage(conn));
+    PQfinish(conn);
+    return Error("cannot connect to PostgreSQL: " + why);
+  }
+  PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
+  std::unique_ptr<Connection> c(new Connection(conn));
+  // UTC everywhere, as in DuckDB; plain text dates; no statement is cut short by a
+  // server default meant for interactive sessions.
+  if (auto st = c->Execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'");
+      !st.ok()) {
+    return st.error();
+  }
+  {
+    std::lock_guard<std::mutex> lock(c->cancel_mu_);
+    c->cancel_ = PQgetCancel(conn);
+  }
+  return c;
+}
+
+std::string Connection::ErrorText() const { return Trim(PQerrorMessage(conn_)); }
+
+Status Connection::Execute(std::string_view sql) {
+  ResultHandle r(PQexec(conn_, std::string(sql).c_str()));
+  if (!r) return Error(ErrorText());
+  if (!Succeeded(r.get())) return Error(MessageOf(r.get()));
+  return Status::Ok();
+}
+
+Result<Rows> Connection::Query(std::string_view sql, const std::vector<std::optional<std::string>>& params,
+                               int64_t* changed) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  ResultHandle r(PQexecParams(conn_, std::string(sql).c_str(), static_cast<int>(params.size()), nullptr,
+                              values.empty() ? nullptr : values.data(), nullptr, nullptr, /*resultFormat=*/0));
+  if (!r) return Error(ErrorText());
+  if (!Succeeded(r.get())) return Error(MessageOf(r.get()));
+  Rows rows;
+  int n_cols = PQnfields(r.get()), n_rows = PQntuples(r.get());
+  for (int c = 0; c < n_cols; ++c) {
+    rows.columns.push_back(PQfname(r.get(), c));
+    auto type = TypeName(PQftype(r.get(), c), PQfmod(r.get(), c));
+    rows.types.push_back(type.ok() ? *type : "");
+  }
+  rows.rows.reserve(static_cast<size_t>(n_rows));
+  for (int i = 0; i < n_rows; ++i) {
+    std::vector<std::optional<std::string>> row;
+    row.reserve(static_cast<size_t>(n_cols));
+    for (int c = 0; c < n_cols; ++c) {
+      if (PQgetisnull(r.get(), i, c)) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(std::string(PQgetvalue(r.get(), i, c), static_cast<size_t>(PQgetlength(r.get(), i, c))));
+      }
+    }
+    rows.rows.push_back(std::move(row));
+  }
+  if (changed) {
+    const char* n = PQcmdTuples(r.get());
+    *changed = (n && *n) ? std::stoll(n) : 0;
+  }
+  return rows;
+}
+
+Result<std::vector<Column>> Connection::Describe(std::string_view sql) {
+  // The unnamed statement: replaced by the next one, so nothing is left behind.
+  ResultHandle prepared(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr));
+  if (!prepared) return Error(ErrorText());
+  if (!Succeeded(prepared.get())) return Error(MessageOf(prepared.get()));
+  ResultHandle d(PQdescribePrepared(conn_, ""));
+  if (!d) return Error(ErrorText());
+  if (!Succeeded(d.get())) return Error(MessageOf(d.get()));
+  std::vector<Column> cols;
+  for (int c = 0; c < PQnfields(d.get()); ++c) {
+    auto type = TypeName(PQftype(d.get(), c), PQfmod(d.get(), c));
+    if (!type.ok()) return type.error();
+    cols.push_back({PQfname(d.get(), c), *type});
+  }
+  return cols;
+}
+
+Result<std::string> Connection::TypeName(uint32_t oid, int modifier) {
+  for (const auto& [key, name] : type_names_) {
+    if (key.first == oid && key.second == modifier) return name;
+  }
+  std::string sql = fmt::format("SELECT format_type({}, {})", oid, modifier < 0 ? std::string("NULL") : std::to_string(modifier));
+  ResultHandle r(PQexec(conn_, sql.c_str()));
+  if (!r) return Error(ErrorText());
+  if (!Succeeded(r.get()) || PQntuples(r.get()) != 1) return Error(MessageOf(r.get()));
+  std::string name = PQgetvalue(r.get(), 0, 0);
+  type_names_.push_back({{oid, modifier}, name});
+  return name;
+}
+
+void Connection::Cancel() {
+  std::lock_guard<std::mutex> lock(cancel_mu_);
+  if (!cancel_) return;
+  char err[256];
+  (void)PQcancel(cancel_, err, sizeof err);
+}
+
+bool Connection::Lost() const { return PQstatus(conn_) == CONNECTION_BAD; }
+
+int Connection::BackendPid() const { return PQbackendPID(conn_); }
+
+}  // namespace derived::pg

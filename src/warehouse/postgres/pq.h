@@ -1,0 +1,70 @@
+// RAII over libpq, the only way Derived talks to PostgreSQL: one connection, results
+// read whole as text (util/rows.h), errors as values.
+//
+// A Connection is used by one thread at a time; Cancel() may be called from any thread.
+// No error text carries the connection string: a password given in it (or through
+// PGPASSWORD / ~/.pgpass) never reaches a log.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/rows.h"
+#include "util/status.h"
+
+struct pg_conn;
+struct pg_cancel;
+
+namespace derived::pg {
+
+// One result column: its name and the server's spelling of its type ("bigint",
+// "timestamp without time zone", "character varying(10)").
+struct Column {
+  std::string name;
+  std::string type;
+};
+
+class Connection {
+ public:
+  // Connects with a libpq connection string ("host=127.0.0.1 port=5432 dbname=x
+  // user=y"); the session's time zone is UTC, as DuckDB's is.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& dsn);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one or more statements, discarding their results.
+  Status Execute(std::string_view sql);
+  // Runs one statement with text parameters ($1, $2, ...; nullopt is NULL) and reads its
+  // whole result. For INSERT, UPDATE and DELETE, `changed` gets the rows it changed.
+  Result<Rows> Query(std::string_view sql, const std::vector<std::optional<std::string>>& params = {},
+                     int64_t* changed = nullptr);
+  // The columns a statement would return, from the server's own analysis of it (it is
+  // prepared, described and deallocated, never run).
+  Result<std::vector<Column>> Describe(std::string_view sql);
+
+  // Cancels the statement running on this connection, from any thread; a no-op when
+  // nothing runs. The statement fails with "canceling statement due to user request".
+  void Cancel();
+  // True once the connection to the server is lost: nothing more can run on it.
+  bool Lost() const;
+  // The server's process id serving this connection (pg_terminate_backend's argument).
+  int BackendPid() const;
+
+ private:
+  explicit Connection(pg_conn* conn);
+  std::string ErrorText() const;
+  Result<std::string> TypeName(uint32_t oid, int modifier);
+
+  pg_conn* conn_;
+  std::mutex cancel_mu_;
+  pg_cancel* cancel_ = nullptr;  // guarded by cancel_mu_
+  std::vector<std::pair<std::pair<uint32_t, int>, std::string>> type_names_;  // cache
+};
+
+}  // namespace derived::pg

@@ -148,6 +148,20 @@ TEST(Engine, MergeCombinesDuplicateKeysByTheRulesAndEqualsAFromScratchAnswer) {
             "21/0");
 }
 
+// Regression: an append or merge table got its comments only from a later metadata
+// change, not when its first window created it.
+TEST(Engine, AnAppendTableHasItsCommentsFromTheWindowThatCreatesIt) {
+  WarehouseProject p;
+  AddEvents(p);
+  p.Write("tables/core/daily.yaml", std::string("description: Daily events.\n") + kDaily);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-02"}).exit_code, 0);
+  auto r = p.Derived({"run", "--once"}, "2024-01-02");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(p.Scalar("SELECT comment FROM duckdb_tables() WHERE table_name = 'daily'"), "Daily events.");
+  EXPECT_EQ(p.Scalar("SELECT comment FROM duckdb_columns() WHERE table_name = 'daily' AND column_name = 'day'"),
+            "UTC day");
+}
+
 TEST(Engine, ReplaceRebuildsOnlyWhenItsCompletenessAdvances) {
   WarehouseProject p;
   AddEvents(p);

@@ -40,7 +40,7 @@ WarehouseCheckResult CheckWarehouseSources(const Project& project, Diagnostics* 
   for (const auto& s : project.sources) {
     if (s.location.empty()) sources.push_back(&s);
   }
-  if (sources.empty() || project.warehouse.engine != "duckdb") return result;
+  if (sources.empty() || project.warehouse.engine != WarehouseEngine::kDuckDb) return result;
   std::filesystem::path path(project.warehouse.path);
   if (path.empty() || path == ":memory:") return result;
   if (path.is_relative()) path = std::filesystem::path(project.root) / path;

@@ -52,7 +52,7 @@ Result<Session> OpenSession(const CommonOptions& opts, bool write) {
     std::filesystem::path path(project->warehouse.path);
     if (path.is_relative()) path = std::filesystem::path(project->root) / path;
     std::error_code ec;
-    if (!write && project->warehouse.engine == "duckdb" && !std::filesystem::exists(path, ec)) {
+    if (!write && project->warehouse.engine == WarehouseEngine::kDuckDb && !std::filesystem::exists(path, ec)) {
       return Error(fmt::format("there is no warehouse at {} yet: `derived run` creates it", path.string()));
     }
     auto wh = OpenWarehouse(*project);

@@ -310,17 +310,7 @@ int Log(const CommonOptions& opts, const std::string& table, int limit, bool jso
     err << "error: " << st.error().ToString() << "\n";
     return 1;
   }
-  std::string where = table.empty() ? "" : "WHERE table_name = " + QuoteLiteral(ToLower(table));
-  std::string cols =
-      json ? "*"
-           : "strftime(finished_at, '%Y-%m-%dT%H:%M:%SZ') AS finished, table_name AS \"table\", operation, "
-             "strftime(window_start, '%Y-%m-%dT%H:%M:%SZ') AS window_start, "
-             "strftime(window_end, '%Y-%m-%dT%H:%M:%SZ') AS window_end, rows_inserted AS inserted, "
-             "rows_updated AS updated, rows_deleted AS deleted, "
-             "round(epoch(finished_at - started_at), 3) AS seconds, status, "
-             "coalesce(left(replace(error, chr(10), ' '), 120), '') AS error";
-  auto rows = (*wh)->Query(fmt::format("SELECT {} FROM _derived.log {} ORDER BY finished_at DESC, table_name LIMIT {}",
-                                       cols, where, limit));
+  auto rows = meta.ReadLog(ToLower(table), limit, /*raw=*/json);
   if (!rows.ok()) {
     err << "error: " << rows.error().ToString() << "\n";
     return 1;

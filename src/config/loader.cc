@@ -78,7 +78,7 @@ void SortByName(std::vector<T>* items) {
 // DuckDB names a database file's catalog after the file; a dataset of the same name
 // makes every `dataset.table` ambiguous ("raw.events": catalog raw or schema raw?).
 void CheckWarehouseName(const Project& project, Diagnostics* diags) {
-  if (project.warehouse.engine != "duckdb") return;
+  if (project.warehouse.engine != WarehouseEngine::kDuckDb) return;
   std::string catalog = ToLower(fs::path(project.warehouse.path).stem().string());
   std::set<std::string> datasets;
   for (const auto& s : project.sources) datasets.insert(s.dataset);

@@ -16,6 +16,14 @@ std::string_view StrategyName(Strategy s) {
   return "?";
 }
 
+std::string_view EngineName(WarehouseEngine engine) {
+  switch (engine) {
+    case WarehouseEngine::kDuckDb: return "duckdb";
+    case WarehouseEngine::kPostgres: return "postgres";
+  }
+  return "?";
+}
+
 std::string_view FreshnessName(Freshness::Kind k) {
   switch (k) {
     case Freshness::Kind::kMarker: return "marker";

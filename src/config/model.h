@@ -136,9 +136,17 @@ struct SourceDef {
   Location LocationOf(const std::string& field) const;
 };
 
+enum class WarehouseEngine { kDuckDb, kPostgres };
+std::string_view EngineName(WarehouseEngine engine);  // "duckdb", "postgres"
+
 struct WarehouseConfig {
-  std::string engine = "duckdb";
-  std::string path = "warehouse.duckdb";  // relative to the project root
+  WarehouseEngine engine = WarehouseEngine::kDuckDb;
+  // DuckDB: the database file, relative to the project root.
+  std::string path = "warehouse.duckdb";
+  // PostgreSQL: a libpq connection string ("host=... port=... dbname=... user=..."), in
+  // which ${NAME} is replaced by the environment variable NAME when the warehouse is
+  // opened. Never a password: libpq reads that from PGPASSWORD, ~/.pgpass or a service file.
+  std::string dsn;
 };
 
 // Eleven years of hourly windows.

@@ -1,4 +1,6 @@
 // Parsing of derived.yaml, the project's root file.
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "config/loader.h"
@@ -43,6 +45,35 @@ nlohmann::json ToJson(const YAML::Node& node) {
   }
 }
 
+// Why a connection string cannot be used, or nullopt. Passwords stay out of project
+// files, which live in git: libpq reads them from PGPASSWORD, ~/.pgpass or a service file.
+std::optional<std::string> DsnProblem(const std::string& dsn) {
+  if (Trim(dsn).empty()) return "'dsn' is empty: expected a libpq connection string such as \"host=127.0.0.1 dbname=analytics user=derived\"";
+  if (dsn.size() > 4096) return "'dsn' is longer than 4096 characters";
+  std::string lower = ToLower(dsn);
+  bool keyword = false;
+  for (size_t at = lower.find("password"); at != std::string::npos; at = lower.find("password", at + 1)) {
+    size_t after = lower.find_first_not_of(" \t", at + 8);
+    bool starts_word = at == 0 || lower[at - 1] == ' ' || lower[at - 1] == '\t' || lower[at - 1] == '?' || lower[at - 1] == '&';
+    if (!starts_word || after == std::string::npos || lower[after] != '=') continue;
+    size_t value = lower.find_first_not_of(" \t'", after + 1);
+    if (value == std::string::npos || lower.compare(value, 2, "${") != 0) keyword = true;  // ${NAME} is fine
+  }
+  // postgresql://user:secret@host/db
+  size_t scheme = lower.find("://");
+  bool uri_password = false;
+  if (scheme != std::string::npos && lower.find('@', scheme) != std::string::npos) {
+    std::string user_info = lower.substr(scheme + 3, lower.find('@', scheme) - scheme - 3);
+    size_t colon = user_info.find(':');
+    uri_password = colon != std::string::npos && user_info.compare(colon + 1, 2, "${") != 0;
+  }
+  if (keyword || uri_password) {
+    return "'dsn' must not hold a password (project files are shared in git): set PGPASSWORD, use ~/.pgpass or a "
+           "PGSERVICE file, or write password=${NAME} to take it from the environment variable NAME";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Status ParseProjectFile(const std::string& file, const std::string& text, Project* project, Diagnostics* diags) {
@@ -59,16 +90,30 @@ Status ParseProjectFile(const std::string& file, const std::string& text, Projec
   }
   project->name = r.String(*root, "name").value_or("");
   if (YAML::Node w = (*root)["warehouse"]; w.IsDefined()) {
-    if (r.CheckMap(w, "'warehouse'", {"engine", "path"})) {
+    if (r.CheckMap(w, "'warehouse'", {"engine", "path", "dsn"})) {
       if (auto engine = r.String(w, "engine")) {
         std::string e = ToLower(*engine);
-        if (e != "duckdb") {
-          r.ErrorAt(w["engine"], fmt::format("unsupported warehouse engine '{}': expected 'duckdb'{}", *engine,
-                                             DidYouMean(*engine, {"duckdb"})));
+        if (e == "duckdb") {
+          project->warehouse.engine = WarehouseEngine::kDuckDb;
+        } else if (e == "postgres" || e == "postgresql") {
+          project->warehouse.engine = WarehouseEngine::kPostgres;
+        } else {
+          r.ErrorAt(w["engine"], fmt::format("unsupported warehouse engine '{}': expected 'duckdb' or 'postgres'{}",
+                                             *engine, DidYouMean(*engine, {"duckdb", "postgres"})));
         }
-        project->warehouse.engine = e;
       }
-      if (auto path = r.String(w, "path")) project->warehouse.path = *path;
+      bool postgres = project->warehouse.engine == WarehouseEngine::kPostgres;
+      if (auto path = r.String(w, "path")) {
+        if (postgres) r.ErrorAt(w["path"], "'path' is for a DuckDB warehouse; a PostgreSQL warehouse takes 'dsn'");
+        project->warehouse.path = *path;
+      }
+      if (auto dsn = r.String(w, "dsn")) {
+        if (!postgres) r.ErrorAt(w["dsn"], "'dsn' is for a PostgreSQL warehouse (engine: postgres)");
+        if (auto why = DsnProblem(*dsn)) r.ErrorAt(w["dsn"], *why);
+        project->warehouse.dsn = *dsn;
+      } else if (postgres) {
+        r.ErrorAt(w, "a PostgreSQL warehouse needs 'dsn', e.g. dsn: \"host=127.0.0.1 port=5432 dbname=analytics user=derived\"");
+      }
     }
   }
   if (YAML::Node v = (*root)["vars"]; v.IsDefined()) {

@@ -36,4 +36,13 @@ void Statement(std::string_view sql, bool after);
 // True when either variable is set (the points do anything at all).
 bool Enabled();
 
+// Runs `fn` (which runs `sql`) between the statement's two points.
+template <typename Fn>
+auto AtStatement(std::string_view sql, Fn&& fn) {
+  Statement(sql, false);
+  auto result = fn();
+  Statement(sql, true);
+  return result;
+}
+
 }  // namespace derived::crash

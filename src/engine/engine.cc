@@ -555,11 +555,9 @@ void Engine::Propagate(std::map<std::string, Window> changed, const ProgressFn& 
 
 Result<std::vector<TableStatus>> Engine::Status() {
   std::map<std::string, std::string> last_run;
-  auto rows = wh_->Query(
-      "SELECT table_name, strftime(max(finished_at), '%Y-%m-%dT%H:%M:%SZ') FROM _derived.log WHERE status = "
-      "'success' GROUP BY table_name");
-  if (!rows.ok()) return rows.error();
-  for (const auto& r : rows->rows) last_run[r[0].value_or("")] = r[1].value_or("");
+  auto last = meta_->LastSuccess();
+  if (!last.ok()) return last.error();
+  last_run = std::move(*last);
 
   std::vector<TableStatus> out;
   auto lag = [&](TableStatus* s) {

@@ -3,54 +3,20 @@
 #include <fmt/format.h>
 
 #include "engine/intervals.h"
+#include "engine/metadata.h"
 #include "util/strings.h"
 
 namespace derived {
 namespace {
 
-struct LogRow {
-  std::string run_id, operation, started_at, finished_at;
-  Window window;
-  nlohmann::json inputs;
-};
+using LogRow = MetadataStore::Run;
 
 class Tracer {
  public:
-  Tracer(Warehouse& wh, const CompiledProject& cp) : wh_(wh), cp_(cp) {}
+  Tracer(Warehouse& wh, const CompiledProject& cp) : wh_(wh), cp_(cp), meta_(&wh, {}) {}
 
-  // Successful runs of `table` that wrote data in `range`, committed before `before`
-  // (empty: any time), newest first.
   Result<std::vector<LogRow>> Runs(const std::string& table, std::optional<Window> range, const std::string& before) {
-    std::string where = fmt::format("table_name = {} AND status = 'success' AND operation NOT IN ('validate', "
-                                    "'restate')",
-                                    QuoteLiteral(table));
-    if (range) {
-      where += fmt::format(" AND window_end > {} AND window_start < {}", FormatSqlLiteral(range->start),
-                           FormatSqlLiteral(range->end));
-    }
-    if (!before.empty()) where += " AND finished_at <= " + QuoteLiteral(before) + "::TIMESTAMP";
-    auto rows = wh_.Query(fmt::format(
-        "SELECT run_id, operation, strftime(window_start, '%Y-%m-%d %H:%M:%S'), strftime(window_end, '%Y-%m-%d "
-        "%H:%M:%S'), CAST(started_at AS VARCHAR), CAST(finished_at AS VARCHAR), CAST(inputs AS VARCHAR) FROM "
-        "_derived.log WHERE {} ORDER BY finished_at DESC",
-        where));
-    if (!rows.ok()) return rows.error();
-    std::vector<LogRow> out;
-    for (const auto& r : rows->rows) {
-      LogRow row;
-      row.run_id = r[0].value_or("");
-      row.operation = r[1].value_or("");
-      if (r[2] && r[3]) {
-        auto s = ParseTimestamp(*r[2]);
-        auto e = ParseTimestamp(*r[3]);
-        if (s.ok() && e.ok()) row.window = {*s, *e};
-      }
-      row.started_at = r[4].value_or("");
-      row.finished_at = r[5].value_or("");
-      row.inputs = nlohmann::json::parse(r[6].value_or("{}"), nullptr, false);
-      out.push_back(std::move(row));
-    }
-    return out;
+    return meta_.Runs(table, range, before);
   }
 
   // The runs of `table` whose data a reader saw when it read `range` before `before`:
@@ -141,6 +107,7 @@ class Tracer {
  private:
   Warehouse& wh_;
   const CompiledProject& cp_;
+  MetadataStore meta_;
 };
 
 std::string_view KindName(LineageRun::Kind k) {

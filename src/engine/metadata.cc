@@ -266,6 +266,90 @@ Status MetadataStore::Prepared() {
   return Status::Ok();
 }
 
+Result<std::map<std::string, std::string>> MetadataStore::LastSuccess() {
+  auto rows = wh_->Query(fmt::format(
+      "SELECT table_name, {} FROM _derived.log WHERE status = 'success' GROUP BY table_name",
+      wh_->dialect().IsoText("max(finished_at)")));
+  if (!rows.ok()) return rows.error();
+  std::map<std::string, std::string> out;
+  for (const auto& r : rows->rows) out[r[0].value_or("")] = r[1].value_or("");
+  return out;
+}
+
+namespace {
+
+// "2024-01-03 04:05:06.25" -> seconds since the epoch, with the fraction.
+std::optional<double> SecondsOf(const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  auto whole = ParseTimestamp(*text);
+  if (!whole.ok()) return std::nullopt;
+  double seconds = static_cast<double>(whole->seconds);
+  size_t dot = text->find('.');
+  if (dot != std::string::npos) seconds += std::strtod(text->substr(dot).c_str(), nullptr);
+  return seconds;
+}
+
+}  // namespace
+
+Result<Rows> MetadataStore::ReadLog(const std::string& table, int limit, bool raw) {
+  const SqlDialect& d = wh_->dialect();
+  std::string where = table.empty() ? "" : " WHERE table_name = " + d.Literal(table);
+  std::string order = fmt::format(" ORDER BY finished_at DESC, table_name LIMIT {}", limit);
+  if (raw) return wh_->Query("SELECT * FROM _derived.log" + where + order);
+  auto rows = wh_->Query(fmt::format(
+      "SELECT {}, table_name, operation, {}, {}, rows_inserted, rows_updated, rows_deleted, "
+      "CAST(started_at AS VARCHAR), CAST(finished_at AS VARCHAR), status, error FROM _derived.log{}{}",
+      d.IsoText("finished_at"), d.IsoText("window_start"), d.IsoText("window_end"), where, order));
+  if (!rows.ok()) return rows.error();
+  Rows out;
+  out.columns = {"finished", "table", "operation", "window_start", "window_end", "inserted", "updated",
+                 "deleted", "seconds", "status", "error"};
+  for (const auto& r : rows->rows) {
+    auto started = SecondsOf(r[8]), finished = SecondsOf(r[9]);
+    std::optional<std::string> seconds;
+    if (started && finished) seconds = fmt::format("{:.3f}", *finished - *started);
+    std::string error = r[11].value_or("");
+    for (char& c : error) c = c == '\n' ? ' ' : c;
+    if (error.size() > 120) error.resize(120);
+    out.rows.push_back({r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], seconds, r[10], error});
+  }
+  out.types.assign(out.columns.size(), "VARCHAR");
+  return out;
+}
+
+Result<std::vector<MetadataStore::Run>> MetadataStore::Runs(const std::string& table, std::optional<Window> range,
+                                                            const std::string& before) {
+  const SqlDialect& d = wh_->dialect();
+  std::string where = fmt::format(
+      "table_name = {} AND status = 'success' AND operation NOT IN ('validate', 'restate')", d.Literal(table));
+  if (range) {
+    where += fmt::format(" AND window_end > {} AND window_start < {}", d.TimestampLiteral(range->start),
+                         d.TimestampLiteral(range->end));
+  }
+  if (!before.empty()) where += " AND finished_at <= CAST(" + d.Literal(before) + " AS TIMESTAMP)";
+  auto rows = wh_->Query(fmt::format(
+      "SELECT run_id, operation, {}, {}, CAST(started_at AS VARCHAR), CAST(finished_at AS VARCHAR), "
+      "CAST(inputs AS VARCHAR) FROM _derived.log WHERE {} ORDER BY finished_at DESC",
+      d.IsoText("window_start"), d.IsoText("window_end"), where));
+  if (!rows.ok()) return rows.error();
+  std::vector<Run> out;
+  for (const auto& r : rows->rows) {
+    Run run;
+    run.run_id = r[0].value_or("");
+    run.operation = r[1].value_or("");
+    if (r[2] && r[3]) {
+      auto s = ParseTimestamp(*r[2]);
+      auto e = ParseTimestamp(*r[3]);
+      if (s.ok() && e.ok()) run.window = {*s, *e};
+    }
+    run.started_at = r[4].value_or("");
+    run.finished_at = r[5].value_or("");
+    run.inputs = nlohmann::json::parse(r[6].value_or("{}"), nullptr, false);
+    out.push_back(std::move(run));
+  }
+  return out;
+}
+
 Result<std::map<std::string, Timestamp>> MetadataStore::LoadMarks() {
   auto rows = wh_->Query("SELECT source_name, max(through) FROM _derived.source_marks GROUP BY source_name");
   if (!rows.ok()) return rows.error();

@@ -79,6 +79,21 @@ class MetadataStore {
   // `entry`, and `state` marked with the failure (status, error, run, one more failure).
   Status RecordFailure(const LogEntry& entry, TableState* state);
 
+  // When each table last committed successfully, ISO-8601 (status).
+  Result<std::map<std::string, std::string>> LastSuccess();
+  // The newest `limit` log rows (of `table` when not empty), newest first, as `derived
+  // log` shows them: every column when `raw`, else the readable ones.
+  Result<Rows> ReadLog(const std::string& table, int limit, bool raw);
+  // A successful mutation of a table, as lineage reads it.
+  struct Run {
+    std::string run_id, operation, started_at, finished_at;
+    Window window;  // empty ({}) when the row has none
+    nlohmann::json inputs;
+  };
+  // Successful runs of `table` that wrote data in `range` (any when nullopt), committed
+  // no later than `before` (empty: any time), newest first.
+  Result<std::vector<Run>> Runs(const std::string& table, std::optional<Window> range, const std::string& before);
+
   // Source completeness set by `derived source mark`.
   Result<std::map<std::string, Timestamp>> LoadMarks();
   Status SetMark(const std::string& source, Timestamp through, Timestamp now);

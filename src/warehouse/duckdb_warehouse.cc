@@ -20,6 +20,9 @@ class DuckDbDialect final : public SqlDialect {
  public:
   std::string TempTable(const std::string& name) const override { return "temp.main." + Ident(name); }
   std::string TimestampLiteral(Timestamp t) const override { return FormatSqlLiteral(t); }
+  std::string IsoText(const std::string& expr) const override {
+    return "strftime(" + expr + ", '%Y-%m-%dT%H:%M:%SZ')";
+  }
   std::string RaiseIf(const std::string& condition, std::string_view message) const override {
     return fmt::format("CASE WHEN {} THEN error({}) ELSE true END", condition, Literal(message));
   }
@@ -52,14 +55,6 @@ int64_t ChangedRows(const db::Rows& rows) {
   return std::stoll(*rows.at(0, 0));
 }
 
-// Runs one statement between its two crash points (crash/crash_point.h).
-template <typename Fn>
-auto AtCrashPoints(std::string_view sql, Fn&& fn) {
-  crash::Statement(sql, false);
-  auto result = fn();
-  crash::Statement(sql, true);
-  return result;
-}
 
 class DuckDbStatement final : public Statement {
  public:
@@ -76,7 +71,7 @@ class DuckDbStatement final : public Statement {
       if (const auto* b = std::get_if<bool>(&v)) st = stmt_->BindBool(i + 1, *b);
       if (!st.ok()) return st.error();
     }
-    auto r = AtCrashPoints(verb_, [&] { return stmt_->Execute(); });
+    auto r = crash::AtStatement(verb_, [&] { return stmt_->Execute(); });
     if (!r.ok()) return r.error();
     return ChangedRows(*r);
   }
@@ -111,14 +106,14 @@ class DuckDbWarehouse final : public Warehouse {
   }
 
   Status Execute(std::string_view sql) override {
-    return AtCrashPoints(sql, [&] { return conn_->Execute(sql); });
+    return crash::AtStatement(sql, [&] { return conn_->Execute(sql); });
   }
   Result<db::Rows> Query(std::string_view sql) override {
-    return AtCrashPoints(sql, [&] { return conn_->Query(sql); });
+    return crash::AtStatement(sql, [&] { return conn_->Query(sql); });
   }
 
   Result<int64_t> ExecuteCount(std::string_view sql) override {
-    auto rows = AtCrashPoints(sql, [&] { return conn_->Query(sql); });
+    auto rows = crash::AtStatement(sql, [&] { return conn_->Query(sql); });
     if (!rows.ok()) return rows.error();
     return ChangedRows(*rows);
   }
@@ -156,7 +151,7 @@ class DuckDbWarehouse final : public Warehouse {
       return st.error();
     }
     const std::string statement = embedding.Statement(query.text());
-    return AtCrashPoints(statement, [&] { return conn_->QueryOne(statement, embedding.type()); });
+    return crash::AtStatement(statement, [&] { return conn_->QueryOne(statement, embedding.type()); });
   }
 
   Result<int64_t> ExecuteEmbeddedCount(const sql::CheckedSelect& query, const sql::Embedding& embedding) override {
@@ -258,28 +253,6 @@ Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path, 
     return Error(fmt::format("cannot open the DuckDB warehouse '{}': {}", path, msg));
   }
   return DuckDbWarehouse::OpenSession(std::shared_ptr<db::Database>(std::move(*db)));
-}
-
-namespace {
-
-std::string WarehousePath(const Project& project) {
-  std::filesystem::path path(project.warehouse.path);
-  if (path.is_relative()) path = std::filesystem::path(project.root) / path;
-  return path.string();
-}
-
-}  // namespace
-
-Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project) {
-  if (project.warehouse.engine != "duckdb") {
-    return Error(fmt::format("warehouse engine '{}' is not supported (supported: duckdb)", project.warehouse.engine));
-  }
-  return OpenDuckDbWarehouse(WarehousePath(project), ProjectFileAccess(project));
-}
-
-bool WarehouseExists(const Project& project) {
-  std::error_code ec;
-  return std::filesystem::exists(WarehousePath(project), ec);
 }
 
 }  // namespace derived

@@ -99,6 +99,10 @@ WriteStatus SqlTableWriter::CreateTable(const sql::CheckedSelect& query, const W
   for (const auto& col : *shape) defs.push_back(d.Ident(col.name) + " " + col.type);
   auto st = wh_.Execute(fmt::format("CREATE TABLE {} ({})", Name(*t.def, into), Join(defs, ", ")));
   if (!st.ok()) return WriteError(WriteError::Cause::kQuery, st.error());
+  // A staging table gets its comments when it is swapped in.
+  if (into == Into::kTable) {
+    if (auto s = Comment(*t.def, /*clear=*/false); !s.ok()) return WriteError(s.error());
+  }
   return std::monostate{};
 }
 

@@ -47,6 +47,8 @@ class SqlDialect {
   // A boolean that is true, or fails the statement with `message` when `condition` holds
   // for a row: the guards of the strategy writers.
   virtual std::string RaiseIf(const std::string& condition, std::string_view message) const = 0;
+  // A TIMESTAMP expression as ISO-8601 text in UTC, "2024-01-03T04:05:06Z" (NULL stays NULL).
+  virtual std::string IsoText(const std::string& expr) const = 0;
 };
 
 // A statement parsed and planned once, run many times with new parameters ($1, $2, ...).
@@ -131,8 +133,13 @@ class Warehouse {
 // Opens the warehouse a project configures (its path relative to the project root),
 // locked down (db/lockdown.h) to the files of ProjectFileAccess(project).
 Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project);
-// True when the project's warehouse exists already (opening it would not create it).
+// True when the project's warehouse exists already (opening it would not create it);
+// always for a server.
 bool WarehouseExists(const Project& project);
+
+// `text` with every ${NAME} replaced by the environment variable NAME; an error (naming
+// `field` and the variable, never a value) when one is unset or a reference is malformed.
+Result<std::string> ExpandEnvironment(const std::string& text, const std::string& field);
 
 // The same, for an explicit engine and path (tests, tools), reaching the files of `files`.
 Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path, const db::FileAccess& files);

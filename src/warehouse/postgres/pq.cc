@@ -68,10 +68,11 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& dsn) {
 
 std::string Connection::ErrorText() const { return Trim(PQerrorMessage(conn_)); }
 
-Status Connection::Execute(std::string_view sql) {
+Status Connection::Execute(std::string_view sql, std::string* command) {
   ResultHandle r(PQexec(conn_, std::string(sql).c_str()));
   if (!r) return Error(ErrorText());
   if (!Succeeded(r.get())) return Error(MessageOf(r.get()));
+  if (command) *command = PQcmdStatus(r.get());
   return Status::Ok();
 }
 

@@ -38,8 +38,9 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Runs one or more statements, discarding their results.
-  Status Execute(std::string_view sql);
+  // Runs one or more statements, discarding their results. `command` gets the server's
+  // tag of the last one ("COMMIT", or "ROLLBACK" for a COMMIT of a failed transaction).
+  Status Execute(std::string_view sql, std::string* command = nullptr);
   // Runs one statement with text parameters ($1, $2, ...; nullopt is NULL) and reads its
   // whole result. For INSERT, UPDATE and DELETE, `changed` gets the rows it changed.
   Result<Rows> Query(std::string_view sql, const std::vector<std::optional<std::string>>& params = {},

@@ -1,0 +1,65 @@
+// Opening the warehouse a project configures, whichever engine it is.
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "check/file_access.h"
+#include "warehouse/postgres/warehouse.h"
+#include "warehouse/warehouse.h"
+
+namespace derived {
+namespace {
+
+std::string WarehousePath(const Project& project) {
+  std::filesystem::path path(project.warehouse.path);
+  if (path.is_relative()) path = std::filesystem::path(project.root) / path;
+  return path.string();
+}
+
+bool IsNameChar(char c, bool first) {
+  return c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (!first && c >= '0' && c <= '9');
+}
+
+}  // namespace
+
+Result<std::string> ExpandEnvironment(const std::string& text, const std::string& field) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    if (text.compare(i, 2, "${") != 0) {
+      out += text[i++];
+      continue;
+    }
+    size_t end = text.find('}', i + 2);
+    std::string name = end == std::string::npos ? "" : text.substr(i + 2, end - i - 2);
+    bool valid = !name.empty();
+    for (size_t k = 0; k < name.size(); ++k) valid = valid && IsNameChar(name[k], k == 0);
+    if (!valid) return Error(fmt::format("{}: '${{' must start a reference like ${{NAME}} to an environment variable", field));
+    const char* value = std::getenv(name.c_str());
+    if (!value) return Error(fmt::format("{}: the environment variable {} is not set", field, name));
+    out += value;
+    i = end + 1;
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project) {
+  switch (project.warehouse.engine) {
+    case WarehouseEngine::kDuckDb:
+      return OpenDuckDbWarehouse(WarehousePath(project), ProjectFileAccess(project));
+    case WarehouseEngine::kPostgres: {
+      auto dsn = ExpandEnvironment(project.warehouse.dsn, "derived.yaml: warehouse.dsn");
+      if (!dsn.ok()) return dsn.error();
+      return OpenPostgresWarehouse(*dsn);
+    }
+  }
+  return Error("unknown warehouse engine");
+}
+
+bool WarehouseExists(const Project& project) {
+  if (project.warehouse.engine != WarehouseEngine::kDuckDb) return true;  // a server is there, or opening says why not
+  std::error_code ec;
+  return std::filesystem::exists(WarehousePath(project), ec);
+}
+
+}  // namespace derived

@@ -1,0 +1,208 @@
+// The whole pipeline on a real PostgreSQL server: the `derived` binary builds every
+// strategy into it, and the results are checked with psql against plain SQL over the
+// raw data (tests/postgres_testing.h).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "postgres_testing.h"
+#include "testing.h"
+
+namespace derived {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::PostgresDatabase;
+using testing::RunDerived;
+using testing::TempDir;
+
+// The orders every day of 2024-01-01..03 (a row every 37 minutes) and one project with
+// each strategy reading them; the port comes from the environment, as a deployment's
+// would.
+void WriteShop(const TempDir& dir, const PostgresDatabase& db) {
+  dir.Write("derived.yaml", "name: shop\nwarehouse: {engine: postgres, dsn: \"host=127.0.0.1 port=${SHOP_PG_PORT} dbname=" +
+                                db.name() + " user=postgres\"}\ndefaults:\n  start: 2024-01-01\n");
+  dir.Write("sources/raw/orders.yaml", R"(freshness: marker
+time_column: ts
+columns:
+  - {name: order_id, type: BIGINT}
+  - {name: user_id, type: BIGINT}
+  - {name: amount, type: DOUBLE}
+  - {name: country, type: VARCHAR}
+  - {name: ts, type: TIMESTAMP}
+)");
+  dir.Write("tables/core/daily.yaml", R"(schedule: daily
+strategy: append
+time_column: day
+columns:
+  - {name: orders, type: BIGINT, description: Orders that day.}
+sql: |
+  SELECT date_trunc('day', ts) AS day, country, count(*) AS orders, sum(amount) AS revenue
+  FROM raw.orders
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+  GROUP BY 1, 2
+)");
+  dir.Write("tables/core/buyers.yaml", R"(schedule: daily
+strategy: merge
+time_column: last_order
+merge: {keys: [user_id], rules: {first_order: min, last_order: max, orders: sum, amount: latest}}
+sql: |
+  SELECT user_id, min(ts) AS first_order, max(ts) AS last_order, count(*) AS orders,
+         max(amount) AS amount
+  FROM raw.orders WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+  GROUP BY 1
+)");
+  dir.Write("tables/mart/totals.yaml", R"(schedule: daily
+strategy: replace
+description: Revenue per country.
+sql: SELECT country, sum(revenue) AS revenue FROM core.daily GROUP BY 1
+)");
+  dir.Write("tables/mart/big_days.yaml", R"(strategy: view
+sql: SELECT day, country FROM core.daily WHERE revenue > 1000
+)");
+}
+
+class PostgresEngine : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(db_.ok());
+    port_env_ = "SHOP_PG_PORT=" + std::to_string(testing::PostgresPort());
+    ASSERT_EQ(db_.Psql("CREATE SCHEMA raw; CREATE TABLE raw.orders (order_id BIGINT, user_id BIGINT, amount "
+                       "DOUBLE PRECISION, country VARCHAR, ts TIMESTAMP); INSERT INTO raw.orders SELECT i, i % 7, i * "
+                       "1.5, CASE WHEN i % 2 = 0 THEN 'fr' ELSE 'de' END, TIMESTAMP '2024-01-01' + i * INTERVAL '37 "
+                       "minutes' FROM generate_series(1, 200) i"),
+              "");
+    WriteShop(dir_, db_);
+  }
+
+  testing::CommandResult Derived(std::vector<std::string> args, const std::string& now = "") {
+    args.insert(args.end(), {"--project", dir_.str()});
+    std::vector<std::string> env = {port_env_};
+    if (!now.empty()) env.push_back("DERIVED_NOW=" + now);
+    return RunDerived(args, env);
+  }
+
+  // Rows in one query's result but not the other's, both ways: "0" when they are equal.
+  std::string Difference(const std::string& a, const std::string& b) const {
+    return db_.Psql("SELECT count(*) FROM ((" + a + " EXCEPT ALL " + b + ") UNION ALL (" + b + " EXCEPT ALL " + a +
+                    ")) d");
+  }
+
+  PostgresDatabase db_;
+  TempDir dir_;
+  std::string port_env_;
+};
+
+const char* kDaily =
+    "SELECT date_trunc('day', ts), country, count(*), sum(amount) FROM raw.orders WHERE ts < '{}' GROUP BY 1, 2";
+
+std::string DailyThrough(const std::string& end) {
+  std::string q = kDaily;
+  return q.replace(q.find("{}"), 2, end);
+}
+
+TEST_F(PostgresEngine, EveryStrategyBuildsIntoPostgresAndEqualsPlainSql) {
+  auto v = Derived({"validate"});
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-03"}).exit_code, 0);
+  auto r = Derived({"run", "--once"}, "2024-01-03T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyThrough("2024-01-03")), "0");
+  EXPECT_EQ(Difference("SELECT user_id, first_order, last_order, orders FROM core.buyers",
+                       "SELECT user_id, min(ts), max(ts), count(*) FROM raw.orders WHERE ts < '2024-01-03' GROUP BY 1"),
+            "0");
+  EXPECT_EQ(Difference("SELECT * FROM mart.totals",
+                       "SELECT country, sum(amount) FROM raw.orders WHERE ts < '2024-01-03' GROUP BY 1"),
+            "0");
+  EXPECT_EQ(Difference("SELECT * FROM mart.big_days", "SELECT day, country FROM core.daily WHERE revenue > 1000"), "0");
+  // Comments, and the log and state in the same server.
+  EXPECT_EQ(db_.Psql("SELECT obj_description('mart.totals'::regclass)"), "Revenue per country.");
+  EXPECT_EQ(db_.Psql("SELECT col_description('core.daily'::regclass, 3)"), "Orders that day.");
+  EXPECT_EQ(db_.Psql("SELECT string_agg(table_name || ':' || operation || ':' || status, ',' ORDER BY table_name) "
+                     "FROM _derived.log"),
+            "core.buyers:create:success,core.daily:create:success,mart.big_days:create:success,"
+            "mart.totals:replace:success");
+  EXPECT_EQ(db_.Psql("SELECT string_agg(table_name || '@' || complete_through, ',' ORDER BY table_name) FROM "
+                     "_derived.state"),
+            "core.buyers@2024-01-03 00:00:00,core.daily@2024-01-03 00:00:00,mart.big_days@2024-01-03 "
+            "00:00:00,mart.totals@2024-01-03 00:00:00");
+
+  // A day later: one more window each, the merge combining it into the keys it had.
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-04"}).exit_code, 0);
+  r = Derived({"run", "--once"}, "2024-01-04T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyThrough("2024-01-04")), "0");
+  EXPECT_EQ(Difference("SELECT user_id, first_order, last_order, orders FROM core.buyers",
+                       "SELECT user_id, min(ts), max(ts), count(*) FROM raw.orders WHERE ts < '2024-01-04' GROUP BY 1"),
+            "0");
+  EXPECT_EQ(Difference("SELECT * FROM mart.totals",
+                       "SELECT country, sum(amount) FROM raw.orders WHERE ts < '2024-01-04' GROUP BY 1"),
+            "0");
+
+  // status, log and lineage read the metadata from the server.
+  auto status = Derived({"status"}, "2024-01-04T00:00:00Z");
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_THAT(status.out, ::testing::ContainsRegex("core.daily +append/daily +2024-01-04T00:00:00Z"));
+  auto log = Derived({"log", "core.daily"});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_THAT(log.out, HasSubstr("core.daily  append     2024-01-03T00:00:00Z  2024-01-04T00:00:00Z"));
+  auto lineage = Derived({"lineage", "mart.totals", "--window", "2024-01-03"});
+  EXPECT_EQ(lineage.exit_code, 0) << lineage.err;
+  EXPECT_THAT(lineage.out, HasSubstr("core.daily"));
+
+  // Nothing new: a run changes nothing, and writes no log row.
+  std::string rows = db_.Psql("SELECT count(*) FROM _derived.log");
+  r = Derived({"run", "--once"}, "2024-01-04T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM _derived.log"), rows);
+}
+
+TEST_F(PostgresEngine, AnAppendRowOutsideItsWindowIsRefusedAndNothingIsWritten) {
+  dir_.Write("tables/core/daily.yaml", R"(schedule: daily
+strategy: append
+time_column: day
+sql: SELECT date_trunc('day', ts) + INTERVAL '1 day' AS day, count(*) AS orders FROM raw.orders
+     WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY 1
+)");
+  dir_.Write("tables/mart/totals.yaml", "strategy: replace\nsql: SELECT sum(orders) AS orders FROM core.daily\n");
+  dir_.Write("tables/mart/big_days.yaml", "strategy: view\nsql: SELECT day FROM core.daily\n");
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-02"}).exit_code, 0);
+  auto r = Derived({"run", "--once"}, "2024-01-02T00:00:00Z");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out + r.err, HasSubstr("whose time_column 'day' is outside the window"));
+  // The table it would have created rolled back with the rows.
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'core' AND tablename = 'daily'"), "0");
+  EXPECT_EQ(db_.Psql("SELECT status FROM _derived.log WHERE table_name = 'core.daily'"), "failed");
+}
+
+TEST_F(PostgresEngine, AMergeKeyThatIsNullIsRefused) {
+  dir_.Write("tables/core/buyers.yaml", R"(schedule: daily
+strategy: merge
+time_column: last_order
+merge: {keys: [user_id]}
+sql: SELECT NULLIF(user_id, 3) AS user_id, max(ts) AS last_order FROM raw.orders
+     WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY 1
+)");
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-02"}).exit_code, 0);
+  auto r = Derived({"run", "--once"}, "2024-01-02T00:00:00Z");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out + r.err, HasSubstr("returned 1 row(s) with a NULL merge key (user_id)"));
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'core' AND tablename = 'buyers'"), "0");
+}
+
+TEST_F(PostgresEngine, APasswordInTheProjectIsRefusedAndAMissingVariableIsNamed) {
+  dir_.Write("derived.yaml", "name: shop\nwarehouse: {engine: postgres, dsn: \"host=127.0.0.1 password=hunter2\"}\n");
+  auto v = Derived({"validate"});
+  EXPECT_NE(v.exit_code, 0);
+  EXPECT_THAT(v.err, HasSubstr("'dsn' must not hold a password"));
+  EXPECT_THAT(v.err, ::testing::Not(HasSubstr("hunter2")));
+
+  dir_.Write("derived.yaml", "name: shop\nwarehouse: {engine: postgres, dsn: \"host=127.0.0.1 password=${SHOP_PG_PW} "
+                             "port=${SHOP_PG_PORT}\"}\n");
+  auto r = RunDerived({"status", "--project", dir_.str()}, {});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("the environment variable SHOP_PG_PW is not set"));
+}
+
+}  // namespace
+}  // namespace derived

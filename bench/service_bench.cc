@@ -51,7 +51,7 @@
 #include "db/duckdb.h"
 #include "service/service.h"
 #include "time/clock.h"
-#include "warehouse/warehouse.h"
+#include "warehouse/duckdb/warehouse.h"
 
 namespace {
 

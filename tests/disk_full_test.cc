@@ -22,7 +22,7 @@
 #include <fmt/format.h>
 
 #include "engine_testing.h"
-#include "warehouse/warehouse.h"
+#include "warehouse/duckdb/warehouse.h"
 
 namespace derived {
 namespace {

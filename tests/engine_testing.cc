@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "service/control.h"
-#include "warehouse/warehouse.h"
+#include "warehouse/duckdb/warehouse.h"
 
 namespace derived::testing {
 

@@ -9,7 +9,8 @@
 
 #include "engine_testing.h"
 #include "testing.h"
-#include "warehouse/file_sources.h"
+#include "warehouse/duckdb/file_sources.h"
+#include "warehouse/duckdb/warehouse.h"
 
 namespace derived {
 namespace {

@@ -1,6 +1,8 @@
 // The whole pipeline on a real PostgreSQL server: the `derived` binary builds every
 // strategy into it, and the results are checked with psql against plain SQL over the
 // raw data (tests/postgres_testing.h).
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -202,6 +204,53 @@ TEST_F(PostgresEngine, APasswordInTheProjectIsRefusedAndAMissingVariableIsNamed)
   auto r = RunDerived({"status", "--project", dir_.str()}, {});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("the environment variable SHOP_PG_PW is not set"));
+}
+
+TEST_F(PostgresEngine, AFileSourceIsRefusedByValidateWithItsFileAndLine) {
+  dir_.Write("sources/landing/clicks.yaml", "freshness: static\nlocation: landing/*.csv\ncolumns:\n  - {name: id, type: BIGINT}\n");
+  auto v = Derived({"validate"});
+  EXPECT_NE(v.exit_code, 0);
+  EXPECT_THAT(v.out + v.err, HasSubstr("sources/landing/clicks.yaml:2:"));
+  EXPECT_THAT(v.out + v.err, HasSubstr("only a DuckDB warehouse can do"));
+}
+
+// Two writers of one table: another process holds the table's lock and commits a new
+// state for it while this one has planned its windows. This one waits for the lock, sees
+// that its plan is stale, and writes nothing: never a window twice, never a stale state.
+TEST_F(PostgresEngine, AWriterWhosePlanWentStaleWaitsForTheLockAndWritesNothing) {
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-02"}).exit_code, 0);
+  ASSERT_EQ(Derived({"run", "--once"}, "2024-01-02T00:00:00Z").exit_code, 0);
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-03"}).exit_code, 0);
+  std::string rows = db_.Psql("SELECT count(*) FROM core.daily");
+  std::string logged = db_.Psql("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily'");
+
+  // The other writer: takes the lock, records a commit of its own, and holds the lock
+  // until this process waits for it (at most 30 s).
+  std::string other;
+  std::thread holder([&] {
+    other = db_.Psql(
+        "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('derived.table:core.daily', 0)); "
+        "UPDATE _derived.state SET data_version = data_version + 1 WHERE table_name = 'core.daily'; "
+        "DO $$ BEGIN FOR i IN 1..3000 LOOP EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+        "AND NOT granted); PERFORM pg_sleep(0.01); END LOOP; END $$; COMMIT;");
+  });
+  for (int i = 0; i < 3000 && db_.Psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") != "1";
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto r = Derived({"run", "--once", "--select", "core.daily"}, "2024-01-03T00:00:00Z");
+  holder.join();
+  EXPECT_THAT(other, ::testing::Not(HasSubstr("ERROR")));
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;  // not a failure of the table
+  EXPECT_THAT(r.out, HasSubstr("superseded core.daily"));
+  EXPECT_THAT(r.out, HasSubstr("another process updated core.daily while this one was about to"));
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM core.daily"), rows);
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily'"), logged);
+
+  // The next run plans from the committed state and builds the window once.
+  r = Derived({"run", "--once"}, "2024-01-03T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyThrough("2024-01-03")), "0");
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "random_project.h"
 #include "service/service.h"
 #include "time/clock.h"
+#include "warehouse/duckdb/warehouse.h"
 
 namespace derived {
 namespace {

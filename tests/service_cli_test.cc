@@ -12,7 +12,7 @@
 #include "engine_testing.h"
 #include "service/control.h"
 #include "util/strings.h"
-#include "warehouse/warehouse.h"
+#include "warehouse/duckdb/warehouse.h"
 
 namespace derived::testing {
 namespace {

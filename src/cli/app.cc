@@ -14,8 +14,11 @@
 #include "cli/commands.h"
 #include "cli/names.h"
 #include "service/control.h"
+#include "config/limits.h"
+#include "config/loader.h"
 #include "service/service.h"
 #include "util/files.h"
+#include "warehouse/warehouse.h"
 
 namespace derived::cli {
 namespace {
@@ -65,6 +68,18 @@ std::optional<Timestamp> NowFromEnvironment(const char* env) {
 }
 
 // Seconds to wait for the service's answer to a ping: DERIVED_SERVICE_TIMEOUT, if set.
+// True when the project's warehouse is shared by many processes (a server): then every
+// command opens it itself, beside a running service. A derived.yaml that does not parse
+// says nothing here; the command reports it.
+bool SharedWarehouse(const std::string& root) {
+  auto text = ReadFileLimited(root + "/derived.yaml", kMaxProjectFileBytes, "derived.yaml");
+  if (!text.ok()) return false;
+  Project project;
+  Diagnostics ignored;
+  if (!ParseProjectFile("derived.yaml", *text, &project, &ignored).ok()) return false;
+  return CapabilitiesOf(project.warehouse.engine).shared;
+}
+
 double PingTimeout() {
   const char* env = std::getenv("DERIVED_SERVICE_TIMEOUT");
   if (env == nullptr) return kDefaultPingSeconds;
@@ -235,7 +250,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     return code == 0 ? 0 : 2;
   }
   // An embedded warehouse has one writing process: while the service runs, commands that
-  // need the warehouse run inside it, and only those.
+  // need the warehouse run inside it, and only those. A shared one is opened by each.
   bool needs_warehouse = status->parsed() || log->parsed() || backfill->parsed() || mark->parsed() ||
                          restate->parsed() || lineage->parsed() || query->parsed() || plan->parsed() ||
                          drop->parsed() || show->parsed();
@@ -262,9 +277,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       DagFormat f = format == "dot" ? DagFormat::kDot : format == "json" ? DagFormat::kJson : DagFormat::kText;
       return Dag(opts, select, f, out, err);
     }
-    if (!service && (needs_warehouse || run->parsed() || update->parsed())) {
-      std::error_code ec;
-      std::string root = std::filesystem::absolute(opts.project, ec).lexically_normal().string();
+    std::error_code ec;
+    std::string root = std::filesystem::absolute(opts.project, ec).lexically_normal().string();
+    if (!service && (needs_warehouse || run->parsed() || update->parsed()) && !SharedWarehouse(root)) {
       ServiceLookup found = LookUpService(root, PingTimeout());
       if (found.state == ServiceLookup::State::kNotResponding) {
         // Its warehouse is locked by it: saying so beats a lock error that points elsewhere.

@@ -110,7 +110,7 @@ int Mutating(const CommonOptions& opts, std::ostream& err, bool type_check, Fn&&
 std::string OutcomeLine(const TableOutcome& o) {
   if (o.status == "built") return fmt::format("built    {}  {} ({:.2f}s)", o.table, o.detail, o.seconds);
   if (o.failed()) return fmt::format("FAILED   {}  {}", o.table, o.detail);
-  for (const char* shown : {"updated", "skipped", "removed", "dropped"}) {
+  for (const char* shown : {"updated", "skipped", "superseded", "removed", "dropped"}) {
     if (o.status == shown) return fmt::format("{:<8} {}  {}", o.status, o.table, o.detail);
   }
   return "";
@@ -137,7 +137,8 @@ int Report(const RunReport& report, bool json, std::ostream& out, std::ostream& 
     }
     std::vector<std::string> parts;
     for (const char* s :
-         {"built", "updated", "up_to_date", "waiting", "skipped", "removed", "dropped", "failed", "test_failed"}) {
+         {"built", "updated", "up_to_date", "waiting", "skipped", "superseded", "removed", "dropped", "failed",
+          "test_failed"}) {
       if (counts[s]) parts.push_back(fmt::format("{} {}", counts[s], ReplaceAll(s, "_", " ")));
     }
     out << fmt::format("run {}: {}\n", report.run_id, parts.empty() ? "nothing to do" : Join(parts, ", "));

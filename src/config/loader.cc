@@ -75,6 +75,21 @@ void SortByName(std::vector<T>* items) {
                    [](const T& a, const T& b) { return a.qualified_name() < b.qualified_name(); });
 }
 
+// Only DuckDB reads files in place. On PostgreSQL a file source is refused rather than
+// copied: loading files is an ingestion job, and a COPY here would hide its cost and its
+// failures inside every run.
+void CheckFileSources(const Project& project, Diagnostics* diags) {
+  if (project.warehouse.engine == WarehouseEngine::kDuckDb) return;
+  for (const auto& s : project.sources) {
+    if (s.location.empty()) continue;
+    diags->AddError(s.LocationOf("location"),
+                    fmt::format("source {} reads files ('location'), which only a DuckDB warehouse can do: on "
+                                "PostgreSQL, load the files into a table (with COPY, say) and declare that table as "
+                                "the source, without 'location'",
+                                s.qualified_name()));
+  }
+}
+
 // DuckDB names a database file's catalog after the file; a dataset of the same name
 // makes every `dataset.table` ambiguous ("raw.events": catalog raw or schema raw?).
 void CheckWarehouseName(const Project& project, Diagnostics* diags) {
@@ -192,6 +207,7 @@ Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const Lo
   SortByName(&project.tables);
   CheckDuplicates(project, diags);
   CheckWarehouseName(project, diags);
+  CheckFileSources(project, diags);
   return project;
 }
 

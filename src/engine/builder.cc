@@ -82,6 +82,7 @@ class TableBuilder {
       double started = WallSeconds();
       std::vector<Written> written = {{b.write, {}}};
       Status st = InTransaction(wh_, [&]() -> Status {
+        if (auto s = Claim(); !s.ok()) return s;
         bool exists = target_checked_;  // a committed batch created it
         if (!exists) {
           auto found = TargetExists();
@@ -108,6 +109,7 @@ class TableBuilder {
     int windows = 0;
     int64_t rows = 0;
     Status st = InTransaction(wh_, [&]() -> Status {
+      if (auto s = Claim(); !s.ok()) return s;
       if (auto s = writer_.DropStaging(def_); !s.ok()) return s;
       for (const auto& b : req_.plan.batches) {
         current = b.write;
@@ -138,6 +140,7 @@ class TableBuilder {
     double started = WallSeconds();
     std::vector<Written> written = {{b.write, {}}};
     Status st = InTransaction(wh_, [&]() -> Status {
+      if (auto s = Claim(); !s.ok()) return s;
       if (auto s = writer_.DropStaging(def_); !s.ok()) return s;
       if (auto s = Prepare(b); !s.ok()) return s;
       auto new_rows = writer_.CreateStaging(*query_, target_);
@@ -162,6 +165,7 @@ class TableBuilder {
     double started = WallSeconds();
     std::vector<Written> written = {{std::nullopt, {}}};
     Status st = InTransaction(wh_, [&]() -> Status {
+      if (auto s = Claim(); !s.ok()) return s;
       if (req_.plan.action != Action::kTest) {
         derived::Batch b;
         b.read = b.write = req_.table->window;
@@ -200,6 +204,30 @@ class TableBuilder {
   }
 
   // --- steps -----------------------------------------------------------------------
+
+  // First in every step's transaction. On a shared warehouse another process may write
+  // this table too: its lock keeps the two apart until the step commits, and a state
+  // that moved since this build's plan was made means the plan is stale (its windows may
+  // be written already), so nothing is written and the next plan starts from there.
+  Status Claim() {
+    if (!wh_.capabilities().shared) return Status::Ok();
+    const std::string name = def_.qualified_name();
+    if (auto s = wh_.LockTable(name); !s.ok()) return s;
+    std::vector<std::string> names = {name};
+    auto now = ctx_.meta->LoadStates(&names);
+    if (!now.ok()) return now.error();
+    auto it = now->find(name);
+    bool was_known = req_.state.has_value() || result_.state.data_version > 0;
+    bool same = it == now->end() ? !was_known
+                                 : was_known && it->second.version == result_.state.version &&
+                                       it->second.data_version == result_.state.data_version &&
+                                       it->second.definition_hash == result_.state.definition_hash;
+    if (same) return Status::Ok();
+    superseded_ = it == now->end() ? TableState{} : it->second;
+    return Error(fmt::format("{}: another process updated {} while this one was about to; nothing was written, and the "
+                             "next run plans it from what that process committed",
+                             def_.file, name));
+  }
 
   Result<bool> TargetExists() {
     auto cols = writer_.Columns(def_, Into::kTable);
@@ -430,6 +458,13 @@ class TableBuilder {
   // Records a failed attempt after its rollback: the log row and the table's status.
   bool Fail(const Status& st, std::optional<Window> w, double started) {
     failure_.error = st.error().message;
+    if (superseded_) {
+      // Not a failure of this table: nothing is logged, and the state is the one the
+      // other process committed, for the next plan.
+      failure_.status = "superseded";
+      result_.state = *superseded_;
+      return false;
+    }
     LogEntry e = Entry(w, {}, started);
     e.status = failure_.status;
     e.error = failure_.error;
@@ -461,6 +496,7 @@ class TableBuilder {
   int total_windows_ = 0;
   std::optional<RenderedSql> rendered_;       // the batch being written, rendered with its origins
   std::optional<sql::CheckedSelect> query_;  // ... and checked to be one SELECT
+  std::optional<TableState> superseded_;  // another process's newer state (Claim)
   bool target_checked_ = false;  // the existing table's columns were compared once
   bool columns_checked_ = false;  // the query's columns were checked against the declaration
   WriteTarget target_;            // ... and are these, with their declared types

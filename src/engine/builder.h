@@ -43,7 +43,7 @@ struct BuildRequest {
 };
 
 struct BuildResult {
-  std::string status;  // success, failed, test_failed
+  std::string status;  // success, failed, test_failed, superseded (another process wrote it first)
   std::string error;   // for failures: the engine's message or the failing tests
   int windows = 0;     // schedule periods committed
   int64_t inserted = 0, updated = 0, deleted = 0;

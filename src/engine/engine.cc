@@ -8,7 +8,6 @@
 #include "crash/crash_point.h"
 #include "dag/selector.h"
 #include "util/strings.h"
-#include "warehouse/file_sources.h"
 
 namespace derived {
 namespace {
@@ -123,7 +122,8 @@ derived::Status Engine::ReloadStates(const CompiledTable& t) {
 derived::Status Engine::LoadSources() {
   auto marks = meta_->LoadMarks();
   if (!marks.ok()) return marks.error();
-  auto unattached = AttachFileSources(*wh_, cp_->project);
+  FileSources* files = wh_->file_sources();
+  auto unattached = files ? files->Attach(cp_->project) : std::map<std::string, std::string>();
   if (!unattached.ok()) return unattached.error();
   sources_.clear();
   for (const auto& s : cp_->project.sources) {

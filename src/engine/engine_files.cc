@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include "engine/engine.h"
-#include "warehouse/file_sources.h"
 
 namespace derived {
 
@@ -14,7 +13,7 @@ Result<std::vector<FileSourceChanges>> Engine::FileChanges() {
   for (const auto& s : cp_->project.sources) {
     const std::string name = s.qualified_name();
     if (s.location.empty() || !sources_[name].exists) continue;  // no files to look at
-    auto paths = ListFiles(*wh_, cp_->project.root, s);
+    auto paths = wh_->file_sources()->List(cp_->project.root, s);
     if (!paths.ok()) return paths.error();
     auto recorded = meta_->LoadFiles(name);
     if (!recorded.ok()) return recorded.error();
@@ -35,7 +34,7 @@ Result<std::vector<FileSourceChanges>> Engine::FileChanges() {
       }
       c.files.push_back(std::move(*f));
     }
-    auto digests = FileDayDigests(*wh_, s, unread);
+    auto digests = wh_->file_sources()->Digests(s, unread);
     if (!digests.ok()) return digests.error();
     for (auto& f : c.files) {
       if (auto d = digests->find(f.path); d != digests->end()) f.days = std::move(d->second);

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "check/file_access.h"
+#include "warehouse/duckdb/warehouse.h"
 #include "warehouse/postgres/warehouse.h"
 #include "warehouse/warehouse.h"
 
@@ -41,6 +42,12 @@ Result<std::string> ExpandEnvironment(const std::string& text, const std::string
     i = end + 1;
   }
   return out;
+}
+
+Capabilities CapabilitiesOf(WarehouseEngine engine) {
+  Capabilities c;
+  c.shared = engine == WarehouseEngine::kPostgres;
+  return c;
 }
 
 Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project) {

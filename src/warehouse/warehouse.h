@@ -2,6 +2,7 @@
 // SQL. Datasets are schemas. The build engine only speaks to this interface.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,8 +22,27 @@ namespace derived {
 
 namespace db {  // the DuckDB engine's own types (warehouse/duckdb/)
 class Connection;
-struct FileAccess;
 }  // namespace db
+
+// Sources that are files outside the warehouse (`location:`), read in place by engines
+// that can (DuckDB). Belongs to one session.
+class FileSources {
+ public:
+  virtual ~FileSources() = default;
+  // Creates or replaces the view of every file source. Returns, per source that could
+  // not be attached (no file matches its pattern yet, unreadable files), why not; those
+  // sources count as not existing until their files appear.
+  virtual Result<std::map<std::string, std::string>> Attach(const Project& project) = 0;
+  // The files `s`'s glob matches now (absolute paths, sorted), as its view reads them.
+  virtual Result<std::vector<std::string>> List(const std::string& root, const SourceDef& s) = 0;
+  // For each of `paths` (files of `s`), per UTC day of its time column (the day's start
+  // in seconds; INT64_MIN for rows without a time), a digest of the rows: their count
+  // and an order-independent checksum. One scan; a file without rows is missing.
+  // REQUIRES: s.time_column is set.
+  using DayDigests = std::map<int64_t, std::string>;
+  virtual Result<std::map<std::string, DayDigests>> Digests(const SourceDef& s,
+                                                            const std::vector<std::string>& paths) = 0;
+};
 
 // How a merge rule is written in one engine's SQL. Rules are described in config/model.h.
 class SqlDialect {
@@ -62,11 +82,21 @@ class Statement {
   virtual Result<int64_t> Run(const std::vector<Value>& params) = 0;
 };
 
+// What an engine can do, where the engine-neutral code must know.
+struct Capabilities {
+  // Many processes write it at once (a server): commands open it directly while a
+  // service runs, and each mutation holds its table's lock (Warehouse::LockTable). An
+  // embedded file has one writing process instead, which other commands go through.
+  bool shared = false;
+};
+Capabilities CapabilitiesOf(WarehouseEngine engine);
+
 class Warehouse {
  public:
   virtual ~Warehouse() = default;
 
   virtual std::string_view engine() const = 0;
+  virtual Capabilities capabilities() const = 0;
   virtual const SqlDialect& dialect() const = 0;
 
   // Another session on the same warehouse, for another thread. Sessions see each other's
@@ -89,6 +119,13 @@ class Warehouse {
   virtual Result<int64_t> ExecuteCount(std::string_view sql) = 0;
 
   virtual Result<std::unique_ptr<Statement>> Prepare(std::string_view sql) = 0;
+
+  // Inside a transaction: waits until no other process is mutating `table`, and keeps
+  // others waiting until this transaction ends. Nothing to do with a single writer.
+  virtual Status LockTable(const std::string& table) {
+    (void)table;
+    return Status::Ok();
+  }
 
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;
@@ -124,6 +161,8 @@ class Warehouse {
 
   // The strategy writers of this session (warehouse/writer.h).
   virtual TableWriter& writer() = 0;
+  // File sources, or nullptr for an engine that reads no files (validate refuses them).
+  virtual FileSources* file_sources() { return nullptr; }
 
   // The DuckDB connection under this session (nullptr for another engine): `derived
   // query` runs a user's SQL as DuckDB itself splits and types it. Non-owning.
@@ -140,9 +179,6 @@ bool WarehouseExists(const Project& project);
 // `text` with every ${NAME} replaced by the environment variable NAME; an error (naming
 // `field` and the variable, never a value) when one is unset or a reference is malformed.
 Result<std::string> ExpandEnvironment(const std::string& text, const std::string& field);
-
-// The same, for an explicit engine and path (tests, tools), reaching the files of `files`.
-Result<std::unique_ptr<Warehouse>> OpenDuckDbWarehouse(const std::string& path, const db::FileAccess& files);
 
 // Runs `fn` in a transaction: commits when it succeeds, rolls back when it fails.
 template <typename Fn>

@@ -139,6 +139,15 @@ class PostgresWarehouse final : public Warehouse {
   }
 
   std::string_view engine() const override { return "postgres"; }
+  Capabilities capabilities() const override { return CapabilitiesOf(WarehouseEngine::kPostgres); }
+
+  // A transaction-scoped advisory lock on a key derived from the table's name: released
+  // by COMMIT or ROLLBACK, or when the connection dies.
+  Status LockTable(const std::string& table) override {
+    auto locked = conn_->Query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"derived.table:" + table});
+    if (!locked.ok()) return locked.error();
+    return Status::Ok();
+  }
   const SqlDialect& dialect() const override { return dialect_; }
   TableWriter& writer() override { return writer_; }
 

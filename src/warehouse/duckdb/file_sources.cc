@@ -1,4 +1,4 @@
-#include "warehouse/file_sources.h"
+#include "warehouse/duckdb/file_sources.h"
 
 #include <climits>
 #include <filesystem>

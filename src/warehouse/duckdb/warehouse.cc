@@ -10,8 +10,9 @@
 #include "db/sql_text.h"
 #include "sql/parser.h"
 #include "util/strings.h"
+#include "warehouse/duckdb/file_sources.h"
+#include "warehouse/duckdb/warehouse.h"
 #include "warehouse/sql_writer.h"
-#include "warehouse/warehouse.h"
 
 namespace derived {
 namespace {
@@ -87,6 +88,7 @@ class DuckDbWarehouse final : public Warehouse {
       : db_(std::move(db)), conn_(std::move(conn)) {}
 
   std::string_view engine() const override { return "duckdb"; }
+  Capabilities capabilities() const override { return CapabilitiesOf(WarehouseEngine::kDuckDb); }
   const SqlDialect& dialect() const override { return dialect_; }
 
   Result<std::unique_ptr<Warehouse>> Connect() override { return OpenSession(db_); }
@@ -95,6 +97,7 @@ class DuckDbWarehouse final : public Warehouse {
   std::optional<std::string> Failure() const override { return db_->Failure(); }
   db::Connection* duckdb_connection() override { return conn_.get(); }
   TableWriter& writer() override { return writer_; }
+  FileSources* file_sources() override { return &file_sources_; }
 
   // A new connection on `db`, set up as every session must be.
   static Result<std::unique_ptr<Warehouse>> OpenSession(std::shared_ptr<db::Database> db) {
@@ -226,6 +229,7 @@ class DuckDbWarehouse final : public Warehouse {
   std::unique_ptr<sql::SqlParser> parser_;  // declared after conn_: destroyed before it
   DuckDbDialect dialect_;
   SqlTableWriter writer_{*this};
+  DuckDbFileSources file_sources_{*this};
   std::map<std::string, std::string> canonical_;
 };
 

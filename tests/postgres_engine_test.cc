@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "postgres_testing.h"
+#include "warehouse/postgres/typecheck.h"
 #include "testing.h"
 
 namespace derived {
@@ -28,7 +29,7 @@ time_column: ts
 columns:
   - {name: order_id, type: BIGINT}
   - {name: user_id, type: BIGINT}
-  - {name: amount, type: DOUBLE}
+  - {name: amount, type: double precision}
   - {name: country, type: VARCHAR}
   - {name: ts, type: TIMESTAMP}
 )");
@@ -251,6 +252,70 @@ TEST_F(PostgresEngine, AWriterWhosePlanWentStaleWaitsForTheLockAndWritesNothing)
   r = Derived({"run", "--once"}, "2024-01-03T00:00:00Z");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyThrough("2024-01-03")), "0");
+}
+
+// The type-check binds in PostgreSQL itself: DuckDB-only SQL fails validate at its file
+// and line, PostgreSQL-only functions pass, and a query only PostgreSQL can parse is
+// explained. Nothing is left in the warehouse by the check.
+TEST_F(PostgresEngine, ValidateBindsEveryQueryInPostgres) {
+  dir_.Write("tables/core/duck.yaml", R"(schedule: daily
+strategy: append
+time_column: day
+sql: |
+  SELECT date_trunc('day', ts) AS day,
+         list_value(1, 2) AS l
+  FROM raw.orders WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY 1
+)");
+  dir_.Write("tables/core/all.yaml", R"(schedule: daily
+strategy: append
+time_column: day
+sql: |
+  SELECT date_trunc('day', ts) AS day, count(*) AS n
+  FROM raw.orders WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+  GROUP BY ALL
+)");
+  dir_.Write("tables/core/xml.yaml", "schedule: daily\nstrategy: replace\nsql: |\n  SELECT xmlelement(name o, order_id) AS x\n  FROM raw.orders\n");
+  auto v = Derived({"validate"});
+  EXPECT_EQ(v.exit_code, 1);
+  EXPECT_THAT(v.out + v.err, HasSubstr("tables/core/duck.yaml:6:10: error: type-check failed: function list_value(integer, "
+                                       "integer) does not exist"));
+  EXPECT_THAT(v.out + v.err, HasSubstr("tables/core/all.yaml:7:"));
+  EXPECT_THAT(v.out + v.err, HasSubstr("tables/core/xml.yaml:4:"));
+  EXPECT_THAT(v.out + v.err, HasSubstr("PostgreSQL accepts this query, but Derived finds what every query reads with "
+                                       "DuckDB's parser"));
+
+  // PostgreSQL's own functions, and its type names in declarations.
+  dir_.Write("tables/core/duck.yaml", R"(schedule: daily
+strategy: append
+time_column: day
+columns:
+  - {name: n, type: int8}
+sql: |
+  SELECT date_trunc('day', ts) AS day, count(*) AS n, to_char(max(ts), 'YYYY') AS y
+  FROM raw.orders WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY 1
+)");
+  dir_.Write("tables/core/all.yaml", R"(strategy: view
+sql: SELECT day, n FROM core.duck
+)");
+  dir_.Write("tables/core/xml.yaml", "schedule: daily\nstrategy: replace\nsql: SELECT count(*) AS n FROM core.duck\n");
+  v = Derived({"validate"});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  // The check's tables and schemas were never committed.
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM pg_namespace WHERE nspname IN ('core', 'mart')"), "0");
+}
+
+TEST(PostgresTypes, FitsFollowPostgresNames) {
+  EXPECT_TRUE(PostgresTypeFits("bigint", "integer"));
+  EXPECT_TRUE(PostgresTypeFits("numeric", "bigint"));
+  EXPECT_FALSE(PostgresTypeFits("integer", "bigint"));
+  EXPECT_TRUE(PostgresTypeFits("double precision", "real"));
+  EXPECT_FALSE(PostgresTypeFits("real", "double precision"));
+  EXPECT_TRUE(PostgresTypeFits("text", "character varying"));
+  EXPECT_FALSE(PostgresTypeFits("character varying(3)", "text"));
+  EXPECT_TRUE(PostgresTypeFits("character varying(3)", "character varying(3)"));
+  EXPECT_TRUE(PostgresTypeFits("timestamp without time zone", "date"));
+  EXPECT_FALSE(PostgresTypeFits("date", "timestamp without time zone"));
+  EXPECT_FALSE(PostgresTypeFits("bigint", "text"));
 }
 
 }  // namespace

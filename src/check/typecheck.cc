@@ -38,8 +38,8 @@ EngineError DecodeEngineError(const std::string& raw) {
 
 }  // namespace
 
-Result<std::unique_ptr<TypeChecker>> TypeChecker::Create(const db::FileAccess& files) {
-  std::unique_ptr<TypeChecker> tc(new TypeChecker());
+Result<std::unique_ptr<TypeChecker>> DuckDbTypeChecker::Create(const db::FileAccess& files) {
+  std::unique_ptr<DuckDbTypeChecker> tc(new DuckDbTypeChecker());
   // One thread: binding is single-threaded work and we run one checker per core ourselves.
   // Locked down like every database (a type-check reaches no network); errors as JSON on
   // the one connection, set before the lock.
@@ -56,10 +56,10 @@ Result<std::unique_ptr<TypeChecker>> TypeChecker::Create(const db::FileAccess& f
   auto parser = sql::SqlParser::Create(tc->conn_.get());
   if (!parser.ok()) return parser.error();
   tc->parser_ = std::move(*parser);
-  return tc;
+  return std::unique_ptr<TypeChecker>(std::move(tc));
 }
 
-Status TypeChecker::Declare(const std::string& dataset, const std::string& table,
+Status DuckDbTypeChecker::Declare(const std::string& dataset, const std::string& table,
                             const std::vector<OutputColumn>& columns) {
   std::string sql;
   if (schemas_.insert(dataset).second) {
@@ -76,7 +76,7 @@ Status TypeChecker::Declare(const std::string& dataset, const std::string& table
   return Status::Ok();
 }
 
-BindResult TypeChecker::Bind(const std::string& sql, const std::string& dataset) {
+BindResult DuckDbTypeChecker::Bind(const std::string& sql, const std::string& dataset) {
   BindResult out;
   if (dataset != search_path_) {
     std::string set;
@@ -119,7 +119,7 @@ BindResult TypeChecker::Bind(const std::string& sql, const std::string& dataset)
   return out;
 }
 
-Result<std::string> TypeChecker::CanonicalType(const std::string& type) {
+Result<std::string> DuckDbTypeChecker::CanonicalType(const std::string& type) {
   auto it = canonical_.find(type);
   if (it != canonical_.end()) return it->second;
   // Casting NULL makes the engine parse and resolve the type name; nothing else can run.
@@ -155,7 +155,11 @@ std::pair<std::string, int> FamilyOf(const std::string& t) {
 
 }  // namespace
 
-bool TypeFits(const std::string& declared, const std::string& actual) {
+bool DuckDbTypeChecker::TypeFits(const std::string& declared, const std::string& actual) const {
+  return DuckDbTypeFits(declared, actual);
+}
+
+bool DuckDbTypeFits(const std::string& declared, const std::string& actual) {
   if (declared == actual) return true;
   auto [dfam, drank] = FamilyOf(declared);
   auto [afam, arank] = FamilyOf(actual);

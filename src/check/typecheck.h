@@ -1,7 +1,8 @@
-// Binds queries, without running them, against an empty in-memory DuckDB catalog that
-// mirrors the project: sources from their declared columns, derived tables from the
-// output schemas inferred for them. Misspelled columns and type clashes surface here,
-// before anything runs anywhere.
+// Binds queries, without running them, against a catalog that mirrors the project:
+// sources from their declared columns, derived tables from the output schemas inferred
+// for them. Misspelled columns and type clashes surface here, before anything runs
+// anywhere. Each engine binds in its own SQL: DuckDB in an empty in-memory database (this
+// file), PostgreSQL on the server itself (warehouse/postgres/typecheck.h).
 #pragma once
 
 #include <map>
@@ -19,26 +20,52 @@ namespace derived {
 // Not thread-safe: one per thread.
 class TypeChecker {
  public:
-  // Binding reads files a query names (read_csv sniffs them): only those of `files`
-  // (db/lockdown.h), as the warehouse would.
-  static Result<std::unique_ptr<TypeChecker>> Create(const db::FileAccess& files);
+  virtual ~TypeChecker() = default;
 
-  // Creates (or replaces) dataset.table with these columns so later queries can read it.
+  // The engine it binds in ("duckdb", "postgres"): part of every cached result's key.
+  virtual std::string_view engine() const = 0;
+
+  // Makes dataset.table readable by later queries with these columns.
   // REQUIRES: every column has a type.
-  Status Declare(const std::string& dataset, const std::string& table, const std::vector<OutputColumn>& columns);
+  virtual Status Declare(const std::string& dataset, const std::string& table,
+                         const std::vector<OutputColumn>& columns) = 0;
 
   // Binds one SELECT and returns its output columns, or the engine's error with the byte
   // offset in `sql` it points at when the engine gives one. Unqualified table names
   // resolve against `dataset`, as they do when the table is built. `sql` is a user's:
-  // it is bound only as sql/embed.h says (checked, then DESCRIBEd).
-  BindResult Bind(const std::string& sql, const std::string& dataset);
+  // it is bound only as sql/embed.h says (checked, then described).
+  virtual BindResult Bind(const std::string& sql, const std::string& dataset) = 0;
 
   // The engine's canonical spelling of a type ("int" -> "INTEGER"); an error for types
   // the engine does not know.
-  Result<std::string> CanonicalType(const std::string& type);
+  virtual Result<std::string> CanonicalType(const std::string& type) = 0;
+
+  // True when values of type `actual` fit a column declared `declared` without loss.
+  virtual bool TypeFits(const std::string& declared, const std::string& actual) const = 0;
+
+  // For SQL that DuckDB's parser (which finds every query's inputs) rejected: true when
+  // this engine would accept it, so the error can say what is wrong. Never runs it.
+  virtual bool Accepts(const std::string& sql) {
+    (void)sql;
+    return false;
+  }
+};
+
+// The DuckDB type-checker: an empty in-memory database. Binding reads files a query names
+// (read_csv sniffs them): only those of `files` (db/lockdown.h), as the warehouse would.
+class DuckDbTypeChecker final : public TypeChecker {
+ public:
+  static Result<std::unique_ptr<TypeChecker>> Create(const db::FileAccess& files);
+
+  std::string_view engine() const override { return "duckdb"; }
+  Status Declare(const std::string& dataset, const std::string& table,
+                 const std::vector<OutputColumn>& columns) override;
+  BindResult Bind(const std::string& sql, const std::string& dataset) override;
+  Result<std::string> CanonicalType(const std::string& type) override;
+  bool TypeFits(const std::string& declared, const std::string& actual) const override;
 
  private:
-  TypeChecker() = default;
+  DuckDbTypeChecker() = default;
   std::unique_ptr<db::Database> db_;
   std::unique_ptr<db::Connection> conn_;
   std::unique_ptr<sql::SqlParser> parser_;
@@ -47,8 +74,7 @@ class TypeChecker {
   std::map<std::string, Result<std::string>> canonical_;  // memo: type text -> canonical
 };
 
-// True when values of type `actual` (what the query returns) fit a column declared as
-// `declared` without loss: the same type, or a wider one of the same family.
-bool TypeFits(const std::string& declared, const std::string& actual);
+// DuckDB's TypeFits: the same type, or a wider one of the same family (DuckDB's names).
+bool DuckDbTypeFits(const std::string& declared, const std::string& actual);
 
 }  // namespace derived

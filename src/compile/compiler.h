@@ -83,6 +83,9 @@ struct CompiledTable {
   std::shared_ptr<const TextPlacement> placement;
   bool reads_itself = false;          // reads its own previous contents ({{ this }})
   bool parsed = false;                // rendered and parsed without error
+  // Where DuckDB's parser failed on it (the error is reported), and in which variant.
+  std::optional<Location> unparsed_at;
+  bool unparsed_initial = false;
   std::optional<std::vector<OutputColumn>> schema;  // inferred by the type-check
 };
 

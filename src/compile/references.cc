@@ -52,6 +52,8 @@ void ParseTable(const ParseContext& ctx, const TableMaps& maps, CompiledTable* t
       diags->AddError(where, WithExcerpt("invalid SQL" + variant + ": " + refs.error().message +
                                              (at.line > 0 ? o.Note() : ""),
                                          text, at.line));
+      t->unparsed_at = where;
+      t->unparsed_initial = initial;
       ok = false;
       break;
     }

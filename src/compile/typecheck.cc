@@ -6,6 +6,8 @@
 
 #include "check/file_access.h"
 #include "check/typecheck.h"
+#include "warehouse/postgres/typecheck.h"
+#include "warehouse/warehouse.h"
 #include "compile/stages.h"
 #include "util/hash.h"
 #include "util/strings.h"
@@ -38,6 +40,22 @@ std::string TidyEngineMessage(const std::string& message) {
     out += line;
   }
   return out;
+}
+
+// The type-checker of the engine the project runs on.
+Result<std::unique_ptr<TypeChecker>> CreateTypeChecker(const Project& project) {
+  switch (project.warehouse.engine) {
+    case WarehouseEngine::kDuckDb:
+      return DuckDbTypeChecker::Create(ProjectFileAccess(project));
+    case WarehouseEngine::kPostgres: {
+      auto dsn = ExpandEnvironment(project.warehouse.dsn, "warehouse.dsn");
+      if (!dsn.ok()) return dsn.error();
+      auto tc = CreatePostgresTypeChecker(*dsn);
+      if (!tc.ok()) return Error("a PostgreSQL project is type-checked by its server: " + tc.error().message);
+      return tc;
+    }
+  }
+  return Error("unknown warehouse engine");
 }
 
 class Checker {
@@ -76,7 +94,7 @@ class Checker {
     if (!t.parsed) return;
     // Every upstream must have a known schema, or this table cannot be bound.
     Hasher key;
-    key.Add("bind-v3").Add(def.dataset).Add(t.sql).Add(t.initial_sql == t.sql ? "" : t.initial_sql);
+    key.Add("bind-v3").Add(tc_->engine()).Add(def.dataset).Add(t.sql).Add(t.initial_sql == t.sql ? "" : t.initial_sql);
     for (const auto& up : SqlUpstreams(t)) {
       const std::vector<OutputColumn>* schema = cp_->SchemaOf(up);
       if (!schema) {
@@ -204,7 +222,7 @@ class Checker {
       reads.emplace_back(name, schema);
     }
     Hasher key;
-    key.Add("test-v1").Add(def.dataset).Add(test.sql);
+    key.Add("test-v1").Add(tc_->engine()).Add(def.dataset).Add(test.sql);
     for (const auto& [name, schema] : reads) {
       key.Add(name);
       for (const auto& c : *schema) key.Add(c.name).Add(c.type);
@@ -278,7 +296,7 @@ class Checker {
         continue;
       }
       for (const auto& d : declared) {
-        if (d.name == c.name && !TypeFits(d.type, *actual)) {
+        if (d.name == c.name && !tc_->TypeFits(d.type, *actual)) {
           cp_->diags.AddError(c.where, fmt::format("column '{}' is declared {} but the query returns {}: change the "
                                                    "declared type or CAST it in the SQL",
                                                    c.name, d.type, *actual));
@@ -348,13 +366,21 @@ class Checker {
 }  // namespace
 
 void TypeCheckTables(CompiledProject* cp, const std::vector<int>& order, CompileCache* cache) {
-  auto tc = TypeChecker::Create(ProjectFileAccess(cp->project));
+  auto tc = CreateTypeChecker(cp->project);
   if (!tc.ok()) {
-    cp->diags.AddError({}, "cannot start the type-checker: " + tc.error().message);
+    cp->diags.AddError({"derived.yaml", 1, 1}, "cannot start the type-checker: " + tc.error().message);
     return;
   }
   Checker checker(cp, cache, tc->get());
   checker.DeclareSources();
+  for (const CompiledTable& t : cp->tables) {
+    if (t.unparsed_at && (*tc)->Accepts(t.unparsed_initial ? t.initial_sql : t.sql)) {
+      cp->diags.AddError(*t.unparsed_at,
+                         fmt::format("{} accepts this query, but Derived finds what every query reads with DuckDB's "
+                                     "parser, which cannot read it: write this part in SQL that both accept",
+                                     (*tc)->engine() == "postgres" ? "PostgreSQL" : (*tc)->engine()));
+    }
+  }
   for (int id : order) {
     if (cp->graph.node(id).kind != NodeKind::kTable) continue;
     const TableDef* def = cp->project.FindTable(cp->graph.node(id).name);

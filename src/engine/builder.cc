@@ -343,7 +343,7 @@ class TableBuilder {
         continue;
       }
       target_.casts[dc.name] = *declared;
-      if (!TypeFits(*declared, c->type)) {
+      if (!wh_.dialect().TypeFits(*declared, c->type)) {
         problems.push_back(fmt::format("column '{}' is declared {} but the query returns {}", dc.name, *declared,
                                        c->type));
       }

@@ -67,6 +67,9 @@ class SqlDialect {
   // A boolean that is true, or fails the statement with `message` when `condition` holds
   // for a row: the guards of the strategy writers.
   virtual std::string RaiseIf(const std::string& condition, std::string_view message) const = 0;
+  // True when values of type `actual` fit a column declared `declared` (both in the
+  // engine's canonical spelling) without loss.
+  virtual bool TypeFits(const std::string& declared, const std::string& actual) const = 0;
   // A TIMESTAMP expression as ISO-8601 text in UTC, "2024-01-03T04:05:06Z" (NULL stays NULL).
   virtual std::string IsoText(const std::string& expr) const = 0;
 };

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "check/file_access.h"
+#include "check/typecheck.h"
 #include "crash/crash_point.h"
 #include "db/sql_text.h"
 #include "sql/parser.h"
@@ -21,6 +22,9 @@ class DuckDbDialect final : public SqlDialect {
  public:
   std::string TempTable(const std::string& name) const override { return "temp.main." + Ident(name); }
   std::string TimestampLiteral(Timestamp t) const override { return FormatSqlLiteral(t); }
+  bool TypeFits(const std::string& declared, const std::string& actual) const override {
+    return DuckDbTypeFits(declared, actual);
+  }
   std::string IsoText(const std::string& expr) const override {
     return "strftime(" + expr + ", '%Y-%m-%dT%H:%M:%SZ')";
   }

@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "util/strings.h"
@@ -20,6 +22,14 @@ std::string MessageOf(const PGresult* r) {
   std::string text = Trim(PQresultErrorMessage(r));
   if (text.rfind("ERROR:", 0) == 0) text = Trim(text.substr(6));
   return text;
+}
+
+// The server's message as an Error; its position in the statement, when it gives one,
+// as where.column (1-based, in characters).
+Error ErrorOf(const PGresult* r) {
+  Error e(MessageOf(r));
+  if (const char* pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION)) e.where.column = std::atoi(pos);
+  return e;
 }
 
 bool Succeeded(const PGresult* r) {
@@ -71,7 +81,7 @@ std::string Connection::ErrorText() const { return Trim(PQerrorMessage(conn_)); 
 Status Connection::Execute(std::string_view sql, std::string* command) {
   ResultHandle r(PQexec(conn_, std::string(sql).c_str()));
   if (!r) return Error(ErrorText());
-  if (!Succeeded(r.get())) return Error(MessageOf(r.get()));
+  if (!Succeeded(r.get())) return ErrorOf(r.get());
   if (command) *command = PQcmdStatus(r.get());
   return Status::Ok();
 }
@@ -84,7 +94,7 @@ Result<Rows> Connection::Query(std::string_view sql, const std::vector<std::opti
   ResultHandle r(PQexecParams(conn_, std::string(sql).c_str(), static_cast<int>(params.size()), nullptr,
                               values.empty() ? nullptr : values.data(), nullptr, nullptr, /*resultFormat=*/0));
   if (!r) return Error(ErrorText());
-  if (!Succeeded(r.get())) return Error(MessageOf(r.get()));
+  if (!Succeeded(r.get())) return ErrorOf(r.get());
   Rows rows;
   int n_cols = PQnfields(r.get()), n_rows = PQntuples(r.get());
   for (int c = 0; c < n_cols; ++c) {
@@ -116,10 +126,10 @@ Result<std::vector<Column>> Connection::Describe(std::string_view sql) {
   // The unnamed statement: replaced by the next one, so nothing is left behind.
   ResultHandle prepared(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr));
   if (!prepared) return Error(ErrorText());
-  if (!Succeeded(prepared.get())) return Error(MessageOf(prepared.get()));
+  if (!Succeeded(prepared.get())) return ErrorOf(prepared.get());
   ResultHandle d(PQdescribePrepared(conn_, ""));
   if (!d) return Error(ErrorText());
-  if (!Succeeded(d.get())) return Error(MessageOf(d.get()));
+  if (!Succeeded(d.get())) return ErrorOf(d.get());
   std::vector<Column> cols;
   for (int c = 0; c < PQnfields(d.get()); ++c) {
     auto type = TypeName(PQftype(d.get(), c), PQfmod(d.get(), c));
@@ -136,7 +146,7 @@ Result<std::string> Connection::TypeName(uint32_t oid, int modifier) {
   std::string sql = fmt::format("SELECT format_type({}, {})", oid, modifier < 0 ? std::string("NULL") : std::to_string(modifier));
   ResultHandle r(PQexec(conn_, sql.c_str()));
   if (!r) return Error(ErrorText());
-  if (!Succeeded(r.get()) || PQntuples(r.get()) != 1) return Error(MessageOf(r.get()));
+  if (!Succeeded(r.get()) || PQntuples(r.get()) != 1) return ErrorOf(r.get());
   std::string name = PQgetvalue(r.get(), 0, 0);
   type_names_.push_back({{oid, modifier}, name});
   return name;
@@ -147,6 +157,11 @@ void Connection::Cancel() {
   if (!cancel_) return;
   char err[256];
   (void)PQcancel(cancel_, err, sizeof err);
+}
+
+bool Connection::InTransaction() const {
+  PGTransactionStatusType s = PQtransactionStatus(conn_);
+  return s == PQTRANS_INTRANS || s == PQTRANS_INERROR || s == PQTRANS_ACTIVE;
 }
 
 bool Connection::Lost() const { return PQstatus(conn_) == CONNECTION_BAD; }

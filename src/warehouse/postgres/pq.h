@@ -2,7 +2,8 @@
 // read whole as text (util/rows.h), errors as values.
 //
 // A Connection is used by one thread at a time; Cancel() may be called from any thread.
-// No error text carries the connection string: a password given in it (or through
+// An error's where.column is the server's 1-based character position in the statement
+// when it gives one. No error text carries the connection string: a password given in it (or through
 // PGPASSWORD / ~/.pgpass) never reaches a log.
 #pragma once
 
@@ -52,6 +53,8 @@ class Connection {
   // Cancels the statement running on this connection, from any thread; a no-op when
   // nothing runs. The statement fails with "canceling statement due to user request".
   void Cancel();
+  // True inside a transaction block (BEGIN ... COMMIT), failed or not.
+  bool InTransaction() const;
   // True once the connection to the server is lost: nothing more can run on it.
   bool Lost() const;
   // The server's process id serving this connection (pg_terminate_backend's argument).

@@ -13,6 +13,7 @@
 #include "sql/parser.h"
 #include "util/strings.h"
 #include "warehouse/postgres/pq.h"
+#include "warehouse/postgres/typecheck.h"
 #include "warehouse/sql_writer.h"
 
 namespace derived {
@@ -22,6 +23,9 @@ class PostgresDialect final : public SqlDialect {
  public:
   std::string TempTable(const std::string& name) const override { return "pg_temp." + Ident(name); }
   std::string TimestampLiteral(Timestamp t) const override { return FormatSqlLiteral(t); }
+  bool TypeFits(const std::string& declared, const std::string& actual) const override {
+    return PostgresTypeFits(declared, actual);
+  }
   std::string IsoText(const std::string& expr) const override {
     return "to_char(" + expr + ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
   }
@@ -234,8 +238,17 @@ class PostgresWarehouse final : public Warehouse {
     auto parser = Parser();
     if (!parser.ok()) return parser.error();
     if (auto st = (*parser)->CheckType(type); !st.ok()) return st.error();
+    // Inside a transaction a failed describe would abort it: try under a savepoint.
+    bool in_tx = conn_->InTransaction();
+    if (in_tx) {
+      if (auto st = conn_->Execute("SAVEPOINT derived_type"); !st.ok()) return st.error();
+    }
     auto cols = Describe("SELECT CAST(NULL AS " + type + ") AS t");
-    if (!cols.ok() || cols->size() != 1) return Error(fmt::format("unknown type '{}'", type));
+    if (in_tx) (void)conn_->Execute(cols.ok() ? "RELEASE SAVEPOINT derived_type" : "ROLLBACK TO SAVEPOINT derived_type");
+    if (!cols.ok() || cols->size() != 1) {
+      return Error(fmt::format("unknown type '{}' in PostgreSQL{}", type,
+                               cols.ok() ? "" : ": " + Split(cols.error().message, '\n')[0]));
+    }
     canonical_[type] = (*cols)[0].type;
     return (*cols)[0].type;
   }

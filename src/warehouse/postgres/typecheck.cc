@@ -1,0 +1,156 @@
+#include "warehouse/postgres/typecheck.h"
+
+#include <map>
+
+#include <fmt/format.h>
+
+#include "util/strings.h"
+#include "warehouse/postgres/pq.h"
+#include "warehouse/postgres/warehouse.h"
+
+namespace derived {
+namespace {
+
+// "character varying(10)" -> "character varying"; "numeric(10,2)" -> "numeric".
+std::string BaseType(const std::string& t) {
+  size_t paren = t.find('(');
+  return paren == std::string::npos ? t : Trim(t.substr(0, paren));
+}
+
+// Family and width rank; rank 0 = compare exactly.
+std::pair<std::string, int> FamilyOf(const std::string& t) {
+  static const std::map<std::string, std::pair<std::string, int>> kFamilies = {
+      {"smallint", {"int", 1}},          {"integer", {"int", 2}}, {"bigint", {"int", 3}},
+      {"numeric", {"int", 4}},           {"real", {"float", 1}},  {"double precision", {"float", 2}},
+      {"character", {"text", 1}},        {"character varying", {"text", 2}}, {"text", {"text", 3}}};
+  auto it = kFamilies.find(BaseType(t));
+  return it == kFamilies.end() ? std::make_pair(t, 0) : it->second;
+}
+
+class PostgresTypeChecker final : public TypeChecker {
+ public:
+  PostgresTypeChecker(std::unique_ptr<Warehouse> wh, std::string dsn) : wh_(std::move(wh)), dsn_(std::move(dsn)) {}
+  ~PostgresTypeChecker() override { (void)wh_->Rollback(); }
+
+  Status Start() {
+    if (auto st = wh_->Begin(); !st.ok()) return st;
+    // Binding only reads the catalog; never wait long for a lock someone else holds.
+    return wh_->Execute("SET LOCAL lock_timeout = '2s'; SET LOCAL statement_timeout = '60s'");
+  }
+
+  std::string_view engine() const override { return "postgres"; }
+
+  Status Declare(const std::string& dataset, const std::string& table,
+                 const std::vector<OutputColumn>& columns) override {
+    auto existing = wh_->Columns(dataset, table);
+    if (!existing.ok()) return existing.error();
+    if (existing->has_value()) {  // bound as the warehouse has it
+      std::vector<std::string> have, want;
+      for (const auto& c : **existing) have.push_back(c.name);
+      for (const auto& c : columns) want.push_back(c.name);
+      if (have != want) {
+        differs_[ToLower(dataset + "." + table)] = fmt::format(
+            "{}.{} in the warehouse has columns ({}) where this project gives it ({}): it was bound as it is there, "
+            "until it is rebuilt",
+            dataset, table, Join(have, ", "), Join(want, ", "));
+      }
+      return Status::Ok();
+    }
+    if (auto st = wh_->EnsureDataset(dataset); !st.ok()) return st;
+    const SqlDialect& d = wh_->dialect();
+    std::vector<std::string> defs;
+    for (const auto& c : columns) defs.push_back(d.Ident(c.name) + " " + c.type);
+    return wh_->Execute(fmt::format("CREATE TABLE {} ({})", d.Table(dataset, table), Join(defs, ", ")));
+  }
+
+  BindResult Bind(const std::string& sql, const std::string& dataset) override {
+    BindResult out;
+    auto fail = [&](const Error& e) {
+      out.ok = false;
+      out.error = e.message;
+      return out;
+    };
+    // A failed bind aborts the transaction: each bind runs under a savepoint of its own.
+    if (auto st = wh_->Execute("SAVEPOINT derived_bind"); !st.ok()) return fail(st.error());
+    if (auto st = wh_->UseDataset(dataset); !st.ok()) return Restore(fail(st.error()));
+    auto checked = wh_->CheckQuery(sql);
+    if (!checked.ok()) return Restore(fail(checked.error()));
+    auto cols = wh_->DescribeQuery(*checked, sql::Embedding::Describe());
+    if (!cols.ok()) {
+      fail(cols.error());
+      std::string lower = ToLower(sql);
+      for (const auto& [name, note] : differs_) {
+        if (lower.find(name) != std::string::npos) out.error += "\n(note: " + note + ")";
+      }
+      // The server's position (where.column, 1-based) counts in the statement described:
+      // a line break, then the text checked (`sql` without its leading space).
+      int64_t start = static_cast<int64_t>(sql.find(checked->text()));
+      int64_t in_sql = cols.error().where.column - 2 + start;
+      if (cols.error().where.column > 0 && start >= 0 && in_sql >= 0 && in_sql <= static_cast<int64_t>(sql.size())) {
+        out.error_offset = in_sql;
+      }
+      return Restore(out);
+    }
+    out.columns = std::move(*cols);
+    return Restore(out);
+  }
+
+  Result<std::string> CanonicalType(const std::string& type) override { return wh_->CanonicalType(type); }
+
+  bool TypeFits(const std::string& declared, const std::string& actual) const override {
+    return PostgresTypeFits(declared, actual);
+  }
+
+  // Prepared and described on a connection of its own, in a transaction rolled back
+  // straight after: the server parses and analyses the text and runs none of it (a
+  // prepared statement is one statement, planned only when executed, which it never is).
+  bool Accepts(const std::string& sql) override {
+    if (!raw_) {
+      auto conn = pg::Connection::Open(dsn_);
+      if (!conn.ok()) return false;
+      raw_ = std::move(*conn);
+    }
+    if (!raw_->Execute("BEGIN").ok()) return false;
+    bool ok = raw_->Describe(sql).ok();
+    (void)raw_->Execute("ROLLBACK");
+    return ok;
+  }
+
+ private:
+  BindResult Restore(BindResult r) {
+    if (!r.ok) {
+      (void)wh_->Execute("ROLLBACK TO SAVEPOINT derived_bind");
+    } else {
+      (void)wh_->Execute("RELEASE SAVEPOINT derived_bind");
+    }
+    return r;
+  }
+
+  std::unique_ptr<Warehouse> wh_;
+  std::map<std::string, std::string> differs_;  // relation -> why it is not as declared
+  std::string dsn_;
+  std::unique_ptr<pg::Connection> raw_;  // for Accepts
+};
+
+}  // namespace
+
+bool PostgresTypeFits(const std::string& declared, const std::string& actual) {
+  if (declared == actual) return true;
+  if (declared == "timestamp without time zone" && actual == "date") return true;
+  auto [dfam, drank] = FamilyOf(declared);
+  auto [afam, arank] = FamilyOf(actual);
+  if (drank == 0 || arank == 0 || dfam != afam) return false;
+  // A bounded declaration (varchar(10), numeric(10,2)) takes only the same type.
+  if (declared.find('(') != std::string::npos) return false;
+  return drank >= arank;
+}
+
+Result<std::unique_ptr<TypeChecker>> CreatePostgresTypeChecker(const std::string& dsn) {
+  auto wh = OpenPostgresWarehouse(dsn);
+  if (!wh.ok()) return wh.error();
+  auto tc = std::make_unique<PostgresTypeChecker>(std::move(*wh), dsn);
+  if (auto st = tc->Start(); !st.ok()) return st.error();
+  return std::unique_ptr<TypeChecker>(std::move(tc));
+}
+
+}  // namespace derived

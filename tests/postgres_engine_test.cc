@@ -8,6 +8,7 @@
 
 #include "postgres_testing.h"
 #include "warehouse/postgres/typecheck.h"
+#include "warehouse/postgres/warehouse.h"
 #include "testing.h"
 
 namespace derived {
@@ -160,6 +161,78 @@ TEST_F(PostgresEngine, EveryStrategyBuildsIntoPostgresAndEqualsPlainSql) {
   EXPECT_EQ(db_.Psql("SELECT count(*) FROM _derived.log"), rows);
 }
 
+// PostgreSQL binds views to tables, so replacing a table that views read (Derived's own
+// and anyone else's) must make them again on the new version, as they were; a view the
+// new version cannot hold stops the swap and nothing changes.
+TEST_F(PostgresEngine, ReplacingATableKeepsTheViewsThatReadIt) {
+  dir_.Write("tables/mart/top.yaml", "strategy: view\nsql: SELECT country FROM mart.totals WHERE revenue > 0\n");
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-03"}).exit_code, 0);
+  auto r = Derived({"run", "--once"}, "2024-01-03T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // Someone else's views: one on the table, one on that view, with a comment and a grant.
+  ASSERT_EQ(db_.Psql("CREATE ROLE reader_" + db_.name() + "; CREATE SCHEMA team; "
+                     "CREATE VIEW team.fr AS SELECT revenue FROM mart.totals WHERE country = 'fr'; "
+                     "CREATE VIEW team.fr_x2 AS SELECT revenue * 2 AS r2 FROM team.fr; "
+                     "COMMENT ON VIEW team.fr IS 'French revenue'; GRANT SELECT ON team.fr TO reader_" +
+                     db_.name()),
+            "");
+
+  // New data: mart.totals is replaced, core.daily appended.
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-04"}).exit_code, 0);
+  r = Derived({"run", "--once"}, "2024-01-04T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string fr = "SELECT sum(amount) FROM raw.orders WHERE ts < '2024-01-04' AND country = 'fr'";
+  EXPECT_EQ(Difference("SELECT revenue FROM team.fr", fr), "0");
+  EXPECT_EQ(Difference("SELECT r2 FROM team.fr_x2", "SELECT 2 * (" + fr + ")"), "0");
+  EXPECT_EQ(Difference("SELECT * FROM mart.top", "SELECT country FROM mart.totals WHERE revenue > 0"), "0");
+  EXPECT_EQ(db_.Psql("SELECT obj_description('team.fr'::regclass)"), "French revenue");
+  EXPECT_EQ(db_.Psql("SELECT has_table_privilege('reader_" + db_.name() + "', 'team.fr', 'SELECT')"), "t");
+
+  // core.daily's definition changes: it is rebuilt and swapped in under mart.big_days.
+  std::string daily = dir_.Read("tables/core/daily.yaml");
+  dir_.Write("tables/core/daily.yaml", std::string(daily).replace(daily.find("count(*) AS orders"), 18,
+                                                                   "count(order_id) AS orders"));
+  r = Derived({"run", "--once"}, "2024-01-04T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Difference("SELECT * FROM mart.big_days", "SELECT day, country FROM core.daily WHERE revenue > 1000"), "0");
+
+  // A new version without the column the views read: refused, naming the first view
+  // (Derived's own comes first: it reads the column in the version that is built); the
+  // old version and the views stay.
+  std::string before = db_.Psql("SELECT count(*) FROM _derived.log WHERE status = 'success'");
+  dir_.Write("tables/mart/totals.yaml", "schedule: daily\nstrategy: replace\nsql: SELECT country, sum(revenue) AS "
+                                        "total FROM core.daily GROUP BY 1\n");
+  dir_.Write("tables/mart/top.yaml", "strategy: view\nsql: SELECT country FROM mart.totals WHERE total > 0\n");
+  r = Derived({"run", "--once"}, "2024-01-04T00:00:00Z");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out + r.err, HasSubstr("the view mart.top reads \"mart\".\"totals\" and does not fit its new version"));
+  EXPECT_EQ(Difference("SELECT revenue FROM team.fr", fr), "0");
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'mart' AND "
+                     "table_name = 'totals' AND column_name = 'revenue'"),
+            "1");
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM _derived.log WHERE status = 'success'"), before);
+  (void)db_.Psql("DROP OWNED BY reader_" + db_.name() + "; DROP ROLE reader_" + db_.name());
+}
+
+// The guard function is trusted only when it is the one Derived made; SQL that would
+// change the session under Derived's statements is refused at validate.
+TEST_F(PostgresEngine, APlantedGuardFunctionAndSessionChangingSqlAreRefused) {
+  ASSERT_EQ(db_.Psql("CREATE SCHEMA _derived; CREATE FUNCTION _derived.raise_error(message text) RETURNS boolean "
+                     "LANGUAGE sql AS 'SELECT true'"),
+            "");
+  auto r = Derived({"run", "--once"}, "2024-01-03T00:00:00Z");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("_derived.raise_error(text) is not the function Derived made"));
+  ASSERT_EQ(db_.Psql("DROP FUNCTION _derived.raise_error(text)"), "");
+
+  dir_.Write("tables/mart/sneaky.yaml",
+             "schedule: daily\nstrategy: replace\nsql: |\n  SELECT set_config('standard_conforming_strings', 'off', false) AS s\n");
+  auto v = Derived({"validate"});
+  EXPECT_NE(v.exit_code, 0);
+  EXPECT_THAT(v.out + v.err, HasSubstr("tables/mart/sneaky.yaml:4"));
+  EXPECT_THAT(v.out + v.err, HasSubstr("calls set_config()"));
+}
+
 TEST_F(PostgresEngine, AnAppendRowOutsideItsWindowIsRefusedAndNothingIsWritten) {
   dir_.Write("tables/core/daily.yaml", R"(schedule: daily
 strategy: append
@@ -207,6 +280,39 @@ TEST_F(PostgresEngine, APasswordInTheProjectIsRefusedAndAMissingVariableIsNamed)
   EXPECT_THAT(r.err, HasSubstr("the environment variable SHOP_PG_PW is not set"));
 }
 
+// However the password is spelled, it is found: after a line break, percent-encoded in
+// a URI, or glued to a reference.
+TEST_F(PostgresEngine, APasswordHiddenInTheConnectionStringIsRefusedToo) {
+  for (const std::string dsn : {"host=127.0.0.1\\npassword=hunter2", "postgresql://127.0.0.1/shop?pass%77ord=hunter2",
+                                "host=127.0.0.1 password=${SHOP_PG_PORT}hunter2",
+                                "postgresql://u:hunter2@127.0.0.1/shop"}) {
+    dir_.Write("derived.yaml", "name: shop\nwarehouse: {engine: postgres, dsn: \"" + dsn + "\"}\n");
+    auto v = Derived({"validate"});
+    EXPECT_NE(v.exit_code, 0) << dsn;
+    EXPECT_THAT(v.err, HasSubstr("must not hold a password")) << dsn;
+    EXPECT_THAT(v.out + v.err, ::testing::Not(HasSubstr("hunter2"))) << dsn;
+  }
+  // The library's own parse is the last word, whatever the loader's reading missed.
+  for (const std::string dsn : {"host=127.0.0.1\npassword=hunter2", "postgresql://h/db?pass%77ord=hunter2",
+                                "password = 'hunter2'"}) {
+    auto options = PostgresConnectOptions(dsn);
+    ASSERT_FALSE(options.ok()) << dsn;
+    EXPECT_THAT(options.error().message, HasSubstr("must not hold a password")) << dsn;
+  }
+}
+
+// An environment variable's value is one option's value, never more options.
+TEST_F(PostgresEngine, AnEnvironmentValueCannotAddConnectionOptions) {
+  setenv("SHOP_PG_DB", "nowhere host=192.0.2.1 port=1", 1);
+  auto options = PostgresConnectOptions("host=127.0.0.1 dbname=${SHOP_PG_DB}");
+  ASSERT_TRUE(options.ok()) << options.error().message;
+  ASSERT_NE(options->Find("dbname"), nullptr);
+  EXPECT_EQ(*options->Find("dbname"), "nowhere host=192.0.2.1 port=1");
+  EXPECT_EQ(*options->Find("host"), "127.0.0.1");
+  EXPECT_EQ(*options->Find("connect_timeout"), "10");  // a default a long-running client needs
+  unsetenv("SHOP_PG_DB");
+}
+
 TEST_F(PostgresEngine, AFileSourceIsRefusedByValidateWithItsFileAndLine) {
   dir_.Write("sources/landing/clicks.yaml", "freshness: static\nlocation: landing/*.csv\ncolumns:\n  - {name: id, type: BIGINT}\n");
   auto v = Derived({"validate"});
@@ -233,9 +339,10 @@ TEST_F(PostgresEngine, AWriterWhosePlanWentStaleWaitsForTheLockAndWritesNothing)
         "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('derived.table:core.daily', 0)); "
         "UPDATE _derived.state SET data_version = data_version + 1 WHERE table_name = 'core.daily'; "
         "DO $$ BEGIN FOR i IN 1..3000 LOOP EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-        "AND NOT granted); PERFORM pg_sleep(0.01); END LOOP; END $$; COMMIT;");
+        "AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())); PERFORM pg_sleep(0.01); END LOOP; END $$; COMMIT;");
   });
-  for (int i = 0; i < 3000 && db_.Psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") != "1";
+  for (int i = 0; i < 3000 && db_.Psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+                             "(SELECT oid FROM pg_database WHERE datname = current_database())") != "1";
        ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

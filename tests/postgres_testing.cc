@@ -1,9 +1,5 @@
 #include "postgres_testing.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -59,18 +55,17 @@ int PostgresPort() {
   static std::once_flag once;
   static int port = 0;
   std::call_once(once, [] {
-    std::filesystem::create_directories(StateDir());
-    // One starter at a time across the test processes ctest runs in parallel.
-    int fd = open((StateDir() + "/lock").c_str(), O_CREAT | O_RDWR, 0600);
-    if (fd >= 0) flock(fd, LOCK_EX);
     bool running = ReadPort() > 0 &&
                    std::system(fmt::format("pg_isready -q -h 127.0.0.1 -p {} >/dev/null 2>&1", ReadPort()).c_str()) == 0;
     if (!running) {
+      // server.sh holds a lock: parallel test processes wait for the one that starts it.
       int rc = std::system((ShellQuote(Script()) + " start " + ShellQuote(StateDir()) + " >&2").c_str());
       owner.started = rc == 0;
     }
     port = ReadPort();
-    if (fd >= 0) close(fd);
+    // The server's password, for psql here and every derived process a test starts,
+    // as a user would give it (never in the dsn).
+    setenv("PGPASSFILE", (StateDir() + "/pgpass").c_str(), 1);
   });
   return port;
 }

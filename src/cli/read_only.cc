@@ -61,7 +61,7 @@ void FindRefused(const nlohmann::json& node, std::string* found) {
   if (node.is_object()) {
     if (auto f = node.find("function_name"); f != node.end() && f->is_string()) {
       std::string name = ToLower(f->get<std::string>());
-      if (sql::RefusedFunctions().count(name)) {
+      if (sql::IsRefusedFunction(name)) {
         *found = name;
         return;
       }

@@ -9,7 +9,7 @@
 // (binding EXPORT creates its directory; binding some statements loads extensions).
 // Reads of local files (read_csv, read_parquet, ...) are allowed where the engine may read
 // (db/lockdown.h). Functions that change the database's state or run SQL given as text
-// are refused, as in any user SQL (sql::RefusedFunctions).
+// are refused, as in any user SQL (sql::IsRefusedFunction).
 // The run itself is a READ ONLY transaction that is rolled back: DuckDB refuses any
 // write the checks missed.
 #pragma once

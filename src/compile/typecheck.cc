@@ -6,7 +6,6 @@
 
 #include "check/file_access.h"
 #include "check/typecheck.h"
-#include "warehouse/postgres/typecheck.h"
 #include "warehouse/warehouse.h"
 #include "compile/stages.h"
 #include "util/hash.h"
@@ -40,22 +39,6 @@ std::string TidyEngineMessage(const std::string& message) {
     out += line;
   }
   return out;
-}
-
-// The type-checker of the engine the project runs on.
-Result<std::unique_ptr<TypeChecker>> CreateTypeChecker(const Project& project) {
-  switch (project.warehouse.engine) {
-    case WarehouseEngine::kDuckDb:
-      return DuckDbTypeChecker::Create(ProjectFileAccess(project));
-    case WarehouseEngine::kPostgres: {
-      auto dsn = ExpandEnvironment(project.warehouse.dsn, "warehouse.dsn");
-      if (!dsn.ok()) return dsn.error();
-      auto tc = CreatePostgresTypeChecker(*dsn);
-      if (!tc.ok()) return Error("a PostgreSQL project is type-checked by its server: " + tc.error().message);
-      return tc;
-    }
-  }
-  return Error("unknown warehouse engine");
 }
 
 class Checker {

@@ -51,13 +51,35 @@ std::optional<std::string> DsnProblem(const std::string& dsn) {
   if (Trim(dsn).empty()) return "'dsn' is empty: expected a libpq connection string such as \"host=127.0.0.1 dbname=analytics user=derived\"";
   if (dsn.size() > 4096) return "'dsn' is longer than 4096 characters";
   std::string lower = ToLower(dsn);
+  // A URI's parameters may be percent-encoded (?pass%77ord=): read them decoded.
+  if (lower.find("://") != std::string::npos) {
+    std::string decoded;
+    for (size_t i = 0; i < lower.size(); ++i) {
+      if (lower[i] == '%' && i + 2 < lower.size() && std::isxdigit(static_cast<unsigned char>(lower[i + 1])) &&
+          std::isxdigit(static_cast<unsigned char>(lower[i + 2]))) {
+        decoded += static_cast<char>(std::stoi(lower.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+      } else {
+        decoded += lower[i];
+      }
+    }
+    lower = ToLower(decoded);
+  }
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
   bool keyword = false;
   for (size_t at = lower.find("password"); at != std::string::npos; at = lower.find("password", at + 1)) {
-    size_t after = lower.find_first_not_of(" \t", at + 8);
-    bool starts_word = at == 0 || lower[at - 1] == ' ' || lower[at - 1] == '\t' || lower[at - 1] == '?' || lower[at - 1] == '&';
-    if (!starts_word || after == std::string::npos || lower[after] != '=') continue;
-    size_t value = lower.find_first_not_of(" \t'", after + 1);
-    if (value == std::string::npos || lower.compare(value, 2, "${") != 0) keyword = true;  // ${NAME} is fine
+    size_t after = at + 8;
+    while (after < lower.size() && space(lower[after])) ++after;
+    bool starts_word = at == 0 || space(lower[at - 1]) || lower[at - 1] == '?' || lower[at - 1] == '&';
+    if (!starts_word || after >= lower.size() || lower[after] != '=') continue;
+    size_t value = after + 1;
+    while (value < lower.size() && (space(lower[value]) || lower[value] == '\'')) ++value;
+    // Only a value that is one whole ${NAME} is fine: the password comes from the environment.
+    size_t close = lower.find('}', value);
+    bool whole = lower.compare(value, 2, "${") == 0 && close != std::string::npos &&
+                 (close + 1 == lower.size() || space(lower[close + 1]) || lower[close + 1] == '\'' ||
+                  lower[close + 1] == '&');
+    if (!whole) keyword = true;
   }
   // postgresql://user:secret@host/db
   size_t scheme = lower.find("://");

@@ -28,10 +28,18 @@ namespace derived::sql {
 
 class SqlParser;
 
-// Functions user SQL may not call, though a SELECT can: they run SQL given as text, which
-// Derived never parses (query, query_table), or change the database's state (checkpoint,
-// force_checkpoint, and the logging switches). Lower case.
-const std::set<std::string>& RefusedFunctions();
+
+// True for a function user SQL may not call, though a SELECT can, on either engine: it
+// runs SQL given as text, which Derived never parses (DuckDB's query and query_table;
+// PostgreSQL's query_to_xml family, ts_stat, dblink), changes the session or the
+// database (DuckDB's checkpoints and logging switches; set_config, which could turn
+// standard_conforming_strings off or change the role, time zone or search path under
+// Derived's statements; advisory locks, which Derived's own claims use; setval, NOTIFY,
+// backend signals, configuration reloads, replication slots), or reaches the server's
+// files (pg_read_file, pg_ls_dir, large objects). `name` is lower case.
+bool IsRefusedFunction(std::string_view name);
+// Why a refused function is refused, for the error ("runs SQL given as text, ...").
+std::string_view RefusalReason(std::string_view name);
 
 // A user's query that DuckDB's parser read as exactly one SELECT statement.
 class CheckedSelect {
@@ -44,10 +52,6 @@ class CheckedSelect {
  private:
   friend class SqlParser;
 
-// Functions user SQL may not call, though a SELECT can: they run SQL given as text, which
-// Derived never parses (query, query_table), or change the database's state (checkpoint,
-// force_checkpoint, and the logging switches). Lower case.
-const std::set<std::string>& RefusedFunctions();
   CheckedSelect(std::string text, std::string tree) : text_(std::move(text)), tree_(std::move(tree)) {}
   std::string text_, tree_;
 };

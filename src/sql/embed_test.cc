@@ -57,6 +57,26 @@ TEST_F(EmbedTest, AUserQueryIsExactlyOneSelect) {
   EXPECT_EQ(Refusal(""), "the SQL is empty: expected one SELECT statement");
 }
 
+// PostgreSQL's functions that would change the session under Derived's statements, run
+// SQL text or reach the server's files are refused on either engine, however written.
+TEST_F(EmbedTest, PostgresFunctionsWithSideEffectsAreRefused) {
+  EXPECT_THAT(Refusal("SELECT set_config('standard_conforming_strings', 'off', false)"),
+              HasSubstr("calls set_config(), which Derived does not allow in a query: it changes the database's or the "
+                        "session's state"));
+  EXPECT_THAT(Refusal("SELECT pg_catalog.SET_CONFIG('role', 'admin', false) AS r"), HasSubstr("calls set_config()"));
+  EXPECT_THAT(Refusal("SELECT query_to_xml('DROP TABLE raw.users', true, false, '')"),
+              HasSubstr("runs SQL given as text"));
+  EXPECT_THAT(Refusal("SELECT * FROM ts_stat('DELETE FROM t')"), HasSubstr("calls ts_stat()"));
+  EXPECT_THAT(Refusal("SELECT pg_read_file('/etc/passwd')"), HasSubstr("reaches the database server's files"));
+  EXPECT_THAT(Refusal("SELECT lo_import('/etc/passwd')"), HasSubstr("calls lo_import()"));
+  EXPECT_THAT(Refusal("SELECT a FROM t WHERE pg_try_advisory_lock(1)"), HasSubstr("calls pg_try_advisory_lock()"));
+  EXPECT_THAT(Refusal("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"),
+              HasSubstr("calls pg_terminate_backend()"));
+  EXPECT_THAT(Refusal("SELECT setval('s', 1)"), HasSubstr("calls setval()"));
+  // Names that only look alike are SQL like any other.
+  EXPECT_EQ(Refusal("SELECT lower(a), log(2, a), current_setting('TimeZone') FROM t"), "");
+}
+
 TEST_F(EmbedTest, AStatementMustHoldTheCheckedQueryAsItReadsAlone) {
   CheckedSelect q = Checked("SELECT a FROM t WHERE a > 0");
   Embedding count = Embedding::Subquery("SELECT count(*) FROM ", "q", " WHERE a < 5");

@@ -75,8 +75,7 @@ Status SqlParser::WithTree(std::string_view sql, Visit&& visit) {
   simdjson::dom::element statement = statements.at(0).value();
   if (std::string f = RefusedFunctionIn(statement); !f.empty()) {
     return Error(fmt::format("the SQL calls {}(), which Derived does not allow in a query: it {}", f,
-                             f.starts_with("query") ? "runs SQL given as text, which Derived cannot check"
-                                                    : "changes the database's state"));
+                             RefusalReason(f)));
   }
   visit(statement);
   return Status::Ok();

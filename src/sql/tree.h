@@ -25,7 +25,7 @@ std::vector<simdjson::dom::element> EmbeddedQueries(const simdjson::dom::element
 // WHERE, other columns or clauses), whatever the type t.
 bool IsNullCastAlone(const simdjson::dom::element& statement);
 
-// The first function the tree calls that user SQL may not call (RefusedFunctions), or "".
+// The first function the tree calls that user SQL may not call (IsRefusedFunction), or "".
 std::string RefusedFunctionIn(const simdjson::dom::element& e);
 
 }  // namespace derived::sql

@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 
 #include "check/file_access.h"
+#include "check/typecheck.h"
 #include "warehouse/duckdb/warehouse.h"
+#include "warehouse/postgres/typecheck.h"
 #include "warehouse/postgres/warehouse.h"
 #include "warehouse/warehouse.h"
 
@@ -55,9 +57,25 @@ Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project) {
     case WarehouseEngine::kDuckDb:
       return OpenDuckDbWarehouse(WarehousePath(project), ProjectFileAccess(project));
     case WarehouseEngine::kPostgres: {
-      auto dsn = ExpandEnvironment(project.warehouse.dsn, "derived.yaml: warehouse.dsn");
-      if (!dsn.ok()) return dsn.error();
-      return OpenPostgresWarehouse(*dsn);
+      auto options = PostgresConnectOptions(project.warehouse.dsn);
+      if (!options.ok()) return Error("derived.yaml: " + options.error().message);
+      return OpenPostgresWarehouse(*options);
+    }
+  }
+  return Error("unknown warehouse engine");
+}
+
+// The type-checker of the engine the project runs on.
+Result<std::unique_ptr<TypeChecker>> CreateTypeChecker(const Project& project) {
+  switch (project.warehouse.engine) {
+    case WarehouseEngine::kDuckDb:
+      return DuckDbTypeChecker::Create(ProjectFileAccess(project));
+    case WarehouseEngine::kPostgres: {
+      auto options = PostgresConnectOptions(project.warehouse.dsn);
+      if (!options.ok()) return Error("derived.yaml: " + options.error().message);
+      auto tc = CreatePostgresTypeChecker(*options);
+      if (!tc.ok()) return Error("a PostgreSQL project is type-checked by its server: " + tc.error().message);
+      return tc;
     }
   }
   return Error("unknown warehouse engine");

@@ -24,6 +24,8 @@ namespace db {  // the DuckDB engine's own types (warehouse/duckdb/)
 class Connection;
 }  // namespace db
 
+class TypeChecker;  // check/typecheck.h
+
 // Sources that are files outside the warehouse (`location:`), read in place by engines
 // that can (DuckDB). Belongs to one session.
 class FileSources {
@@ -175,6 +177,8 @@ class Warehouse {
 // Opens the warehouse a project configures (its path relative to the project root),
 // locked down (db/lockdown.h) to the files of ProjectFileAccess(project).
 Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project);
+// The type-checker of the engine the project runs on (check/typecheck.h).
+Result<std::unique_ptr<TypeChecker>> CreateTypeChecker(const Project& project);
 // True when the project's warehouse exists already (opening it would not create it);
 // always for a server.
 bool WarehouseExists(const Project& project);

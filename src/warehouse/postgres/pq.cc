@@ -53,8 +53,50 @@ Connection::~Connection() {
   PQfinish(conn_);
 }
 
+const std::string* ConnectOptions::Find(std::string_view keyword) const {
+  for (const auto& [k, v] : options) {
+    if (k == keyword) return &v;
+  }
+  return nullptr;
+}
+
+Result<ConnectOptions> ParseConnectionString(const std::string& dsn) {
+  char* why = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(dsn.c_str(), &why);
+  if (parsed == nullptr) {
+    std::string text = why ? Trim(why) : "out of memory";
+    PQfreemem(why);
+    return Error("invalid connection string: " + text);
+  }
+  ConnectOptions out;
+  for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+    if (o->val != nullptr) out.options.emplace_back(o->keyword, o->val);
+  }
+  PQconninfoFree(parsed);
+  const std::pair<const char*, const char*> defaults[] = {{"connect_timeout", "10"},   {"keepalives", "1"},
+                                                          {"keepalives_idle", "30"},   {"keepalives_interval", "10"},
+                                                          {"keepalives_count", "3"},   {"application_name", "derived"}};
+  for (const auto& [k, v] : defaults) {
+    if (!out.Find(k)) out.options.emplace_back(k, v);
+  }
+  return out;
+}
+
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& dsn) {
-  PGconn* conn = PQconnectdb(dsn.c_str());
+  auto options = ParseConnectionString(dsn);
+  if (!options.ok()) return Error("cannot connect to PostgreSQL: " + options.error().message);
+  return Open(*options);
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& options) {
+  std::vector<const char*> keys, values;
+  for (const auto& [k, v] : options.options) {
+    keys.push_back(k.c_str());
+    values.push_back(v.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* conn = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/0);
   if (conn == nullptr) return Error("cannot connect to PostgreSQL: out of memory");
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string why = Trim(PQerrorMessage(conn));
@@ -63,9 +105,17 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& dsn) {
   }
   PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
   std::unique_ptr<Connection> c(new Connection(conn));
-  // UTC everywhere, as in DuckDB; plain text dates; no statement is cut short by a
-  // server default meant for interactive sessions.
-  if (auto st = c->Execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'");
+  // What Derived's statements assume, set for the session so no server, database or
+  // role default changes it: UTC (as in DuckDB), plain ISO dates, backslashes that are
+  // plain characters in '...' literals, READ COMMITTED (each statement sees what other
+  // processes committed before it: the stale-plan check relies on it), and no statement
+  // cut short by a default meant for interactive sessions. User SQL cannot change these
+  // (set_config is refused).
+  if (auto st = c->Execute(
+          "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
+          "SET standard_conforming_strings = on; SET default_transaction_isolation = 'read committed'; "
+          "SET default_transaction_read_only = off; SET statement_timeout = 0; "
+          "SET idle_in_transaction_session_timeout = 0");
       !st.ok()) {
     return st.error();
   }

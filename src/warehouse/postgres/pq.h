@@ -30,10 +30,26 @@ struct Column {
   std::string type;
 };
 
+// Connection options as keyword/value pairs, handed to libpq as they are (never pasted
+// back into a connection string, so no value can add an option).
+struct ConnectOptions {
+  std::vector<std::pair<std::string, std::string>> options;
+  const std::string* Find(std::string_view keyword) const;
+};
+
+// Parses a connection string ("host=127.0.0.1 dbname=x" or "postgresql://host/x") with
+// libpq's own parser, the one that will read it. Adds what a long-running client needs
+// unless the string says otherwise: connect_timeout=10, TCP keepalives (idle 30 s,
+// interval 10 s, 3 probes), application_name=derived. libpq's error names no value.
+Result<ConnectOptions> ParseConnectionString(const std::string& dsn);
+
 class Connection {
  public:
-  // Connects with a libpq connection string ("host=127.0.0.1 port=5432 dbname=x
-  // user=y"); the session's time zone is UTC, as DuckDB's is.
+  // Connects with parsed options (or a connection string, parsed first). Every session
+  // is pinned to what Derived's SQL assumes, whatever the server, database or role
+  // defaults say: UTC, ISO dates, standard-conforming strings, READ COMMITTED, read-write,
+  // no statement timeout.
+  static Result<std::unique_ptr<Connection>> Open(const ConnectOptions& options);
   static Result<std::unique_ptr<Connection>> Open(const std::string& dsn);
   ~Connection();
   Connection(const Connection&) = delete;

@@ -33,6 +33,35 @@ TEST(PostgresConnection, ReadsResultsAsTextWithTheServersTypeNames) {
   EXPECT_EQ(db.Psql("SELECT count(*), max(name) FROM t"), "2|a");
 }
 
+// Database and role defaults that would change what Derived's SQL means are overridden
+// for every session: a backslash in a literal stays a backslash, times stay UTC, and a
+// step's statements each see what others committed before them.
+TEST(PostgresConnection, EverySessionIsPinnedWhateverTheDatabaseDefaultsSay) {
+  PostgresDatabase db;
+  ASSERT_TRUE(db.ok());
+  for (const char* setting : {"standard_conforming_strings = off", "TimeZone = 'America/New_York'",
+                              "default_transaction_isolation = 'serializable'", "DateStyle = 'SQL, DMY'",
+                              "statement_timeout = '1ms'", "default_transaction_read_only = on"}) {
+    ASSERT_EQ(db.Psql("ALTER DATABASE " + db.name() + " SET " + setting), "") << setting;
+  }
+  // psql, which the defaults do reach, sees the database as configured.
+  EXPECT_EQ(db.Psql("SHOW standard_conforming_strings"), "off");
+  auto conn = Connection::Open(db.dsn());
+  ASSERT_TRUE(conn.ok()) << conn.error().message;
+  auto rows = (*conn)->Query(
+      "SELECT current_setting('standard_conforming_strings'), current_setting('TimeZone'), "
+      "current_setting('transaction_isolation'), current_setting('transaction_read_only'), "
+      "current_setting('statement_timeout'), 'a\\b', TIMESTAMPTZ '2024-01-03 04:05:06+00'::text");
+  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  EXPECT_EQ(rows->at(0, 0).value_or("?"), "on");
+  EXPECT_EQ(rows->at(0, 1).value_or("?"), "UTC");
+  EXPECT_EQ(rows->at(0, 2).value_or("?"), "read committed");
+  EXPECT_EQ(rows->at(0, 3).value_or("?"), "off");
+  EXPECT_EQ(rows->at(0, 4).value_or("?"), "0");
+  EXPECT_EQ(rows->at(0, 5).value_or("?"), "a\\b");  // two characters' worth of backslash: as written
+  EXPECT_EQ(rows->at(0, 6).value_or("?"), "2024-01-03 04:05:06+00");
+}
+
 TEST(PostgresConnection, DescribesAStatementWithoutRunningIt) {
   PostgresDatabase db;
   ASSERT_TRUE(db.ok());

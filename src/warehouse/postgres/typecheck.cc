@@ -29,7 +29,8 @@ std::pair<std::string, int> FamilyOf(const std::string& t) {
 
 class PostgresTypeChecker final : public TypeChecker {
  public:
-  PostgresTypeChecker(std::unique_ptr<Warehouse> wh, std::string dsn) : wh_(std::move(wh)), dsn_(std::move(dsn)) {}
+  PostgresTypeChecker(std::unique_ptr<Warehouse> wh, pg::ConnectOptions options)
+      : wh_(std::move(wh)), options_(std::move(options)) {}
   ~PostgresTypeChecker() override { (void)wh_->Rollback(); }
 
   Status Start() {
@@ -106,7 +107,7 @@ class PostgresTypeChecker final : public TypeChecker {
   // prepared statement is one statement, planned only when executed, which it never is).
   bool Accepts(const std::string& sql) override {
     if (!raw_) {
-      auto conn = pg::Connection::Open(dsn_);
+      auto conn = pg::Connection::Open(options_);
       if (!conn.ok()) return false;
       raw_ = std::move(*conn);
     }
@@ -128,7 +129,7 @@ class PostgresTypeChecker final : public TypeChecker {
 
   std::unique_ptr<Warehouse> wh_;
   std::map<std::string, std::string> differs_;  // relation -> why it is not as declared
-  std::string dsn_;
+  pg::ConnectOptions options_;
   std::unique_ptr<pg::Connection> raw_;  // for Accepts
 };
 
@@ -145,10 +146,10 @@ bool PostgresTypeFits(const std::string& declared, const std::string& actual) {
   return drank >= arank;
 }
 
-Result<std::unique_ptr<TypeChecker>> CreatePostgresTypeChecker(const std::string& dsn) {
-  auto wh = OpenPostgresWarehouse(dsn);
+Result<std::unique_ptr<TypeChecker>> CreatePostgresTypeChecker(const pg::ConnectOptions& options) {
+  auto wh = OpenPostgresWarehouse(options);
   if (!wh.ok()) return wh.error();
-  auto tc = std::make_unique<PostgresTypeChecker>(std::move(*wh), dsn);
+  auto tc = std::make_unique<PostgresTypeChecker>(std::move(*wh), options);
   if (auto st = tc->Start(); !st.ok()) return st.error();
   return std::unique_ptr<TypeChecker>(std::move(tc));
 }

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "check/typecheck.h"
+#include "warehouse/postgres/pq.h"
 
 namespace derived {
 
@@ -24,7 +25,7 @@ namespace derived {
 // unbounded character varying; a date into a timestamp).
 bool PostgresTypeFits(const std::string& declared, const std::string& actual);
 
-// Connects with `dsn` (expanded) and opens the check transaction.
-Result<std::unique_ptr<TypeChecker>> CreatePostgresTypeChecker(const std::string& dsn);
+// Connects with `options` (PostgresConnectOptions) and opens the check transaction.
+Result<std::unique_ptr<TypeChecker>> CreatePostgresTypeChecker(const pg::ConnectOptions& options);
 
 }  // namespace derived

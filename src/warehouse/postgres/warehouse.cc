@@ -60,7 +60,7 @@ class PostgresDialect final : public SqlDialect {
 
 // What every session of one warehouse shares: where it is and who is running.
 struct Shared {
-  std::string dsn;
+  pg::ConnectOptions options;
   std::mutex mu;
   std::set<pg::Connection*> sessions;  // guarded by mu
 };
@@ -103,9 +103,58 @@ class PostgresStatement final : public Statement {
   std::string sql_;
 };
 
+// A view (or materialized view) that reads a table, directly or through other views,
+// as the server holds it: enough to make it again exactly.
+struct DependentView {
+  std::string name;        // quoted schema.name
+  bool materialized = false;
+  std::string definition;  // the server's own text of its query (pg_get_viewdef)
+  std::string options;     // reloptions, "" or "security_barrier=true, ..."
+  std::string owner;       // quoted role
+  std::vector<std::string> after;  // comments and grants, as statements
+};
+
 class PostgresTableWriter final : public SqlTableWriter {
  public:
   using SqlTableWriter::SqlTableWriter;
+
+  // PostgreSQL binds a view to the table it reads (not to its name) and refuses to drop
+  // a table a view reads. So views that read the table, anyone's, are dropped and made
+  // again on the new version in the same transaction, from the server's own text of
+  // their queries, with their options, comments, grants and owner. When one no longer
+  // fits the new version (a column it reads is gone) the swap fails, naming it, and the
+  // transaction rolls back: the old version and every view stay as they were.
+  Result<int64_t> SwapIn(const TableDef& def) override {
+    auto views = Dependents(Name(def, Into::kTable));
+    if (!views.ok()) return views.error();
+    for (auto it = views->rbegin(); it != views->rend(); ++it) {
+      if (auto st = wh_.Execute(fmt::format("DROP {}VIEW {}", it->materialized ? "MATERIALIZED " : "", it->name));
+          !st.ok()) {
+        return Error(fmt::format("cannot swap in the new version: the view {} reads it and cannot be dropped "
+                                 "to be made again: {}", it->name, st.error().message));
+      }
+    }
+    auto old_rows = SqlTableWriter::SwapIn(def);
+    if (!old_rows.ok()) return old_rows;
+    for (const DependentView& v : *views) {
+      std::string create = fmt::format("CREATE {}VIEW {}{} AS {}", v.materialized ? "MATERIALIZED " : "", v.name,
+                                       v.options.empty() ? "" : " WITH (" + v.options + ")", v.definition);
+      if (auto st = wh_.Execute(create); !st.ok()) {
+        return Error(fmt::format("the view {} reads {} and does not fit its new version, so nothing was changed "
+                                 "(change or drop the view first): {}",
+                                 v.name, Name(def, Into::kTable), Split(st.error().message, '\n')[0]));
+      }
+      std::vector<std::string> statements = v.after;
+      statements.push_back(fmt::format("ALTER {}VIEW {} OWNER TO {}", v.materialized ? "MATERIALIZED " : "", v.name,
+                                       v.owner));
+      for (const std::string& sql : statements) {
+        if (auto st = wh_.Execute(sql); !st.ok()) {
+          return Error(fmt::format("cannot restore the view {} on the new version: {}", v.name, st.error().message));
+        }
+      }
+    }
+    return old_rows;
+  }
 
   // CREATE OR REPLACE VIEW keeps a view's columns (it may only add some at the end), so
   // a view whose columns changed is dropped and created again, in the same transaction.
@@ -122,6 +171,72 @@ class PostgresTableWriter final : public SqlTableWriter {
     }
     return SqlTableWriter::CreateView(query, t);
   }
+
+ private:
+  // The views reading `table` (quoted schema.name), readers of readers included, in
+  // the order they can be made (each after what it reads). Their text is read with an
+  // empty search path, so every name in it is qualified.
+  Result<std::vector<DependentView>> Dependents(const std::string& table) {
+    const std::string t = wh_.dialect().Literal(table);
+    auto rows = wh_.Query(fmt::format(
+        "WITH RECURSIVE reader(oid, depth) AS ("
+        " SELECT r.ev_class, 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+        "  WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refobjid = to_regclass({0})"
+        "  AND r.ev_class <> d.refobjid"
+        " UNION"
+        " SELECT r.ev_class, reader.depth + 1 FROM reader JOIN pg_catalog.pg_depend d ON d.refobjid = reader.oid"
+        "  JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+        "  WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.ev_class <> reader.oid AND reader.depth < 64)"
+        "SELECT format('%I.%I', n.nspname, c.relname), c.relkind = 'm', c.oid,"
+        " coalesce(array_to_string(c.reloptions, ', '), ''), quote_ident(pg_catalog.pg_get_userbyid(c.relowner)),"
+        " (SELECT max(depth) FROM reader x WHERE x.oid = c.oid) AS depth "
+        "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.oid IN (SELECT oid FROM reader) ORDER BY depth, 1",
+        t));
+    if (!rows.ok()) return rows.error();
+    std::vector<DependentView> views;
+    if (rows->size() == 0) return views;
+    auto path = wh_.Query("SELECT current_setting('search_path')");
+    if (!path.ok()) return path.error();
+    if (auto st = wh_.Execute("SET LOCAL search_path = ''"); !st.ok()) return st.error();
+    for (const auto& r : rows->rows) {
+      DependentView v;
+      v.name = r[0].value_or("");
+      v.materialized = r[1].value_or("f") == "t";
+      v.options = r[3].value_or("");
+      v.owner = r[4].value_or("");
+      const std::string oid = r[2].value_or("0");
+      auto def = wh_.Query("SELECT pg_catalog.pg_get_viewdef(" + oid + "::oid)");
+      if (!def.ok()) return def.error();
+      v.definition = def->at(0, 0).value_or("");
+      while (!v.definition.empty() && (v.definition.back() == ';' || v.definition.back() == '\n' ||
+                                       v.definition.back() == ' ')) {
+        v.definition.pop_back();
+      }
+      // Comments on the view and its columns; grants, PUBLIC's included.
+      auto after = wh_.Query(fmt::format(
+          "SELECT format('COMMENT ON {0} %s IS %L', {1}, d.description) FROM pg_catalog.pg_description d "
+          " WHERE d.objoid = {2}::oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 "
+          "UNION ALL SELECT format('COMMENT ON COLUMN %s.%I IS %L', {1}, a.attname, d.description) "
+          " FROM pg_catalog.pg_description d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.objoid AND "
+          " a.attnum = d.objsubid WHERE d.objoid = {2}::oid AND d.classoid = 'pg_catalog.pg_class'::regclass "
+          " AND d.objsubid > 0 "
+          "UNION ALL SELECT format('GRANT %s ON %s TO %s%s', g.privilege_type, {1}, "
+          " CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END, "
+          " CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) "
+          " FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) g "
+          " WHERE c.oid = {2}::oid AND g.grantee <> c.relowner",
+          v.materialized ? "MATERIALIZED VIEW" : "VIEW", wh_.dialect().Literal(v.name), oid));
+      if (!after.ok()) return after.error();
+      for (const auto& a : after->rows) v.after.push_back(a[0].value_or(""));
+      views.push_back(std::move(v));
+    }
+    // Back to the session's own search path for the rest of the transaction.
+    auto restored = wh_.Query("SELECT set_config('search_path', " + wh_.dialect().Literal(path->at(0, 0).value_or("")) +
+                              ", true)");
+    if (!restored.ok()) return restored.error();
+    return views;
+  }
 };
 
 class PostgresWarehouse final : public Warehouse {
@@ -137,7 +252,7 @@ class PostgresWarehouse final : public Warehouse {
   }
 
   static Result<std::unique_ptr<Warehouse>> OpenSession(std::shared_ptr<Shared> shared) {
-    auto conn = pg::Connection::Open(shared->dsn);
+    auto conn = pg::Connection::Open(shared->options);
     if (!conn.ok()) return conn.error();
     return std::unique_ptr<Warehouse>(new PostgresWarehouse(std::move(shared), std::move(*conn)));
   }
@@ -316,32 +431,67 @@ class PostgresWarehouse final : public Warehouse {
 };
 
 // The guard function the strategy writers call (PostgresDialect::RaiseIf), made once per
-// warehouse; another process making it at the same moment is no error.
+// warehouse; another process making it at the same moment is no error. One that is
+// there already must be Derived's: the body below, owned by the owner of _derived (a
+// function planted by someone else could do anything when a guard calls it).
+constexpr char kRaiseErrorBody[] = " BEGIN RAISE EXCEPTION '%', message; END ";
+
 Status EnsureFunctions(pg::Connection& conn) {
-  auto found = conn.Query(
-      "SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
-      "WHERE n.nspname = '_derived' AND p.proname = 'raise_error'");
+  const std::string check =
+      "SELECT p.prosrc = $1 AND p.proowner = n.nspowner AND p.prosecdef = false FROM pg_catalog.pg_proc p "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+      "WHERE n.nspname = '_derived' AND p.proname = 'raise_error'";
+  auto found = conn.Query(check, {std::string(kRaiseErrorBody)});
   if (!found.ok()) return found.error();
-  if (found->size() > 0) return Status::Ok();
-  auto st = conn.Execute(
-      "CREATE SCHEMA IF NOT EXISTS _derived;"
-      "CREATE FUNCTION _derived.raise_error(message text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS "
-      "$fn$ BEGIN RAISE EXCEPTION '%', message; END $fn$");
-  if (!st.ok() && st.error().message.find("already exists") == std::string::npos &&
-      st.error().message.find("duplicate key") == std::string::npos) {
-    return st;
+  if (found->size() == 0) {
+    auto st = conn.Execute(fmt::format(
+        "CREATE SCHEMA IF NOT EXISTS _derived;"
+        "CREATE FUNCTION _derived.raise_error(message text) RETURNS boolean LANGUAGE plpgsql VOLATILE "
+        "SET search_path = pg_catalog AS $fn${}$fn$",
+        kRaiseErrorBody));
+    if (!st.ok() && st.error().message.find("already exists") == std::string::npos &&
+        st.error().message.find("duplicate key") == std::string::npos) {
+      return st;
+    }
+    found = conn.Query(check, {std::string(kRaiseErrorBody)});
+    if (!found.ok()) return found.error();
   }
+  for (const auto& row : found->rows) {
+    if (row[0].value_or("f") != "t") {
+      return Error(
+          "_derived.raise_error(text) is not the function Derived made (its body, owner or SECURITY DEFINER "
+          "differ): drop it and Derived makes it again");
+    }
+  }
+  if (found->size() != 1) return Error("_derived.raise_error(text) could not be made");
   return Status::Ok();
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Warehouse>> OpenPostgresWarehouse(const std::string& dsn) {
+Result<pg::ConnectOptions> PostgresConnectOptions(const std::string& dsn) {
+  auto parsed = pg::ParseConnectionString(dsn);
+  if (!parsed.ok()) return Error("warehouse.dsn: " + parsed.error().message);
+  for (auto& [keyword, value] : parsed->options) {
+    bool whole_reference = value.size() > 3 && value.rfind("${", 0) == 0 && value.find('}') == value.size() - 1;
+    if (keyword == "password" && !whole_reference) {
+      return Error(
+          "warehouse.dsn must not hold a password (project files are shared in git): set PGPASSWORD, use ~/.pgpass "
+          "or a PGSERVICE file, or write password=${NAME} to take it from the environment variable NAME");
+    }
+    auto expanded = ExpandEnvironment(value, "warehouse.dsn (" + keyword + ")");
+    if (!expanded.ok()) return expanded.error();
+    value = std::move(*expanded);
+  }
+  return std::move(*parsed);
+}
+
+Result<std::unique_ptr<Warehouse>> OpenPostgresWarehouse(const pg::ConnectOptions& options) {
   auto shared = std::make_shared<Shared>();
-  shared->dsn = dsn;
+  shared->options = options;
   auto wh = PostgresWarehouse::OpenSession(shared);
   if (!wh.ok()) return wh.error();
-  auto conn = pg::Connection::Open(dsn);
+  auto conn = pg::Connection::Open(options);
   if (!conn.ok()) return conn.error();
   if (auto st = EnsureFunctions(**conn); !st.ok()) {
     return Error("cannot prepare the PostgreSQL warehouse: " + st.error().message);

@@ -91,6 +91,25 @@ class PostgresEngine : public ::testing::Test {
                     ")) d");
   }
 
+  // Another writer of `table`: takes its lock, commits a state of its own (one more data
+  // version), and holds the lock until a process waits for it (at most 30 s). Returns
+  // once it holds the lock; psql's output goes to *out.
+  std::thread OtherWriter(const std::string& table, std::string* out) {
+    const std::string this_db = "database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+    std::thread holder([=] {
+      *out = db_.Psql("BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('derived.table:" + table +
+                      "', 0)); UPDATE _derived.state SET data_version = data_version + 1 WHERE table_name = '" + table +
+                      "'; DO $$ BEGIN FOR i IN 1..3000 LOOP EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = "
+                      "'advisory' AND NOT granted AND " + this_db + "); PERFORM pg_sleep(0.01); END LOOP; END $$; COMMIT;");
+    });
+    for (int i = 0; i < 3000 && db_.Psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND " +
+                                         this_db) != "1";
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return holder;
+  }
+
   PostgresDatabase db_;
   TempDir dir_;
   std::string port_env_;
@@ -331,21 +350,8 @@ TEST_F(PostgresEngine, AWriterWhosePlanWentStaleWaitsForTheLockAndWritesNothing)
   std::string rows = db_.Psql("SELECT count(*) FROM core.daily");
   std::string logged = db_.Psql("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily'");
 
-  // The other writer: takes the lock, records a commit of its own, and holds the lock
-  // until this process waits for it (at most 30 s).
   std::string other;
-  std::thread holder([&] {
-    other = db_.Psql(
-        "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('derived.table:core.daily', 0)); "
-        "UPDATE _derived.state SET data_version = data_version + 1 WHERE table_name = 'core.daily'; "
-        "DO $$ BEGIN FOR i IN 1..3000 LOOP EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-        "AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())); PERFORM pg_sleep(0.01); END LOOP; END $$; COMMIT;");
-  });
-  for (int i = 0; i < 3000 && db_.Psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
-                             "(SELECT oid FROM pg_database WHERE datname = current_database())") != "1";
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  std::thread holder = OtherWriter("core.daily", &other);
   auto r = Derived({"run", "--once", "--select", "core.daily"}, "2024-01-03T00:00:00Z");
   holder.join();
   EXPECT_THAT(other, ::testing::Not(HasSubstr("ERROR")));
@@ -364,6 +370,27 @@ TEST_F(PostgresEngine, AWriterWhosePlanWentStaleWaitsForTheLockAndWritesNothing)
 // The type-check binds in PostgreSQL itself: DuckDB-only SQL fails validate at its file
 // and line, PostgreSQL-only functions pass, and a query only PostgreSQL can parse is
 // explained. Nothing is left in the warehouse by the check.
+// A failure is recorded against the state it was seen with: when another process has
+// committed a newer one meanwhile, the failure is logged and the newer state is kept.
+TEST_F(PostgresEngine, AFailureNeverOverwritesAnotherProcesssNewerState) {
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-02"}).exit_code, 0);
+  ASSERT_EQ(Derived({"run", "--once"}, "2024-01-02T00:00:00Z").exit_code, 0);
+  std::string version = db_.Psql("SELECT data_version + 1 FROM _derived.state WHERE table_name = 'core.daily'");
+  // core.daily no longer type-checks: this run records it as failed (broken definition).
+  std::string daily = dir_.Read("tables/core/daily.yaml");
+  dir_.Write("tables/core/daily.yaml", daily.replace(daily.find("sum(amount)"), 11, "sum(no_such_column)"));
+  std::string other;
+  std::thread holder = OtherWriter("core.daily", &other);
+  auto r = Derived({"run", "--once", "--select", "core.daily"}, "2024-01-03T00:00:00Z");
+  holder.join();
+  EXPECT_THAT(other, ::testing::Not(HasSubstr("ERROR")));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(db_.Psql("SELECT data_version || ':' || last_status || ':' || consecutive_failures FROM _derived.state "
+                     "WHERE table_name = 'core.daily'"),
+            version + ":success:0");
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily' AND status = 'failed'"), "1");
+}
+
 TEST_F(PostgresEngine, ValidateBindsEveryQueryInPostgres) {
   dir_.Write("tables/core/duck.yaml", R"(schedule: daily
 strategy: append

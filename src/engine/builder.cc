@@ -187,7 +187,8 @@ class TableBuilder {
     for (const auto& w : written) {
       if (auto s = ctx_.meta->AppendLog(Entry(w.window, w.counts, started)); !s.ok()) return s;
     }
-    if (auto s = ctx_.meta->SaveState(next); !s.ok()) return s;
+    if (auto s = ctx_.meta->SaveState(next, result_.state); !s.ok()) return s;
+    next.stored = true;
     pending_state_ = std::move(next);
     return Status::Ok();
   }
@@ -210,20 +211,11 @@ class TableBuilder {
   // that moved since this build's plan was made means the plan is stale (its windows may
   // be written already), so nothing is written and the next plan starts from there.
   Status Claim() {
-    if (!wh_.capabilities().shared) return Status::Ok();
     const std::string name = def_.qualified_name();
-    if (auto s = wh_.LockTable(name); !s.ok()) return s;
-    std::vector<std::string> names = {name};
-    auto now = ctx_.meta->LoadStates(&names);
-    if (!now.ok()) return now.error();
-    auto it = now->find(name);
-    bool was_known = req_.state.has_value() || result_.state.data_version > 0;
-    bool same = it == now->end() ? !was_known
-                                 : was_known && it->second.version == result_.state.version &&
-                                       it->second.data_version == result_.state.data_version &&
-                                       it->second.definition_hash == result_.state.definition_hash;
-    if (same) return Status::Ok();
-    superseded_ = it == now->end() ? TableState{} : it->second;
+    auto newer = ctx_.meta->Claim(name, result_.state);
+    if (!newer.ok()) return newer.error();
+    if (!newer->has_value()) return Status::Ok();
+    superseded_ = std::move(**newer);
     return Error(fmt::format("{}: another process updated {} while this one was about to; nothing was written, and the "
                              "next run plans it from what that process committed",
                              def_.file, name));
@@ -552,7 +544,7 @@ Result<TableState> UpdateMetadata(BuildContext& ctx, const TableDef& def, const 
     if (auto s = ctx.wh->writer().Comment(def, /*clear=*/true); !s.ok()) return s;
     e.finished_at = WallSeconds();
     if (auto s = ctx.meta->AppendLog(e); !s.ok()) return s;
-    return ctx.meta->SaveState(next);
+    return ctx.meta->SaveState(next, state);
   });
   if (!st.ok()) return Error(fmt::format("{}: cannot update the metadata of {}: {}", def.file, def.qualified_name(),
                                          st.error().message));

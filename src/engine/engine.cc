@@ -314,8 +314,11 @@ TableOutcome Engine::Update(const CompiledTable& t, const ProgressFn& progress) 
   if (it != states_.end() && it->second.config.contains("removed_at")) {
     // Defined again: a later removal starts a new clock. Cleared here, by the table's
     // own updater, so no other writer races the steps that save this row.
-    it->second.config.erase("removed_at");
-    if (auto st = meta_->SaveState(it->second); !st.ok()) return {name, "failed", st.error().message};
+    TableState next = it->second;
+    next.config.erase("removed_at");
+    auto st = InTransaction(*wh_, [&]() -> derived::Status { return meta_->SaveState(next, it->second); });
+    if (!st.ok()) return {name, "failed", st.error().message};
+    it->second = std::move(next);
   }
   if (it != states_.end() && it->second.data_version > 0 && it->second.definition_hash == an_->hashes.at(name) &&
       it->second.config.value("metadata_hash", "") != an_->metadata_hashes.at(name)) {
@@ -800,12 +803,13 @@ Result<std::vector<TableOutcome>> Engine::SweepRemoved() {
   for (const auto& name : names) {
     TableState& st = states_.at(name);
     if (!st.config.contains("removed_at")) {
+      const TableState base = st;
       st.config["removed_at"] = FormatIso(now_);
       LogEntry e = Entry(name, st.definition_hash, "removed");
       e.details = {{"note", RemovalNote(st)}};
       auto saved = InTransaction(*wh_, [&]() -> derived::Status {
         if (auto s = meta_->AppendLog(e); !s.ok()) return s;
-        return meta_->SaveState(st);
+        return meta_->SaveState(st, base);
       });
       if (!saved.ok()) {  // the others are still looked after; this one is tried next time
         st.config.erase("removed_at");

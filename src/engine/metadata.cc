@@ -188,6 +188,7 @@ Result<std::map<std::string, TableState>> MetadataStore::LoadStates(const std::v
   for (const auto& r : rows->rows) {
     auto s = StateFromRow(r);
     if (!s.ok()) return s.error();
+    s->stored = true;
     out[s->table] = std::move(*s);
   }
   return out;
@@ -197,15 +198,45 @@ Status MetadataStore::DeleteState(const std::string& table) {
   return wh_->Execute("DELETE FROM _derived.state WHERE table_name = " + QuoteLiteral(table));
 }
 
-Status MetadataStore::SaveState(const TableState& s) {
+namespace {
+constexpr std::string_view kSuperseded = "superseded: another process updated ";
+}  // namespace
+
+bool MetadataStore::IsSuperseded(const Error& e) { return e.message.rfind(kSuperseded, 0) == 0; }
+
+Result<std::optional<TableState>> MetadataStore::Claim(const std::string& table, const TableState& base) {
+  if (!wh_->capabilities().shared) return std::optional<TableState>();
+  if (auto s = wh_->LockTable(table); !s.ok()) return s.error();
+  std::vector<std::string> names = {table};
+  auto now = LoadStates(&names);
+  if (!now.ok()) return now.error();
+  auto it = now->find(table);
+  bool same = it == now->end() ? !base.stored
+                               : base.stored && it->second.version == base.version &&
+                                     it->second.data_version == base.data_version &&
+                                     it->second.definition_hash == base.definition_hash;
+  if (same) return std::optional<TableState>();
+  TableState newer;
+  if (it != now->end()) newer = it->second;
+  newer.table = table;
+  return std::optional<TableState>(std::move(newer));
+}
+
+Status MetadataStore::SaveState(const TableState& s, const TableState& base) {
   if (auto st = Prepared(); !st.ok()) return st;
+  auto newer = Claim(s.table, base);
+  if (!newer.ok()) return newer.error();
+  if (newer->has_value()) {
+    return Error(fmt::format("{}{} since this state was read; nothing was written", kSuperseded, s.table));
+  }
   std::vector<Statement::Value> values = {
       s.table,           Opt(s.definition_hash),   s.version,          s.data_version,
       s.completed.ToJson(), TsText(s.complete_through), Opt(s.last_status), Opt(s.last_error),
       Opt(s.last_run_id), s.consecutive_failures,   s.inputs.dump(),    s.config.dump(),
       WallText(WallSeconds())};
   // One row per table, without a key (DuckDB checks unique indexes eagerly inside a
-  // transaction): update it, and insert it the first time.
+  // transaction): update it, and insert it the first time. Two processes inserting the
+  // first row at once are kept apart by the table's lock (Claim).
   auto updated = state_update_->Run(values);
   if (!updated.ok()) return updated.error();
   if (*updated > 0) return Status::Ok();
@@ -229,18 +260,37 @@ Status MetadataStore::AppendLog(const LogEntry& e) {
   return Status::Ok();
 }
 
-Status MetadataStore::Record(const LogEntry& entry, const TableState& state) {
+Status MetadataStore::Record(const LogEntry& entry, const TableState& next, const TableState& base) {
   if (auto st = AppendLog(entry); !st.ok()) return st;
-  return SaveState(state);
+  return SaveState(next, base);
 }
 
 Status MetadataStore::RecordFailure(const LogEntry& entry, TableState* state) {
-  state->table = entry.table;
-  state->last_status = entry.status;
-  state->last_error = entry.error;
-  state->last_run_id = entry.run_id;
-  state->consecutive_failures += 1;
-  return InTransaction(*wh_, [&]() -> Status { return Record(entry, *state); });
+  TableState next = *state;
+  next.table = entry.table;
+  next.last_status = entry.status;
+  next.last_error = entry.error;
+  next.last_run_id = entry.run_id;
+  next.consecutive_failures += 1;
+  Status st = InTransaction(*wh_, [&]() -> Status { return Record(entry, next, *state); });
+  if (st.ok()) {
+    next.stored = true;
+    *state = std::move(next);
+    return st;
+  }
+  if (!IsSuperseded(st.error())) return st;
+  // The row moved on (another process's success or failure): the attempt is still in
+  // the log, and the state is that process's.
+  std::optional<TableState> newer;
+  st = InTransaction(*wh_, [&]() -> Status {
+    if (auto s = AppendLog(entry); !s.ok()) return s;
+    auto claimed = Claim(entry.table, *state);
+    if (!claimed.ok()) return claimed.error();
+    newer = std::move(*claimed);
+    return Status::Ok();
+  });
+  if (st.ok() && newer) *state = std::move(*newer);
+  return st;
 }
 
 // Parsed and planned once per store: every mutation writes these.

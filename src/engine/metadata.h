@@ -34,6 +34,9 @@ struct TableState {
   int64_t consecutive_failures = 0;
   nlohmann::json inputs = nlohmann::json::object();  // upstreams read by the last success
   nlohmann::json config = nlohmann::json::object();  // strategy, partition_by, cluster_by, ...
+  // True when this state is a row of _derived.state (loaded, or saved by this process);
+  // false for a table that has none yet. Not stored.
+  bool stored = false;
 };
 
 struct LogEntry {
@@ -70,13 +73,27 @@ class MetadataStore {
   Result<std::map<std::string, TableState>> LoadStates(const std::vector<std::string>* tables = nullptr);
   // Forgets a table: its state row (the log keeps its history).
   Status DeleteState(const std::string& table);
-  Status SaveState(const TableState& state);  // replaces the table's row
+  // Replaces the table's row with `next`. `base` is the state `next` was made from. On a
+  // shared warehouse this takes the table's lock (Warehouse::LockTable, so the caller
+  // must be in a transaction) and writes only when the row is still `base` (the same
+  // version, data version and definition, or still absent when `base` is not stored):
+  // another process's newer state is never overwritten with one made from an older.
+  // Otherwise it fails with IsSuperseded.
+  Status SaveState(const TableState& next, const TableState& base);
+  // On a shared warehouse: takes the table's lock and compares its row with `base`
+  // (as SaveState does). Returns the newer state another process committed, or nullopt
+  // when the row is still `base` (always on a single-writer warehouse).
+  Result<std::optional<TableState>> Claim(const std::string& table, const TableState& base);
+  // True for SaveState's error when the row had moved on.
+  static bool IsSuperseded(const Error& e);
 
   Status AppendLog(const LogEntry& entry);
   // A log row and the state change it records.
-  Status Record(const LogEntry& entry, const TableState& state);
+  Status Record(const LogEntry& entry, const TableState& next, const TableState& base);
   // A failed attempt, after its rollback, in a transaction of its own: the log row
   // `entry`, and `state` marked with the failure (status, error, run, one more failure).
+  // When another process moved the row on meanwhile, only the log row is written and
+  // `state` becomes that process's state.
   Status RecordFailure(const LogEntry& entry, TableState* state);
 
   // When each table last committed successfully, ISO-8601 (status).

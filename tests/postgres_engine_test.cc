@@ -391,6 +391,51 @@ TEST_F(PostgresEngine, AFailureNeverOverwritesAnotherProcesssNewerState) {
   EXPECT_EQ(db_.Psql("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily' AND status = 'failed'"), "1");
 }
 
+// A session whose server connection is cut (pg_terminate_backend, as a restart or a
+// failover would) fails the transaction it was in, then carries on with a new
+// connection, in the dataset it was using.
+TEST(PostgresWarehouseSession, ALostConnectionIsMadeAgainOutsideATransaction) {
+  PostgresDatabase db;
+  ASSERT_TRUE(db.ok());
+  ASSERT_EQ(db.Psql("CREATE SCHEMA core; CREATE TABLE core.t AS SELECT 1 AS a"), "");
+  auto options = PostgresConnectOptions(db.dsn());
+  ASSERT_TRUE(options.ok()) << options.error().message;
+  auto wh = OpenPostgresWarehouse(*options);
+  ASSERT_TRUE(wh.ok()) << wh.error().message;
+  Warehouse& w = **wh;
+  ASSERT_TRUE(w.UseDataset("core").ok());
+  auto pid = [&] {
+    auto r = w.Query("SELECT pg_backend_pid()");
+    return r.ok() ? r->at(0, 0).value_or("") : "";
+  };
+  std::string first = pid();
+  ASSERT_FALSE(first.empty());
+  ASSERT_TRUE(w.Begin().ok());
+  ASSERT_TRUE(w.Execute("INSERT INTO t VALUES (2)").ok());
+  EXPECT_EQ(db.Psql("SELECT pg_terminate_backend(" + first + ")"), "t");
+  // In the transaction: it is gone, and says so, until the rollback.
+  EXPECT_FALSE(w.Execute("INSERT INTO t VALUES (3)").ok());
+  EXPECT_FALSE(w.Commit().ok());
+  EXPECT_TRUE(w.Rollback().ok());
+  // After it: a new connection, the same dataset, nothing of the lost transaction.
+  auto rows = w.Query("SELECT count(*), current_schema() FROM t");
+  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  EXPECT_EQ(rows->at(0, 0).value_or("?"), "1");
+  EXPECT_EQ(rows->at(0, 1).value_or("?"), "core");
+  EXPECT_NE(pid(), first);
+  EXPECT_EQ(db.Psql("SELECT count(*) FROM core.t"), "1");
+
+  // A dataset chosen inside a transaction stays chosen after its rollback (which undoes
+  // the SET under it).
+  ASSERT_EQ(db.Psql("CREATE SCHEMA mart"), "");
+  ASSERT_TRUE(w.Begin().ok());
+  ASSERT_TRUE(w.UseDataset("mart").ok());
+  ASSERT_TRUE(w.Rollback().ok());
+  rows = w.Query("SELECT current_schema()");
+  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  EXPECT_EQ(rows->at(0, 0).value_or("?"), "mart");
+}
+
 TEST_F(PostgresEngine, ValidateBindsEveryQueryInPostgres) {
   dir_.Write("tables/core/duck.yaml", R"(schedule: daily
 strategy: append

@@ -82,7 +82,8 @@ Result<int64_t> Changed(const Result<Rows>& rows, int64_t changed) {
 
 class PostgresStatement final : public Statement {
  public:
-  PostgresStatement(pg::Connection* conn, std::string sql) : conn_(conn), sql_(std::move(sql)) {}
+  // `conn` is the session's connection slot: a reconnect replaces what it holds.
+  PostgresStatement(std::unique_ptr<pg::Connection>* conn, std::string sql) : conn_(conn), sql_(std::move(sql)) {}
 
   Result<int64_t> Run(const std::vector<Value>& params) override {
     std::vector<std::optional<std::string>> text;
@@ -94,12 +95,12 @@ class PostgresStatement final : public Statement {
       if (const auto* b = std::get_if<bool>(&v)) text.emplace_back(*b ? "true" : "false");
     }
     int64_t changed = 0;
-    auto rows = crash::AtStatement(sql_, [&] { return conn_->Query(sql_, text, &changed); });
+    auto rows = crash::AtStatement(sql_, [&] { return (*conn_)->Query(sql_, text, &changed); });
     return Changed(rows, changed);
   }
 
  private:
-  pg::Connection* conn_;
+  std::unique_ptr<pg::Connection>* conn_;
   std::string sql_;
 };
 
@@ -271,7 +272,10 @@ class PostgresWarehouse final : public Warehouse {
   TableWriter& writer() override { return writer_; }
 
   Result<std::unique_ptr<Warehouse>> Connect() override { return OpenSession(shared_); }
-  void Interrupt() override { conn_->Cancel(); }
+  void Interrupt() override {
+    std::lock_guard<std::mutex> lock(shared_->mu);  // a reconnect replaces conn_ under it
+    conn_->Cancel();
+  }
   void InterruptAll() override {
     std::lock_guard<std::mutex> lock(shared_->mu);
     for (pg::Connection* c : shared_->sessions) c->Cancel();
@@ -281,40 +285,73 @@ class PostgresWarehouse final : public Warehouse {
   std::optional<std::string> Failure() const override { return std::nullopt; }
 
   Status Execute(std::string_view sql) override {
+    if (auto st = Reconnected(); !st.ok()) return st;
     return crash::AtStatement(sql, [&] { return conn_->Execute(sql); });
   }
   Result<Rows> Query(std::string_view sql) override {
+    if (auto st = Reconnected(); !st.ok()) return st.error();
     return crash::AtStatement(sql, [&] { return conn_->Query(sql); });
   }
   Result<int64_t> ExecuteCount(std::string_view sql) override {
+    if (auto st = Reconnected(); !st.ok()) return st.error();
     int64_t changed = 0;
     auto rows = crash::AtStatement(sql, [&] { return conn_->Query(sql, {}, &changed); });
     return Changed(rows, changed);
   }
   Result<std::unique_ptr<Statement>> Prepare(std::string_view sql) override {
-    return std::unique_ptr<Statement>(new PostgresStatement(conn_.get(), std::string(sql)));
+    if (auto st = Reconnected(); !st.ok()) return st.error();
+    return std::unique_ptr<Statement>(new PostgresStatement(&conn_, std::string(sql)));
   }
 
-  Status Begin() override { return Execute("BEGIN"); }
+  Status Begin() override {
+    if (auto st = Execute("BEGIN"); !st.ok()) return st;
+    in_transaction_ = true;
+    return Status::Ok();
+  }
   // A COMMIT of a transaction that had failed succeeds as a ROLLBACK: never a success.
   Status Commit() override {
     std::string tag;
     auto st = crash::AtStatement("COMMIT", [&] { return conn_->Execute("COMMIT", &tag); });
     if (!st.ok()) return st;
+    in_transaction_ = false;
     if (tag != "COMMIT") return Error("the transaction could not commit and was rolled back");
     return Status::Ok();
   }
-  Status Rollback() override { return Execute("ROLLBACK"); }
+  // A SET inside a transaction is undone by its rollback: the dataset in use is set
+  // again, so the session's later statements resolve names as before.
+  Status Rollback() override {
+    // The server rolled back what a lost connection had not committed.
+    in_transaction_ = false;
+    if (conn_->Lost()) return Status::Ok();
+    auto st = Execute("ROLLBACK");
+    if (st.ok() && !dataset_.empty() && !conn_->Lost()) {
+      return conn_->Execute("SET search_path TO " + QuoteIdentifier(dataset_));
+    }
+    return st;
+  }
 
   Status UseDataset(const std::string& dataset) override {
+    if (auto st = Reconnected(); !st.ok()) return st;
     if (auto st = EnsureDataset(dataset); !st.ok()) return st;
-    return conn_->Execute("SET search_path TO " + QuoteIdentifier(dataset));
+    if (auto st = conn_->Execute("SET search_path TO " + QuoteIdentifier(dataset)); !st.ok()) return st;
+    dataset_ = dataset;
+    return Status::Ok();
   }
+  // Two processes creating a schema at once: one of them loses the race ("duplicate
+  // key"), which is no error. Inside a transaction the attempt runs under a savepoint,
+  // so losing the race does not abort the transaction.
   Status EnsureDataset(const std::string& dataset) override {
+    const bool in_tx = conn_->InTransaction();
+    if (in_tx) {
+      if (auto st = conn_->Execute("SAVEPOINT derived_schema"); !st.ok()) return st;
+    }
     auto st = conn_->Execute("CREATE SCHEMA IF NOT EXISTS " + QuoteIdentifier(dataset));
-    // Two processes creating it at once: one of them loses the race, which is no error.
-    if (!st.ok() && st.error().message.find("duplicate key") != std::string::npos) return Status::Ok();
-    return st;
+    const bool lost_race = !st.ok() && st.error().message.find("duplicate key") != std::string::npos;
+    if (in_tx) {
+      auto end = conn_->Execute(st.ok() ? "RELEASE SAVEPOINT derived_schema" : "ROLLBACK TO SAVEPOINT derived_schema");
+      if (!end.ok()) return end;
+    }
+    return lost_race ? Status::Ok() : st;
   }
 
   Result<sql::CheckedSelect> CheckQuery(std::string_view sql) override {
@@ -340,6 +377,7 @@ class PostgresWarehouse final : public Warehouse {
   }
 
   Result<std::vector<OutputColumn>> Describe(std::string_view select) override {
+    if (auto st = Reconnected(); !st.ok()) return st.error();
     auto cols = conn_->Describe(select);
     if (!cols.ok()) return cols.error();
     std::vector<OutputColumn> out;
@@ -370,6 +408,7 @@ class PostgresWarehouse final : public Warehouse {
 
   Result<std::optional<std::vector<OutputColumn>>> Columns(const std::string& dataset,
                                                            const std::string& table) override {
+    if (auto st = Reconnected(); !st.ok()) return st.error();
     auto rows = conn_->Query(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), c.oid FROM pg_catalog.pg_class c "
         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -386,6 +425,25 @@ class PostgresWarehouse final : public Warehouse {
   }
 
  private:
+  // A lost connection (a server restart, a terminated backend, a network cut) is replaced
+  // by a new one before the next statement, but never inside a transaction: what the
+  // transaction had done is gone with it, so its statements fail until its rollback.
+  // The new session gets the dataset in use back. One attempt per statement: a server
+  // that stays away fails the statement, and the caller's retry tries again.
+  Status Reconnected() {
+    if (!conn_->Lost() || in_transaction_) return Status::Ok();
+    auto fresh = pg::Connection::Open(shared_->options);
+    if (!fresh.ok()) return Error("the connection to PostgreSQL was lost and cannot be made again: " + fresh.error().message);
+    {
+      std::lock_guard<std::mutex> lock(shared_->mu);
+      shared_->sessions.erase(conn_.get());
+      shared_->sessions.insert(fresh->get());
+      conn_ = std::move(*fresh);
+    }
+    if (!dataset_.empty()) return conn_->Execute("SET search_path TO " + QuoteIdentifier(dataset_));
+    return Status::Ok();
+  }
+
   Status CheckEmbedded(const sql::CheckedSelect& query, const sql::Embedding& embedding) {
     auto parser = Parser();
     if (!parser.ok()) return parser.error();
@@ -396,6 +454,7 @@ class PostgresWarehouse final : public Warehouse {
   // Derived's statement and start another is refused by the server as well.
   Result<Rows> RunEmbedded(const sql::CheckedSelect& query, const sql::Embedding& embedding, int64_t* changed) {
     if (auto st = CheckEmbedded(query, embedding); !st.ok()) return st.error();
+    if (auto st = Reconnected(); !st.ok()) return st.error();
     const std::string statement = embedding.Statement(query.text());
     return crash::AtStatement(statement, [&] { return conn_->Query(statement, {}, changed); });
   }
@@ -423,6 +482,8 @@ class PostgresWarehouse final : public Warehouse {
   PostgresDialect dialect_;
   PostgresTableWriter writer_{*this};
   std::map<std::string, std::string> canonical_;
+  std::string dataset_;  // the last UseDataset
+  bool in_transaction_ = false;  // between Begin and its Commit or Rollback
   // Declared in this order so the parser goes before its connection, and that before
   // its database.
   std::unique_ptr<db::Database> parse_db_;

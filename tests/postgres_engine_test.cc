@@ -391,6 +391,44 @@ TEST_F(PostgresEngine, AFailureNeverOverwritesAnotherProcesssNewerState) {
   EXPECT_EQ(db_.Psql("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily' AND status = 'failed'"), "1");
 }
 
+// Merge rules over the types PostgreSQL aggregates differently: arrays, json and
+// jsonb (latest, earliest, coalesce) and booleans (min, max).
+TEST_F(PostgresEngine, MergeRulesWorkForArraysJsonAndBooleans) {
+  ASSERT_EQ(db_.Psql("CREATE TABLE raw.events AS SELECT i % 5 AS user_id, TIMESTAMP '2024-01-01' + i * INTERVAL "
+                     "'2 hours' AS ts, ARRAY['t' || i, 'u'] AS tags, json_build_object('i', i) AS props, "
+                     "jsonb_build_object('j', i) AS propsb, (i % 3 = 0) AS flag, CASE WHEN i % 4 = 0 THEN NULL ELSE "
+                     "ARRAY[i] END AS maybe FROM generate_series(1, 40) i"),
+            "");
+  dir_.Write("sources/raw/events.yaml", "freshness: marker\ntime_column: ts\n");
+  dir_.Write("tables/core/profiles.yaml", R"(schedule: daily
+strategy: merge
+time_column: ts
+merge: {keys: [user_id], rules: {ts: max, tags: latest, props: latest, propsb: earliest, any_flag: max, all_flag: min, maybe: coalesce}}
+sql: |
+  SELECT user_id, ts, tags, props, propsb, flag AS any_flag, flag AS all_flag, maybe
+  FROM raw.events WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+)");
+  ASSERT_EQ(Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-03"}).exit_code, 0);
+  auto r = Derived({"run", "--once", "--select", "core.profiles"}, "2024-01-03T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto expected = [](const std::string& end) {
+    return "SELECT user_id, max(ts), (array_agg(tags::text ORDER BY ts DESC))[1], (array_agg(props::text ORDER BY ts "
+           "DESC))[1], (array_agg(propsb::text ORDER BY ts))[1], bool_or(flag), bool_and(flag), (array_agg(maybe::text "
+           "ORDER BY ts) FILTER (WHERE maybe IS NOT NULL))[1] FROM raw.events WHERE ts < '" + end + "' GROUP BY 1";
+  };
+  const std::string built = "SELECT user_id, ts, tags::text, props::text, propsb::text, any_flag, all_flag, "
+                            "maybe::text FROM core.profiles";
+  EXPECT_EQ(Difference(built, expected("2024-01-03")), "0");
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM core.profiles"), "5");
+  // The next day is combined with the rows the keys have (MergeExpression).
+  ASSERT_EQ(Derived({"source", "mark", "raw.events", "--through", "2024-01-04"}).exit_code, 0);
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-04"}).exit_code, 0);
+  r = Derived({"run", "--once", "--select", "core.profiles"}, "2024-01-04T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Difference(built, expected("2024-01-04")), "0");
+}
+
 // A session whose server connection is cut (pg_terminate_backend, as a restart or a
 // failover would) fails the transaction it was in, then carries on with a new
 // connection, in the dataset it was using.

@@ -145,18 +145,15 @@ WriteStatus SqlTableWriter::CombineBatch(const sql::CheckedSelect& query, const 
   std::vector<std::string> keys = QuotedKeys(d, def), null_conds;
   for (const auto& k : keys) null_conds.push_back(k + " IS NULL");
   std::set<std::string> key_set(def.merge.keys.begin(), def.merge.keys.end());
-  std::string tc = d.Ident(def.time_column);
-  std::vector<std::string> aggs = keys;
+  std::vector<SqlDialect::BatchColumn> columns;
   for (const auto& col : t.columns) {
-    if (key_set.count(col.name)) continue;
-    std::string q = d.Ident(col.name);
-    aggs.push_back(d.BatchAggregate(RuleOf(def, col.name), q, tc) + " AS " + q);
+    if (!key_set.count(col.name)) columns.push_back({d.Ident(col.name), col.type, RuleOf(def, col.name)});
   }
+  const SqlDialect::Combine by_key = d.CombineByKey(keys, columns, d.Ident(def.time_column));
   if (auto st = wh_.Execute("DROP TABLE IF EXISTS " + d.TempTable(kCombinedTable)); !st.ok()) return WriteError(st.error());
   const sql::Embedding combine =
-      AsQ(fmt::format("SELECT {} FROM (SELECT {} FROM ", Join(aggs, ", "), SelectList(t)),
-          fmt::format(" WHERE {}) AS src GROUP BY {}", d.RaiseIf(Join(null_conds, " OR "), kNullKey),
-                      Join(keys, ", ")),
+      AsQ(fmt::format("SELECT {} FROM (SELECT {} FROM ", by_key.select, SelectList(t)),
+          fmt::format(" WHERE {}) AS src{}", d.RaiseIf(Join(null_conds, " OR "), kNullKey), by_key.after),
           fmt::format("CREATE TEMPORARY TABLE {} AS ", d.Ident(kCombinedTable)), db::StatementType::kCreate);
   auto made = wh_.QueryEmbedded(query, combine);
   if (made.ok()) return std::monostate{};

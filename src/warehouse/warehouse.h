@@ -61,9 +61,20 @@ class SqlDialect {
   virtual std::string TempTable(const std::string& name) const = 0;
   virtual std::string TimestampLiteral(Timestamp t) const = 0;
 
-  // Aggregate combining a column over the rows of one key within a batch.
-  // `tc` is the quoted time column that orders rows.
-  virtual std::string BatchAggregate(MergeRule rule, const std::string& col, const std::string& tc) const = 0;
+  // A column of a merge batch, combined over the rows of one key by its rule.
+  struct BatchColumn {
+    std::string name;  // quoted
+    std::string type;  // the engine's spelling
+    MergeRule rule;
+  };
+  // How a batch's rows become one row per key: the select list (after SELECT) and what
+  // follows the FROM clause's subquery. `keys` are quoted; `tc` is the quoted time
+  // column that orders rows (latest, earliest, coalesce), ties broken by the value.
+  struct Combine {
+    std::string select, after;
+  };
+  virtual Combine CombineByKey(const std::vector<std::string>& keys, const std::vector<BatchColumn>& columns,
+                               const std::string& tc) const = 0;
   // Expression combining the existing value (prefix `t.`) with the incoming one (`b.`).
   std::string MergeExpression(MergeRule rule, const std::string& col, const std::string& tc) const;
   // A boolean that is true, or fails the statement with `message` when `condition` holds

@@ -32,7 +32,16 @@ class DuckDbDialect final : public SqlDialect {
     return fmt::format("CASE WHEN {} THEN error({}) ELSE true END", condition, Literal(message));
   }
 
-  std::string BatchAggregate(MergeRule rule, const std::string& c, const std::string& tc) const override {
+  // One row per key: GROUP BY, each column by its aggregate.
+  Combine CombineByKey(const std::vector<std::string>& keys, const std::vector<BatchColumn>& columns,
+                       const std::string& tc) const override {
+    std::vector<std::string> select = keys;
+    for (const auto& col : columns) select.push_back(Aggregate(col.rule, col.name, tc) + " AS " + col.name);
+    return {Join(select, ", "), " GROUP BY " + Join(keys, ", ")};
+  }
+
+ private:
+  static std::string Aggregate(MergeRule rule, const std::string& c, const std::string& tc) {
     switch (rule) {
       // Ties on the time column are broken by the value itself: never an arbitrary pick.
       case MergeRule::kLatest:

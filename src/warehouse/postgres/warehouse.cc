@@ -34,27 +34,60 @@ class PostgresDialect final : public SqlDialect {
     return fmt::format("CASE WHEN {} THEN _derived.raise_error({}) ELSE true END", condition, Literal(message));
   }
 
-  std::string BatchAggregate(MergeRule rule, const std::string& c, const std::string& tc) const override {
-    switch (rule) {
-      // PostgreSQL has no first(): the first element of the ordered array is the same
-      // pick, with ties on the time column broken by the value itself.
-      case MergeRule::kLatest:
-        return fmt::format("(array_agg({0} ORDER BY {1} DESC NULLS LAST, {0} DESC NULLS LAST))[1]", c, tc);
-      case MergeRule::kEarliest:
-        return fmt::format("(array_agg({0} ORDER BY {1} ASC NULLS LAST, {0} ASC NULLS LAST))[1]", c, tc);
-      case MergeRule::kMin:
-        return "min(" + c + ")";
-      case MergeRule::kMax:
-        return "max(" + c + ")";
-      case MergeRule::kSum:
-        return "sum(" + c + ")";
-      case MergeRule::kCount:
-        return "count(" + c + ")";
-      case MergeRule::kCoalesce:
-        return fmt::format("(array_agg({0} ORDER BY {1} ASC NULLS LAST, {0} ASC) FILTER (WHERE {0} IS NOT NULL))[1]",
-                           c, tc);
+  // One row per key: every column computed over its key's rows by a window function,
+  // then one row per key kept (DISTINCT ON; the rows of a key agree on every column).
+  // PostgreSQL has no first(), and (array_agg(c ORDER BY ...))[1] breaks on arrays (a
+  // two-dimensional result) and cannot break ties on types without an order (json):
+  // first_value works for every type. Booleans have bool_and / bool_or for min / max.
+  Combine CombineByKey(const std::vector<std::string>& keys, const std::vector<BatchColumn>& columns,
+                       const std::string& tc) const override {
+    const std::string partition = "PARTITION BY " + Join(keys, ", ");
+    constexpr const char* kWholeKey = " ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING";
+    std::vector<std::string> select = keys;
+    for (const auto& col : columns) {
+      const std::string& c = col.name;
+      const bool ordered = Ordered(col.type);
+      const bool boolean = col.type == "boolean";
+      auto first = [&](const std::string& order) {
+        return fmt::format("first_value({}) OVER ({} ORDER BY {}{})", c, partition, order, kWholeKey);
+      };
+      std::string e;
+      switch (col.rule) {
+        case MergeRule::kLatest:
+          e = first(fmt::format("{} DESC NULLS LAST{}", tc, ordered ? ", " + c + " DESC NULLS LAST" : ""));
+          break;
+        case MergeRule::kEarliest:
+          e = first(fmt::format("{} ASC NULLS LAST{}", tc, ordered ? ", " + c + " ASC NULLS LAST" : ""));
+          break;
+        case MergeRule::kCoalesce:
+          e = first(fmt::format("({} IS NULL), {} ASC NULLS LAST{}", c, tc, ordered ? ", " + c + " ASC" : ""));
+          break;
+        case MergeRule::kMin:
+          e = fmt::format("{}({}) OVER ({})", boolean ? "bool_and" : "min", c, partition);
+          break;
+        case MergeRule::kMax:
+          e = fmt::format("{}({}) OVER ({})", boolean ? "bool_or" : "max", c, partition);
+          break;
+        case MergeRule::kSum:
+          e = fmt::format("sum({}) OVER ({})", c, partition);
+          break;
+        case MergeRule::kCount:
+          e = fmt::format("count({}) OVER ({})", c, partition);
+          break;
+      }
+      select.push_back(e + " AS " + c);
     }
-    return c;
+    return {"DISTINCT ON (" + Join(keys, ", ") + ") " + Join(select, ", "), ""};
+  }
+
+ private:
+  // Types whose values have no order: ties on the time column are left to the server.
+  static bool Ordered(const std::string& type) {
+    static const std::set<std::string> kUnordered = {"json", "xml", "point", "line", "lseg", "box", "path",
+                                                     "polygon", "circle"};
+    std::string base = type;
+    while (base.size() > 2 && base.compare(base.size() - 2, 2, "[]") == 0) base.resize(base.size() - 2);
+    return !kUnordered.count(base);
   }
 };
 

@@ -429,6 +429,37 @@ sql: |
   EXPECT_EQ(Difference(built, expected("2024-01-04")), "0");
 }
 
+// Derived's names are case-insensitive; PostgreSQL keeps a quoted name's case. A query
+// returning one is refused at validate with its file and the way out; read under a
+// lower-case name, the column builds.
+TEST_F(PostgresEngine, AQuotedUpperCaseColumnIsRefusedWithTheWayOut) {
+  ASSERT_EQ(db_.Psql("CREATE TABLE raw.clicks AS SELECT i AS \"UserId\", TIMESTAMP '2024-01-01' + i * INTERVAL "
+                     "'1 hour' AS ts FROM generate_series(1, 30) i"),
+            "");
+  dir_.Write("sources/raw/clicks.yaml", "freshness: marker\ntime_column: ts\ncolumns:\n  - {name: UserId, type: "
+                                        "BIGINT}\n  - {name: ts, type: TIMESTAMP}\n");
+  const std::string table = R"(schedule: daily
+strategy: merge
+time_column: ts
+merge: {keys: [user_id]}
+sql: SELECT "UserId"{} , ts FROM raw.clicks WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
+)";
+  auto with = [&](const std::string& alias) { return std::string(table).replace(table.find("{}"), 2, alias); };
+  dir_.Write("tables/core/clicks.yaml", with(""));
+  auto v = Derived({"validate"});
+  EXPECT_NE(v.exit_code, 0);
+  EXPECT_THAT(v.out + v.err, HasSubstr("tables/core/clicks.yaml:5"));
+  EXPECT_THAT(v.out + v.err, HasSubstr("returns a column \"UserId\" with upper-case letters: on PostgreSQL give it "
+                                       "a lower-case name (AS userid)"));
+  dir_.Write("tables/core/clicks.yaml", with(" AS user_id"));
+  ASSERT_EQ(Derived({"source", "mark", "raw.clicks", "--through", "2024-01-03"}).exit_code, 0);
+  auto r = Derived({"run", "--once", "--select", "core.clicks"}, "2024-01-03T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Difference("SELECT user_id, ts FROM core.clicks", "SELECT \"UserId\", ts FROM raw.clicks WHERE ts < "
+                                                               "'2024-01-03'"),
+            "0");
+}
+
 // A session whose server connection is cut (pg_terminate_backend, as a restart or a
 // failover would) fails the transaction it was in, then carries on with a new
 // connection, in the dataset it was using.

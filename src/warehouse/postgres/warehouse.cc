@@ -3,6 +3,7 @@
 // private in-memory DuckDB that holds no data), then runs on the server.
 #include "warehouse/postgres/warehouse.h"
 
+#include <algorithm>
 #include <mutex>
 #include <set>
 
@@ -406,15 +407,28 @@ class PostgresWarehouse final : public Warehouse {
   Result<std::vector<OutputColumn>> DescribeQuery(const sql::CheckedSelect& query,
                                                   const sql::Embedding& embedding) override {
     if (auto st = CheckEmbedded(query, embedding); !st.ok()) return st.error();
-    return Describe(WithoutDescribe(embedding.Statement(query.text())));
+    auto cols = Describe(WithoutDescribe(embedding.Statement(query.text())));
+    if (!cols.ok()) return cols;
+    // Derived's names are case-insensitive, as DuckDB's are; PostgreSQL keeps the case
+    // of a quoted name, which Derived would then miss. Refused, with the way out.
+    for (const auto& c : *cols) {
+      if (std::any_of(c.name.begin(), c.name.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; })) {
+        return Error(fmt::format("the query returns a column \"{}\" with upper-case letters: on PostgreSQL give "
+                                 "it a lower-case name (AS {})",
+                                 c.name, ToLower(c.name)));
+      }
+    }
+    return cols;
   }
 
   Result<std::vector<OutputColumn>> Describe(std::string_view select) override {
     if (auto st = Reconnected(); !st.ok()) return st.error();
     auto cols = conn_->Describe(select);
     if (!cols.ok()) return cols.error();
+    // Names as the server spells them: it folds unquoted names to lower case and keeps
+    // quoted ones ("UserId"), so Derived's quoting of the spelling finds the column.
     std::vector<OutputColumn> out;
-    for (const auto& c : *cols) out.push_back({ToLower(c.name), c.type});
+    for (const auto& c : *cols) out.push_back({c.name, c.type});
     return out;
   }
 
@@ -452,7 +466,7 @@ class PostgresWarehouse final : public Warehouse {
     if (rows->size() == 0) return std::optional<std::vector<OutputColumn>>();
     std::vector<OutputColumn> cols;
     for (const auto& r : rows->rows) {
-      if (r[0]) cols.push_back({ToLower(*r[0]), r[1].value_or("")});
+      if (r[0]) cols.push_back({*r[0], r[1].value_or("")});
     }
     return std::optional<std::vector<OutputColumn>>(std::move(cols));
   }

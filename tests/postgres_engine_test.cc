@@ -505,6 +505,23 @@ TEST(PostgresWarehouseSession, ALostConnectionIsMadeAgainOutsideATransaction) {
   EXPECT_EQ(rows->at(0, 0).value_or("?"), "mart");
 }
 
+// A backfill superseded by another process's commit is planned again from that state
+// and written once; it is never reported done without being written.
+TEST_F(PostgresEngine, ASupersededBackfillIsPlannedAgainAndWritten) {
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-03"}).exit_code, 0);
+  ASSERT_EQ(Derived({"run", "--once"}, "2024-01-03T00:00:00Z").exit_code, 0);
+  ASSERT_EQ(db_.Psql("UPDATE raw.orders SET amount = amount + 1 WHERE ts < '2024-01-02'"), "");
+  std::string other;
+  std::thread holder = OtherWriter("core.daily", &other);
+  auto r = Derived({"backfill", "core.daily", "--from", "2024-01-01", "--to", "2024-01-02"}, "2024-01-03T00:00:00Z");
+  holder.join();
+  EXPECT_THAT(other, ::testing::Not(HasSubstr("ERROR")));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyThrough("2024-01-03")), "0");
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily' AND operation = 'backfill'"),
+            "1");
+}
+
 TEST_F(PostgresEngine, ValidateBindsEveryQueryInPostgres) {
   dir_.Write("tables/core/duck.yaml", R"(schedule: daily
 strategy: append

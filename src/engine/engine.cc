@@ -480,9 +480,11 @@ Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Tim
   if (!repair.ok()) return repair.error();
   RunReport report;
   report.run_id = run_id_;
-  TableOutcome o = BuildTable(*t, (*repair)->plan, true, progress);
-  report.tables.push_back(o);
-  if (downstream && !o.failed()) Propagate({{def.qualified_name(), (*repair)->changes}}, progress, &report);
+  std::optional<Window> changes;
+  auto o = ApplyRepair(*t, {from, to}, true, progress, &changes);
+  if (!o) return report;
+  report.tables.push_back(*o);
+  if (downstream && !o->failed() && changes) Propagate({{def.qualified_name(), *changes}}, progress, &report);
   return report;
 }
 
@@ -538,22 +540,47 @@ void Engine::Propagate(std::map<std::string, Window> changed, const ProgressFn& 
       continue;
     }
     if (!input || !BrokenReason(*t).empty()) continue;
-    auto repair = RepairOf(*t, *input, false);
-    if (!repair.ok() || !*repair) continue;
-    const Repair& r = **repair;
-    if (r.plan.action == Action::kWait) {  // a view: the change shows through it
-      changed[def.qualified_name()] = r.changes;
+    std::optional<Window> changes;
+    auto o = ApplyRepair(*t, *input, false, progress, &changes);
+    if (!o) {
+      if (changes) changed[def.qualified_name()] = *changes;  // a view: the change shows through it
       continue;
     }
-    TableOutcome o = BuildTable(*t, r.plan, true, progress);
-    o.detail = "repair: " + o.detail;
-    report->tables.push_back(o);
-    if (o.failed()) {
+    o->detail = "repair: " + o->detail;
+    report->tables.push_back(*o);
+    if (o->failed()) {
       failed.insert(def.qualified_name());
     } else {
-      changed[def.qualified_name()] = r.changes;
+      changed[def.qualified_name()] = *changes;
     }
   }
+}
+
+std::optional<TableOutcome> Engine::ApplyRepair(const CompiledTable& t, Window changed, bool explicit_windows,
+                                                const ProgressFn& progress, std::optional<Window>* changes) {
+  // Another process's commit between the plan and the write supersedes the repair
+  // (nothing written; the builder took that process's state): it is planned again from
+  // there. One that keeps being superseded is a failure, never a repair done.
+  constexpr int kAttempts = 3;
+  std::optional<TableOutcome> o;
+  for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+    auto repair = RepairOf(t, changed, explicit_windows);
+    if (!repair.ok()) {
+      o = TableOutcome{cp_->def(t).qualified_name(), "failed", repair.error().message};
+      return o;
+    }
+    if (!*repair) return o;  // nothing (more) to repair
+    const Repair& r = **repair;
+    *changes = r.changes;
+    if (r.plan.action == Action::kWait) return std::nullopt;
+    o = BuildTable(t, r.plan, true, progress);
+    if (o->status != "superseded") return o;
+  }
+  o->status = "failed";
+  o->detail = fmt::format("another process kept updating it ({} times) while this repair was about to be written; "
+                          "nothing was written: run it again",
+                          kAttempts);
+  return o;
 }
 
 Result<std::vector<TableStatus>> Engine::Status() {

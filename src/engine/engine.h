@@ -198,6 +198,11 @@ class Engine {
   // A source's data in `changed` was corrected: logged (with `details`), then repaired.
   void RestateRange(const std::string& source, Window changed, nlohmann::json details, const ProgressFn& progress,
                     RunReport* report);
+  // Plans and builds the repair of `changed` (RepairOf), planned again when another
+  // process's commit supersedes it. nullopt when nothing was built: nothing to repair,
+  // or a view (then `changes` holds what shows through it).
+  std::optional<TableOutcome> ApplyRepair(const CompiledTable& t, Window changed, bool explicit_windows,
+                                          const ProgressFn& progress, std::optional<Window>* changes);
   // Repairs every table downstream of the changed ones, upstream first.
   void Propagate(std::map<std::string, Window> changed, const ProgressFn& progress, RunReport* report);
 

@@ -266,11 +266,16 @@ void FilesLandedWhileTheServiceRunsFlowThrough(bool marker) {
   ASSERT_TRUE(lander.ok());
   const auto landing = p.dir().path() / "landing/events";
   std::filesystem::create_directories(landing);
+  // Each file is written beside the glob and renamed into it, as a landing job should:
+  // the service may read the glob at any moment, and a half-written file would fail
+  // that read.
   auto land = [&](const std::string& day, const std::string& next_day) {
+    const auto partial = landing.parent_path() / (day + ".parquet.partial");
     auto st = (*lander)->Execute("COPY (SELECT TIMESTAMP '" + day +
                                  "' + INTERVAL (i * 20) MINUTE AS ts, (i % 13) * 1.5 AS amount FROM range(72) t(i)) "
-                                 "TO '" + (landing / (day + ".parquet")).string() + "' (FORMAT parquet)");
+                                 "TO '" + partial.string() + "' (FORMAT parquet)");
     ASSERT_TRUE(st.ok()) << st.error().message;
+    std::filesystem::rename(partial, landing / (day + ".parquet"));
     if (marker) {
       auto r = p.Derived({"source", "mark", "raw.events", "--through", next_day});
       ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -287,7 +292,9 @@ void FilesLandedWhileTheServiceRunsFlowThrough(bool marker) {
                                (landing / "*.parquet").string() + "') GROUP BY 1";
   EXPECT_EQ(Value(p, DifferenceSql("FROM core.daily", expected)), "0");
   // Nothing was tried before its files were there (a mark never hides a missing file).
-  EXPECT_EQ(Value(p, "SELECT count(*) AS n FROM _derived.log WHERE status <> 'success'"), "0");
+  EXPECT_EQ(Value(p, "SELECT count(*) AS n FROM _derived.log WHERE status <> 'success'"), "0")
+      << Value(p, "SELECT string_agg(table_name || ' ' || operation || ': ' || coalesce(error, ''), '; ') AS n FROM "
+                  "_derived.log WHERE status <> 'success'");
   service.Signal(SIGTERM);
   EXPECT_EQ(service.Wait().exit_code, 0);
 }

@@ -58,6 +58,7 @@ sql: |
   dir.Write("tables/mart/totals.yaml", R"(schedule: daily
 strategy: replace
 description: Revenue per country.
+cluster_by: [country]
 sql: SELECT country, sum(revenue) AS revenue FROM core.daily GROUP BY 1
 )");
   dir.Write("tables/mart/big_days.yaml", R"(strategy: view
@@ -138,6 +139,14 @@ TEST_F(PostgresEngine, EveryStrategyBuildsIntoPostgresAndEqualsPlainSql) {
                        "SELECT country, sum(amount) FROM raw.orders WHERE ts < '2024-01-03' GROUP BY 1"),
             "0");
   EXPECT_EQ(Difference("SELECT * FROM mart.big_days", "SELECT day, country FROM core.daily WHERE revenue > 1000"), "0");
+  // Indexes: the merge keys (unique), an append table's time column.
+  EXPECT_EQ(db_.Psql("SELECT string_agg(tablename || ':' || regexp_replace(indexdef, '^.* USING ', ''), ',' ORDER BY "
+                     "tablename) FROM pg_indexes WHERE schemaname = 'core'"),
+            "buyers:btree (user_id),daily:btree (day)");
+  EXPECT_EQ(db_.Psql("SELECT indexdef LIKE 'CREATE UNIQUE%' FROM pg_indexes WHERE tablename = 'buyers'"), "t");
+  // cluster_by: an index of its own, swapped in with the table.
+  EXPECT_EQ(db_.Psql("SELECT regexp_replace(indexdef, '^.* USING ', '') FROM pg_indexes WHERE schemaname = 'mart'"),
+            "btree (country)");
   // Comments, and the log and state in the same server.
   EXPECT_EQ(db_.Psql("SELECT obj_description('mart.totals'::regclass)"), "Revenue per country.");
   EXPECT_EQ(db_.Psql("SELECT col_description('core.daily'::regclass, 3)"), "Orders that day.");

@@ -99,6 +99,7 @@ WriteStatus SqlTableWriter::CreateTable(const sql::CheckedSelect& query, const W
   for (const auto& col : *shape) defs.push_back(d.Ident(col.name) + " " + col.type);
   auto st = wh_.Execute(fmt::format("CREATE TABLE {} ({})", Name(*t.def, into), Join(defs, ", ")));
   if (!st.ok()) return WriteError(WriteError::Cause::kQuery, st.error());
+  if (auto s = AddIndexes(*t.def, into); !s.ok()) return WriteError(s.error());
   // A staging table gets its comments when it is swapped in.
   if (into == Into::kTable) {
     if (auto s = Comment(*t.def, /*clear=*/false); !s.ok()) return WriteError(s.error());
@@ -206,6 +207,7 @@ WriteResult<int64_t> SqlTableWriter::CreateStaging(const sql::CheckedSelect& que
                                     fmt::format("CREATE TABLE {} AS ", staging), db::StatementType::kCreate);
   auto created = wh_.QueryEmbedded(query, create);
   if (!created.ok()) return QueryError(created.error(), create);
+  if (auto s = AddIndexes(*t.def, Into::kStaging); !s.ok()) return WriteError(s.error());
   auto rows = CountRows(staging);
   if (!rows.ok()) return WriteError(rows.error());
   return *rows;

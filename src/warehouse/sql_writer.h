@@ -40,6 +40,9 @@ class SqlTableWriter : public TableWriter {
   WriteStatus CreateTable(const sql::CheckedSelect& query, const WriteTarget& t, Into into, bool merge);
   WriteStatus CombineBatch(const sql::CheckedSelect& query, const WriteTarget& t);
   Result<int64_t> CountRows(const std::string& table);
+  // Called once a table or staging copy is made (a staging copy holds its rows by then):
+  // the indexes an engine keeps on it. None by default.
+  virtual Status AddIndexes(const TableDef& def, Into into) { return Status::Ok(); }
 
   Warehouse& wh_;
 };

@@ -207,6 +207,36 @@ class PostgresTableWriter final : public SqlTableWriter {
     return SqlTableWriter::CreateView(query, t);
   }
 
+ protected:
+  // A heap table has no order of its own: what finds rows fast is an index. A merge
+  // table gets a unique index on its keys (the upsert's join, and a guarantee), an
+  // append table one on its time column (a window's delete and the readers' ranges),
+  // and cluster_by one of its own.
+  Status AddIndexes(const TableDef& def, Into into) override {
+    const SqlDialect& d = wh_.dialect();
+    const std::string table = Name(def, into);
+    auto quoted = [&](const std::vector<std::string>& cols) {
+      std::vector<std::string> q;
+      for (const auto& c : cols) q.push_back(d.Ident(c));
+      return Join(q, ", ");
+    };
+    std::vector<std::string> statements;
+    if (def.strategy == Strategy::kMerge && !def.merge.keys.empty()) {
+      statements.push_back(fmt::format("CREATE UNIQUE INDEX ON {} ({})", table, quoted(def.merge.keys)));
+    }
+    if (def.strategy == Strategy::kAppend && !def.time_column.empty() &&
+        (def.cluster_by.empty() || def.cluster_by[0] != def.time_column)) {
+      statements.push_back(fmt::format("CREATE INDEX ON {} ({})", table, d.Ident(def.time_column)));
+    }
+    if (!def.cluster_by.empty()) {
+      statements.push_back(fmt::format("CREATE INDEX ON {} ({})", table, quoted(def.cluster_by)));
+    }
+    for (const auto& sql : statements) {
+      if (auto st = wh_.Execute(sql); !st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+
  private:
   // The views reading `table` (quoted schema.name), readers of readers included, in
   // the order they can be made (each after what it reads). Their text is read with an

@@ -152,7 +152,7 @@ Provenance CollectProvenance(const std::string& project_root) {
 }
 
 Status MetadataStore::EnsureSchema() {
-  if (auto st = wh_->Execute(kSchemaSql); !st.ok()) return st;
+  if (auto st = wh_->CreateMetadataSchema(kSchemaSql); !st.ok()) return st;
   return Migrate();
 }
 

@@ -151,6 +151,9 @@ class Warehouse {
   // do in the type-check.
   virtual Status UseDataset(const std::string& dataset) = 0;
   virtual Status EnsureDataset(const std::string& dataset) = 0;
+  // Makes the metadata schema from `ddl` (CREATE ... IF NOT EXISTS statements), with
+  // whatever the engine adds: on a shared server, one process at a time, and indexes.
+  virtual Status CreateMetadataSchema(std::string_view ddl) { return Execute(ddl); }
 
   // User SQL runs only through these three (sql/embed.h): checked by the engine's parser
   // to be exactly one SELECT, then run as `embedding` holds it once the statement built

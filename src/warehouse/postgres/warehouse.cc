@@ -418,6 +418,27 @@ class PostgresWarehouse final : public Warehouse {
     return lost_race ? Status::Ok() : st;
   }
 
+  // Processes starting at once make the schema one at a time (two CREATE TABLE IF NOT
+  // EXISTS racing would fail one of them), with indexes a single writer does not need:
+  // one state row per table, guaranteed, and the log and marks found by name. CREATE
+  // INDEX locks its table even when the index is there, so it would wait for every open
+  // transaction that wrote a state row: the catalog is asked first.
+  Status CreateMetadataSchema(std::string_view ddl) override {
+    auto there = Query(
+        "SELECT to_regclass('_derived.state_by_table') IS NOT NULL AND to_regclass('_derived.log_by_table') IS NOT "
+        "NULL AND to_regclass('_derived.marks_by_source') IS NOT NULL");
+    if (!there.ok()) return there.error();
+    if (there->at(0, 0).value_or("f") == "t") return Execute(ddl);
+    return InTransaction(*this, [&]() -> Status {
+      if (auto st = LockTable("_derived"); !st.ok()) return st;
+      if (auto st = Execute(ddl); !st.ok()) return st;
+      return Execute(
+          "CREATE UNIQUE INDEX IF NOT EXISTS state_by_table ON _derived.state (table_name);"
+          "CREATE INDEX IF NOT EXISTS log_by_table ON _derived.log (table_name, finished_at);"
+          "CREATE INDEX IF NOT EXISTS marks_by_source ON _derived.source_marks (source_name)");
+    });
+  }
+
   Result<sql::CheckedSelect> CheckQuery(std::string_view sql) override {
     auto parser = Parser();
     if (!parser.ok()) return parser.error();

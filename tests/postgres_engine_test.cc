@@ -479,6 +479,21 @@ sql: SELECT "UserId"{} , ts FROM raw.clicks WHERE ts >= {{ window_start }} AND t
             "0");
 }
 
+// One project, two engines: a template can spell what they spell apart.
+TEST_F(PostgresEngine, TemplatesBranchOnTheTargetEngine) {
+  dir_.Write("tables/mart/spelled.yaml", R"(schedule: daily
+strategy: replace
+sql: |
+  SELECT {% if target.engine == 'postgres' %}string_agg(country, ',' ORDER BY country){% else %}string_agg(country, ',' ORDER BY country) FILTER (WHERE false){% endif %} AS countries
+  FROM (SELECT DISTINCT country FROM raw.orders) AS c
+)");
+  ASSERT_EQ(Derived({"validate"}).exit_code, 0);
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-03"}).exit_code, 0);
+  auto r = Derived({"run", "--once", "--select", "mart.spelled"}, "2024-01-03T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(db_.Psql("SELECT countries FROM mart.spelled"), "de,fr");
+}
+
 // A session whose server connection is cut (pg_terminate_backend, as a restart or a
 // failover would) fails the transaction it was in, then carries on with a new
 // connection, in the dataset it was using.

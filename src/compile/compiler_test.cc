@@ -9,6 +9,7 @@
 
 #include "db/duckdb.h"
 #include "testing.h"
+#include "util/strings.h"
 
 namespace derived {
 namespace {
@@ -84,6 +85,23 @@ sql: |
   std::unique_ptr<db::Database> db_;
   std::unique_ptr<db::Connection> conn_;
 };
+
+// target.engine names the engine the project runs on (duckdb by default).
+TEST(CompiledProject, TargetEngineNamesTheWarehouseEngine) {
+  TempDir dir;
+  dir.Write("derived.yaml", "name: t\ndefaults: {start: 2024-01-01}\n");
+  dir.Write("tables/core/e.yaml",
+            "schedule: daily\nstrategy: replace\nsql: SELECT '{{ target.engine }}' AS engine"
+            "{% if target.engine == 'postgres' %}, 1 AS pg{% endif %}\n");
+  CompileOptions opts;
+  opts.use_cache = false;
+  auto cp = Compile(dir.str(), opts);
+  ASSERT_TRUE(cp.ok()) << cp.error().ToString();
+  ASSERT_FALSE(cp->diags.has_errors()) << cp->diags.all().front().ToString();
+  const CompiledTable* t = cp->FindTable("core.e");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(Trim(t->sql), "SELECT 'duckdb' AS engine");
+}
 
 TEST_F(CompiledProjectTest, ARunTimeErrorOfTheTableMapsToItsTemplate) {
   auto r = cp_->RenderMapped(*table_, table_->window, /*initial_build=*/false);

@@ -44,6 +44,9 @@ tmpl::Context MakeContext(const Project& project, const TableDef& table, Window 
     ctx["is_initial_build"] = tmpl::Value(initial_build);
   }
   ctx["this"] = tmpl::Value(table.qualified_name());
+  // The engine the SQL runs on, for the few spots where engines spell things apart:
+  // {% if target.engine == 'postgres' %} ... {% endif %}.
+  ctx["target"] = tmpl::Value::Dict({{"engine", tmpl::Value(std::string(EngineName(project.warehouse.engine)))}});
   const nlohmann::json* vars = &project.vars;
   ctx["var"] = tmpl::Value::Callable(
       [vars](const std::vector<tmpl::Value>& args,

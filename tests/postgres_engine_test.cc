@@ -1,6 +1,8 @@
 // The whole pipeline on a real PostgreSQL server: the `derived` binary builds every
 // strategy into it, and the results are checked with psql against plain SQL over the
 // raw data (tests/postgres_testing.h).
+#include <csignal>
+#include <functional>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -492,6 +494,41 @@ sql: |
   auto r = Derived({"run", "--once", "--select", "mart.spelled"}, "2024-01-03T00:00:00Z");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(db_.Psql("SELECT countries FROM mart.spelled"), "de,fr");
+}
+
+// The long-running service on a shared server: it builds as marks arrive from other
+// processes, and carries on when the server cuts every one of its connections.
+TEST_F(PostgresEngine, TheServiceBuildsAsMarksArriveAndSurvivesCutConnections) {
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-02"}).exit_code, 0);
+  testing::Background service({"run", "--poll", "0.2", "--project", dir_.str()},
+                              {port_env_, "DERIVED_NOW=2024-01-03T00:00:00Z"});
+  auto eventually = [](const std::function<bool()>& done) {
+    for (int i = 0; i < 600; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  EXPECT_TRUE(eventually([&] { return Difference("SELECT * FROM core.daily", DailyThrough("2024-01-02")) == "0"; }))
+      << service.Output() << service.Errors();
+  // Every connection of the service is cut, as a server restart or failover would.
+  std::string cut = db_.Psql(
+      "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity WHERE application_name = 'derived' AND "
+      "datname = current_database()");
+  EXPECT_EQ(cut, "t");
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-03"}).exit_code, 0);
+  EXPECT_TRUE(eventually([&] {
+    return Difference("SELECT * FROM core.daily", DailyThrough("2024-01-03")) == "0" &&
+           Difference("SELECT * FROM mart.totals",
+                      "SELECT country, sum(amount) FROM raw.orders WHERE ts < '2024-01-03' GROUP BY 1") == "0";
+  })) << service.Output() << service.Errors();
+  service.Signal(SIGTERM);
+  auto done = service.Wait();
+  EXPECT_EQ(done.exit_code, 0) << done.out << done.err;
+  // Each window once.
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM (SELECT window_start FROM _derived.log WHERE table_name = 'core.daily' AND "
+                     "status = 'success' AND window_start IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d"),
+            "0");
 }
 
 // A session whose server connection is cut (pg_terminate_backend, as a restart or a

@@ -3,8 +3,10 @@
 // raw data (tests/postgres_testing.h).
 #include <csignal>
 #include <functional>
+#include <random>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -529,6 +531,41 @@ TEST_F(PostgresEngine, TheServiceBuildsAsMarksArriveAndSurvivesCutConnections) {
   EXPECT_EQ(db_.Psql("SELECT count(*) FROM (SELECT window_start FROM _derived.log WHERE table_name = 'core.daily' AND "
                      "status = 'success' AND window_start IS NOT NULL GROUP BY 1 HAVING count(*) > 1) d"),
             "0");
+}
+
+// run --once SIGKILLed at random moments, day after day: the server rolls back what a
+// dead client had not committed, and the next run goes on from the committed state;
+// every table equals plain SQL and each window is applied once.
+TEST_F(PostgresEngine, RunOnceKilledAtRandomMomentsLeavesNoTrace) {
+  std::mt19937 rng(20241203);
+  int killed = 0;
+  for (int day = 2; day <= 6; ++day) {
+    const std::string through = fmt::format("2024-01-{:02d}", day);
+    const std::string now = through + "T00:00:00Z";
+    ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", through}).exit_code, 0);
+    for (int k = 0; k < 3; ++k) {
+      auto after = std::chrono::milliseconds(std::uniform_int_distribution<int>(20, 300)(rng));
+      killed += testing::RunDerivedAndKill({"run", "--once", "--project", dir_.str()}, after,
+                                           {port_env_, "DERIVED_NOW=" + now});
+    }
+    auto r = Derived({"run", "--once"}, now);
+    ASSERT_EQ(r.exit_code, 0) << through << "\n" << r.out << r.err;
+    EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyThrough(through)), "0") << through;
+    EXPECT_EQ(Difference("SELECT user_id, first_order, last_order, orders FROM core.buyers",
+                         "SELECT user_id, min(ts), max(ts), count(*) FROM raw.orders WHERE ts < '" + through +
+                             "' GROUP BY 1"),
+              "0")
+        << through;
+    EXPECT_EQ(Difference("SELECT * FROM mart.totals",
+                         "SELECT country, sum(amount) FROM raw.orders WHERE ts < '" + through + "' GROUP BY 1"),
+              "0")
+        << through;
+  }
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM (SELECT table_name, window_start FROM _derived.log WHERE status = "
+                     "'success' AND window_start IS NOT NULL AND operation IN ('create', 'append', 'merge') GROUP BY "
+                     "1, 2 HAVING count(*) > 1) d"),
+            "0");
+  std::printf("run --once on PostgreSQL: %d of 15 runs killed\n", killed);
 }
 
 // A session whose server connection is cut (pg_terminate_backend, as a restart or a

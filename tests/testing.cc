@@ -122,9 +122,10 @@ CommandResult RunDerived(const std::vector<std::string>& args, const std::vector
   return r;
 }
 
-bool RunDerivedAndKill(const std::vector<std::string>& args, std::chrono::milliseconds after) {
+bool RunDerivedAndKill(const std::vector<std::string>& args, std::chrono::milliseconds after,
+                       const std::vector<std::string>& env) {
   TempDir tmp;
-  pid_t pid = Spawn(args, {}, tmp.str() + "/out", tmp.str() + "/err");
+  pid_t pid = Spawn(args, env, tmp.str() + "/out", tmp.str() + "/err");
   auto deadline = std::chrono::steady_clock::now() + after;
   int status = 0;
   while (std::chrono::steady_clock::now() < deadline) {

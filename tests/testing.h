@@ -58,7 +58,8 @@ CommandResult RunDerived(const std::vector<std::string>& args, const std::vector
 
 // Runs the binary and kills it with SIGKILL after `after` unless it finished first.
 // Returns true when it was killed.
-bool RunDerivedAndKill(const std::vector<std::string>& args, std::chrono::milliseconds after);
+bool RunDerivedAndKill(const std::vector<std::string>& args, std::chrono::milliseconds after,
+                       const std::vector<std::string>& env = {});
 
 // The binary running in the background (a service), stopped with a signal.
 class Background {

@@ -59,8 +59,8 @@ int PostgresPort() {
                    std::system(fmt::format("pg_isready -q -h 127.0.0.1 -p {} >/dev/null 2>&1", ReadPort()).c_str()) == 0;
     if (!running) {
       // server.sh holds a lock: parallel test processes wait for the one that starts it.
-      int rc = std::system((ShellQuote(Script()) + " start " + ShellQuote(StateDir()) + " >&2").c_str());
-      owner.started = rc == 0;
+      // Another process may have started it meanwhile: only the starter stops it.
+      owner.started = Trim(RunCapture(ShellQuote(Script()) + " start " + ShellQuote(StateDir()))) == "started";
     }
     port = ReadPort();
     // The server's password, for psql here and every derived process a test starts,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL server for the test suite, on loopback only:
 #   tests/postgres/server.sh start STATE_DIR    initdb + start; writes STATE_DIR/port
-#                                               and STATE_DIR/pgpass (for PGPASSFILE)
+#                                               and STATE_DIR/pgpass (for PGPASSFILE);
+#                                               prints "started" when it started one
 #   tests/postgres/server.sh stop STATE_DIR     stop, then remove everything it made
 # The cluster lives in a fresh temp directory (its path in STATE_DIR/cluster). PostgreSQL
 # refuses to run as root, so under root the server runs as the `postgres` system user.
@@ -58,6 +59,7 @@ case "$action" in
         mv "$state/pgpass.tmp" "$state/pgpass"
         echo "$port" > "$state/port.tmp"
         mv "$state/port.tmp" "$state/port"
+        echo "started"
         exit 0
       fi
       grep -q "could not bind\|already in use" "$log" 2>/dev/null || break

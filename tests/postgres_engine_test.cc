@@ -216,7 +216,8 @@ TEST_F(PostgresEngine, ReplacingATableKeepsTheViewsThatReadIt) {
                      "CREATE VIEW team.fr AS SELECT revenue FROM mart.totals WHERE country = 'fr'; "
                      "CREATE VIEW team.fr_x2 AS SELECT revenue * 2 AS r2 FROM team.fr; "
                      "COMMENT ON VIEW team.fr IS 'French revenue'; GRANT SELECT ON team.fr TO reader_" +
-                     db_.name()),
+                     db_.name() + "; GRANT SELECT ON mart.totals TO reader_" + db_.name() +
+                     "; CREATE MATERIALIZED VIEW team.de AS SELECT revenue FROM mart.totals WHERE country = 'de'"),
             "");
 
   // New data: mart.totals is replaced, core.daily appended.
@@ -229,6 +230,11 @@ TEST_F(PostgresEngine, ReplacingATableKeepsTheViewsThatReadIt) {
   EXPECT_EQ(Difference("SELECT * FROM mart.top", "SELECT country FROM mart.totals WHERE revenue > 0"), "0");
   EXPECT_EQ(db_.Psql("SELECT obj_description('team.fr'::regclass)"), "French revenue");
   EXPECT_EQ(db_.Psql("SELECT has_table_privilege('reader_" + db_.name() + "', 'team.fr', 'SELECT')"), "t");
+  // The table keeps its own grants; a materialized view is filled again.
+  EXPECT_EQ(db_.Psql("SELECT has_table_privilege('reader_" + db_.name() + "', 'mart.totals', 'SELECT')"), "t");
+  EXPECT_EQ(Difference("SELECT revenue FROM team.de",
+                       "SELECT sum(amount) FROM raw.orders WHERE ts < '2024-01-04' AND country = 'de'"),
+            "0");
 
   // core.daily's definition changes: it is rebuilt and swapped in under mart.big_days.
   std::string daily = dir_.Read("tables/core/daily.yaml");
@@ -253,6 +259,15 @@ TEST_F(PostgresEngine, ReplacingATableKeepsTheViewsThatReadIt) {
                      "table_name = 'totals' AND column_name = 'revenue'"),
             "1");
   EXPECT_EQ(db_.Psql("SELECT count(*) FROM _derived.log WHERE status = 'success'"), before);
+
+  // Row-level security would be dropped by a swap: the table is not replaced.
+  dir_.Write("tables/mart/totals.yaml", "schedule: daily\nstrategy: replace\nsql: SELECT country, sum(revenue) AS "
+                                        "revenue, 1 AS v FROM core.daily GROUP BY 1\n");
+  dir_.Write("tables/mart/top.yaml", "strategy: view\nsql: SELECT country FROM mart.totals WHERE revenue > 0\n");
+  ASSERT_EQ(db_.Psql("ALTER TABLE mart.totals ENABLE ROW LEVEL SECURITY"), "");
+  r = Derived({"run", "--once"}, "2024-01-04T00:00:00Z");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out + r.err, HasSubstr("has row-level security, policies or triggers, which a swap would drop"));
   (void)db_.Psql("DROP OWNED BY reader_" + db_.name() + "; DROP ROLE reader_" + db_.name());
 }
 

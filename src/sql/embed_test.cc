@@ -67,6 +67,8 @@ TEST_F(EmbedTest, PostgresFunctionsWithSideEffectsAreRefused) {
   EXPECT_THAT(Refusal("SELECT query_to_xml('DROP TABLE raw.users', true, false, '')"),
               HasSubstr("runs SQL given as text"));
   EXPECT_THAT(Refusal("SELECT * FROM ts_stat('DELETE FROM t')"), HasSubstr("calls ts_stat()"));
+  EXPECT_THAT(Refusal("SELECT ts_rewrite('a'::tsquery, 'SELECT 1')"), HasSubstr("runs SQL given as text"));
+  EXPECT_THAT(Refusal("SELECT table_to_xml('raw.users', true, false, '')"), HasSubstr("out of lineage's sight"));
   EXPECT_THAT(Refusal("SELECT pg_read_file('/etc/passwd')"), HasSubstr("reaches the database server's files"));
   EXPECT_THAT(Refusal("SELECT lo_import('/etc/passwd')"), HasSubstr("calls lo_import()"));
   EXPECT_THAT(Refusal("SELECT a FROM t WHERE pg_try_advisory_lock(1)"), HasSubstr("calls pg_try_advisory_lock()"));

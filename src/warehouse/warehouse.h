@@ -51,9 +51,9 @@ class SqlDialect {
  public:
   virtual ~SqlDialect() = default;
 
-  // Standard SQL quoting: "a""b" and 'it''s'.
+  // Standard SQL quoting: "a""b" and 'it''s' (an engine may spell literals its own way).
   std::string Ident(std::string_view name) const;
-  std::string Literal(std::string_view text) const;
+  virtual std::string Literal(std::string_view text) const;
   std::string Table(const std::string& dataset, const std::string& name) const {
     return Ident(dataset) + "." + Ident(name);
   }

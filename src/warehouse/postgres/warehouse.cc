@@ -22,6 +22,17 @@ namespace {
 
 class PostgresDialect final : public SqlDialect {
  public:
+  // An escape string, E'...' with backslashes and quotes doubled, means the same text
+  // whatever standard_conforming_strings says (the session pins it on; this holds even
+  // if something turned it off).
+  std::string Literal(std::string_view text) const override {
+    std::string out = "E'";
+    for (char c : text) {
+      if (c == '\\' || c == '\'') out += c;
+      out += c;
+    }
+    return out + "'";
+  }
   std::string TempTable(const std::string& name) const override { return "pg_temp." + Ident(name); }
   std::string TimestampLiteral(Timestamp t) const override { return FormatSqlLiteral(t); }
   bool TypeFits(const std::string& declared, const std::string& actual) const override {
@@ -143,6 +154,7 @@ class PostgresStatement final : public Statement {
 struct DependentView {
   std::string name;        // quoted schema.name
   bool materialized = false;
+  bool populated = true;   // a materialized view's rows were there
   std::string definition;  // the server's own text of its query (pg_get_viewdef)
   std::string options;     // reloptions, "" or "security_barrier=true, ..."
   std::string owner;       // quoted role
@@ -160,6 +172,8 @@ class PostgresTableWriter final : public SqlTableWriter {
   // fits the new version (a column it reads is gone) the swap fails, naming it, and the
   // transaction rolls back: the old version and every view stay as they were.
   Result<int64_t> SwapIn(const TableDef& def) override {
+    auto kept = KeptOnTheTable(Name(def, Into::kTable));
+    if (!kept.ok()) return kept.error();
     auto views = Dependents(Name(def, Into::kTable));
     if (!views.ok()) return views.error();
     for (auto it = views->rbegin(); it != views->rend(); ++it) {
@@ -171,9 +185,17 @@ class PostgresTableWriter final : public SqlTableWriter {
     }
     auto old_rows = SqlTableWriter::SwapIn(def);
     if (!old_rows.ok()) return old_rows;
+    for (const std::string& sql : *kept) {
+      if (auto st = wh_.Execute(sql); !st.ok()) {
+        return Error("cannot give the new version the old one's grants and owner: " + st.error().message);
+      }
+    }
     for (const DependentView& v : *views) {
-      std::string create = fmt::format("CREATE {}VIEW {}{} AS {}", v.materialized ? "MATERIALIZED " : "", v.name,
-                                       v.options.empty() ? "" : " WITH (" + v.options + ")", v.definition);
+      // A materialized view is made empty and filled by REFRESH once its owner is back:
+      // its query then runs with the owner's privileges, never Derived's.
+      std::string create = fmt::format("CREATE {}VIEW {}{} AS {}{}", v.materialized ? "MATERIALIZED " : "", v.name,
+                                       v.options.empty() ? "" : " WITH (" + v.options + ")", v.definition,
+                                       v.materialized ? " WITH NO DATA" : "");
       if (auto st = wh_.Execute(create); !st.ok()) {
         return Error(fmt::format("the view {} reads {} and does not fit its new version, so nothing was changed "
                                  "(change or drop the view first): {}",
@@ -182,6 +204,7 @@ class PostgresTableWriter final : public SqlTableWriter {
       std::vector<std::string> statements = v.after;
       statements.push_back(fmt::format("ALTER {}VIEW {} OWNER TO {}", v.materialized ? "MATERIALIZED " : "", v.name,
                                        v.owner));
+      if (v.materialized && v.populated) statements.push_back("REFRESH MATERIALIZED VIEW " + v.name);
       for (const std::string& sql : statements) {
         if (auto st = wh_.Execute(sql); !st.ok()) {
           return Error(fmt::format("cannot restore the view {} on the new version: {}", v.name, st.error().message));
@@ -238,6 +261,34 @@ class PostgresTableWriter final : public SqlTableWriter {
   }
 
  private:
+  // What the old version carries that a swap must give the new one: its grants and its
+  // owner, as statements. Row-level security, policies and triggers are not carried
+  // over: a table that has them is refused, as dropping them silently would widen or
+  // change what readers see.
+  Result<std::vector<std::string>> KeptOnTheTable(const std::string& table) {
+    const std::string t = wh_.dialect().Literal(table);
+    auto rows = wh_.Query(fmt::format(
+        "SELECT c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid) OR "
+        "EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal), "
+        "quote_ident(pg_catalog.pg_get_userbyid(c.relowner)), pg_catalog.pg_get_userbyid(c.relowner) = current_user, "
+        "(SELECT string_agg(format('GRANT %s ON %s TO %s%s', g.privilege_type, {0}, CASE WHEN g.grantee = 0 THEN "
+        "'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END, CASE WHEN g.is_grantable THEN ' WITH "
+        "GRANT OPTION' ELSE '' END), ';') FROM pg_catalog.aclexplode(c.relacl) g WHERE g.grantee <> c.relowner) "
+        "FROM pg_catalog.pg_class c WHERE c.oid = to_regclass({1})",
+        wh_.dialect().Literal(table), t));
+    if (!rows.ok()) return rows.error();
+    std::vector<std::string> out;
+    if (rows->size() == 0) return out;  // not there yet
+    if (rows->at(0, 0).value_or("f") == "t") {
+      return Error(fmt::format("{} has row-level security, policies or triggers, which a swap would drop: Derived "
+                               "does not replace it (remove them, or keep them on a view that reads it)",
+                               table));
+    }
+    if (auto grants = rows->at(0, 3); grants && !grants->empty()) out.push_back(*grants);
+    if (rows->at(0, 2).value_or("t") != "t") out.push_back("ALTER TABLE " + table + " OWNER TO " + *rows->at(0, 1));
+    return out;
+  }
+
   // The views reading `table` (quoted schema.name), readers of readers included, in
   // the order they can be made (each after what it reads). Their text is read with an
   // empty search path, so every name in it is qualified.
@@ -246,15 +297,17 @@ class PostgresTableWriter final : public SqlTableWriter {
     auto rows = wh_.Query(fmt::format(
         "WITH RECURSIVE reader(oid, depth) AS ("
         " SELECT r.ev_class, 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
-        "  WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refobjid = to_regclass({0})"
+        "  WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+        "  AND d.refobjid = to_regclass({0})"
         "  AND r.ev_class <> d.refobjid"
         " UNION"
         " SELECT r.ev_class, reader.depth + 1 FROM reader JOIN pg_catalog.pg_depend d ON d.refobjid = reader.oid"
         "  JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
-        "  WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND r.ev_class <> reader.oid AND reader.depth < 64)"
+        "  WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+        "  AND r.ev_class <> reader.oid AND reader.depth < 64)"
         "SELECT format('%I.%I', n.nspname, c.relname), c.relkind = 'm', c.oid,"
         " coalesce(array_to_string(c.reloptions, ', '), ''), quote_ident(pg_catalog.pg_get_userbyid(c.relowner)),"
-        " (SELECT max(depth) FROM reader x WHERE x.oid = c.oid) AS depth "
+        " (SELECT max(depth) FROM reader x WHERE x.oid = c.oid) AS depth, c.relispopulated "
         "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.oid IN (SELECT oid FROM reader) ORDER BY depth, 1",
         t));
@@ -270,6 +323,7 @@ class PostgresTableWriter final : public SqlTableWriter {
       v.materialized = r[1].value_or("f") == "t";
       v.options = r[3].value_or("");
       v.owner = r[4].value_or("");
+      v.populated = r[6].value_or("t") == "t";
       const std::string oid = r[2].value_or("0");
       auto def = wh_.Query("SELECT pg_catalog.pg_get_viewdef(" + oid + "::oid)");
       if (!def.ok()) return def.error();

@@ -342,7 +342,7 @@ TEST_F(PostgresEngine, APasswordInTheProjectIsRefusedAndAMissingVariableIsNamed)
 TEST_F(PostgresEngine, APasswordHiddenInTheConnectionStringIsRefusedToo) {
   for (const std::string dsn : {"host=127.0.0.1\\npassword=hunter2", "postgresql://127.0.0.1/shop?pass%77ord=hunter2",
                                 "host=127.0.0.1 password=${SHOP_PG_PORT}hunter2",
-                                "postgresql://u:hunter2@127.0.0.1/shop"}) {
+                                "postgresql://u:hunter2@127.0.0.1/shop", "host=127.0.0.1 sslpassword=hunter2"}) {
     dir_.Write("derived.yaml", "name: shop\nwarehouse: {engine: postgres, dsn: \"" + dsn + "\"}\n");
     auto v = Derived({"validate"});
     EXPECT_NE(v.exit_code, 0) << dsn;
@@ -351,7 +351,7 @@ TEST_F(PostgresEngine, APasswordHiddenInTheConnectionStringIsRefusedToo) {
   }
   // The library's own parse is the last word, whatever the loader's reading missed.
   for (const std::string dsn : {"host=127.0.0.1\npassword=hunter2", "postgresql://h/db?pass%77ord=hunter2",
-                                "password = 'hunter2'"}) {
+                                "password = 'hunter2'", "sslpassword=hunter2"}) {
     auto options = PostgresConnectOptions(dsn);
     ASSERT_FALSE(options.ok()) << dsn;
     EXPECT_THAT(options.error().message, HasSubstr("must not hold a password")) << dsn;
@@ -616,6 +616,13 @@ TEST(PostgresWarehouseSession, ALostConnectionIsMadeAgainOutsideATransaction) {
   EXPECT_EQ(rows->at(0, 1).value_or("?"), "core");
   EXPECT_NE(pid(), first);
   EXPECT_EQ(db.Psql("SELECT count(*) FROM core.t"), "1");
+  // Cut while idle: the next transaction starts on a new connection, no failure seen.
+  std::string second = pid();
+  EXPECT_EQ(db.Psql("SELECT pg_terminate_backend(" + second + ")"), "t");
+  ASSERT_TRUE(w.Begin().ok());
+  ASSERT_TRUE(w.Execute("INSERT INTO t VALUES (4)").ok());
+  ASSERT_TRUE(w.Commit().ok());
+  EXPECT_EQ(db.Psql("SELECT count(*) FROM core.t"), "2");
 
   // A dataset chosen inside a transaction stays chosen after its rollback (which undoes
   // the SET under it).

@@ -70,7 +70,9 @@ std::optional<std::string> DsnProblem(const std::string& dsn) {
   for (size_t at = lower.find("password"); at != std::string::npos; at = lower.find("password", at + 1)) {
     size_t after = at + 8;
     while (after < lower.size() && space(lower[after])) ++after;
-    bool starts_word = at == 0 || space(lower[at - 1]) || lower[at - 1] == '?' || lower[at - 1] == '&';
+    // sslpassword (a client key's passphrase) counts too.
+    size_t word = at >= 3 && lower.compare(at - 3, 3, "ssl") == 0 ? at - 3 : at;
+    bool starts_word = word == 0 || space(lower[word - 1]) || lower[word - 1] == '?' || lower[word - 1] == '&';
     if (!starts_word || after >= lower.size() || lower[after] != '=') continue;
     size_t value = after + 1;
     while (value < lower.size() && (space(lower[value]) || lower[value] == '\'')) ++value;

@@ -550,7 +550,7 @@ void Engine::Propagate(std::map<std::string, Window> changed, const ProgressFn& 
     report->tables.push_back(*o);
     if (o->failed()) {
       failed.insert(def.qualified_name());
-    } else {
+    } else if (changes) {
       changed[def.qualified_name()] = *changes;
     }
   }
@@ -569,7 +569,16 @@ std::optional<TableOutcome> Engine::ApplyRepair(const CompiledTable& t, Window c
       o = TableOutcome{cp_->def(t).qualified_name(), "failed", repair.error().message};
       return o;
     }
-    if (!*repair) return o;  // nothing (more) to repair
+    if (!*repair) {
+      // Nothing (more) to repair. After a superseded attempt that means the other
+      // process's state already covers it: nothing was written here, nothing to pass on.
+      if (o) {
+        changes->reset();
+        o->status = "up_to_date";
+        o->detail = "another process updated it meanwhile; nothing left to repair";
+      }
+      return o;
+    }
     const Repair& r = **repair;
     *changes = r.changes;
     if (r.plan.action == Action::kWait) return std::nullopt;
@@ -754,6 +763,14 @@ derived::Status Engine::Drop(const std::string& table, const std::string& reason
   LogEntry e = Entry(name, it->second.definition_hash, "drop");
   if (!reason.empty()) e.details = {{"reason", reason}};
   auto st = InTransaction(*wh_, [&]() -> derived::Status {
+    // On a shared warehouse another process may have defined it again and written to it
+    // since its state was read here: then it is not dropped.
+    auto newer = meta_->Claim(name, it->second);
+    if (!newer.ok()) return newer.error();
+    if (newer->has_value()) {
+      return Error(fmt::format("{} was updated by another process since this one read it; nothing was dropped",
+                               name));
+    }
     if (view) {  // nothing stored: only its definition goes
       if (auto s = wh_->Execute("DROP VIEW IF EXISTS " + target); !s.ok()) return s;
     } else {

@@ -75,7 +75,7 @@ Result<ConnectOptions> ParseConnectionString(const std::string& dsn) {
   PQconninfoFree(parsed);
   const std::pair<const char*, const char*> defaults[] = {{"connect_timeout", "10"},   {"keepalives", "1"},
                                                           {"keepalives_idle", "30"},   {"keepalives_interval", "10"},
-                                                          {"keepalives_count", "3"},   {"application_name", "derived"}};
+                                                          {"keepalives_count", "3"},   {"fallback_application_name", "derived"}};
   for (const auto& [k, v] : defaults) {
     if (!out.Find(k)) out.options.emplace_back(k, v);
   }
@@ -114,8 +114,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& optio
   if (auto st = c->Execute(
           "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
           "SET standard_conforming_strings = on; SET default_transaction_isolation = 'read committed'; "
-          "SET default_transaction_read_only = off; SET statement_timeout = 0; "
-          "SET idle_in_transaction_session_timeout = 0");
+          "SET default_transaction_read_only = off; SET statement_timeout = 0; SET lock_timeout = 0; "
+          "SET idle_in_transaction_session_timeout = 0; SET idle_session_timeout = 0; SET client_encoding = 'UTF8'");
       !st.ok()) {
     return st.error();
   }

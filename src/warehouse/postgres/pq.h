@@ -40,7 +40,7 @@ struct ConnectOptions {
 // Parses a connection string ("host=127.0.0.1 dbname=x" or "postgresql://host/x") with
 // libpq's own parser, the one that will read it. Adds what a long-running client needs
 // unless the string says otherwise: connect_timeout=10, TCP keepalives (idle 30 s,
-// interval 10 s, 3 probes), application_name=derived. libpq's error names no value.
+// interval 10 s, 3 probes), fallback_application_name=derived. libpq's error names no value.
 Result<ConnectOptions> ParseConnectionString(const std::string& dsn);
 
 class Connection {

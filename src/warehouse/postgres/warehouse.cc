@@ -4,6 +4,7 @@
 #include "warehouse/postgres/warehouse.h"
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <set>
 
@@ -127,8 +128,10 @@ Result<int64_t> Changed(const Result<Rows>& rows, int64_t changed) {
 
 class PostgresStatement final : public Statement {
  public:
-  // `conn` is the session's connection slot: a reconnect replaces what it holds.
-  PostgresStatement(std::unique_ptr<pg::Connection>* conn, std::string sql) : conn_(conn), sql_(std::move(sql)) {}
+  // `conn` is the session's connection slot: a reconnect replaces what it holds;
+  // `reconnected` makes a lost one again when that is safe (the session's Reconnected).
+  PostgresStatement(std::unique_ptr<pg::Connection>* conn, std::function<Status()> reconnected, std::string sql)
+      : conn_(conn), reconnected_(std::move(reconnected)), sql_(std::move(sql)) {}
 
   Result<int64_t> Run(const std::vector<Value>& params) override {
     std::vector<std::optional<std::string>> text;
@@ -139,6 +142,7 @@ class PostgresStatement final : public Statement {
       if (const auto* n = std::get_if<int64_t>(&v)) text.emplace_back(std::to_string(*n));
       if (const auto* b = std::get_if<bool>(&v)) text.emplace_back(*b ? "true" : "false");
     }
+    if (auto st = reconnected_(); !st.ok()) return st.error();
     int64_t changed = 0;
     auto rows = crash::AtStatement(sql_, [&] { return (*conn_)->Query(sql_, text, &changed); });
     return Changed(rows, changed);
@@ -146,6 +150,7 @@ class PostgresStatement final : public Statement {
 
  private:
   std::unique_ptr<pg::Connection>* conn_;
+  std::function<Status()> reconnected_;
   std::string sql_;
 };
 
@@ -418,11 +423,16 @@ class PostgresWarehouse final : public Warehouse {
   }
   Result<std::unique_ptr<Statement>> Prepare(std::string_view sql) override {
     if (auto st = Reconnected(); !st.ok()) return st.error();
-    return std::unique_ptr<Statement>(new PostgresStatement(&conn_, std::string(sql)));
+    return std::unique_ptr<Statement>(
+        new PostgresStatement(&conn_, [this] { return Reconnected(); }, std::string(sql)));
   }
 
+  // libpq learns that an idle connection was cut only when a statement fails: a BEGIN
+  // that failed so is tried once more on a new connection (it had done nothing).
   Status Begin() override {
-    if (auto st = Execute("BEGIN"); !st.ok()) return st;
+    auto st = Execute("BEGIN");
+    if (!st.ok() && conn_->Lost()) st = Execute("BEGIN");
+    if (!st.ok()) return st;
     in_transaction_ = true;
     return Status::Ok();
   }
@@ -687,7 +697,8 @@ Result<pg::ConnectOptions> PostgresConnectOptions(const std::string& dsn) {
   if (!parsed.ok()) return Error("warehouse.dsn: " + parsed.error().message);
   for (auto& [keyword, value] : parsed->options) {
     bool whole_reference = value.size() > 3 && value.rfind("${", 0) == 0 && value.find('}') == value.size() - 1;
-    if (keyword == "password" && !whole_reference) {
+    // A client key's passphrase is as secret as a password.
+    if ((keyword == "password" || keyword == "sslpassword") && !whole_reference) {
       return Error(
           "warehouse.dsn must not hold a password (project files are shared in git): set PGPASSWORD, use ~/.pgpass "
           "or a PGSERVICE file, or write password=${NAME} to take it from the environment variable NAME");

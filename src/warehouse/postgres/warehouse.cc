@@ -154,6 +154,20 @@ class PostgresStatement final : public Statement {
   std::string sql_;
 };
 
+// The grants of the relation `c` (pg_class) to others than its owner, PUBLIC's included,
+// one row `g` each: FROM ... WHERE for GrantStatement.
+constexpr const char* kGrantsOfC =
+    "FROM pg_catalog.aclexplode(c.relacl) g WHERE g.grantee <> c.relowner";
+// One grant `g` as the statement that gives it again, on `name` (an SQL text literal
+// holding the quoted relation name).
+std::string GrantStatement(const std::string& name) {
+  return fmt::format(
+      "format('GRANT %s ON %s TO %s%s', g.privilege_type, {}, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE "
+      "quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END, CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' "
+      "ELSE '' END)",
+      name);
+}
+
 // A view (or materialized view) that reads a table, directly or through other views,
 // as the server holds it: enough to make it again exactly.
 struct DependentView {
@@ -276,11 +290,8 @@ class PostgresTableWriter final : public SqlTableWriter {
         "SELECT c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid) OR "
         "EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal), "
         "quote_ident(pg_catalog.pg_get_userbyid(c.relowner)), pg_catalog.pg_get_userbyid(c.relowner) = current_user, "
-        "(SELECT string_agg(format('GRANT %s ON %s TO %s%s', g.privilege_type, {0}, CASE WHEN g.grantee = 0 THEN "
-        "'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END, CASE WHEN g.is_grantable THEN ' WITH "
-        "GRANT OPTION' ELSE '' END), ';') FROM pg_catalog.aclexplode(c.relacl) g WHERE g.grantee <> c.relowner) "
-        "FROM pg_catalog.pg_class c WHERE c.oid = to_regclass({1})",
-        wh_.dialect().Literal(table), t));
+        "(SELECT string_agg({0}, ';') {1}) FROM pg_catalog.pg_class c WHERE c.oid = to_regclass({2})",
+        GrantStatement(t), kGrantsOfC, t));
     if (!rows.ok()) return rows.error();
     std::vector<std::string> out;
     if (rows->size() == 0) return out;  // not there yet
@@ -345,12 +356,9 @@ class PostgresTableWriter final : public SqlTableWriter {
           " FROM pg_catalog.pg_description d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.objoid AND "
           " a.attnum = d.objsubid WHERE d.objoid = {2}::oid AND d.classoid = 'pg_catalog.pg_class'::regclass "
           " AND d.objsubid > 0 "
-          "UNION ALL SELECT format('GRANT %s ON %s TO %s%s', g.privilege_type, {1}, "
-          " CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END, "
-          " CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) "
-          " FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) g "
-          " WHERE c.oid = {2}::oid AND g.grantee <> c.relowner",
-          v.materialized ? "MATERIALIZED VIEW" : "VIEW", wh_.dialect().Literal(v.name), oid));
+          "UNION ALL SELECT {3} FROM pg_catalog.pg_class c, LATERAL (SELECT g.* {4}) g WHERE c.oid = {2}::oid",
+          v.materialized ? "MATERIALIZED VIEW" : "VIEW", wh_.dialect().Literal(v.name), oid,
+          GrantStatement(wh_.dialect().Literal(v.name)), kGrantsOfC));
       if (!after.ok()) return after.error();
       for (const auto& a : after->rows) v.after.push_back(a[0].value_or(""));
       views.push_back(std::move(v));

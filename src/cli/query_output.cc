@@ -8,13 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/text_table.h"
-#include "db/sql_text.h"
+#include "sql/text.h"
 #include "util/strings.h"
 
 namespace derived::cli {
 namespace {
 
-using Kind = db::Value::Kind;
+using Kind = TypedValue::Kind;
 
 void AppendString(std::string_view s, std::string* out) {
   // Bytes that are not UTF-8 become U+FFFD rather than failing the whole result.
@@ -25,7 +25,7 @@ std::string DoubleText(double d) { return fmt::format("{}", d); }
 
 // Inside a list or struct, a string that could be mistaken for punctuation or NULL is
 // quoted, as DuckDB does.
-std::string NestedText(const db::Value& v) {
+std::string NestedText(const TypedValue& v) {
   if (v.kind != Kind::kText) return DisplayText(v);
   const std::string& s = v.text;
   bool quote = s.empty() || std::isspace(static_cast<unsigned char>(s.front())) ||
@@ -53,7 +53,7 @@ std::vector<std::string> UniqueNames(const std::vector<std::string>& columns) {
 
 }  // namespace
 
-void AppendJson(const db::Value& v, std::string* out) {
+void AppendJson(const TypedValue& v, std::string* out) {
   switch (v.kind) {
     case Kind::kNull: *out += "null"; return;
     case Kind::kBool: *out += v.boolean ? "true" : "false"; return;
@@ -86,7 +86,7 @@ void AppendJson(const db::Value& v, std::string* out) {
       for (size_t i = 0; i < n; ++i) {
         if (i) *out += ',';
         if (map) {
-          const db::Value& key = v.items[2 * i];
+          const TypedValue& key = v.items[2 * i];
           std::string key_text;
           if (key.kind != Kind::kText) AppendJson(key, &key_text);
           AppendString(key.kind == Kind::kText ? key.text : key_text, out);
@@ -102,7 +102,7 @@ void AppendJson(const db::Value& v, std::string* out) {
   }
 }
 
-std::string DisplayText(const db::Value& v) {
+std::string DisplayText(const TypedValue& v) {
   switch (v.kind) {
     case Kind::kNull: return "NULL";
     case Kind::kBool: return v.boolean ? "true" : "false";
@@ -134,8 +134,8 @@ std::string DisplayText(const db::Value& v) {
   return "";
 }
 
-derived::Status ResultPrinter::Print(size_t index, const std::string& text, db::TypedResult& result) {
-  if (result.kind() == db::ResultKind::kNothing) return derived::Status::Ok();
+derived::Status ResultPrinter::Print(size_t index, const std::string& text, TypedRows& result) {
+  if (result.kind() == ResultKind::kNothing) return derived::Status::Ok();
   bool several = statements_ > 1;
   if (format_ == QueryFormat::kJson) {
     std::vector<std::string> keys;
@@ -174,11 +174,15 @@ derived::Status ResultPrinter::Print(size_t index, const std::string& text, db::
   }
   if (printed_++ > 0) out_ << "\n";
   if (several) {
-    out_ << "-- " << index + 1 << (text.empty() ? "" : ": " + db::ShortStatement(text, 100)) << "\n";
+    out_ << "-- " << index + 1 << (text.empty() ? "" : ": " + sql::ShortStatement(text, 100)) << "\n";
   }
-  // A plan reads best as DuckDB draws it.
-  if (result.columns() == std::vector<std::string>{"explain_key", "explain_value"}) {
+  // A plan reads best as the engine draws it.
+  if (result.columns() == std::vector<std::string>{"explain_key", "explain_value"}) {  // DuckDB
     for (const auto& line : cells) out_ << line[1] << (EndsWith(line[1], "\n") ? "" : "\n");
+    return derived::Status::Ok();
+  }
+  if (result.columns() == std::vector<std::string>{"QUERY PLAN"}) {  // PostgreSQL
+    for (const auto& line : cells) out_ << line[0] << "\n";
     return derived::Status::Ok();
   }
   PrintTextTable(out_, result.columns(), cells);

@@ -5,20 +5,20 @@
 //
 // JSON lines: one object per row, column name to value. With several statements, each
 // line is {"statement": N, "row": {...}} instead (N from 1), so no column name can clash.
-// Values keep their SQL types: numbers are JSON numbers written with every digit DuckDB
-// holds (HUGEINT and DECIMAL too, never rounded through a double; a reader that parses
+// Values keep their SQL types (as far as the engine says: warehouse/postgres/script.h):
+// numbers are JSON numbers written with every digit the engine holds (HUGEINT and DECIMAL too, never rounded through a double; a reader that parses
 // numbers as doubles may round them, so cast to VARCHAR for text), NaN and infinities
 // are the strings "NaN", "Infinity" and "-Infinity"; booleans, null; dates and times are
 // ISO-8601 strings ("2024-01-03T10:00:00", with "Z" for TIMESTAMP WITH TIME ZONE);
 // lists and arrays are arrays, structs objects, maps objects keyed by the keys' text;
-// everything else (intervals, UUIDs, blobs) is DuckDB's text. Repeated column names get
+// everything else (intervals, UUIDs, blobs) is the engine's text. Repeated column names get
 // a suffix ("a", "a_1").
 #pragma once
 
 #include <iosfwd>
 #include <string>
 
-#include "db/value.h"
+#include "util/typed_rows.h"
 #include "util/status.h"
 
 namespace derived::cli {
@@ -33,7 +33,7 @@ class ResultPrinter {
 
   // Prints the result of statement `index` (0-based), whose text is `text` ("" when
   // unknown). An error when a value cannot be read; what was printed stays.
-  derived::Status Print(size_t index, const std::string& text, db::TypedResult& result);
+  derived::Status Print(size_t index, const std::string& text, TypedRows& result);
 
  private:
   QueryFormat format_;
@@ -43,10 +43,10 @@ class ResultPrinter {
 };
 
 // `v` as JSON text, appended to *out (see above).
-void AppendJson(const db::Value& v, std::string* out);
+void AppendJson(const TypedValue& v, std::string* out);
 
 // `v` for a terminal: scalars as DuckDB casts them to VARCHAR, nested values as DuckDB
 // writes them ("[1, 2]", "{'a': x}", "{k=v}").
-std::string DisplayText(const db::Value& v);
+std::string DisplayText(const TypedValue& v);
 
 }  // namespace derived::cli

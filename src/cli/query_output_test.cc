@@ -5,37 +5,37 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "db/duckdb.h"
+#include "warehouse/duckdb/warehouse.h"
 
 namespace derived::cli {
 namespace {
 
-using Kind = db::Value::Kind;
+using Kind = TypedValue::Kind;
 
-db::Value Make(Kind kind, std::string text = "") {
-  db::Value v;
+TypedValue Make(Kind kind, std::string text = "") {
+  TypedValue v;
   v.kind = kind;
   v.text = std::move(text);
   return v;
 }
 
-std::string Json(const db::Value& v) {
+std::string Json(const TypedValue& v) {
   std::string out;
   AppendJson(v, &out);
   return out;
 }
 
 TEST(QueryOutput, JsonKeepsTypesAndEveryDigit) {
-  db::Value i = Make(Kind::kInt);
+  TypedValue i = Make(Kind::kInt);
   i.integer = -9223372036854775807 - 1;
   EXPECT_EQ(Json(i), "-9223372036854775808");
-  db::Value u = Make(Kind::kUInt);
+  TypedValue u = Make(Kind::kUInt);
   u.unsigned_integer = 18446744073709551615u;
   EXPECT_EQ(Json(u), "18446744073709551615");
   EXPECT_EQ(Json(Make(Kind::kNumber, "170141183460469231731687303715884105727")),
             "170141183460469231731687303715884105727");
   EXPECT_EQ(Json(Make(Kind::kNumber, "-0.05")), "-0.05");
-  db::Value d = Make(Kind::kDouble);
+  TypedValue d = Make(Kind::kDouble);
   d.real = 0.1;
   EXPECT_EQ(Json(d), "0.1");
   d.real = 1e300;
@@ -44,7 +44,7 @@ TEST(QueryOutput, JsonKeepsTypesAndEveryDigit) {
   EXPECT_EQ(Json(d), "\"NaN\"");
   d.real = -HUGE_VAL;
   EXPECT_EQ(Json(d), "\"-Infinity\"");
-  db::Value b = Make(Kind::kBool);
+  TypedValue b = Make(Kind::kBool);
   EXPECT_EQ(Json(b), "false");
   EXPECT_EQ(Json(Make(Kind::kNull)), "null");
   EXPECT_EQ(Json(Make(Kind::kText, "a\"b\n\x01")), "\"a\\\"b\\n\\u0001\"");
@@ -52,20 +52,20 @@ TEST(QueryOutput, JsonKeepsTypesAndEveryDigit) {
 }
 
 TEST(QueryOutput, NestedValuesAsJsonAndText) {
-  db::Value list = Make(Kind::kList);
-  db::Value one = Make(Kind::kInt);
+  TypedValue list = Make(Kind::kList);
+  TypedValue one = Make(Kind::kInt);
   one.integer = 1;
   list.items = {one, Make(Kind::kNull), Make(Kind::kText, "a,b")};
   EXPECT_EQ(Json(list), "[1,null,\"a,b\"]");
   EXPECT_EQ(DisplayText(list), "[1, NULL, 'a,b']");
 
-  db::Value st = Make(Kind::kStruct);
+  TypedValue st = Make(Kind::kStruct);
   st.names = {"x", "it's"};
   st.items = {Make(Kind::kText, "plain"), list};
   EXPECT_EQ(Json(st), "{\"x\":\"plain\",\"it's\":[1,null,\"a,b\"]}");
   EXPECT_EQ(DisplayText(st), "{'x': plain, 'it\\'s': [1, NULL, 'a,b']}");
 
-  db::Value map = Make(Kind::kMap);
+  TypedValue map = Make(Kind::kMap);
   map.items = {one, Make(Kind::kText, "v"), Make(Kind::kText, "k"), Make(Kind::kNull)};
   EXPECT_EQ(Json(map), "{\"1\":\"v\",\"k\":null}");
   EXPECT_EQ(DisplayText(map), "{1=v, k=NULL}");
@@ -75,31 +75,26 @@ TEST(QueryOutput, NestedValuesAsJsonAndText) {
 class PrinterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = db::Database::Open(":memory:");
-    ASSERT_TRUE(db.ok());
-    db_ = std::move(*db);
-    auto conn = db::Connection::Open(*db_);
-    ASSERT_TRUE(conn.ok());
-    conn_ = std::move(*conn);
+    auto wh = OpenDuckDbWarehouse(":memory:", db::FileAccess::Unrestricted());
+    ASSERT_TRUE(wh.ok());
+    wh_ = std::move(*wh);
   }
 
   std::string Print(const std::string& sql, QueryFormat format) {
-    auto script = conn_->Parse(sql);
-    EXPECT_TRUE(script.ok());
+    auto opened = wh_->OpenScript(sql, ScriptAccess::kWrite, format == QueryFormat::kJson ? TimeStyle::kIso : TimeStyle::kSql);
+    EXPECT_TRUE(opened.ok() && opened->script);
+    UserScript& script = *opened->script;
     std::ostringstream out;
-    ResultPrinter printer(format, (*script)->size(), out);
-    for (size_t i = 0; i < (*script)->size(); ++i) {
-      auto stmt = (*script)->Prepare(i);
-      EXPECT_TRUE(stmt.ok()) << stmt.error().message;
-      auto result = (*stmt)->ExecuteTyped(format == QueryFormat::kJson ? db::TimeStyle::kIso : db::TimeStyle::kSql);
-      EXPECT_TRUE(result.ok());
-      EXPECT_TRUE(printer.Print(i, (*script)->text(i), **result).ok());
+    ResultPrinter printer(format, script.size(), out);
+    for (size_t i = 0; i < script.size(); ++i) {
+      auto result = script.Run(i);
+      EXPECT_TRUE(result.ok()) << result.error().message;
+      EXPECT_TRUE(printer.Print(i, script.text(i), **result).ok());
     }
     return out.str();
   }
 
-  std::unique_ptr<db::Database> db_;
-  std::unique_ptr<db::Connection> conn_;
+  std::unique_ptr<Warehouse> wh_;
 };
 
 TEST_F(PrinterTest, OneStatementPrintsAsBefore) {

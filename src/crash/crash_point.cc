@@ -8,7 +8,7 @@
 #include <map>
 #include <mutex>
 
-#include "db/sql_text.h"
+#include "sql/text.h"
 
 namespace derived::crash {
 namespace {
@@ -64,7 +64,7 @@ void Statement(std::string_view sql, bool after) {
   const Config& c = Settings();
   if (!c.enabled) return;
   if (!after) ++t_ordinal;
-  std::string verb = db::FirstWord(sql);
+  std::string verb = sql::FirstWord(sql);
   std::string name = (t_scope.empty() ? std::string("engine") : t_scope) + "." + std::to_string(t_ordinal) + "." +
                      (verb.empty() ? "statement" : verb) + (after ? ".after" : ".before");
   std::lock_guard lock(g_mu);

@@ -176,7 +176,7 @@ class Script {
 
   size_t size() const { return count_; }
   // The text of statement `index` as written, or "" when it cannot be told (see
-  // db/sql_text.h). Some text becomes several statements (PIVOT, PRAGMA import_database):
+  // sql/text.h). Some text becomes several statements (PIVOT, PRAGMA import_database):
   // each of them gets that text, and text_is_whole() is false.
   const std::string& text(size_t index) const { return texts_[index]; }
   bool text_is_whole(size_t index) const { return whole_[index]; }

@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "db/duckdb.h"
-#include "db/sql_text.h"
+#include "sql/text.h"
 #include "util/strings.h"
 
 namespace derived::db {
@@ -92,8 +92,8 @@ Result<std::unique_ptr<Script>> Connection::Parse(std::string_view sql) {
   // DuckDB found, in order; otherwise the texts stay unknown.
   std::vector<std::pair<std::string, size_t>> pieces;  // text, statements in it
   size_t total = 0;
-  for (std::string_view piece : SplitAtSemicolons(sql)) {
-    if (IsBlank(piece)) continue;
+  for (std::string_view piece : sql::SplitAtSemicolons(sql)) {
+    if (sql::IsBlank(piece)) continue;
     std::string piece_text(piece);
     duckdb_extracted_statements alone = nullptr;
     idx_t k = duckdb_extract_statements(conn_, piece_text.c_str(), &alone);

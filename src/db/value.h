@@ -13,58 +13,31 @@
 #include <vector>
 
 #include "util/status.h"
+#include "util/typed_rows.h"
 
 namespace derived::db {
 
-// How dates and times become text: as DuckDB casts them to VARCHAR
-// ("2024-01-03 10:00:00", for terminals), or ISO-8601 ("2024-01-03T10:00:00", for JSON;
-// TIMESTAMP WITH TIME ZONE gets a "Z", since sessions run in UTC).
-enum class TimeStyle { kSql, kIso };
-
-// One value of a result.
-struct Value {
-  enum class Kind {
-    kNull,
-    kBool,
-    kInt,     // TINYINT to BIGINT
-    kUInt,    // UTINYINT to UBIGINT
-    kDouble,  // FLOAT, DOUBLE
-    kNumber,  // HUGEINT, UHUGEINT, DECIMAL: exact decimal digits in `text`, never rounded
-    kText,    // VARCHAR, BLOB (escaped as DuckDB does), ENUM, UUID, dates and times, ...
-    kList,    // LIST and ARRAY: `items`
-    kStruct,  // `names` and `items`, in field order
-    kMap,     // `items` holds key, value, key, value, ...
-  };
-  Kind kind = Kind::kNull;
-  bool boolean = false;
-  int64_t integer = 0;
-  uint64_t unsigned_integer = 0;
-  double real = 0;
-  std::string text;
-  std::vector<Value> items;
-  std::vector<std::string> names;
-};
-
-// What a statement returned.
-enum class ResultKind { kRows, kChangedRows, kNothing };
+using ::derived::ResultKind;
+using ::derived::TimeStyle;
+using Value = ::derived::TypedValue;
 
 // A result read one chunk at a time, so printing a large result needs little memory.
 // Owns the DuckDB result. Not thread-safe.
-class TypedResult {
+class TypedResult final : public TypedRows {
  public:
   // Takes ownership of `result` (a successful one) and zeroes the caller's copy.
   static Result<std::unique_ptr<TypedResult>> Adopt(duckdb_result* result, TimeStyle style);
-  ~TypedResult();
+  ~TypedResult() override;
   TypedResult(const TypedResult&) = delete;
   TypedResult& operator=(const TypedResult&) = delete;
 
-  const std::vector<std::string>& columns() const { return columns_; }
-  const std::vector<std::string>& types() const { return types_; }  // DuckDB's type names
-  ResultKind kind() const { return kind_; }
+  const std::vector<std::string>& columns() const override { return columns_; }
+  const std::vector<std::string>& types() const override { return types_; }  // DuckDB's type names
+  ResultKind kind() const override { return kind_; }
 
   // The next rows (up to one chunk); empty once all were read. An error for a type
   // this reader cannot decode, naming the column.
-  Result<std::vector<std::vector<Value>>> Next();
+  Result<std::vector<std::vector<Value>>> Next() override;
 
   struct Type;  // how to decode a column (value.cc)
 

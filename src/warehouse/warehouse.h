@@ -16,13 +16,10 @@
 #include "time/timestamp.h"
 #include "util/rows.h"
 #include "util/status.h"
+#include "util/typed_rows.h"
 #include "warehouse/writer.h"
 
 namespace derived {
-
-namespace db {  // the DuckDB engine's own types (warehouse/duckdb/)
-class Connection;
-}  // namespace db
 
 class TypeChecker;  // check/typecheck.h
 
@@ -96,6 +93,35 @@ class Statement {
   virtual ~Statement() = default;
   // Returns the rows an INSERT, UPDATE or DELETE changed (0 for other statements).
   virtual Result<int64_t> Run(const std::vector<Value>& params) = 0;
+};
+
+// `derived query`: a user's SQL script, split into statements and checked by the engine
+// that runs it, from its own parser. Belongs to the session that opened it, which runs
+// nothing else while it lives. Not thread-safe.
+class UserScript {
+ public:
+  virtual ~UserScript() = default;
+  virtual size_t size() const = 0;
+  // Statement `i` as written ("" when the engine cannot tell where it is written).
+  virtual const std::string& text(size_t i) const = 0;
+  // Runs statement `i`. Statements run in order; each is bound against the catalog as the
+  // earlier ones left it. Its result must be read (or dropped) before the next one runs.
+  virtual Result<std::unique_ptr<TypedRows>> Run(size_t i) = 0;
+};
+
+enum class ScriptAccess {
+  // Only reads: every statement is checked, before any runs, to be a query (or EXPLAIN,
+  // or another statement the engine answers with rows without changing anything), in a
+  // read-only transaction that is rolled back when the script is destroyed.
+  kRead,
+  // May change anything, inside the caller's transaction: statements that would end it
+  // (BEGIN, COMMIT, ROLLBACK) or install or load extensions are refused.
+  kWrite,
+};
+
+struct OpenedScript {
+  std::unique_ptr<UserScript> script;  // null when refused
+  std::optional<std::string> refusal;  // why the script may not run as asked; nothing ran
 };
 
 // What an engine can do, where the engine-neutral code must know.
@@ -183,9 +209,9 @@ class Warehouse {
   // File sources, or nullptr for an engine that reads no files (validate refuses them).
   virtual FileSources* file_sources() { return nullptr; }
 
-  // The DuckDB connection under this session (nullptr for another engine): `derived
-  // query` runs a user's SQL as DuckDB itself splits and types it. Non-owning.
-  virtual db::Connection* duckdb_connection() { return nullptr; }
+  // A user's script for `derived query` (UserScript above). An error when it cannot be
+  // parsed, or (kRead) when a statement does not bind.
+  virtual Result<OpenedScript> OpenScript(std::string_view sql, ScriptAccess access, TimeStyle style) = 0;
 };
 
 // Opens the warehouse a project configures (its path relative to the project root),

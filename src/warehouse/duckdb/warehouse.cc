@@ -8,10 +8,11 @@
 #include "check/file_access.h"
 #include "check/typecheck.h"
 #include "crash/crash_point.h"
-#include "db/sql_text.h"
+#include "sql/text.h"
 #include "sql/parser.h"
 #include "util/strings.h"
 #include "warehouse/duckdb/file_sources.h"
+#include "warehouse/duckdb/script.h"
 #include "warehouse/duckdb/warehouse.h"
 #include "warehouse/sql_writer.h"
 
@@ -73,7 +74,7 @@ int64_t ChangedRows(const db::Rows& rows) {
 class DuckDbStatement final : public Statement {
  public:
   DuckDbStatement(std::unique_ptr<db::PreparedStatement> stmt, std::string_view sql)
-      : stmt_(std::move(stmt)), verb_(db::FirstWord(sql)) {}
+      : stmt_(std::move(stmt)), verb_(sql::FirstWord(sql)) {}
 
   Result<int64_t> Run(const std::vector<Value>& params) override {
     for (size_t i = 0; i < params.size(); ++i) {
@@ -108,7 +109,9 @@ class DuckDbWarehouse final : public Warehouse {
   void Interrupt() override { duckdb_interrupt(conn_->handle()); }
   void InterruptAll() override { db_->InterruptAll(); }
   std::optional<std::string> Failure() const override { return db_->Failure(); }
-  db::Connection* duckdb_connection() override { return conn_.get(); }
+  Result<OpenedScript> OpenScript(std::string_view sql, ScriptAccess access, TimeStyle style) override {
+    return OpenDuckDbScript(*conn_, sql, access, style);
+  }
   TableWriter& writer() override { return writer_; }
   FileSources* file_sources() override { return &file_sources_; }
 

@@ -202,6 +202,109 @@ Result<std::string> Connection::TypeName(uint32_t oid, int modifier) {
   return name;
 }
 
+Result<std::unique_ptr<RowStream>> Connection::Stream(std::string_view sql) {
+  // Described first, while the connection is free to look up the columns' type names.
+  ResultHandle prepared(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr));
+  if (!prepared) return Error(ErrorText());
+  if (!Succeeded(prepared.get())) return ErrorOf(prepared.get());
+  ResultHandle d(PQdescribePrepared(conn_, ""));
+  if (!d) return Error(ErrorText());
+  if (!Succeeded(d.get())) return ErrorOf(d.get());
+  std::unique_ptr<RowStream> stream(new RowStream(this));
+  const size_t cached = type_names_.size();
+  for (int c = 0; c < PQnfields(d.get()); ++c) {
+    auto type = TypeName(PQftype(d.get(), c), PQfmod(d.get(), c));
+    if (!type.ok()) return type.error();
+    stream->columns_.push_back({PQfname(d.get(), c), *type});
+  }
+  if (type_names_.size() != cached) {
+    // Looking a type name up replaced the unnamed statement: prepared again.
+    ResultHandle again(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr));
+    if (!again) return Error(ErrorText());
+    if (!Succeeded(again.get())) return ErrorOf(again.get());
+  }
+  if (!PQsendQueryPrepared(conn_, "", 0, nullptr, nullptr, nullptr, /*resultFormat=*/0)) return Error(ErrorText());
+  if (!stream->columns_.empty()) {
+    (void)PQsetSingleRowMode(conn_);
+    return stream;
+  }
+  if (auto st = stream->Drain(); !st.ok()) return st.error();  // a command: run to its end
+  return stream;
+}
+
+Result<std::vector<std::vector<std::optional<std::string>>>> RowStream::Next(size_t max) {
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  while (!done_ && rows.size() < max) {
+    ResultHandle r(PQgetResult(conn_->conn_));
+    if (!r) {
+      done_ = true;
+      break;
+    }
+    ExecStatusType s = PQresultStatus(r.get());
+    if (s != PGRES_SINGLE_TUPLE) {
+      // The end (TUPLES_OK, no rows) or a failure: whatever follows is read and dropped.
+      Status st = Succeeded(r.get()) ? Status::Ok() : Status(ErrorOf(r.get()));
+      r.reset();
+      Status rest = Drain();
+      if (!st.ok()) return st.error();
+      if (!rest.ok()) return rest.error();
+      break;
+    }
+    std::vector<std::optional<std::string>> row;
+    int n = PQnfields(r.get());
+    row.reserve(static_cast<size_t>(n));
+    for (int c = 0; c < n; ++c) {
+      if (PQgetisnull(r.get(), 0, c)) {
+        row.emplace_back(std::nullopt);
+      } else {
+        row.emplace_back(std::string(PQgetvalue(r.get(), 0, c), static_cast<size_t>(PQgetlength(r.get(), 0, c))));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Status RowStream::Drain() {
+  Status first;
+  auto keep = [&](Status st) {
+    if (first.ok() && !st.ok()) first = std::move(st);
+  };
+  pg_conn* c = conn_->conn_;
+  while (true) {
+    ResultHandle r(PQgetResult(c));
+    if (!r) break;
+    switch (PQresultStatus(r.get())) {
+      case PGRES_COPY_IN:
+        (void)PQputCopyEnd(c, "derived query sends no COPY data");
+        keep(Error("COPY ... FROM STDIN has no data to read here: copy from a file the server reads, or INSERT"));
+        break;
+      case PGRES_COPY_OUT: {
+        char* buffer = nullptr;
+        while (PQgetCopyData(c, &buffer, /*async=*/0) > 0) PQfreemem(buffer);
+        keep(Error("COPY ... TO STDOUT is not shown here: use SELECT (or COPY to a file the server writes)"));
+        break;
+      }
+      case PGRES_SINGLE_TUPLE:
+        break;
+      default:
+        if (!Succeeded(r.get())) {
+          keep(ErrorOf(r.get()));
+        } else if (const char* n = PQcmdTuples(r.get()); n && *n) {
+          changed_ = std::stoll(n);
+        }
+    }
+  }
+  done_ = true;
+  return first;
+}
+
+RowStream::~RowStream() {
+  if (done_) return;
+  conn_->Cancel();  // the rows left are not wanted
+  (void)Drain();
+}
+
 void Connection::Cancel() {
   std::lock_guard<std::mutex> lock(cancel_mu_);
   if (!cancel_) return;

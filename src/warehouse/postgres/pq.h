@@ -43,6 +43,37 @@ struct ConnectOptions {
 // interval 10 s, 3 probes), fallback_application_name=derived. libpq's error names no value.
 Result<ConnectOptions> ParseConnectionString(const std::string& dsn);
 
+class Connection;
+
+// A statement's result read as it arrives, a chunk of rows at a time (libpq's single-row
+// mode), so a large result never sits whole in memory. The connection runs nothing else
+// until the stream is read to its end or destroyed (which cancels what is left).
+class RowStream {
+ public:
+  ~RowStream();
+  RowStream(const RowStream&) = delete;
+  RowStream& operator=(const RowStream&) = delete;
+
+  // Empty for a statement that returns no rows (a command: it has run to its end).
+  const std::vector<Column>& columns() const { return columns_; }
+  // For a command that reports a count of rows (INSERT, UPDATE, DELETE, MERGE, COPY, ...):
+  // that count.
+  std::optional<int64_t> changed() const { return changed_; }
+  // Up to `max` more rows; empty at the end. An error when the statement failed (the
+  // rows read before stay read).
+  Result<std::vector<std::vector<std::optional<std::string>>>> Next(size_t max);
+
+ private:
+  friend class Connection;
+  explicit RowStream(Connection* conn) : conn_(conn) {}
+  // Reads results until libpq has none left; the first error is returned.
+  Status Drain();
+  Connection* conn_;  // not owned
+  std::vector<Column> columns_;
+  std::optional<int64_t> changed_;
+  bool done_ = false;
+};
+
 class Connection {
  public:
   // Connects with parsed options (or a connection string, parsed first). Every session
@@ -65,6 +96,10 @@ class Connection {
   // The columns a statement would return, from the server's own analysis of it (it is
   // prepared, described and deallocated, never run).
   Result<std::vector<Column>> Describe(std::string_view sql);
+  // Runs one statement (of any kind; a script of several is refused by the server) and
+  // returns its result as a stream. COPY ... FROM STDIN and TO STDOUT fail: there is no
+  // client data to send and nowhere to write it.
+  Result<std::unique_ptr<RowStream>> Stream(std::string_view sql);
 
   // Cancels the statement running on this connection, from any thread; a no-op when
   // nothing runs. The statement fails with "canceling statement due to user request".
@@ -77,6 +112,7 @@ class Connection {
   int BackendPid() const;
 
  private:
+  friend class RowStream;
   explicit Connection(pg_conn* conn);
   std::string ErrorText() const;
   Result<std::string> TypeName(uint32_t oid, int modifier);

@@ -15,6 +15,7 @@
 #include "sql/parser.h"
 #include "util/strings.h"
 #include "warehouse/postgres/pq.h"
+#include "warehouse/postgres/script.h"
 #include "warehouse/postgres/typecheck.h"
 #include "warehouse/sql_writer.h"
 
@@ -515,6 +516,24 @@ class PostgresWarehouse final : public Warehouse {
     auto parser = Parser();
     if (!parser.ok()) return parser.error();
     return (*parser)->CheckSelect(sql);
+  }
+
+  Result<OpenedScript> OpenScript(std::string_view sql, ScriptAccess access, TimeStyle style) override {
+    if (auto st = Reconnected(); !st.ok()) return st.error();
+    PostgresScriptSession session;
+    session.conn = conn_.get();
+    session.check_select = [this](std::string_view query) -> Status {
+      auto checked = CheckQuery(query);
+      if (!checked.ok()) return checked.error();
+      return Status::Ok();
+    };
+    session.begin_read_only = [this]() -> Status {
+      if (auto st = conn_->Execute("BEGIN TRANSACTION READ ONLY"); !st.ok()) return st;
+      in_transaction_ = true;
+      return Status::Ok();
+    };
+    session.rollback = [this] { (void)Rollback(); };
+    return OpenPostgresScript(session, sql, access, style);
   }
 
   Result<Rows> QueryEmbedded(const sql::CheckedSelect& query, const sql::Embedding& embedding) override {

@@ -1,7 +1,7 @@
 // The read-only check of `derived query`, against an in-memory DuckDB with one table.
 // Every refused script is also checked to have had no effect: the table and its rows are
 // still there and no file was written.
-#include "cli/read_only.h"
+#include "warehouse/duckdb/read_only.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 
 #include "testing.h"
 
-namespace derived::cli {
+namespace derived {
 namespace {
 
 using ::testing::HasSubstr;
@@ -152,4 +152,4 @@ TEST_F(ReadOnlyTest, TheReadOnlyTransactionRefusesWhatTheChecksAllow) {
 }
 
 }  // namespace
-}  // namespace derived::cli
+}  // namespace derived

@@ -1,8 +1,8 @@
-#include "db/sql_text.h"
+#include "sql/text.h"
 
 #include <gtest/gtest.h>
 
-namespace derived::db {
+namespace derived::sql {
 namespace {
 
 std::vector<std::string> Pieces(std::string_view sql) {
@@ -61,4 +61,4 @@ TEST(SqlText, ShortStatementIsOneLine) {
 }
 
 }  // namespace
-}  // namespace derived::db
+}  // namespace derived::sql

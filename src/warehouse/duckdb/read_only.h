@@ -1,4 +1,4 @@
-// What `derived query` runs without --write: statements that only read. The decision is
+// What `derived query` runs on DuckDB without --write: statements that only read. The decision is
 // made for the whole script before any statement runs, from what DuckDB's parser and
 // binder say each statement is; a statement is allowed only when it is one of:
 //   SELECT (also WITH, FROM-first, VALUES, TABLE, PIVOT with IN, UNPIVOT);
@@ -22,7 +22,7 @@
 #include "db/duckdb.h"
 #include "util/status.h"
 
-namespace derived::cli {
+namespace derived {
 
 struct ReadOnlyStatements {
   std::vector<std::unique_ptr<db::PreparedStatement>> prepared;  // every statement, unless refused
@@ -35,4 +35,4 @@ struct ReadOnlyStatements {
 // when a statement does not bind (an unknown table, say).
 Result<ReadOnlyStatements> PrepareReadOnly(db::Connection& conn, db::Script& script);
 
-}  // namespace derived::cli
+}  // namespace derived

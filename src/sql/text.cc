@@ -1,8 +1,8 @@
-#include "db/sql_text.h"
+#include "sql/text.h"
 
 #include <cctype>
 
-namespace derived::db {
+namespace derived::sql {
 namespace {
 
 bool WordChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80); }
@@ -182,4 +182,4 @@ std::string ShortStatement(std::string_view statement, size_t max) {
   return out;
 }
 
-}  // namespace derived::db
+}  // namespace derived::sql

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace derived::db {
+namespace derived::sql {
 
 // The pieces of `sql` between top-level semicolons, in order, including pieces that are
 // empty or only comments (DuckDB skips those).
@@ -32,4 +32,4 @@ std::string_view ExplainedStatement(std::string_view statement);
 // One line for messages: whitespace and comments collapsed, at most `max` characters.
 std::string ShortStatement(std::string_view statement, size_t max = 60);
 
-}  // namespace derived::db
+}  // namespace derived::sql

@@ -1,15 +1,15 @@
-#include "cli/read_only.h"
+#include "warehouse/duckdb/read_only.h"
 
 #include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "db/sql_text.h"
+#include "sql/text.h"
 #include "sql/embed.h"
 #include "util/strings.h"
 
-namespace derived::cli {
+namespace derived {
 namespace {
 
 // First words of statements DuckDB parses as a query.
@@ -33,12 +33,12 @@ std::string KindOf(db::StatementType type, const std::string& word) {
   return fmt::format("{} {} statement", vowel ? "an" : "a", name);
 }
 
-struct Statement {
+struct Piece {
   size_t index = 0, count = 0;
   std::string text;
   // "statement 2 (`DROP TABLE x`)", or "`DROP TABLE x`" alone.
   std::string Name() const {
-    std::string shown = text.empty() ? "" : "`" + db::ShortStatement(text) + "`";
+    std::string shown = text.empty() ? "" : "`" + sql::ShortStatement(text) + "`";
     if (count == 1 && !shown.empty()) return shown;
     return fmt::format("statement {}{}", index + 1, shown.empty() ? "" : " (" + shown + ")");
   }
@@ -48,7 +48,7 @@ struct Statement {
 using Verdict = Result<std::optional<std::string>>;
 const Verdict kAllowed = std::optional<std::string>();
 
-Verdict Refuse(const Statement& s, const std::string& why) {
+Verdict Refuse(const Piece& s, const std::string& why) {
   return std::optional<std::string>(
       fmt::format("{} {}; nothing ran. Without --write, `derived query` only reads; --write runs the SQL in one "
                   "transaction and logs it in _derived.log",
@@ -74,10 +74,10 @@ void FindRefused(const nlohmann::json& node, std::string* found) {
 
 // A query (by its first word) must bind as a SELECT and call no refused function. `text`
 // may hold more statements than this one (PIVOT): its functions are checked all together.
-Verdict CheckQuery(db::Connection& conn, const Statement& s, db::PreparedStatement& prepared, std::string_view text) {
+Verdict CheckQuery(db::Connection& conn, const Piece& s, db::PreparedStatement& prepared, std::string_view text) {
   if (prepared.type() != db::StatementType::kSelect) {
-    std::string why = "is " + KindOf(prepared.type(), db::FirstWord(text));
-    if (prepared.type() == db::StatementType::kCreate && db::FirstWord(text).starts_with("pivot")) {
+    std::string why = "is " + KindOf(prepared.type(), sql::FirstWord(text));
+    if (prepared.type() == db::StatementType::kCreate && sql::FirstWord(text).starts_with("pivot")) {
       why += " (a PIVOT without IN (...) creates an enum type first; list the values to pivot on)";
     }
     return Refuse(s, why + ", which does more than read");
@@ -94,9 +94,9 @@ Verdict CheckQuery(db::Connection& conn, const Statement& s, db::PreparedStateme
 
 // EXPLAIN [ANALYZE] of a query: ANALYZE runs the statement, so what it explains must
 // pass the same checks.
-Verdict CheckExplained(db::Connection& conn, const Statement& s) {
-  std::string_view explained = db::ExplainedStatement(s.text);
-  std::string word = db::FirstWord(explained);
+Verdict CheckExplained(db::Connection& conn, const Piece& s) {
+  std::string_view explained = sql::ExplainedStatement(s.text);
+  std::string word = sql::FirstWord(explained);
   if (!kQueryWords.count(word)) {
     return Refuse(s, fmt::format("explains {}, which does more than read",
                                  KindOf(db::StatementType::kInvalid, word)));
@@ -110,8 +110,8 @@ Verdict CheckExplained(db::Connection& conn, const Statement& s) {
   return CheckQuery(conn, s, **prepared, explained);
 }
 
-// Statement `s`, already bound, by what its first word promised.
-Verdict CheckBound(db::Connection& conn, const Statement& s, const std::string& word, db::PreparedStatement& p) {
+// Piece `s`, already bound, by what its first word promised.
+Verdict CheckBound(db::Connection& conn, const Piece& s, const std::string& word, db::PreparedStatement& p) {
   if (word == "explain") {
     return p.type() == db::StatementType::kExplain ? kAllowed : Refuse(s, "is not an EXPLAIN of a query");
   }
@@ -134,7 +134,7 @@ Result<ReadOnlyStatements> PrepareReadOnly(db::Connection& conn, db::Script& scr
     return std::move(out);
   };
   for (size_t i = 0; i < script.size(); ++i) {
-    Statement s{i, script.size(), script.text(i)};
+    Piece s{i, script.size(), script.text(i)};
     if (s.text.empty()) {
       return refused(
           "cannot tell this SQL's statements apart in its text, so cannot check that each one only reads; nothing "
@@ -142,7 +142,7 @@ Result<ReadOnlyStatements> PrepareReadOnly(db::Connection& conn, db::Script& scr
     }
     // Screened by the first word before binding: binding is not free of effects for
     // every statement (EXPORT creates its directory).
-    std::string word = db::FirstWord(s.text);
+    std::string word = sql::FirstWord(s.text);
     if (!kQueryWords.count(word) && word != "explain" && word != "pragma") {
       return refused(*Refuse(s, fmt::format("is {}, which does more than read",
                                             KindOf(db::StatementType::kInvalid, word))));
@@ -163,4 +163,4 @@ Result<ReadOnlyStatements> PrepareReadOnly(db::Connection& conn, db::Script& scr
   return out;
 }
 
-}  // namespace derived::cli
+}  // namespace derived

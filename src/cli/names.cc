@@ -9,7 +9,7 @@
 
 #include "compile/compiler.h"
 #include "config/loader.h"
-#include "engine/metadata.h"
+#include "metadata/store.h"
 #include "service/service.h"
 #include "util/strings.h"
 #include "warehouse/warehouse.h"
@@ -155,32 +155,21 @@ Result<NameCatalog> LoadNames(const CommonOptions& opts, NameScope scope) {
     auto project = LoadProject(opts.project, &diags, load);
     if (!project.ok()) return project.error();
     c = ProjectNames(*project);
-    std::filesystem::path path(project->warehouse.path);
-    if (path.is_relative()) path = std::filesystem::path(project->root) / path;
-    std::error_code ec;
-    if (from_warehouse && std::filesystem::exists(path, ec)) {  // none yet: no names from it
+    if (from_warehouse && WarehouseExists(*project)) {  // none yet: no names from it
       auto opened = OpenWarehouse(*project);
       if (!opened.ok()) return opened.error();
       wh = std::move(*opened);
     }
   }
   if (!wh) return c;
-  auto read = [&](const char* table, const char* sql, std::vector<std::string>* into) -> derived::Status {
-    auto cols = wh->Columns(kMetaSchema, table);
-    if (!cols.ok()) return cols.error();
-    if (!cols->has_value()) return derived::Status::Ok();
-    auto rows = wh->Query(sql);
-    if (!rows.ok()) return rows.error();
-    for (const auto& r : rows->rows) {
-      if (r[0]) into->push_back(*r[0]);
-    }
-    return derived::Status::Ok();
-  };
-  if (auto st = read("state", "SELECT table_name FROM _derived.state", &c.built); !st.ok()) return st.error();
+  MetadataStore meta(wh.get(), Provenance{});
+  auto built = meta.TableNames(MetadataStore::NameSource::kState);
+  if (!built.ok()) return built.error();
+  c.built = std::move(*built);
   if (scope == NameScope::kLogged) {
-    if (auto st = read("log", "SELECT DISTINCT table_name FROM _derived.log", &c.logged); !st.ok()) {
-      return st.error();
-    }
+    auto logged = meta.TableNames(MetadataStore::NameSource::kLog);
+    if (!logged.ok()) return logged.error();
+    c.logged = std::move(*logged);
   }
   return c;
 }

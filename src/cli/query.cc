@@ -9,7 +9,7 @@
 #include "cli/query_output.h"
 #include "config/loader.h"
 #include "engine/builder.h"
-#include "engine/metadata.h"
+#include "metadata/store.h"
 #include "service/service.h"
 #include "sql/text.h"
 #include "time/clock.h"

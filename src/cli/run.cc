@@ -12,7 +12,7 @@
 #include "cli/text_table.h"
 #include "config/loader.h"
 #include "engine/engine.h"
-#include "engine/lineage.h"
+#include "metadata/run_lineage.h"
 #include "service/service.h"
 #include "time/clock.h"
 #include "util/strings.h"

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "check/warehouse_sources.h"
+#include "warehouse/source_check.h"
 #include "cli/compile_project.h"
 #include "dag/selector.h"
 #include "time/clock.h"

@@ -8,6 +8,7 @@
 
 #include "compile/stages.h"
 #include "config/loader.h"
+#include "db/duckdb.h"
 #include "sql/parser.h"
 #include "template/template.h"
 #include "util/parallel.h"

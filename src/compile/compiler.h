@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "check/cache.h"
+#include "compile/cache.h"
 #include "compile/placement.h"
 #include "compile/rendered_sql.h"
 #include "config/model.h"
 #include "dag/graph.h"
-#include "sql/lineage.h"
+#include "sql/column_lineage.h"
 #include "template/template.h"
 #include "time/schedule.h"
 #include "util/diagnostics.h"

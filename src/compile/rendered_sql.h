@@ -8,7 +8,7 @@
 //
 //   auto r = cp.RenderMapped(table, window, initial);
 //   auto q = wh.CheckQuery(r->sql());  // exactly one SELECT; q->text() is StripStatement(r->sql())
-//   auto e = sql::Embedding::Subquery("SELECT * FROM ", "q", "", "INSERT INTO t ", db::StatementType::kInsert);
+//   auto e = sql::Embedding::Subquery("SELECT * FROM ", "q", "", "INSERT INTO t ", sql::StatementType::kInsert);
 //   ... wh.QueryEmbedded(*q, e) fails with `message` ...
 //   if (auto o = r->LocateEngineError(message, e.QueryLine(), RenderedSql::Embedding::kStripped))
 //     error = Error(WithoutEngineExcerpt(message) + o->Note(), o->where);

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "check/cache.h"
+#include "compile/cache.h"
 #include "compile/compiler.h"
 #include "sql/parser.h"
 #include "sql/references.h"

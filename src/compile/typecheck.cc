@@ -4,8 +4,7 @@
 
 #include <regex>
 
-#include "check/file_access.h"
-#include "check/typecheck.h"
+#include "compile/typecheck.h"
 #include "warehouse/warehouse.h"
 #include "compile/stages.h"
 #include "util/hash.h"

@@ -20,6 +20,7 @@
 #include "db/lockdown.h"
 #include "db/value.h"
 #include "util/rows.h"
+#include "sql/statement_type.h"
 #include "util/status.h"
 #include "util/strings.h"
 
@@ -94,15 +95,8 @@ class Database {
 class PreparedStatement;
 class Script;
 
-// What a statement does, as DuckDB classifies it once bound (DuckDB's
-// duckdb_statement_type; MERGE INTO and a few others have no name there: kInvalid).
-enum class StatementType {
-  kInvalid, kSelect, kInsert, kUpdate, kExplain, kDelete, kPrepare, kCreate, kExecute, kAlter, kTransaction,
-  kCopy, kAnalyze, kVariableSet, kCreateFunc, kDrop, kExport, kPragma, kVacuum, kCall, kSet, kLoad, kRelation,
-  kExtension, kLogicalPlan, kAttach, kDetach, kMulti,
-};
-// "SELECT", "INSERT", ... ("statement" for kInvalid).
-std::string_view StatementTypeName(StatementType type);
+using ::derived::sql::StatementType;
+using ::derived::sql::StatementTypeName;
 
 // One connection: not thread-safe; give each thread its own.
 class Connection {

@@ -42,14 +42,6 @@ StatementType PreparedStatement::type() const {
   }
 }
 
-std::string_view StatementTypeName(StatementType type) {
-  static constexpr std::string_view kNames[] = {
-      "statement", "SELECT", "INSERT",  "UPDATE",   "EXPLAIN",   "DELETE", "PREPARE", "CREATE",  "EXECUTE",
-      "ALTER",     "transaction", "COPY", "ANALYZE", "SET VARIABLE", "CREATE FUNCTION", "DROP", "EXPORT",
-      "PRAGMA",    "VACUUM", "CALL",    "SET",      "LOAD",      "relation", "extension", "logical plan",
-      "ATTACH",    "DETACH", "multi-statement"};
-  return kNames[static_cast<size_t>(type)];
-}
 
 Result<std::unique_ptr<Script>> Connection::Extract(std::string_view sql) {
   if (auto usable = db_->Usable(); !usable.ok()) return usable.error();

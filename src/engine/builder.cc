@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "check/typecheck.h"
+#include "compile/typecheck.h"
 #include "crash/crash_point.h"
 #include "engine/audit.h"
 #include "util/hash.h"

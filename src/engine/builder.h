@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "compile/compiler.h"
-#include "engine/metadata.h"
+#include "metadata/store.h"
 #include "engine/plan.h"
 #include "warehouse/warehouse.h"
 

@@ -15,7 +15,7 @@
 
 #include "compile/compiler.h"
 #include "engine/builder.h"
-#include "engine/metadata.h"
+#include "metadata/store.h"
 #include "engine/plan.h"
 #include "warehouse/warehouse.h"
 

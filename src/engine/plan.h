@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "config/model.h"
-#include "engine/metadata.h"
+#include "metadata/store.h"
 
 namespace derived {
 

@@ -13,7 +13,7 @@ Embedding Embedding::Describe() {
 }
 
 Embedding Embedding::Subquery(std::string before, std::string alias, std::string after, std::string head,
-                              db::StatementType type) {
+                              StatementType type) {
   Embedding e;
   e.kind_ = Kind::kSubquery;
   e.before_ = std::move(before);

@@ -22,7 +22,8 @@
 #include <string>
 #include <string_view>
 
-#include "db/duckdb.h"
+#include "sql/statement_type.h"
+#include "util/status.h"
 
 namespace derived::sql {
 
@@ -70,11 +71,11 @@ class Embedding {
   // ("INSERT INTO t (a, b) ", "CREATE TABLE t AS ", or nothing), and `type` is what the
   // whole must be. All of it Derived's own SQL, never a user's text.
   static Embedding Subquery(std::string before, std::string alias, std::string after, std::string head = "",
-                            db::StatementType type = db::StatementType::kSelect);
+                            StatementType type = StatementType::kSelect);
 
   Kind kind() const { return kind_; }
   const std::string& alias() const { return alias_; }
-  db::StatementType type() const { return type_; }
+  StatementType type() const { return type_; }
   // The SELECT that holds the query (the statement without `head`).
   std::string Select(std::string_view query) const;
   // The whole statement.
@@ -87,7 +88,7 @@ class Embedding {
   Embedding() = default;
   Kind kind_ = Kind::kAlone;
   std::string head_, before_, alias_, after_;
-  db::StatementType type_ = db::StatementType::kSelect;
+  StatementType type_ = StatementType::kSelect;
 };
 
 }  // namespace derived::sql

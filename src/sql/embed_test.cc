@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "db/duckdb.h"
 #include "sql/parser.h"
 
 namespace derived::sql {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "db/duckdb.h"
 #include "sql/tree.h"
 #include "util/strings.h"
 

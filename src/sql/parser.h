@@ -7,15 +7,19 @@
 #include <string_view>
 #include <vector>
 
-#include "db/duckdb.h"
 #include "sql/embed.h"
-#include "sql/lineage.h"
+#include "sql/column_lineage.h"
 #include "sql/references.h"
 #include "util/status.h"
 
 namespace simdjson::dom {
 class parser;
 }
+
+namespace derived::db {  // db/duckdb.h
+class Connection;
+class PreparedStatement;
+}  // namespace derived::db
 
 namespace derived::sql {
 

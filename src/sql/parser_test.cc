@@ -1,5 +1,7 @@
 #include "sql/parser.h"
 
+#include "db/duckdb.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

@@ -4,8 +4,9 @@
 
 #include <fmt/format.h>
 
-#include "check/file_access.h"
-#include "check/typecheck.h"
+#include "warehouse/duckdb/file_access.h"
+#include "compile/typecheck.h"
+#include "warehouse/duckdb/typecheck.h"
 #include "warehouse/duckdb/warehouse.h"
 #include "warehouse/postgres/typecheck.h"
 #include "warehouse/postgres/warehouse.h"

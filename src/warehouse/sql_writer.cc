@@ -18,7 +18,7 @@ const char* kStagingPrefix = "__derived_new_";
 
 // A statement holding the query as the subquery q: `head` + `before` + q + `after`.
 sql::Embedding AsQ(std::string before, std::string after, std::string head = "",
-                   db::StatementType type = db::StatementType::kSelect) {
+                   sql::StatementType type = sql::StatementType::kSelect) {
   return sql::Embedding::Subquery(std::move(before), "q", std::move(after), std::move(head), type);
 }
 
@@ -128,7 +128,7 @@ WriteResult<WriteCounts> SqlTableWriter::Append(const sql::CheckedSelect& query,
   const sql::Embedding insert =
       AsQ(fmt::format("SELECT {} FROM ", SelectList(t)),
           fmt::format(" WHERE {}{}", d.RaiseIf(OutsideWindow(def, window), kOutsideWindow), OrderBy(def)),
-          fmt::format("INSERT INTO {} ({}) ", target, ColumnNames(t)), db::StatementType::kInsert);
+          fmt::format("INSERT INTO {} ({}) ", target, ColumnNames(t)), sql::StatementType::kInsert);
   auto inserted = wh_.ExecuteEmbeddedCount(query, insert);
   if (!inserted.ok()) {
     if (Raised(inserted.error(), kOutsideWindow)) {
@@ -155,7 +155,7 @@ WriteStatus SqlTableWriter::CombineBatch(const sql::CheckedSelect& query, const 
   const sql::Embedding combine =
       AsQ(fmt::format("SELECT {} FROM (SELECT {} FROM ", by_key.select, SelectList(t)),
           fmt::format(" WHERE {}) AS src{}", d.RaiseIf(Join(null_conds, " OR "), kNullKey), by_key.after),
-          fmt::format("CREATE TEMPORARY TABLE {} AS ", d.Ident(kCombinedTable)), db::StatementType::kCreate);
+          fmt::format("CREATE TEMPORARY TABLE {} AS ", d.Ident(kCombinedTable)), sql::StatementType::kCreate);
   auto made = wh_.QueryEmbedded(query, combine);
   if (made.ok()) return std::monostate{};
   if (Raised(made.error(), kNullKey)) return WriteError(WriteError::Cause::kNullMergeKey, made.error());
@@ -204,7 +204,7 @@ Status SqlTableWriter::DropStaging(const TableDef& def) {
 WriteResult<int64_t> SqlTableWriter::CreateStaging(const sql::CheckedSelect& query, const WriteTarget& t) {
   std::string staging = Name(*t.def, Into::kStaging);
   const sql::Embedding create = AsQ(fmt::format("SELECT {} FROM ", SelectList(t)), OrderBy(*t.def),
-                                    fmt::format("CREATE TABLE {} AS ", staging), db::StatementType::kCreate);
+                                    fmt::format("CREATE TABLE {} AS ", staging), sql::StatementType::kCreate);
   auto created = wh_.QueryEmbedded(query, create);
   if (!created.ok()) return QueryError(created.error(), create);
   if (auto s = AddIndexes(*t.def, Into::kStaging); !s.ok()) return WriteError(s.error());
@@ -235,7 +235,7 @@ Result<int64_t> SqlTableWriter::SwapIn(const TableDef& def) {
 WriteStatus SqlTableWriter::CreateView(const sql::CheckedSelect& query, const WriteTarget& t) {
   const sql::Embedding create =
       AsQ(fmt::format("SELECT {} FROM ", SelectList(t)), "",
-          fmt::format("CREATE OR REPLACE VIEW {} AS ", Name(*t.def, Into::kTable)), db::StatementType::kCreate);
+          fmt::format("CREATE OR REPLACE VIEW {} AS ", Name(*t.def, Into::kTable)), sql::StatementType::kCreate);
   auto created = wh_.QueryEmbedded(query, create);
   if (!created.ok()) return QueryError(created.error(), create);
   if (auto s = Comment(*t.def, /*clear=*/false); !s.ok()) return WriteError(s.error());

@@ -21,7 +21,7 @@
 
 namespace derived {
 
-class TypeChecker;  // check/typecheck.h
+class TypeChecker;  // compile/typecheck.h
 
 // Sources that are files outside the warehouse (`location:`), read in place by engines
 // that can (DuckDB). Belongs to one session.
@@ -177,9 +177,10 @@ class Warehouse {
   // do in the type-check.
   virtual Status UseDataset(const std::string& dataset) = 0;
   virtual Status EnsureDataset(const std::string& dataset) = 0;
-  // Makes the metadata schema from `ddl` (CREATE ... IF NOT EXISTS statements), with
-  // whatever the engine adds: on a shared server, one process at a time, and indexes.
-  virtual Status CreateMetadataSchema(std::string_view ddl) { return Execute(ddl); }
+  // Makes the metadata schema `_derived` and its tables (warehouse/metadata_tables.h)
+  // when missing, with whatever the engine adds: on a shared server, one process at a
+  // time, and indexes; on DuckDB, the migration of files earlier versions wrote.
+  virtual Status CreateMetadataSchema() = 0;
 
   // User SQL runs only through these three (sql/embed.h): checked by the engine's parser
   // to be exactly one SELECT, then run as `embedding` holds it once the statement built
@@ -217,7 +218,7 @@ class Warehouse {
 // Opens the warehouse a project configures (its path relative to the project root),
 // locked down (db/lockdown.h) to the files of ProjectFileAccess(project).
 Result<std::unique_ptr<Warehouse>> OpenWarehouse(const Project& project);
-// The type-checker of the engine the project runs on (check/typecheck.h).
+// The type-checker of the engine the project runs on (compile/typecheck.h).
 Result<std::unique_ptr<TypeChecker>> CreateTypeChecker(const Project& project);
 // True when the project's warehouse exists already (opening it would not create it);
 // always for a server.

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "check/file_access.h"
+#include "warehouse/duckdb/file_access.h"
 #include "util/strings.h"
 
 namespace derived {

@@ -5,14 +5,16 @@
 
 #include <fmt/format.h>
 
-#include "check/file_access.h"
-#include "check/typecheck.h"
+#include "warehouse/duckdb/file_access.h"
+#include "compile/typecheck.h"
+#include "warehouse/duckdb/typecheck.h"
 #include "crash/crash_point.h"
 #include "sql/text.h"
 #include "sql/parser.h"
 #include "util/strings.h"
 #include "warehouse/duckdb/file_sources.h"
 #include "warehouse/duckdb/script.h"
+#include "warehouse/metadata_tables.h"
 #include "warehouse/duckdb/warehouse.h"
 #include "warehouse/sql_writer.h"
 
@@ -109,6 +111,25 @@ class DuckDbWarehouse final : public Warehouse {
   void Interrupt() override { duckdb_interrupt(conn_->handle()); }
   void InterruptAll() override { db_->InterruptAll(); }
   std::optional<std::string> Failure() const override { return db_->Failure(); }
+  // Files written by earlier versions: `watermark` became `complete_through`, and a
+  // replace table's old watermark (the period of its build, whatever its inputs held) is
+  // forgotten so that its next step records what its inputs really allow.
+  Status CreateMetadataSchema() override {
+    if (auto st = Execute(MetadataTablesSql()); !st.ok()) return st;
+    auto cols = Columns("_derived", "state");
+    if (!cols.ok()) return cols.error();
+    bool old = false;
+    for (const auto& c : cols->value_or(std::vector<OutputColumn>{})) old = old || c.name == "watermark";
+    if (!old) return Status::Ok();
+    return InTransaction(*this, [&] {
+      return Execute(
+          "ALTER TABLE _derived.state RENAME COLUMN watermark TO complete_through;"
+          "ALTER TABLE _derived.state DROP COLUMN built_period;"
+          "UPDATE _derived.state SET complete_through = NULL WHERE json_extract_string(config, '$.strategy') = "
+          "'replace'");
+    });
+  }
+
   Result<OpenedScript> OpenScript(std::string_view sql, ScriptAccess access, TimeStyle style) override {
     return OpenDuckDbScript(*conn_, sql, access, style);
   }

@@ -1,4 +1,4 @@
-// The type-check on PostgreSQL (check/typecheck.h): every query is bound by the server
+// The type-check on PostgreSQL (compile/typecheck.h): every query is bound by the server
 // that will run it, so a DuckDB-only function or GROUP BY ALL in a PostgreSQL project is
 // an error at validate.
 //
@@ -15,7 +15,7 @@
 #include <set>
 #include <string>
 
-#include "check/typecheck.h"
+#include "compile/typecheck.h"
 #include "warehouse/postgres/pq.h"
 
 namespace derived {

@@ -14,6 +14,7 @@
 #include "db/duckdb.h"
 #include "sql/parser.h"
 #include "util/strings.h"
+#include "warehouse/metadata_tables.h"
 #include "warehouse/postgres/pq.h"
 #include "warehouse/postgres/script.h"
 #include "warehouse/postgres/typecheck.h"
@@ -496,7 +497,8 @@ class PostgresWarehouse final : public Warehouse {
   // one state row per table, guaranteed, and the log and marks found by name. CREATE
   // INDEX locks its table even when the index is there, so it would wait for every open
   // transaction that wrote a state row: the catalog is asked first.
-  Status CreateMetadataSchema(std::string_view ddl) override {
+  Status CreateMetadataSchema() override {
+    const std::string_view ddl = MetadataTablesSql();
     auto there = Query(
         "SELECT to_regclass('_derived.state_by_table') IS NOT NULL AND to_regclass('_derived.log_by_table') IS NOT "
         "NULL AND to_regclass('_derived.marks_by_source') IS NOT NULL");

@@ -1,10 +1,11 @@
-#include "sql/lineage.h"
+#include "sql/column_lineage.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <map>
 
+#include "db/duckdb.h"
 #include "sql/parser.h"
 
 namespace derived::sql {

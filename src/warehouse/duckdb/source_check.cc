@@ -1,4 +1,4 @@
-#include "check/warehouse_sources.h"
+#include "warehouse/source_check.h"
 
 #include <fmt/format.h>
 

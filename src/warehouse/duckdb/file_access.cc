@@ -1,4 +1,4 @@
-#include "check/file_access.h"
+#include "warehouse/duckdb/file_access.h"
 
 #include <algorithm>
 #include <filesystem>

@@ -101,6 +101,11 @@ class MetadataStore {
   // The newest `limit` log rows (of `table` when not empty), newest first, as `derived
   // log` shows them: every column when `raw`, else the readable ones.
   Result<Rows> ReadLog(const std::string& table, int limit, bool raw);
+
+  // The names of the tables with a state row (built, not dropped), or of every table
+  // the log names; none when the metadata tables do not exist yet (nothing read creates them).
+  enum class NameSource { kState, kLog };
+  Result<std::vector<std::string>> TableNames(NameSource source);
   // A successful mutation of a table, as lineage reads it.
   struct Run {
     std::string run_id, operation, started_at, finished_at;
@@ -122,7 +127,6 @@ class MetadataStore {
 
  private:
   Status Prepared();
-  Status Migrate();
 
   Warehouse* wh_;
   Provenance provenance_;

@@ -1,9 +1,9 @@
-#include "engine/lineage.h"
+#include "metadata/run_lineage.h"
 
 #include <fmt/format.h>
 
 #include "engine/intervals.h"
-#include "engine/metadata.h"
+#include "metadata/store.h"
 #include "util/strings.h"
 
 namespace derived {

@@ -1,4 +1,4 @@
-#include "sql/lineage.h"
+#include "sql/column_lineage.h"
 
 #include <simdjson.h>
 

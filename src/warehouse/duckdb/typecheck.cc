@@ -1,4 +1,4 @@
-#include "check/typecheck.h"
+#include "warehouse/duckdb/typecheck.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "engine/metadata.h"
+#include "metadata/store.h"
 
 #include <chrono>
 #include <cmath>
@@ -11,60 +11,6 @@
 namespace derived {
 namespace {
 
-const char* kSchemaSql = R"(
-CREATE SCHEMA IF NOT EXISTS _derived;
-CREATE TABLE IF NOT EXISTS _derived.log (
-  run_id VARCHAR NOT NULL,
-  table_name VARCHAR NOT NULL,
-  definition_hash VARCHAR,
-  operation VARCHAR NOT NULL,
-  window_start TIMESTAMP,
-  window_end TIMESTAMP,
-  rows_inserted BIGINT,
-  rows_updated BIGINT,
-  rows_deleted BIGINT,
-  inputs JSON,
-  started_at TIMESTAMP,
-  finished_at TIMESTAMP,
-  logical_now TIMESTAMP,
-  status VARCHAR NOT NULL,
-  error VARCHAR,
-  details JSON,
-  git_commit VARCHAR,
-  git_dirty BOOLEAN,
-  derived_version VARCHAR
-);
-CREATE TABLE IF NOT EXISTS _derived.state (
-  table_name VARCHAR NOT NULL,
-  definition_hash VARCHAR,
-  version BIGINT,
-  data_version BIGINT,
-  completed JSON,
-  complete_through TIMESTAMP,
-  last_status VARCHAR,
-  last_error VARCHAR,
-  last_run_id VARCHAR,
-  consecutive_failures BIGINT,
-  inputs JSON,
-  config JSON,
-  updated_at TIMESTAMP
-);
-CREATE TABLE IF NOT EXISTS _derived.source_marks (
-  source_name VARCHAR NOT NULL,
-  through TIMESTAMP NOT NULL,
-  marked_at TIMESTAMP NOT NULL
-);
-CREATE TABLE IF NOT EXISTS _derived.files (
-  source_name VARCHAR NOT NULL,
-  path VARCHAR NOT NULL,
-  size BIGINT NOT NULL,
-  mtime_ns BIGINT NOT NULL,
-  seen_ns BIGINT NOT NULL,
-  hash VARCHAR,
-  days JSON,
-  seen_at TIMESTAMP NOT NULL
-);
-)";
 
 std::string Lit(const std::string& s) { return QuoteLiteral(s); }
 
@@ -152,26 +98,22 @@ Provenance CollectProvenance(const std::string& project_root) {
 }
 
 Status MetadataStore::EnsureSchema() {
-  if (auto st = wh_->CreateMetadataSchema(kSchemaSql); !st.ok()) return st;
-  return Migrate();
+  return wh_->CreateMetadataSchema();
 }
 
-// Warehouses written by earlier versions: `watermark` became `complete_through`, and a
-// replace table's old watermark (the period of its build, whatever its inputs held) is
-// forgotten so that its next step records what its inputs really allow.
-Status MetadataStore::Migrate() {
-  auto cols = wh_->Columns(kMetaSchema, "state");
+Result<std::vector<std::string>> MetadataStore::TableNames(NameSource source) {
+  const bool state = source == NameSource::kState;
+  auto cols = wh_->Columns(kMetaSchema, state ? "state" : "log");
   if (!cols.ok()) return cols.error();
-  bool old = false;
-  for (const auto& c : cols->value_or(std::vector<OutputColumn>{})) old = old || c.name == "watermark";
-  if (!old) return Status::Ok();
-  return InTransaction(*wh_, [&] {
-    return wh_->Execute(
-        "ALTER TABLE _derived.state RENAME COLUMN watermark TO complete_through;"
-        "ALTER TABLE _derived.state DROP COLUMN built_period;"
-        "UPDATE _derived.state SET complete_through = NULL WHERE json_extract_string(config, '$.strategy') = "
-        "'replace'");
-  });
+  std::vector<std::string> names;
+  if (!cols->has_value()) return names;
+  auto rows = wh_->Query(state ? "SELECT table_name FROM _derived.state ORDER BY 1"
+                               : "SELECT DISTINCT table_name FROM _derived.log ORDER BY 1");
+  if (!rows.ok()) return rows.error();
+  for (const auto& r : rows->rows) {
+    if (r[0]) names.push_back(*r[0]);
+  }
+  return names;
 }
 
 Result<std::map<std::string, TableState>> MetadataStore::LoadStates(const std::vector<std::string>* tables) {

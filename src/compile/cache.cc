@@ -1,4 +1,4 @@
-#include "check/cache.h"
+#include "compile/cache.h"
 
 #include <simdjson.h>
 

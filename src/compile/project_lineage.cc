@@ -1,5 +1,6 @@
 // Column lineage of a compiled table: its SQL re-parsed, names resolved like the DAG's,
 // and upstream schemas taken from the type-check.
+#include "db/duckdb.h"
 #include "compile/stages.h"
 #include "sql/parser.h"
 

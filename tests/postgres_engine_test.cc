@@ -203,6 +203,66 @@ TEST_F(PostgresEngine, EveryStrategyBuildsIntoPostgresAndEqualsPlainSql) {
   EXPECT_EQ(db_.Psql("SELECT count(*) FROM _derived.log"), rows);
 }
 
+// partition_by: range partitions on the time column, one per day as windows arrive, a
+// default for the rest; a rebuild's partitions take the table's name; `show` lists them.
+TEST_F(PostgresEngine, PartitionByMakesRangePartitionsAsWindowsArrive) {
+  auto with = [&](const std::string& file, const std::string& line) {
+    std::string yaml = dir_.Read(file);
+    dir_.Write(file, yaml.replace(yaml.find("sql:"), 4, line + "\nsql:"));
+  };
+  with("tables/core/daily.yaml", "partition_by: [day]");
+  with("tables/core/buyers.yaml", "partition_by: [last_order]");
+  ASSERT_EQ(Derived({"validate"}).exit_code, 0);
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-03"}).exit_code, 0);
+  auto r = Derived({"run", "--once"}, "2024-01-03T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto parts = [&](const std::string& table) {
+    return db_.Psql("SELECT string_agg(c.relname || ' ' || pg_get_expr(c.relpartbound, c.oid), '; ' ORDER BY "
+                    "c.relname) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = '" +
+                    table + "'::regclass");
+  };
+  EXPECT_EQ(parts("core.daily"),
+            "daily__default DEFAULT; daily__p20240101 FOR VALUES FROM ('2024-01-01 00:00:00') TO ('2024-01-02 "
+            "00:00:00'); daily__p20240102 FOR VALUES FROM ('2024-01-02 00:00:00') TO ('2024-01-03 00:00:00')");
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM core.daily__default"), "0");
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyThrough("2024-01-03")), "0");
+  EXPECT_EQ(Difference("SELECT user_id, first_order, last_order, orders FROM core.buyers",
+                       "SELECT user_id, min(ts), max(ts), count(*) FROM raw.orders WHERE ts < '2024-01-03' GROUP BY 1"),
+            "0");
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM core.buyers__default"), "0");
+  auto show = Derived({"show", "core.daily"}, "2024-01-03T00:00:00Z");
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("partitioned: RANGE (day), 2 range partitions and a default"));
+  EXPECT_THAT(show.out, HasSubstr("index: CREATE INDEX"));
+
+  // A changed definition rebuilds the table under another name, then swaps it in: its
+  // partitions are named after the table again, and the next day goes on from there.
+  std::string yaml = dir_.Read("tables/core/daily.yaml");
+  dir_.Write("tables/core/daily.yaml", yaml.replace(yaml.find("sum(amount)"), 11, "sum(amount) + 0"));
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-04"}).exit_code, 0);
+  r = Derived({"run", "--once"}, "2024-01-04T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(parts("core.daily"),
+            "daily__default DEFAULT; daily__p20240101 FOR VALUES FROM ('2024-01-01 00:00:00') TO ('2024-01-02 "
+            "00:00:00'); daily__p20240102 FOR VALUES FROM ('2024-01-02 00:00:00') TO ('2024-01-03 00:00:00'); "
+            "daily__p20240103 FOR VALUES FROM ('2024-01-03 00:00:00') TO ('2024-01-04 00:00:00')");
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyThrough("2024-01-04")), "0");
+  EXPECT_EQ(Difference("SELECT user_id, first_order, last_order, orders FROM core.buyers",
+                       "SELECT user_id, min(ts), max(ts), count(*) FROM raw.orders WHERE ts < '2024-01-04' GROUP BY 1"),
+            "0");
+}
+
+TEST_F(PostgresEngine, APartitionByOtherThanTheTimeColumnIsRefusedByValidate) {
+  std::string yaml = dir_.Read("tables/core/daily.yaml");
+  dir_.Write("tables/core/daily.yaml", yaml.replace(yaml.find("sql:"), 4, "partition_by: [country]\nsql:"));
+  yaml = dir_.Read("tables/mart/totals.yaml");
+  dir_.Write("tables/mart/totals.yaml", yaml.replace(yaml.find("sql:"), 4, "partition_by: [country]\nsql:"));
+  auto v = Derived({"validate"});
+  EXPECT_NE(v.exit_code, 0);
+  EXPECT_THAT(v.out + v.err, ::testing::ContainsRegex("tables/core/daily.yaml:[0-9]+:.*write partition_by: \\[day\\]"));
+  EXPECT_THAT(v.out + v.err, ::testing::ContainsRegex("tables/mart/totals.yaml:[0-9]+:.*only append and merge"));
+}
+
 // PostgreSQL binds views to tables, so replacing a table that views read (Derived's own
 // and anyone else's) must make them again on the new version, as they were; a view the
 // new version cannot hold stops the swap and nothing changes.

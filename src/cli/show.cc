@@ -25,8 +25,9 @@ std::vector<std::string> Names(const Graph& g, const std::vector<int>& ids) {
 // The table's completeness and what it waits on, from the warehouse (inside the
 // service: its own); nullopt when there is no warehouse yet or it cannot be read (said
 // in *note).
-std::optional<TableStatus> LiveStatus(const CommonOptions& opts, const CompiledProject& cp, const std::string& name,
-                                      std::string* note) {
+std::optional<TableStatus> LiveStatus(const CommonOptions& opts, const CompiledProject& cp, const TableDef& def,
+                                      std::string* note, std::vector<std::string>* storage) {
+  const std::string name = def.qualified_name();
   Result<std::unique_ptr<Engine>> engine = Error("");
   if (opts.service) {
     engine = opts.service->OpenEngine();
@@ -41,6 +42,7 @@ std::optional<TableStatus> LiveStatus(const CommonOptions& opts, const CompiledP
     *note = "cannot read the warehouse: " + engine.error().message;
     return std::nullopt;
   }
+  if (auto lines = (*engine)->Storage(def); lines.ok()) *storage = std::move(*lines);
   auto statuses = (*engine)->Status();
   if (!statuses.ok()) {
     *note = "cannot read the warehouse: " + statuses.error().message;
@@ -94,7 +96,8 @@ int Show(const CommonOptions& opts, const std::string& name, std::optional<Times
   std::vector<std::string> downstream = t->node >= 0 ? Names(cp->graph, cp->graph.downstream(t->node))
                                                      : std::vector<std::string>{};
   std::string state_note;
-  std::optional<TableStatus> state = LiveStatus(opts, *cp, d.qualified_name(), &state_note);
+  std::vector<std::string> storage;
+  std::optional<TableStatus> state = LiveStatus(opts, *cp, d, &state_note, &storage);
 
   if (json) {
     nlohmann::json doc = {
@@ -131,6 +134,7 @@ int Show(const CommonOptions& opts, const std::string& name, std::optional<Times
       for (const auto& [col, rule] : d.merge.rules) rules[col] = std::string(MergeRuleName(rule));
       doc["merge"] = {{"keys", d.merge.keys}, {"rules", rules}};
     }
+    doc["storage"] = storage;
     doc["sql"] = sql.ok() ? nlohmann::json(*sql) : nlohmann::json(nullptr);
     if (!sql.ok()) doc["sql_error"] = sql.error().ToString();
     nlohmann::json cols = nlohmann::json::array();
@@ -187,6 +191,11 @@ int Show(const CommonOptions& opts, const std::string& name, std::optional<Times
     field("next", state->next);
   } else {
     field("complete", state_note);
+  }
+
+  if (!storage.empty()) {
+    out << "\nStorage:\n";
+    for (const auto& line : storage) out << "  " << line << "\n";
   }
 
   out << "\nColumns:\n";

@@ -90,6 +90,28 @@ void CheckFileSources(const Project& project, Diagnostics* diags) {
   }
 }
 
+// PostgreSQL partitions a table by ranges of its time column (warehouse/postgres/), so
+// partition_by there is that column, on a table that has one. DuckDB keeps the setting
+// without partitions.
+void CheckPartitions(const Project& project, Diagnostics* diags) {
+  if (project.warehouse.engine != WarehouseEngine::kPostgres) return;
+  for (const auto& t : project.tables) {
+    if (t.partition_by.empty()) continue;
+    const bool timed = (t.strategy == Strategy::kAppend || t.strategy == Strategy::kMerge) && !t.time_column.empty();
+    if (!timed) {
+      diags->AddError(t.LocationOf("partition_by"),
+                      fmt::format("{}: partition_by partitions by the time column, which only append and merge "
+                                  "tables have: leave it out",
+                                  t.qualified_name()));
+    } else if (t.partition_by.size() != 1 || t.partition_by[0] != t.time_column) {
+      diags->AddError(t.LocationOf("partition_by"),
+                      fmt::format("{}: on PostgreSQL, partition_by is a range partitioning on the time column: "
+                                  "write partition_by: [{}]",
+                                  t.qualified_name(), t.time_column));
+    }
+  }
+}
+
 // DuckDB names a database file's catalog after the file; a dataset of the same name
 // makes every `dataset.table` ambiguous ("raw.events": catalog raw or schema raw?).
 void CheckWarehouseName(const Project& project, Diagnostics* diags) {
@@ -208,6 +230,7 @@ Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const Lo
   CheckDuplicates(project, diags);
   CheckWarehouseName(project, diags);
   CheckFileSources(project, diags);
+  CheckPartitions(project, diags);
   return project;
 }
 

@@ -592,6 +592,10 @@ std::optional<TableOutcome> Engine::ApplyRepair(const CompiledTable& t, Window c
   return o;
 }
 
+Result<std::vector<std::string>> Engine::Storage(const TableDef& table) {
+  return wh_->DescribeStorage(table.dataset, table.name);
+}
+
 Result<std::vector<TableStatus>> Engine::Status() {
   std::map<std::string, std::string> last_run;
   auto last = meta_->LastSuccess();

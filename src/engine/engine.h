@@ -151,6 +151,8 @@ class Engine {
   // Every source and table in the project by name, then every table removed from it
   // whose data is kept.
   Result<std::vector<TableStatus>> Status();
+  // How the warehouse stores `table` (Warehouse::DescribeStorage), for `derived show`.
+  Result<std::vector<std::string>> Storage(const TableDef& table);
 
   // Records that a marker source is complete through `through`, then reloads sources().
   derived::Status MarkSource(const std::string& source, Timestamp through);

@@ -41,6 +41,8 @@ MergeRule RuleOf(const TableDef& def, const std::string& column) {
 
 }  // namespace
 
+std::string SqlTableWriter::StagingName(const TableDef& def) { return kStagingPrefix + def.name; }
+
 std::string SqlTableWriter::Name(const TableDef& def, Into into) const {
   return wh_.dialect().Table(def.dataset, into == Into::kStaging ? kStagingPrefix + def.name : def.name);
 }
@@ -97,7 +99,7 @@ WriteStatus SqlTableWriter::CreateTable(const sql::CheckedSelect& query, const W
   if (!shape.ok()) return QueryError(shape.error(), describe);
   std::vector<std::string> defs;
   for (const auto& col : *shape) defs.push_back(d.Ident(col.name) + " " + col.type);
-  auto st = wh_.Execute(fmt::format("CREATE TABLE {} ({})", Name(*t.def, into), Join(defs, ", ")));
+  auto st = wh_.Execute(fmt::format("CREATE TABLE {} ({}){}", Name(*t.def, into), Join(defs, ", "), TableClauses(*t.def)));
   if (!st.ok()) return WriteError(WriteError::Cause::kQuery, st.error());
   if (auto s = AddIndexes(*t.def, into); !s.ok()) return WriteError(s.error());
   // A staging table gets its comments when it is swapped in.
@@ -114,6 +116,7 @@ WriteResult<WriteCounts> SqlTableWriter::Append(const sql::CheckedSelect& query,
   if (!exists) {
     if (auto made = CreateTable(query, t, into, /*merge=*/false); !made.ok()) return made.error();
   }
+  if (auto st = PrepareRange(def, into, window.start, window.end); !st.ok()) return WriteError(st.error());
   WriteCounts c;
   std::string target = Name(def, into);
   if (replace_window) {
@@ -170,6 +173,19 @@ WriteResult<WriteCounts> SqlTableWriter::Merge(const sql::CheckedSelect& query, 
   // A merge table has the shape of the combined batch (a `count` column counts).
   if (!exists) {
     if (auto made = CreateTable(query, t, into, /*merge=*/true); !made.ok()) return made.error();
+  }
+  if (!TableClauses(def).empty()) {
+    // The batch's rows go to the partitions of the times they hold.
+    auto range = wh_.Query(fmt::format("SELECT {}, {} FROM {}", d.IsoText("min(" + d.Ident(def.time_column) + ")"),
+                                       d.IsoText("max(" + d.Ident(def.time_column) + ")"), d.TempTable(kCombinedTable)));
+    if (!range.ok()) return WriteError(range.error());
+    if (range->size() == 1 && range->at(0, 0) && range->at(0, 1)) {
+      auto from = ParseTimestamp(*range->at(0, 0));
+      auto to = ParseTimestamp(*range->at(0, 1));
+      if (from.ok() && to.ok()) {
+        if (auto st = PrepareRange(def, into, *from, Timestamp{to->seconds + 1}); !st.ok()) return WriteError(st.error());
+      }
+    }
   }
   std::set<std::string> key_set(def.merge.keys.begin(), def.merge.keys.end());
   std::vector<std::string> key_conds, sets;

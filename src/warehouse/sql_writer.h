@@ -42,7 +42,16 @@ class SqlTableWriter : public TableWriter {
   Result<int64_t> CountRows(const std::string& table);
   // Called once a table or staging copy is made (a staging copy holds its rows by then):
   // the indexes an engine keeps on it. None by default.
-  virtual Status AddIndexes(const TableDef& def, Into into) { return Status::Ok(); }
+  virtual Status AddIndexes(const TableDef& /*def*/, Into /*into*/) { return Status::Ok(); }
+  // What follows the column list of CREATE TABLE (a partitioning clause), or "".
+  virtual std::string TableClauses(const TableDef& /*def*/) const { return ""; }
+  // Called before rows whose time column lies in [from, to) are written: makes the
+  // storage they go to (partitions). Nothing by default.
+  virtual Status PrepareRange(const TableDef& /*def*/, Into /*into*/, Timestamp /*from*/, Timestamp /*to*/) {
+    return Status::Ok();
+  }
+  // The staging copy's name, unquoted ("__derived_new_<table>").
+  static std::string StagingName(const TableDef& def);
 
   Warehouse& wh_;
 };

@@ -205,6 +205,13 @@ class Warehouse {
   virtual Result<std::optional<std::vector<OutputColumn>>> Columns(const std::string& dataset,
                                                                    const std::string& table) = 0;
 
+  // How the engine stores a table, one line each for `derived show`: partitions, indexes.
+  // None when there is nothing beyond the table itself, or it does not exist.
+  virtual Result<std::vector<std::string>> DescribeStorage(const std::string& dataset, const std::string& table) {
+    (void)dataset, (void)table;
+    return std::vector<std::string>{};
+  }
+
   // The strategy writers of this session (warehouse/writer.h).
   virtual TableWriter& writer() = 0;
   // File sources, or nullptr for an engine that reads no files (validate refuses them).

@@ -13,6 +13,8 @@
 #include "crash/crash_point.h"
 #include "db/duckdb.h"
 #include "sql/parser.h"
+#include "time/schedule.h"
+#include "util/hash.h"
 #include "util/strings.h"
 #include "warehouse/metadata_tables.h"
 #include "warehouse/postgres/pq.h"
@@ -206,6 +208,7 @@ class PostgresTableWriter final : public SqlTableWriter {
     }
     auto old_rows = SqlTableWriter::SwapIn(def);
     if (!old_rows.ok()) return old_rows;
+    if (auto st = RenamePartitions(def); !st.ok()) return st.error();
     for (const std::string& sql : *kept) {
       if (auto st = wh_.Execute(sql); !st.ok()) {
         return Error("cannot give the new version the old one's grants and owner: " + st.error().message);
@@ -256,9 +259,53 @@ class PostgresTableWriter final : public SqlTableWriter {
   // table gets a unique index on its keys (the upsert's join, and a guarantee), an
   // append table one on its time column (a window's delete and the readers' ranges),
   // and cluster_by one of its own.
+  // partition_by (validate allows only [time_column], on append and merge tables): range
+  // partitions on the time column, one per day (per week or month for tables on those
+  // schedules), made as windows arrive, and a default partition for the rest.
+  std::string TableClauses(const TableDef& def) const override {
+    if (def.partition_by.empty()) return "";
+    return " PARTITION BY RANGE (" + wh_.dialect().Ident(def.partition_by[0]) + ")";
+  }
+
+  Status PrepareRange(const TableDef& def, Into into, Timestamp from, Timestamp to) override {
+    if (def.partition_by.empty()) return Status::Ok();
+    const SqlDialect& d = wh_.dialect();
+    const Schedule period = PartitionPeriod(def);
+    const std::string parent = Name(def, into), base = PartitionBase(def, into);
+    int made = 0;
+    for (Timestamp s = FloorToPeriod(from, period); s < to && made < kMaxPartitionsPerWrite;
+         s = NextBoundary(s, period), ++made) {
+      const std::string name = d.Table(def.dataset, base + PartitionSuffix(s));
+      auto there = wh_.Query("SELECT to_regclass(" + d.Literal(name) + ") IS NOT NULL");
+      if (!there.ok()) return there.error();
+      if (there->at(0, 0).value_or("f") == "t") continue;
+      // Rows of the period already in the default partition (written before the table had
+      // partitions, or beyond the bound below) keep it from being made: they stay where
+      // they are, as correct as anywhere, and the rest goes on.
+      if (auto st = wh_.Execute("SAVEPOINT derived_partition"); !st.ok()) return st;
+      auto made_it = wh_.Execute(fmt::format("CREATE TABLE {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})", name,
+                                             parent, d.TimestampLiteral(s), d.TimestampLiteral(NextBoundary(s, period))));
+      const bool kept_out = !made_it.ok() && made_it.error().message.find("would be violated") != std::string::npos;
+      if (auto st = wh_.Execute(made_it.ok() ? "RELEASE SAVEPOINT derived_partition"
+                                             : "ROLLBACK TO SAVEPOINT derived_partition");
+          !st.ok()) {
+        return st;
+      }
+      if (!made_it.ok() && !kept_out) return made_it;
+    }
+    return Status::Ok();
+  }
+
   Status AddIndexes(const TableDef& def, Into into) override {
     const SqlDialect& d = wh_.dialect();
     const std::string table = Name(def, into);
+    if (!def.partition_by.empty()) {
+      if (auto st = wh_.Execute(fmt::format("CREATE TABLE {} PARTITION OF {} DEFAULT",
+                                            d.Table(def.dataset, PartitionBase(def, into) + "__default"), table));
+          !st.ok()) {
+        return st;
+      }
+    }
     auto quoted = [&](const std::vector<std::string>& cols) {
       std::vector<std::string> q;
       for (const auto& c : cols) q.push_back(d.Ident(c));
@@ -266,7 +313,11 @@ class PostgresTableWriter final : public SqlTableWriter {
     };
     std::vector<std::string> statements;
     if (def.strategy == Strategy::kMerge && !def.merge.keys.empty()) {
-      statements.push_back(fmt::format("CREATE UNIQUE INDEX ON {} ({})", table, quoted(def.merge.keys)));
+      // A unique index of a partitioned table must hold the partition column, which would
+      // not make the keys unique: there the index only finds them (the merge itself, under
+      // the table's lock, keeps one row per key).
+      statements.push_back(fmt::format("CREATE {}INDEX ON {} ({})", def.partition_by.empty() ? "UNIQUE " : "", table,
+                                       quoted(def.merge.keys)));
     }
     if (def.strategy == Strategy::kAppend && !def.time_column.empty() &&
         (def.cluster_by.empty() || def.cluster_by[0] != def.time_column)) {
@@ -282,6 +333,44 @@ class PostgresTableWriter final : public SqlTableWriter {
   }
 
  private:
+  static constexpr int kMaxPartitionsPerWrite = 400;
+
+  static Schedule PartitionPeriod(const TableDef& def) {
+    return def.schedule == Schedule::kHourly ? Schedule::kDaily : def.schedule;
+  }
+  // "<table>__p20240103": the period's first day. PostgreSQL cuts names at 63 bytes, so a
+  // long table name is shortened and made unique by a hash of it.
+  static std::string PartitionBase(const TableDef& def, Into into) {
+    std::string base = into == Into::kStaging ? StagingName(def) : def.name;
+    if (base.size() <= 50) return base;
+    return base.substr(0, 40) + "_" + ContentHash(base).substr(0, 8);
+  }
+  static std::string PartitionSuffix(Timestamp start) {
+    std::string iso = FormatIso(start);  // 2024-01-03T00:00:00Z
+    return "__p" + iso.substr(0, 4) + iso.substr(5, 2) + iso.substr(8, 2);
+  }
+
+  // A rebuilt table's partitions were made under the staging copy's name: renamed after
+  // it, so the next windows find them.
+  Status RenamePartitions(const TableDef& def) {
+    if (def.partition_by.empty()) return Status::Ok();
+    const SqlDialect& d = wh_.dialect();
+    const std::string from = PartitionBase(def, Into::kStaging), to = PartitionBase(def, Into::kTable);
+    auto parts = wh_.Query("SELECT c.relname FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class c ON c.oid = "
+                           "i.inhrelid WHERE i.inhparent = to_regclass(" + d.Literal(Name(def, Into::kTable)) + ")");
+    if (!parts.ok()) return parts.error();
+    for (const auto& r : parts->rows) {
+      const std::string name = r[0].value_or("");
+      if (!StartsWith(name, from)) continue;
+      if (auto st = wh_.Execute(fmt::format("ALTER TABLE {} RENAME TO {}", d.Table(def.dataset, name),
+                                            d.Ident(to + name.substr(from.size()))));
+          !st.ok()) {
+        return st;
+      }
+    }
+    return Status::Ok();
+  }
+
   // What the old version carries that a swap must give the new one: its grants and its
   // owner, as statements. Row-level security, policies and triggers are not carried
   // over: a table that has them is refused, as dropping them silently would widen or
@@ -518,6 +607,31 @@ class PostgresWarehouse final : public Warehouse {
     auto parser = Parser();
     if (!parser.ok()) return parser.error();
     return (*parser)->CheckSelect(sql);
+  }
+
+  Result<std::vector<std::string>> DescribeStorage(const std::string& dataset, const std::string& table) override {
+    const std::string name = dialect_.Literal(dialect_.Table(dataset, table));
+    std::vector<std::string> out;
+    auto parts = Query(
+        "SELECT pg_get_partkeydef(c.oid), count(i.inhrelid), count(i.inhrelid) FILTER (WHERE "
+        "pg_get_expr(p.relpartbound, p.oid) = 'DEFAULT'), min(pg_get_expr(p.relpartbound, p.oid)) FILTER (WHERE "
+        "pg_get_expr(p.relpartbound, p.oid) <> 'DEFAULT'), max(pg_get_expr(p.relpartbound, p.oid)) FILTER (WHERE "
+        "pg_get_expr(p.relpartbound, p.oid) <> 'DEFAULT') FROM pg_catalog.pg_class c LEFT JOIN "
+        "pg_catalog.pg_inherits i ON i.inhparent = c.oid LEFT JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid "
+        "WHERE c.oid = to_regclass(" + name + ") AND c.relkind = 'p' GROUP BY c.oid");
+    if (!parts.ok()) return parts.error();
+    if (parts->size() == 1) {
+      int64_t n = std::stoll(parts->at(0, 1).value_or("0")), defaults = std::stoll(parts->at(0, 2).value_or("0"));
+      std::string line = fmt::format("partitioned: {}, {} range partition{}{}", parts->at(0, 0).value_or(""),
+                                     n - defaults, n - defaults == 1 ? "" : "s", defaults ? " and a default" : "");
+      if (parts->at(0, 3)) line += fmt::format(" (first {}, last {})", *parts->at(0, 3), parts->at(0, 4).value_or(""));
+      out.push_back(line);
+    }
+    auto indexes = Query("SELECT pg_get_indexdef(x.indexrelid) FROM pg_catalog.pg_index x WHERE x.indrelid = "
+                         "to_regclass(" + name + ") ORDER BY 1");
+    if (!indexes.ok()) return indexes.error();
+    for (const auto& r : indexes->rows) out.push_back("index: " + r[0].value_or(""));
+    return out;
   }
 
   Result<OpenedScript> OpenScript(std::string_view sql, ScriptAccess access, TimeStyle style) override {

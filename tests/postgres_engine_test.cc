@@ -252,6 +252,40 @@ TEST_F(PostgresEngine, PartitionByMakesRangePartitionsAsWindowsArrive) {
             "0");
 }
 
+// A rebuild that renames a column its own view reads: the view cannot be made again from
+// its old query, so the swap leaves it to the view's updater, which makes it from the new
+// definition in the same run. Another's view would stop the swap instead.
+TEST_F(PostgresEngine, ARebuildThatChangesColumnsTheProjectsViewReadsRebuildsTheView) {
+  ASSERT_EQ(Derived({"source", "mark", "raw.orders", "--through", "2024-01-03"}).exit_code, 0);
+  ASSERT_EQ(Derived({"run", "--once"}, "2024-01-03T00:00:00Z").exit_code, 0);
+  std::string daily = dir_.Read("tables/core/daily.yaml");
+  dir_.Write("tables/core/daily.yaml", daily.replace(daily.find("AS revenue"), 10, "AS total"));
+  dir_.Write("tables/mart/big_days.yaml", "strategy: view\nsql: SELECT day, country FROM core.daily WHERE total > 1000\n");
+  dir_.Write("tables/mart/totals.yaml", "schedule: daily\nstrategy: replace\nsql: SELECT country, sum(total) AS "
+                                        "revenue FROM core.daily GROUP BY 1\n");
+  auto r = Derived({"run", "--once"}, "2024-01-03T00:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Difference("SELECT * FROM mart.big_days", "SELECT date_trunc('day', ts), country FROM raw.orders WHERE ts < "
+                                                      "'2024-01-03' GROUP BY 1, 2 HAVING sum(amount) > 1000"),
+            "0");
+  EXPECT_EQ(db_.Psql("SELECT string_agg(table_name || ':' || operation || ':' || status, ',' ORDER BY table_name) "
+                     "FROM _derived.log WHERE run_id = (SELECT run_id FROM _derived.log ORDER BY finished_at DESC "
+                     "LIMIT 1)"),
+            "core.daily:rebuild:success,mart.big_days:rebuild:success,mart.totals:replace:success");
+
+  // Someone else's view on the renamed column: the next rename stops, and nothing changes.
+  ASSERT_EQ(db_.Psql("CREATE VIEW raw.theirs AS SELECT total FROM core.daily"), "");
+  dir_.Write("tables/core/daily.yaml", daily.replace(daily.find("AS total"), 8, "AS amount_sum"));
+  dir_.Write("tables/mart/big_days.yaml", "strategy: view\nsql: SELECT day, country FROM core.daily WHERE amount_sum > 1000\n");
+  r = Derived({"run", "--once", "--select", "core.daily"}, "2024-01-03T00:00:00Z");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.out + r.err, HasSubstr("the view raw.theirs reads"));
+  EXPECT_EQ(db_.Psql("SELECT count(*) FROM raw.theirs") != "0", true);
+  EXPECT_EQ(Difference("SELECT * FROM mart.big_days", "SELECT date_trunc('day', ts), country FROM raw.orders WHERE ts < "
+                                                      "'2024-01-03' GROUP BY 1, 2 HAVING sum(amount) > 1000"),
+            "0");
+}
+
 TEST_F(PostgresEngine, APartitionByOtherThanTheTimeColumnIsRefusedByValidate) {
   std::string yaml = dir_.Read("tables/core/daily.yaml");
   dir_.Write("tables/core/daily.yaml", yaml.replace(yaml.find("sql:"), 4, "partition_by: [country]\nsql:"));

@@ -121,7 +121,7 @@ class TableBuilder {
         ReportProgress(windows, rows);
       }
       current.reset();
-      auto old_rows = writer_.SwapIn(def_);
+      auto old_rows = writer_.SwapIn(def_, req_.own_views);
       if (!old_rows.ok()) return old_rows.error();
       written.front().counts.deleted = *old_rows;
       if (auto s = Audit(); !s.ok()) return s;
@@ -145,7 +145,7 @@ class TableBuilder {
       if (auto s = Prepare(b); !s.ok()) return s;
       auto new_rows = writer_.CreateStaging(*query_, target_);
       if (!new_rows.ok()) return Explain(new_rows.error(), b);
-      auto old_rows = writer_.SwapIn(def_);
+      auto old_rows = writer_.SwapIn(def_, req_.own_views);
       if (!old_rows.ok()) return old_rows.error();
       written[0].counts.inserted = *new_rows;
       written[0].counts.deleted = *old_rows;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct BuildRequest {
   std::vector<UpstreamStatus> upstream;
   std::optional<TableState> state;  // as loaded; nullopt for a table never seen
   bool backfill = false;            // recompute completed windows (logged as "backfill")
+  // The project's views that read the table, directly or through other views
+  // ("dataset.name"): each is made again by its own updater after a rebuild.
+  std::set<std::string> own_views;
 };
 
 struct BuildResult {

@@ -276,6 +276,12 @@ TableOutcome Engine::BuildTable(const CompiledTable& t, const Plan& plan, bool b
   req.plan = plan;
   req.upstream = UpstreamsOf(t);
   req.backfill = backfill;
+  if (auto id = cp_->graph.Find(def.qualified_name())) {
+    for (int down : cp_->graph.DownstreamClosure(*id)) {
+      const CompiledTable* reader = cp_->FindTable(cp_->graph.node(down).name);
+      if (reader && cp_->def(*reader).strategy == Strategy::kView) req.own_views.insert(cp_->graph.node(down).name);
+    }
+  }
   if (auto it = states_.find(def.qualified_name()); it != states_.end()) req.state = it->second;
   BuildResult r = Build(ctx, req);
   states_[def.qualified_name()] = r.state;

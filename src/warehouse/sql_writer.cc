@@ -229,7 +229,7 @@ WriteResult<int64_t> SqlTableWriter::CreateStaging(const sql::CheckedSelect& que
   return *rows;
 }
 
-Result<int64_t> SqlTableWriter::SwapIn(const TableDef& def) {
+Result<int64_t> SqlTableWriter::SwapIn(const TableDef& def, const std::set<std::string>& /*own_views*/) {
   crash::Scope scope("swap");
   auto exists = Columns(def, Into::kTable);
   if (!exists.ok()) return exists.error();

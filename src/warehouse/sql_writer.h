@@ -19,7 +19,7 @@ class SqlTableWriter : public TableWriter {
                                  bool exists) override;
   Status DropStaging(const TableDef& def) override;
   WriteResult<int64_t> CreateStaging(const sql::CheckedSelect& query, const WriteTarget& t) override;
-  Result<int64_t> SwapIn(const TableDef& def) override;
+  Result<int64_t> SwapIn(const TableDef& def, const std::set<std::string>& own_views) override;
   WriteStatus CreateView(const sql::CheckedSelect& query, const WriteTarget& t) override;
   Status Comment(const TableDef& def, bool clear) override;
   Result<RowsOutside> RowsOutsideWindow(const sql::CheckedSelect& query, const TableDef& def, Window window) override;

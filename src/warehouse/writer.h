@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -85,8 +86,12 @@ class TableWriter {
   // The staging table made from the query's rows (ordered by cluster_by); returns its rows.
   virtual WriteResult<int64_t> CreateStaging(const sql::CheckedSelect& query, const WriteTarget& t) = 0;
   // Drops the old version (if any) and puts the staging table in its place, with its
-  // comments. Returns the old version's row count.
-  virtual Result<int64_t> SwapIn(const TableDef& def) = 0;
+  // comments. Returns the old version's row count. `own_views` ("dataset.name") are
+  // the project's views that read the table: an engine that binds views to a table
+  // (PostgreSQL) makes every reading view again, and may leave one of these to its own
+  // updater (which makes it after the swap, in the same run) when its old query no
+  // longer fits the new version.
+  virtual Result<int64_t> SwapIn(const TableDef& def, const std::set<std::string>& own_views) = 0;
   // Creates the view, or replaces an existing one atomically, with its comments.
   virtual WriteStatus CreateView(const sql::CheckedSelect& query, const WriteTarget& t) = 0;
   // Sets the table's and its columns' comments from the descriptions; with `clear`, an

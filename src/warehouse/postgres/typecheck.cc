@@ -1,6 +1,7 @@
 #include "warehouse/postgres/typecheck.h"
 
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -50,6 +51,7 @@ class PostgresTypeChecker final : public TypeChecker {
       for (const auto& c : **existing) have.push_back(c.name);
       for (const auto& c : columns) want.push_back(c.name);
       if (have != want) {
+        shadows_[ToLower(dataset + "." + table)] = Shadow{dataset, table, columns};
         differs_[ToLower(dataset + "." + table)] = fmt::format(
             "{}.{} in the warehouse has columns ({}) where this project gives it ({}): it was bound as it is there, "
             "until it is rebuilt",
@@ -76,12 +78,13 @@ class PostgresTypeChecker final : public TypeChecker {
     if (auto st = wh_->UseDataset(dataset); !st.ok()) return Restore(fail(st.error()));
     auto checked = wh_->CheckQuery(sql);
     if (!checked.ok()) return Restore(fail(checked.error()));
+    std::set<std::string> shadowed = ShadowChanged(sql);
     auto cols = wh_->DescribeQuery(*checked, sql::Embedding::Describe());
     if (!cols.ok()) {
       fail(cols.error());
       std::string lower = ToLower(sql);
       for (const auto& [name, note] : differs_) {
-        if (lower.find(name) != std::string::npos) out.error += "\n(note: " + note + ")";
+        if (lower.find(name) != std::string::npos && !shadowed.count(name)) out.error += "\n(note: " + note + ")";
       }
       // The server's position (where.column, 1-based) counts in the statement described:
       // a line break, then the text checked (`sql` without its leading space).
@@ -93,7 +96,7 @@ class PostgresTypeChecker final : public TypeChecker {
       return Restore(out);
     }
     out.columns = std::move(*cols);
-    return Restore(out);
+    return Restore(out, /*undo=*/!shadowed.empty());
   }
 
   Result<std::string> CanonicalType(const std::string& type) override { return wh_->CanonicalType(type); }
@@ -118,8 +121,38 @@ class PostgresTypeChecker final : public TypeChecker {
   }
 
  private:
-  BindResult Restore(BindResult r) {
-    if (!r.ok) {
+  // A relation the project changed (its columns differ from the warehouse's, until it is
+  // rebuilt) is bound as the project gives it: renamed out of the way and made empty with
+  // the project's columns, under the bind's savepoint, which is always rolled back after
+  // (so the table's lock is held only for the bind). When that is not possible (someone
+  // holds a lock on it for longer than the timeout, another owner), it is bound as it is.
+  // Returns the relations shadowed. `sql` names them (a text search: one read through a
+  // view keeps the view's own binding either way).
+  std::set<std::string> ShadowChanged(const std::string& sql) {
+    std::set<std::string> done;
+    std::string lower = ToLower(sql);
+    const SqlDialect& d = wh_->dialect();
+    for (const auto& [name, shadow] : shadows_) {
+      if (lower.find(name) == std::string::npos) continue;
+      if (!wh_->Execute("SAVEPOINT derived_shadow").ok()) break;
+      std::vector<std::string> defs;
+      for (const auto& c : shadow.columns) defs.push_back(d.Ident(c.name) + " " + c.type);
+      Status st = wh_->Execute(fmt::format("SET LOCAL lock_timeout = '500ms'; ALTER TABLE {} RENAME TO {}; CREATE "
+                                           "TABLE {} ({}); SET LOCAL lock_timeout = '2s'",
+                                           d.Table(shadow.dataset, shadow.table), d.Ident("__derived_check_" + shadow.table),
+                                           d.Table(shadow.dataset, shadow.table), Join(defs, ", ")));
+      if (!wh_->Execute(st.ok() ? "RELEASE SAVEPOINT derived_shadow" : "ROLLBACK TO SAVEPOINT derived_shadow").ok()) {
+        break;
+      }
+      if (st.ok()) done.insert(name);
+    }
+    return done;
+  }
+
+  // Ends the bind's savepoint: released, or rolled back when the bind failed or `undo`
+  // (it shadowed a relation).
+  BindResult Restore(BindResult r, bool undo = false) {
+    if (!r.ok || undo) {
       (void)wh_->Execute("ROLLBACK TO SAVEPOINT derived_bind");
     } else {
       (void)wh_->Execute("RELEASE SAVEPOINT derived_bind");
@@ -128,6 +161,11 @@ class PostgresTypeChecker final : public TypeChecker {
   }
 
   std::unique_ptr<Warehouse> wh_;
+  struct Shadow {
+    std::string dataset, table;
+    std::vector<OutputColumn> columns;  // as the project gives them
+  };
+  std::map<std::string, Shadow> shadows_;       // relation -> the project's version of it
   std::map<std::string, std::string> differs_;  // relation -> why it is not as declared
   pg::ConnectOptions options_;
   std::unique_ptr<pg::Connection> raw_;  // for Accepts

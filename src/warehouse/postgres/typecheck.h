@@ -7,7 +7,10 @@
 // yet (a new table, a source not loaded here) are created empty inside that transaction,
 // so nothing is left behind and no production table is locked beyond a read. A relation
 // that exists with other columns than the project now gives it (a changed definition,
-// rebuilt on the next run) cannot be replaced that way: the queries reading it are bound
+// rebuilt on the next run) is shadowed for each bind that names it: renamed out of the
+// way and made empty with the project's columns under a savepoint that is rolled back
+// straight after, so its exclusive lock lasts one bind (and is waited for at most
+// 500 ms). When it cannot be (a longer lock, another owner), queries reading it are bound
 // against what is there, and a bind that fails says so.
 #pragma once
 

@@ -176,6 +176,7 @@ std::string GrantStatement(const std::string& name) {
 // as the server holds it: enough to make it again exactly.
 struct DependentView {
   std::string name;        // quoted schema.name
+  std::string qualified;   // schema.name, unquoted (as Derived names tables)
   bool materialized = false;
   bool populated = true;   // a materialized view's rows were there
   std::string definition;  // the server's own text of its query (pg_get_viewdef)
@@ -194,7 +195,7 @@ class PostgresTableWriter final : public SqlTableWriter {
   // their queries, with their options, comments, grants and owner. When one no longer
   // fits the new version (a column it reads is gone) the swap fails, naming it, and the
   // transaction rolls back: the old version and every view stay as they were.
-  Result<int64_t> SwapIn(const TableDef& def) override {
+  Result<int64_t> SwapIn(const TableDef& def, const std::set<std::string>& own_views) override {
     auto kept = KeptOnTheTable(Name(def, Into::kTable));
     if (!kept.ok()) return kept.error();
     auto views = Dependents(Name(def, Into::kTable));
@@ -206,7 +207,7 @@ class PostgresTableWriter final : public SqlTableWriter {
                                  "to be made again: {}", it->name, st.error().message));
       }
     }
-    auto old_rows = SqlTableWriter::SwapIn(def);
+    auto old_rows = SqlTableWriter::SwapIn(def, own_views);
     if (!old_rows.ok()) return old_rows;
     if (auto st = RenamePartitions(def); !st.ok()) return st.error();
     for (const std::string& sql : *kept) {
@@ -214,16 +215,35 @@ class PostgresTableWriter final : public SqlTableWriter {
         return Error("cannot give the new version the old one's grants and owner: " + st.error().message);
       }
     }
+    std::set<std::string> left_to_updater;
     for (const DependentView& v : *views) {
       // A materialized view is made empty and filled by REFRESH once its owner is back:
       // its query then runs with the owner's privileges, never Derived's.
       std::string create = fmt::format("CREATE {}VIEW {}{} AS {}{}", v.materialized ? "MATERIALIZED " : "", v.name,
                                        v.options.empty() ? "" : " WITH (" + v.options + ")", v.definition,
                                        v.materialized ? " WITH NO DATA" : "");
-      if (auto st = wh_.Execute(create); !st.ok()) {
+      if (own_views.count(v.qualified)) {
+        // The project's own view: made again as it was when its query still fits, or
+        // else left to its updater, which makes it from its definition after this swap.
+        if (auto st = wh_.Execute("SAVEPOINT derived_view"); !st.ok()) return st.error();
+        auto made = wh_.Execute(create);
+        if (auto st = wh_.Execute(made.ok() ? "RELEASE SAVEPOINT derived_view" : "ROLLBACK TO SAVEPOINT derived_view");
+            !st.ok()) {
+          return st.error();
+        }
+        if (!made.ok()) {
+          left_to_updater.insert(v.name);
+          continue;
+        }
+      } else if (auto st = wh_.Execute(create); !st.ok()) {
+        std::string also;
+        if (!left_to_updater.empty()) {
+          also = fmt::format(" (the project's views it may read, {}, are made again only after the new version is in)",
+                             Join(std::vector<std::string>(left_to_updater.begin(), left_to_updater.end()), ", "));
+        }
         return Error(fmt::format("the view {} reads {} and does not fit its new version, so nothing was changed "
-                                 "(change or drop the view first): {}",
-                                 v.name, Name(def, Into::kTable), Split(st.error().message, '\n')[0]));
+                                 "(change or drop the view first): {}{}",
+                                 v.name, Name(def, Into::kTable), Split(st.error().message, '\n')[0], also));
       }
       std::vector<std::string> statements = v.after;
       statements.push_back(fmt::format("ALTER {}VIEW {} OWNER TO {}", v.materialized ? "MATERIALIZED " : "", v.name,
@@ -414,7 +434,8 @@ class PostgresTableWriter final : public SqlTableWriter {
         "  AND r.ev_class <> reader.oid AND reader.depth < 64)"
         "SELECT format('%I.%I', n.nspname, c.relname), c.relkind = 'm', c.oid,"
         " coalesce(array_to_string(c.reloptions, ', '), ''), quote_ident(pg_catalog.pg_get_userbyid(c.relowner)),"
-        " (SELECT max(depth) FROM reader x WHERE x.oid = c.oid) AS depth, c.relispopulated "
+        " (SELECT max(depth) FROM reader x WHERE x.oid = c.oid) AS depth, c.relispopulated,"
+        " n.nspname || '.' || c.relname "
         "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.oid IN (SELECT oid FROM reader) ORDER BY depth, 1",
         t));
@@ -431,6 +452,7 @@ class PostgresTableWriter final : public SqlTableWriter {
       v.options = r[3].value_or("");
       v.owner = r[4].value_or("");
       v.populated = r[6].value_or("t") == "t";
+      v.qualified = r[7].value_or("");
       const std::string oid = r[2].value_or("0");
       auto def = wh_.Query("SELECT pg_catalog.pg_get_viewdef(" + oid + "::oid)");
       if (!def.ok()) return def.error();

@@ -50,8 +50,12 @@ class PostgresTypeChecker final : public TypeChecker {
       std::vector<std::string> have, want;
       for (const auto& c : **existing) have.push_back(c.name);
       for (const auto& c : columns) want.push_back(c.name);
+      for (auto& n : have) n = ToLower(n);  // Derived's names are case-insensitive
+      for (auto& n : want) n = ToLower(n);
       if (have != want) {
-        shadows_[ToLower(dataset + "." + table)] = Shadow{dataset, table, columns};
+        auto built = BuiltByDerived(dataset + "." + table);
+        if (!built.ok()) return built.error();
+        if (*built) shadows_[ToLower(dataset + "." + table)] = Shadow{dataset, table, columns};
         differs_[ToLower(dataset + "." + table)] = fmt::format(
             "{}.{} in the warehouse has columns ({}) where this project gives it ({}): it was bound as it is there, "
             "until it is rebuilt",
@@ -121,6 +125,18 @@ class PostgresTypeChecker final : public TypeChecker {
   }
 
  private:
+  // True when Derived built `table` (it has a state row): a table it will rebuild. A
+  // source is what it is, whatever its file declares.
+  Result<bool> BuiltByDerived(const std::string& table) {
+    auto meta = wh_->Query("SELECT to_regclass('_derived.state') IS NOT NULL");
+    if (!meta.ok()) return meta.error();
+    if (meta->at(0, 0).value_or("f") != "t") return false;
+    auto row = wh_->Query("SELECT count(*) FROM _derived.state WHERE table_name = " +
+                          wh_->dialect().Literal(ToLower(table)));
+    if (!row.ok()) return row.error();
+    return row->at(0, 0).value_or("0") != "0";
+  }
+
   // A relation the project changed (its columns differ from the warehouse's, until it is
   // rebuilt) is bound as the project gives it: renamed out of the way and made empty with
   // the project's columns, under the bind's savepoint, which is always rolled back after

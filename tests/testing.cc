@@ -1,7 +1,9 @@
 #include "testing.h"
 
 #include <arpa/inet.h>
+#include <cstring>
 #include <fcntl.h>
+#include <spawn.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -76,25 +78,37 @@ std::string ReadAll(int fd) {
 
 namespace {
 
-// Starts the binary with stdout and stderr redirected to files; returns its pid.
+// Starts the binary with stdout and stderr redirected to files; returns its pid. With
+// posix_spawn, not fork: the test process has threads (DuckDB's among them), and a fork
+// would run their atfork handlers and copy their locks into the child.
 pid_t Spawn(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& out_path,
             const std::string& err_path) {
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    int out_fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err_fd = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(out_fd, 1);
-    dup2(err_fd, 2);
-    for (const auto& e : env) putenv(const_cast<char*>(e.c_str()));
-    std::vector<char*> argv;
-    std::string bin = DERIVED_BINARY;
-    argv.push_back(bin.data());
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(bin.c_str(), argv.data());
-    _exit(127);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // This process's environment, with `env` ("NAME=value") set over it.
+  std::vector<std::string> vars;
+  for (char** e = environ; *e; ++e) {
+    std::string var = *e;
+    std::string name = var.substr(0, var.find('='));
+    bool replaced = false;
+    for (const auto& mine : env) replaced = replaced || mine.substr(0, mine.find('=')) == name;
+    if (!replaced) vars.push_back(var);
   }
+  vars.insert(vars.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& v : vars) envp.push_back(v.data());
+  envp.push_back(nullptr);
+  std::string bin = DERIVED_BINARY;
+  std::vector<char*> argv;
+  argv.push_back(bin.data());
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, bin.c_str(), &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("posix_spawn failed: " + std::string(std::strerror(rc)));
   return pid;
 }
 

@@ -67,8 +67,8 @@ std::string WarehouseProject::Scalar(const std::string& sql) const {
 }
 
 std::string DifferenceSql(const std::string& actual, const std::string& expected) {
-  return "SELECT count(*) FROM ((" + actual + ") EXCEPT ALL (" + expected + ")) UNION ALL SELECT count(*) FROM ((" +
-         expected + ") EXCEPT ALL (" + actual + ")) ORDER BY 1 DESC LIMIT 1";
+  return "SELECT count(*) FROM ((" + actual + ") EXCEPT ALL (" + expected + ")) AS d UNION ALL SELECT count(*) FROM ((" +
+         expected + ") EXCEPT ALL (" + actual + ")) AS d ORDER BY 1 DESC LIMIT 1";
 }
 
 int64_t WarehouseProject::Difference(const std::string& actual, const std::string& expected) const {

@@ -66,7 +66,8 @@ const char* kRowColumns =
 
 Timestamp RandomProject::Start() { return *ParseTimestamp("2024-01-01"); }
 
-RandomProject::RandomProject(uint64_t seed, const std::string& root) : root_(root) {
+RandomProject::RandomProject(uint64_t seed, const std::string& root, const std::string& postgres_dsn)
+    : root_(root), dsn_(postgres_dsn) {
   std::mt19937_64 rng(seed);
   auto pick = [&](size_t n) { return static_cast<int>(rng() % n); };
   int sources = 2 + pick(3);
@@ -83,7 +84,7 @@ RandomProject::RandomProject(uint64_t seed, const std::string& root) : root_(roo
     n.name = std::move(name);
     return n;
   };
-  nodes_.push_back(node(Kind::kFileSource, "raw.f0"));
+  if (!postgres()) nodes_.push_back(node(Kind::kFileSource, "raw.f0"));
   nodes_.push_back(node(Kind::kDim, "raw.dim"));
   GenNode lookup = node(Kind::kLookup, "core.dim_l");
   lookup.inputs = {static_cast<int>(nodes_.size()) - 1};
@@ -128,7 +129,7 @@ RandomProject::RandomProject(uint64_t seed, const std::string& root) : root_(roo
       case Kind::kMerge:
       case Kind::kReplaceAgg:
         // The first table reads the file source, so every project has its files read.
-        n.inputs = {t == 0 ? sources : rows[pick(rows.size())]};
+        n.inputs = {t == 0 && !postgres() ? sources : rows[pick(rows.size())]};
         n.joins_lookup = n.kind == Kind::kAppendAgg && pick(3) == 0;
         if (n.kind == Kind::kMerge && n.schedule == Schedule::kMonthly) n.schedule = Schedule::kDaily;
         break;
@@ -175,12 +176,12 @@ std::string RandomProject::TableSql(const GenNode& n) const {
         return fmt::format(
             "SELECT date_trunc('{0}', i.ts) AS t, i.k, d.label, count(*) AS n, sum(i.v * {1}) AS s\n"
             "FROM {2} i LEFT JOIN core.dim_l d ON d.k = i.k\n"
-            "WHERE i.ts >= {{{{ window_start }}}} AND i.ts < {{{{ window_end }}}}\nGROUP BY ALL",
+            "WHERE i.ts >= {{{{ window_start }}}} AND i.ts < {{{{ window_end }}}}\nGROUP BY 1, 2, 3",
             Unit(n.schedule), n.mult, in(0));
       }
       return fmt::format(
           "SELECT date_trunc('{0}', ts) AS t, k, count(*) AS n, sum(v * {1}) AS s FROM {2}\n"
-          "WHERE ts >= {{{{ window_start }}}} AND ts < {{{{ window_end }}}}\nGROUP BY ALL",
+          "WHERE ts >= {{{{ window_start }}}} AND ts < {{{{ window_end }}}}\nGROUP BY 1, 2",
           Unit(n.schedule), n.mult, in(0));
     case Kind::kRollup:
       return fmt::format(
@@ -235,7 +236,9 @@ void RandomProject::WriteTable(const GenNode& n) const {
 }
 
 void RandomProject::WriteFiles() const {
-  WriteText(fs::path(root_) / "derived.yaml", "name: random\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\n");
+  WriteText(fs::path(root_) / "derived.yaml",
+            postgres() ? "name: random\nwarehouse: {engine: postgres, dsn: \"" + dsn_ + "\"}\n"
+                       : "name: random\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\n");
   for (const auto& n : nodes_) {
     std::string file = n.name.substr(n.name.find('.') + 1) + ".yaml";
     switch (n.kind) {
@@ -317,11 +320,12 @@ std::string RandomProject::RowSql(int i) const {
   switch (n.kind) {
     case Kind::kSource: return fmt::format("SELECT id, k, ts, v, w FROM {}", n.name);
     case Kind::kFileSource: return "SELECT * FROM " + std::string(kOracleFiles);
-    default: return fmt::format("SELECT id, k, ts, v * {} AS v, w FROM ({})", n.mult, RowSql(n.inputs[0]));
+    default: return fmt::format("SELECT id, k, ts, v * {} AS v, w FROM ({}) AS r", n.mult, RowSql(n.inputs[0]));
   }
 }
 
 std::string RandomProject::OracleSetupSql() const {
+  if (postgres()) return "";
   return fmt::format(
       "CREATE OR REPLACE TEMP TABLE {} AS SELECT CAST(id AS BIGINT) AS id, CAST(k AS BIGINT) AS k, CAST(ts AS "
       "TIMESTAMP) AS ts, CAST(v AS BIGINT) AS v, CAST(w AS BIGINT) AS w FROM read_csv('{}/data/f0/*.csv', "
@@ -337,21 +341,21 @@ std::string RandomProject::ExpectedSql(int i, const Completeness& c) const {
   switch (n.kind) {
     case Kind::kLookup: return "SELECT k, label FROM raw.dim";
     case Kind::kView:
-    case Kind::kStaging: return fmt::format("SELECT * FROM ({}) WHERE ts < {}", RowSql(i), through);
+    case Kind::kStaging: return fmt::format("SELECT * FROM ({}) AS r WHERE ts < {}", RowSql(i), through);
     case Kind::kAppendAgg:
       if (n.joins_lookup) {
         return fmt::format(
-            "SELECT date_trunc('{0}', i.ts) AS t, i.k, d.label, count(*) AS n, sum(i.v * {1}) AS s FROM ({2}) i LEFT "
-            "JOIN raw.dim d ON d.k = i.k WHERE i.ts >= {3} AND i.ts < {4} GROUP BY ALL",
+            "SELECT date_trunc('{0}', i.ts) AS t, i.k, d.label, count(*) AS n, sum(i.v * {1}) AS s FROM ({2}) AS i LEFT "
+            "JOIN raw.dim d ON d.k = i.k WHERE i.ts >= {3} AND i.ts < {4} GROUP BY 1, 2, 3",
             Unit(n.schedule), n.mult, RowSql(in(0)), start, through);
       }
       return fmt::format(
-          "SELECT date_trunc('{0}', ts) AS t, k, count(*) AS n, sum(v * {1}) AS s FROM ({2}) WHERE ts >= {3} AND ts "
-          "< {4} GROUP BY ALL",
+          "SELECT date_trunc('{0}', ts) AS t, k, count(*) AS n, sum(v * {1}) AS s FROM ({2}) AS r WHERE ts >= {3} AND ts "
+          "< {4} GROUP BY 1, 2",
           Unit(n.schedule), n.mult, RowSql(in(0)), start, through);
     case Kind::kRollup:
       return fmt::format(
-          "SELECT date_trunc('{0}', t) AS t, k, sum(n) AS n, sum(s) * {1} AS s FROM ({2}) WHERE t >= {3} AND t < {4} "
+          "SELECT date_trunc('{0}', t) AS t, k, sum(n) AS n, sum(s) * {1} AS s FROM ({2}) AS r WHERE t >= {3} AND t < {4} "
           "GROUP BY 1, 2",
           Unit(n.schedule), n.mult, ExpectedSql(in(0), c), start, through);
     case Kind::kJoin:
@@ -361,11 +365,11 @@ std::string RandomProject::ExpectedSql(int i, const Completeness& c) const {
           n.mult, ExpectedSql(in(0), c), ExpectedSql(in(1), c), start, through);
     case Kind::kMerge:
       return fmt::format(
-          "SELECT k, min(ts) AS first_ts, max(ts) AS last_ts, sum(v * {0}) AS s, count(w) AS c, arg_max(v, ts) AS "
-          "last_v, arg_min(v, ts) AS first_v FROM ({1}) WHERE ts >= {2} AND ts < {3} GROUP BY k",
+          "SELECT k, min(ts) AS first_ts, max(ts) AS last_ts, sum(v * {0}) AS s, count(w) AS c, (array_agg(v ORDER BY ts DESC))[1] AS "
+          "last_v, (array_agg(v ORDER BY ts))[1] AS first_v FROM ({1}) AS r WHERE ts >= {2} AND ts < {3} GROUP BY k",
           n.mult, RowSql(in(0)), start, through);
     case Kind::kReplaceAgg:
-      return fmt::format("SELECT k, count(*) AS n, sum(v * {0}) AS s FROM ({1}) WHERE ts < {2} GROUP BY k", n.mult,
+      return fmt::format("SELECT k, count(*) AS n, sum(v * {0}) AS s FROM ({1}) AS r WHERE ts < {2} GROUP BY k", n.mult,
                          RowSql(in(0)), through);
     default: return RowSql(i);
   }

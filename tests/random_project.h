@@ -46,8 +46,11 @@ struct GenNode {
 
 class RandomProject {
  public:
-  // 2-4 warehouse sources, one file source, the lookup, and 8-30 tables.
-  RandomProject(uint64_t seed, const std::string& root);
+  // 2-4 warehouse sources, one file source, the lookup, and 8-30 tables. With a
+  // PostgreSQL connection string, the project builds there, without the file source
+  // (PostgreSQL reads no files), and every query is written in SQL both engines run.
+  RandomProject(uint64_t seed, const std::string& root, const std::string& postgres_dsn = "");
+  bool postgres() const { return !dsn_.empty(); }
 
   const std::vector<GenNode>& nodes() const { return nodes_; }
   std::vector<GenNode>& nodes() { return nodes_; }
@@ -69,7 +72,7 @@ class RandomProject {
                                     const std::map<int, std::optional<Timestamp>>& max_ts, Timestamp now) const;
 
   // Run once before the oracle's queries on a session: the file source's files as they
-  // are now, read by DuckDB's CSV reader into a temporary table.
+  // are now, read by DuckDB's CSV reader into a temporary table ("" on PostgreSQL).
   std::string OracleSetupSql() const;
   static constexpr const char* kOracleFiles = "oracle_files";
 
@@ -83,7 +86,7 @@ class RandomProject {
   std::string TableSql(const GenNode& n) const;
   std::string RowSql(int i) const;  // row-level node `i` as plain SQL over the raw data
 
-  std::string root_;
+  std::string root_, dsn_;
   std::vector<GenNode> nodes_;
 };
 

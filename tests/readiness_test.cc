@@ -23,7 +23,9 @@
 #include "random_project.h"
 #include "service/service.h"
 #include "time/clock.h"
+#include "postgres_testing.h"
 #include "warehouse/duckdb/warehouse.h"
+#include "warehouse/postgres/warehouse.h"
 
 namespace derived {
 namespace {
@@ -34,6 +36,20 @@ using testing::RandomProject;
 Timestamp Hours(Timestamp t, int64_t h) { return {t.seconds + h * 3600}; }
 
 std::string Lit(Timestamp t) { return FormatSqlLiteral(t); }
+
+// The project's warehouse: its DuckDB file, or the PostgreSQL database it names.
+std::unique_ptr<Warehouse> OpenFor(const RandomProject& proj, const std::string& dsn) {
+  Result<std::unique_ptr<Warehouse>> wh = Error("");
+  if (dsn.empty()) {
+    wh = OpenDuckDbWarehouse(proj.root() + "/warehouse.duckdb", db::FileAccess::Unrestricted());
+  } else {
+    auto options = PostgresConnectOptions(dsn);
+    if (!options.ok()) throw std::runtime_error(options.error().message);
+    wh = OpenPostgresWarehouse(*options);
+  }
+  if (!wh.ok()) throw std::runtime_error(wh.error().message);
+  return std::move(*wh);
+}
 
 // Brings the warehouse up to date at a time: `run --once` in process, or the service.
 class Runner {
@@ -49,11 +65,7 @@ class Runner {
 
 class OnceRunner final : public Runner {
  public:
-  explicit OnceRunner(const std::string& root) : root_(root) {
-    auto wh = OpenDuckDbWarehouse(root + "/warehouse.duckdb", db::FileAccess::Unrestricted());
-    if (!wh.ok()) throw std::runtime_error(wh.error().message);
-    base_ = std::move(*wh);
-  }
+  OnceRunner(const RandomProject& proj, const std::string& dsn) : root_(proj.root()), base_(OpenFor(proj, dsn)) {}
   Warehouse& warehouse() override { return *base_; }
   void Mark(const std::string& source, Timestamp through, Timestamp now) override {
     auto st = Engine(now)->MarkSource(source, through);
@@ -185,14 +197,17 @@ struct Tally {
 // One seed: a project, its raw data as it lands, and the bookkeeping the oracle needs.
 class Driver {
  public:
-  Driver(uint64_t seed, bool service, Tally* tally) : seed_(seed), rng_(seed * 7919 + 17), proj_(seed, dir_.str()),
-                                                      tally_(tally) {
+  Driver(uint64_t seed, bool service, bool postgres, Tally* tally)
+      : seed_(seed), rng_(seed * 7919 + 17), pg_(postgres ? std::make_unique<testing::PostgresDatabase>() : nullptr),
+        proj_(seed, dir_.str(), pg_ ? pg_->dsn() : ""), tally_(tally) {
+    if (pg_ && !pg_->ok()) throw std::runtime_error("no PostgreSQL server");
     proj_.WriteFiles();
-    for (int w = 0; w < RandomProject::kCsvWeeks; ++w) proj_.WriteCsvWeek(w, 0);
+    if (!pg_) {
+      for (int w = 0; w < RandomProject::kCsvWeeks; ++w) proj_.WriteCsvWeek(w, 0);
+    }
     now_ = Hours(RandomProject::Start(), 6);
     {  // The raw tables exist before anything reads them.
-      auto wh = OpenDuckDbWarehouse(dir_.str() + "/warehouse.duckdb", db::FileAccess::Unrestricted());
-      if (!wh.ok()) throw std::runtime_error(wh.error().message);
+      auto wh = OpenFor(proj_, pg_ ? pg_->dsn() : "");
       std::string sql = "CREATE SCHEMA raw;";
       for (size_t i = 0; i < proj_.nodes().size(); ++i) {
         if (proj_.nodes()[i].kind != GenNode::Kind::kSource) continue;
@@ -200,14 +215,14 @@ class Driver {
                            proj_.nodes()[i].name);
         landed_[static_cast<int>(i)] = RandomProject::Start();
       }
-      sql += "CREATE TABLE raw.dim AS SELECT i AS k, 'label ' || i AS label FROM range(0, 6) t(i);";
-      auto st = (*wh)->Execute(sql);
+      sql += "CREATE TABLE raw.dim AS SELECT i AS k, 'label ' || i AS label FROM generate_series(0, 5) t(i);";
+      auto st = wh->Execute(sql);
       if (!st.ok()) throw std::runtime_error(st.error().message);
     }
     if (service) {
       runner_ = std::make_unique<ServiceRunner>(dir_.str(), now_);
     } else {
-      runner_ = std::make_unique<OnceRunner>(dir_.str());
+      runner_ = std::make_unique<OnceRunner>(proj_, pg_ ? pg_->dsn() : "");
     }
   }
 
@@ -236,7 +251,7 @@ class Driver {
     }
     if (Random(0, 3) == 0) LateData();
     if (Random(0, 4) == 0) ChangeDefinition();
-    if (Random(0, 4) == 0) {  // a week already read, mostly
+    if (!pg_ && Random(0, 4) == 0) {  // a week already read, mostly
       int64_t weeks = (now_.seconds - RandomProject::Start().seconds) / (7 * 86400);
       proj_.WriteCsvWeek(Random(0, std::min<int64_t>(weeks, RandomProject::kCsvWeeks - 1)), ++csv_version_);
       ++tally_->replaced_files;
@@ -324,7 +339,7 @@ class Driver {
     std::map<std::string, std::optional<Timestamp>> actual;
     for (const auto& s : runner_->Status(now_)) actual[s.table] = s.complete_through;
     Warehouse& wh = runner_->warehouse();
-    ASSERT_TRUE(wh.Execute(proj_.OracleSetupSql()).ok());
+    if (!pg_) ASSERT_TRUE(wh.Execute(proj_.OracleSetupSql()).ok());
     auto scalar = [&](const std::string& sql) -> std::string {
       auto rows = wh.Query(sql);
       EXPECT_TRUE(rows.ok()) << Where() << "\n" << sql << "\n" << (rows.ok() ? "" : rows.error().message);
@@ -370,10 +385,11 @@ class Driver {
 
   // (c) Each window of a version is applied once; only repairs go over it again.
   void CheckLog() {
+    const SqlDialect& d = runner_->warehouse().dialect();
     auto rows = runner_->warehouse().Query(
-        "SELECT table_name, operation, run_id, strftime(window_start, '%Y-%m-%d %H:%M:%S'), "
-        "strftime(window_end, '%Y-%m-%d %H:%M:%S'), status, coalesce(error, '') FROM _derived.log "
-        "ORDER BY finished_at, started_at");
+        fmt::format("SELECT table_name, operation, run_id, {}, {}, status, coalesce(error, '') FROM _derived.log "
+                    "ORDER BY finished_at, started_at",
+                    d.IsoText("window_start"), d.IsoText("window_end")));
     ASSERT_TRUE(rows.ok()) << rows.error().message;
     std::map<std::string, IntervalSet> applied;
     std::map<std::string, std::string> last_op;
@@ -401,6 +417,7 @@ class Driver {
   testing::TempDir dir_;
   uint64_t seed_;
   std::mt19937_64 rng_;
+  std::unique_ptr<testing::PostgresDatabase> pg_;  // the warehouse, on PostgreSQL
   RandomProject proj_;
   Tally* tally_;
   std::unique_ptr<Runner> runner_;
@@ -417,7 +434,7 @@ int Seeds(int ci_default) {
   return soak && std::atoi(soak) > 0 ? std::atoi(soak) : ci_default;
 }
 
-void RunSeeds(bool service, int seeds, uint64_t first, int steps) {
+void RunSeeds(bool service, int seeds, uint64_t first, int steps, bool postgres = false) {
   // DERIVED_SEED=N replays one seed (as a failure names it), or starts the soak there.
   if (const char* one = std::getenv("DERIVED_SEED"); one && std::atoll(one) > 0) {
     first = static_cast<uint64_t>(std::atoll(one));
@@ -425,19 +442,24 @@ void RunSeeds(bool service, int seeds, uint64_t first, int steps) {
   }
   Tally tally;
   for (int s = 0; s < seeds && !::testing::Test::HasFailure(); ++s) {
-    Driver d(first + static_cast<uint64_t>(s), service, &tally);
+    Driver d(first + static_cast<uint64_t>(s), service, postgres, &tally);
     for (int k = 0; k < steps && !::testing::Test::HasFailure(); ++k) d.Step();
     ++tally.seeds;
   }
-  std::printf("differential readiness (%s): %d seeds, %d steps, %d table checks, %d restatements, %d changed "
+  std::printf("differential readiness (%s%s): %d seeds, %d steps, %d table checks, %d restatements, %d changed "
               "definitions, %d replaced files\n",
-              service ? "service" : "run --once", tally.seeds, tally.steps, tally.checks, tally.restatements,
+              service ? "service" : "run --once", postgres ? ", PostgreSQL" : "", tally.seeds, tally.steps, tally.checks, tally.restatements,
               tally.changes, tally.replaced_files);
 }
 
 TEST(DifferentialReadiness, RunOnceAgreesWithTheOracleOnRandomProjects) { RunSeeds(false, Seeds(4), 1, 10); }
 
 TEST(DifferentialReadiness, TheServiceAgreesWithTheOracleOnRandomProjects) { RunSeeds(true, Seeds(2), 1001, 10); }
+
+// The same referee on PostgreSQL: every project without its file source.
+TEST(DifferentialReadiness, RunOnceOnPostgresAgreesWithTheOracle) { RunSeeds(false, Seeds(2), 2001, 10, true); }
+
+TEST(DifferentialReadiness, TheServiceOnPostgresAgreesWithTheOracle) { RunSeeds(true, Seeds(1), 3001, 10, true); }
 
 }  // namespace
 }  // namespace derived

@@ -21,7 +21,7 @@
 //   sql_sum_s             sum over the day's `_derived.log` rows of finished_at - started_at
 //                         (all workers together); sql_per_worker_s = sql_sum_s / workers.
 //   ratio                 total_s / sql_sum_s; ratio_per_worker = total_s / sql_per_worker_s.
-//   db_sum_s              every statement's time inside DuckDB in those hours, commits and
+//   db_sum_s              (DuckDB only) every statement's time inside DuckDB in those hours, commits and
 //                         state reads included (the log's rows end before their commit);
 //                         ratio_db_per_worker = total_s / (db_sum_s / workers): 1.0 would
 //                         mean the workers never waited and Derived itself cost nothing.
@@ -49,9 +49,11 @@
 #include <fmt/format.h>
 
 #include "db/duckdb.h"
+#include "postgres_server.h"
 #include "service/service.h"
 #include "time/clock.h"
 #include "warehouse/duckdb/warehouse.h"
+#include "warehouse/postgres/warehouse.h"
 
 namespace {
 
@@ -100,15 +102,32 @@ struct Dag {
   std::map<std::string, std::vector<std::string>> inputs;  // table -> upstream tables or sources
 };
 
-// Writes the project and its raw data into `dir`.
-Dag WriteProject(const fs::path& dir, int layers, int width, int hours, uint32_t seed = 7) {
+// The benchmark's warehouse: the DuckDB file in `dir`, or the PostgreSQL database `dsn`.
+std::unique_ptr<derived::Warehouse> OpenWarehouse(const fs::path& dir, const std::string& dsn) {
+  derived::Result<std::unique_ptr<derived::Warehouse>> wh = derived::Error("");
+  if (dsn.empty()) {
+    wh = derived::OpenDuckDbWarehouse((dir / "wh.duckdb").string(), derived::db::FileAccess::Unrestricted());
+  } else {
+    auto options = derived::PostgresConnectOptions(dsn);
+    if (!options.ok()) Die(options.error().message);
+    wh = derived::OpenPostgresWarehouse(*options);
+  }
+  if (!wh.ok()) Die("open warehouse: " + wh.error().ToString());
+  return std::move(*wh);
+}
+
+// Writes the project and its raw data into `dir` (and the PostgreSQL database `dsn`,
+// when given). SQL that both engines run.
+Dag WriteProject(const fs::path& dir, int layers, int width, int hours, const std::string& dsn, uint32_t seed = 7) {
   std::mt19937 rng(seed);
   Dag dag;
-  WriteFile(dir / "derived.yaml", "name: service_bench\nwarehouse: {engine: duckdb, path: wh.duckdb}\n");
+  WriteFile(dir / "derived.yaml", dsn.empty() ? "name: service_bench\nwarehouse: {engine: duckdb, path: wh.duckdb}\n"
+                                              : "name: service_bench\nwarehouse: {engine: postgres, dsn: \"" + dsn +
+                                                    "\"}\n");
   for (int s = 0; s < kSources; ++s) {
     WriteFile(dir / "sources" / "raw" / fmt::format("s{}.yaml", s),
               "time_column: ts\nfreshness: marker\ncolumns:\n  - {name: user_id, type: BIGINT}\n"
-              "  - {name: ts, type: TIMESTAMP}\n  - {name: v, type: DOUBLE}\n");
+              "  - {name: ts, type: TIMESTAMP}\n  - {name: v, type: double precision}\n");
     dag.sources.push_back(fmt::format("raw.s{}", s));
   }
   std::vector<std::string> previous = dag.sources;
@@ -133,8 +152,8 @@ Dag WriteProject(const fs::path& dir, int layers, int width, int hours, uint32_t
       }
       WriteFile(dir / "tables" / dataset / (name + ".yaml"),
                 fmt::format("schedule: hourly\nstrategy: append\nstart: {}\ntime_column: ts\nsql: |\n"
-                            "  SELECT user_id, date_trunc('hour', ts) AS ts, CAST(sum(v) + {} AS DOUBLE) AS v\n"
-                            "  FROM (\n{}  ) u\n  GROUP BY ALL\n",
+                            "  SELECT user_id, date_trunc('hour', ts) AS ts, CAST(sum(v) + {} AS double precision) AS v\n"
+                            "  FROM (\n{}  ) u\n  GROUP BY 1, 2\n",
                             kDay, i % 5, inner));
       std::string q = dataset + "." + name;
       dag.inputs[q] = ups;
@@ -144,15 +163,14 @@ Dag WriteProject(const fs::path& dir, int layers, int width, int hours, uint32_t
     previous = layer;
   }
   // The day's raw data, there before the service starts; marks release it hour by hour.
-  auto wh = derived::OpenDuckDbWarehouse((dir / "wh.duckdb").string(), derived::db::FileAccess::Unrestricted());
-  if (!wh.ok()) Die("open warehouse: " + wh.error().ToString());
-  Check((*wh)->Execute("CREATE SCHEMA IF NOT EXISTS raw"), "create raw");
+  auto wh = OpenWarehouse(dir, dsn);
+  Check(wh->Execute("CREATE SCHEMA IF NOT EXISTS raw"), "create raw");
   for (int s = 0; s < kSources; ++s) {
-    Check((*wh)->Execute(fmt::format(
-              "CREATE TABLE raw.s{0} AS SELECT (i % {1})::BIGINT AS user_id, TIMESTAMP '{2}' + "
-              "to_microseconds(i * 3600000000 // {3}) AS ts, ((i * 7 + {0}) % 13 * 0.5)::DOUBLE AS v "
-              "FROM range(0, {4}) t(i)",
-              s, kUsers, kDay, kRowsPerHour, kRowsPerHour * hours)),
+    Check(wh->Execute(fmt::format(
+              "CREATE TABLE raw.s{0} AS SELECT CAST(i % {1} AS BIGINT) AS user_id, TIMESTAMP '{2}' + "
+              "(i * 3600000000 / {3}) * INTERVAL '1 microsecond' AS ts, CAST((i * 7 + {0}) % 13 * 0.5 AS double "
+              "precision) AS v FROM generate_series(0, {4}) t(i)",
+              s, kUsers, kDay, kRowsPerHour, kRowsPerHour * hours - 1)),
           "raw data");
   }
   return dag;
@@ -181,7 +199,9 @@ void BM_ServiceDay(benchmark::State& state) {
   const int layers = static_cast<int>(state.range(0));
   const int width = static_cast<int>(state.range(1));
   const int n_hours = static_cast<int>(state.range(2));
-  const fs::path dir = fs::temp_directory_path() / fmt::format("derived-bench-service-{}x{}", layers, width);
+  const bool postgres = state.range(3) != 0;
+  const fs::path dir =
+      fs::temp_directory_path() / fmt::format("derived-bench-service-{}x{}{}", layers, width, postgres ? "-pg" : "");
   const derived::Timestamp day = *derived::ParseTimestamp(kDay);
   auto hour_start = [&](int h) { return derived::Timestamp{day.seconds + 3600LL * h}; };
 
@@ -194,7 +214,9 @@ void BM_ServiceDay(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     fs::remove_all(dir);
-    Dag dag = WriteProject(dir, layers, width, n_hours + 1);
+    const std::string dsn =
+        postgres ? bench::PostgresServer::Get().Database(fmt::format("bench_service_{}x{}", layers, width)) : "";
+    Dag dag = WriteProject(dir, layers, width, n_hours + 1, dsn);
     std::mutex mu;
     std::vector<Event> events;
     int hour = -1;  // guarded by mu
@@ -342,27 +364,26 @@ void BM_ServiceDay(benchmark::State& state) {
     }
 
     // --- SQL time alone, from the log ------------------------------------------------
-    auto wh = derived::OpenDuckDbWarehouse((dir / "wh.duckdb").string(), derived::db::FileAccess::Unrestricted());
-    if (!wh.ok()) Die("reopen warehouse: " + wh.error().ToString());
+    auto wh = OpenWarehouse(dir, dsn);
     std::string measured = fmt::format("window_start >= {} AND window_start < {}",
                                        derived::FormatSqlLiteral(hour_start(1)),
                                        derived::FormatSqlLiteral(hour_start(n_hours + 1)));
-    auto sums = (*wh)->Query(
-        "SELECT count(*), coalesce(sum(epoch_us(finished_at) - epoch_us(started_at)), 0) / 1e6 FROM _derived.log "
+    auto sums = wh->Query(
+        "SELECT count(*), coalesce(sum(extract(epoch FROM finished_at - started_at)), 0) FROM _derived.log "
         "WHERE " + measured);
     if (!sums.ok()) Die("log: " + sums.error().ToString());
     log_rows += std::stoll(sums->at(0, 0).value_or("0"));
     sql_sum_s += std::stod(sums->at(0, 1).value_or("0"));
-    auto ops = (*wh)->Query(
-        "SELECT operation, status, count(*), round(avg(epoch_us(finished_at) - epoch_us(started_at)) / 1e3, 2) "
-        "FROM _derived.log GROUP BY ALL ORDER BY ALL");
+    auto ops = wh->Query(
+        "SELECT operation, status, count(*), round(CAST(avg(extract(epoch FROM finished_at - started_at)) * 1e3 AS "
+        "numeric), 2) FROM _derived.log GROUP BY 1, 2 ORDER BY 1, 2");
     if (ops.ok()) {
       for (const auto& r : ops->rows) {
         std::cerr << fmt::format("  log (all hours): {} {} x{}, {} ms per row\n", r[0].value_or("NULL"),
                                  r[1].value_or("NULL"), r[2].value_or("NULL"), r[3].value_or("NULL"));
       }
     }
-    auto bad = (*wh)->Query("SELECT table_name, operation, error FROM _derived.log WHERE status <> 'success' "
+    auto bad = wh->Query("SELECT table_name, operation, error FROM _derived.log WHERE status <> 'success' "
                             "ORDER BY started_at");
     if (bad.ok()) {
       bad_log_rows += static_cast<int64_t>(bad->size());
@@ -372,11 +393,11 @@ void BM_ServiceDay(benchmark::State& state) {
       }
     }
     // Every table should be complete through the last hour driven.
-    auto late = (*wh)->Query(fmt::format(
+    auto late = wh->Query(fmt::format(
         "SELECT count(*) FROM _derived.state WHERE complete_through IS NULL OR complete_through < {}",
         derived::FormatSqlLiteral(hour_start(n_hours + 1))));
     if (late.ok()) behind += std::stoll(late->at(0, 0).value_or("0"));
-    wh->reset();
+    wh.reset();
     if (!std::getenv("DERIVED_BENCH_KEEP")) fs::remove_all(dir);
     state.ResumeTiming();
   }
@@ -419,10 +440,12 @@ void BM_ServiceDay(benchmark::State& state) {
 // A day of 200 tables, of 2,000 tables, and of a chain of 30 (one table per layer: every
 // worker is free when a commit wakes the next table, so lat_* is the wake-up alone).
 BENCHMARK(BM_ServiceDay)
-    ->ArgNames({"layers", "width", "hours"})
-    ->Args({30, 1, 24})
-    ->Args({20, 10, 24})
-    ->Args({20, 100, 24})
+    ->ArgNames({"layers", "width", "hours", "postgres"})
+    ->Args({30, 1, 24, 0})
+    ->Args({20, 10, 24, 0})
+    ->Args({20, 100, 24, 0})
+    ->Args({30, 1, 24, 1})
+    ->Args({20, 10, 24, 1})
     ->Iterations(1)
     ->Unit(benchmark::kSecond)
     ->UseRealTime();

@@ -344,14 +344,15 @@ namespace {
 
 // `derived plan` and `derived run` come from the same decisions: what plan says a reload
 // rebuilds (a strategy change, the readers it rewrites) is exactly what the run builds.
-TEST(PlanAndRun, AgreeWindowForWindow) {
-  WarehouseProject p;
-  p.Write("derived.yaml", "name: t\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\n"
-                          "defaults: {start: 2024-01-01}\n");
+class PlanAndRun : public ::testing::TestWithParam<WarehouseEngine> {};
+
+TEST_P(PlanAndRun, AgreeWindowForWindow) {
+  WarehouseProject p(GetParam());
+  p.Configure("defaults: {start: 2024-01-01}\n");
   p.Write("sources/raw/events.yaml",
           "time_column: ts\nfreshness: marker\ncolumns: [{name: ts, type: TIMESTAMP}, {name: v, type: BIGINT}]\n");
-  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i) HOUR AS ts, i AS v "
-        "FROM range(0, 24 * 120) t(i)");
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + i * INTERVAL '1 hour' AS ts, "
+        "CAST(i AS BIGINT) AS v FROM generate_series(0, 24 * 120 - 1) t(i)");
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-04-09"}).exit_code, 0);
   const char* daily_sql = "sql: |\n  SELECT date_trunc('day', ts) AS day, sum(v) AS v FROM raw.events\n"
                           "  WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY 1\n";
@@ -393,6 +394,8 @@ sql: |
   EXPECT_EQ(nlohmann::json::parse(plan.out).size(), 0u) << plan.out;
 }
 
+INSTANTIATE_TEST_SUITE_P(BothEngines, PlanAndRun, testing::kBothEngines, testing::EngineName);
+
 }  // namespace
 }  // namespace derived
 
@@ -401,14 +404,16 @@ namespace {
 
 // A view: no storage, complete as its inputs are; its tests run as they advance, and a
 // failing test holds what reads it. Lineage passes through it; dropping one drops a view.
-TEST(Views, TestsHoldReadersRedefinitionRebuildsThemLineagePassesThrough) {
-  WarehouseProject p;
-  p.Write("derived.yaml", "name: t\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\n"
-                          "defaults: {start: 2024-01-01}\n");
+class ViewsOn : public ::testing::TestWithParam<WarehouseEngine> {};
+
+TEST_P(ViewsOn, TestsHoldReadersRedefinitionRebuildsThemLineagePassesThrough) {
+  WarehouseProject p(GetParam());
+  p.Configure("defaults: {start: 2024-01-01}\n");
   p.Write("sources/raw/events.yaml", "time_column: ts\nfreshness: marker\ncolumns: [{name: ts, type: TIMESTAMP}, "
                                      "{name: kind, type: VARCHAR}, {name: v, type: BIGINT}]\n");
-  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i) HOUR AS ts, "
-        "CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END AS kind, i AS v FROM range(0, 24 * 6) t(i)");
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + i * INTERVAL '1 hour' AS ts, "
+        "CAST(CASE WHEN i % 2 = 0 THEN 'a' ELSE 'b' END AS VARCHAR) AS kind, CAST(i AS BIGINT) AS v FROM "
+        "generate_series(0, 24 * 6 - 1) t(i)");
   p.Write("tables/stg/events.yaml", R"(strategy: view
 description: Events of known kinds.
 tests:
@@ -420,12 +425,12 @@ strategy: append
 time_column: day
 sql: |
   SELECT date_trunc('day', ts) AS day, kind, sum(v) AS v FROM stg.events
-  WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY ALL
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY 1, 2
 )");
   const std::string now = "2024-01-10";
   auto expected = [](const std::string& through, int mult) {
     return fmt::format("SELECT date_trunc('day', ts), kind, sum(v * {}) FROM raw.events WHERE ts < TIMESTAMP '{}' "
-                       "GROUP BY ALL",
+                       "GROUP BY 1, 2",
                        mult, through);
   };
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
@@ -487,6 +492,8 @@ sql: |
   EXPECT_EQ(p.Count("SELECT count(*) FROM raw.events"), 144);
 }
 
+INSTANTIATE_TEST_SUITE_P(BothEngines, ViewsOn, testing::kBothEngines, testing::EngineName);
+
 }  // namespace
 }  // namespace derived
 
@@ -545,9 +552,11 @@ namespace derived {
 namespace {
 
 // `validate` says, edge by edge, whether a reader waits for its input or reads a lookup.
-TEST(Lookups, ValidateExplainsWhichEdgesWait) {
-  WarehouseProject p;
-  p.Write("derived.yaml", "name: t\ndefaults: {start: 2024-01-01, schedule: daily}\n");
+class Lookups : public ::testing::TestWithParam<WarehouseEngine> {};
+
+TEST_P(Lookups, ValidateExplainsWhichEdgesWait) {
+  WarehouseProject p(GetParam());
+  p.Configure("defaults: {start: 2024-01-01, schedule: daily}\n");
   p.Write("sources/raw/events.yaml", "time_column: ts\nfreshness: marker\ncolumns: [{name: ts, type: TIMESTAMP}, "
                                      "{name: code, type: VARCHAR}]\n");
   p.Write("sources/raw/codes.yaml", "freshness: static\nlookup: true\ncolumns: [{name: code, type: VARCHAR}, "
@@ -559,7 +568,7 @@ time_column: day
 sql: |
   SELECT date_trunc('day', e.ts) AS day, n.label, count(*) AS n FROM raw.events e
   LEFT JOIN core.names n USING (code)
-  WHERE e.ts >= {{ window_start }} AND e.ts < {{ window_end }} GROUP BY ALL
+  WHERE e.ts >= {{ window_start }} AND e.ts < {{ window_end }} GROUP BY 1, 2
 )");
   auto r = p.Derived({"validate"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -573,15 +582,15 @@ sql: |
   for (const auto& e : edges) EXPECT_EQ(e["waits"], e["input"] == "raw.events") << e.dump();
 
   // And a run does not wait for the monthly lookup to complete its month.
-  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i) HOUR AS ts, "
-        "CASE WHEN i % 2 = 0 THEN 'x' ELSE 'y' END AS code FROM range(0, 72) t(i); "
-        "CREATE TABLE raw.codes AS SELECT 'x' AS code, 'ex' AS label");
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + i * INTERVAL '1 hour' AS ts, "
+        "CAST(CASE WHEN i % 2 = 0 THEN 'x' ELSE 'y' END AS VARCHAR) AS code FROM generate_series(0, 71) t(i); "
+        "CREATE TABLE raw.codes AS SELECT CAST('x' AS VARCHAR) AS code, CAST('ex' AS VARCHAR) AS label");
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
   r = p.Derived({"run", "--once"}, "2024-01-10");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(p.Difference("SELECT * FROM core.daily",
                          "SELECT date_trunc('day', ts), CASE WHEN code = 'x' THEN 'EX' END, count(*) FROM raw.events "
-                         "WHERE ts < TIMESTAMP '2024-01-03' GROUP BY ALL"),
+                         "WHERE ts < TIMESTAMP '2024-01-03' GROUP BY 1, 2"),
             0);
   // Lineage records which version of the lookup each window read.
   auto lineage = p.Derived({"lineage", "core.daily", "--window", "2024-01-01", "--json"}, "2024-01-10");
@@ -596,6 +605,8 @@ sql: |
   }
   EXPECT_TRUE(found) << lineage.out;
 }
+
+INSTANTIATE_TEST_SUITE_P(BothEngines, Lookups, testing::kBothEngines, testing::EngineName);
 
 }  // namespace
 }  // namespace derived

@@ -4,11 +4,24 @@
 
 #include "service/control.h"
 #include "warehouse/duckdb/warehouse.h"
+#include "warehouse/postgres/warehouse.h"
 
 namespace derived::testing {
 
-WarehouseProject::WarehouseProject() {
-  dir_.Write("derived.yaml", "name: test\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\n");
+WarehouseProject::WarehouseProject(WarehouseEngine engine) : engine_(engine) {
+  if (postgres()) pg_ = std::make_unique<PostgresDatabase>();
+  Configure("");
+}
+
+void WarehouseProject::Configure(const std::string& rest) const {
+  dir_.Write("derived.yaml", "name: test\nwarehouse: " +
+                                 (pg_ ? "{engine: postgres, dsn: \"" + pg_->dsn() + "\"}"
+                                      : std::string("{engine: duckdb, path: warehouse.duckdb}")) +
+                                 "\n" + rest);
+}
+
+std::string EngineName(const ::testing::TestParamInfo<WarehouseEngine>& info) {
+  return info.param == WarehouseEngine::kPostgres ? "postgres" : "duckdb";
 }
 
 CommandResult WarehouseProject::Derived(std::vector<std::string> args, const std::string& now) const {
@@ -29,15 +42,20 @@ bool ServiceRunning(const TempDir& dir) {
   return FindService(std::filesystem::canonical(dir.path()).string()).has_value();
 }
 
-Result<std::unique_ptr<Warehouse>> OpenDirectly(const TempDir& dir) {
+Result<std::unique_ptr<Warehouse>> OpenDirectly(const TempDir& dir, const PostgresDatabase* pg) {
+  if (pg) {
+    auto options = PostgresConnectOptions(pg->dsn());
+    if (!options.ok()) return options.error();
+    return OpenPostgresWarehouse(*options);
+  }
   return OpenDuckDbWarehouse((dir.path() / "warehouse.duckdb").string(), db::FileAccess::Unrestricted());
 }
 
 }  // namespace
 
 void WarehouseProject::Sql(const std::string& sql) const {
-  if (!ServiceRunning(dir_)) {
-    auto wh = OpenDirectly(dir_);
+  if (pg_ || !ServiceRunning(dir_)) {  // a server is shared: opened directly even beside a service
+    auto wh = OpenDirectly(dir_, pg_.get());
     ASSERT_TRUE(wh.ok()) << wh.error().message;
     auto st = (*wh)->Execute(sql);
     ASSERT_TRUE(st.ok()) << sql << "\n" << st.error().message;
@@ -48,8 +66,8 @@ void WarehouseProject::Sql(const std::string& sql) const {
 }
 
 std::string WarehouseProject::Scalar(const std::string& sql) const {
-  if (!ServiceRunning(dir_)) {
-    auto wh = OpenDirectly(dir_);
+  if (pg_ || !ServiceRunning(dir_)) {  // a server is shared: opened directly even beside a service
+    auto wh = OpenDirectly(dir_, pg_.get());
     EXPECT_TRUE(wh.ok()) << wh.error().message;
     if (!wh.ok()) return "ERROR";
     auto rows = (*wh)->Query(sql);

@@ -1,12 +1,16 @@
-// A temporary project with a DuckDB warehouse, driven through the real `derived` binary.
+// A temporary project with a DuckDB warehouse (or a PostgreSQL database of its own),
+// driven through the real `derived` binary.
 // Expected table contents are computed by plain SQL over the raw data, never by Derived.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "config/model.h"
+#include "postgres_testing.h"
 #include "testing.h"
 
 namespace derived::testing {
@@ -26,9 +30,14 @@ inline constexpr const char* kEventsData =
 
 class WarehouseProject {
  public:
-  WarehouseProject();
+  explicit WarehouseProject(WarehouseEngine engine = WarehouseEngine::kDuckDb);
+
+  WarehouseEngine engine() const { return engine_; }
+  bool postgres() const { return engine_ == WarehouseEngine::kPostgres; }
 
   const TempDir& dir() const { return dir_; }
+  // Writes derived.yaml: its warehouse, then `rest` ("defaults: {...}\n", say).
+  void Configure(const std::string& rest) const;
   void Write(const std::string& rel, const std::string& text) const { dir_.Write(rel, text); }
 
   // Runs `derived <args> --project DIR [--now NOW]`.
@@ -42,7 +51,13 @@ class WarehouseProject {
   int64_t Difference(const std::string& actual, const std::string& expected) const;
 
  private:
+  WarehouseEngine engine_;
+  std::unique_ptr<PostgresDatabase> pg_;  // the warehouse, on PostgreSQL
   TempDir dir_;
 };
+
+// For suites parameterized over the engines: "duckdb" / "postgres" in the test's name.
+std::string EngineName(const ::testing::TestParamInfo<WarehouseEngine>& info);
+inline const auto kBothEngines = ::testing::Values(WarehouseEngine::kDuckDb, WarehouseEngine::kPostgres);
 
 }  // namespace derived::testing

@@ -26,14 +26,34 @@ freshness: marker
 columns:
   - {name: user_id, type: BIGINT}
   - {name: ts, type: TIMESTAMP}
-  - {name: amount, type: DOUBLE}
+  - {name: amount, type: FLOAT8}
   - {name: kind, type: VARCHAR}
 )");
   p.Sql(
-      "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT (i * 5 % 7) AS user_id, TIMESTAMP '2024-01-01' + "
-      "INTERVAL (i * 20) MINUTE AS ts, (i % 13) * 1.5 AS amount, CASE WHEN i % 3 = 0 THEN NULL ELSE 'k' || (i % 4) "
-      "END AS kind FROM range(0, 3 * 24 * 20) t(i)");
+      "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT CAST(i * 5 % 7 AS BIGINT) AS user_id, TIMESTAMP "
+      "'2024-01-01' + i * INTERVAL '20 minutes' AS ts, CAST((i % 13) * 1.5 AS FLOAT8) AS amount, CAST(CASE WHEN i % "
+      "3 = 0 THEN NULL ELSE 'k' || (i % 4) END AS VARCHAR) AS kind FROM generate_series(0, 3 * 24 * 20 - 1) t(i)");
 }
+
+// A table's comment, as the engine keeps it.
+std::string TableComment(const WarehouseProject& p, const std::string& dataset, const std::string& table) {
+  return p.Scalar(p.postgres() ? "SELECT obj_description('" + dataset + "." + table + "'::regclass)"
+                               : "SELECT comment FROM duckdb_tables() WHERE schema_name = '" + dataset +
+                                     "' AND table_name = '" + table + "'");
+}
+
+// Does dataset.table exist (a table or a view)?
+int64_t Exists(const WarehouseProject& p, const std::string& dataset, const std::string& table) {
+  return p.Count("SELECT count(*) FROM information_schema.tables WHERE table_schema = '" + dataset +
+                 "' AND table_name = '" + table + "'");
+}
+
+// Timestamps as text, cut to the first `n` characters ("2024-01-03 04:05:06").
+std::string Cut(const std::string& expr, int from, int n) {
+  return "substr(CAST(" + expr + " AS VARCHAR), " + std::to_string(from) + ", " + std::to_string(n) + ")";
+}
+
+class EngineOn : public ::testing::TestWithParam<WarehouseEngine> {};
 
 const char* kDaily = R"(schedule: daily
 strategy: append
@@ -62,8 +82,8 @@ std::string Expected(const char* pattern, const std::string& through) {
   return s;
 }
 
-TEST(Engine, AppendBuildsEveryReadyWindowAndReRunsChangeNothing) {
-  WarehouseProject p;
+TEST_P(EngineOn, AppendBuildsEveryReadyWindowAndReRunsChangeNothing) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("tables/core/daily.yaml", kDaily);
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-10T05:00:00Z"}).exit_code, 0);
@@ -87,12 +107,12 @@ TEST(Engine, AppendBuildsEveryReadyWindowAndReRunsChangeNothing) {
   r = p.Derived({"run", "--once"}, "2024-01-15T12:00:00Z");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(p.Difference("SELECT * FROM core.daily", Expected(kDailyExpected, "2024-01-15")), 0);
-  EXPECT_EQ(p.Scalar("SELECT strftime(complete_through, '%Y-%m-%d') FROM _derived.state WHERE table_name = 'core.daily'"),
+  EXPECT_EQ(p.Scalar("SELECT " + Cut("complete_through", 1, 10) + " FROM _derived.state WHERE table_name = 'core.daily'"),
             "2024-01-15");
 }
 
-TEST(Engine, InitialPopulationUsesBatchesThenWindows) {
-  WarehouseProject p;
+TEST_P(EngineOn, InitialPopulationUsesBatchesThenWindows) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   std::string def = kDaily;
   def.replace(def.find("start:"), 0, "batch: 4\n");
@@ -100,12 +120,12 @@ TEST(Engine, InitialPopulationUsesBatchesThenWindows) {
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-11"}).exit_code, 0);
   ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
   // 10 days in batches of 4: [1,5) [5,9) [9,11).
-  EXPECT_EQ(p.Scalar("SELECT string_agg(strftime(window_start, '%d') || '-' || strftime(window_end, '%d'), ' ' "
-                     "ORDER BY window_start) FROM _derived.log WHERE table_name = 'core.daily'"),
+  EXPECT_EQ(p.Scalar("SELECT string_agg(" + Cut("window_start", 9, 2) + " || '-' || " + Cut("window_end", 9, 2) +
+                     ", ' ' ORDER BY window_start) FROM _derived.log WHERE table_name = 'core.daily'"),
             "01-05 05-09 09-11");
   EXPECT_EQ(p.Scalar("SELECT DISTINCT operation FROM _derived.log"), "create");
   // State keeps merged ranges, never one row per window.
-  EXPECT_EQ(p.Scalar("SELECT completed::VARCHAR FROM _derived.state"),
+  EXPECT_EQ(p.Scalar("SELECT CAST(completed AS VARCHAR) FROM _derived.state"),
             R"([["2024-01-01T00:00:00Z","2024-01-11T00:00:00Z"]])");
 }
 
@@ -126,12 +146,12 @@ sql: |
 // The same question answered from scratch over the raw data.
 const char* kMergeExpected = R"(
   SELECT user_id, min(ts) AS first_ts, max(ts) AS last_ts, sum(amount) AS total, count(*) AS events,
-         count(kind) AS kinds, arg_min(kind, ts) FILTER (WHERE kind IS NOT NULL) AS first_kind,
-         arg_max(amount, ts) AS last_amount, arg_min(amount, ts) AS first_amount
+         count(kind) AS kinds, (array_agg(kind ORDER BY ts) FILTER (WHERE kind IS NOT NULL))[1] AS first_kind,
+         (array_agg(amount ORDER BY ts DESC))[1] AS last_amount, (array_agg(amount ORDER BY ts))[1] AS first_amount
   FROM raw.events WHERE ts < TIMESTAMP '{}' GROUP BY user_id)";
 
-TEST(Engine, MergeCombinesDuplicateKeysByTheRulesAndEqualsAFromScratchAnswer) {
-  WarehouseProject p;
+TEST_P(EngineOn, MergeCombinesDuplicateKeysByTheRulesAndEqualsAFromScratchAnswer) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("tables/core/users.yaml", kMerge);
   // Many rows per key inside every batch, merged again across runs.
@@ -150,20 +170,22 @@ TEST(Engine, MergeCombinesDuplicateKeysByTheRulesAndEqualsAFromScratchAnswer) {
 
 // Regression: an append or merge table got its comments only from a later metadata
 // change, not when its first window created it.
-TEST(Engine, AnAppendTableHasItsCommentsFromTheWindowThatCreatesIt) {
-  WarehouseProject p;
+TEST_P(EngineOn, AnAppendTableHasItsCommentsFromTheWindowThatCreatesIt) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("tables/core/daily.yaml", std::string("description: Daily events.\n") + kDaily);
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-02"}).exit_code, 0);
   auto r = p.Derived({"run", "--once"}, "2024-01-02");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(p.Scalar("SELECT comment FROM duckdb_tables() WHERE table_name = 'daily'"), "Daily events.");
-  EXPECT_EQ(p.Scalar("SELECT comment FROM duckdb_columns() WHERE table_name = 'daily' AND column_name = 'day'"),
+  EXPECT_EQ(TableComment(p, "core", "daily"), "Daily events.");
+  EXPECT_EQ(p.Scalar(p.postgres() ? "SELECT col_description('core.daily'::regclass, 1)"
+                                  : "SELECT comment FROM duckdb_columns() WHERE table_name = 'daily' AND column_name = "
+                                    "'day'"),
             "UTC day");
 }
 
-TEST(Engine, ReplaceRebuildsOnlyWhenItsCompletenessAdvances) {
-  WarehouseProject p;
+TEST_P(EngineOn, ReplaceRebuildsOnlyWhenItsCompletenessAdvances) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("tables/core/daily.yaml", kDaily);
   p.Write("tables/core/totals.yaml", R"(schedule: weekly
@@ -177,7 +199,7 @@ sql: SELECT count(*) AS days, sum(events) AS events FROM daily
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("built    core.totals  replace"));
   EXPECT_EQ(p.Scalar("SELECT days || '/' || events FROM core.totals"), "7/504");
-  EXPECT_EQ(p.Scalar("SELECT comment FROM duckdb_tables() WHERE table_name = 'totals'"), "All-time totals.");
+  EXPECT_EQ(TableComment(p, "core", "totals"), "All-time totals.");
 
   // Same period: nothing to do.
   r = p.Derived({"run", "--once"}, "2024-01-12");
@@ -195,8 +217,8 @@ sql: SELECT count(*) AS days, sum(events) AS events FROM daily
             "1/2");
 }
 
-TEST(Engine, MixedSchedulesWaitForEveryInputWindow) {
-  WarehouseProject p;
+TEST_P(EngineOn, MixedSchedulesWaitForEveryInputWindow) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("tables/core/hourly.yaml", R"(schedule: hourly
 strategy: append
@@ -206,12 +228,12 @@ sql: |
   SELECT date_trunc('hour', e.ts) AS hour, k.label, count(*) AS events
   FROM raw.events e JOIN kinds k ON k.kind = e.kind
   WHERE e.ts >= {{ window_start }} AND e.ts < {{ window_end }}
-  GROUP BY ALL
+  GROUP BY 1, 2
 )");
   // A monthly lookup: hourly readers use its latest version and never wait a month.
   p.Write("tables/core/kinds.yaml", R"(schedule: monthly
 lookup: true
-sql: SELECT 'k' || i AS kind, 'label' || i AS label FROM range(4) t(i)
+sql: SELECT 'k' || i AS kind, 'label' || i AS label FROM generate_series(0, 3) t(i)
 )");
   p.Write("tables/core/daily.yaml", R"(schedule: daily
 strategy: append
@@ -235,7 +257,7 @@ sql: |
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(p.Count("SELECT count(DISTINCT hour) FROM core.hourly"), 6 * 24 + 12);
   EXPECT_EQ(p.Count("SELECT count(*) FROM core.daily"), 6);
-  EXPECT_EQ(p.Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'weekly'"), 0);
+  EXPECT_EQ(Exists(p, "core", "weekly"), 0);
   auto status = p.Derived({"status", "--json"}, "2024-03-05");
   auto doc = nlohmann::json::parse(status.out);
   for (const auto& row : doc) {
@@ -254,8 +276,8 @@ sql: |
             0);
 }
 
-TEST(Engine, LateDataIsBuiltOnceMarkedAndBackfillRepairsAWindow) {
-  WarehouseProject p;
+TEST_P(EngineOn, LateDataIsBuiltOnceMarkedAndBackfillRepairsAWindow) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("tables/core/daily.yaml", kDaily);
   p.Write("tables/core/users.yaml", kMerge);
@@ -321,8 +343,8 @@ sql: SELECT count(*) AS n FROM core.broken
   EXPECT_THAT(status.out, HasSubstr("core.broken last error:"));
 }
 
-TEST(Engine, AFailingDataTestRollsBackAndKeepsTheLastGoodState) {
-  WarehouseProject p;
+TEST_P(EngineOn, AFailingDataTestRollsBackAndKeepsTheLastGoodState) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("tables/core/kinds.yaml", R"(schedule: daily
 strategy: append
@@ -338,7 +360,7 @@ sql: |
   SELECT date_trunc('day', ts) AS day, kind, count(*) AS n FROM raw.events
   WHERE ts >= {{ window_start }} AND ts < {{ window_end }} AND kind IS NOT NULL
     AND (kind <> 'k0' OR ts >= '2024-01-03')
-  GROUP BY ALL
+  GROUP BY 1, 2
 )");
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
   ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
@@ -350,7 +372,7 @@ sql: |
                                "failed: 2 offending rows"));
   EXPECT_THAT(r.out, Not(HasSubstr("positive_counts")));
   EXPECT_EQ(p.Scalar("SELECT count(*) || '/' || sum(n) FROM core.kinds"), before);
-  EXPECT_EQ(p.Scalar("SELECT strftime(complete_through, '%Y-%m-%d') || ' ' || last_status FROM _derived.state"),
+  EXPECT_EQ(p.Scalar("SELECT " + Cut("complete_through", 1, 10) + " || ' ' || last_status FROM _derived.state"),
             "2024-01-03 test_failed");
   EXPECT_EQ(p.Scalar("SELECT details->'tests'->0->'samples'->0->>'kind' FROM _derived.log WHERE status = "
                      "'test_failed'"),
@@ -843,6 +865,8 @@ TEST(Engine, RemovedTablesKeepTheirDataUntilTheirRetentionEnds) {
   EXPECT_THAT(r.out, HasSubstr("dropped  core.daily"));
   EXPECT_EQ(exists("daily"), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(BothEngines, EngineOn, testing::kBothEngines, testing::EngineName);
 
 }  // namespace
 }  // namespace derived

@@ -112,6 +112,7 @@ class ServiceTest : public ::testing::TestWithParam<WarehouseEngine> {
     ServiceOptions o;
     o.project_dir = p_.dir().str();
     o.clock = &clock_;
+    o.monotonic = &steady_;
     o.tick_seconds = 0;  // time moves only when the test says
     o.watch_seconds = 0;
     o.poll_seconds = 1e9;
@@ -176,6 +177,7 @@ class ServiceTest : public ::testing::TestWithParam<WarehouseEngine> {
   WarehouseProject p_{GetParam()};
   std::string branch_;
   FixedClock clock_;
+  ManualMonotonicClock steady_;  // retries and backoff: moved by the test, never slept for
   std::unique_ptr<Service> svc_;
   std::unique_ptr<Warehouse> wh_;
 };
@@ -328,8 +330,7 @@ start: 2024-01-01
 time_column: hour
 sql: SELECT hour, n FROM core.bad WHERE hour >= {{ window_start }} AND hour < {{ window_end }}
 )");
-  // Long enough that the wake below comes before the retry is due, even on a loaded machine.
-  Start(/*retry_base=*/0.5);
+  Start(/*retry_base=*/5);
   Arrive(T("2024-01-01T03:00:00Z"));
   auto updaters = svc_->Updaters();
   EXPECT_EQ(updaters["core.bad"].failures, 1);
@@ -338,12 +339,21 @@ sql: SELECT hour, n FROM core.bad WHERE hour >= {{ window_start }} AND hour < {{
   EXPECT_TRUE(svc_->MarkSource("raw.events", T("2024-01-01T04:00:00Z")).ok());
   svc_->WaitIdle();
   EXPECT_EQ(svc_->Updaters()["core.bad"].failures, 1);
-  for (int i = 0; i < 120 && svc_->Updaters()["core.bad"].failures < 3; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    svc_->Tick(false);
-    svc_->WaitIdle();
-  }
-  EXPECT_GE(svc_->Updaters()["core.bad"].failures, 3);
+  // Just before the retry is due (5 s), a tick leaves it; at 5 s it runs, then waits 10 s.
+  steady_.Advance(std::chrono::milliseconds(4900));
+  svc_->Tick(false);
+  svc_->WaitIdle();
+  EXPECT_EQ(svc_->Updaters()["core.bad"].failures, 1);
+  steady_.Advance(std::chrono::milliseconds(100));
+  svc_->Tick(false);
+  svc_->WaitIdle();
+  EXPECT_EQ(svc_->Updaters()["core.bad"].failures, 2);
+  EXPECT_DOUBLE_EQ(svc_->Updaters()["core.bad"].retry_in_seconds, 10);
+  steady_.Advance(std::chrono::seconds(10));
+  svc_->Tick(false);
+  svc_->WaitIdle();
+  EXPECT_EQ(svc_->Updaters()["core.bad"].failures, 3);
+  EXPECT_DOUBLE_EQ(svc_->Updaters()["core.bad"].retry_in_seconds, 20);  // the cap: 4 x the base
   {
     auto engine = svc_->OpenEngine();
     ASSERT_TRUE(engine.ok());

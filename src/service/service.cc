@@ -136,7 +136,7 @@ void Service::WakeLocked(const std::string& table) {
   auto it = updaters_.find(table);
   if (it == updaters_.end()) return;
   Updater& u = it->second;
-  if (u.failures > 0 && SteadyClock::now() < u.retry_at) return;  // backing off: the timer wakes it
+  if (u.failures > 0 && Steady() < u.retry_at) return;  // backing off: the timer wakes it
   if (u.running) {
     u.again = true;
   } else if (!u.queued) {
@@ -150,6 +150,10 @@ void Service::WakeReadersLocked(const std::string& name) {
   auto it = gen_->readers.find(name);
   if (it == gen_->readers.end()) return;
   for (const auto& r : it->second) WakeLocked(r);
+}
+
+MonotonicClock::time_point Service::Steady() const {
+  return opts_.monotonic ? opts_.monotonic->Now() : SteadyClock::now();
 }
 
 SteadyClock::duration Service::Backoff(int failures) const {
@@ -216,7 +220,7 @@ void Service::WorkerLoop() {
       u.running = false;
       if (o.failed()) {
         u.failures++;
-        u.retry_at = SteadyClock::now() + Backoff(u.failures);
+        u.retry_at = Steady() + Backoff(u.failures);
       } else {
         u.failures = 0;
       }
@@ -231,7 +235,7 @@ void Service::WorkerLoop() {
 }
 
 void Service::TimerLoop() {
-  auto last_poll = SteadyClock::now();
+  auto last_poll = Steady();
   for (;;) {
     {
       std::unique_lock lock(mu_);
@@ -242,7 +246,7 @@ void Service::TimerLoop() {
       }
       if (stopping_) return;
     }
-    auto now = SteadyClock::now();
+    auto now = Steady();
     bool poll = now - last_poll >= Seconds(opts_.poll_seconds);
     if (poll) last_poll = now;
     Tick(poll);
@@ -290,7 +294,7 @@ void Service::Tick(bool poll_sources) {
     RestateChangedFiles();
   }
   Timestamp now = Now();
-  auto steady = SteadyClock::now();
+  auto steady = Steady();
   std::lock_guard lock(mu_);
   for (auto& [name, u] : updaters_) {
     const TableDef* def = gen_->cp->project.FindTable(name);
@@ -531,7 +535,7 @@ std::shared_ptr<const CompiledProject> Service::project() const {
 std::map<std::string, UpdaterStatus> Service::Updaters() const {
   std::lock_guard lock(mu_);
   std::map<std::string, UpdaterStatus> out;
-  auto now = SteadyClock::now();
+  auto now = Steady();
   for (const auto& [name, u] : updaters_) {
     UpdaterStatus s;
     s.running = u.running;

@@ -31,6 +31,9 @@ struct ServiceOptions {
   std::string project_dir = ".";
   int workers = 0;                 // parallel updaters; 0 = one per core
   const Clock* clock = nullptr;    // nullptr = the wall clock
+  // Retries, backoff and polls wait on this; nullptr = std::chrono::steady_clock. (Event
+  // times stay on the real clock: they measure.)
+  const MonotonicClock* monotonic = nullptr;
   bool use_cache = true;           // the compile cache
   double tick_seconds = 0.2;       // how often the timer looks at the clock (0: only on Tick())
   double poll_seconds = 60;        // freshness queries and file sources
@@ -149,6 +152,7 @@ class Service {
   void Emit(ServiceEvent e) const;
   Timestamp Now() const { return clock_->Now(); }
   std::chrono::steady_clock::duration Backoff(int failures) const;
+  MonotonicClock::time_point Steady() const;
 
   ServiceOptions opts_;
   EventFn on_event_;

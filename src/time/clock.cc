@@ -29,4 +29,14 @@ void FixedClock::AdvanceSeconds(int64_t seconds) {
   now_.seconds += seconds;
 }
 
+MonotonicClock::time_point ManualMonotonicClock::Now() const {
+  std::lock_guard lock(mu_);
+  return now_;
+}
+
+void ManualMonotonicClock::Advance(std::chrono::steady_clock::duration d) {
+  std::lock_guard lock(mu_);
+  now_ += d;
+}
+
 }  // namespace derived

@@ -102,7 +102,7 @@ sql: |
       derived_s += Seconds(t0);
       if (!report.ok() || report->failures() || report->tables.at(0).windows != kWindows) {
         std::cerr << "derived run failed: "
-                  << (report.ok() ? report->tables.at(0).status + " " + report->tables.at(0).detail
+                  << (report.ok() ? std::string(derived::StepStatusName(report->tables.at(0).status)) + " " + report->tables.at(0).detail
                                   : report.error().ToString())
                   << "\n";
         std::exit(1);

@@ -238,7 +238,7 @@ void BM_ServiceDay(benchmark::State& state) {
     auto started = derived::Service::Start(opts, [&](const ServiceEvent& e) {
       if (e.kind == ServiceEvent::Kind::kReloaded || e.kind == ServiceEvent::Kind::kRejected) return;
       std::lock_guard lock(mu);
-      events.push_back({e.kind, e.table, e.kind == ServiceEvent::Kind::kFinished ? e.outcome.status : "", e.at,
+      events.push_back({e.kind, e.table, e.kind == ServiceEvent::Kind::kFinished ? std::string(derived::StepStatusName(e.outcome.status)) : "", e.at,
                         hour, std::this_thread::get_id()});
     });
     if (!started.ok()) Die("start: " + started.error().ToString());

@@ -105,14 +105,14 @@ std::optional<Failure> RunWrite(Session& s, UserScript& script, ResultPrinter& p
       entry.details["failed_statement"] = *failed + 1;
       return Error(failure->message);
     }
-    entry.status = "success";
+    entry.status = RunStatus::kSuccess;
     entry.finished_at = WallSeconds();
     return meta.AppendLog(entry);
   });
   if (st.ok()) return std::nullopt;
   if (!failure) failure = Failure{1, st.error().message};  // the log row or the commit
   failure->message += "; the transaction rolled back, so no statement's change was kept";
-  entry.status = "failed";
+  entry.status = RunStatus::kFailed;
   entry.error = st.error().message;
   entry.finished_at = WallSeconds();
   if (auto logged = meta.AppendLog(entry); !logged.ok()) {

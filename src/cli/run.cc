@@ -108,10 +108,17 @@ int Mutating(const CommonOptions& opts, std::ostream& err, bool type_check, Fn&&
 }  // namespace
 
 std::string OutcomeLine(const TableOutcome& o) {
-  if (o.status == "built") return fmt::format("built    {}  {} ({:.2f}s)", o.table, o.detail, o.seconds);
-  if (o.failed()) return fmt::format("FAILED   {}  {}", o.table, o.detail);
-  for (const char* shown : {"updated", "skipped", "superseded", "removed", "dropped"}) {
-    if (o.status == shown) return fmt::format("{:<8} {}  {}", o.status, o.table, o.detail);
+  switch (o.status) {
+    case StepStatus::kBuilt: return fmt::format("built    {}  {} ({:.2f}s)", o.table, o.detail, o.seconds);
+    case StepStatus::kFailed:
+    case StepStatus::kTestFailed: return fmt::format("FAILED   {}  {}", o.table, o.detail);
+    case StepStatus::kUpdated:
+    case StepStatus::kSkipped:
+    case StepStatus::kSuperseded:
+    case StepStatus::kRemoved:
+    case StepStatus::kDropped: return fmt::format("{:<8} {}  {}", StepStatusName(o.status), o.table, o.detail);
+    case StepStatus::kUpToDate:
+    case StepStatus::kWaiting: return "";
   }
   return "";
 }
@@ -119,7 +126,7 @@ std::string OutcomeLine(const TableOutcome& o) {
 namespace {
 
 nlohmann::json OutcomeJson(const TableOutcome& o) {
-  return {{"table", o.table},     {"status", o.status}, {"detail", o.detail},
+  return {{"table", o.table},     {"status", StepStatusName(o.status)}, {"detail", o.detail},
           {"windows", o.windows}, {"rows", o.rows},     {"seconds", o.seconds}};
 }
 
@@ -132,7 +139,7 @@ int Report(const RunReport& report, bool json, std::ostream& out, std::ostream& 
   } else {
     std::map<std::string, int> counts;
     for (const auto& o : report.tables) {
-      counts[o.status]++;
+      counts[std::string(StepStatusName(o.status))]++;
       if (std::string line = OutcomeLine(o); !line.empty()) out << line << "\n";
     }
     std::vector<std::string> parts;

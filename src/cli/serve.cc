@@ -201,7 +201,7 @@ int Update(const CommonOptions& opts, const std::string& table, bool once, doubl
     }
     TableOutcome o = (*engine)->Step(name, nullptr);
     std::string line = OutcomeLine(o);
-    out << Stamp() << " " << (line.empty() ? fmt::format("{:<8} {}  {}", o.status, o.table, o.detail) : line)
+    out << Stamp() << " " << (line.empty() ? fmt::format("{:<8} {}  {}", StepStatusName(o.status), o.table, o.detail) : line)
         << std::endl;
     code = o.failed() ? 1 : 0;
     if (once) break;

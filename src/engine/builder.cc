@@ -19,7 +19,7 @@ std::string WindowText(Window w) { return fmt::format("[{}, {})", FormatIso(w.st
 
 // A failure that is a failed data test rather than an engine error.
 struct Failure {
-  std::string status = "failed";
+  RunStatus status = RunStatus::kFailed;
   std::string error;
   nlohmann::json details;
   std::optional<Window> window;
@@ -48,7 +48,7 @@ class TableBuilder {
     } else {
       ok = RunBatches();
     }
-    result_.status = ok ? "success" : failure_.status;
+    result_.status = ok ? RunStatus::kSuccess : failure_.status;
     result_.error = ok ? "" : failure_.error;
     return result_;
   }
@@ -404,7 +404,7 @@ class TableBuilder {
       lines.push_back(f.summary);
       tests.push_back({{"test", f.name}, {"offending", f.offending}, {"samples", f.samples}});
     }
-    failure_.status = "test_failed";
+    failure_.status = RunStatus::kTestFailed;
     failure_.details = {{"tests", tests}};
     return Error(fmt::format("{}: {}", def_.file, Join(lines, "; ")));
   }
@@ -415,7 +415,7 @@ class TableBuilder {
   }
 
   void Finish(TableState* next) const {
-    next->last_status = "success";
+    next->last_status = RunStatusName(RunStatus::kSuccess);
     next->last_error.clear();
     next->last_run_id = ctx_.run_id;
     next->consecutive_failures = 0;
@@ -442,7 +442,7 @@ class TableBuilder {
     e.started_at = started;
     e.finished_at = WallSeconds();
     e.logical_now = ctx_.now;
-    e.status = "success";
+    e.status = RunStatus::kSuccess;
     if (!req_.plan.reason.empty()) e.details = {{"reason", req_.plan.reason}};  // why it rebuilt, say
     return e;
   }
@@ -453,7 +453,7 @@ class TableBuilder {
     if (superseded_) {
       // Not a failure of this table: nothing is logged, and the state is the one the
       // other process committed, for the next plan.
-      failure_.status = "superseded";
+      failure_.status = RunStatus::kSuperseded;
       result_.state = *superseded_;
       return false;
     }
@@ -538,7 +538,7 @@ Result<TableState> UpdateMetadata(BuildContext& ctx, const TableDef& def, const 
   e.operation = "metadata";
   e.started_at = WallSeconds();
   e.logical_now = ctx.now;
-  e.status = "success";
+  e.status = RunStatus::kSuccess;
   e.details = {{"description", def.description}, {"owner", def.owner}, {"tags", def.tags}};
   Status st = InTransaction(*ctx.wh, [&]() -> Status {
     if (auto s = ctx.wh->writer().Comment(def, /*clear=*/true); !s.ok()) return s;

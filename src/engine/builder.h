@@ -47,12 +47,12 @@ struct BuildRequest {
 };
 
 struct BuildResult {
-  std::string status;  // success, failed, test_failed, superseded (another process wrote it first)
+  RunStatus status = RunStatus::kFailed;
   std::string error;   // for failures: the engine's message or the failing tests
   int windows = 0;     // schedule periods committed
   int64_t inserted = 0, updated = 0, deleted = 0;
   TableState state;    // the table's state afterwards
-  bool ok() const { return status == "success"; }
+  bool ok() const { return status == RunStatus::kSuccess; }
 };
 
 BuildResult Build(BuildContext& ctx, const BuildRequest& req);

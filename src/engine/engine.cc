@@ -247,14 +247,14 @@ LogEntry Engine::Entry(const std::string& table, const std::string& definition_h
   e.operation = operation;
   e.started_at = e.finished_at = WallSeconds();
   e.logical_now = now_;
-  e.status = "success";
+  e.status = RunStatus::kSuccess;
   return e;
 }
 
 void Engine::RecordBroken(const CompiledTable& t, const std::string& reason) {
   const TableDef& def = cp_->def(t);
   LogEntry e = Entry(def.qualified_name(), an_->hashes.at(def.qualified_name()), "validate");
-  e.status = "failed";
+  e.status = RunStatus::kFailed;
   e.error = reason;
   (void)meta_->RecordFailure(e, &states_[e.table]);  // states_[...] starts empty for a table never seen
 }
@@ -293,7 +293,7 @@ TableOutcome Engine::BuildTable(const CompiledTable& t, const Plan& plan, bool b
   o.seconds = SecondsSince(t0);
   std::string op = backfill ? "backfill" : std::string(ActionName(plan.action));
   if (r.ok()) {
-    o.status = "built";
+    o.status = StepStatus::kBuilt;
     if (def.strategy == Strategy::kView) {
       o.detail = plan.action == Action::kTest ? "view tested" : plan.action == Action::kCreate ? "view created"
                                                                                                 : "view re-created";
@@ -303,7 +303,7 @@ TableOutcome Engine::BuildTable(const CompiledTable& t, const Plan& plan, bool b
     }
     if (!plan.reason.empty() && plan.action != Action::kAppend) o.detail += " (" + plan.reason + ")";
   } else {
-    o.status = r.status;
+    o.status = StepStatusOf(r.status);
     o.detail = r.error;
     if (r.windows > 0) o.detail += fmt::format(" ({} committed before the failure)", Plural(r.windows, "window"));
   }
@@ -323,24 +323,26 @@ TableOutcome Engine::Update(const CompiledTable& t, const ProgressFn& progress) 
     TableState next = it->second;
     next.config.erase("removed_at");
     auto st = InTransaction(*wh_, [&]() -> derived::Status { return meta_->SaveState(next, it->second); });
-    if (!st.ok()) return {name, "failed", st.error().message};
+    if (!st.ok()) return {name, StepStatus::kFailed, st.error().message};
     it->second = std::move(next);
   }
   if (it != states_.end() && it->second.data_version > 0 && it->second.definition_hash == an_->hashes.at(name) &&
       it->second.config.value("metadata_hash", "") != an_->metadata_hashes.at(name)) {
     BuildContext ctx{wh_.get(), meta_.get(), cp_, run_id_, now_, nullptr};
     auto next = UpdateMetadata(ctx, def, it->second, an_->metadata_hashes.at(name));
-    if (!next.ok()) return {name, "failed", next.error().message};
+    if (!next.ok()) return {name, StepStatus::kFailed, next.error().message};
     it->second = std::move(*next);
     metadata_note = "metadata updated";
   }
   Plan plan = PlanTable(PlanInputFor(t, UpstreamsOf(t)));
   if (!plan.refused.empty()) {
     if (it == states_.end() || it->second.last_error != plan.refused) RecordBroken(t, plan.refused);
-    return {name, "failed", plan.refused};
+    return {name, StepStatus::kFailed, plan.refused};
   }
   if (plan.action == Action::kWait) {
-    o.status = !metadata_note.empty() ? "updated" : plan.waiting_on.empty() ? "up_to_date" : "waiting";
+    o.status = !metadata_note.empty()   ? StepStatus::kUpdated
+               : plan.waiting_on.empty() ? StepStatus::kUpToDate
+                                         : StepStatus::kWaiting;
     o.detail = metadata_note.empty() ? plan.reason : metadata_note + " (no rebuild); " + plan.reason;
     return o;
   }
@@ -351,17 +353,17 @@ TableOutcome Engine::Update(const CompiledTable& t, const ProgressFn& progress) 
 
 TableOutcome Engine::Step(const std::string& table, const ProgressFn& progress) {
   const CompiledTable* t = cp_->FindTable(table);
-  if (!t) return {table, "failed", "not a table of this project"};
-  if (auto st = ReloadStates(*t); !st.ok()) return {table, "failed", st.error().message};
+  if (!t) return {table, StepStatus::kFailed, "not a table of this project"};
+  if (auto st = ReloadStates(*t); !st.ok()) return {table, StepStatus::kFailed, st.error().message};
   if (std::string why = BrokenReason(*t); !why.empty()) {
     auto it = states_.find(table);
     // Logged once per distinct problem, not on every wake (by whichever worker).
     if (it == states_.end() || it->second.last_error != why) RecordBroken(*t, why);
-    return {table, "failed", "invalid definition: " + why};
+    return {table, StepStatus::kFailed, "invalid definition: " + why};
   }
   for (const auto& up : t->upstream) {
     if (!cp_->project.FindTable(up) && !cp_->project.FindSource(up)) {
-      return {table, "waiting", fmt::format("upstream {} has an invalid definition", up)};
+      return {table, StepStatus::kWaiting, fmt::format("upstream {} has an invalid definition", up)};
     }
   }
   return Update(*t, progress);
@@ -402,7 +404,7 @@ Result<RunReport> Engine::RunOnce(const std::string& select, const ProgressFn& p
     o.table = name;
     if (std::string why = BrokenReason(*t); !why.empty()) {
       RecordBroken(*t, why);
-      o.status = "failed";
+      o.status = StepStatus::kFailed;
       o.detail = "invalid definition: " + why;
       blocked[name] = "failed";
       report.tables.push_back(o);
@@ -420,7 +422,7 @@ Result<RunReport> Engine::RunOnce(const std::string& select, const ProgressFn& p
       }
     }
     if (!skip.empty()) {
-      o.status = "skipped";
+      o.status = StepStatus::kSkipped;
       o.detail = skip;
       blocked[name] = "skipped";
       report.tables.push_back(o);
@@ -431,14 +433,14 @@ Result<RunReport> Engine::RunOnce(const std::string& select, const ProgressFn& p
     report.tables.push_back(o);
   }
   if (!selected) {
-    for (const auto& [name, why] : BrokenFiles(false)) report.tables.push_back({name, "failed", why});
+    for (const auto& [name, why] : BrokenFiles(false)) report.tables.push_back({name, StepStatus::kFailed, why});
   }
   // Tables on or below a cycle never reach the order.
   for (const auto& t : cp_->tables) {
     if (t.node < 0 || visited.count(t.node) || !wanted(t)) continue;
     std::string why = BrokenReason(t);
     RecordBroken(t, why);
-    report.tables.push_back({cp_->def(t).qualified_name(), "failed", "invalid definition: " + why});
+    report.tables.push_back({cp_->def(t).qualified_name(), StepStatus::kFailed, "invalid definition: " + why});
   }
   return report;
 }
@@ -521,7 +523,7 @@ void Engine::RestateRange(const std::string& source, Window changed, nlohmann::j
   e.window = changed;
   e.details = std::move(details);
   if (auto st = meta_->AppendLog(e); !st.ok()) {
-    report->tables.push_back({source, "failed", "cannot log the restatement: " + st.error().message});
+    report->tables.push_back({source, StepStatus::kFailed, "cannot log the restatement: " + st.error().message});
     return;
   }
   Propagate({{source, changed}}, progress, report);
@@ -541,7 +543,7 @@ void Engine::Propagate(std::map<std::string, Window> changed, const ProgressFn& 
       if (failed.count(up)) failed_input = up;
     }
     if (!failed_input.empty()) {
-      report->tables.push_back({def.qualified_name(), "skipped", "upstream " + failed_input + " failed"});
+      report->tables.push_back({def.qualified_name(), StepStatus::kSkipped, "upstream " + failed_input + " failed"});
       failed.insert(def.qualified_name());
       continue;
     }
@@ -572,7 +574,7 @@ std::optional<TableOutcome> Engine::ApplyRepair(const CompiledTable& t, Window c
   for (int attempt = 1; attempt <= kAttempts; ++attempt) {
     auto repair = RepairOf(t, changed, explicit_windows);
     if (!repair.ok()) {
-      o = TableOutcome{cp_->def(t).qualified_name(), "failed", repair.error().message};
+      o = TableOutcome{cp_->def(t).qualified_name(), StepStatus::kFailed, repair.error().message};
       return o;
     }
     if (!*repair) {
@@ -580,7 +582,7 @@ std::optional<TableOutcome> Engine::ApplyRepair(const CompiledTable& t, Window c
       // process's state already covers it: nothing was written here, nothing to pass on.
       if (o) {
         changes->reset();
-        o->status = "up_to_date";
+        o->status = StepStatus::kUpToDate;
         o->detail = "another process updated it meanwhile; nothing left to repair";
       }
       return o;
@@ -589,13 +591,39 @@ std::optional<TableOutcome> Engine::ApplyRepair(const CompiledTable& t, Window c
     *changes = r.changes;
     if (r.plan.action == Action::kWait) return std::nullopt;
     o = BuildTable(t, r.plan, true, progress);
-    if (o->status != "superseded") return o;
+    if (o->status != StepStatus::kSuperseded) return o;
   }
-  o->status = "failed";
+  o->status = StepStatus::kFailed;
   o->detail = fmt::format("another process kept updating it ({} times) while this repair was about to be written; "
                           "nothing was written: run it again",
                           kAttempts);
   return o;
+}
+
+std::string_view StepStatusName(StepStatus s) {
+  switch (s) {
+    case StepStatus::kBuilt: return "built";
+    case StepStatus::kUpdated: return "updated";
+    case StepStatus::kUpToDate: return "up_to_date";
+    case StepStatus::kWaiting: return "waiting";
+    case StepStatus::kSkipped: return "skipped";
+    case StepStatus::kSuperseded: return "superseded";
+    case StepStatus::kRemoved: return "removed";
+    case StepStatus::kDropped: return "dropped";
+    case StepStatus::kFailed: return "failed";
+    case StepStatus::kTestFailed: return "test_failed";
+  }
+  return "failed";
+}
+
+StepStatus StepStatusOf(RunStatus s) {
+  switch (s) {
+    case RunStatus::kSuccess: return StepStatus::kBuilt;
+    case RunStatus::kTestFailed: return StepStatus::kTestFailed;
+    case RunStatus::kSuperseded: return StepStatus::kSuperseded;
+    case RunStatus::kFailed: return StepStatus::kFailed;
+  }
+  return StepStatus::kFailed;
 }
 
 Result<std::vector<std::string>> Engine::Storage(const TableDef& table) {
@@ -821,7 +849,7 @@ std::vector<std::pair<std::string, std::string>> Engine::BrokenFiles(bool record
     if (auto it = states_.find(name); record && it != states_.end() && it->second.last_error != why) {
       // Logged once per distinct problem, like an invalid definition.
       LogEntry e = Entry(name, it->second.definition_hash, "validate");
-      e.status = "failed";
+      e.status = RunStatus::kFailed;
       e.error = why;
       (void)meta_->RecordFailure(e, &it->second);
     }
@@ -867,10 +895,10 @@ Result<std::vector<TableOutcome>> Engine::SweepRemoved() {
       });
       if (!saved.ok()) {  // the others are still looked after; this one is tried next time
         st.config.erase("removed_at");
-        out.push_back({name, "failed", "cannot record its removal: " + saved.error().message});
+        out.push_back({name, StepStatus::kFailed, "cannot record its removal: " + saved.error().message});
         continue;
       }
-      out.push_back({name, "removed", RemovalNote(st)});
+      out.push_back({name, StepStatus::kRemoved, RemovalNote(st)});
       continue;
     }
     const auto& keep = cp_->project.removed_table_retention;
@@ -879,10 +907,10 @@ Result<std::vector<TableOutcome>> Engine::SweepRemoved() {
     std::string reason = fmt::format("removed from the project on {} and kept for {} (removed_tables.keep_for)",
                                      FormatIso(*at), FormatDuration(*keep));
     if (auto s = Drop(name, reason); !s.ok()) {
-      out.push_back({name, "failed", "cannot drop it after its retention: " + s.error().message});
+      out.push_back({name, StepStatus::kFailed, "cannot drop it after its retention: " + s.error().message});
       continue;
     }
-    out.push_back({name, "dropped", reason});
+    out.push_back({name, StepStatus::kDropped, reason});
   }
   return out;
 }

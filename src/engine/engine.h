@@ -21,15 +21,33 @@
 
 namespace derived {
 
+// What one table's step came to.
+enum class StepStatus {
+  kBuilt,       // a mutation committed
+  kUpdated,     // metadata only (comments)
+  kUpToDate,    // nothing to do
+  kWaiting,     // waits for an input
+  kSkipped,     // an input failed or was skipped
+  kSuperseded,  // another process wrote it first: nothing written
+  kRemoved,     // gone from the project; its data kept until its retention ends
+  kDropped,     // dropped after its retention
+  kFailed,
+  kTestFailed,  // a data test rolled the mutation back
+};
+// "built", "updated", "up_to_date", "waiting", "skipped", "superseded", "removed",
+// "dropped", "failed", "test_failed": as `run` prints it and --json writes it.
+std::string_view StepStatusName(StepStatus s);
+// The step status of a build that did not succeed.
+StepStatus StepStatusOf(RunStatus s);
+
 struct TableOutcome {
   std::string table;
-  // built, updated (metadata only), up_to_date, waiting, failed, test_failed, skipped
-  std::string status;
+  StepStatus status = StepStatus::kFailed;
   std::string detail;  // what was done, or why not
   int windows = 0;
   int64_t rows = 0;  // inserted + updated
   double seconds = 0;
-  bool failed() const { return status == "failed" || status == "test_failed"; }
+  bool failed() const { return status == StepStatus::kFailed || status == StepStatus::kTestFailed; }
 };
 
 struct RunReport {

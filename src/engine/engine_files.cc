@@ -96,7 +96,7 @@ void Engine::ApplyFileChanges(const std::vector<FileSourceChanges>& changes, con
       if (failed) continue;  // the files stay unrecorded: the next look restates them again
     }
     if (auto st = meta_->SaveFiles(c.source, c.files, now_); !st.ok()) {
-      report->tables.push_back({c.source, "failed", "cannot record its files: " + st.error().message});
+      report->tables.push_back({c.source, StepStatus::kFailed, "cannot record its files: " + st.error().message});
     }
   }
 }

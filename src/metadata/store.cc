@@ -101,6 +101,16 @@ Status MetadataStore::EnsureSchema() {
   return wh_->CreateMetadataSchema();
 }
 
+std::string_view RunStatusName(RunStatus s) {
+  switch (s) {
+    case RunStatus::kSuccess: return "success";
+    case RunStatus::kFailed: return "failed";
+    case RunStatus::kTestFailed: return "test_failed";
+    case RunStatus::kSuperseded: return "superseded";
+  }
+  return "failed";
+}
+
 Result<std::vector<std::string>> MetadataStore::TableNames(NameSource source) {
   const bool state = source == NameSource::kState;
   auto cols = wh_->Columns(kMetaSchema, state ? "state" : "log");
@@ -195,7 +205,7 @@ Status MetadataStore::AppendLog(const LogEntry& e) {
                            TsText(e.window ? std::optional<Timestamp>(e.window->start) : std::nullopt),
                            TsText(e.window ? std::optional<Timestamp>(e.window->end) : std::nullopt), e.rows_inserted,
                            e.rows_updated, e.rows_deleted, e.inputs.dump(), WallText(e.started_at),
-                           WallText(e.finished_at), TsText(e.logical_now), e.status, Opt(e.error),
+                           WallText(e.finished_at), TsText(e.logical_now), std::string(RunStatusName(e.status)), Opt(e.error),
                            e.details.is_null() ? Statement::Value() : Statement::Value(e.details.dump()),
                            Opt(provenance_.git_commit), dirty, provenance_.derived_version});
   if (!r.ok()) return r.error();
@@ -210,7 +220,7 @@ Status MetadataStore::Record(const LogEntry& entry, const TableState& next, cons
 Status MetadataStore::RecordFailure(const LogEntry& entry, TableState* state) {
   TableState next = *state;
   next.table = entry.table;
-  next.last_status = entry.status;
+  next.last_status = RunStatusName(entry.status);
   next.last_error = entry.error;
   next.last_run_id = entry.run_id;
   next.consecutive_failures += 1;

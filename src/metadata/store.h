@@ -19,6 +19,12 @@ namespace derived {
 
 inline constexpr const char* kMetaSchema = "_derived";
 
+// How a mutation (or a command logged like one) ended, as its log row and the table's
+// last_status say it: "success", "failed", "test_failed" (a data test rolled it back),
+// "superseded" (another process wrote the table first: nothing was written).
+enum class RunStatus { kSuccess, kFailed, kTestFailed, kSuperseded };
+std::string_view RunStatusName(RunStatus s);
+
 struct TableState {
   std::string table;  // dataset.table
   std::string definition_hash;
@@ -49,7 +55,7 @@ struct LogEntry {
   nlohmann::json inputs = nlohmann::json::object();
   double started_at = 0, finished_at = 0;  // wall clock, seconds since the epoch
   Timestamp logical_now;                   // the run's notion of now (--now)
-  std::string status;                      // success, failed, test_failed, skipped
+  RunStatus status = RunStatus::kSuccess;
   std::string error;
   nlohmann::json details;  // e.g. failing tests with sample rows
 };

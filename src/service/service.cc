@@ -187,7 +187,7 @@ void Service::WorkerLoop() {
       gen = gen_;
       sources = sources_;
     }
-    TableOutcome o{name, "failed", ""};
+    TableOutcome o{name, StepStatus::kFailed, ""};
     if (!engine || engine_of != gen->an.get()) {
       // A new project version: a new engine (and session) over it.
       engine.reset();
@@ -224,7 +224,7 @@ void Service::WorkerLoop() {
       } else {
         u.failures = 0;
       }
-      if (o.status == "built") WakeReadersLocked(name);
+      if (o.status == StepStatus::kBuilt) WakeReadersLocked(name);
       if (u.again) {
         u.again = false;
         WakeLocked(name);
@@ -314,7 +314,7 @@ void Service::SweepRemoved() {
     swept = control_->SweepRemoved();
   }
   if (!swept.ok()) {  // a conflict with a running step, say: the next poll tries again
-    Emit({ServiceEvent::Kind::kFinished, kProjectLogName, {kProjectLogName, "failed", swept.error().message}, "", {}});
+    Emit({ServiceEvent::Kind::kFinished, kProjectLogName, {kProjectLogName, StepStatus::kFailed, swept.error().message}, "", {}});
     return;
   }
   for (const auto& o : *swept) Emit({ServiceEvent::Kind::kFinished, o.table, o, "", {}});
@@ -432,7 +432,7 @@ Result<std::string> Service::Reload(bool* settled) {
   // its errors) or should be tried again (it could not be applied).
   auto fail = [&](bool is_settled, const std::string& why) -> Error {
     *settled = is_settled;
-    e.status = "failed";
+    e.status = RunStatus::kFailed;
     e.error = is_settled ? "the new project version was rejected; the service keeps running the last valid one. " + why
                          : "the new project version could not be applied yet; it is tried again at the next check. " +
                                why;
@@ -476,7 +476,7 @@ Result<std::string> Service::Reload(bool* settled) {
   {
     std::lock_guard control(control_mu_);
     control_ = std::move(*next);
-    e.status = "success";
+    e.status = RunStatus::kSuccess;
     e.details = details;
     e.finished_at = WallSeconds();
     (void)control_->metadata().AppendLog(e);

@@ -89,12 +89,7 @@ std::optional<Failure> RunWrite(Session& s, UserScript& script, ResultPrinter& p
                                 const std::string& sql) {
   MetadataStore meta(s.wh.get(), CollectProvenance(s.project_root));
   if (auto st = meta.EnsureSchema(); !st.ok()) return Failure{1, st.error().message};
-  LogEntry entry;
-  entry.run_id = NewRunId();
-  entry.table = "_query";
-  entry.operation = "query";
-  entry.logical_now = opts.now ? *opts.now : SystemClock().Now();
-  entry.started_at = WallSeconds();
+  LogEntry entry = LogEntry::Begin(NewRunId(), "_query", "", "query", opts.now ? *opts.now : SystemClock().Now());
   entry.details = {{"sql", sql}, {"statements", script.size()}};
 
   std::optional<Failure> failure;

@@ -429,20 +429,13 @@ class TableBuilder {
   }
 
   LogEntry Entry(std::optional<Window> w, const WriteCounts& c, double started) const {
-    LogEntry e;
-    e.run_id = ctx_.run_id;
-    e.table = def_.qualified_name();
-    e.definition_hash = req_.definition_hash;
-    e.operation = Operation();
+    LogEntry e = LogEntry::Begin(ctx_.run_id, def_.qualified_name(), req_.definition_hash, Operation(), ctx_.now);
     e.window = w;
     e.rows_inserted = c.inserted;
     e.rows_updated = c.updated;
     e.rows_deleted = c.deleted;
     e.inputs = inputs_;
     e.started_at = started;
-    e.finished_at = WallSeconds();
-    e.logical_now = ctx_.now;
-    e.status = RunStatus::kSuccess;
     if (!req_.plan.reason.empty()) e.details = {{"reason", req_.plan.reason}};  // why it rebuilt, say
     return e;
   }
@@ -531,14 +524,7 @@ Result<TableState> UpdateMetadata(BuildContext& ctx, const TableDef& def, const 
   crash::Scope crash_scope("metadata");
   TableState next = state;
   next.config["metadata_hash"] = metadata_hash;
-  LogEntry e;
-  e.run_id = ctx.run_id;
-  e.table = def.qualified_name();
-  e.definition_hash = state.definition_hash;
-  e.operation = "metadata";
-  e.started_at = WallSeconds();
-  e.logical_now = ctx.now;
-  e.status = RunStatus::kSuccess;
+  LogEntry e = LogEntry::Begin(ctx.run_id, def.qualified_name(), state.definition_hash, "metadata", ctx.now);
   e.details = {{"description", def.description}, {"owner", def.owner}, {"tags", def.tags}};
   Status st = InTransaction(*ctx.wh, [&]() -> Status {
     if (auto s = ctx.wh->writer().Comment(def, /*clear=*/true); !s.ok()) return s;

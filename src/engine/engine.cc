@@ -240,15 +240,7 @@ std::string Engine::BrokenReason(const CompiledTable& t) const {
 }
 
 LogEntry Engine::Entry(const std::string& table, const std::string& definition_hash, const char* operation) const {
-  LogEntry e;
-  e.run_id = run_id_;
-  e.table = table;
-  e.definition_hash = definition_hash;
-  e.operation = operation;
-  e.started_at = e.finished_at = WallSeconds();
-  e.logical_now = now_;
-  e.status = RunStatus::kSuccess;
-  return e;
+  return LogEntry::Begin(run_id_, table, definition_hash, operation, now_);
 }
 
 void Engine::RecordBroken(const CompiledTable& t, const std::string& reason) {

@@ -101,6 +101,18 @@ Status MetadataStore::EnsureSchema() {
   return wh_->CreateMetadataSchema();
 }
 
+LogEntry LogEntry::Begin(std::string run_id, std::string table, std::string definition_hash, std::string operation,
+                         Timestamp logical_now) {
+  LogEntry e;
+  e.run_id = std::move(run_id);
+  e.table = std::move(table);
+  e.definition_hash = std::move(definition_hash);
+  e.operation = std::move(operation);
+  e.started_at = e.finished_at = WallSeconds();
+  e.logical_now = logical_now;
+  return e;
+}
+
 std::string_view RunStatusName(RunStatus s) {
   switch (s) {
     case RunStatus::kSuccess: return "success";

@@ -58,6 +58,11 @@ struct LogEntry {
   RunStatus status = RunStatus::kSuccess;
   std::string error;
   nlohmann::json details;  // e.g. failing tests with sample rows
+
+  // The one way a row is made: `operation` on `table`, started now (wall clock), a
+  // success until the caller says otherwise; finished_at is set to the start too.
+  static LogEntry Begin(std::string run_id, std::string table, std::string definition_hash, std::string operation,
+                        Timestamp logical_now);
 };
 
 // Facts about the code that ran, recorded on every log row.

@@ -422,12 +422,7 @@ Result<std::string> Service::Reload(bool* settled) {
     }
     rejected = fmt::format("{} error{}:\n{}", lines.size(), lines.size() == 1 ? "" : "s", Join(lines, "\n"));
   }
-  LogEntry e;
-  e.run_id = "reload";
-  e.table = kProjectLogName;
-  e.operation = "reload";
-  e.started_at = WallSeconds();
-  e.logical_now = Now();
+  LogEntry e = LogEntry::Begin("reload", kProjectLogName, "", "reload", Now());
   // Logged and reported; `settled` says whether this version is done with (rejected for
   // its errors) or should be tried again (it could not be applied).
   auto fail = [&](bool is_settled, const std::string& why) -> Error {

@@ -1,6 +1,9 @@
 // The build engine: looks at every table, decides what is ready, builds it, and keeps
 // going past failures. `derived run --once`, `backfill`, `status` and `source mark` are
-// thin layers over this class.
+// thin layers over this class. One class, a file per job: engine.cc (open, plan and build
+// each table, a run), engine_repair.cc (backfills, restatements, propagation),
+// engine_status.cc (status, storage, the plan of a reload), engine_removed.cc (removed
+// tables, retention, drops), engine_files.cc (file sources that change).
 #pragma once
 
 #include <functional>
@@ -15,8 +18,8 @@
 
 #include "compile/compiler.h"
 #include "engine/builder.h"
-#include "metadata/store.h"
 #include "engine/plan.h"
+#include "metadata/store.h"
 #include "warehouse/warehouse.h"
 
 namespace derived {

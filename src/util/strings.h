@@ -1,6 +1,7 @@
 // Small string helpers shared across subsystems.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,8 @@ bool StartsWith(std::string_view s, std::string_view prefix);
 bool EndsWith(std::string_view s, std::string_view suffix);
 std::vector<std::string> Split(std::string_view s, char sep);
 std::string Join(const std::vector<std::string>& parts, std::string_view sep);
+// "1 window", "3 windows": `n` and `word`, with an "s" unless n is 1.
+std::string Plural(int64_t n, std::string_view word);
 // Every occurrence of `from` (non-empty) replaced by `to`.
 std::string ReplaceAll(std::string_view s, std::string_view from, std::string_view to);
 

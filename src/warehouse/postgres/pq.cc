@@ -203,20 +203,13 @@ Result<std::string> Connection::TypeName(uint32_t oid, int modifier) {
 }
 
 Result<std::unique_ptr<RowStream>> Connection::Stream(std::string_view sql) {
-  // Described first, while the connection is free to look up the columns' type names.
-  ResultHandle prepared(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr));
-  if (!prepared) return Error(ErrorText());
-  if (!Succeeded(prepared.get())) return ErrorOf(prepared.get());
-  ResultHandle d(PQdescribePrepared(conn_, ""));
-  if (!d) return Error(ErrorText());
-  if (!Succeeded(d.get())) return ErrorOf(d.get());
-  std::unique_ptr<RowStream> stream(new RowStream(this));
+  // Described first (as the unnamed statement), while the connection is free to look up
+  // the columns' type names.
   const size_t cached = type_names_.size();
-  for (int c = 0; c < PQnfields(d.get()); ++c) {
-    auto type = TypeName(PQftype(d.get(), c), PQfmod(d.get(), c));
-    if (!type.ok()) return type.error();
-    stream->columns_.push_back({PQfname(d.get(), c), *type});
-  }
+  auto cols = Describe(sql);
+  if (!cols.ok()) return cols.error();
+  std::unique_ptr<RowStream> stream(new RowStream(this));
+  stream->columns_ = std::move(*cols);
   if (type_names_.size() != cached) {
     // Looking a type name up replaced the unnamed statement: prepared again.
     ResultHandle again(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr));

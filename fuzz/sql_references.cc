@@ -7,6 +7,7 @@
 #include <memory>
 #include <string_view>
 
+#include "db/duckdb.h"
 #include "sql/parser.h"
 
 #include "expect.h"

@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "compile/compiler.h"
+#include "synthetic_project.h"
 #include "db/duckdb.h"
 #include "engine/engine.h"
 
@@ -60,23 +61,7 @@ void BM_WindowOverhead(benchmark::State& state) {
   bool aggregate = state.range(1) != 0;
   fs::path dir = fs::temp_directory_path() / ("derived-bench-windows-" + std::to_string(rows) + (aggregate ? "-agg" : ""));
   fs::remove_all(dir);
-  Write(dir / "derived.yaml", "name: bench\nwarehouse: {engine: duckdb, path: wh.duckdb}\n");
-  Write(dir / "sources/raw/events.yaml",
-        "freshness: marker\ncolumns:\n  - {name: user_id, type: BIGINT}\n  - {name: ts, type: TIMESTAMP}\n"
-        "  - {name: amount, type: DOUBLE}\n");
-  // Either one output row per input row (the worst case: the query is as cheap as the
-  // write) or an hourly aggregate per user (1,000 rows out).
-  std::string query = aggregate ? "SELECT user_id, date_trunc('hour', ts) AS ts, count(*) AS n, sum(amount) AS amount"
-                                : "SELECT user_id, ts, amount * 2 AS amount";
-  Write(dir / "tables/core/events.yaml", R"(schedule: hourly
-strategy: append
-start: 2024-01-01
-batch: 1
-time_column: ts
-sql: |
-  )" + query + R"(
-  FROM raw.events
-  WHERE ts >= {{ window_start }} AND ts < {{ window_end }})" + (aggregate ? "\n  GROUP BY ALL" : "") + "\n");
+  derived::bench::WriteWindowProject(dir.string(), "{engine: duckdb, path: wh.duckdb}", aggregate);
   std::string seed_path = (dir / "seed.duckdb").string();
   {
     Direct d(seed_path);

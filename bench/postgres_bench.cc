@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "compile/compiler.h"
+#include "synthetic_project.h"
 #include "engine/engine.h"
 #include "util/strings.h"
 #include "postgres_server.h"
@@ -55,21 +56,7 @@ void BM_PostgresWindowOverhead(benchmark::State& state) {
   const std::string dsn = bench::PostgresServer::Get().Database(db);
   fs::path dir = fs::temp_directory_path() / ("derived-bench-pg-" + db);
   fs::remove_all(dir);
-  Write(dir / "derived.yaml", "name: bench\nwarehouse: {engine: postgres, dsn: \"" + dsn + "\"}\n");
-  Write(dir / "sources/raw/events.yaml",
-        "freshness: marker\ncolumns:\n  - {name: user_id, type: BIGINT}\n  - {name: ts, type: TIMESTAMP}\n"
-        "  - {name: amount, type: double precision}\n");
-  std::string query = aggregate ? "SELECT user_id, date_trunc('hour', ts) AS ts, count(*) AS n, sum(amount) AS amount"
-                                : "SELECT user_id, ts, amount * 2 AS amount";
-  Write(dir / "tables/core/events.yaml", R"(schedule: hourly
-strategy: append
-start: 2024-01-01
-batch: 1
-time_column: ts
-sql: |
-  )" + query + R"(
-  FROM raw.events
-  WHERE ts >= {{ window_start }} AND ts < {{ window_end }})" + (aggregate ? "\n  GROUP BY 1, 2" : "") + "\n");
+  derived::bench::WriteWindowProject(dir.string(), "{engine: postgres, dsn: \"" + dsn + "\"}", aggregate);
   auto conn = derived::pg::Connection::Open(dsn);
   if (!conn.ok()) std::exit(1);
   derived::pg::Connection& c = **conn;

@@ -151,4 +151,22 @@ SyntheticStats GenerateProject(const std::string& dir, int tables, uint32_t seed
   return stats;
 }
 
+void WriteWindowProject(const std::string& dir, const std::string& warehouse, bool aggregate) {
+  auto write = [&](const std::string& rel, const std::string& text) {
+    fs::path path = fs::path(dir) / rel;
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+  };
+  write("derived.yaml", "name: bench\nwarehouse: " + warehouse + "\n");
+  write("sources/raw/events.yaml",
+        "freshness: marker\ncolumns:\n  - {name: user_id, type: BIGINT}\n  - {name: ts, type: TIMESTAMP}\n"
+        "  - {name: amount, type: FLOAT8}\n");
+  std::string query = aggregate ? "SELECT user_id, date_trunc('hour', ts) AS ts, count(*) AS n, sum(amount) AS amount"
+                                : "SELECT user_id, ts, amount * 2 AS amount";
+  write("tables/core/events.yaml", "schedule: hourly\nstrategy: append\nstart: 2024-01-01\nbatch: 1\n"
+                                   "time_column: ts\nsql: |\n  " + query +
+                                       "\n  FROM raw.events\n  WHERE ts >= {{ window_start }} AND ts < {{ window_end }}" +
+                                       (aggregate ? "\n  GROUP BY 1, 2" : "") + "\n");
+}
+
 }  // namespace derived::bench

@@ -19,4 +19,11 @@ struct SyntheticStats {
 // Writes the project into `dir` (created; existing files are overwritten).
 SyntheticStats GenerateProject(const std::string& dir, int tables, uint32_t seed = 42);
 
+// The per-window benchmark's project in `dir` (created), on the warehouse `warehouse`
+// ("{engine: ..., ...}"): raw.events (user_id, ts, amount; a marker source) and
+// core.events, an hourly append table built one window at a time. Its query is either a
+// row per input row (the query as cheap as the write) or, with `aggregate`, an hourly
+// aggregate per user. SQL both engines run.
+void WriteWindowProject(const std::string& dir, const std::string& warehouse, bool aggregate);
+
 }  // namespace derived::bench

@@ -20,6 +20,15 @@ void WarehouseProject::Configure(const std::string& rest) const {
                                  "\n" + rest);
 }
 
+Result<std::unique_ptr<Warehouse>> OpenTestWarehouse(const std::string& duckdb_path, const std::string& postgres_dsn) {
+  if (!postgres_dsn.empty()) {
+    auto options = PostgresConnectOptions(postgres_dsn);
+    if (!options.ok()) return options.error();
+    return OpenPostgresWarehouse(*options);
+  }
+  return OpenDuckDbWarehouse(duckdb_path, db::FileAccess::Unrestricted());
+}
+
 std::string EngineName(const ::testing::TestParamInfo<WarehouseEngine>& info) {
   return info.param == WarehouseEngine::kPostgres ? "postgres" : "duckdb";
 }
@@ -43,12 +52,7 @@ bool ServiceRunning(const TempDir& dir) {
 }
 
 Result<std::unique_ptr<Warehouse>> OpenDirectly(const TempDir& dir, const PostgresDatabase* pg) {
-  if (pg) {
-    auto options = PostgresConnectOptions(pg->dsn());
-    if (!options.ok()) return options.error();
-    return OpenPostgresWarehouse(*options);
-  }
-  return OpenDuckDbWarehouse((dir.path() / "warehouse.duckdb").string(), db::FileAccess::Unrestricted());
+  return OpenTestWarehouse((dir.path() / "warehouse.duckdb").string(), pg ? pg->dsn() : "");
 }
 
 }  // namespace

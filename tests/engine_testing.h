@@ -12,6 +12,7 @@
 #include "config/model.h"
 #include "postgres_testing.h"
 #include "testing.h"
+#include "warehouse/warehouse.h"
 
 namespace derived::testing {
 
@@ -55,6 +56,11 @@ class WarehouseProject {
   std::unique_ptr<PostgresDatabase> pg_;  // the warehouse, on PostgreSQL
   TempDir dir_;
 };
+
+// A warehouse session opened directly, as a test's own SQL needs it (never checked or
+// logged by Derived): the PostgreSQL database `postgres_dsn`, or else the DuckDB file at
+// `duckdb_path` with no file lock-down.
+Result<std::unique_ptr<Warehouse>> OpenTestWarehouse(const std::string& duckdb_path, const std::string& postgres_dsn);
 
 // For suites parameterized over the engines: "duckdb" / "postgres" in the test's name.
 std::string EngineName(const ::testing::TestParamInfo<WarehouseEngine>& info);

@@ -11,7 +11,6 @@
 #include "engine_testing.h"
 #include "faulty_warehouse.h"
 #include "testing.h"
-#include "warehouse/duckdb/warehouse.h"
 
 namespace derived {
 namespace {
@@ -45,7 +44,7 @@ sql: |
 }
 
 std::unique_ptr<Warehouse> Open(const testing::TempDir& dir) {
-  auto wh = OpenDuckDbWarehouse(dir.str() + "/warehouse.duckdb", db::FileAccess::Unrestricted());
+  auto wh = testing::OpenTestWarehouse(dir.str() + "/warehouse.duckdb", "");
   if (!wh.ok()) throw std::runtime_error(wh.error().message);
   return std::move(*wh);
 }

@@ -24,8 +24,6 @@
 #include "service/service.h"
 #include "time/clock.h"
 #include "postgres_testing.h"
-#include "warehouse/duckdb/warehouse.h"
-#include "warehouse/postgres/warehouse.h"
 
 namespace derived {
 namespace {
@@ -39,14 +37,7 @@ std::string Lit(Timestamp t) { return FormatSqlLiteral(t); }
 
 // The project's warehouse: its DuckDB file, or the PostgreSQL database it names.
 std::unique_ptr<Warehouse> OpenFor(const RandomProject& proj, const std::string& dsn) {
-  Result<std::unique_ptr<Warehouse>> wh = Error("");
-  if (dsn.empty()) {
-    wh = OpenDuckDbWarehouse(proj.root() + "/warehouse.duckdb", db::FileAccess::Unrestricted());
-  } else {
-    auto options = PostgresConnectOptions(dsn);
-    if (!options.ok()) throw std::runtime_error(options.error().message);
-    wh = OpenPostgresWarehouse(*options);
-  }
+  auto wh = testing::OpenTestWarehouse(proj.root() + "/warehouse.duckdb", dsn);
   if (!wh.ok()) throw std::runtime_error(wh.error().message);
   return std::move(*wh);
 }

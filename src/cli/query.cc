@@ -8,7 +8,6 @@
 #include "cli/commands.h"
 #include "cli/query_output.h"
 #include "config/loader.h"
-#include "engine/builder.h"
 #include "metadata/store.h"
 #include "service/service.h"
 #include "sql/text.h"

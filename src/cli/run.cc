@@ -400,7 +400,7 @@ int PlanCommand(const CommonOptions& opts, bool json, std::ostream& out, std::os
     return done;
   }
   std::vector<std::vector<std::string>> cells;
-  for (const auto& c : *changes) cells.push_back({c.change, c.table, std::to_string(c.windows), c.detail});
+  for (const auto& c : *changes) cells.push_back({std::string(ChangeName(c.change)), c.table, std::to_string(c.windows), c.detail});
   PrintTextTable(out, {"CHANGE", "TABLE", "WINDOWS", "DETAIL"}, cells);
   return done;
 }

@@ -101,4 +101,14 @@ Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def
   return failures;
 }
 
+AuditVerdict VerdictOf(const TableDef& def, const std::vector<TestFailure>& failures) {
+  std::vector<std::string> lines;
+  nlohmann::json tests = nlohmann::json::array();
+  for (const auto& f : failures) {
+    lines.push_back(f.summary);
+    tests.push_back({{"test", f.name}, {"offending", f.offending}, {"samples", f.samples}});
+  }
+  return {fmt::format("{}: {}", def.file, Join(lines, "; ")), {{"tests", tests}}};
+}
+
 }  // namespace derived

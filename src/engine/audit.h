@@ -29,6 +29,14 @@ using RenderTestSql = std::function<Result<std::string>(const TestDef&)>;
 Result<std::vector<TestFailure>> RunDataTests(Warehouse& wh, const TableDef& def, const std::string& table,
                                               const RenderTestSql& render);
 
+// Failed tests as a failed step reports them: one message naming the table's file, and
+// the log row's details ({"tests": [{test, offending, samples}, ...]}).
+struct AuditVerdict {
+  std::string message;
+  nlohmann::json details;
+};
+AuditVerdict VerdictOf(const TableDef& def, const std::vector<TestFailure>& failures);
+
 // The query returning the rows that break a test (not used for row_count; for a custom
 // test, its SQL template).
 std::string OffendingRowsSql(const SqlDialect& d, const TestDef& test, const std::string& table);

@@ -1,28 +1,23 @@
 #include "engine/builder.h"
 
-#include <map>
-#include <random>
-#include <set>
 
 #include <fmt/format.h>
 
 #include "compile/typecheck.h"
 #include "crash/crash_point.h"
 #include "engine/audit.h"
-#include "util/hash.h"
+#include "engine/column_check.h"
+#include "engine/query_errors.h"
 #include "util/strings.h"
 
 namespace derived {
 namespace {
 
-std::string WindowText(Window w) { return fmt::format("[{}, {})", FormatIso(w.start), FormatIso(w.end)); }
-
-// A failure that is a failed data test rather than an engine error.
+// How the step that failed ended: an engine error, or failed data tests (with details).
 struct Failure {
   RunStatus status = RunStatus::kFailed;
   std::string error;
   nlohmann::json details;
-  std::optional<Window> window;
 };
 
 class TableBuilder {
@@ -54,17 +49,6 @@ class TableBuilder {
   }
 
  private:
-  std::string Operation() const {
-    if (req_.backfill && req_.plan.action != Action::kTest) return "backfill";
-    switch (req_.plan.action) {
-      case Action::kCreate: return "create";
-      case Action::kRebuild: return "rebuild";
-      case Action::kReplace: return "replace";
-      case Action::kTest: return "test";
-      default: return std::string(StrategyName(def_.strategy));
-    }
-  }
-
   // A committed range of windows (none for a view) and what writing it did: one log row.
   struct Written {
     std::optional<Window> window;
@@ -235,51 +219,23 @@ class TableBuilder {
     rendered_ = std::move(*rendered);
     // Rendered for this batch's window, so checked again: validate saw one window only.
     auto checked = wh_.CheckQuery(rendered_->sql());
-    if (!checked.ok()) return QueryRefused(checked.error());
+    if (!checked.ok()) return QueryRefused(def_, rendered_ ? &*rendered_ : nullptr, checked.error());
     query_ = std::move(*checked);
     // Later batches of one build have the same columns: bind and check once.
     if (!columns_checked_) {
       if (auto s = wh_.UseDataset(def_.dataset); !s.ok()) return s;
       auto described = wh_.DescribeQuery(*query_);
-      if (!described.ok()) return QueryFailed(described.error(), sql::Embedding::Describe().QueryLine());
-      if (auto s = CheckColumns(*described); !s.ok()) return s;
+      if (!described.ok()) {
+        return QueryFailed(def_, &*rendered_, described.error(), sql::Embedding::Describe().QueryLine());
+      }
+      auto casts = CheckDeclaredColumns(wh_, def_, *described);
+      if (!casts.ok()) return casts.error();
       target_.def = &def_;
       target_.columns = std::move(*described);
+      target_.casts = std::move(*casts);
       columns_checked_ = true;
     }
     return Status::Ok();
-  }
-
-  // The batch's rendering when it is not one SELECT (a template that writes another
-  // statement for some windows only), pointed at the template line that wrote it.
-  Status QueryRefused(const Error& e) const {
-    std::string why = e.where.line > 0 ? "invalid SQL: " + e.message : e.message;
-    Location at{def_.sql.file, def_.sql.first_line, 0};
-    std::string note;
-    if (e.where.line > 0 && rendered_) {
-      // The position counts in the rendering without its leading space (as Trim drops it).
-      std::string_view sql = rendered_->sql();
-      size_t start = std::min(sql.find_first_not_of(" \t\n\v\f\r"), sql.size());
-      size_t offset = start + OffsetOfLineColumn(sql.substr(start), e.where.line, e.where.column);
-      SqlOrigin o = rendered_->OriginAt(offset);
-      at = o.where;
-      note = o.Note();
-    }
-    return Error(fmt::format("{}: the query was not run: {}{}", at.ToString(), why, note), at);
-  }
-
-  // An engine error about a statement embedding the query (beginning on line
-  // `query_line`: sql::Embedding::QueryLine), pointed at the template line that wrote it.
-  Status QueryFailed(const Status& st, int query_line = 2) const {
-    const std::string& msg = st.error().message;
-    if (rendered_) {
-      if (auto o = rendered_->LocateEngineError(msg, query_line, RenderedSql::Embedding::kStripped)) {
-        return Error(fmt::format("{}: the query failed: {}{}", o->where.ToString(), WithoutEngineExcerpt(msg),
-                                 o->Note()),
-                     o->where);
-      }
-    }
-    return Error(fmt::format("{}: the query failed: {}", def_.sql.file, msg));
   }
 
   // Turns a failed write into a message that says what was wrong: a guard's refusal
@@ -290,65 +246,15 @@ class TableBuilder {
       case WriteError::Cause::kEngine:
         return e.error;
       case WriteError::Cause::kQuery:
-        return QueryFailed(e.error, e.query_line);
-      case WriteError::Cause::kRowOutsideWindow: {
+        return QueryFailed(def_, rendered_ ? &*rendered_ : nullptr, e.error, e.query_line);
+      case WriteError::Cause::kRowOutsideWindow:
         (void)wh_.Rollback();  // the transaction is aborted; read outside it
-        auto outside = writer_.RowsOutsideWindow(*query_, def_, b.write);
-        std::string count = outside.ok() ? std::to_string(outside->count) : "some";
-        std::string range = outside.ok() ? fmt::format(" (from {} to {})", outside->min, outside->max) : "";
-        return Error(fmt::format("{}: the query returned {} row{} whose time_column '{}' is outside the window {}{}; "
-                                 "an append table's query must only return rows of the window it builds: filter on "
-                                 "{{{{ window_start }}}} and {{{{ window_end }}}}",
-                                 def_.file, count, count == "1" ? "" : "s", def_.time_column, WindowText(b.write),
-                                 range));
-      }
-      case WriteError::Cause::kNullMergeKey: {
+        return RowsOutsideWindow(def_, b.write, writer_.RowsOutsideWindow(*query_, def_, b.write));
+      case WriteError::Cause::kNullMergeKey:
         (void)wh_.Rollback();
-        auto n = writer_.RowsWithNullKey(*query_, def_);
-        return Error(fmt::format("{}: the query returned {} row(s) with a NULL merge key ({})", def_.file,
-                                 n.ok() ? std::to_string(*n) : "some", Join(def_.merge.keys, ", ")));
-      }
+        return RowsWithNullKey(def_, writer_.RowsWithNullKey(*query_, def_));
     }
     return e.error;
-  }
-
-  // Declared columns against what the query really returned, before anything is written.
-  Status CheckColumns(const std::vector<OutputColumn>& cols) {
-    std::vector<std::string> problems, names;
-    for (const auto& c : cols) names.push_back(c.name);
-    auto find = [&](const std::string& name) -> const OutputColumn* {
-      for (const auto& c : cols)
-        if (c.name == name) return &c;
-      return nullptr;
-    };
-    for (const auto& dc : def_.columns) {
-      const OutputColumn* c = find(dc.name);
-      if (!c) {
-        problems.push_back(fmt::format("declared column '{}' is not returned by the query{}", dc.name,
-                                       DidYouMean(dc.name, names)));
-        continue;
-      }
-      if (dc.type.empty()) continue;
-      auto declared = wh_.CanonicalType(dc.type);
-      if (!declared.ok()) {
-        problems.push_back(fmt::format("column '{}': {}", dc.name, declared.error().message));
-        continue;
-      }
-      target_.casts[dc.name] = *declared;
-      if (!wh_.dialect().TypeFits(*declared, c->type)) {
-        problems.push_back(fmt::format("column '{}' is declared {} but the query returns {}", dc.name, *declared,
-                                       c->type));
-      }
-    }
-    auto require = [&](const std::string& name, const char* what) {
-      if (!name.empty() && !find(name)) {
-        problems.push_back(fmt::format("{} '{}' is not returned by the query", what, name));
-      }
-    };
-    require(def_.time_column, "time_column");
-    for (const auto& k : def_.merge.keys) require(k, "merge key");
-    if (problems.empty()) return Status::Ok();
-    return Error(fmt::format("{}: {}", def_.file, Join(problems, "; ")));
   }
 
   Status WriteBatch(const derived::Batch& b, Into into, bool exists, WriteCounts* c) {
@@ -374,15 +280,8 @@ class TableBuilder {
   Status CheckTargetColumns(Into into) {
     auto existing = writer_.Columns(def_, into);
     if (!existing.ok()) return existing.error();
-    std::set<std::string> have, want;
-    for (const auto& c : existing->value_or(std::vector<OutputColumn>{})) have.insert(c.name);
-    for (const auto& c : target_.columns) want.insert(c.name);
-    if (have == want) return Status::Ok();
-    return Error(fmt::format("{}: the query returns columns ({}) but the table has ({}); change the definition so "
-                             "that it is rebuilt",
-                             def_.file, Join({want.begin(), want.end()}, ", "), Join({have.begin(), have.end()}, ", ")));
+    return CheckSameColumns(def_, target_.columns, existing->value_or(std::vector<OutputColumn>{}));
   }
-
 
   // The data tests, on the table as it will be once the step commits.
   Status Audit() {
@@ -398,15 +297,10 @@ class TableBuilder {
       return Error(fmt::format("{}: {}", at.file.empty() ? def_.file : at.ToString(), failures.error().message));
     }
     if (failures->empty()) return Status::Ok();
-    std::vector<std::string> lines;
-    nlohmann::json tests = nlohmann::json::array();
-    for (const auto& f : *failures) {
-      lines.push_back(f.summary);
-      tests.push_back({{"test", f.name}, {"offending", f.offending}, {"samples", f.samples}});
-    }
+    AuditVerdict verdict = VerdictOf(def_, *failures);
     failure_.status = RunStatus::kTestFailed;
-    failure_.details = {{"tests", tests}};
-    return Error(fmt::format("{}: {}", def_.file, Join(lines, "; ")));
+    failure_.details = std::move(verdict.details);
+    return Error(std::move(verdict.message));
   }
 
   // The state once these windows of the plan commit (see StateAfter).
@@ -429,7 +323,8 @@ class TableBuilder {
   }
 
   LogEntry Entry(std::optional<Window> w, const WriteCounts& c, double started) const {
-    LogEntry e = LogEntry::Begin(ctx_.run_id, def_.qualified_name(), req_.definition_hash, Operation(), ctx_.now);
+    LogEntry e = LogEntry::Begin(ctx_.run_id, def_.qualified_name(), req_.definition_hash,
+                                 std::string(OperationName(req_.plan, def_.strategy, req_.backfill)), ctx_.now);
     e.window = w;
     e.rows_inserted = c.inserted;
     e.rows_updated = c.updated;
@@ -485,39 +380,11 @@ class TableBuilder {
   bool target_checked_ = false;  // the existing table's columns were compared once
   bool columns_checked_ = false;  // the query's columns were checked against the declaration
   WriteTarget target_;            // ... and are these, with their declared types
-  int progress_windows_ = 0;
-  int64_t progress_rows_ = 0;
 };
 
 }  // namespace
 
 BuildResult Build(BuildContext& ctx, const BuildRequest& req) { return TableBuilder(ctx, req).Run(); }
-
-std::string DefinitionHash(const TableDef& def, const std::string& sql, const std::string& initial_sql) {
-  Hasher h;
-  h.Add("definition-v1").Add(StrategyName(def.strategy)).Add(ScheduleName(def.schedule));
-  h.Add(FormatDuration(def.window)).Add(def.start ? FormatIso(*def.start) : "-").Add(def.time_column);
-  for (const auto& k : def.merge.keys) h.Add("key").Add(k);
-  for (const auto& [col, rule] : def.merge.rules) h.Add("rule").Add(col).Add(MergeRuleName(rule));
-  for (const auto& c : def.columns) h.Add("col").Add(c.name).Add(c.type);
-  for (const auto& c : def.partition_by) h.Add("part").Add(c);
-  for (const auto& c : def.cluster_by) h.Add("clus").Add(c);
-  h.Add(sql).Add(initial_sql);
-  return h.Hex();
-}
-
-std::string MetadataHash(const TableDef& def) {
-  Hasher h;
-  h.Add("metadata-v1").Add(def.description).Add(def.owner);
-  for (const auto& t : def.tags) h.Add("tag").Add(t);
-  for (const auto& c : def.columns) h.Add("col").Add(c.name).Add(c.description).Add(Join(c.tags, ","));
-  for (const auto& t : def.tests) {
-    h.Add("test").Add(t.name).Add(TestKindName(t.kind)).Add(Join(t.columns, ",")).Add(Join(t.values, ","));
-    h.Add(t.to_table).Add(t.to_column).Add(t.sql);
-    h.Add(t.min_rows ? std::to_string(*t.min_rows) : "-").Add(t.max_rows ? std::to_string(*t.max_rows) : "-");
-  }
-  return h.Hex();
-}
 
 Result<TableState> UpdateMetadata(BuildContext& ctx, const TableDef& def, const TableState& state,
                                   const std::string& metadata_hash) {
@@ -535,12 +402,6 @@ Result<TableState> UpdateMetadata(BuildContext& ctx, const TableDef& def, const 
   if (!st.ok()) return Error(fmt::format("{}: cannot update the metadata of {}: {}", def.file, def.qualified_name(),
                                          st.error().message));
   return next;
-}
-
-std::string NewRunId() {
-  std::random_device rd;
-  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
-  return fmt::format("{:016x}", gen());
 }
 
 }  // namespace derived

@@ -1,6 +1,9 @@
-// Carries out a plan for one table: renders its SQL per batch, writes with its strategy,
-// runs its data tests and records the log row and new state, each batch in one
-// transaction. Failures roll back and are logged after the rollback.
+// Carries out a plan for one table (engine/plan.h decides it): renders its SQL per batch,
+// checks its columns (column_check.h), writes with the strategy's writer
+// (warehouse/writer.h), runs its data tests (audit.h) and records the log rows and new
+// state (metadata/store.h), each step in one transaction. Failures roll back and are
+// logged after the rollback, explained by query_errors.h. A builder uses its context's
+// session from the calling thread only.
 #pragma once
 
 #include <atomic>
@@ -12,6 +15,7 @@
 
 #include "compile/compiler.h"
 #include "metadata/store.h"
+#include "engine/definition_hash.h"
 #include "engine/plan.h"
 #include "warehouse/warehouse.h"
 
@@ -57,22 +61,9 @@ struct BuildResult {
 
 BuildResult Build(BuildContext& ctx, const BuildRequest& req);
 
-// What identifies a table's contents: its SQL as rendered for one fixed window, both
-// variants (so macros and vars count, and `now` does not), and every setting that
-// changes rows or columns. Description, owner, tags and tests are left out: changing
-// them rebuilds nothing.
-std::string DefinitionHash(const TableDef& def, const std::string& sql, const std::string& initial_sql);
-
-// What the rest of a definition says: description, owner, tags, column descriptions and
-// tests. A change here updates the table's metadata and rebuilds nothing.
-std::string MetadataHash(const TableDef& def);
-
 // Brings a built table's comments and recorded metadata up to date with `def`, logged as
 // a `metadata` operation, in one transaction. Returns the new state.
 Result<TableState> UpdateMetadata(BuildContext& ctx, const TableDef& def, const TableState& state,
                                   const std::string& metadata_hash);
-
-// A random id for one invocation of the engine.
-std::string NewRunId();
 
 }  // namespace derived

@@ -101,16 +101,6 @@ struct FileSourceChanges {
   std::optional<Window> restated;      // the restatement they mean (see RestatedRange)
 };
 
-// What reloading the project would do to one table (`derived plan`).
-struct PlannedChange {
-  std::string table;
-  // create, rebuild, repair, metadata, removed
-  std::string change;
-  std::string detail;
-  int windows = 0;
-  nlohmann::json ToJson() const;
-};
-
 class Engine {
  public:
   // REQUIRES: cp outlives the engine.
@@ -223,9 +213,11 @@ class Engine {
                     RunReport* report);
   // Plans and builds the repair of `changed` (RepairOf), planned again when another
   // process's commit supersedes it. nullopt when nothing was built: nothing to repair,
-  // or a view (then `changes` holds what shows through it).
+  // or a view (then `changes` holds what shows through it). `planned`, when given, is
+  // the first attempt's repair, planned by the caller already.
   std::optional<TableOutcome> ApplyRepair(const CompiledTable& t, Window changed, bool explicit_windows,
-                                          const ProgressFn& progress, std::optional<Window>* changes);
+                                          const ProgressFn& progress, std::optional<Window>* changes,
+                                          std::optional<std::optional<Repair>> planned = std::nullopt);
   // Repairs every table downstream of the changed ones, upstream first.
   void Propagate(std::map<std::string, Window> changed, const ProgressFn& progress, RunReport* report);
 

@@ -51,12 +51,14 @@ Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Tim
   if (it->second.definition_hash != an_->hashes.at(def.qualified_name())) {
     return Error(fmt::format("{} changed since it was built: `derived run` rebuilds it first", def.qualified_name()));
   }
+  // Planned once here, so that windows the table does not have are an error of the
+  // command; the same plan is the repair's first attempt.
   auto repair = RepairOf(*t, {from, to}, true);
   if (!repair.ok()) return repair.error();
   RunReport report;
   report.run_id = run_id_;
   std::optional<Window> changes;
-  auto o = ApplyRepair(*t, {from, to}, true, progress, &changes);
+  auto o = ApplyRepair(*t, {from, to}, true, progress, &changes, std::move(*repair));
   if (!o) return report;
   report.tables.push_back(*o);
   if (downstream && !o->failed() && changes) Propagate({{def.qualified_name(), *changes}}, progress, &report);
@@ -132,14 +134,17 @@ void Engine::Propagate(std::map<std::string, Window> changed, const ProgressFn& 
 }
 
 std::optional<TableOutcome> Engine::ApplyRepair(const CompiledTable& t, Window changed, bool explicit_windows,
-                                                const ProgressFn& progress, std::optional<Window>* changes) {
+                                                const ProgressFn& progress, std::optional<Window>* changes,
+                                                std::optional<std::optional<Repair>> planned) {
   // Another process's commit between the plan and the write supersedes the repair
   // (nothing written; the builder took that process's state): it is planned again from
   // there. One that keeps being superseded is a failure, never a repair done.
   constexpr int kAttempts = 3;
   std::optional<TableOutcome> o;
   for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-    auto repair = RepairOf(t, changed, explicit_windows);
+    Result<std::optional<Repair>> repair = planned ? Result<std::optional<Repair>>(std::move(*planned))
+                                                   : RepairOf(t, changed, explicit_windows);
+    planned.reset();
     if (!repair.ok()) {
       o = TableOutcome{cp_->def(t).qualified_name(), StepStatus::kFailed, repair.error().message};
       return o;

@@ -103,10 +103,6 @@ Result<std::vector<TableStatus>> Engine::Status() {
   return out;
 }
 
-nlohmann::json PlannedChange::ToJson() const {
-  return {{"table", table}, {"change", change}, {"detail", detail}, {"windows", windows}};
-}
-
 Result<std::vector<PlannedChange>> Engine::PlanChanges() {
   // Every table is planned upstream first with the same decision code as a run, and
   // its state is advanced as if that plan had committed, so readers see their inputs'
@@ -121,48 +117,23 @@ Result<std::vector<PlannedChange>> Engine::PlanChanges() {
     std::vector<UpstreamStatus> ups = UpstreamsOf(*t);
     PlanInput in = PlanInputFor(*t, ups);
     Plan plan = PlanTable(in);
-    if (!plan.refused.empty()) {
-      out.push_back({name, "refused", plan.refused});
-      continue;
-    }
-    auto it = states_.find(name);
-    bool built = it != states_.end() && it->second.data_version > 0;
-    PlannedChange c;
-    c.table = name;
-    c.windows = plan.windows();
-    std::string what = def.strategy == Strategy::kView      ? "the view re-created"
-                       : def.strategy == Strategy::kReplace ? "rebuilt"
-                                                            : Plural(c.windows, "window") + " rebuilt";
-    std::string when = plan.action == Action::kWait ? "; not ready yet: " + plan.reason : "";
-    if (!built) {
-      c.change = "create";
-      c.detail = plan.action == Action::kWait ? "nothing ready yet: " + plan.reason
-                 : def.strategy == Strategy::kView ? "the view is created"
-                                                   : fmt::format("{} ready now", Plural(c.windows, "window"));
-    } else if (it->second.definition_hash != an_->hashes.at(name)) {
-      c.change = "rebuild";
-      c.detail = fmt::format("definition changed: {} into a new version{}", what, when);
-    } else if (std::string up = RewrittenUpstream(in); !up.empty()) {
-      c.change = "repair";
-      c.detail = fmt::format("upstream {} is rebuilt: {}{}", up, what, when);
-    } else if (it->second.config.value("metadata_hash", "") != an_->metadata_hashes.at(name)) {
-      c.change = "metadata";
-      c.detail = "description, owner, tags or tests changed: no rebuild";
-    }
-    if (!c.change.empty()) out.push_back(c);
-    if (plan.action == Action::kWait) continue;
+    PlannedChange c = ChangeOf(in, plan, an_->metadata_hashes.at(name));
+    if (c.change != Change::kNone) out.push_back(c);
+    if (c.change == Change::kRefused || plan.action == Action::kWait) continue;
     std::vector<Window> written;
     for (const auto& b : plan.batches) written.push_back(b.write);
     nlohmann::json inputs = nlohmann::json::object();
     for (const auto& up : ups) inputs[up.name] = up.Snapshot();
-    states_[name] = StateAfter(def, built ? it->second : TableState{}, plan, written, an_->hashes.at(name), inputs);
+    bool built = in.state && in.state->data_version > 0;
+    const TableState before = built ? *in.state : TableState{};
+    states_[name] = StateAfter(def, before, plan, written, in.definition_hash, inputs);
   }
   states_ = std::move(saved);
   for (const auto& [name, why] : BrokenFiles(false)) {
-    out.push_back({name, "broken", why + ": kept as it is, not updated; nothing is dropped"});
+    out.push_back({name, Change::kBroken, why + ": kept as it is, not updated; nothing is dropped"});
   }
   for (const auto& [name, st] : states_) {
-    if (Removed(st)) out.push_back({name, "removed", RemovalNote(st)});
+    if (Removed(st)) out.push_back({name, Change::kRemoved, RemovalNote(st)});
   }
   return out;
 }

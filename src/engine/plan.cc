@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "util/strings.h"
+
 namespace derived {
 
 nlohmann::json UpstreamStatus::Snapshot() const {
@@ -18,6 +20,70 @@ nlohmann::json UpstreamStatus::Snapshot() const {
     j["definition_hash"] = definition_hash;
   }
   return j;
+}
+
+std::string_view OperationName(const Plan& plan, Strategy strategy, bool backfill) {
+  if (backfill && plan.action != Action::kTest) return "backfill";
+  switch (plan.action) {
+    case Action::kCreate: return "create";
+    case Action::kRebuild: return "rebuild";
+    case Action::kReplace: return "replace";
+    case Action::kTest: return "test";
+    case Action::kWait:
+    case Action::kAppend: break;
+  }
+  return StrategyName(strategy);
+}
+
+std::string_view ChangeName(Change c) {
+  switch (c) {
+    case Change::kNone: return "none";
+    case Change::kCreate: return "create";
+    case Change::kRebuild: return "rebuild";
+    case Change::kRepair: return "repair";
+    case Change::kMetadata: return "metadata";
+    case Change::kRefused: return "refused";
+    case Change::kBroken: return "broken";
+    case Change::kRemoved: return "removed";
+  }
+  return "?";
+}
+
+nlohmann::json PlannedChange::ToJson() const {
+  return {{"table", table}, {"change", ChangeName(change)}, {"detail", detail}, {"windows", windows}};
+}
+
+PlannedChange ChangeOf(const PlanInput& in, const Plan& plan, const std::string& metadata_hash) {
+  const TableDef& def = *in.def;
+  PlannedChange c;
+  c.table = def.qualified_name();
+  if (!plan.refused.empty()) {
+    c.change = Change::kRefused;
+    c.detail = plan.refused;
+    return c;
+  }
+  c.windows = plan.windows();
+  bool built = in.state && in.state->data_version > 0;
+  std::string what = def.strategy == Strategy::kView      ? "the view re-created"
+                     : def.strategy == Strategy::kReplace ? "rebuilt"
+                                                          : Plural(c.windows, "window") + " rebuilt";
+  std::string when = plan.action == Action::kWait ? "; not ready yet: " + plan.reason : "";
+  if (!built) {
+    c.change = Change::kCreate;
+    c.detail = plan.action == Action::kWait ? "nothing ready yet: " + plan.reason
+               : def.strategy == Strategy::kView ? "the view is created"
+                                                 : fmt::format("{} ready now", Plural(c.windows, "window"));
+  } else if (in.state->definition_hash != in.definition_hash) {
+    c.change = Change::kRebuild;
+    c.detail = fmt::format("definition changed: {} into a new version{}", what, when);
+  } else if (std::string up = RewrittenUpstream(in); !up.empty()) {
+    c.change = Change::kRepair;
+    c.detail = fmt::format("upstream {} is rebuilt: {}{}", up, what, when);
+  } else if (in.state->config.value("metadata_hash", "") != metadata_hash) {
+    c.change = Change::kMetadata;
+    c.detail = "description, owner, tags or tests changed: no rebuild";
+  }
+  return c;
 }
 
 int Plan::windows() const {

@@ -138,6 +138,37 @@ struct Repair {
 // for an explicit backfill of windows the table does not have.
 Result<std::optional<Repair>> PlanRepair(const RepairInput& in);
 
+// The operation a build's log rows name: "backfill" for a backfill (but "test" when it
+// only tests), else the plan's action, and for a table's new windows its strategy
+// ("append", "merge").
+std::string_view OperationName(const Plan& plan, Strategy strategy, bool backfill);
+
+// What loading a new project version does to one table (`derived plan`, and the log row
+// of a service's reload).
+enum class Change {
+  kNone,      // nothing beyond what a run would do anyway
+  kCreate,    // never built
+  kRebuild,   // its definition changed: a new version
+  kRepair,    // an upstream is rebuilt into a new version: rebuilt from it
+  kMetadata,  // description, owner, tags or tests changed: no rebuild
+  kRefused,   // it would cover more windows than one run may
+  kBroken,    // its file does not load: kept as it is
+  kRemoved,   // its file is gone: kept until its retention ends
+};
+std::string_view ChangeName(Change c);
+
+struct PlannedChange {
+  std::string table;
+  Change change = Change::kNone;
+  std::string detail;
+  int windows = 0;
+  nlohmann::json ToJson() const;
+};
+
+// The change `plan` (made from `in`) makes to its table, given the metadata hash of its
+// new definition (engine/definition_hash.h).
+PlannedChange ChangeOf(const PlanInput& in, const Plan& plan, const std::string& metadata_hash);
+
 // Everything: what a rebuilt merge or replace table may have changed.
 inline constexpr Window kAllTime{Timestamp{-(int64_t{1} << 50)}, Timestamp{int64_t{1} << 50}};
 

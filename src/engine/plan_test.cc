@@ -383,5 +383,83 @@ TEST(PlanTable, WindowValuesAndLongWindowsBuildOnePeriodAtATime) {
   EXPECT_EQ(FormatIso(batches[1].read.end), "2024-01-03T00:00:00Z");
 }
 
+TEST(OperationName, BackfillsAndTestsAndStrategies) {
+  Plan p;
+  p.action = Action::kAppend;
+  EXPECT_EQ(OperationName(p, Strategy::kAppend, false), "append");
+  EXPECT_EQ(OperationName(p, Strategy::kMerge, false), "merge");
+  EXPECT_EQ(OperationName(p, Strategy::kMerge, true), "backfill");
+  p.action = Action::kRebuild;
+  EXPECT_EQ(OperationName(p, Strategy::kMerge, false), "rebuild");
+  EXPECT_EQ(OperationName(p, Strategy::kMerge, true), "backfill");  // a merge backfill rebuilds, logged as asked
+  p.action = Action::kTest;
+  EXPECT_EQ(OperationName(p, Strategy::kView, true), "test");  // a view's backfill only tests it
+  p.action = Action::kCreate;
+  EXPECT_EQ(OperationName(p, Strategy::kView, false), "create");
+  p.action = Action::kReplace;
+  EXPECT_EQ(OperationName(p, Strategy::kReplace, false), "replace");
+}
+
+// The change a new project version makes, decided from the state and the plan alone.
+TEST(ChangeOf, CreateRebuildRepairMetadataRefusedOrNothing) {
+  TableDef d = Daily();
+  TableState built;
+  built.table = "core.t";
+  built.definition_hash = "h";
+  built.data_version = 3;
+  built.version = 1;
+  built.config = {{"metadata_hash", "m"}};
+  built.inputs = {{"core.up", {{"version", 1}, {"definition_hash", "u"}}}};
+  UpstreamStatus up;
+  up.name = "core.up";
+  up.exists = true;
+  up.version = 1;
+  up.definition_hash = "u";
+  up.data_version = 5;
+  up.complete_through = *ParseTimestamp("2024-01-05");
+
+  PlanInput in;
+  in.def = &d;
+  in.definition_hash = "h";
+  in.upstream = {up};
+  in.now = *ParseTimestamp("2024-01-05");
+  Plan wait;
+  wait.reason = "waits for core.up";
+  Plan three;
+  three.action = Action::kAppend;
+  three.batches = MakeBatches(d, *ParseTimestamp("2024-01-01"), *ParseTimestamp("2024-01-04"), 1, false);
+
+  // Never built (no state, or one without data): create.
+  PlannedChange c = ChangeOf(in, three, "m");
+  EXPECT_EQ(c.change, Change::kCreate);
+  EXPECT_EQ(c.windows, 3);
+  EXPECT_EQ(c.detail, "3 windows ready now");
+  EXPECT_EQ(ChangeOf(in, wait, "m").detail, "nothing ready yet: waits for core.up");
+
+  in.state = &built;
+  EXPECT_EQ(ChangeOf(in, three, "m").change, Change::kNone);  // new windows are a run's business
+  EXPECT_EQ(ChangeOf(in, three, "m2").change, Change::kMetadata);
+
+  in.definition_hash = "h2";
+  c = ChangeOf(in, three, "m2");  // a definition change outranks a metadata change
+  EXPECT_EQ(c.change, Change::kRebuild);
+  EXPECT_EQ(c.detail, "definition changed: 3 windows rebuilt into a new version");
+  EXPECT_EQ(ChangeOf(in, wait, "m").detail,
+            "definition changed: 0 windows rebuilt into a new version; not ready yet: waits for core.up");
+
+  in.definition_hash = "h";
+  in.upstream[0].version = 2;  // the upstream was rebuilt into a new version
+  c = ChangeOf(in, three, "m");
+  EXPECT_EQ(c.change, Change::kRepair);
+  EXPECT_EQ(c.detail, "upstream core.up is rebuilt: 3 windows rebuilt");
+
+  Plan refused;
+  refused.refused = "too many windows";
+  c = ChangeOf(in, refused, "m");
+  EXPECT_EQ(c.change, Change::kRefused);
+  EXPECT_EQ(c.detail, "too many windows");
+  EXPECT_EQ(c.ToJson().dump(), R"({"change":"refused","detail":"too many windows","table":"core.t","windows":0})");
+}
+
 }  // namespace
 }  // namespace derived

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -83,6 +84,12 @@ Result<TableState> StateFromRow(const std::vector<std::optional<std::string>>& r
 double WallSeconds() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string NewRunId() {
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
+  return fmt::format("{:016x}", gen());
 }
 
 Provenance CollectProvenance(const std::string& project_root) {

@@ -65,6 +65,9 @@ struct LogEntry {
                         Timestamp logical_now);
 };
 
+// A random id for one invocation of the engine (LogEntry::run_id).
+std::string NewRunId();
+
 // Facts about the code that ran, recorded on every log row.
 struct Provenance {
   std::string git_commit;  // empty when the project is not in a git repository

@@ -453,7 +453,7 @@ Result<std::string> Service::Reload(bool* settled) {
   std::vector<std::string> lines;
   for (const auto& c : *changes) {
     details.push_back(c.ToJson());
-    lines.push_back(fmt::format("{} {}: {}", c.change, c.table, c.detail));
+    lines.push_back(fmt::format("{} {}: {}", ChangeName(c.change), c.table, c.detail));
   }
   for (const auto& t : (*gen)->cp->project.tables) {
     if (auto st = (*next)->warehouse().EnsureDataset(t.dataset); !st.ok()) return fail(false, st.error().message);

@@ -44,6 +44,8 @@ class WarehouseProject {
 
   // Runs `derived <args> --project DIR [--now NOW]`.
   CommandResult Derived(std::vector<std::string> args, const std::string& now = "") const;
+  // A session of its warehouse opened directly (OpenTestWarehouse), never through a service.
+  Result<std::unique_ptr<Warehouse>> Open() const;
   // Runs SQL against the warehouse; fails the test when it fails.
   void Sql(const std::string& sql) const;
   // The first column of the first row, as text ("NULL" for NULL).

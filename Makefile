@@ -26,7 +26,7 @@ test: build
 # The differential test of readiness on more random projects: make soak SEEDS=200
 SEEDS ?= 100
 soak: build
-	DERIVED_SOAK_SEEDS=$(SEEDS) $(BUILD_DIR)/derived_tests --gtest_filter='DifferentialReadiness.*'
+	DERIVED_SOAK_SEEDS=$(SEEDS) $(BUILD_DIR)/derived_tests --gtest_filter='*DifferentialReadiness.*'
 
 bench: build
 	$(BUILD_DIR)/derived_bench

@@ -1,6 +1,6 @@
 // `derived query` tells the truth: every statement's result, JSON with SQL types, and
-// nothing changed without --write. The real binary on a temporary warehouse; what the
-// warehouse holds is checked with DuckDB directly (WarehouseProject::Scalar), never
+// nothing changed without --write. The real binary on a temporary warehouse of either
+// engine; what the warehouse holds is checked directly (WarehouseProject::Scalar), never
 // through the command under test.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -33,16 +33,18 @@ std::vector<nlohmann::json> JsonLines(const std::string& out) {
   return lines;
 }
 
-class QueryTest : public ::testing::Test {
+// Each test runs on both engines.
+class QueryTest : public ::testing::TestWithParam<WarehouseEngine> {
  protected:
   void SetUp() override {
-    p_.Sql("CREATE SCHEMA raw; CREATE TABLE raw.t AS SELECT range AS a FROM range(3); CREATE SEQUENCE raw.seq");
+    p_.Sql("CREATE SCHEMA raw; CREATE TABLE raw.t AS SELECT CAST(i AS BIGINT) AS a FROM generate_series(0, 2) t(i); "
+           "CREATE SEQUENCE raw.seq");
   }
   std::string Path(const std::string& rel) const { return (p_.dir().path() / rel).string(); }
-  WarehouseProject p_;
+  WarehouseProject p_{GetParam()};
 };
 
-TEST_F(QueryTest, EveryStatementPrintsInOrder) {
+TEST_P(QueryTest, EveryStatementPrintsInOrder) {
   auto r = p_.Derived({"query", "SELECT 1 AS a; SELECT 'x' AS b UNION ALL SELECT 'y'"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "-- 1: SELECT 1 AS a\na\n1\n\n-- 2: SELECT 'x' AS b UNION ALL SELECT 'y'\nb\nx\ny\n");
@@ -54,12 +56,16 @@ TEST_F(QueryTest, EveryStatementPrintsInOrder) {
   // One statement prints as it always did.
   r = p_.Derived({"query", "--json", "SELECT a FROM raw.t ORDER BY a"});
   EXPECT_EQ(r.out, "{\"a\":0}\n{\"a\":1}\n{\"a\":2}\n");
-  // Split by DuckDB's parser: semicolons in strings and comments are not separators.
+  // Split by the engine's parser: semicolons in strings and comments are not separators.
   r = p_.Derived({"query", "SELECT ';' AS s -- ; SELECT 2\n;"});
   EXPECT_EQ(r.out, "s\n;\n");
 }
 
-TEST_F(QueryTest, JsonHasTheSqlTypes) {
+// DuckDB-only: DuckDB's types (HUGEINT, lists, STRUCT, MAP); PostgreSQL's are in
+// PostgresQuery.ValuesKeepTheirTypesAndEveryDigit.
+TEST(Query, JsonHasTheSqlTypes) {
+  WarehouseProject p_;
+  p_.Sql("CREATE SCHEMA raw");
   auto r = p_.Derived({"query", "--json",
                        "SELECT 42 AS i, -1.5::DOUBLE AS d, 2.50::DECIMAL(5,2) AS dec, "
                        "170141183460469231731687303715884105727::HUGEINT AS huge, true AS b, NULL AS n, 'x' AS s, "
@@ -89,27 +95,32 @@ TEST_F(QueryTest, JsonHasTheSqlTypes) {
   EXPECT_THAT(r.out, HasSubstr("\"huge\":170141183460469231731687303715884105727,"));
 }
 
-TEST_F(QueryTest, NothingChangesWithoutWrite) {
+TEST_P(QueryTest, NothingChangesWithoutWrite) {
   std::string file = Path("out.csv");
   std::string exported = Path("exported");
-  for (const std::string& sql : std::vector<std::string>{
-           "SELECT 1; DROP TABLE raw.t",
-           "WITH x AS (SELECT 9 AS a) INSERT INTO raw.t SELECT * FROM x",
-           "DELETE FROM raw.t",
-           "UPDATE raw.t SET a = 0",
-           "CREATE TABLE raw.u (a INT)",
-           "CREATE SCHEMA IF NOT EXISTS _derived; CREATE TABLE _derived.log (a INT)",
-           "COPY (SELECT 1) TO '" + file + "'",
-           "EXPLAIN ANALYZE DELETE FROM raw.t",
-           "EXPLAIN ANALYZE COPY (SELECT 1) TO '" + file + "'",
-           "EXPORT DATABASE '" + exported + "'",
-           "ATTACH '" + Path("other.duckdb") + "' AS other",
-           "CALL checkpoint()",
-           "SELECT * FROM force_checkpoint()",
-           "PRAGMA enable_profiling",
-           "SET threads = 1",
-           "SELECT nextval('raw.seq')",
-       }) {
+  std::vector<std::string> statements = {
+      "SELECT 1; DROP TABLE raw.t",
+      "WITH x AS (SELECT 9 AS a) INSERT INTO raw.t SELECT * FROM x",
+      "DELETE FROM raw.t",
+      "UPDATE raw.t SET a = 0",
+      "CREATE TABLE raw.u (a INT)",
+      "CREATE SCHEMA IF NOT EXISTS _derived; CREATE TABLE _derived.log (a INT)",
+      "COPY (SELECT 1) TO '" + file + "'",
+      "EXPLAIN ANALYZE DELETE FROM raw.t",
+      "SELECT nextval('raw.seq')",
+  };
+  if (!p_.postgres()) {  // DuckDB's own ways to write (PostgreSQL's: PostgresQuery)
+    statements.insert(statements.end(), {
+                                            "EXPLAIN ANALYZE COPY (SELECT 1) TO '" + file + "'",
+                                            "EXPORT DATABASE '" + exported + "'",
+                                            "ATTACH '" + Path("other.duckdb") + "' AS other",
+                                            "CALL checkpoint()",
+                                            "SELECT * FROM force_checkpoint()",
+                                            "PRAGMA enable_profiling",
+                                            "SET threads = 1",
+                                        });
+  }
+  for (const std::string& sql : statements) {
     auto r = p_.Derived({"query", sql});
     EXPECT_NE(r.exit_code, 0) << sql;
     if (r.exit_code == 2) {
@@ -122,15 +133,27 @@ TEST_F(QueryTest, NothingChangesWithoutWrite) {
   EXPECT_FALSE(std::filesystem::exists(file));
   EXPECT_FALSE(std::filesystem::exists(exported));
   EXPECT_FALSE(std::filesystem::exists(Path("other.duckdb")));
-  EXPECT_EQ(p_.Count("SELECT count(*) FROM duckdb_tables() WHERE table_name <> 't'"), 0);
-  // DuckDB's READ ONLY transaction caught the one write no check could see.
-  EXPECT_EQ(p_.Scalar("SELECT last_value FROM duckdb_sequences() WHERE sequence_name = 'seq'"), "NULL");
-  EXPECT_EQ(p_.Count("SELECT count(*) FROM duckdb_schemas() WHERE schema_name = '_derived'"), 0) << "nothing logged";
+  EXPECT_EQ(
+      p_.Count("SELECT count(*) FROM information_schema.tables WHERE table_schema IN ('raw', '_derived', "
+               "'main', 'public') AND table_name <> 't'"),
+      0);
+  // The READ ONLY transaction caught the one write no check could see.
+  EXPECT_EQ(
+      p_.Scalar(p_.postgres() ? "SELECT last_value FROM pg_sequences WHERE sequencename = 'seq'"
+                              : "SELECT last_value FROM duckdb_sequences() WHERE sequence_name = 'seq'"),
+      "NULL");
+  // Nothing logged: no table in _derived (above). On DuckDB not even the schema; a
+  // PostgreSQL warehouse is opened with the schema and its guard function in it.
+  if (!p_.postgres()) {
+    EXPECT_EQ(p_.Count("SELECT count(*) FROM information_schema.schemata WHERE schema_name = '_derived'"), 0)
+        << "nothing logged";
+  }
   // The refusal names the statement and what --write does.
   auto r = p_.Derived({"query", "SELECT 1; DROP TABLE raw.t"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("statement 2 (`DROP TABLE raw.t`) is a DROP statement"));
   EXPECT_THAT(r.err, HasSubstr("--write runs the SQL in one transaction and logs it in _derived.log"));
+  if (p_.postgres()) return;  // the server reads no files of the client's
   // Reading local files is fine.
   p_.Write("in.csv", "a\n7\n");
   r = p_.Derived({"query", "SELECT a FROM read_csv('" + Path("in.csv") + "')"});
@@ -138,6 +161,7 @@ TEST_F(QueryTest, NothingChangesWithoutWrite) {
   EXPECT_EQ(r.out, "a\n7\n");
 }
 
+// DuckDB-only: only a DuckDB file can be missing (a server is there before the project).
 TEST(Query, ReadingNeverCreatesTheWarehouse) {
   WarehouseProject p;
   auto r = p.Derived({"query", "SELECT 1"});
@@ -146,7 +170,7 @@ TEST(Query, ReadingNeverCreatesTheWarehouse) {
   EXPECT_FALSE(std::filesystem::exists(p.dir().path() / "warehouse.duckdb"));
 }
 
-TEST_F(QueryTest, TheSqlComesFromTheArgumentOrAFileNotBoth) {
+TEST_P(QueryTest, TheSqlComesFromTheArgumentOrAFileNotBoth) {
   p_.Write("q.sql", "SELECT 1 AS a");
   auto r = p_.Derived({"query", "SELECT 2", "--file", Path("q.sql")});
   EXPECT_EQ(r.exit_code, 2);
@@ -157,14 +181,15 @@ TEST_F(QueryTest, TheSqlComesFromTheArgumentOrAFileNotBoth) {
   EXPECT_EQ(p_.Derived({"query", "  "}).exit_code, 2);
 }
 
-TEST_F(QueryTest, WriteRunsOneTransactionAndLogsIt) {
+TEST_P(QueryTest, WriteRunsOneTransactionAndLogsIt) {
   const std::string sql = "CREATE TABLE raw.u AS SELECT 1 AS a; INSERT INTO raw.u VALUES (2)";
   auto r = p_.Derived({"query", "--write", sql}, "2024-05-01T00:00:00Z");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(p_.Scalar("SELECT string_agg(a::VARCHAR, ',' ORDER BY a) FROM raw.u"), "1,2");
-  EXPECT_EQ(p_.Scalar("SELECT table_name || ' ' || operation || ' ' || status || ' ' || strftime(logical_now, "
-                      "'%Y-%m-%d') || ' ' || (details->>'statements') FROM _derived.log"),
-            "_query query success 2024-05-01 2");
+  EXPECT_EQ(
+      p_.Scalar("SELECT table_name || ' ' || operation || ' ' || status || ' ' || substr(CAST(logical_now AS "
+                "VARCHAR), 1, 10) || ' ' || (details->>'statements') FROM _derived.log"),
+      "_query query success 2024-05-01 2");
   EXPECT_EQ(p_.Scalar("SELECT details->>'sql' FROM _derived.log"), sql);
 
   // The log itself is not writable without --write.
@@ -198,14 +223,16 @@ TEST_F(QueryTest, WriteRunsOneTransactionAndLogsIt) {
 
 // A source complete through the end of its newest day, and a daily count of it.
 const char* kEvents =
-    "time_column: ts\nfreshness: {query: \"SELECT date_trunc('day', max(ts)) + INTERVAL 1 DAY FROM raw.events\"}\n"
+    "time_column: ts\nfreshness: {query: \"SELECT date_trunc('day', max(ts)) + INTERVAL '1 day' FROM "
+    "raw.events\"}\n"
     "columns:\n  - {name: ts, type: TIMESTAMP}\n";
 const char* kDaily =
     "schedule: daily\nstrategy: append\nstart: 2024-01-01\ntime_column: day\nsql: SELECT date_trunc('day', ts) AS "
     "day, count(*) AS n FROM raw.events WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY 1\n";
 
 std::string Hours(const std::string& day) {
-  return "INSERT INTO raw.events SELECT TIMESTAMP '" + day + "' + INTERVAL (range) HOUR FROM range(24)";
+  return "INSERT INTO raw.events SELECT TIMESTAMP '" + day +
+         "' + i * INTERVAL '1 hour' FROM generate_series(0, 23) t(i)";
 }
 
 void WriteEventsProject(const WarehouseProject& p) {
@@ -218,8 +245,10 @@ void WriteEventsProject(const WarehouseProject& p) {
 // Inside the service: a read runs even while a command holds the service; a write runs
 // with the updaters paused, after which the service re-reads its sources (it would
 // otherwise not poll them for a billion seconds) and the new day is built.
-TEST(QueryInService, ReadsRunBesideCommandsAndWritesPauseTheUpdaters) {
-  WarehouseProject p;
+class QueryInServiceOn : public ::testing::TestWithParam<WarehouseEngine> {};
+
+TEST_P(QueryInServiceOn, ReadsRunBesideCommandsAndWritesPauseTheUpdaters) {
+  WarehouseProject p(GetParam());
   WriteEventsProject(p);
   FixedClock clock(*ParseTimestamp("2024-01-10T00:00:00Z"));
   ServiceOptions o;
@@ -268,6 +297,8 @@ bool Eventually(const std::function<bool()>& done) {
 }
 
 // The CLI sends --write (and a query file's text) to the running service.
+// DuckDB-only: commands go through the service only on an embedded warehouse (one writing
+// process); on PostgreSQL each command opens the server itself.
 TEST(QueryInService, TheClientForwardsWriteAndFiles) {
   WarehouseProject p;
   WriteEventsProject(p);
@@ -287,6 +318,9 @@ TEST(QueryInService, TheClientForwardsWriteAndFiles) {
   service.Signal(SIGTERM);
   EXPECT_EQ(service.Wait().exit_code, 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(BothEngines, QueryTest, kBothEngines, EngineName);
+INSTANTIATE_TEST_SUITE_P(BothEngines, QueryInServiceOn, kBothEngines, EngineName);
 
 }  // namespace
 }  // namespace derived::testing

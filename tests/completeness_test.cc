@@ -166,6 +166,7 @@ std::map<std::string, std::string> Everything(const std::string& staging, const 
           {"marts.riders", riders}};
 }
 
+// DuckDB-only: the sources are CSV files (`location:`).
 class StagingLayer : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(StagingLayer, DataLandedBeforeItsMarkIsNeverLostAndMartsWaitForEveryInput) {
@@ -257,6 +258,7 @@ namespace {
 
 // Static CSVs, as a user with a folder of exports has them: everything is built with no
 // marks and no clock, and a file that changes is a restatement repaired downstream.
+// DuckDB-only: file sources (`location:`).
 TEST(StaticFiles, BuildWithoutMarksAndAChangedAddedOrRemovedFileIsRestated) {
   WarehouseProject p;
   p.Write("sources/raw/sales.yaml", R"(location: data/sales/*.csv
@@ -502,8 +504,10 @@ namespace {
 
 // An engine error at run time (here the warehouse table differs from what its source
 // declares) names the template file and line that wrote the failing SQL.
-TEST(RunTimeErrors, PointAtTheTemplateLine) {
-  WarehouseProject p;
+class RunTimeErrors : public ::testing::TestWithParam<WarehouseEngine> {};
+
+TEST_P(RunTimeErrors, PointAtTheTemplateLine) {
+  WarehouseProject p(GetParam());
   p.Write("sources/raw/sales.yaml", "time_column: ts\nfreshness: marker\ncolumns: [{name: ts, type: TIMESTAMP}, "
                                     "{name: amount, type: BIGINT}]\n");
   p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.sales (ts TIMESTAMP, amt BIGINT)");
@@ -524,10 +528,22 @@ GROUP BY 1
 )");
   auto r = p.Derived({"run", "--once"}, "2024-01-05");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.out, HasSubstr("tables/core/daily.sql:7:7: the query failed: Binder Error: Referenced column "
-                               "\"amount\" not found"));
-  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("LINE ")));
+  if (p.postgres()) {
+    // PostgreSQL binds the run's type-check in the warehouse, where raw.sales is as it is:
+    // the definition is refused before its query runs, at the same line.
+    EXPECT_THAT(r.out, HasSubstr("FAILED   core.daily  invalid definition: tables/core/daily.sql:7:7: error: "
+                                 "type-check failed: column \"amount\" does not exist"));
+    // PostgreSQL: the type-check keeps the server's excerpt ("LINE 6:", a line of the
+    // rendered SQL, not of the file), see the tests-both report; checked on DuckDB only.
+  } else {
+    EXPECT_THAT(r.out,
+                HasSubstr("tables/core/daily.sql:7:7: the query failed: Binder Error: Referenced column "
+                          "\"amount\" not found"));
+    EXPECT_THAT(r.out, ::testing::Not(HasSubstr("LINE ")));
+  }
 }
+
+INSTANTIATE_TEST_SUITE_P(BothEngines, RunTimeErrors, testing::kBothEngines, testing::EngineName);
 
 }  // namespace
 }  // namespace derived
@@ -535,8 +551,8 @@ GROUP BY 1
 namespace derived {
 namespace {
 
-TEST(Views, HaveNoWindowToFilterOn) {
-  WarehouseProject p;
+TEST_P(ViewsOn, HaveNoWindowToFilterOn) {
+  WarehouseProject p(GetParam());
   p.Write("sources/raw/e.yaml", "freshness: static\ncolumns: [{name: a, type: INT}, {name: ts, type: TIMESTAMP}]\n");
   p.Write("tables/core/v.yaml", "strategy: view\nsql: |\n  SELECT a, ts FROM raw.e\n  WHERE ts < {{ window_end }}\n");
   auto r = p.Derived({"validate"});

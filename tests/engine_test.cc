@@ -1,6 +1,6 @@
 // End-to-end tests of the build engine: `derived run --once`, backfill, status, log and
-// source marks on real DuckDB warehouses. Every expectation about table contents is a
-// plain SQL query over the raw data.
+// source marks on real warehouses, each test on both engines. Every expectation about table
+// contents is a plain SQL query over the raw data.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -313,8 +313,8 @@ TEST_P(EngineOn, LateDataIsBuiltOnceMarkedAndBackfillRepairsAWindow) {
   EXPECT_THAT(r.err, HasSubstr("core.daily has no completed windows in [2024-03-01T00:00:00Z"));
 }
 
-TEST(Engine, AFailingTableIsLoggedItsReadersSkippedAndOthersStillRun) {
-  WarehouseProject p;
+TEST_P(EngineOn, AFailingTableIsLoggedItsReadersSkippedAndOthersStillRun) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("tables/core/daily.yaml", kDaily);
   p.Write("tables/core/broken.yaml", R"(schedule: daily
@@ -331,14 +331,25 @@ sql: SELECT count(*) AS n FROM core.broken
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-04"}).exit_code, 0);
   auto r = p.Derived({"run", "--once"}, "2024-02-01");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.out, HasSubstr("FAILED   core.broken  tables/core/broken.yaml:6:40: the query failed: Conversion Error"));
+  if (p.postgres()) {
+    // PostgreSQL: a run-time error names its file but no line (the server gives executor
+    // errors no position, and Builder::QueryFailed's fallback drops the SQL's line), see
+    // the tests-both report; line and column are checked on DuckDB only until it is fixed.
+    EXPECT_THAT(r.out, HasSubstr("FAILED   core.broken  tables/core/broken.yaml"));
+    EXPECT_THAT(r.out, HasSubstr("the query failed: invalid input syntax for type integer: \"k1\""));
+  } else {
+    EXPECT_THAT(
+        r.out,
+        HasSubstr("FAILED   core.broken  tables/core/broken.yaml:6:40: the query failed: Conversion Error"));
+  }
   EXPECT_THAT(r.out, HasSubstr("skipped  mart.reader  upstream core.broken failed"));
   EXPECT_THAT(r.out, HasSubstr("built    core.daily"));
   EXPECT_THAT(r.err, HasSubstr("error: 1 table failed: core.broken"));
   EXPECT_EQ(p.Count("SELECT count(*) FROM core.daily"), 3);
-  EXPECT_EQ(p.Scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'broken'"), "0");
-  EXPECT_THAT(p.Scalar("SELECT error FROM _derived.log WHERE table_name = 'core.broken' AND status = 'failed'"),
-              HasSubstr("Could not convert string"));
+  EXPECT_EQ(Exists(p, "core", "broken"), 0);
+  EXPECT_THAT(
+      p.Scalar("SELECT error FROM _derived.log WHERE table_name = 'core.broken' AND status = 'failed'"),
+      HasSubstr(p.postgres() ? "invalid input syntax for type integer: \"k1\"" : "Could not convert string"));
   auto status = p.Derived({"status"}, "2024-02-01");
   EXPECT_THAT(status.out, HasSubstr("core.broken last error:"));
 }
@@ -379,8 +390,8 @@ sql: |
             "k0");
 }
 
-TEST(Engine, RowsOutsideTheWindowAndWrongTypesFailBeforeAnythingIsWritten) {
-  WarehouseProject p;
+TEST_P(EngineOn, RowsOutsideTheWindowAndWrongTypesFailBeforeAnythingIsWritten) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("tables/core/unfiltered.yaml", R"(schedule: daily
 strategy: append
@@ -393,7 +404,7 @@ sql: SELECT date_trunc('day', ts) AS day, count(*) AS n FROM raw.events GROUP BY
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.out, HasSubstr("the query returned 18 rows whose time_column 'day' is outside the window "
                                "[2024-01-01T00:00:00Z, 2024-01-03T00:00:00Z)"));
-  EXPECT_EQ(p.Scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'unfiltered'"), "0");
+  EXPECT_EQ(Exists(p, "core", "unfiltered"), 0);
 
   // The source says amount is DOUBLE; the real table disagrees. The declared column
   // is checked against what the query really returns.
@@ -402,7 +413,7 @@ strategy: append
 start: 2024-01-01
 time_column: day
 columns:
-  - {name: amount, type: DOUBLE}
+  - {name: amount, type: FLOAT8}
 sql: |
   SELECT date_trunc('day', ts) AS day, amount FROM raw.events
   WHERE ts >= {{ window_start }} AND ts < {{ window_end }}
@@ -410,8 +421,11 @@ sql: |
   p.Sql("ALTER TABLE raw.events ALTER amount TYPE VARCHAR");
   r = p.Derived({"run", "--once"}, "2024-02-01");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.out, HasSubstr("column 'amount' is declared DOUBLE but the query returns VARCHAR"));
-  EXPECT_EQ(p.Scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'unfiltered'"), "0");
+  EXPECT_THAT(r.out,
+              HasSubstr(p.postgres() ? "column 'amount' is declared double precision but the query returns "
+                                       "character varying"
+                                     : "column 'amount' is declared DOUBLE but the query returns VARCHAR"));
+  EXPECT_EQ(Exists(p, "core", "unfiltered"), 0);
 }
 
 TEST_P(EngineOn, ChangedDefinitionRebuildsIntoANewVersion) {
@@ -444,8 +458,8 @@ TEST_P(EngineOn, ChangedDefinitionRebuildsIntoANewVersion) {
   EXPECT_THAT(r.out, HasSubstr("1 waiting"));
 }
 
-TEST(Engine, MarksAndLogCommands) {
-  WarehouseProject p;
+TEST_P(EngineOn, MarksAndLogCommands) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("sources/raw/lookup.yaml", "freshness: {query: SELECT TIMESTAMP '2024-01-01'}\n");
   auto r = p.Derived({"source", "mark", "raw.event", "--through", "2024-01-03"});
@@ -473,12 +487,14 @@ TEST(Engine, MarksAndLogCommands) {
   EXPECT_EQ(nlohmann::json::parse(row["inputs"].get<std::string>())["raw.events"]["complete_through"],
             "2024-01-03T00:00:00Z");
   // Freshness from SQL alone.
-  EXPECT_EQ(p.Scalar("SELECT strftime(max(window_end), '%Y-%m-%d') FROM _derived.log WHERE table_name = "
+  EXPECT_EQ(p.Scalar("SELECT " + Cut("max(window_end)", 1, 10) +
+                     " FROM _derived.log WHERE table_name = "
                      "'core.daily' AND status = 'success'"),
             "2024-01-03");
   r = p.Derived({"query", "SELECT * FROM nope"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("Table with name nope does not exist"));
+  EXPECT_THAT(r.err, HasSubstr(p.postgres() ? "relation \"nope\" does not exist"
+                                            : "Table with name nope does not exist"));
 }
 
 }  // namespace
@@ -488,8 +504,8 @@ namespace derived {
 namespace {
 
 // Progress is drawn on a terminal and never written into pipes.
-TEST(Engine, ProgressOnATerminalOnly) {
-  WarehouseProject p;
+TEST_P(EngineOn, ProgressOnATerminalOnly) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("tables/core/daily.yaml", kDaily);
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-05"}).exit_code, 0);
@@ -676,8 +692,8 @@ namespace {
 
 // The CLI points of the engine a user relies on: --select, DERIVED_NOW, query --file,
 // log --limit.
-TEST(Engine, SelectClockFileAndLimitOptions) {
-  WarehouseProject p;
+TEST_P(EngineOn, SelectClockFileAndLimitOptions) {
+  WarehouseProject p(GetParam());
   WriteChain(p);
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-08"}).exit_code, 0);
   // Only hourly and what reads it downstream within the selection; the clock from the
@@ -688,8 +704,8 @@ TEST(Engine, SelectClockFileAndLimitOptions) {
   EXPECT_THAT(r.out, HasSubstr("built    core.hourly"));
   EXPECT_THAT(r.out, HasSubstr("built    core.daily"));
   EXPECT_THAT(r.out, Not(HasSubstr("core.users")));
-  EXPECT_EQ(p.Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'users'"), 0);
-  EXPECT_EQ(p.Scalar("SELECT strftime(max(logical_now), '%Y-%m-%d %H') FROM _derived.log"), "2024-01-08 06");
+  EXPECT_EQ(Exists(p, "core", "users"), 0);
+  EXPECT_EQ(p.Scalar("SELECT " + Cut("max(logical_now)", 1, 13) + " FROM _derived.log"), "2024-01-08 06");
   r = p.Derived({"run", "--once", "--select", "core.nope"}, "2024-01-08T06:00:00Z");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("error: selector 'core.nope' matches nothing"));
@@ -708,13 +724,13 @@ TEST(Engine, SelectClockFileAndLimitOptions) {
 }
 
 // Completeness from a freshness query: a table waits for what the query reports.
-TEST(Engine, FreshnessQueryGatesReaders) {
-  WarehouseProject p;
+TEST_P(EngineOn, FreshnessQueryGatesReaders) {
+  WarehouseProject p(GetParam());
   p.Write("sources/raw/rates.yaml", R"(time_column: day
-freshness: {query: "SELECT max(day) + INTERVAL 1 DAY FROM raw.rates"}
+freshness: {query: "SELECT max(day) + INTERVAL '1 day' FROM raw.rates"}
 columns:
   - {name: day, type: TIMESTAMP}
-  - {name: rate, type: DOUBLE}
+  - {name: rate, type: 'NUMERIC(18, 1)'}
 )");
   p.Write("tables/core/rates.yaml", R"(schedule: daily
 strategy: append
@@ -722,8 +738,10 @@ start: 2024-01-01
 time_column: day
 sql: SELECT day, rate * 2 AS rate FROM raw.rates WHERE day >= {{ window_start }} AND day < {{ window_end }}
 )");
-  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.rates AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i) DAY AS day, "
-        "i * 1.0 AS rate FROM range(3) t(i)");
+  p.Sql(
+      "CREATE SCHEMA raw; CREATE TABLE raw.rates AS SELECT TIMESTAMP '2024-01-01' + i * INTERVAL '1 day' AS "
+      "day, "
+      "CAST(i AS NUMERIC(18, 1)) AS rate FROM generate_series(0, 2) t(i)");
   auto r = p.Derived({"run", "--once"}, "2024-02-01");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(p.Count("SELECT count(*) FROM core.rates"), 3);
@@ -737,10 +755,12 @@ sql: SELECT day, rate * 2 AS rate FROM raw.rates WHERE day >= {{ window_start }}
 
 // relationships and row_count fail the mutation too; cluster_by orders what is written
 // and is kept in the table's state.
-TEST(Engine, RelationshipAndRowCountTestsAndClustering) {
-  WarehouseProject p;
+TEST_P(EngineOn, RelationshipAndRowCountTestsAndClustering) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
-  p.Write("tables/core/known.yaml", "schedule: daily\nsql: SELECT * FROM range(0, 5) t(user_id)\n");
+  p.Write("tables/core/known.yaml",
+          "schedule: daily\nsql: SELECT CAST(user_id AS BIGINT) AS user_id FROM generate_series(0, 4) "
+          "t(user_id)\n");
   p.Write("tables/core/per_user.yaml", R"(schedule: daily
 strategy: append
 start: 2024-01-01
@@ -752,19 +772,23 @@ tests:
   - row_count: {min: 1, max: 100}
 sql: |
   SELECT date_trunc('day', ts) AS day, user_id, count(*) AS n FROM raw.events
-  WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY ALL
+  WHERE ts >= {{ window_start }} AND ts < {{ window_end }} GROUP BY 1, 2
 )");
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-02"}).exit_code, 0);
   auto r = p.Derived({"run", "--once"}, "2024-01-02T06:00:00Z");
   EXPECT_EQ(r.exit_code, 1);
   // Users 5 and 6 are not in core.known.
   EXPECT_THAT(r.out, HasSubstr("test 'relationships_user_id' failed: 2 offending rows"));
-  EXPECT_EQ(p.Count("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'per_user'"), 0);
+  EXPECT_EQ(Exists(p, "core", "per_user"), 0);
 
-  p.Write("tables/core/known.yaml", "schedule: daily\nsql: SELECT * FROM range(0, 7) t(user_id)\n");
+  p.Write("tables/core/known.yaml",
+          "schedule: daily\nsql: SELECT CAST(user_id AS BIGINT) AS user_id FROM generate_series(0, 6) "
+          "t(user_id)\n");
   ASSERT_EQ(p.Derived({"run", "--once"}, "2024-01-02T06:00:00Z").exit_code, 0);
-  // Written in cluster order.
-  EXPECT_EQ(p.Scalar("SELECT string_agg(user_id::VARCHAR, ',' ORDER BY rowid) FROM core.per_user"), "0,1,2,3,4,5,6");
+  // Written in cluster order: the order of the rows as stored (DuckDB's rowid, PostgreSQL's ctid).
+  EXPECT_EQ(p.Scalar(std::string("SELECT string_agg(user_id::VARCHAR, ',' ORDER BY ") +
+                     (p.postgres() ? "ctid" : "rowid") + ") FROM core.per_user"),
+            "0,1,2,3,4,5,6");
   EXPECT_EQ(p.Scalar("SELECT (config->'cluster_by')::VARCHAR || (config->'partition_by')::VARCHAR FROM "
                      "_derived.state WHERE table_name = 'core.per_user'"),
             R"(["user_id"]["day"])");
@@ -778,8 +802,8 @@ sql: |
 }
 
 // Every log row says which commit of the project ran and whether the tree was dirty.
-TEST(Engine, LogRecordsTheGitCommit) {
-  WarehouseProject p;
+TEST_P(EngineOn, LogRecordsTheGitCommit) {
+  WarehouseProject p(GetParam());
   AddEvents(p);
   p.Write("tables/core/daily.yaml", kDaily);
   p.Write(".gitignore", "warehouse.duckdb*\n.derived/\n");
@@ -798,13 +822,13 @@ TEST(Engine, LogRecordsTheGitCommit) {
   p.Write("tables/core/daily.yaml", std::string(kDaily) + "\n");  // an uncommitted edit
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-04"}).exit_code, 0);
   ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
-  EXPECT_EQ(p.Scalar("SELECT git_dirty FROM _derived.log ORDER BY finished_at DESC LIMIT 1"), "true");
+  EXPECT_EQ(p.Scalar("SELECT CAST(git_dirty AS VARCHAR) FROM _derived.log ORDER BY finished_at DESC LIMIT 1"),
+            "true");
 }
 
-TEST(Engine, RemovedTablesKeepTheirDataUntilTheirRetentionEnds) {
-  WarehouseProject p;
-  p.Write("derived.yaml",
-          "name: test\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\nremoved_tables: {keep_for: 3 days}\n");
+TEST_P(EngineOn, RemovedTablesKeepTheirDataUntilTheirRetentionEnds) {
+  WarehouseProject p(GetParam());
+  p.Configure("removed_tables: {keep_for: 3 days}\n");
   AddEvents(p);
   p.Write("tables/core/daily.yaml", kDaily);
   p.Write("tables/core/extra.yaml", kDaily);
@@ -812,9 +836,7 @@ TEST(Engine, RemovedTablesKeepTheirDataUntilTheirRetentionEnds) {
   ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-01").exit_code, 0);
   const int64_t rows = p.Count("SELECT count(*) FROM core.extra");
   ASSERT_GT(rows, 0);
-  auto exists = [&](const std::string& table) {
-    return p.Count("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'core' AND table_name = '" + table + "'");
-  };
+  auto exists = [&](const std::string& table) { return Exists(p, "core", table); };
   auto log_rows = [&](const std::string& table, const std::string& op) {
     return p.Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core." + table + "' AND operation = '" + op +
                    "'");
@@ -853,8 +875,10 @@ TEST(Engine, RemovedTablesKeepTheirDataUntilTheirRetentionEnds) {
   ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-04").exit_code, 0);
   p.Write("tables/core/daily.yaml", kDaily);
   ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-05").exit_code, 0);
-  EXPECT_EQ(p.Scalar("SELECT config->>'removed_at' IS NULL FROM _derived.state WHERE table_name = 'core.daily'"),
-            "true");
+  EXPECT_EQ(
+      p.Scalar("SELECT CAST(config->>'removed_at' IS NULL AS VARCHAR) FROM _derived.state WHERE table_name = "
+               "'core.daily'"),
+      "true");
   std::remove((p.dir().str() + "/tables/core/daily.yaml").c_str());
   ASSERT_EQ(p.Derived({"run", "--once"}, "2024-02-06").exit_code, 0);
   r = p.Derived({"run", "--once"}, "2024-02-08");

@@ -57,6 +57,8 @@ Result<std::unique_ptr<Warehouse>> OpenDirectly(const TempDir& dir, const Postgr
 
 }  // namespace
 
+Result<std::unique_ptr<Warehouse>> WarehouseProject::Open() const { return OpenDirectly(dir_, pg_.get()); }
+
 void WarehouseProject::Sql(const std::string& sql) const {
   if (pg_ || !ServiceRunning(dir_)) {  // a server is shared: opened directly even beside a service
     auto wh = OpenDirectly(dir_, pg_.get());

@@ -21,13 +21,14 @@ namespace derived::testing {
 std::string DifferenceSql(const std::string& actual, const std::string& expected);
 
 // raw.events as tests of the service use it: a row every 20 minutes from 2024-01-01 for 30
-// days (ts, amount), declared as a marker source with its time column.
+// days (ts, amount), declared as a marker source with its time column. SQL and types both
+// engines spell alike.
 inline constexpr const char* kEventsSource =
     "time_column: ts\nfreshness: marker\ncolumns:\n  - {name: ts, type: TIMESTAMP}\n  - {name: amount, type: "
-    "DOUBLE}\n";
+    "FLOAT8}\n";
 inline constexpr const char* kEventsData =
-    "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + INTERVAL (i * 20) MINUTE AS ts, "
-    "(i % 13) * 1.5 AS amount FROM range(0, 30 * 24 * 3) t(i)";
+    "CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + i * INTERVAL '20 minutes' "
+    "AS ts, CAST((i % 13) * 1.5 AS FLOAT8) AS amount FROM generate_series(0, 30 * 24 * 3 - 1) t(i)";
 
 class WarehouseProject {
  public:
@@ -43,6 +44,8 @@ class WarehouseProject {
 
   // Runs `derived <args> --project DIR [--now NOW]`.
   CommandResult Derived(std::vector<std::string> args, const std::string& now = "") const;
+  // A session of its warehouse opened directly (OpenTestWarehouse), never through a service.
+  Result<std::unique_ptr<Warehouse>> Open() const;
   // Runs SQL against the warehouse; fails the test when it fails.
   void Sql(const std::string& sql) const;
   // The first column of the first row, as text ("NULL" for NULL).

@@ -1,8 +1,10 @@
 // The builder and the metadata store under a failure at every statement they send, in
-// process (tests/faulty_warehouse.h): whatever fails, the tables hold exactly what their
-// state claims, and a run without the fault finishes the work with every window applied
-// once and every table equal to plain SQL over the raw data.
+// process (tests/faulty_warehouse.h), on both engines: whatever fails, the tables hold
+// exactly what their state claims, and a run without the fault finishes the work with
+// every window applied once and every table equal to plain SQL over the raw data.
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -17,8 +19,8 @@ namespace {
 
 const Timestamp kNow = *ParseTimestamp("2024-01-08");
 
-void WriteProject(const testing::TempDir& dir) {
-  dir.Write("derived.yaml", "name: f\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\ndefaults: {start: 2024-01-01}\n");
+void WriteProject(const testing::WarehouseProject& dir) {
+  dir.Configure("defaults: {start: 2024-01-01}\n");
   dir.Write("sources/raw/events.yaml", "time_column: ts\nfreshness: marker\ncolumns: [{name: ts, type: TIMESTAMP}, "
                                        "{name: user_id, type: BIGINT}, {name: v, type: BIGINT}]\n");
   dir.Write("tables/core/daily.yaml", R"(schedule: daily
@@ -43,8 +45,8 @@ sql: |
   dir.Write("tables/mart/totals.yaml", "schedule: daily\nsql: SELECT sum(n) AS n, sum(v) AS v FROM core.daily\n");
 }
 
-std::unique_ptr<Warehouse> Open(const testing::TempDir& dir) {
-  auto wh = testing::OpenTestWarehouse(dir.str() + "/warehouse.duckdb", "");
+std::unique_ptr<Warehouse> Open(const testing::WarehouseProject& dir) {
+  auto wh = dir.Open();
   if (!wh.ok()) throw std::runtime_error(wh.error().message);
   return std::move(*wh);
 }
@@ -55,27 +57,55 @@ std::string Scalar(Warehouse& wh, const std::string& sql) {
   return rows.ok() && rows->size() ? rows->at(0, 0).value_or("NULL") : "ERROR";
 }
 
-// A new warehouse with a week of events, marked complete.
-struct Fixture {
-  testing::TempDir dir;
+// Empties the project's warehouse: a DuckDB file is removed; a PostgreSQL database (a new
+// one for every run would cost more than the runs) loses every schema the test makes.
+// Returns a session of it.
+std::unique_ptr<Warehouse> Empty(const testing::WarehouseProject& dir) {
+  if (!dir.postgres()) {
+    std::filesystem::remove(dir.dir().path() / "warehouse.duckdb");
+    std::filesystem::remove(dir.dir().path() / "warehouse.duckdb.wal");
+  }
+  auto wh = Open(dir);
+  if (dir.postgres()) {
+    EXPECT_TRUE(wh->Execute("DROP SCHEMA IF EXISTS raw, core, mart, _derived CASCADE").ok());
+  }
+  // (Opening a PostgreSQL warehouse makes the schema _derived, for its guard function.)
+  EXPECT_EQ(Scalar(*wh,
+                   "SELECT (SELECT count(*) FROM information_schema.schemata WHERE schema_name IN ('raw', "
+                   "'core', 'mart')) + (SELECT count(*) FROM information_schema.tables WHERE table_schema "
+                   "= '_derived')"),
+            "0");
+  return wh;
+}
+
+// The project compiled once: every fixture's warehouse is the same when it is compiled.
+struct Compiled {
   std::shared_ptr<CompiledProject> cp;
   std::shared_ptr<const ProjectAnalysis> an;
+};
 
-  Fixture() {
-    WriteProject(dir);
-    auto wh = Open(dir);
+// The project's warehouse emptied, then a week of events, marked complete.
+struct Fixture {
+  const testing::WarehouseProject& dir;
+  std::shared_ptr<const ProjectAnalysis> an;
+
+  Fixture(const testing::WarehouseProject& project, Compiled& compiled) : dir(project) {
+    auto wh = Empty(dir);
     EXPECT_TRUE(wh->Execute("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + i * "
                             "INTERVAL '1 hour' AS ts, CAST(i % 5 AS BIGINT) AS user_id, CAST(i AS BIGINT) AS v FROM "
                             "generate_series(0, 24 * 7 - 1) t(i)")
                     .ok());
-    CompileOptions co;
-    co.threads = 1;
-    co.now = kNow;
-    co.use_cache = false;
-    auto compiled = Compile(dir.str(), co);
-    EXPECT_TRUE(compiled.ok() && !compiled->diags.has_errors());
-    cp = std::make_shared<CompiledProject>(std::move(*compiled));
-    an = AnalyzeProject(*cp);
+    if (!compiled.an) {
+      CompileOptions co;
+      co.threads = 1;
+      co.now = kNow;
+      co.use_cache = false;
+      auto cp = Compile(dir.dir().str(), co);
+      EXPECT_TRUE(cp.ok() && !cp->diags.has_errors());
+      compiled.cp = std::make_shared<CompiledProject>(std::move(*cp));
+      compiled.an = AnalyzeProject(*compiled.cp);
+    }
+    an = compiled.an;
     auto engine = Engine::Open(an, std::move(wh), kNow);
     EXPECT_TRUE(engine.ok());
     EXPECT_TRUE((*engine)->MarkSource("raw.events", kNow).ok());
@@ -104,16 +134,21 @@ struct Fixture {
   }
 };
 
-TEST(FaultInjection, AFailureAtAnyStatementLeavesWhatTheStateClaimsAndTheNextRunFinishes) {
+class FaultInjection : public ::testing::TestWithParam<WarehouseEngine> {};
+
+TEST_P(FaultInjection, AFailureAtAnyStatementLeavesWhatTheStateClaimsAndTheNextRunFinishes) {
+  testing::WarehouseProject p(GetParam());
+  WriteProject(p);
+  Compiled compiled;
   int total = 0;
   {
-    Fixture clean;
+    Fixture clean(p, compiled);
     total = clean.Run(0);
   }
   ASSERT_GT(total, 20);
   int injected = 0;
   for (int k = 1; k <= total; ++k) {
-    Fixture s;
+    Fixture s(p, compiled);
     bool failed = false;
     s.Run(k, &failed);
     if (!failed) continue;
@@ -154,9 +189,12 @@ TEST(FaultInjection, AFailureAtAnyStatementLeavesWhatTheStateClaimsAndTheNextRun
               "0")
         << "fault at statement " << k;
   }
-  std::printf("fault injection: %d statements in a clean run, a fault injected at each of %d\n", total, injected);
+  std::printf("fault injection (%s): %d statements in a clean run, a fault injected at each of %d\n",
+              GetParam() == WarehouseEngine::kPostgres ? "PostgreSQL" : "DuckDB", total, injected);
   EXPECT_GT(injected, total / 2);
 }
+
+INSTANTIATE_TEST_SUITE_P(BothEngines, FaultInjection, testing::kBothEngines, testing::EngineName);
 
 }  // namespace
 }  // namespace derived

@@ -60,11 +60,22 @@ std::vector<std::string> Args(const WarehouseProject& p, std::vector<std::string
   return args;
 }
 
+// A service's arguments. On a shared server, marks that other processes write reach the
+// service by its poll (on an embedded warehouse they go through the service itself).
+std::vector<std::string> ServiceArgs(const WarehouseProject& p, std::vector<std::string> args) {
+  if (p.postgres()) args.insert(args.end(), {"--poll", "0.2"});
+  return Args(p, std::move(args));
+}
+
 // The marks of raw.events the warehouse holds: how many, and the latest.
 std::string MarksOf(const WarehouseProject& p) {
-  return p.Scalar("SELECT count(*) || ' through ' || strftime(max(through), '%Y-%m-%dT%H:%M:%S') FROM "
-                  "_derived.source_marks WHERE source_name = 'raw.events'");
+  return p.Scalar(
+      "SELECT count(*) || ' through ' || replace(CAST(max(through) AS VARCHAR), ' ', 'T') FROM "
+      "_derived.source_marks WHERE source_name = 'raw.events'");
 }
+
+// The tests that do not need the embedded warehouse's one writing process run on both engines.
+class HardeningBounds : public ::testing::TestWithParam<WarehouseEngine> {};
 
 // A loopback port that accepts connections into its backlog and never answers.
 class SilentListener {
@@ -93,8 +104,8 @@ void Announce(const WarehouseProject& p, const nlohmann::json& doc) {
 
 // ---- finding 5 ----------------------------------------------------------------------------
 
-TEST(Hardening, SymlinkLoopUnderTablesIsAnError) {
-  WarehouseProject p;
+TEST_P(HardeningBounds, SymlinkLoopUnderTablesIsAnError) {
+  WarehouseProject p(GetParam());
   WriteEventsProject(p);
   fs::create_directory_symlink("..", p.dir().path() / "tables/core/loop");  // tables/core/loop/core/loop/...
   auto r = p.Derived({"validate"});
@@ -111,7 +122,7 @@ TEST(Hardening, SymlinkLoopUnderTablesIsAnError) {
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 
   // A running service survives both loops appearing: it reports them and keeps answering.
-  Background service(Args(p, {"run", "--watch", "0.1"}), {"DERIVED_NOW=2024-01-20T00:00:00Z"});
+  Background service(ServiceArgs(p, {"run", "--watch", "0.1"}), {"DERIVED_NOW=2024-01-20T00:00:00Z"});
   ASSERT_TRUE(Eventually([&] { return ServiceAnswers(p); })) << service.Errors();
   fs::create_symlink("self.yaml", p.dir().path() / "tables/core/self.yaml");
   fs::create_directory_symlink("..", p.dir().path() / "tables/core/loop");
@@ -144,16 +155,16 @@ std::string AliasBomb() {
   return yaml;
 }
 
-TEST(Hardening, YamlAliasBombIsRefused) {
-  WarehouseProject p;
+TEST_P(HardeningBounds, YamlAliasBombIsRefused) {
+  WarehouseProject p(GetParam());
   WriteEventsProject(p);
-  p.Write("derived.yaml", "name: test\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\nvars:\n" + AliasBomb());
+  p.Configure("vars:\n" + AliasBomb());
   auto r = p.Derived({"validate"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("derived.yaml:"));
   EXPECT_THAT(r.err, HasSubstr("the YAML holds more than 100000 values once its aliases (*name) are expanded"));
   // In a table's file the bomb is that table's error, with its file and line.
-  p.Write("derived.yaml", "name: test\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\n");
+  p.Configure("");
   p.Write("tables/core/bomb.yaml", std::string(kDailyTable) + "x-anchors:\n" + AliasBomb());
   r = p.Derived({"validate"});
   EXPECT_EQ(r.exit_code, 1);
@@ -171,8 +182,8 @@ TEST(Hardening, YamlAliasBombIsRefused) {
 
 // ---- finding 7 ----------------------------------------------------------------------------
 
-TEST(Hardening, TemplateLoopsAndStringsAreBounded) {
-  WarehouseProject p;
+TEST_P(HardeningBounds, TemplateLoopsAndStringsAreBounded) {
+  WarehouseProject p(GetParam());
   WriteEventsProject(p);
   p.Write("tables/core/loops.yaml",
           "schedule: daily\nstrategy: replace\nstart: 2024-01-01\nsql: |\n  SELECT 1 AS x\n  {% for i in range(1000000) %}\n"
@@ -197,6 +208,8 @@ TEST(Hardening, TemplateLoopsAndStringsAreBounded) {
 
 // ---- finding 8 ----------------------------------------------------------------------------
 
+// DuckDB-only: the CLI goes through the service's endpoint only on an embedded warehouse
+// (one writing process); on PostgreSQL every command opens the server itself.
 TEST(Hardening, SlowClientsCannotStarveTheControlEndpoint) {
   WarehouseProject p;
   WriteEventsProject(p);
@@ -262,6 +275,8 @@ TEST(Hardening, SlowClientsCannotStarveTheControlEndpoint) {
   EXPECT_TRUE(ServiceAnswers(p));
 }
 
+// DuckDB-only: commands look for a running service only on an embedded warehouse (one
+// writing process); on PostgreSQL every command opens the server itself.
 TEST(Hardening, ServiceThatDoesNotAnswerIsReportedAsNotResponding) {
   WarehouseProject p;
   WriteEventsProject(p);
@@ -295,8 +310,8 @@ TEST(Hardening, ServiceThatDoesNotAnswerIsReportedAsNotResponding) {
 
 // ---- finding 9 ----------------------------------------------------------------------------
 
-TEST(Hardening, EmptyMarkIsRejected) {
-  WarehouseProject p;
+TEST_P(HardeningBounds, EmptyMarkIsRejected) {
+  WarehouseProject p(GetParam());
   WriteEventsProject(p);
   ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-05"}).exit_code, 0);
   ASSERT_EQ(MarksOf(p), "1 through 2024-01-05T00:00:00");
@@ -341,14 +356,12 @@ TEST(Hardening, EmptyMarkIsRejected) {
           "schedule: daily\nstrategy: append\ntime_column: day\nstart: 0001-01-01\nwindow: 0 days\nsql: SELECT "
           "date_trunc('day', ts) AS day FROM raw.events WHERE ts >= {{ window_start }} AND ts < {{ window_end }}\n");
   p.Write("tables/core/worse.yaml", "schedule: ''\nstrategy: replace\nwindow: 40000 days\nsql: SELECT 1 AS x\n");
-  p.Write("derived.yaml",
-          "name: test\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\ndefaults: {start: 2024-01-01}\n"
-          "removed_tables: {keep_for: ''}\n");
+  p.Configure("defaults: {start: 2024-01-01}\nremoved_tables: {keep_for: ''}\n");
   auto r = p.Derived({"validate"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("derived.yaml:4:"));
   EXPECT_THAT(r.err, HasSubstr("removed_tables.keep_for: invalid duration '': it is empty"));
-  p.Write("derived.yaml", "name: test\nwarehouse: {engine: duckdb, path: warehouse.duckdb}\n");
+  p.Configure("");
   r = p.Derived({"validate"});
   EXPECT_EQ(r.exit_code, 1);
   std::string all = r.out + r.err;
@@ -362,15 +375,15 @@ TEST(Hardening, EmptyMarkIsRejected) {
 
 // ---- finding 12 ---------------------------------------------------------------------------
 
-TEST(Hardening, FilesArePrivate) {
-  WarehouseProject p;  // no warehouse yet: Derived creates it
+TEST_P(HardeningBounds, FilesArePrivate) {
+  WarehouseProject p(GetParam());  // no warehouse yet (on DuckDB, no file): Derived creates it
   p.Write("tables/core/one.yaml", "schedule: daily\nstrategy: replace\nstart: 2024-01-01\nsql: SELECT 1 AS x\n");
   auto r = p.Derived({"run", "--once"}, "2024-01-03");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // While the service runs, it holds the warehouse and its WAL open, and writes.
-  Background service(Args(p, {"run", "--watch", "0"}), {"DERIVED_NOW=2024-01-05T00:00:00Z"});
+  Background service(ServiceArgs(p, {"run", "--watch", "0"}), {"DERIVED_NOW=2024-01-05T00:00:00Z"});
   ASSERT_TRUE(Eventually([&] { return ServiceAnswers(p); })) << service.Errors();
-  p.Sql("CREATE TABLE scratch AS SELECT 1 AS x");  // through the service: the WAL now holds it
+  p.Sql("CREATE TABLE scratch AS SELECT 1 AS x");  // DuckDB: through the service, so the WAL now holds it
   auto mode = [&](const std::string& rel) {
     struct stat st;
     if (stat((p.dir().path() / rel).c_str(), &st) != 0) return std::string("missing");
@@ -378,8 +391,10 @@ TEST(Hardening, FilesArePrivate) {
     std::snprintf(text, sizeof text, "%04o", st.st_mode & 07777);
     return std::string(text);
   };
-  EXPECT_EQ(mode("warehouse.duckdb"), "0600");
-  EXPECT_EQ(mode("warehouse.duckdb.wal"), "0600");
+  if (!p.postgres()) {  // the embedded warehouse's own files
+    EXPECT_EQ(mode("warehouse.duckdb"), "0600");
+    EXPECT_EQ(mode("warehouse.duckdb.wal"), "0600");
+  }
   EXPECT_EQ(mode(".derived"), "0700");
   EXPECT_EQ(mode(".derived/cache.json"), "0600");
   EXPECT_EQ(mode(".derived/service.json"), "0600");
@@ -390,6 +405,8 @@ TEST(Hardening, FilesArePrivate) {
     EXPECT_TRUE(m == "0600" || m == "0700") << rel << " is " << m;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(BothEngines, HardeningBounds, kBothEngines, EngineName);
 
 }  // namespace
 }  // namespace derived::testing

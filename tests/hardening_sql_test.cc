@@ -28,7 +28,9 @@ const char* kDropInjection =
 // raw.users (a warehouse table, five rows) and another team's table built from it.
 void UsersAndAnotherTeamsTable(WarehouseProject& p) {
   p.Write("sources/raw/users.yaml", "freshness: static\ncolumns: [{name: id, type: BIGINT}]\n");
-  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.users AS SELECT range AS id FROM range(5)");
+  p.Sql(
+      "CREATE SCHEMA raw; CREATE TABLE raw.users AS SELECT CAST(i AS BIGINT) AS id FROM generate_series(0, "
+      "4) t(i)");
   p.Write("tables/other/keep.yaml", "owner: another-team\nschedule: daily\nstrategy: replace\nstart: 2024-01-01\n"
                                     "sql: SELECT id FROM raw.users\n");
   auto r = p.Derived({"run", "--once"}, "2024-01-04");
@@ -60,8 +62,11 @@ std::string TableWithTest(const std::string& sql) {
          "      " + sql + "\n";                                                      // 11
 }
 
-TEST(Hardening, DataTestSqlCannotRunStatements) {
-  WarehouseProject p;
+// The findings on SQL Derived runs itself, on both engines.
+class HardeningSql : public ::testing::TestWithParam<WarehouseEngine> {};
+
+TEST_P(HardeningSql, DataTestSqlCannotRunStatements) {
+  WarehouseProject p(GetParam());
   UsersAndAnotherTeamsTable(p);
 
   // The finding's own text: validate names the file and line, run --once refuses it.
@@ -119,14 +124,16 @@ TEST(Hardening, DataTestSqlCannotRunStatements) {
   ExpectUntouched(p, "a later window's table SQL", /*unbuilt=*/false);
 }
 
-TEST(Hardening, FreshnessQueryCannotRunStatements) {
-  WarehouseProject p;
+TEST_P(HardeningSql, FreshnessQueryCannotRunStatements) {
+  WarehouseProject p(GetParam());
   p.Write("sources/raw/users.yaml", "freshness: static\ncolumns: [{name: id, type: BIGINT}]\n");
   p.Write("sources/raw/platform_aliases.yaml",
           "freshness: {query: 'SELECT max(updated_at) FROM raw.platform_aliases'}\n"
           "columns: [{name: updated_at, type: TIMESTAMP}]\n");
-  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.users AS SELECT range AS id FROM range(5); "
-        "CREATE TABLE raw.platform_aliases AS SELECT TIMESTAMP '2024-01-03' AS updated_at");
+  p.Sql(
+      "CREATE SCHEMA raw; CREATE TABLE raw.users AS SELECT CAST(i AS BIGINT) AS id FROM generate_series(0, "
+      "4) t(i); "
+      "CREATE TABLE raw.platform_aliases AS SELECT TIMESTAMP '2024-01-03' AS updated_at");
   p.Write("tables/core/signups.yaml", "schedule: daily\nstrategy: replace\nstart: 2024-01-01\n"
                                       "sql: SELECT id FROM raw.users\n");
   p.Write("tables/core/aliases.yaml", "schedule: daily\nstrategy: replace\nstart: 2024-01-01\n"
@@ -168,11 +175,8 @@ TEST(Hardening, FreshnessQueryCannotRunStatements) {
   EXPECT_THAT(r.err, HasSubstr("freshness query: invalid SQL: syntax error"));
 }
 
-// Not one of the findings, found beside them: a declared column type went into the SQL
-// Derived writes as it was written, and a file source's view ran whatever followed it.
-TEST(Hardening, DeclaredColumnTypeCannotRunStatements) {
-  WarehouseProject p;
-  UsersAndAnotherTeamsTable(p);
+// A file source's declared type that closes the view's SQL and runs a statement of its own.
+void DeclaredTypeOfAFileSource(WarehouseProject& p) {
   p.Write("landing/x.csv", "a\n1\n");
   const std::string type = "INT) AS a FROM read_csv('" + p.dir().str() +
                            "/landing/x.csv'); DROP TABLE raw.users; SELECT CAST(1 AS INT";
@@ -184,13 +188,21 @@ TEST(Hardening, DeclaredColumnTypeCannotRunStatements) {
   r = p.Derived({"run", "--once"}, "2024-01-04");
   ExpectUntouched(p, "a file source's column type");
   EXPECT_THAT(p.Derived({"status"}, "2024-01-04").out, HasSubstr("column 'a': '" + type + "' is not a type"));
+  std::filesystem::remove(p.dir().path() / "sources/raw/files.yaml");
+}
+
+// Not one of the findings, found beside them: a declared column type went into the SQL
+// Derived writes as it was written, and a file source's view ran whatever followed it.
+TEST_P(HardeningSql, DeclaredColumnTypeCannotRunStatements) {
+  WarehouseProject p(GetParam());
+  UsersAndAnotherTeamsTable(p);
+  if (!p.postgres()) DeclaredTypeOfAFileSource(p);  // file sources (`location:`) are DuckDB's alone
 
   // Without a semicolon, a type that is more than a type is refused the same way.
-  std::filesystem::remove(p.dir().path() / "sources/raw/files.yaml");
   p.Write("tables/core/t.yaml", "schedule: daily\nstrategy: replace\nstart: 2024-01-01\n"
                                 "columns: [{name: id, type: \"BIGINT) AS id, (SELECT 1) AS x, CAST(NULL AS BIGINT\"}]\n"
                                 "sql: SELECT id FROM raw.users\n");
-  r = p.Derived({"validate"});
+  auto r = p.Derived({"validate"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("tables/core/t.yaml:4:"));
   EXPECT_THAT(r.err, HasSubstr("is not a type"));
@@ -286,6 +298,8 @@ void ExpectLockedDown(const WarehouseProject& p, const std::string& outside_dir,
   EXPECT_EQ(r.out, "n\n4\n") << where;
 }
 
+// DuckDB-only: DuckDB's own lock-down (its settings, extensions, files it may read) and a
+// file source.
 TEST(Hardening, EngineIsLockedDown) {
   TempDir outside;
   outside.Write("b.csv", "secret\n42\n");
@@ -325,6 +339,8 @@ TEST(Hardening, EngineIsLockedDown) {
   auto stopped = service.Wait();
   EXPECT_EQ(stopped.exit_code, 0) << stopped.out << stopped.err;
 }
+
+INSTANTIATE_TEST_SUITE_P(BothEngines, HardeningSql, kBothEngines, EngineName);
 
 }  // namespace
 }  // namespace derived::testing

@@ -18,6 +18,7 @@
 #include "util/strings.h"
 #include "warehouse/metadata_tables.h"
 #include "warehouse/postgres/pq.h"
+#include "warehouse/postgres/schemas.h"
 #include "warehouse/postgres/script.h"
 #include "warehouse/postgres/typecheck.h"
 #include "warehouse/sql_writer.h"
@@ -586,30 +587,27 @@ class PostgresWarehouse final : public Warehouse {
     dataset_ = dataset;
     return Status::Ok();
   }
-  // Two processes creating a schema at once: one of them loses the race ("duplicate
-  // key"), which is no error. Inside a transaction the attempt runs under a savepoint,
-  // so losing the race does not abort the transaction.
   Status EnsureDataset(const std::string& dataset) override {
-    const bool in_tx = conn_->InTransaction();
-    if (in_tx) {
-      if (auto st = conn_->Execute("SAVEPOINT derived_schema"); !st.ok()) return st;
-    }
-    auto st = conn_->Execute("CREATE SCHEMA IF NOT EXISTS " + QuoteIdentifier(dataset));
-    const bool lost_race = !st.ok() && st.error().message.find("duplicate key") != std::string::npos;
-    if (in_tx) {
-      auto end = conn_->Execute(st.ok() ? "RELEASE SAVEPOINT derived_schema" : "ROLLBACK TO SAVEPOINT derived_schema");
-      if (!end.ok()) return end;
-    }
-    return lost_race ? Status::Ok() : st;
+    if (auto st = Reconnected(); !st.ok()) return st;
+    return CreateSchemaIfMissing(*conn_, dataset, "the dataset " + dataset);
   }
 
   // Processes starting at once make the schema one at a time (two CREATE TABLE IF NOT
   // EXISTS racing would fail one of them), with indexes a single writer does not need:
-  // one state row per table, guaranteed, and the log and marks found by name. CREATE
-  // INDEX locks its table even when the index is there, so it would wait for every open
-  // transaction that wrote a state row: the catalog is asked first.
+  // one state row per table, guaranteed, and the log and marks found by name (a source
+  // has many marks: that index is not unique). CREATE INDEX locks its table even when
+  // the index is there, so it would wait for every open transaction that wrote a state
+  // row: the catalog is asked first.
   Status CreateMetadataSchema() override {
-    const std::string_view ddl = MetadataTablesSql();
+    // The schema is made here only when missing (schemas.h): the tables' DDL begins with
+    // a CREATE SCHEMA IF NOT EXISTS, which would ask for CREATE on the database even
+    // when the schema is there.
+    constexpr std::string_view kCreateSchema = "CREATE SCHEMA IF NOT EXISTS _derived;";
+    std::string ddl(MetadataTablesSql());
+    if (size_t at = ddl.find(kCreateSchema); at != std::string::npos) ddl.erase(at, kCreateSchema.size());
+    if (auto st = Reconnected(); !st.ok()) return st;
+    if (auto st = CreateSchemaIfMissing(*conn_, "_derived", "Derived's metadata"); !st.ok()) return st;
+    if (auto st = CheckMetadataSchemaTrusted(*conn_); !st.ok()) return st;
     auto there = Query(
         "SELECT to_regclass('_derived.state_by_table') IS NOT NULL AND to_regclass('_derived.log_by_table') IS NOT "
         "NULL AND to_regclass('_derived.marks_by_source') IS NOT NULL");
@@ -618,6 +616,7 @@ class PostgresWarehouse final : public Warehouse {
     return InTransaction(*this, [&]() -> Status {
       if (auto st = LockTable("_derived"); !st.ok()) return st;
       if (auto st = Execute(ddl); !st.ok()) return st;
+      if (auto st = RefuseDuplicateStateRows(*conn_); !st.ok()) return st;
       return Execute(
           "CREATE UNIQUE INDEX IF NOT EXISTS state_by_table ON _derived.state (table_name);"
           "CREATE INDEX IF NOT EXISTS log_by_table ON _derived.log (table_name, finished_at);"
@@ -817,43 +816,6 @@ class PostgresWarehouse final : public Warehouse {
   std::unique_ptr<db::Connection> parse_conn_;
   std::unique_ptr<sql::SqlParser> parser_;
 };
-
-// The guard function the strategy writers call (PostgresDialect::RaiseIf), made once per
-// warehouse; another process making it at the same moment is no error. One that is
-// there already must be Derived's: the body below, owned by the owner of _derived (a
-// function planted by someone else could do anything when a guard calls it).
-constexpr char kRaiseErrorBody[] = " BEGIN RAISE EXCEPTION '%', message; END ";
-
-Status EnsureFunctions(pg::Connection& conn) {
-  const std::string check =
-      "SELECT p.prosrc = $1 AND p.proowner = n.nspowner AND p.prosecdef = false FROM pg_catalog.pg_proc p "
-      "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
-      "WHERE n.nspname = '_derived' AND p.proname = 'raise_error'";
-  auto found = conn.Query(check, {std::string(kRaiseErrorBody)});
-  if (!found.ok()) return found.error();
-  if (found->size() == 0) {
-    auto st = conn.Execute(fmt::format(
-        "CREATE SCHEMA IF NOT EXISTS _derived;"
-        "CREATE FUNCTION _derived.raise_error(message text) RETURNS boolean LANGUAGE plpgsql VOLATILE "
-        "SET search_path = pg_catalog AS $fn${}$fn$",
-        kRaiseErrorBody));
-    if (!st.ok() && st.error().message.find("already exists") == std::string::npos &&
-        st.error().message.find("duplicate key") == std::string::npos) {
-      return st;
-    }
-    found = conn.Query(check, {std::string(kRaiseErrorBody)});
-    if (!found.ok()) return found.error();
-  }
-  for (const auto& row : found->rows) {
-    if (row[0].value_or("f") != "t") {
-      return Error(
-          "_derived.raise_error(text) is not the function Derived made (its body, owner or SECURITY DEFINER "
-          "differ): drop it and Derived makes it again");
-    }
-  }
-  if (found->size() != 1) return Error("_derived.raise_error(text) could not be made");
-  return Status::Ok();
-}
 
 }  // namespace
 

@@ -17,6 +17,7 @@
 #include "util/hash.h"
 #include "util/strings.h"
 #include "warehouse/metadata_tables.h"
+#include "warehouse/postgres/attached.h"
 #include "warehouse/postgres/pq.h"
 #include "warehouse/postgres/schemas.h"
 #include "warehouse/postgres/script.h"
@@ -159,20 +160,6 @@ class PostgresStatement final : public Statement {
   std::string sql_;
 };
 
-// The grants of the relation `c` (pg_class) to others than its owner, PUBLIC's included,
-// one row `g` each: FROM ... WHERE for GrantStatement.
-constexpr const char* kGrantsOfC =
-    "FROM pg_catalog.aclexplode(c.relacl) g WHERE g.grantee <> c.relowner";
-// One grant `g` as the statement that gives it again, on `name` (an SQL text literal
-// holding the quoted relation name).
-std::string GrantStatement(const std::string& name) {
-  return fmt::format(
-      "format('GRANT %s ON %s TO %s%s', g.privilege_type, {}, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE "
-      "quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END, CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' "
-      "ELSE '' END)",
-      name);
-}
-
 // A view (or materialized view) that reads a table, directly or through other views,
 // as the server holds it: enough to make it again exactly.
 struct DependentView {
@@ -183,7 +170,8 @@ struct DependentView {
   std::string definition;  // the server's own text of its query (pg_get_viewdef)
   std::string options;     // reloptions, "" or "security_barrier=true, ..."
   std::string owner;       // quoted role
-  std::vector<std::string> after;  // comments and grants, as statements
+  std::vector<std::string> comments;  // on it and its columns, as statements
+  Attached attached;       // grants, triggers, rules, indexes
 };
 
 class PostgresTableWriter final : public SqlTableWriter {
@@ -193,15 +181,35 @@ class PostgresTableWriter final : public SqlTableWriter {
   // PostgreSQL binds a view to the table it reads (not to its name) and refuses to drop
   // a table a view reads. So views that read the table, anyone's, are dropped and made
   // again on the new version in the same transaction, from the server's own text of
-  // their queries, with their options, comments, grants and owner. When one no longer
-  // fits the new version (a column it reads is gone) the swap fails, naming it, and the
-  // transaction rolls back: the old version and every view stay as they were.
+  // their queries, with their options, comments, owner and what users attached to them
+  // (warehouse/postgres/attached.h). When one no longer fits the new version (a column
+  // it reads is gone) the swap fails, naming it, and the transaction rolls back: the old
+  // version and every view stay as they were.
+  // The table itself keeps its grants (its columns' too, for the columns the new version
+  // has) and its owner. Its triggers and rules are not carried over but refused, naming
+  // them: they act on the writes that fill a table, and the new version was filled
+  // without them (an audit trigger would have missed every row of it), so it would not be
+  // what they promise; dropping them silently would be worse. Row-level security and
+  // policies likewise, as dropping them would widen what readers see.
   Result<int64_t> SwapIn(const TableDef& def, const std::set<std::string>& own_views) override {
-    auto kept = KeptOnTheTable(Name(def, Into::kTable));
-    if (!kept.ok()) return kept.error();
-    auto views = Dependents(Name(def, Into::kTable));
-    if (!views.ok()) return views.error();
-    for (auto it = views->rbegin(); it != views->rend(); ++it) {
+    const std::string table = Name(def, Into::kTable);
+    Attached kept;
+    std::vector<DependentView> views;
+    if (auto st = InEmptySearchPath(wh_, [&]() -> Status {
+          auto read = ReadAttached(wh_, table);
+          if (!read.ok()) return read.error();
+          kept = std::move(*read);
+          if (!kept.exists) return Status::Ok();
+          auto readers = Dependents(table);
+          if (!readers.ok()) return readers.error();
+          views = std::move(*readers);
+          return Status::Ok();
+        });
+        !st.ok()) {
+      return st.error();
+    }
+    if (auto st = RefuseWhatASwapWouldDrop(table, kept); !st.ok()) return st.error();
+    for (auto it = views.rbegin(); it != views.rend(); ++it) {
       if (auto st = wh_.Execute(fmt::format("DROP {}VIEW {}", it->materialized ? "MATERIALIZED " : "", it->name));
           !st.ok()) {
         return Error(fmt::format("cannot swap in the new version: the view {} reads it and cannot be dropped "
@@ -211,16 +219,17 @@ class PostgresTableWriter final : public SqlTableWriter {
     auto old_rows = SqlTableWriter::SwapIn(def, own_views);
     if (!old_rows.ok()) return old_rows;
     if (auto st = RenamePartitions(def); !st.ok()) return st.error();
-    for (const std::string& sql : *kept) {
-      if (auto st = wh_.Execute(sql); !st.ok()) {
-        return Error("cannot give the new version the old one's grants and owner: " + st.error().message);
-      }
-    }
+    // The table's indexes are Derived's own, made on the staging copy.
+    std::erase_if(kept.items, [](const Attached::Item& i) { return i.kind == Attached::Item::Kind::kIndex; });
+    auto columns = ColumnsNow(def);
+    if (!columns.ok()) return columns.error();
+    if (auto st = GiveBack(wh_, table, "TABLE", kept, &*columns); !st.ok()) return st.error();
     std::set<std::string> left_to_updater;
-    for (const DependentView& v : *views) {
+    for (const DependentView& v : views) {
       // A materialized view is made empty and filled by REFRESH once its owner is back:
       // its query then runs with the owner's privileges, never Derived's.
-      std::string create = fmt::format("CREATE {}VIEW {}{} AS {}{}", v.materialized ? "MATERIALIZED " : "", v.name,
+      const char* kind = v.materialized ? "MATERIALIZED VIEW" : "VIEW";
+      std::string create = fmt::format("CREATE {} {}{} AS {}{}", kind, v.name,
                                        v.options.empty() ? "" : " WITH (" + v.options + ")", v.definition,
                                        v.materialized ? " WITH NO DATA" : "");
       if (own_views.count(v.qualified)) {
@@ -244,14 +253,19 @@ class PostgresTableWriter final : public SqlTableWriter {
         }
         return Error(fmt::format("the view {} reads {} and does not fit its new version, so nothing was changed "
                                  "(change or drop the view first): {}{}",
-                                 v.name, Name(def, Into::kTable), Split(st.error().message, '\n')[0], also));
+                                 v.name, table, Split(st.error().message, '\n')[0], also));
       }
-      std::vector<std::string> statements = v.after;
-      statements.push_back(fmt::format("ALTER {}VIEW {} OWNER TO {}", v.materialized ? "MATERIALIZED " : "", v.name,
-                                       v.owner));
-      if (v.materialized && v.populated) statements.push_back("REFRESH MATERIALIZED VIEW " + v.name);
-      for (const std::string& sql : statements) {
+      for (const std::string& sql : v.comments) {
         if (auto st = wh_.Execute(sql); !st.ok()) {
+          return Error(fmt::format("cannot restore the view {} on the new version: {}", v.name, st.error().message));
+        }
+      }
+      // Its owner is always given back: it was dropped and made by Derived.
+      Attached attached = v.attached;
+      attached.owner = v.owner;
+      if (auto st = GiveBack(wh_, v.name, kind, attached); !st.ok()) return st.error();
+      if (v.materialized && v.populated) {
+        if (auto st = wh_.Execute("REFRESH MATERIALIZED VIEW " + v.name); !st.ok()) {
           return Error(fmt::format("cannot restore the view {} on the new version: {}", v.name, st.error().message));
         }
       }
@@ -269,10 +283,26 @@ class PostgresTableWriter final : public SqlTableWriter {
       return replaced;
     }
     if (auto st = wh_.Execute("ROLLBACK TO SAVEPOINT derived_view"); !st.ok()) return WriteError(st.error());
-    if (auto st = wh_.Execute("DROP VIEW IF EXISTS " + Name(*t.def, Into::kTable)); !st.ok()) {
+    // What users attached to the old view goes to the new one: grants (on the columns it
+    // still has), triggers, rules and owner.
+    const std::string view = Name(*t.def, Into::kTable);
+    Attached kept;
+    if (auto st = InEmptySearchPath(wh_, [&]() -> Status {
+          auto read = ReadAttached(wh_, view);
+          if (!read.ok()) return read.error();
+          kept = std::move(*read);
+          return Status::Ok();
+        });
+        !st.ok()) {
       return WriteError(st.error());
     }
-    return SqlTableWriter::CreateView(query, t);
+    if (auto st = wh_.Execute("DROP VIEW IF EXISTS " + view); !st.ok()) return WriteError(st.error());
+    auto made = SqlTableWriter::CreateView(query, t);
+    if (!made.ok()) return made;
+    auto columns = ColumnsNow(*t.def);
+    if (!columns.ok()) return WriteError(columns.error());
+    if (auto st = GiveBack(wh_, view, "VIEW", kept, &*columns); !st.ok()) return WriteError(st.error());
+    return made;
   }
 
  protected:
@@ -392,34 +422,36 @@ class PostgresTableWriter final : public SqlTableWriter {
     return Status::Ok();
   }
 
-  // What the old version carries that a swap must give the new one: its grants and its
-  // owner, as statements. Row-level security, policies and triggers are not carried
-  // over: a table that has them is refused, as dropping them silently would widen or
-  // change what readers see.
-  Result<std::vector<std::string>> KeptOnTheTable(const std::string& table) {
-    const std::string t = wh_.dialect().Literal(table);
-    auto rows = wh_.Query(fmt::format(
-        "SELECT c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid) OR "
-        "EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal), "
-        "quote_ident(pg_catalog.pg_get_userbyid(c.relowner)), pg_catalog.pg_get_userbyid(c.relowner) = current_user, "
-        "(SELECT string_agg({0}, ';') {1}) FROM pg_catalog.pg_class c WHERE c.oid = to_regclass({2})",
-        GrantStatement(t), kGrantsOfC, t));
-    if (!rows.ok()) return rows.error();
-    std::vector<std::string> out;
-    if (rows->size() == 0) return out;  // not there yet
-    if (rows->at(0, 0).value_or("f") == "t") {
-      return Error(fmt::format("{} has row-level security, policies or triggers, which a swap would drop: Derived "
-                               "does not replace it (remove them, or keep them on a view that reads it)",
-                               table));
+  // The error for a table that has what a swap would drop and Derived does not carry
+  // over (SwapIn says why), naming each.
+  static Status RefuseWhatASwapWouldDrop(const std::string& table, const Attached& a) {
+    using Kind = Attached::Item::Kind;
+    std::vector<std::string> found;
+    if (a.row_security) found.push_back("row-level security");
+    for (const auto& [kind, what] : {std::pair{Kind::kPolicy, "policy"}, std::pair{Kind::kTrigger, "trigger"},
+                                     std::pair{Kind::kRule, "rule"}}) {
+      for (const std::string& name : a.Names(kind)) found.push_back(fmt::format("the {} {}", what, name));
     }
-    if (auto grants = rows->at(0, 3); grants && !grants->empty()) out.push_back(*grants);
-    if (rows->at(0, 2).value_or("t") != "t") out.push_back("ALTER TABLE " + table + " OWNER TO " + *rows->at(0, 1));
-    return out;
+    if (found.empty()) return Status::Ok();
+    return Error(fmt::format("{} has {}, which a swap would drop: Derived does not replace it (its new version is "
+                             "written without triggers and rules, and without policies would show readers more; "
+                             "remove them, or keep them on a table or view of your own that reads it)",
+                             table, Join(found, ", ")));
+  }
+
+  // The names of the table's (or view's) columns as it is now.
+  Result<std::set<std::string>> ColumnsNow(const TableDef& def) {
+    auto cols = Columns(def, Into::kTable);
+    if (!cols.ok()) return cols.error();
+    std::set<std::string> names;
+    for (const auto& c : cols->value_or(std::vector<OutputColumn>{})) names.insert(c.name);
+    return names;
   }
 
   // The views reading `table` (quoted schema.name), readers of readers included, in
-  // the order they can be made (each after what it reads). Their text is read with an
-  // empty search path, so every name in it is qualified.
+  // the order they can be made (each after what it reads).
+  // REQUIRES: the search path is empty (InEmptySearchPath), so every name in their text
+  // comes qualified.
   Result<std::vector<DependentView>> Dependents(const std::string& table) {
     const std::string t = wh_.dialect().Literal(table);
     auto rows = wh_.Query(fmt::format(
@@ -442,10 +474,6 @@ class PostgresTableWriter final : public SqlTableWriter {
         t));
     if (!rows.ok()) return rows.error();
     std::vector<DependentView> views;
-    if (rows->size() == 0) return views;
-    auto path = wh_.Query("SELECT current_setting('search_path')");
-    if (!path.ok()) return path.error();
-    if (auto st = wh_.Execute("SET LOCAL search_path = ''"); !st.ok()) return st.error();
     for (const auto& r : rows->rows) {
       DependentView v;
       v.name = r[0].value_or("");
@@ -462,25 +490,22 @@ class PostgresTableWriter final : public SqlTableWriter {
                                        v.definition.back() == ' ')) {
         v.definition.pop_back();
       }
-      // Comments on the view and its columns; grants, PUBLIC's included.
-      auto after = wh_.Query(fmt::format(
+      // Comments on the view and its columns.
+      auto comments = wh_.Query(fmt::format(
           "SELECT format('COMMENT ON {0} %s IS %L', {1}, d.description) FROM pg_catalog.pg_description d "
           " WHERE d.objoid = {2}::oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 "
           "UNION ALL SELECT format('COMMENT ON COLUMN %s.%I IS %L', {1}, a.attname, d.description) "
           " FROM pg_catalog.pg_description d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.objoid AND "
           " a.attnum = d.objsubid WHERE d.objoid = {2}::oid AND d.classoid = 'pg_catalog.pg_class'::regclass "
-          " AND d.objsubid > 0 "
-          "UNION ALL SELECT {3} FROM pg_catalog.pg_class c, LATERAL (SELECT g.* {4}) g WHERE c.oid = {2}::oid",
-          v.materialized ? "MATERIALIZED VIEW" : "VIEW", wh_.dialect().Literal(v.name), oid,
-          GrantStatement(wh_.dialect().Literal(v.name)), kGrantsOfC));
-      if (!after.ok()) return after.error();
-      for (const auto& a : after->rows) v.after.push_back(a[0].value_or(""));
+          " AND d.objsubid > 0",
+          v.materialized ? "MATERIALIZED VIEW" : "VIEW", wh_.dialect().Literal(v.name), oid));
+      if (!comments.ok()) return comments.error();
+      for (const auto& c : comments->rows) v.comments.push_back(c[0].value_or(""));
+      auto attached = ReadAttached(wh_, v.name);
+      if (!attached.ok()) return attached.error();
+      v.attached = std::move(*attached);
       views.push_back(std::move(v));
     }
-    // Back to the session's own search path for the rest of the transaction.
-    auto restored = wh_.Query("SELECT set_config('search_path', " + wh_.dialect().Literal(path->at(0, 0).value_or("")) +
-                              ", true)");
-    if (!restored.ok()) return restored.error();
     return views;
   }
 };

@@ -53,53 +53,104 @@ class PostgresDialect final : public SqlDialect {
     return fmt::format("CASE WHEN {} THEN _derived.raise_error({}) ELSE true END", condition, Literal(message));
   }
 
-  // One row per key: every column computed over its key's rows by a window function,
-  // then one row per key kept (DISTINCT ON; the rows of a key agree on every column).
-  // PostgreSQL has no first(), and (array_agg(c ORDER BY ...))[1] breaks on arrays (a
-  // two-dimensional result) and cannot break ties on types without an order (json):
-  // first_value works for every type. Booleans have bool_and / bool_or for min / max.
+  // One row per key, from one sort of the batch by its keys where the types allow. A
+  // first pass of window aggregates over each key's rows (sharing that sort) finds the
+  // key's latest and earliest time, and per coalesce column the earliest time at which
+  // it has a value. The second, over the same order, takes for `latest` max(c) over the
+  // rows at the latest time: the value that ordering the rows by (time DESC NULLS LAST,
+  // c DESC NULLS LAST) puts first, as documented; `earliest` and `coalesce` likewise
+  // with min. A key whose rows all lack a time ties them all, as that ordering does (IS
+  // NOT DISTINCT FROM). Then one row per key is kept (DISTINCT ON): within a key every
+  // column agrees. Results are cast back to the column's type (max of a varchar is a
+  // text, and aggregates drop a type's modifier).
+  // A type without min and max aggregates (jsonb, uuid, bytea, ...) or without an order
+  // (json) gets first_value over an ordering of its own, a sort each: PostgreSQL has no
+  // first(), and (array_agg(c ORDER BY ...))[1] breaks on arrays (a two-dimensional
+  // result) and cannot break ties on types without an order. Booleans have bool_and /
+  // bool_or for min / max.
   Combine CombineByKey(const std::vector<std::string>& keys, const std::vector<BatchColumn>& columns,
                        const std::string& tc) const override {
-    const std::string partition = "PARTITION BY " + Join(keys, ", ");
-    constexpr const char* kWholeKey = " ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING";
-    std::vector<std::string> select = keys;
+    const std::string over = "OVER (PARTITION BY " + Join(keys, ", ") + ")";
+    std::vector<std::string> select = keys, first_pass;
+    auto at = [&](const std::string& name, const std::string& expr) {
+      if (std::find(first_pass.begin(), first_pass.end(), expr + " AS " + name) == first_pass.end()) {
+        first_pass.push_back(expr + " AS " + name);
+      }
+      return name;
+    };
+    int coalesced = 0;
     for (const auto& col : columns) {
       const std::string& c = col.name;
-      const bool ordered = Ordered(col.type);
       const bool boolean = col.type == "boolean";
-      auto first = [&](const std::string& order) {
-        return fmt::format("first_value({}) OVER ({} ORDER BY {}{})", c, partition, order, kWholeKey);
+      const char* min = boolean ? "bool_and" : "min";
+      const char* max = boolean ? "bool_or" : "max";
+      // The extreme of c over the rows at the time `when` (a first-pass column).
+      auto among = [&](const char* agg, const std::string& when) {
+        return fmt::format("CAST({}({}) FILTER (WHERE {} IS NOT DISTINCT FROM {}) {} AS {})", agg, c, tc, when, over,
+                           col.type);
       };
       std::string e;
-      switch (col.rule) {
-        case MergeRule::kLatest:
-          e = first(fmt::format("{} DESC NULLS LAST{}", tc, ordered ? ", " + c + " DESC NULLS LAST" : ""));
-          break;
-        case MergeRule::kEarliest:
-          e = first(fmt::format("{} ASC NULLS LAST{}", tc, ordered ? ", " + c + " ASC NULLS LAST" : ""));
-          break;
-        case MergeRule::kCoalesce:
-          e = first(fmt::format("({} IS NULL), {} ASC NULLS LAST{}", c, tc, ordered ? ", " + c + " ASC" : ""));
-          break;
-        case MergeRule::kMin:
-          e = fmt::format("{}({}) OVER ({})", boolean ? "bool_and" : "min", c, partition);
-          break;
-        case MergeRule::kMax:
-          e = fmt::format("{}({}) OVER ({})", boolean ? "bool_or" : "max", c, partition);
-          break;
-        case MergeRule::kSum:
-          e = fmt::format("sum({}) OVER ({})", c, partition);
-          break;
-        case MergeRule::kCount:
-          e = fmt::format("count({}) OVER ({})", c, partition);
-          break;
+      if ((col.rule == MergeRule::kLatest || col.rule == MergeRule::kEarliest || col.rule == MergeRule::kCoalesce) &&
+          !HasMinMax(col.type)) {
+        e = FirstValue(keys, col, tc);
+      } else {
+        switch (col.rule) {
+          case MergeRule::kLatest:
+            e = among(max, at("__derived_last", fmt::format("max({}) {}", tc, over)));
+            break;
+          case MergeRule::kEarliest:
+            e = among(min, at("__derived_first", fmt::format("min({}) {}", tc, over)));
+            break;
+          case MergeRule::kCoalesce:
+            e = among(min, at(fmt::format("__derived_valued_{}", ++coalesced),
+                              fmt::format("min({}) FILTER (WHERE {} IS NOT NULL) {}", tc, c, over)));
+            break;
+          case MergeRule::kMin:
+            e = fmt::format("{}({}) {}", min, c, over);
+            break;
+          case MergeRule::kMax:
+            e = fmt::format("{}({}) {}", max, c, over);
+            break;
+          case MergeRule::kSum:
+            e = fmt::format("sum({}) {}", c, over);
+            break;
+          case MergeRule::kCount:
+            e = fmt::format("count({}) {}", c, over);
+            break;
+        }
       }
       select.push_back(e + " AS " + c);
     }
-    return {"DISTINCT ON (" + Join(keys, ", ") + ") " + Join(select, ", "), ""};
+    const std::string outer = "DISTINCT ON (" + Join(keys, ", ") + ") " + Join(select, ", ");
+    if (first_pass.empty()) return {outer, ""};
+    // The first pass is a subquery around the batch (src): the select list opens it and
+    // what follows the batch closes it.
+    return {outer + " FROM (SELECT src.*, " + Join(first_pass, ", "), ") AS src"};
   }
 
  private:
+  // first_value(c) over the key's rows in the documented order: the fallback for types
+  // that have no min and max.
+  static std::string FirstValue(const std::vector<std::string>& keys, const BatchColumn& col, const std::string& tc) {
+    const std::string& c = col.name;
+    const bool ordered = Ordered(col.type);
+    std::string order;
+    switch (col.rule) {
+      case MergeRule::kLatest:
+        order = fmt::format("{} DESC NULLS LAST{}", tc, ordered ? ", " + c + " DESC NULLS LAST" : "");
+        break;
+      case MergeRule::kEarliest:
+        order = fmt::format("{} ASC NULLS LAST{}", tc, ordered ? ", " + c + " ASC NULLS LAST" : "");
+        break;
+      default:  // coalesce
+        order = fmt::format("({} IS NULL), {} ASC NULLS LAST{}", c, tc, ordered ? ", " + c + " ASC" : "");
+        break;
+    }
+    return fmt::format(
+        "first_value({}) OVER (PARTITION BY {} ORDER BY {} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)",
+        c, Join(keys, ", "), order);
+  }
+
   // Types whose values have no order: ties on the time column are left to the server.
   static bool Ordered(const std::string& type) {
     static const std::set<std::string> kUnordered = {"json", "xml", "point", "line", "lseg", "box", "path",
@@ -107,6 +158,28 @@ class PostgresDialect final : public SqlDialect {
     std::string base = type;
     while (base.size() > 2 && base.compare(base.size() - 2, 2, "[]") == 0) base.resize(base.size() - 2);
     return !kUnordered.count(base);
+  }
+
+  // Types (and arrays of them: max(anyarray) compares as ORDER BY does) whose min and
+  // max aggregates order values exactly as ORDER BY does, in spellings the server
+  // prints (format_type) and Derived's parser reads in a CAST. A modifier is kept only
+  // where that parser reads it back.
+  static bool HasMinMax(const std::string& type) {
+    static const std::set<std::string> kPlain = {
+        "smallint", "integer", "bigint", "real", "double precision", "numeric", "text", "date",
+        "timestamp without time zone", "timestamp with time zone", "time without time zone", "time with time zone",
+        "interval", "money", "inet", "oid", "pg_lsn", "character varying", "character"};
+    static const std::set<std::string> kModified = {"numeric", "character varying", "character",
+                                                    "timestamp without time zone"};
+    std::string base = type;
+    while (base.size() > 2 && base.compare(base.size() - 2, 2, "[]") == 0) base.resize(base.size() - 2);
+    if (base == "boolean") return true;  // bool_and / bool_or; max(anyarray) for arrays
+    const size_t open = base.find('(');
+    if (open == std::string::npos) return kPlain.count(base) > 0;
+    const size_t close = base.find(')', open);
+    if (close == std::string::npos) return false;
+    const std::string name = base.substr(0, open) + base.substr(close + 1);
+    return kModified.count(name) > 0;
   }
 };
 

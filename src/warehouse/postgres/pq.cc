@@ -44,6 +44,18 @@ void IgnoreNotice(void*, const char*) {}
 
 Connection::Connection(pg_conn* conn) : conn_(conn) {}
 
+std::string SessionSettings(int server_version) {
+  std::string sql =
+      "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
+      "SET standard_conforming_strings = on; SET default_transaction_isolation = 'read committed'; "
+      "SET default_transaction_read_only = off; SET statement_timeout = 0; SET lock_timeout = 0; "
+      "SET idle_in_transaction_session_timeout = 0; SET idle_session_timeout = 0; SET client_encoding = 'UTF8'";
+  // PostgreSQL 17 added a timeout on whole transactions, which a rebuild's one long
+  // transaction would hit; older servers refuse a SET of a name they do not know.
+  if (server_version >= 170000) sql += "; SET transaction_timeout = 0";
+  return sql;
+}
+
 Connection::~Connection() {
   {
     std::lock_guard<std::mutex> lock(cancel_mu_);
@@ -111,14 +123,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& optio
   // processes committed before it: the stale-plan check relies on it), and no statement
   // cut short by a default meant for interactive sessions. User SQL cannot change these
   // (set_config is refused).
-  if (auto st = c->Execute(
-          "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'iso_8601'; "
-          "SET standard_conforming_strings = on; SET default_transaction_isolation = 'read committed'; "
-          "SET default_transaction_read_only = off; SET statement_timeout = 0; SET lock_timeout = 0; "
-          "SET idle_in_transaction_session_timeout = 0; SET idle_session_timeout = 0; SET client_encoding = 'UTF8'");
-      !st.ok()) {
-    return st.error();
-  }
+  if (auto st = c->Execute(SessionSettings(PQserverVersion(conn))); !st.ok()) return st.error();
   {
     std::lock_guard<std::mutex> lock(c->cancel_mu_);
     c->cancel_ = PQgetCancel(conn);

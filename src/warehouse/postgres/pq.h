@@ -45,6 +45,10 @@ Result<ConnectOptions> ParseConnectionString(const std::string& dsn);
 
 class Connection;
 
+// The SET statements every session starts with (Connection::Open), for a server of
+// `server_version` (server_version_num: 150004, 170000): each setting it knows.
+std::string SessionSettings(int server_version);
+
 // A statement's result read as it arrives, a chunk of rows at a time (libpq's single-row
 // mode), so a large result never sits whole in memory. The connection runs nothing else
 // until the stream is read to its end or destroyed (which cancels what is left).
@@ -79,7 +83,7 @@ class Connection {
   // Connects with parsed options (or a connection string, parsed first). Every session
   // is pinned to what Derived's SQL assumes, whatever the server, database or role
   // defaults say: UTC, ISO dates, standard-conforming strings, READ COMMITTED, read-write,
-  // no statement timeout.
+  // no statement, lock, idle or (PostgreSQL 17) transaction timeout.
   static Result<std::unique_ptr<Connection>> Open(const ConnectOptions& options);
   static Result<std::unique_ptr<Connection>> Open(const std::string& dsn);
   ~Connection();

@@ -62,6 +62,33 @@ TEST(PostgresConnection, EverySessionIsPinnedWhateverTheDatabaseDefaultsSay) {
   EXPECT_EQ(rows->at(0, 6).value_or("?"), "2024-01-03 04:05:06+00");
 }
 
+// transaction_timeout (PostgreSQL 17) would end a long rebuild's one transaction: it is
+// pinned to 0 on a server that has it, and never sent to one that does not (where a SET
+// of an unknown name would fail every connection).
+TEST(PostgresConnection, TransactionTimeoutIsPinnedOnlyWhereTheServerHasIt) {
+  EXPECT_EQ(SessionSettings(160004).find("transaction_timeout"), std::string::npos);
+  EXPECT_NE(SessionSettings(170000).find("SET transaction_timeout = 0"), std::string::npos);
+  EXPECT_NE(SessionSettings(180001).find("SET transaction_timeout = 0"), std::string::npos);
+
+  PostgresDatabase db;
+  ASSERT_TRUE(db.ok());
+  const int version = std::stoi(db.Psql("SHOW server_version_num"));
+  const bool has_it = db.Psql("SELECT count(*) FROM pg_settings WHERE name = 'transaction_timeout'") == "1";
+  EXPECT_EQ(has_it, version >= 170000);
+  if (has_it) {
+    ASSERT_EQ(db.Psql("ALTER DATABASE " + db.name() + " SET transaction_timeout = '1ms'"), "");
+  }
+  auto conn = Connection::Open(db.dsn());
+  ASSERT_TRUE(conn.ok()) << conn.error().message;
+  // Every setting of the session, checked on this server: none unknown, each in force.
+  ASSERT_TRUE((*conn)->Execute(SessionSettings(version)).ok());
+  if (has_it) {
+    auto rows = (*conn)->Query("SELECT current_setting('transaction_timeout'), pg_sleep(0.05)::text");
+    ASSERT_TRUE(rows.ok()) << rows.error().message;
+    EXPECT_EQ(rows->at(0, 0).value_or("?"), "0");
+  }
+}
+
 TEST(PostgresConnection, DescribesAStatementWithoutRunningIt) {
   PostgresDatabase db;
   ASSERT_TRUE(db.ok());

@@ -17,7 +17,9 @@
 #include "util/hash.h"
 #include "util/strings.h"
 #include "warehouse/metadata_tables.h"
+#include "warehouse/postgres/attached.h"
 #include "warehouse/postgres/pq.h"
+#include "warehouse/postgres/schemas.h"
 #include "warehouse/postgres/script.h"
 #include "warehouse/postgres/typecheck.h"
 #include "warehouse/sql_writer.h"
@@ -51,53 +53,104 @@ class PostgresDialect final : public SqlDialect {
     return fmt::format("CASE WHEN {} THEN _derived.raise_error({}) ELSE true END", condition, Literal(message));
   }
 
-  // One row per key: every column computed over its key's rows by a window function,
-  // then one row per key kept (DISTINCT ON; the rows of a key agree on every column).
-  // PostgreSQL has no first(), and (array_agg(c ORDER BY ...))[1] breaks on arrays (a
-  // two-dimensional result) and cannot break ties on types without an order (json):
-  // first_value works for every type. Booleans have bool_and / bool_or for min / max.
+  // One row per key, from one sort of the batch by its keys where the types allow. A
+  // first pass of window aggregates over each key's rows (sharing that sort) finds the
+  // key's latest and earliest time, and per coalesce column the earliest time at which
+  // it has a value. The second, over the same order, takes for `latest` max(c) over the
+  // rows at the latest time: the value that ordering the rows by (time DESC NULLS LAST,
+  // c DESC NULLS LAST) puts first, as documented; `earliest` and `coalesce` likewise
+  // with min. A key whose rows all lack a time ties them all, as that ordering does (IS
+  // NOT DISTINCT FROM). Then one row per key is kept (DISTINCT ON): within a key every
+  // column agrees. Results are cast back to the column's type (max of a varchar is a
+  // text, and aggregates drop a type's modifier).
+  // A type without min and max aggregates (jsonb, uuid, bytea, ...) or without an order
+  // (json) gets first_value over an ordering of its own, a sort each: PostgreSQL has no
+  // first(), and (array_agg(c ORDER BY ...))[1] breaks on arrays (a two-dimensional
+  // result) and cannot break ties on types without an order. Booleans have bool_and /
+  // bool_or for min / max.
   Combine CombineByKey(const std::vector<std::string>& keys, const std::vector<BatchColumn>& columns,
                        const std::string& tc) const override {
-    const std::string partition = "PARTITION BY " + Join(keys, ", ");
-    constexpr const char* kWholeKey = " ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING";
-    std::vector<std::string> select = keys;
+    const std::string over = "OVER (PARTITION BY " + Join(keys, ", ") + ")";
+    std::vector<std::string> select = keys, first_pass;
+    auto at = [&](const std::string& name, const std::string& expr) {
+      if (std::find(first_pass.begin(), first_pass.end(), expr + " AS " + name) == first_pass.end()) {
+        first_pass.push_back(expr + " AS " + name);
+      }
+      return name;
+    };
+    int coalesced = 0;
     for (const auto& col : columns) {
       const std::string& c = col.name;
-      const bool ordered = Ordered(col.type);
       const bool boolean = col.type == "boolean";
-      auto first = [&](const std::string& order) {
-        return fmt::format("first_value({}) OVER ({} ORDER BY {}{})", c, partition, order, kWholeKey);
+      const char* min = boolean ? "bool_and" : "min";
+      const char* max = boolean ? "bool_or" : "max";
+      // The extreme of c over the rows at the time `when` (a first-pass column).
+      auto among = [&](const char* agg, const std::string& when) {
+        return fmt::format("CAST({}({}) FILTER (WHERE {} IS NOT DISTINCT FROM {}) {} AS {})", agg, c, tc, when, over,
+                           col.type);
       };
       std::string e;
-      switch (col.rule) {
-        case MergeRule::kLatest:
-          e = first(fmt::format("{} DESC NULLS LAST{}", tc, ordered ? ", " + c + " DESC NULLS LAST" : ""));
-          break;
-        case MergeRule::kEarliest:
-          e = first(fmt::format("{} ASC NULLS LAST{}", tc, ordered ? ", " + c + " ASC NULLS LAST" : ""));
-          break;
-        case MergeRule::kCoalesce:
-          e = first(fmt::format("({} IS NULL), {} ASC NULLS LAST{}", c, tc, ordered ? ", " + c + " ASC" : ""));
-          break;
-        case MergeRule::kMin:
-          e = fmt::format("{}({}) OVER ({})", boolean ? "bool_and" : "min", c, partition);
-          break;
-        case MergeRule::kMax:
-          e = fmt::format("{}({}) OVER ({})", boolean ? "bool_or" : "max", c, partition);
-          break;
-        case MergeRule::kSum:
-          e = fmt::format("sum({}) OVER ({})", c, partition);
-          break;
-        case MergeRule::kCount:
-          e = fmt::format("count({}) OVER ({})", c, partition);
-          break;
+      if ((col.rule == MergeRule::kLatest || col.rule == MergeRule::kEarliest || col.rule == MergeRule::kCoalesce) &&
+          !HasMinMax(col.type)) {
+        e = FirstValue(keys, col, tc);
+      } else {
+        switch (col.rule) {
+          case MergeRule::kLatest:
+            e = among(max, at("__derived_last", fmt::format("max({}) {}", tc, over)));
+            break;
+          case MergeRule::kEarliest:
+            e = among(min, at("__derived_first", fmt::format("min({}) {}", tc, over)));
+            break;
+          case MergeRule::kCoalesce:
+            e = among(min, at(fmt::format("__derived_valued_{}", ++coalesced),
+                              fmt::format("min({}) FILTER (WHERE {} IS NOT NULL) {}", tc, c, over)));
+            break;
+          case MergeRule::kMin:
+            e = fmt::format("{}({}) {}", min, c, over);
+            break;
+          case MergeRule::kMax:
+            e = fmt::format("{}({}) {}", max, c, over);
+            break;
+          case MergeRule::kSum:
+            e = fmt::format("sum({}) {}", c, over);
+            break;
+          case MergeRule::kCount:
+            e = fmt::format("count({}) {}", c, over);
+            break;
+        }
       }
       select.push_back(e + " AS " + c);
     }
-    return {"DISTINCT ON (" + Join(keys, ", ") + ") " + Join(select, ", "), ""};
+    const std::string outer = "DISTINCT ON (" + Join(keys, ", ") + ") " + Join(select, ", ");
+    if (first_pass.empty()) return {outer, ""};
+    // The first pass is a subquery around the batch (src): the select list opens it and
+    // what follows the batch closes it.
+    return {outer + " FROM (SELECT src.*, " + Join(first_pass, ", "), ") AS src"};
   }
 
  private:
+  // first_value(c) over the key's rows in the documented order: the fallback for types
+  // that have no min and max.
+  static std::string FirstValue(const std::vector<std::string>& keys, const BatchColumn& col, const std::string& tc) {
+    const std::string& c = col.name;
+    const bool ordered = Ordered(col.type);
+    std::string order;
+    switch (col.rule) {
+      case MergeRule::kLatest:
+        order = fmt::format("{} DESC NULLS LAST{}", tc, ordered ? ", " + c + " DESC NULLS LAST" : "");
+        break;
+      case MergeRule::kEarliest:
+        order = fmt::format("{} ASC NULLS LAST{}", tc, ordered ? ", " + c + " ASC NULLS LAST" : "");
+        break;
+      default:  // coalesce
+        order = fmt::format("({} IS NULL), {} ASC NULLS LAST{}", c, tc, ordered ? ", " + c + " ASC" : "");
+        break;
+    }
+    return fmt::format(
+        "first_value({}) OVER (PARTITION BY {} ORDER BY {} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)",
+        c, Join(keys, ", "), order);
+  }
+
   // Types whose values have no order: ties on the time column are left to the server.
   static bool Ordered(const std::string& type) {
     static const std::set<std::string> kUnordered = {"json", "xml", "point", "line", "lseg", "box", "path",
@@ -105,6 +158,28 @@ class PostgresDialect final : public SqlDialect {
     std::string base = type;
     while (base.size() > 2 && base.compare(base.size() - 2, 2, "[]") == 0) base.resize(base.size() - 2);
     return !kUnordered.count(base);
+  }
+
+  // Types (and arrays of them: max(anyarray) compares as ORDER BY does) whose min and
+  // max aggregates order values exactly as ORDER BY does, in spellings the server
+  // prints (format_type) and Derived's parser reads in a CAST. A modifier is kept only
+  // where that parser reads it back.
+  static bool HasMinMax(const std::string& type) {
+    static const std::set<std::string> kPlain = {
+        "smallint", "integer", "bigint", "real", "double precision", "numeric", "text", "date",
+        "timestamp without time zone", "timestamp with time zone", "time without time zone", "time with time zone",
+        "interval", "money", "inet", "oid", "pg_lsn", "character varying", "character"};
+    static const std::set<std::string> kModified = {"numeric", "character varying", "character",
+                                                    "timestamp without time zone"};
+    std::string base = type;
+    while (base.size() > 2 && base.compare(base.size() - 2, 2, "[]") == 0) base.resize(base.size() - 2);
+    if (base == "boolean") return true;  // bool_and / bool_or; max(anyarray) for arrays
+    const size_t open = base.find('(');
+    if (open == std::string::npos) return kPlain.count(base) > 0;
+    const size_t close = base.find(')', open);
+    if (close == std::string::npos) return false;
+    const std::string name = base.substr(0, open) + base.substr(close + 1);
+    return kModified.count(name) > 0;
   }
 };
 
@@ -158,20 +233,6 @@ class PostgresStatement final : public Statement {
   std::string sql_;
 };
 
-// The grants of the relation `c` (pg_class) to others than its owner, PUBLIC's included,
-// one row `g` each: FROM ... WHERE for GrantStatement.
-constexpr const char* kGrantsOfC =
-    "FROM pg_catalog.aclexplode(c.relacl) g WHERE g.grantee <> c.relowner";
-// One grant `g` as the statement that gives it again, on `name` (an SQL text literal
-// holding the quoted relation name).
-std::string GrantStatement(const std::string& name) {
-  return fmt::format(
-      "format('GRANT %s ON %s TO %s%s', g.privilege_type, {}, CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE "
-      "quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END, CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' "
-      "ELSE '' END)",
-      name);
-}
-
 // A view (or materialized view) that reads a table, directly or through other views,
 // as the server holds it: enough to make it again exactly.
 struct DependentView {
@@ -182,7 +243,8 @@ struct DependentView {
   std::string definition;  // the server's own text of its query (pg_get_viewdef)
   std::string options;     // reloptions, "" or "security_barrier=true, ..."
   std::string owner;       // quoted role
-  std::vector<std::string> after;  // comments and grants, as statements
+  std::vector<std::string> comments;  // on it and its columns, as statements
+  Attached attached;       // grants, triggers, rules, indexes
 };
 
 class PostgresTableWriter final : public SqlTableWriter {
@@ -192,15 +254,35 @@ class PostgresTableWriter final : public SqlTableWriter {
   // PostgreSQL binds a view to the table it reads (not to its name) and refuses to drop
   // a table a view reads. So views that read the table, anyone's, are dropped and made
   // again on the new version in the same transaction, from the server's own text of
-  // their queries, with their options, comments, grants and owner. When one no longer
-  // fits the new version (a column it reads is gone) the swap fails, naming it, and the
-  // transaction rolls back: the old version and every view stay as they were.
+  // their queries, with their options, comments, owner and what users attached to them
+  // (warehouse/postgres/attached.h). When one no longer fits the new version (a column
+  // it reads is gone) the swap fails, naming it, and the transaction rolls back: the old
+  // version and every view stay as they were.
+  // The table itself keeps its grants (its columns' too, for the columns the new version
+  // has) and its owner. Its triggers and rules are not carried over but refused, naming
+  // them: they act on the writes that fill a table, and the new version was filled
+  // without them (an audit trigger would have missed every row of it), so it would not be
+  // what they promise; dropping them silently would be worse. Row-level security and
+  // policies likewise, as dropping them would widen what readers see.
   Result<int64_t> SwapIn(const TableDef& def, const std::set<std::string>& own_views) override {
-    auto kept = KeptOnTheTable(Name(def, Into::kTable));
-    if (!kept.ok()) return kept.error();
-    auto views = Dependents(Name(def, Into::kTable));
-    if (!views.ok()) return views.error();
-    for (auto it = views->rbegin(); it != views->rend(); ++it) {
+    const std::string table = Name(def, Into::kTable);
+    Attached kept;
+    std::vector<DependentView> views;
+    if (auto st = InEmptySearchPath(wh_, [&]() -> Status {
+          auto read = ReadAttached(wh_, table);
+          if (!read.ok()) return read.error();
+          kept = std::move(*read);
+          if (!kept.exists) return Status::Ok();
+          auto readers = Dependents(table);
+          if (!readers.ok()) return readers.error();
+          views = std::move(*readers);
+          return Status::Ok();
+        });
+        !st.ok()) {
+      return st.error();
+    }
+    if (auto st = RefuseWhatASwapWouldDrop(table, kept); !st.ok()) return st.error();
+    for (auto it = views.rbegin(); it != views.rend(); ++it) {
       if (auto st = wh_.Execute(fmt::format("DROP {}VIEW {}", it->materialized ? "MATERIALIZED " : "", it->name));
           !st.ok()) {
         return Error(fmt::format("cannot swap in the new version: the view {} reads it and cannot be dropped "
@@ -210,16 +292,17 @@ class PostgresTableWriter final : public SqlTableWriter {
     auto old_rows = SqlTableWriter::SwapIn(def, own_views);
     if (!old_rows.ok()) return old_rows;
     if (auto st = RenamePartitions(def); !st.ok()) return st.error();
-    for (const std::string& sql : *kept) {
-      if (auto st = wh_.Execute(sql); !st.ok()) {
-        return Error("cannot give the new version the old one's grants and owner: " + st.error().message);
-      }
-    }
+    // The table's indexes are Derived's own, made on the staging copy.
+    std::erase_if(kept.items, [](const Attached::Item& i) { return i.kind == Attached::Item::Kind::kIndex; });
+    auto columns = ColumnsNow(def);
+    if (!columns.ok()) return columns.error();
+    if (auto st = GiveBack(wh_, table, "TABLE", kept, &*columns); !st.ok()) return st.error();
     std::set<std::string> left_to_updater;
-    for (const DependentView& v : *views) {
+    for (const DependentView& v : views) {
       // A materialized view is made empty and filled by REFRESH once its owner is back:
       // its query then runs with the owner's privileges, never Derived's.
-      std::string create = fmt::format("CREATE {}VIEW {}{} AS {}{}", v.materialized ? "MATERIALIZED " : "", v.name,
+      const char* kind = v.materialized ? "MATERIALIZED VIEW" : "VIEW";
+      std::string create = fmt::format("CREATE {} {}{} AS {}{}", kind, v.name,
                                        v.options.empty() ? "" : " WITH (" + v.options + ")", v.definition,
                                        v.materialized ? " WITH NO DATA" : "");
       if (own_views.count(v.qualified)) {
@@ -243,14 +326,19 @@ class PostgresTableWriter final : public SqlTableWriter {
         }
         return Error(fmt::format("the view {} reads {} and does not fit its new version, so nothing was changed "
                                  "(change or drop the view first): {}{}",
-                                 v.name, Name(def, Into::kTable), Split(st.error().message, '\n')[0], also));
+                                 v.name, table, Split(st.error().message, '\n')[0], also));
       }
-      std::vector<std::string> statements = v.after;
-      statements.push_back(fmt::format("ALTER {}VIEW {} OWNER TO {}", v.materialized ? "MATERIALIZED " : "", v.name,
-                                       v.owner));
-      if (v.materialized && v.populated) statements.push_back("REFRESH MATERIALIZED VIEW " + v.name);
-      for (const std::string& sql : statements) {
+      for (const std::string& sql : v.comments) {
         if (auto st = wh_.Execute(sql); !st.ok()) {
+          return Error(fmt::format("cannot restore the view {} on the new version: {}", v.name, st.error().message));
+        }
+      }
+      // Its owner is always given back: it was dropped and made by Derived.
+      Attached attached = v.attached;
+      attached.owner = v.owner;
+      if (auto st = GiveBack(wh_, v.name, kind, attached); !st.ok()) return st.error();
+      if (v.materialized && v.populated) {
+        if (auto st = wh_.Execute("REFRESH MATERIALIZED VIEW " + v.name); !st.ok()) {
           return Error(fmt::format("cannot restore the view {} on the new version: {}", v.name, st.error().message));
         }
       }
@@ -268,10 +356,26 @@ class PostgresTableWriter final : public SqlTableWriter {
       return replaced;
     }
     if (auto st = wh_.Execute("ROLLBACK TO SAVEPOINT derived_view"); !st.ok()) return WriteError(st.error());
-    if (auto st = wh_.Execute("DROP VIEW IF EXISTS " + Name(*t.def, Into::kTable)); !st.ok()) {
+    // What users attached to the old view goes to the new one: grants (on the columns it
+    // still has), triggers, rules and owner.
+    const std::string view = Name(*t.def, Into::kTable);
+    Attached kept;
+    if (auto st = InEmptySearchPath(wh_, [&]() -> Status {
+          auto read = ReadAttached(wh_, view);
+          if (!read.ok()) return read.error();
+          kept = std::move(*read);
+          return Status::Ok();
+        });
+        !st.ok()) {
       return WriteError(st.error());
     }
-    return SqlTableWriter::CreateView(query, t);
+    if (auto st = wh_.Execute("DROP VIEW IF EXISTS " + view); !st.ok()) return WriteError(st.error());
+    auto made = SqlTableWriter::CreateView(query, t);
+    if (!made.ok()) return made;
+    auto columns = ColumnsNow(*t.def);
+    if (!columns.ok()) return WriteError(columns.error());
+    if (auto st = GiveBack(wh_, view, "VIEW", kept, &*columns); !st.ok()) return WriteError(st.error());
+    return made;
   }
 
  protected:
@@ -391,34 +495,36 @@ class PostgresTableWriter final : public SqlTableWriter {
     return Status::Ok();
   }
 
-  // What the old version carries that a swap must give the new one: its grants and its
-  // owner, as statements. Row-level security, policies and triggers are not carried
-  // over: a table that has them is refused, as dropping them silently would widen or
-  // change what readers see.
-  Result<std::vector<std::string>> KeptOnTheTable(const std::string& table) {
-    const std::string t = wh_.dialect().Literal(table);
-    auto rows = wh_.Query(fmt::format(
-        "SELECT c.relrowsecurity OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid) OR "
-        "EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND NOT g.tgisinternal), "
-        "quote_ident(pg_catalog.pg_get_userbyid(c.relowner)), pg_catalog.pg_get_userbyid(c.relowner) = current_user, "
-        "(SELECT string_agg({0}, ';') {1}) FROM pg_catalog.pg_class c WHERE c.oid = to_regclass({2})",
-        GrantStatement(t), kGrantsOfC, t));
-    if (!rows.ok()) return rows.error();
-    std::vector<std::string> out;
-    if (rows->size() == 0) return out;  // not there yet
-    if (rows->at(0, 0).value_or("f") == "t") {
-      return Error(fmt::format("{} has row-level security, policies or triggers, which a swap would drop: Derived "
-                               "does not replace it (remove them, or keep them on a view that reads it)",
-                               table));
+  // The error for a table that has what a swap would drop and Derived does not carry
+  // over (SwapIn says why), naming each.
+  static Status RefuseWhatASwapWouldDrop(const std::string& table, const Attached& a) {
+    using Kind = Attached::Item::Kind;
+    std::vector<std::string> found;
+    if (a.row_security) found.push_back("row-level security");
+    for (const auto& [kind, what] : {std::pair{Kind::kPolicy, "policy"}, std::pair{Kind::kTrigger, "trigger"},
+                                     std::pair{Kind::kRule, "rule"}}) {
+      for (const std::string& name : a.Names(kind)) found.push_back(fmt::format("the {} {}", what, name));
     }
-    if (auto grants = rows->at(0, 3); grants && !grants->empty()) out.push_back(*grants);
-    if (rows->at(0, 2).value_or("t") != "t") out.push_back("ALTER TABLE " + table + " OWNER TO " + *rows->at(0, 1));
-    return out;
+    if (found.empty()) return Status::Ok();
+    return Error(fmt::format("{} has {}, which a swap would drop: Derived does not replace it (its new version is "
+                             "written without triggers and rules, and without policies would show readers more; "
+                             "remove them, or keep them on a table or view of your own that reads it)",
+                             table, Join(found, ", ")));
+  }
+
+  // The names of the table's (or view's) columns as it is now.
+  Result<std::set<std::string>> ColumnsNow(const TableDef& def) {
+    auto cols = Columns(def, Into::kTable);
+    if (!cols.ok()) return cols.error();
+    std::set<std::string> names;
+    for (const auto& c : cols->value_or(std::vector<OutputColumn>{})) names.insert(c.name);
+    return names;
   }
 
   // The views reading `table` (quoted schema.name), readers of readers included, in
-  // the order they can be made (each after what it reads). Their text is read with an
-  // empty search path, so every name in it is qualified.
+  // the order they can be made (each after what it reads).
+  // REQUIRES: the search path is empty (InEmptySearchPath), so every name in their text
+  // comes qualified.
   Result<std::vector<DependentView>> Dependents(const std::string& table) {
     const std::string t = wh_.dialect().Literal(table);
     auto rows = wh_.Query(fmt::format(
@@ -441,10 +547,6 @@ class PostgresTableWriter final : public SqlTableWriter {
         t));
     if (!rows.ok()) return rows.error();
     std::vector<DependentView> views;
-    if (rows->size() == 0) return views;
-    auto path = wh_.Query("SELECT current_setting('search_path')");
-    if (!path.ok()) return path.error();
-    if (auto st = wh_.Execute("SET LOCAL search_path = ''"); !st.ok()) return st.error();
     for (const auto& r : rows->rows) {
       DependentView v;
       v.name = r[0].value_or("");
@@ -461,25 +563,22 @@ class PostgresTableWriter final : public SqlTableWriter {
                                        v.definition.back() == ' ')) {
         v.definition.pop_back();
       }
-      // Comments on the view and its columns; grants, PUBLIC's included.
-      auto after = wh_.Query(fmt::format(
+      // Comments on the view and its columns.
+      auto comments = wh_.Query(fmt::format(
           "SELECT format('COMMENT ON {0} %s IS %L', {1}, d.description) FROM pg_catalog.pg_description d "
           " WHERE d.objoid = {2}::oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 "
           "UNION ALL SELECT format('COMMENT ON COLUMN %s.%I IS %L', {1}, a.attname, d.description) "
           " FROM pg_catalog.pg_description d JOIN pg_catalog.pg_attribute a ON a.attrelid = d.objoid AND "
           " a.attnum = d.objsubid WHERE d.objoid = {2}::oid AND d.classoid = 'pg_catalog.pg_class'::regclass "
-          " AND d.objsubid > 0 "
-          "UNION ALL SELECT {3} FROM pg_catalog.pg_class c, LATERAL (SELECT g.* {4}) g WHERE c.oid = {2}::oid",
-          v.materialized ? "MATERIALIZED VIEW" : "VIEW", wh_.dialect().Literal(v.name), oid,
-          GrantStatement(wh_.dialect().Literal(v.name)), kGrantsOfC));
-      if (!after.ok()) return after.error();
-      for (const auto& a : after->rows) v.after.push_back(a[0].value_or(""));
+          " AND d.objsubid > 0",
+          v.materialized ? "MATERIALIZED VIEW" : "VIEW", wh_.dialect().Literal(v.name), oid));
+      if (!comments.ok()) return comments.error();
+      for (const auto& c : comments->rows) v.comments.push_back(c[0].value_or(""));
+      auto attached = ReadAttached(wh_, v.name);
+      if (!attached.ok()) return attached.error();
+      v.attached = std::move(*attached);
       views.push_back(std::move(v));
     }
-    // Back to the session's own search path for the rest of the transaction.
-    auto restored = wh_.Query("SELECT set_config('search_path', " + wh_.dialect().Literal(path->at(0, 0).value_or("")) +
-                              ", true)");
-    if (!restored.ok()) return restored.error();
     return views;
   }
 };
@@ -586,30 +685,27 @@ class PostgresWarehouse final : public Warehouse {
     dataset_ = dataset;
     return Status::Ok();
   }
-  // Two processes creating a schema at once: one of them loses the race ("duplicate
-  // key"), which is no error. Inside a transaction the attempt runs under a savepoint,
-  // so losing the race does not abort the transaction.
   Status EnsureDataset(const std::string& dataset) override {
-    const bool in_tx = conn_->InTransaction();
-    if (in_tx) {
-      if (auto st = conn_->Execute("SAVEPOINT derived_schema"); !st.ok()) return st;
-    }
-    auto st = conn_->Execute("CREATE SCHEMA IF NOT EXISTS " + QuoteIdentifier(dataset));
-    const bool lost_race = !st.ok() && st.error().message.find("duplicate key") != std::string::npos;
-    if (in_tx) {
-      auto end = conn_->Execute(st.ok() ? "RELEASE SAVEPOINT derived_schema" : "ROLLBACK TO SAVEPOINT derived_schema");
-      if (!end.ok()) return end;
-    }
-    return lost_race ? Status::Ok() : st;
+    if (auto st = Reconnected(); !st.ok()) return st;
+    return CreateSchemaIfMissing(*conn_, dataset, "the dataset " + dataset);
   }
 
   // Processes starting at once make the schema one at a time (two CREATE TABLE IF NOT
   // EXISTS racing would fail one of them), with indexes a single writer does not need:
-  // one state row per table, guaranteed, and the log and marks found by name. CREATE
-  // INDEX locks its table even when the index is there, so it would wait for every open
-  // transaction that wrote a state row: the catalog is asked first.
+  // one state row per table, guaranteed, and the log and marks found by name (a source
+  // has many marks: that index is not unique). CREATE INDEX locks its table even when
+  // the index is there, so it would wait for every open transaction that wrote a state
+  // row: the catalog is asked first.
   Status CreateMetadataSchema() override {
-    const std::string_view ddl = MetadataTablesSql();
+    // The schema is made here only when missing (schemas.h): the tables' DDL begins with
+    // a CREATE SCHEMA IF NOT EXISTS, which would ask for CREATE on the database even
+    // when the schema is there.
+    constexpr std::string_view kCreateSchema = "CREATE SCHEMA IF NOT EXISTS _derived;";
+    std::string ddl(MetadataTablesSql());
+    if (size_t at = ddl.find(kCreateSchema); at != std::string::npos) ddl.erase(at, kCreateSchema.size());
+    if (auto st = Reconnected(); !st.ok()) return st;
+    if (auto st = CreateSchemaIfMissing(*conn_, "_derived", "Derived's metadata"); !st.ok()) return st;
+    if (auto st = CheckMetadataSchemaTrusted(*conn_); !st.ok()) return st;
     auto there = Query(
         "SELECT to_regclass('_derived.state_by_table') IS NOT NULL AND to_regclass('_derived.log_by_table') IS NOT "
         "NULL AND to_regclass('_derived.marks_by_source') IS NOT NULL");
@@ -618,6 +714,7 @@ class PostgresWarehouse final : public Warehouse {
     return InTransaction(*this, [&]() -> Status {
       if (auto st = LockTable("_derived"); !st.ok()) return st;
       if (auto st = Execute(ddl); !st.ok()) return st;
+      if (auto st = RefuseDuplicateStateRows(*conn_); !st.ok()) return st;
       return Execute(
           "CREATE UNIQUE INDEX IF NOT EXISTS state_by_table ON _derived.state (table_name);"
           "CREATE INDEX IF NOT EXISTS log_by_table ON _derived.log (table_name, finished_at);"
@@ -817,43 +914,6 @@ class PostgresWarehouse final : public Warehouse {
   std::unique_ptr<db::Connection> parse_conn_;
   std::unique_ptr<sql::SqlParser> parser_;
 };
-
-// The guard function the strategy writers call (PostgresDialect::RaiseIf), made once per
-// warehouse; another process making it at the same moment is no error. One that is
-// there already must be Derived's: the body below, owned by the owner of _derived (a
-// function planted by someone else could do anything when a guard calls it).
-constexpr char kRaiseErrorBody[] = " BEGIN RAISE EXCEPTION '%', message; END ";
-
-Status EnsureFunctions(pg::Connection& conn) {
-  const std::string check =
-      "SELECT p.prosrc = $1 AND p.proowner = n.nspowner AND p.prosecdef = false FROM pg_catalog.pg_proc p "
-      "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
-      "WHERE n.nspname = '_derived' AND p.proname = 'raise_error'";
-  auto found = conn.Query(check, {std::string(kRaiseErrorBody)});
-  if (!found.ok()) return found.error();
-  if (found->size() == 0) {
-    auto st = conn.Execute(fmt::format(
-        "CREATE SCHEMA IF NOT EXISTS _derived;"
-        "CREATE FUNCTION _derived.raise_error(message text) RETURNS boolean LANGUAGE plpgsql VOLATILE "
-        "SET search_path = pg_catalog AS $fn${}$fn$",
-        kRaiseErrorBody));
-    if (!st.ok() && st.error().message.find("already exists") == std::string::npos &&
-        st.error().message.find("duplicate key") == std::string::npos) {
-      return st;
-    }
-    found = conn.Query(check, {std::string(kRaiseErrorBody)});
-    if (!found.ok()) return found.error();
-  }
-  for (const auto& row : found->rows) {
-    if (row[0].value_or("f") != "t") {
-      return Error(
-          "_derived.raise_error(text) is not the function Derived made (its body, owner or SECURITY DEFINER "
-          "differ): drop it and Derived makes it again");
-    }
-  }
-  if (found->size() != 1) return Error("_derived.raise_error(text) could not be made");
-  return Status::Ok();
-}
 
 }  // namespace
 

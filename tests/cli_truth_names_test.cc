@@ -92,6 +92,36 @@ TEST_P(NamesCliOn, BareNamesWorkForEveryCommand) {
   EXPECT_THAT(r.out, HasSubstr("\"operation\":\"drop\""));
 }
 
+// A table whose file exists but does not load is broken, not removed or unknown: every
+// command that names it says so, and none touches its data.
+TEST_P(NamesCliOn, ATableWhoseFileDoesNotLoadIsBrokenForEveryCommand) {
+  WarehouseProject p(GetParam());
+  WriteProject(p);
+  const std::string now = "2024-01-20T00:00:00Z";
+  ASSERT_EQ(p.Derived({"source", "mark", "events", "--through", "2024-01-08"}).exit_code, 0);
+  ASSERT_EQ(p.Derived({"run", "--once"}, now).exit_code, 0);
+  ASSERT_EQ(p.Count("SELECT count(*) FROM core.hourly"), 7 * 24);
+  p.Write("tables/core/hourly.yaml", "schedule: hourly\nstrategy: [append\n");
+  auto refused = [&](std::vector<std::string> args, const std::string& says) {
+    auto r = p.Derived(args, now);
+    EXPECT_EQ(r.exit_code, 1) << args[0] << ": " << r.out << r.err;
+    EXPECT_THAT(r.err, HasSubstr(says)) << args[0];
+    EXPECT_THAT(r.err, HasSubstr("tables/core/hourly.yaml")) << args[0];
+    EXPECT_THAT(r.err, ::testing::Not(HasSubstr("unknown"))) << args[0];
+  };
+  refused({"drop", "core.hourly"}, "core.hourly is still defined in tables/core/hourly.yaml, which does not load");
+  refused({"drop", "hourly"}, "fix the file, or delete it to remove the table");
+  refused({"backfill", "hourly", "--from", "2024-01-02", "--to", "2024-01-03"},
+          "core.hourly cannot be backfilled while it is broken");
+  refused({"lineage", "hourly", "--window", "2024-01-02T01:00:00Z"}, "which does not load");
+  refused({"update", "hourly", "--once"}, "which does not load");
+  EXPECT_EQ(p.Count("SELECT count(*) FROM core.hourly"), 7 * 24);
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.state WHERE table_name = 'core.hourly'"), 1);
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.hourly' AND operation IN ('drop', "
+                    "'backfill')"),
+            0);
+}
+
 TEST_P(NamesCliOn, AmbiguousAndUnknownNamesSayWhatToWrite) {
   WarehouseProject p(GetParam());
   WriteProject(p);

@@ -158,6 +158,11 @@ int Update(const CommonOptions& opts, const std::string& table, bool once, doubl
   if (!cp) return 1;
   const std::string name = ToLower(table);
   if (!cp->FindTable(name)) {
+    if (const BrokenFile* b = cp->project.FindBroken(name)) {
+      err << fmt::format("error: {} is defined in {}, which does not load: fix it (`derived validate`) first\n",
+                         name, b->file);
+      return 1;
+    }
     err << fmt::format("error: unknown table '{}'\n", table);
     return 2;
   }

@@ -6,6 +6,7 @@
 
 #include "compile/typecheck.h"
 #include "warehouse/warehouse.h"
+#include "compile/rendered_sql.h"
 #include "compile/stages.h"
 #include "util/hash.h"
 #include "util/strings.h"
@@ -30,9 +31,11 @@ int64_t GuessErrorOffset(const std::string& message, const std::string& sql) {
 }
 
 // Engine messages span lines ("...\nCandidate bindings: ..."); indent the continuation.
+// The engine's "LINE n:" excerpt numbers the lines of the statement it checked, not the
+// template's; the diagnostic's own location replaces it.
 std::string TidyEngineMessage(const std::string& message) {
   std::string out;
-  for (const auto& line : Split(Trim(message), '\n')) {
+  for (const auto& line : Split(Trim(WithoutEngineExcerpt(message)), '\n')) {
     if (Trim(line).empty()) continue;
     if (!out.empty()) out += "\n    ";
     out += line;

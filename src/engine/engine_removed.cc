@@ -18,6 +18,12 @@ derived::Status Engine::Drop(const std::string& table, const std::string& reason
   if (const TableDef* def = cp_->project.FindTable(name)) {
     return Error(fmt::format("{} is still defined in {}: remove it from the project first", name, def->file));
   }
+  if (const BrokenFile* b = cp_->project.FindBroken(name)) {
+    // Broken is never removed: a file that fails to load is a mistake to fix, not a removal.
+    return Error(fmt::format("{} is still defined in {}, which does not load ({}): fix the file, or delete it "
+                             "to remove the table, then drop it",
+                             name, b->file, an_->broken.at(name)));
+  }
   auto it = states_.find(name);
   if (it == states_.end()) {
     std::vector<std::string> removed;

@@ -40,9 +40,16 @@ Result<std::optional<Repair>> Engine::RepairOf(const CompiledTable& t, Window ch
 Result<RunReport> Engine::Backfill(const std::string& table, Timestamp from, Timestamp to, bool downstream,
                                    const ProgressFn& progress) {
   const CompiledTable* t = cp_->FindTable(table);
-  if (!t) return Error(fmt::format("unknown table '{}'", table));
+  if (!t) {
+    if (auto b = an_->broken.find(ToLower(table)); b != an_->broken.end()) {
+      return Error(fmt::format("{} cannot be backfilled while it is broken: {}", ToLower(table), b->second));
+    }
+    return Error(fmt::format("unknown table '{}'", table));
+  }
   const TableDef& def = cp_->def(*t);
-  if (std::string why = BrokenReason(*t); !why.empty()) return Error("the table's definition is invalid: " + why);
+  if (std::string why = BrokenReason(*t); !why.empty()) {
+    return Error(fmt::format("{} cannot be backfilled while it is broken: {}", def.qualified_name(), why));
+  }
   if (!(from < to)) return Error(fmt::format("--from {} must be before --to {}", FormatIso(from), FormatIso(to)));
   auto it = states_.find(def.qualified_name());
   if (it == states_.end() || it->second.data_version == 0) {

@@ -32,7 +32,9 @@ Error QueryFailed(const TableDef& def, const RenderedSql* rendered, const Error&
           o->where);
     }
   }
-  return Error(fmt::format("{}: the query failed: {}", def.sql.file, e.message));
+  // No position (PostgreSQL gives executor errors none): the line where the query starts.
+  Location at{def.sql.file, def.sql.first_line, 0};
+  return Error(fmt::format("{}: the query failed: {}", at.ToString(), WithoutEngineExcerpt(e.message)), at);
 }
 
 Error RowsOutsideWindow(const TableDef& def, Window window, const Result<RowsOutside>& outside) {

@@ -159,7 +159,14 @@ nlohmann::json LineageRun::ToJson() const {
 
 Result<LineageRun> TraceLineage(Warehouse& wh, const CompiledProject& cp, const std::string& table, Timestamp at) {
   const CompiledTable* t = cp.FindTable(table);
-  if (!t) return Error(fmt::format("unknown table '{}'", table));
+  if (!t) {
+    if (const BrokenFile* b = cp.project.FindBroken(table)) {
+      return Error(fmt::format("{} is defined in {}, which does not load: fix it (`derived validate`) to trace "
+                               "its windows",
+                               table, b->file));
+    }
+    return Error(fmt::format("unknown table '{}'", table));
+  }
   Tracer tracer(wh, cp);
   auto runs = tracer.Runs(cp.def(*t).qualified_name(), Window{at, Timestamp{at.seconds + 1}}, "");
   if (!runs.ok()) return runs.error();

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "util/strings.h"
+#include "warehouse/coordination.h"
 
 namespace derived {
 namespace {
@@ -171,13 +172,27 @@ Status MetadataStore::DeleteState(const std::string& table) {
 
 namespace {
 constexpr std::string_view kSuperseded = "superseded: another process updated ";
+constexpr std::string_view kLeaseLost = "lease lost: ";
 }  // namespace
 
 bool MetadataStore::IsSuperseded(const Error& e) { return e.message.rfind(kSuperseded, 0) == 0; }
+bool MetadataStore::IsLeaseLost(const Error& e) { return e.message.rfind(kLeaseLost, 0) == 0; }
 
 Result<std::optional<TableState>> MetadataStore::Claim(const std::string& table, const TableState& base) {
   if (!wh_->capabilities().shared) return std::optional<TableState>();
   if (auto s = wh_->LockTable(table); !s.ok()) return s.error();
+  if (fence_ && wh_->coordination()) {
+    auto token = fence_->Token(table);
+    if (!token) {
+      return Error(fmt::format("{}{} is not leased to {}; nothing was written", kLeaseLost, table, fence_->owner()));
+    }
+    auto holds = wh_->coordination()->Holds(table, *token);
+    if (!holds.ok()) return holds.error();
+    if (!*holds) {
+      return Error(fmt::format("{}another process took the lease of {} from {}; nothing was written", kLeaseLost,
+                               table, fence_->owner()));
+    }
+  }
   std::vector<std::string> names = {table};
   auto now = LoadStates(&names);
   if (!now.ok()) return now.error();
@@ -210,10 +225,16 @@ Status MetadataStore::SaveState(const TableState& s, const TableState& base) {
   // first row at once are kept apart by the table's lock (Claim).
   auto updated = state_update_->Run(values);
   if (!updated.ok()) return updated.error();
-  if (*updated > 0) return Status::Ok();
+  if (*updated > 0) return Announced(s, base);
   auto inserted = state_insert_->Run(values);
   if (!inserted.ok()) return inserted.error();
-  return Status::Ok();
+  return Announced(s, base);
+}
+
+Status MetadataStore::Announced(const TableState& s, const TableState& base) {
+  Coordination* c = wh_->coordination();
+  if (!c || s.data_version == base.data_version) return Status::Ok();
+  return c->NotifyCommit(s.table, s.data_version, WallSeconds());
 }
 
 Status MetadataStore::AppendLog(const LogEntry& e) {

@@ -13,6 +13,7 @@
 
 #include "engine/file_changes.h"
 #include "engine/intervals.h"
+#include "fleet/lease_book.h"
 #include "warehouse/warehouse.h"
 
 namespace derived {
@@ -101,6 +102,14 @@ class MetadataStore {
   // True for SaveState's error when the row had moved on.
   static bool IsSuperseded(const Error& e);
 
+  // On a shared warehouse, every Claim (so every mutation) also checks, inside its
+  // transaction, that this process still holds the table's lease as `fence` records it;
+  // otherwise it fails with IsLeaseLost and nothing is written. A successful state
+  // change with new data also announces the commit (Coordination::NotifyCommit).
+  // nullptr: no fence (a single writer, or a process outside any fleet).
+  void SetFence(std::shared_ptr<const fleet::LeaseBook> fence) { fence_ = std::move(fence); }
+  static bool IsLeaseLost(const Error& e);
+
   Status AppendLog(const LogEntry& entry);
   // A log row and the state change it records.
   Status Record(const LogEntry& entry, const TableState& next, const TableState& base);
@@ -141,9 +150,12 @@ class MetadataStore {
 
  private:
   Status Prepared();
+  // Announces a state change with new data to other processes (when they can listen).
+  Status Announced(const TableState& next, const TableState& base);
 
   Warehouse* wh_;
   Provenance provenance_;
+  std::shared_ptr<const fleet::LeaseBook> fence_;
   std::unique_ptr<Statement> log_insert_, state_update_, state_insert_;
 };
 

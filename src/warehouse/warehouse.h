@@ -21,6 +21,8 @@
 
 namespace derived {
 
+class Coordination;
+
 class TypeChecker;  // compile/typecheck.h
 
 // Sources that are files outside the warehouse (`location:`), read in place by engines
@@ -216,6 +218,9 @@ class Warehouse {
   virtual TableWriter& writer() = 0;
   // File sources, or nullptr for an engine that reads no files (validate refuses them).
   virtual FileSources* file_sources() { return nullptr; }
+  // Leases and commit notices between the processes sharing the warehouse
+  // (warehouse/coordination.h); nullptr for an engine with one writing process.
+  virtual Coordination* coordination() { return nullptr; }
 
   // A user's script for `derived query` (UserScript above). An error when it cannot be
   // parsed, or (kRead) when a statement does not bind.

@@ -2,7 +2,11 @@
 
 #include <libpq-fe.h>
 
+#include <poll.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -318,5 +322,28 @@ bool Connection::InTransaction() const {
 bool Connection::Lost() const { return PQstatus(conn_) == CONNECTION_BAD; }
 
 int Connection::BackendPid() const { return PQbackendPID(conn_); }
+
+Result<std::vector<Connection::Notification>> Connection::WaitForNotifications(int timeout_ms) {
+  std::vector<Notification> out;
+  auto take = [&]() -> Status {
+    if (!PQconsumeInput(conn_)) return Error("the connection to PostgreSQL was lost: " + ErrorText());
+    while (PGnotify* n = PQnotifies(conn_)) {
+      out.push_back({n->relname ? n->relname : "", n->extra ? n->extra : ""});
+      PQfreemem(n);
+    }
+    return Status::Ok();
+  };
+  if (auto st = take(); !st.ok()) return st.error();
+  if (!out.empty() || timeout_ms <= 0) return out;
+  int fd = PQsocket(conn_);
+  if (fd < 0) return Error("the connection to PostgreSQL was lost");
+  pollfd p{fd, POLLIN, 0};
+  int ready = ::poll(&p, 1, timeout_ms);
+  if (ready < 0 && errno != EINTR) return Error(fmt::format("poll: {}", std::strerror(errno)));
+  if (ready > 0) {
+    if (auto st = take(); !st.ok()) return st.error();
+  }
+  return out;
+}
 
 }  // namespace derived::pg

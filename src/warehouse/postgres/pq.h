@@ -115,6 +115,14 @@ class Connection {
   // The server's process id serving this connection (pg_terminate_backend's argument).
   int BackendPid() const;
 
+  // A NOTIFY delivered on a channel this connection LISTENs on.
+  struct Notification {
+    std::string channel, payload;
+  };
+  // The notifications that have arrived, waiting up to `timeout_ms` for the first one
+  // when none has (0: only those already here). An error once the connection is lost.
+  Result<std::vector<Notification>> WaitForNotifications(int timeout_ms);
+
  private:
   friend class RowStream;
   explicit Connection(pg_conn* conn);

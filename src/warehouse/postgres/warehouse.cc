@@ -18,6 +18,7 @@
 #include "util/strings.h"
 #include "warehouse/metadata_tables.h"
 #include "warehouse/postgres/attached.h"
+#include "warehouse/postgres/coordination.h"
 #include "warehouse/postgres/pq.h"
 #include "warehouse/postgres/schemas.h"
 #include "warehouse/postgres/script.h"
@@ -613,6 +614,12 @@ class PostgresWarehouse final : public Warehouse {
   }
   const SqlDialect& dialect() const override { return dialect_; }
   TableWriter& writer() override { return writer_; }
+  Coordination* coordination() override {
+    if (!coordination_) {
+      coordination_ = NewPostgresCoordination(&conn_, [this] { return Reconnected(); }, shared_->options);
+    }
+    return coordination_.get();
+  }
 
   Result<std::unique_ptr<Warehouse>> Connect() override { return OpenSession(shared_); }
   void Interrupt() override {
@@ -708,12 +715,13 @@ class PostgresWarehouse final : public Warehouse {
     if (auto st = CheckMetadataSchemaTrusted(*conn_); !st.ok()) return st;
     auto there = Query(
         "SELECT to_regclass('_derived.state_by_table') IS NOT NULL AND to_regclass('_derived.log_by_table') IS NOT "
-        "NULL AND to_regclass('_derived.marks_by_source') IS NOT NULL");
+        "NULL AND to_regclass('_derived.marks_by_source') IS NOT NULL AND to_regclass('_derived.leases') IS NOT NULL");
     if (!there.ok()) return there.error();
     if (there->at(0, 0).value_or("f") == "t") return Execute(ddl);
     return InTransaction(*this, [&]() -> Status {
       if (auto st = LockTable("_derived"); !st.ok()) return st;
       if (auto st = Execute(ddl); !st.ok()) return st;
+      if (auto st = Execute(PostgresLeasesTableSql()); !st.ok()) return st;
       if (auto st = RefuseDuplicateStateRows(*conn_); !st.ok()) return st;
       return Execute(
           "CREATE UNIQUE INDEX IF NOT EXISTS state_by_table ON _derived.state (table_name);"
@@ -908,6 +916,7 @@ class PostgresWarehouse final : public Warehouse {
   std::map<std::string, std::string> canonical_;
   std::string dataset_;  // the last UseDataset
   bool in_transaction_ = false;  // between Begin and its Commit or Rollback
+  std::unique_ptr<Coordination> coordination_;  // made on first use, over conn_
   // Declared in this order so the parser goes before its connection, and that before
   // its database.
   std::unique_ptr<db::Database> parse_db_;

@@ -1,0 +1,88 @@
+// How processes that share a warehouse coordinate through it, with no scheduler of their
+// own: a lease per table naming the one process that updates it, and notifications of
+// commits that wake readers in other processes.
+//
+// A lease has an owner (a process's name), an expiry on the server's clock (so machines'
+// clocks never matter) and a generation, bumped each time the lease is taken. A process
+// holds a table while it renews the lease; once the lease expires, or when its owner
+// starts again under the same name, another acquisition takes it under a new generation.
+// Each mutation checks its generation inside its own transaction (Holds, through
+// MetadataStore's fence), so a process that lost its lease, however long it was paused,
+// commits nothing; the table lock and the state comparison of MetadataStore::Claim keep
+// a commit racing the takeover from applying a window twice.
+//
+// Notifications are a hint that makes readers fast, never what correctness rests on:
+// one may be lost (a dropped connection), so readers also poll `_derived.state`.
+//
+// A Coordination belongs to one warehouse session and is used by one thread at a time.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/status.h"
+
+namespace derived {
+
+// What a process holds a table's lease under.
+struct LeaseToken {
+  std::string owner;
+  int64_t generation = 0;
+};
+
+// A lease as `_derived.leases` holds it, for `derived status` and the fleet's metrics.
+struct LeaseRow {
+  std::string table, owner;
+  int64_t generation = 0;
+  double seconds_left = 0;  // until it expires, by the server's clock (< 0: expired)
+};
+
+// A commit another process announced (NotifyCommit).
+struct CommitNotice {
+  std::string table;
+  int64_t data_version = 0;
+  double committed_at = 0;  // the committing process's wall clock, seconds since the epoch
+};
+
+// A session that waits for commit notices, on a connection of its own.
+class CommitListener {
+ public:
+  virtual ~CommitListener() = default;
+  // The notices that arrived, waiting up to `timeout_ms` for one. `*resumed` is set when
+  // the connection had to be made again: notices sent meanwhile are lost, so the caller
+  // should poll the state. An error when the warehouse cannot be reached (try again).
+  virtual Result<std::vector<CommitNotice>> Wait(int timeout_ms, bool* resumed) = 0;
+};
+
+class Coordination {
+ public:
+  virtual ~Coordination() = default;
+
+  // Takes, for `seconds`, each lease of `tables` that no one holds, that has expired, or
+  // that `owner` itself held (a restart under the same name): a new generation each.
+  // With `steal`, takes them from a live owner too (a command that must write the
+  // table now; the owner's next commit fails its fence). Returns what it took.
+  virtual Result<std::map<std::string, int64_t>> Acquire(const std::vector<std::string>& tables,
+                                                         const std::string& owner, double seconds,
+                                                         bool steal = false) = 0;
+  // Extends every lease `owner` holds by `seconds` from now, in one statement; returns
+  // what it still holds (table -> generation).
+  virtual Result<std::map<std::string, int64_t>> Renew(const std::string& owner, double seconds) = 0;
+  // Lets go of `tables` (those `owner` holds) so that others take them at once.
+  virtual Status Release(const std::vector<std::string>& tables, const std::string& owner) = 0;
+  // Inside the caller's transaction: whether `token` still holds `table`.
+  virtual Result<bool> Holds(const std::string& table, const LeaseToken& token) = 0;
+  // Every lease (of `tables` when given).
+  virtual Result<std::vector<LeaseRow>> Leases(const std::vector<std::string>* tables = nullptr) = 0;
+
+  // Inside the caller's transaction: tells every listener, when it commits, that `table`
+  // has new data.
+  virtual Status NotifyCommit(const std::string& table, int64_t data_version, double committed_at) = 0;
+  // A listener on a new connection.
+  virtual Result<std::unique_ptr<CommitListener>> Listen() = 0;
+};
+
+}  // namespace derived

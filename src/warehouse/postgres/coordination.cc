@@ -1,0 +1,186 @@
+#include "warehouse/postgres/coordination.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "crash/crash_point.h"
+
+namespace derived {
+namespace {
+
+// The server's clock, as a UTC TIMESTAMP (sessions run in UTC): every process reads the
+// same one, whatever its machine's clock says.
+constexpr const char* kNow = "CAST(clock_timestamp() AS TIMESTAMP)";
+
+Result<std::map<std::string, int64_t>> Generations(const Result<Rows>& rows) {
+  if (!rows.ok()) return rows.error();
+  std::map<std::string, int64_t> out;
+  for (const auto& r : rows->rows) out[r[0].value_or("")] = std::stoll(r[1].value_or("0"));
+  return out;
+}
+
+class PostgresListener final : public CommitListener {
+ public:
+  explicit PostgresListener(pg::ConnectOptions options) : options_(std::move(options)) {}
+
+  Status Connect() {
+    auto c = pg::Connection::Open(options_);
+    if (!c.ok()) return c.error();
+    if (auto st = (*c)->Execute(fmt::format("LISTEN {}", kCommitChannel)); !st.ok()) return st;
+    conn_ = std::move(*c);
+    return Status::Ok();
+  }
+
+  Result<std::vector<CommitNotice>> Wait(int timeout_ms, bool* resumed) override {
+    *resumed = false;
+    if (!conn_ || conn_->Lost()) {
+      if (auto st = Connect(); !st.ok()) return st.error();
+      *resumed = true;
+    }
+    auto got = conn_->WaitForNotifications(timeout_ms);
+    if (!got.ok()) return got.error();
+    std::vector<CommitNotice> out;
+    for (const auto& n : *got) {
+      if (n.channel != kCommitChannel) continue;
+      auto j = nlohmann::json::parse(n.payload, nullptr, false);
+      if (!j.is_object() || !j.contains("table") || !j["table"].is_string()) continue;  // not ours
+      CommitNotice c;
+      c.table = j["table"].get<std::string>();
+      c.data_version = j.value("data_version", int64_t{0});
+      c.committed_at = j.value("at", 0.0);
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+ private:
+  pg::ConnectOptions options_;
+  std::unique_ptr<pg::Connection> conn_;
+};
+
+class PostgresCoordination final : public Coordination {
+ public:
+  PostgresCoordination(std::unique_ptr<pg::Connection>* conn, std::function<Status()> reconnected,
+                       pg::ConnectOptions options)
+      : conn_(conn), reconnected_(std::move(reconnected)), options_(std::move(options)) {}
+
+  Result<std::map<std::string, int64_t>> Acquire(const std::vector<std::string>& tables, const std::string& owner,
+                                                 double seconds, bool steal) override {
+    if (tables.empty()) return std::map<std::string, int64_t>();
+    std::vector<std::string> sorted = tables;
+    std::sort(sorted.begin(), sorted.end());  // rows locked in one order: no deadlock between takers
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    const std::string sql = fmt::format(
+        "INSERT INTO _derived.leases AS l (table_name, owner, generation, expires_at, acquired_at, renewed_at) "
+        "SELECT w.t, $2, 1, n.t + $3 * INTERVAL '1 second', n.t, n.t FROM unnest($1::text[]) AS w(t), "
+        "(SELECT {} AS t) AS n ORDER BY w.t "
+        "ON CONFLICT (table_name) DO UPDATE SET owner = EXCLUDED.owner, generation = l.generation + 1, "
+        "expires_at = EXCLUDED.expires_at, acquired_at = EXCLUDED.acquired_at, renewed_at = EXCLUDED.renewed_at "
+        "WHERE l.expires_at <= EXCLUDED.acquired_at OR l.owner = EXCLUDED.owner OR $4 "
+        "RETURNING table_name, generation",
+        kNow);
+    return Generations(Run(sql, {TextArray(sorted), owner, fmt::format("{}", seconds), steal ? "true" : "false"}));
+  }
+
+  Result<std::map<std::string, int64_t>> Renew(const std::string& owner, double seconds) override {
+    const std::string sql = fmt::format(
+        "UPDATE _derived.leases AS l SET expires_at = {0} + $2 * INTERVAL '1 second', renewed_at = {0} "
+        "FROM (SELECT table_name FROM _derived.leases WHERE owner = $1 ORDER BY table_name FOR UPDATE) AS mine "
+        "WHERE l.table_name = mine.table_name RETURNING l.table_name, l.generation",
+        kNow);
+    return Generations(Run(sql, {owner, fmt::format("{}", seconds)}));
+  }
+
+  Status Release(const std::vector<std::string>& tables, const std::string& owner) override {
+    if (tables.empty()) return Status::Ok();
+    std::vector<std::string> sorted = tables;
+    std::sort(sorted.begin(), sorted.end());
+    auto rows = Run(fmt::format("UPDATE _derived.leases SET expires_at = {} - INTERVAL '1 second' WHERE owner = $2 "
+                                "AND table_name = ANY($1::text[])",
+                                kNow),
+                    {TextArray(sorted), owner});
+    if (!rows.ok()) return rows.error();
+    return Status::Ok();
+  }
+
+  Result<bool> Holds(const std::string& table, const LeaseToken& token) override {
+    auto rows = Run("SELECT owner, generation FROM _derived.leases WHERE table_name = $1", {table});
+    if (!rows.ok()) return rows.error();
+    if (rows->size() != 1) return false;
+    return rows->at(0, 0).value_or("") == token.owner &&
+           std::stoll(rows->at(0, 1).value_or("0")) == token.generation;
+  }
+
+  Result<std::vector<LeaseRow>> Leases(const std::vector<std::string>* tables) override {
+    std::string sql = fmt::format(
+        "SELECT table_name, owner, generation, EXTRACT(EPOCH FROM expires_at - {}) FROM _derived.leases", kNow);
+    std::vector<std::optional<std::string>> params;
+    if (tables) {
+      sql += " WHERE table_name = ANY($1::text[])";
+      params.push_back(TextArray(*tables));
+    }
+    auto rows = Run(sql + " ORDER BY table_name", params);
+    if (!rows.ok()) return rows.error();
+    std::vector<LeaseRow> out;
+    for (const auto& r : rows->rows) {
+      out.push_back({r[0].value_or(""), r[1].value_or(""), std::stoll(r[2].value_or("0")),
+                     std::stod(r[3].value_or("0"))});
+    }
+    return out;
+  }
+
+  Status NotifyCommit(const std::string& table, int64_t data_version, double committed_at) override {
+    nlohmann::json j = {{"table", table}, {"data_version", data_version}, {"at", committed_at}};
+    auto rows = Run(fmt::format("SELECT pg_notify('{}', $1)", kCommitChannel), {j.dump()});
+    if (!rows.ok()) return rows.error();
+    return Status::Ok();
+  }
+
+  Result<std::unique_ptr<CommitListener>> Listen() override {
+    auto l = std::make_unique<PostgresListener>(options_);
+    if (auto st = l->Connect(); !st.ok()) return st.error();
+    return std::unique_ptr<CommitListener>(std::move(l));
+  }
+
+ private:
+  Result<Rows> Run(const std::string& sql, const std::vector<std::optional<std::string>>& params) {
+    if (auto st = reconnected_(); !st.ok()) return st.error();
+    return crash::AtStatement(sql, [&] { return (*conn_)->Query(sql, params); });
+  }
+
+  std::unique_ptr<pg::Connection>* conn_;
+  std::function<Status()> reconnected_;
+  pg::ConnectOptions options_;
+};
+
+}  // namespace
+
+std::string_view PostgresLeasesTableSql() {
+  return "CREATE TABLE IF NOT EXISTS _derived.leases (table_name VARCHAR PRIMARY KEY, owner VARCHAR NOT NULL, "
+         "generation BIGINT NOT NULL, expires_at TIMESTAMP NOT NULL, acquired_at TIMESTAMP NOT NULL, "
+         "renewed_at TIMESTAMP NOT NULL)";
+}
+
+std::unique_ptr<Coordination> NewPostgresCoordination(std::unique_ptr<pg::Connection>* conn,
+                                                      std::function<Status()> reconnected,
+                                                      pg::ConnectOptions options) {
+  return std::make_unique<PostgresCoordination>(conn, std::move(reconnected), std::move(options));
+}
+
+std::string TextArray(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+}  // namespace derived

@@ -119,6 +119,9 @@ class ServiceTest : public ::testing::TestWithParam<WarehouseEngine> {
     o.retry_base_seconds = retry_base;
     o.retry_cap_seconds = retry_base * 4;
     o.watch_branch = branch_;
+    o.owner = "a";
+    o.lease_seconds = lease_seconds_;
+    last_options_ = o;
     auto svc = Service::Start(o);
     ASSERT_TRUE(svc.ok()) << svc.error().message;
     svc_ = std::move(*svc);
@@ -176,6 +179,8 @@ class ServiceTest : public ::testing::TestWithParam<WarehouseEngine> {
 
   WarehouseProject p_{GetParam()};
   std::string branch_;
+  double lease_seconds_ = 30;
+  ServiceOptions last_options_;  // what Start started the service with
   FixedClock clock_;
   ManualMonotonicClock steady_;  // retries and backoff: moved by the test, never slept for
   std::unique_ptr<Service> svc_;
@@ -588,6 +593,70 @@ TEST_P(ServiceTest, FollowsCommitsOnABranchNotTheWorkingTree) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothEngines, ServiceTest, testing::kBothEngines, testing::EngineName);
+
+// On a shared server other processes commit too: their commits wake this service's
+// readers at once (a notice at commit), not at the next schedule boundary or poll.
+class SharedServiceTest : public ServiceTest {};
+
+TEST_P(SharedServiceTest, ACommitByAnotherProcessWakesTheReadersHere) {
+  Start();
+  // The service's clock moves on, but no timer runs (tick 0) and no poll is due: only a
+  // commit can wake anything.
+  clock_.Set(T("2024-01-03T00:05:00Z"));
+  auto r = p_.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = p_.Derived({"run", "--once", "--select", "core.hourly"}, "2024-01-03T00:05:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_EQ(Count("SELECT count(*) FROM core.hourly"), 48);
+  // core.daily reads core.hourly: the service builds its two days.
+  bool built = false;
+  for (int i = 0; i < 400 && !built; ++i) {  // up to 20 s for another process's notice
+    svc_->WaitIdle();
+    built = Scalar("SELECT count(*) FROM _derived.state WHERE table_name = 'core.daily' AND complete_through = "
+                   "TIMESTAMP '2024-01-03'") == "1";
+    if (!built) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(built);
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-03")), 0);
+  // What the service did not read is left alone: clicks were never marked here.
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.state WHERE table_name = 'core.clicks_daily' AND data_version > 0"),
+            0);
+}
+
+// Two services on one project: each table has one updater, the one holding its lease;
+// a service that stops hands its tables over at once, and the other goes on from there.
+TEST_P(SharedServiceTest, EachTableHasOneUpdaterAndAStoppedServiceHandsItsTablesOver) {
+  lease_seconds_ = 0.6;  // the standby looks for free leases every 0.2 s
+  Start();
+  ServiceOptions b = last_options_;
+  b.owner = "b";
+  auto standby = Service::Start(b);
+  ASSERT_TRUE(standby.ok()) << standby.error().message;
+  ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-02T00:00:00Z"));
+  (*standby)->WaitIdle();
+  EXPECT_EQ(Scalar("SELECT string_agg(DISTINCT owner, ',') FROM _derived.leases"), "a");
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.leases"), 5);
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-02")), 0);
+  svc_.reset();  // stops, releasing its leases
+  bool taken = false;
+  for (int i = 0; i < 200 && !taken; ++i) {  // the standby's next look, within 0.2 s
+    taken = Scalar("SELECT count(*) FROM _derived.leases WHERE owner = 'b'") == "5";
+    if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(taken);
+  clock_.Set(T("2024-01-03T00:05:00Z"));
+  ASSERT_TRUE((*standby)->MarkSource("raw.events", T("2024-01-03T00:00:00Z")).ok());
+  (*standby)->Tick(false);
+  (*standby)->WaitIdle();
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-03")), 0);
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-03")), 0);
+  for (const char* t : {"core.hourly", "core.daily"}) EXPECT_EQ(Overlaps(t), 0) << t;
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE status <> 'success'"), 0);
+  standby->reset();
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, SharedServiceTest, ::testing::Values(WarehouseEngine::kPostgres),
+                         testing::EngineName);
 
 }  // namespace
 }  // namespace derived

@@ -345,6 +345,11 @@ class TableBuilder {
       result_.state = *superseded_;
       return false;
     }
+    if (MetadataStore::IsLeaseLost(st.error())) {
+      // Another process holds the table now: this one writes nothing, its log included.
+      failure_.status = RunStatus::kSuperseded;
+      return false;
+    }
     LogEntry e = Entry(w, {}, started);
     e.status = failure_.status;
     e.error = failure_.error;

@@ -63,10 +63,79 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn 
   }
   svc->SweepRemoved();
   svc->RestateChangedFiles();  // files may have changed while no service ran
+  if (svc->base_->coordination()) {
+    // Leases first, so that the first steps may write.
+    auto session = svc->base_->Connect();
+    if (!session.ok()) return session.error();
+    svc->lease_session_ = std::move(*session);
+    svc->leases_ = std::make_shared<fleet::LeaseBook>(svc->opts_.owner.empty() ? fleet::DefaultOwner()
+                                                                                : svc->opts_.owner);
+    svc->RenewLeases();
+    svc->lease_ = std::thread([s = svc.get()] { s->LeaseLoop(); });
+  }
   for (int i = 0; i < svc->opts_.workers; ++i) svc->workers_.emplace_back([s = svc.get()] { s->WorkerLoop(); });
   svc->timer_ = std::thread([s = svc.get()] { s->TimerLoop(); });
   if (svc->opts_.watch_seconds > 0) svc->watch_ = std::thread([s = svc.get()] { s->WatchLoop(); });
+  if (Coordination* c = svc->base_->coordination()) {
+    // Commits by other processes wake their readers here. Without a listener (the server
+    // refused one now) they are still seen at schedule boundaries and polls.
+    auto listener = c->Listen();
+    if (listener.ok()) {
+      svc->listen_ = std::thread([s = svc.get(), l = std::shared_ptr<CommitListener>(std::move(*listener))] {
+        s->ListenLoop(*l);
+      });
+    }
+  }
   return svc;
+}
+
+void Service::RenewLeases() {
+  std::lock_guard renewing(lease_mu_);
+  Coordination* c = lease_session_->coordination();
+  const std::string& owner = leases_->owner();
+  // A failed renewal keeps the book: the fence stops any commit under a lease since lost.
+  if (auto kept = c->Renew(owner, opts_.lease_seconds); kept.ok()) (void)leases_->Keep(*kept);
+  std::vector<std::string> wanted;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, u] : updaters_) {
+      if (!leases_->Holds(name)) wanted.push_back(name);
+    }
+  }
+  auto taken = c->Acquire(wanted, owner, opts_.lease_seconds);
+  if (!taken.ok() || taken->empty()) return;
+  leases_->Add(*taken);
+  std::lock_guard lock(mu_);
+  for (const auto& [name, generation] : *taken) WakeLocked(name);
+}
+
+void Service::LeaseLoop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      timer_cv_.wait_for(lock, Seconds(opts_.lease_seconds / 3), [&] { return stopping_.load(); });
+      if (stopping_) return;
+    }
+    RenewLeases();
+  }
+}
+
+void Service::ListenLoop(CommitListener& listener) {
+  while (!stopping_) {
+    bool resumed = false;
+    auto got = listener.Wait(200, &resumed);
+    if (!got.ok()) {  // the server is unreachable: try again shortly
+      std::unique_lock lock(mu_);
+      timer_cv_.wait_for(lock, Seconds(1), [&] { return stopping_.load(); });
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    if (resumed) {  // notices sent while the connection was down are lost: look at everything
+      for (auto& [name, u] : updaters_) WakeLocked(name);
+      continue;
+    }
+    for (const auto& n : *got) WakeReadersLocked(n.table);
+  }
 }
 
 Service::~Service() {
@@ -188,19 +257,23 @@ void Service::WorkerLoop() {
       sources = sources_;
     }
     TableOutcome o{name, StepStatus::kFailed, ""};
-    if (!engine || engine_of != gen->an.get()) {
+    if (leases_ && !leases_->Holds(name)) {
+      // Another process updates it; this one takes over if its lease expires.
+      o = {name, StepStatus::kSuperseded, "its lease is held by another process"};
+    } else if (!engine || engine_of != gen->an.get()) {
       // A new project version: a new engine (and session) over it.
       engine.reset();
       auto opened = NewEngine(gen->an);
       if (opened.ok()) {
         engine = std::move(*opened);
         engine->SetCancel(&cancel_);
+        engine->metadata().SetFence(leases_);
         engine_of = gen->an.get();
       } else {
         o.detail = "cannot open a warehouse session: " + opened.error().message;
       }
     }
-    if (engine) {
+    if (engine && o.status != StepStatus::kSuperseded) {
       engine->SetNow(Now());
       engine->SetSources(std::move(sources));
       Emit({ServiceEvent::Kind::kStarted, name, {}, "", {}});
@@ -289,6 +362,7 @@ void Service::WatchLoop() {
 void Service::Tick(bool poll_sources) {
   if (poll_sources) {
     PollSources();
+    PollStates();
     // A command or a reload in progress: the next poll sweeps.
     if (std::unique_lock command(command_mu_, std::try_to_lock); command.owns_lock()) SweepRemoved();
     RestateChangedFiles();
@@ -345,6 +419,23 @@ void Service::RestateChangedFiles() {
     (*engine)->ApplyFileChanges(*fresh, nullptr, &report);
     for (const auto& o : report.tables) Emit({ServiceEvent::Kind::kFinished, o.table, o, "", {}});
   });
+}
+
+void Service::PollStates() {
+  if (!base_->capabilities().shared) return;  // one writing process: every commit is this one's
+  std::map<std::string, int64_t> versions;
+  {
+    std::lock_guard control(control_mu_);
+    auto states = control_->metadata().LoadStates();
+    if (!states.ok()) return;  // unreachable: the next poll looks again
+    for (const auto& [name, st] : *states) versions[name] = st.data_version;
+  }
+  std::lock_guard lock(mu_);
+  for (const auto& [name, v] : versions) {
+    auto& seen = data_versions_[name];
+    if (seen != v) WakeReadersLocked(name);
+    seen = v;
+  }
 }
 
 void Service::PollSources() {
@@ -482,6 +573,7 @@ Result<std::string> Service::Reload(bool* settled) {
     Adopt(*gen);
   }
   watcher_->Prune((*gen)->version);
+  if (leases_) RenewLeases();  // tables new to this version take their leases now
   PollSources();
   SweepRemoved();
   std::string summary = lines.empty() ? "no table changes" : Join(lines, "\n");
@@ -578,6 +670,16 @@ void Service::Wait() {
   }
   if (timer_.joinable()) timer_.join();
   if (watch_.joinable()) watch_.join();
+  if (listen_.joinable()) listen_.join();
+  if (lease_.joinable()) lease_.join();
+  if (leases_ && lease_session_) {
+    std::lock_guard renewing(lease_mu_);
+    // Nothing runs any more: a successor takes the tables at once, not after expiry.
+    std::vector<std::string> held;
+    for (const auto& [name, generation] : leases_->Held()) held.push_back(name);
+    (void)lease_session_->coordination()->Release(held, leases_->owner());
+    leases_->Forget(held);
+  }
 }
 
 }  // namespace derived

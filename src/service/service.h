@@ -21,9 +21,11 @@
 
 #include "compile/compiler.h"
 #include "engine/engine.h"
+#include "fleet/lease_book.h"
 #include "service/watcher.h"
 #include "time/clock.h"
 #include "util/status.h"
+#include "warehouse/coordination.h"
 
 namespace derived {
 
@@ -42,6 +44,12 @@ struct ServiceOptions {
   double retry_base_seconds = 5;   // first retry after a failure; doubles per failure
   double retry_cap_seconds = 600;  // ... up to this
   double grace_seconds = 30;       // on stop: how long in-flight mutations may take to finish
+  // On a shared warehouse each table is updated only under its lease (warehouse/
+  // coordination.h), renewed every third of `lease_seconds`; a dead owner's tables are
+  // taken over once its leases expire. `owner` names this process (default
+  // fleet::DefaultOwner(): DERIVED_OWNER, else host:pid).
+  double lease_seconds = 30;
+  std::string owner;
 };
 
 // What the service reports as it works: for logs, tests and the benchmark.
@@ -147,7 +155,16 @@ class Service {
   void WorkerLoop();
   void WatchLoop();
   void TimerLoop();
+  // Wakes the readers of tables other processes committed (Coordination's notices).
+  void ListenLoop(CommitListener& listener);
+  // Renews the leases held and takes those of this service's tables that are free;
+  // tables newly taken wake. On lease_session_, one call at a time (lease_mu_).
+  void RenewLeases();
+  void LeaseLoop();
   void PollSources();
+  // On a shared warehouse: the readers of tables whose data version moved since the last
+  // poll wake (commits by other processes whose notices were missed).
+  void PollStates();
   void StopIfWarehouseFailed();  // an I/O error: the service stops (see Failure)
   void Emit(ServiceEvent e) const;
   Timestamp Now() const { return clock_->Now(); }
@@ -165,6 +182,7 @@ class Service {
   std::map<std::string, Updater> updaters_;        // guarded by mu_
   std::deque<std::string> queue_;                  // guarded by mu_
   std::map<std::string, UpstreamStatus> sources_;  // guarded by mu_
+  std::map<std::string, int64_t> data_versions_;   // as PollStates last read them; guarded by mu_
   int running_ = 0, paused_ = 0;                   // guarded by mu_
   int commands_ = 0;                               // in Exclusive; guarded by mu_
   std::atomic<bool> stopping_{false};
@@ -181,6 +199,13 @@ class Service {
   std::vector<std::thread> workers_;
   std::thread timer_;
   std::thread watch_;  // project watching and reloads (WatchLoop)
+  std::thread listen_;  // commits of other processes (ListenLoop), on a shared warehouse
+  // On a shared warehouse: the leases held (read by every worker's fence), kept by
+  // LeaseLoop on a session of its own. Null with a single writer.
+  std::shared_ptr<fleet::LeaseBook> leases_;
+  std::unique_ptr<Warehouse> lease_session_;  // guarded by lease_mu_ once started
+  std::mutex lease_mu_;                        // before mu_
+  std::thread lease_;
 };
 
 }  // namespace derived

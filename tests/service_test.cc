@@ -121,6 +121,7 @@ class ServiceTest : public ::testing::TestWithParam<WarehouseEngine> {
     o.watch_branch = branch_;
     o.owner = "a";
     o.lease_seconds = lease_seconds_;
+    o.select = select_;
     last_options_ = o;
     auto svc = Service::Start(o);
     ASSERT_TRUE(svc.ok()) << svc.error().message;
@@ -180,6 +181,7 @@ class ServiceTest : public ::testing::TestWithParam<WarehouseEngine> {
   WarehouseProject p_{GetParam()};
   std::string branch_;
   double lease_seconds_ = 30;
+  std::string select_;  // the tables the service serves (empty: all)
   ServiceOptions last_options_;  // what Start started the service with
   FixedClock clock_;
   ManualMonotonicClock steady_;  // retries and backoff: moved by the test, never slept for
@@ -599,7 +601,9 @@ INSTANTIATE_TEST_SUITE_P(BothEngines, ServiceTest, testing::kBothEngines, testin
 class SharedServiceTest : public ServiceTest {};
 
 TEST_P(SharedServiceTest, ACommitByAnotherProcessWakesTheReadersHere) {
+  select_ = "core.daily";  // core.hourly is another process's
   Start();
+  EXPECT_EQ(svc_->Served(), std::vector<std::string>{"core.daily"});
   // The service's clock moves on, but no timer runs (tick 0) and no poll is due: only a
   // commit can wake anything.
   clock_.Set(T("2024-01-03T00:05:00Z"));

@@ -16,6 +16,7 @@
 #include "service/control.h"
 #include "config/limits.h"
 #include "config/loader.h"
+#include "fleet/shard.h"
 #include "service/service.h"
 #include "util/files.h"
 #include "warehouse/warehouse.h"
@@ -68,18 +69,6 @@ std::optional<Timestamp> NowFromEnvironment(const char* env) {
 }
 
 // Seconds to wait for the service's answer to a ping: DERIVED_SERVICE_TIMEOUT, if set.
-// True when the project's warehouse is shared by many processes (a server): then every
-// command opens it itself, beside a running service. A derived.yaml that does not parse
-// says nothing here; the command reports it.
-bool SharedWarehouse(const std::string& root) {
-  auto text = ReadFileLimited(root + "/derived.yaml", kMaxProjectFileBytes, "derived.yaml");
-  if (!text.ok()) return false;
-  Project project;
-  Diagnostics ignored;
-  if (!ParseProjectFile("derived.yaml", *text, &project, &ignored).ok()) return false;
-  return CapabilitiesOf(project.warehouse.engine).shared;
-}
-
 double PingTimeout() {
   const char* env = std::getenv("DERIVED_SERVICE_TIMEOUT");
   if (env == nullptr) return kDefaultPingSeconds;
@@ -106,6 +95,18 @@ CLI::Validator Seconds(double min, bool zero_allowed) {
 }
 
 }  // namespace
+
+// True when the project's warehouse is shared by many processes (a server): then every
+// command opens it itself, beside a running service. A derived.yaml that does not parse
+// says nothing here; the command reports it.
+bool SharedWarehouse(const std::string& root) {
+  auto text = ReadFileLimited(root + "/derived.yaml", kMaxProjectFileBytes, "derived.yaml");
+  if (!text.ok()) return false;
+  Project project;
+  Diagnostics ignored;
+  if (!ParseProjectFile("derived.yaml", *text, &project, &ignored).ok()) return false;
+  return CapabilitiesOf(project.warehouse.engine).shared;
+}
 
 int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, Service* service) {
   CLI::App app{"Derived keeps a warehouse of derived tables correct and fresh."};
@@ -150,7 +151,11 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   AddCommon(run, &opts, &now_text, &now_options);
   run->add_flag("--once", once, "Build what is ready now and exit");
   auto* run_select = run->add_option("--select,-s", select,
-                                     "With --once, tables to run: dataset.table, +table, table+, dataset.*, tag:name");
+                                     "Tables to run (the service: to keep up to date): dataset.table, +table, table+, "
+                                     "dataset.*, tag:name");
+  run->add_option("--shard", serve.shard,
+                  "K/N: on a shared warehouse, keep up to date only the tables of shard K of N (N processes split "
+                  "the project, each table to one shard)");
   run->add_flag("--json", json, "Machine-readable output");
   run->add_option("--workers", serve.workers, "Tables updated in parallel (default: one per core)")
       ->check(CLI::Range(0, kMaxThreads));
@@ -163,14 +168,28 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   run->add_option("--grace", serve.grace_seconds,
                   "On SIGINT/SIGTERM, seconds in-flight mutations may take before they are rolled back (default 30)")
       ->check(Seconds(kMinSeconds, true));
+  auto lease_options = [&](CLI::App* cmd) {
+    cmd->add_option("--lease", serve.lease_seconds,
+                    "On a shared warehouse, seconds a table's lease lasts unrenewed: a dead process's tables are taken "
+                    "over after this (default 30)")
+        ->check(Seconds(3, false));
+  };
+  lease_options(run);
 
   bool update_once = false;
   auto* update = app.add_subcommand("update", "Run one table's updater on its own, as its own process");
   AddCommon(update, &opts, &now_text, &now_options);
   update->add_option("TABLE", table, "dataset.table")->required();
   update->add_flag("--once", update_once, "Take one step and exit");
-  update->add_option("--poll", serve.poll_seconds, "Seconds between steps (default 60)")
+  update->add_option("--poll", serve.poll_seconds,
+                     "Seconds between steps (on a shared warehouse: between freshness queries and looks at other "
+                     "processes' commits; default 60)")
       ->check(Seconds(kMinSeconds, false));
+  update->add_option("--branch", serve.branch, "Follow new commits on this git branch instead of the working tree");
+  update->add_option("--watch", serve.watch_seconds,
+                     "Seconds between checks for project changes (default 1; 0: never reload)")
+      ->check(Seconds(kMinSeconds, true));
+  lease_options(update);
 
   auto* plan = app.add_subcommand("plan", "What loading the project as it is now would do to each table");
   AddCommon(plan, &opts, &now_text, &now_options);
@@ -356,11 +375,19 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
 
     if (show->parsed()) return Show(opts, table, ParseTimeArg(window_start_option, window_start), json, out, err);
     if (run->parsed()) {
+      if (!serve.shard.empty()) {
+        if (once) throw BadArgument{"--shard splits the tables among long-running services; leave out --once"};
+        if (!SharedWarehouse(root)) {
+          throw BadArgument{"--shard splits the tables among processes on a shared warehouse (PostgreSQL); an "
+                            "embedded DuckDB warehouse has one writing process, which keeps every table"};
+        }
+        if (auto shard = fleet::ParseShard(serve.shard); !shard.ok()) throw BadArgument{"--shard: " + shard.error().message};
+      }
       if (once) return Run(opts, select, json, out, err);
-      if (!select.empty()) throw BadArgument{"--select works with --once only: the service keeps every table fresh"};
+      serve.select = select;
       return Serve(opts, serve, out, err);
     }
-    if (update->parsed()) return Update(opts, table, update_once, serve.poll_seconds, out, err);
+    if (update->parsed()) return Update(opts, table, update_once, serve, out, err);
     if (plan->parsed()) return PlanCommand(opts, json, out, err);
     if (drop->parsed()) return Drop(opts, table, out, err);
     if (status->parsed()) return Status(opts, json, out, err);

@@ -31,9 +31,15 @@ struct ServeOptions {
   double watch_seconds = 1;
   std::string branch;
   double grace_seconds = 30;
+  // The tables served (a selector; empty: all) and the shard, "K/N" (empty: all).
+  std::string select, shard;
+  double lease_seconds = 30;  // on a shared warehouse (ServiceOptions::lease_seconds)
 };
 
 enum class DagFormat { kText, kDot, kJson };
+
+// True when the project's warehouse is shared by many processes (a server).
+bool SharedWarehouse(const std::string& project_dir);
 
 int Init(const std::string& dir, std::ostream& out, std::ostream& err);
 int Validate(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err);
@@ -44,8 +50,8 @@ int Show(const CommonOptions& opts, const std::string& table, std::optional<Time
 // The service (serve.cc): runs until SIGINT or SIGTERM.
 int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& out, std::ostream& err);
 // One table's updater on its own: a step every `poll_seconds`, or one with `once`.
-int Update(const CommonOptions& opts, const std::string& table, bool once, double poll_seconds, std::ostream& out,
-           std::ostream& err);
+int Update(const CommonOptions& opts, const std::string& table, bool once, const ServeOptions& serve,
+           std::ostream& out, std::ostream& err);
 
 // What a table's step did, as one line of a command's output ("" for nothing worth
 // showing: up to date or waiting).

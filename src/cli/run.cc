@@ -11,7 +11,9 @@
 #include "cli/compile_project.h"
 #include "cli/text_table.h"
 #include "config/loader.h"
+#include "dag/selector.h"
 #include "engine/engine.h"
+#include "fleet/lease_keeper.h"
 #include "metadata/run_lineage.h"
 #include "service/service.h"
 #include "time/clock.h"
@@ -19,6 +21,9 @@
 
 namespace derived::cli {
 namespace {
+
+// A command's leases: renewed while it runs, so its length does not matter.
+constexpr double kCommandLeaseSeconds = 30;
 
 Timestamp NowOf(const CommonOptions& opts) { return opts.now ? *opts.now : SystemClock().Now(); }
 
@@ -87,13 +92,51 @@ bool OpenSession(const CommonOptions& opts, Session* s, std::ostream& err, bool 
   return true;
 }
 
+// The tables `selector` picks (dag/selector.h), sources left out; every table if empty.
+std::vector<std::string> TablesOf(const CompiledProject& cp, const std::string& selector) {
+  std::vector<std::string> out;
+  if (selector.empty()) {
+    for (const auto& t : cp.project.tables) out.push_back(t.qualified_name());
+    return out;
+  }
+  auto ids = Select(cp.graph, selector);
+  if (!ids.ok()) return out;  // the command itself reports the bad selector
+  for (int id : *ids) {
+    const Node& n = cp.graph.node(id);
+    if (n.kind == NodeKind::kTable) out.push_back(n.name);
+  }
+  return out;
+}
+
+// On a shared warehouse, a command writes only under the leases of the tables it may
+// change (taken for its length, fleet/lease_keeper.h). With `steal` it takes them from
+// the updaters that hold them (a command the user runs on purpose); without, tables
+// held by others are left to them. False (after saying why) when the leases could not
+// be looked at.
+bool TakeLeases(Session& s, const std::vector<std::string>& tables, bool steal,
+                std::unique_ptr<fleet::LeaseKeeper>* keeper, std::ostream& err) {
+  auto taken = fleet::LeaseKeeper::Take(s.engine->warehouse(), tables, {kCommandLeaseSeconds, steal, ""});
+  if (!taken.ok()) {
+    err << "error: " << taken.error().ToString() << "\n";
+    return false;
+  }
+  *keeper = std::move(*taken);
+  if ((*keeper)->book()) s.engine->metadata().SetFence((*keeper)->book());
+  return true;
+}
+
 // Runs fn(session) for a command that changes the warehouse. Inside the service the
 // session opens once the updaters are paused, so the table states it reads are current.
+// On a shared warehouse it holds the leases of the tables `affected` names, taken from
+// their updaters.
 template <typename Fn>
-int Mutating(const CommonOptions& opts, std::ostream& err, bool type_check, Fn&& fn) {
+int Mutating(const CommonOptions& opts, std::ostream& err, bool type_check,
+             const std::function<std::vector<std::string>(const CompiledProject&)>& affected, Fn&& fn) {
   auto run = [&] {
     Session s;
     if (!OpenSession(opts, &s, err, type_check)) return 1;
+    std::unique_ptr<fleet::LeaseKeeper> keeper;
+    if (!opts.service && !TakeLeases(s, affected(*s.cp), /*steal=*/true, &keeper, err)) return 1;
     return fn(s);
   };
   if (!opts.service) return run();
@@ -192,6 +235,22 @@ int Run(const CommonOptions& opts, const std::string& select, bool json, std::os
   Session s;
   if (!OpenSession(opts, &s, err)) return 1;
   PrintDiagnostics(s.cp->diags, err);
+  // Beside running updaters on a shared warehouse: the tables they hold are theirs.
+  std::unique_ptr<fleet::LeaseKeeper> keeper;
+  if (!opts.service && s.engine->warehouse().coordination()) {
+    std::vector<std::string> tables = TablesOf(*s.cp, select);
+    if (select.empty()) {  // a whole run also sweeps the tables that left the project
+      auto states = s.engine->metadata().LoadStates();
+      if (!states.ok()) {
+        err << "error: " << states.error().ToString() << "\n";
+        return 1;
+      }
+      for (const auto& [name, st] : *states) {
+        if (!s.cp->FindTable(name)) tables.push_back(name);
+      }
+    }
+    if (!TakeLeases(s, tables, /*steal=*/false, &keeper, err)) return 1;
+  }
   auto report = s.engine->RunOnce(select, TerminalProgress(opts, err));
   ClearProgress(opts, err);
   if (!report.ok()) {  // failures are in the report; an error is a bad --select
@@ -226,7 +285,8 @@ int RepairReport(const CommonOptions& opts, const Result<RunReport>& report, boo
 
 int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from, Timestamp to, bool downstream,
              bool json, std::ostream& out, std::ostream& err) {
-  return Mutating(opts, err, /*type_check=*/true, [&](Session& s) {
+  auto affected = [&](const CompiledProject& cp) { return TablesOf(cp, ToLower(table) + (downstream ? "+" : "")); };
+  return Mutating(opts, err, /*type_check=*/true, affected, [&](Session& s) {
     auto report = s.engine->Backfill(ToLower(table), from, to, downstream, TerminalProgress(opts, err));
     return RepairReport(opts, report, json, out, err);
   });
@@ -234,7 +294,8 @@ int Backfill(const CommonOptions& opts, const std::string& table, Timestamp from
 
 int SourceRestate(const CommonOptions& opts, const std::string& source, Timestamp from, Timestamp to, bool json,
                   std::ostream& out, std::ostream& err) {
-  return Mutating(opts, err, /*type_check=*/true, [&](Session& s) {
+  auto affected = [&](const CompiledProject& cp) { return TablesOf(cp, ToLower(source) + "+"); };
+  return Mutating(opts, err, /*type_check=*/true, affected, [&](Session& s) {
     auto report = s.engine->Restate(source, from, to, TerminalProgress(opts, err));
     return RepairReport(opts, report, json, out, err);
   });
@@ -406,7 +467,9 @@ int PlanCommand(const CommonOptions& opts, bool json, std::ostream& out, std::os
 }
 
 int Drop(const CommonOptions& opts, const std::string& table, std::ostream& out, std::ostream& err) {
-  return Mutating(opts, err, /*type_check=*/false, [&](Session& s) {
+  // A removed table has no node: its lease is taken by name.
+  auto affected = [&](const CompiledProject&) { return std::vector<std::string>{ToLower(table)}; };
+  return Mutating(opts, err, /*type_check=*/false, affected, [&](Session& s) {
     if (auto st = s.engine->Drop(table); !st.ok()) {
       err << "error: " << st.error().ToString() << "\n";
       return 1;

@@ -16,6 +16,8 @@
 #include "cli/commands.h"
 #include "cli/compile_project.h"
 #include "engine/engine.h"
+#include "fleet/lease_keeper.h"
+#include "fleet/shard.h"
 #include "service/control.h"
 #include "service/service.h"
 #include "time/clock.h"
@@ -93,6 +95,16 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
   so.watch_seconds = serve.watch_seconds;
   so.watch_branch = serve.branch;
   so.grace_seconds = serve.grace_seconds;
+  so.lease_seconds = serve.lease_seconds;
+  so.select = serve.select;
+  if (!serve.shard.empty()) {
+    auto shard = fleet::ParseShard(serve.shard);
+    if (!shard.ok()) {
+      err << "error: --shard: " << shard.error().message << "\n";
+      return 2;
+    }
+    so.shard = *shard;
+  }
   FixedClock fixed;
   if (opts.now) {
     fixed.Set(*opts.now);
@@ -118,26 +130,42 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
     return 1;
   }
   Service* svc = service->get();
-  auto control = ControlServer::Start(svc->options().project_dir, [svc](const std::vector<std::string>& args) {
-    std::ostringstream o, e;
-    int code = RunCli(args, o, e, svc);
-    return CommandResult{code, o.str(), e.str()};
-  });
-  if (!control.ok()) {
-    err << "error: " << control.error().ToString() << "\n";
-    return 1;
+  // An embedded warehouse has one writing process: other commands run inside this one,
+  // through the control endpoint. A shared one is opened by every command itself.
+  std::unique_ptr<ControlServer> control;
+  if (!svc->shared()) {
+    auto started = ControlServer::Start(svc->options().project_dir, [svc](const std::vector<std::string>& args) {
+      std::ostringstream o, e;
+      int code = RunCli(args, o, e, svc);
+      return CommandResult{code, o.str(), e.str()};
+    });
+    if (!started.ok()) {
+      err << "error: " << started.error().ToString() << "\n";
+      return 1;
+    }
+    control = std::move(*started);
   }
   {
     std::lock_guard lock(running_mu);
     running = svc;
     apply_signals();
   }
-  print(out, fmt::format("serving {} with {} workers; control endpoint 127.0.0.1:{} (pid {})",
-                         svc->options().project_dir, svc->options().workers, (*control)->port(), getpid()));
+  const std::vector<std::string> served = svc->Served();
+  std::string serving = so.select.empty() && so.shard.count == 1 ? "every table"
+                        : served.size() <= 5                     ? (served.empty() ? "no table" : Join(served, ", "))
+                                              : fmt::format("{} tables", served.size());
+  if (so.shard.count > 1) serving += fmt::format(" (shard {}/{})", so.shard.index, so.shard.count);
+  if (control) {
+    print(out, fmt::format("serving {} of {} with {} workers; control endpoint 127.0.0.1:{} (pid {})", serving,
+                           svc->options().project_dir, svc->options().workers, control->port(), getpid()));
+  } else {
+    print(out, fmt::format("serving {} of {} with {} workers on a shared warehouse, as {} (pid {})", serving,
+                           svc->options().project_dir, svc->options().workers, svc->owner(), getpid()));
+  }
   svc->Wait();
   // Stop answering before the warehouse closes. This waits for commands still running in
   // the service; a second signal interrupts them meanwhile.
-  control->reset();
+  control.reset();
   {
     std::lock_guard lock(running_mu);
     running = nullptr;
@@ -152,8 +180,9 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
   return 0;
 }
 
-int Update(const CommonOptions& opts, const std::string& table, bool once, double poll_seconds, std::ostream& out,
-           std::ostream& err) {
+int Update(const CommonOptions& opts, const std::string& table, bool once, const ServeOptions& serve,
+           std::ostream& out, std::ostream& err) {
+  const double poll_seconds = serve.poll_seconds;
   auto cp = CompileFor(opts, true, err);
   if (!cp) return 1;
   const std::string name = ToLower(table);
@@ -165,6 +194,15 @@ int Update(const CommonOptions& opts, const std::string& table, bool once, doubl
     }
     err << fmt::format("error: unknown table '{}'\n", table);
     return 2;
+  }
+  if (SharedWarehouse(opts.project) && !once) {
+    // Many processes share the warehouse: the table's updater is a service of one table,
+    // under its lease, woken by its inputs' commits in other processes.
+    ServeOptions one = serve;
+    one.select = name;
+    one.shard.clear();
+    one.workers = 1;
+    return Serve(opts, one, out, err);
   }
   std::mutex mu;
   std::condition_variable cv;
@@ -185,6 +223,19 @@ int Update(const CommonOptions& opts, const std::string& table, bool once, doubl
     return 1;
   }
   (*engine)->SetCancel(&cancel);
+  // On a shared warehouse: the step writes only under the table's lease.
+  auto keeper = fleet::LeaseKeeper::Take((*engine)->warehouse(), {name}, {serve.lease_seconds, false, ""});
+  if (!keeper.ok()) {
+    err << "error: " << keeper.error().ToString() << "\n";
+    return 1;
+  }
+  if (!(*keeper)->missing().empty()) {
+    err << fmt::format("error: {} is updated by another process: {}; it is taken over when that lease expires, "
+                       "which `derived update {}` without --once waits for\n",
+                       name, (*keeper)->missing().front(), name);
+    return 1;
+  }
+  if ((*keeper)->book()) (*engine)->metadata().SetFence((*keeper)->book());
   {
     std::lock_guard lock(mu);
     building = engine->get();

@@ -47,6 +47,10 @@ void LeaseBook::Forget(const std::vector<std::string>& tables) {
 
 std::string DefaultOwner() {
   if (const char* name = std::getenv("DERIVED_OWNER"); name && *name) return name;
+  return ProcessOwner();
+}
+
+std::string ProcessOwner() {
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
   return fmt::format("{}:{}", host[0] ? host : "localhost", static_cast<long>(getpid()));

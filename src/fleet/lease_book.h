@@ -40,5 +40,8 @@ class LeaseBook {
 // on the machines sharing a warehouse. A process given a stable name (DERIVED_OWNER,
 // e.g. a Kubernetes pod's name) takes back its own leases at once when it restarts.
 std::string DefaultOwner();
+// host:pid, whatever DERIVED_OWNER says: the owner for a command's leases, which must
+// never be taken for those of the service running in the same pod.
+std::string ProcessOwner();
 
 }  // namespace derived::fleet

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "crash/crash_point.h"
+#include "dag/selector.h"
 #include "util/strings.h"
 
 namespace derived {
@@ -95,13 +96,17 @@ void Service::RenewLeases() {
   const std::string& owner = leases_->owner();
   // A failed renewal keeps the book: the fence stops any commit under a lease since lost.
   if (auto kept = c->Renew(owner, opts_.lease_seconds); kept.ok()) (void)leases_->Keep(*kept);
-  std::vector<std::string> wanted;
+  std::vector<std::string> wanted, unserved;
   {
     std::lock_guard lock(mu_);
     for (const auto& [name, u] : updaters_) {
       if (!leases_->Holds(name)) wanted.push_back(name);
     }
+    for (const auto& [name, generation] : leases_->Held()) {
+      if (!updaters_.count(name)) unserved.push_back(name);  // removed by a reload
+    }
   }
+  if (!unserved.empty() && c->Release(unserved, owner).ok()) leases_->Forget(unserved);
   auto taken = c->Acquire(wanted, owner, opts_.lease_seconds);
   if (!taken.ok() || taken->empty()) return;
   leases_->Add(*taken);
@@ -159,6 +164,21 @@ Result<std::shared_ptr<Service::Generation>> Service::Load() {
   // A branch is checked out elsewhere; the warehouse and state stay in the project.
   gen->cp->project.root = opts_.project_dir;
   gen->an = AnalyzeProject(*gen->cp);
+  std::optional<std::set<int>> picked;
+  if (!opts_.select.empty()) {
+    auto ids = Select(gen->cp->graph, opts_.select);
+    if (!ids.ok()) return Error("--select: " + ids.error().message);
+    picked = std::set<int>(ids->begin(), ids->end());
+  }
+  for (const auto& def : gen->cp->project.tables) {
+    const std::string name = def.qualified_name();
+    if (!fleet::Serves(opts_.shard, name)) continue;
+    if (picked) {
+      auto node = gen->cp->graph.Find(name);
+      if (!node || !picked->count(*node)) continue;
+    }
+    gen->served.insert(name);
+  }
   for (const auto& t : gen->cp->tables) {
     for (const auto& up : t.upstream) gen->readers[up].push_back(gen->cp->def(t).qualified_name());
   }
@@ -186,6 +206,7 @@ void Service::Adopt(std::shared_ptr<Generation> gen) {
   std::map<std::string, Updater> next;
   for (const auto& def : gen->cp->project.tables) {
     const std::string name = def.qualified_name();
+    if (!gen->served.count(name)) continue;
     Updater u;
     auto old = updaters_.find(name);
     bool same = old != updaters_.end() && gen_ && gen_->an->hashes.count(name) &&
@@ -617,6 +638,18 @@ std::map<std::string, UpstreamStatus> Service::Sources() const {
 std::shared_ptr<const CompiledProject> Service::project() const {
   std::lock_guard lock(mu_);
   return gen_->cp;
+}
+
+std::vector<std::string> Service::Served() const {
+  std::lock_guard lock(mu_);
+  return {gen_->served.begin(), gen_->served.end()};
+}
+
+std::vector<std::string> Service::Owned() const {
+  if (!leases_) return Served();
+  std::vector<std::string> out;
+  for (const auto& [name, generation] : leases_->Held()) out.push_back(name);
+  return out;
 }
 
 std::map<std::string, UpdaterStatus> Service::Updaters() const {

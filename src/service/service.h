@@ -22,6 +22,7 @@
 #include "compile/compiler.h"
 #include "engine/engine.h"
 #include "fleet/lease_book.h"
+#include "fleet/shard.h"
 #include "service/watcher.h"
 #include "time/clock.h"
 #include "util/status.h"
@@ -50,6 +51,11 @@ struct ServiceOptions {
   // fleet::DefaultOwner(): DERIVED_OWNER, else host:pid).
   double lease_seconds = 30;
   std::string owner;
+  // The tables this service updates (the others get no updater and no lease): those the
+  // selector picks (dag/selector.h; empty: every table) whose shard is `shard`
+  // (fleet/shard.h). For `derived run --select S --shard K/N` and `derived update TABLE`.
+  std::string select;
+  fleet::Shard shard;
 };
 
 // What the service reports as it works: for logs, tests and the benchmark.
@@ -122,6 +128,14 @@ class Service {
   std::shared_ptr<const CompiledProject> project() const;
   std::map<std::string, UpdaterStatus> Updaters() const;
   const ServiceOptions& options() const { return opts_; }
+  // Whether other processes write the warehouse too (a server): then this service updates
+  // its tables under leases, and commands open the warehouse themselves.
+  bool shared() const { return leases_ != nullptr; }
+  // This process's name as a lease owner (empty with a single writer).
+  std::string owner() const { return leases_ ? leases_->owner() : ""; }
+  // The tables this service updates, and of those the ones whose lease it holds now.
+  std::vector<std::string> Served() const;
+  std::vector<std::string> Owned() const;
 
  private:
   struct Generation {
@@ -129,6 +143,7 @@ class Service {
     std::shared_ptr<CompiledProject> cp;
     std::shared_ptr<const ProjectAnalysis> an;
     std::map<std::string, std::vector<std::string>> readers;  // table or source -> tables reading it
+    std::set<std::string> served;  // the tables with an updater here (ServiceOptions::select, shard)
   };
   struct Updater {
     bool queued = false, running = false, again = false;

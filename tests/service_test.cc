@@ -638,13 +638,13 @@ TEST_P(SharedServiceTest, EachTableHasOneUpdaterAndAStoppedServiceHandsItsTables
   ASSERT_TRUE(standby.ok()) << standby.error().message;
   ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-02T00:00:00Z"));
   (*standby)->WaitIdle();
-  EXPECT_EQ(Scalar("SELECT string_agg(DISTINCT owner, ',') FROM _derived.leases"), "a");
-  EXPECT_EQ(Count("SELECT count(*) FROM _derived.leases"), 5);
+  EXPECT_EQ(Scalar("SELECT string_agg(DISTINCT owner, ',') FROM _derived.leases WHERE table_name NOT LIKE '\\_fleet/%'"), "a");
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.leases WHERE table_name NOT LIKE '\\_fleet/%'"), 5);
   EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-02")), 0);
   svc_.reset();  // stops, releasing its leases
   bool taken = false;
   for (int i = 0; i < 200 && !taken; ++i) {  // the standby's next look, within 0.2 s
-    taken = Scalar("SELECT count(*) FROM _derived.leases WHERE owner = 'b'") == "5";
+    taken = Scalar("SELECT count(*) FROM _derived.leases WHERE owner = 'b' AND table_name NOT LIKE '\\_fleet/%'") == "5";
     if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(taken);
@@ -657,6 +657,91 @@ TEST_P(SharedServiceTest, EachTableHasOneUpdaterAndAStoppedServiceHandsItsTables
   for (const char* t : {"core.hourly", "core.daily"}) EXPECT_EQ(Overlaps(t), 0) << t;
   EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE status <> 'success'"), 0);
   standby->reset();
+}
+
+// A deploy: a process on a new version of the project starts beside one on the old. The
+// fleet agrees on the new one; the old process leaves the changed table alone (no turn
+// taking between the two definitions), keeps the unchanged ones, and, started again later
+// on the old files, follows the fleet instead of taking it back.
+TEST_P(SharedServiceTest, TheFleetAgreesOnTheNewestVersionAndAnOldProcessNeverBuildsWhatItChanged) {
+  lease_seconds_ = 0.6;
+  Start();
+  ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-02T00:00:00Z"));
+  ASSERT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-02")), 0);
+  EXPECT_EQ(Scalar("SELECT max(sequence) || ':' || max(proposed_by) FROM _derived.project_versions"), "1:a");
+
+  // Version 2 changes core.daily only, in a checkout of its own.
+  testing::TempDir v2;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(p_.dir().path())) {
+    auto rel = std::filesystem::relative(e.path(), p_.dir().path());
+    if (rel.begin()->string() == ".derived" || !e.is_regular_file()) continue;
+    v2.Write(rel.string(), p_.dir().Read(rel.string()));
+  }
+  std::string daily2 = kDaily;
+  daily2.replace(daily2.find("sum(amount)"), 11, "max(amount)");
+  v2.Write("tables/core/daily.yaml", daily2);
+  const std::string daily2_expected =
+      "SELECT date_trunc('day', hour), sum(events), max(amount) FROM (" + HourlyExpected("2024-01-03") + ") h GROUP BY 1";
+  ServiceOptions b = last_options_;
+  b.owner = "b";
+  b.project_dir = v2.str();
+  auto standby = Service::Start(b);
+  ASSERT_TRUE(standby.ok()) << standby.error().message;
+  EXPECT_EQ(Scalar("SELECT max(sequence) || ':' || max(proposed_by) FILTER (WHERE sequence = 2) FROM "
+                   "_derived.project_versions"),
+            "2:b");
+  const std::string v1_hash = Scalar("SELECT hashes ->> 'core.daily' FROM _derived.project_versions WHERE sequence = 1");
+  const std::string v2_hash = Scalar("SELECT hashes ->> 'core.daily' FROM _derived.project_versions WHERE sequence = 2");
+  ASSERT_NE(v1_hash, v2_hash);
+  EXPECT_EQ(Scalar("SELECT hashes ->> 'core.hourly' FROM _derived.project_versions WHERE sequence = 1"),
+            Scalar("SELECT hashes ->> 'core.hourly' FROM _derived.project_versions WHERE sequence = 2"));
+
+  // The old process learns of it (its poll; a notice would do too) and builds only what
+  // both versions define alike.
+  svc_->Tick(true);
+  Arrive(T("2024-01-03T00:00:00Z"));
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-03")), 0);
+  EXPECT_EQ(Scalar("SELECT definition_hash || ' ' || CAST(complete_through AS VARCHAR) FROM _derived.state WHERE "
+                   "table_name = 'core.daily'"),
+            v1_hash + " 2024-01-02 00:00:00");
+  // A command run from the old files is fenced off the same way: nothing written.
+  auto r = p_.Derived({"backfill", "core.daily", "--from", "2024-01-01", "--to", "2024-01-02"},
+                      "2024-01-03T00:05:00Z");
+  EXPECT_THAT(r.out + r.err, ::testing::HasSubstr("the fleet runs project version 2"));
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily' AND operation = 'backfill'"), 0);
+
+  // The old process stops; the new one takes its tables and rebuilds core.daily its way.
+  svc_.reset();
+  bool taken = false;
+  for (int i = 0; i < 200 && !taken; ++i) {
+    taken = Scalar("SELECT count(*) FROM _derived.leases WHERE owner = 'b' AND table_name NOT LIKE '\\_fleet/%'") == "5";
+    if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(taken);
+  (*standby)->Tick(false);
+  (*standby)->WaitIdle();
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", daily2_expected), 0);
+  EXPECT_EQ(Scalar("SELECT definition_hash FROM _derived.state WHERE table_name = 'core.daily'"), v2_hash);
+
+  // The old files start again (an old pod restarting mid-deploy) and take over: they
+  // follow version 2 instead of proposing theirs again, and leave core.daily as it is.
+  Start(5, /*reset_clock=*/false);
+  standby->reset();
+  taken = false;
+  for (int i = 0; i < 200 && !taken; ++i) {
+    taken = Scalar("SELECT count(*) FROM _derived.leases WHERE owner = 'a' AND table_name NOT LIKE '\\_fleet/%' AND expires_at > "
+                   "CAST(clock_timestamp() AS TIMESTAMP)") == "5";
+    if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(taken);
+  Arrive(T("2024-01-04T00:00:00Z"));
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-04")), 0);
+  EXPECT_EQ(Scalar("SELECT max(sequence) FROM _derived.project_versions"), "2");
+  EXPECT_EQ(Scalar("SELECT definition_hash FROM _derived.state WHERE table_name = 'core.daily'"), v2_hash);
+  EXPECT_EQ(Difference("SELECT * FROM core.daily", daily2_expected), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily' AND definition_hash = '" +
+                  v1_hash + "' AND started_at > (SELECT proposed_at FROM _derived.project_versions WHERE sequence = 2)"),
+            0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Postgres, SharedServiceTest, ::testing::Values(WarehouseEngine::kPostgres),

@@ -118,6 +118,9 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
       case ServiceEvent::Kind::kReloaded:
         print(out, "reloaded the project: " + ReplaceAll(e.message, "\n", "; "));
         break;
+      case ServiceEvent::Kind::kFollowing:
+        print(out, e.message);
+        break;
       case ServiceEvent::Kind::kRejected:
         print(err, "error: " + e.message);
         break;

@@ -196,7 +196,7 @@ class TableBuilder {
   // be written already), so nothing is written and the next plan starts from there.
   Status Claim() {
     const std::string name = def_.qualified_name();
-    auto newer = ctx_.meta->Claim(name, result_.state);
+    auto newer = ctx_.meta->Claim(name, result_.state, &req_.definition_hash);
     if (!newer.ok()) return newer.error();
     if (!newer->has_value()) return Status::Ok();
     superseded_ = std::move(**newer);
@@ -345,7 +345,7 @@ class TableBuilder {
       result_.state = *superseded_;
       return false;
     }
-    if (MetadataStore::IsLeaseLost(st.error())) {
+    if (MetadataStore::IsFenced(st.error())) {
       // Another process holds the table now: this one writes nothing, its log included.
       failure_.status = RunStatus::kSuperseded;
       return false;

@@ -171,6 +171,12 @@ std::optional<TableOutcome> Engine::ApplyRepair(const CompiledTable& t, Window c
     if (r.plan.action == Action::kWait) return std::nullopt;
     o = BuildTable(t, r.plan, true, progress);
     if (o->status != StepStatus::kSuperseded) return o;
+    if (MetadataStore::IsFenced(Error(o->detail))) {
+      // Not a race to retry: the table is another process's (its lease), or the fleet
+      // runs another definition of it. The user asked for this repair: it failed.
+      o->status = StepStatus::kFailed;
+      return o;
+    }
   }
   o->status = StepStatus::kFailed;
   o->detail = fmt::format("another process kept updating it ({} times) while this repair was about to be written; "

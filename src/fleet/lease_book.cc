@@ -1,6 +1,9 @@
 #include "fleet/lease_book.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 
@@ -50,10 +53,24 @@ std::string DefaultOwner() {
   return ProcessOwner();
 }
 
-std::string ProcessOwner() {
+namespace {
+std::string HostName() {
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) host[0] = 0;
-  return fmt::format("{}:{}", host[0] ? host : "localhost", static_cast<long>(getpid()));
+  return host[0] ? host : "localhost";
 }
+}  // namespace
+
+bool DeadHere(const std::string& owner) {
+  size_t colon = owner.rfind(':');
+  if (colon == std::string::npos || owner.substr(0, colon) != HostName()) return false;
+  const std::string digits = owner.substr(colon + 1);
+  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  long pid = std::stol(digits);
+  if (pid <= 1 || pid == static_cast<long>(getpid())) return false;
+  return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+std::string ProcessOwner() { return fmt::format("{}:{}", HostName(), static_cast<long>(getpid())); }
 
 }  // namespace derived::fleet

@@ -43,5 +43,9 @@ std::string DefaultOwner();
 // host:pid, whatever DERIVED_OWNER says: the owner for a command's leases, which must
 // never be taken for those of the service running in the same pod.
 std::string ProcessOwner();
+// True when `owner` is a ProcessOwner() name of this machine whose process is gone: its
+// leases can be taken at once instead of after they expire (a `run --once` killed and
+// started again). Names given by DERIVED_OWNER are never judged: they wait for expiry.
+bool DeadHere(const std::string& owner);
 
 }  // namespace derived::fleet

@@ -25,18 +25,37 @@ Result<std::unique_ptr<LeaseKeeper>> LeaseKeeper::Take(Warehouse& warehouse, con
     if (!taken->count(t)) left.push_back(t);
   }
   if (!left.empty()) {
-    auto rows = c->Leases(&left);
+    auto dead = TakeFromTheDead(*c, left, k->options_.owner, k->options_.seconds);
+    if (dead.ok()) k->book_->Add(*dead);
     std::map<std::string, std::string> holder;
-    if (rows.ok()) {
+    if (auto rows = c->Leases(&left); rows.ok()) {
       for (const auto& r : *rows) holder[r.table] = r.owner;
     }
     for (const auto& t : left) {
+      if (k->book_->Holds(t)) continue;
       auto h = holder.find(t);
       k->missing_.push_back(h == holder.end() ? t : fmt::format("{} (held by {})", t, h->second));
     }
   }
   k->renewer_ = std::thread([p = k.get()] { p->RenewLoop(); });
   return k;
+}
+
+Result<std::map<std::string, int64_t>> TakeFromTheDead(Coordination& c, const std::vector<std::string>& tables,
+                                                       const std::string& owner, double seconds) {
+  std::map<std::string, int64_t> taken;
+  auto rows = c.Leases(&tables);
+  if (!rows.ok()) return rows.error();
+  std::map<std::string, std::vector<std::string>> by_owner;
+  for (const auto& r : *rows) {
+    if (r.seconds_left > 0 && r.owner != owner && DeadHere(r.owner)) by_owner[r.owner].push_back(r.table);
+  }
+  for (const auto& [dead, theirs] : by_owner) {
+    auto got = c.TakeOver(theirs, dead, owner, seconds);
+    if (!got.ok()) return got.error();
+    taken.insert(got->begin(), got->end());
+  }
+  return taken;
 }
 
 void LeaseKeeper::RenewLoop() {

@@ -25,6 +25,11 @@ struct KeeperOptions {
   std::string owner;    // empty: ProcessOwner()
 };
 
+// Takes the leases of `tables` still held by processes of this machine that are gone
+// (DeadHere), for `owner`; returns what it took.
+Result<std::map<std::string, int64_t>> TakeFromTheDead(Coordination& c, const std::vector<std::string>& tables,
+                                                       const std::string& owner, double seconds);
+
 class LeaseKeeper {
  public:
   // Takes the leases of `tables` through a new session of `warehouse`. Without

@@ -172,13 +172,14 @@ Status MetadataStore::DeleteState(const std::string& table) {
 
 namespace {
 constexpr std::string_view kSuperseded = "superseded: another process updated ";
-constexpr std::string_view kLeaseLost = "lease lost: ";
+constexpr std::string_view kLeaseLost = "fenced off: ";
 }  // namespace
 
 bool MetadataStore::IsSuperseded(const Error& e) { return e.message.rfind(kSuperseded, 0) == 0; }
-bool MetadataStore::IsLeaseLost(const Error& e) { return e.message.rfind(kLeaseLost, 0) == 0; }
+bool MetadataStore::IsFenced(const Error& e) { return e.message.rfind(kLeaseLost, 0) == 0; }
 
-Result<std::optional<TableState>> MetadataStore::Claim(const std::string& table, const TableState& base) {
+Result<std::optional<TableState>> MetadataStore::Claim(const std::string& table, const TableState& base,
+                                                       const std::string* building) {
   if (!wh_->capabilities().shared) return std::optional<TableState>();
   if (auto s = wh_->LockTable(table); !s.ok()) return s.error();
   if (fence_ && wh_->coordination()) {
@@ -191,6 +192,14 @@ Result<std::optional<TableState>> MetadataStore::Claim(const std::string& table,
     if (!*holds) {
       return Error(fmt::format("{}another process took the lease of {} from {}; nothing was written", kLeaseLost,
                                table, fence_->owner()));
+    }
+    std::string agreed;
+    auto defines = building ? wh_->coordination()->AgreedDefines(table, *building, fence_->owner(), &agreed) : Result<bool>(true);
+    if (!defines.ok()) return defines.error();
+    if (!*defines) {
+      return Error(fmt::format("{}the fleet runs project {}; this process's definition of {} is another, so "
+                               "nothing was written (it builds it once it loads that version)",
+                               kLeaseLost, agreed, table));
     }
   }
   std::vector<std::string> names = {table};

@@ -98,17 +98,23 @@ class MetadataStore {
   // On a shared warehouse: takes the table's lock and compares its row with `base`
   // (as SaveState does). Returns the newer state another process committed, or nullopt
   // when the row is still `base` (always on a single-writer warehouse).
-  Result<std::optional<TableState>> Claim(const std::string& table, const TableState& base);
+  // `building`: the definition hash a build writes the table with; with a fence, the
+  // fleet's agreed project version must define the table so (Coordination::
+  // AgreedDefines), or it fails IsFenced and nothing is written.
+  Result<std::optional<TableState>> Claim(const std::string& table, const TableState& base,
+                                          const std::string* building = nullptr);
   // True for SaveState's error when the row had moved on.
   static bool IsSuperseded(const Error& e);
 
   // On a shared warehouse, every Claim (so every mutation) also checks, inside its
   // transaction, that this process still holds the table's lease as `fence` records it;
-  // otherwise it fails with IsLeaseLost and nothing is written. A successful state
+  // otherwise it fails with IsFenced and nothing is written. A successful state
   // change with new data also announces the commit (Coordination::NotifyCommit).
   // nullptr: no fence (a single writer, or a process outside any fleet).
   void SetFence(std::shared_ptr<const fleet::LeaseBook> fence) { fence_ = std::move(fence); }
-  static bool IsLeaseLost(const Error& e);
+  // True for a Claim refused by the fence: the lease was lost, or the fleet runs another
+  // definition of the table. Another process's business: nothing to log.
+  static bool IsFenced(const Error& e);
 
   Status AppendLog(const LogEntry& entry);
   // A log row and the state change it records.

@@ -8,6 +8,8 @@
 
 #include "crash/crash_point.h"
 #include "dag/selector.h"
+#include "fleet/lease_keeper.h"
+#include "util/hash.h"
 #include "util/strings.h"
 
 namespace derived {
@@ -72,6 +74,7 @@ Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn 
     svc->leases_ = std::make_shared<fleet::LeaseBook>(svc->opts_.owner.empty() ? fleet::DefaultOwner()
                                                                                 : svc->opts_.owner);
     svc->RenewLeases();
+    (void)svc->AgreeOnVersion(/*reloaded=*/false);
     svc->lease_ = std::thread([s = svc.get()] { s->LeaseLoop(); });
   }
   for (int i = 0; i < svc->opts_.workers; ++i) svc->workers_.emplace_back([s = svc.get()] { s->WorkerLoop(); });
@@ -97,18 +100,30 @@ void Service::RenewLeases() {
   // A failed renewal keeps the book: the fence stops any commit under a lease since lost.
   if (auto kept = c->Renew(owner, opts_.lease_seconds); kept.ok()) (void)leases_->Keep(*kept);
   std::vector<std::string> wanted, unserved;
+  const std::string member = kFleetMemberPrefix + owner;
   {
     std::lock_guard lock(mu_);
+    if (!leases_->Holds(member)) wanted.push_back(member);  // this process is running
     for (const auto& [name, u] : updaters_) {
       if (!leases_->Holds(name)) wanted.push_back(name);
     }
     for (const auto& [name, generation] : leases_->Held()) {
-      if (!updaters_.count(name)) unserved.push_back(name);  // removed by a reload
+      if (!updaters_.count(name) && name != member) unserved.push_back(name);  // removed by a reload
     }
   }
   if (!unserved.empty() && c->Release(unserved, owner).ok()) leases_->Forget(unserved);
   auto taken = c->Acquire(wanted, owner, opts_.lease_seconds);
-  if (!taken.ok() || taken->empty()) return;
+  if (!taken.ok()) return;
+  if (taken->size() < wanted.size()) {
+    std::vector<std::string> left;
+    for (const auto& t : wanted) {
+      if (!taken->count(t)) left.push_back(t);
+    }
+    if (auto dead = fleet::TakeFromTheDead(*c, left, owner, opts_.lease_seconds); dead.ok()) {
+      taken->insert(dead->begin(), dead->end());
+    }
+  }
+  if (taken->empty()) return;
   leases_->Add(*taken);
   std::lock_guard lock(mu_);
   for (const auto& [name, generation] : *taken) WakeLocked(name);
@@ -122,7 +137,95 @@ void Service::LeaseLoop() {
       if (stopping_) return;
     }
     RenewLeases();
+    std::optional<bool> pending;
+    {
+      std::lock_guard renewing(lease_mu_);
+      pending = agree_pending_;
+    }
+    if (pending) (void)AgreeOnVersion(*pending);
   }
+}
+
+bool Service::AgreeOnVersion(bool reloaded) {
+  std::lock_guard renewing(lease_mu_);
+  agree_pending_ = reloaded;  // until it succeeds
+  Coordination* c = lease_session_->coordination();
+  FleetVersion mine;
+  {
+    std::lock_guard lock(mu_);
+    mine = gen_->fleet;
+  }
+  mine.proposed_by = leases_->owner();
+  auto agreed = c->AgreedVersion();
+  if (!agreed.ok()) return false;
+  bool propose;
+  if (!agreed->has_value()) {
+    propose = true;
+  } else if ((*agreed)->content == mine.content) {
+    propose = false;
+  } else if (!opts_.watch_branch.empty()) {
+    // Following a branch, the newer commit wins; one this process has not fetched yet is
+    // newer than what it has.
+    propose = (*agreed)->commit.empty() || watcher_->IsAncestor((*agreed)->commit, mine.commit);
+  } else if (reloaded) {
+    propose = true;  // the files changed under this process: the newest load wins
+  } else {
+    // A process starting on content the fleet agreed on before and has left behind (an
+    // old pod restarting during a deploy) follows rather than takes the fleet back.
+    auto seen = c->SequenceOf(mine.content);
+    if (!seen.ok()) return false;
+    propose = !seen->has_value();
+  }
+  std::optional<FleetVersion> now = *agreed;
+  if (propose) {
+    auto recorded = c->Propose(mine, agreed->has_value() ? (*agreed)->sequence : 0);
+    if (!recorded.ok()) return false;
+    now = std::move(*recorded);
+  }
+  agree_pending_.reset();
+  std::string following;
+  {
+    std::lock_guard lock(mu_);
+    agreed_ = now;
+    if (agreed_ && agreed_->content != mine.content) {
+      following = fmt::format("the fleet runs project version {} (loaded by {}{}); tables this version defines "
+                              "differently wait until this process loads it",
+                              agreed_->sequence, agreed_->proposed_by,
+                              agreed_->commit.empty() ? "" : ", commit " + agreed_->commit.substr(0, 12));
+    }
+    for (auto& [name, u] : updaters_) WakeLocked(name);
+  }
+  if (!following.empty()) Emit({ServiceEvent::Kind::kFollowing, "", {}, following, {}});
+  return true;
+}
+
+void Service::RefreshAgreed() {
+  if (!leases_) return;
+  std::lock_guard renewing(lease_mu_);
+  if (agree_pending_) return;  // LeaseLoop agrees first
+  Coordination* c = lease_session_->coordination();
+  auto head = c->AgreedVersion(/*sequence_only=*/true);
+  if (!head.ok() || !head->has_value()) return;
+  {
+    std::lock_guard lock(mu_);
+    if (agreed_ && agreed_->sequence == (*head)->sequence) return;
+  }
+  auto full = c->AgreedVersion();
+  if (!full.ok() || !full->has_value()) return;
+  std::lock_guard lock(mu_);
+  agreed_ = std::move(*full);
+  for (auto& [name, u] : updaters_) WakeLocked(name);
+}
+
+std::string Service::OtherVersionLocked(const std::string& table) const {
+  if (!agreed_ || agreed_->content == gen_->fleet.content) return "";
+  auto theirs = agreed_->hashes.find(table);
+  auto mine = gen_->fleet.hashes.find(table);
+  if (theirs != agreed_->hashes.end() && mine != gen_->fleet.hashes.end() && theirs->second == mine->second) return "";
+  return fmt::format("the fleet runs project version {} (loaded by {}), which {}; this process leaves it alone until "
+                     "it loads that version",
+                     agreed_->sequence, agreed_->proposed_by,
+                     theirs == agreed_->hashes.end() ? "does not define it" : "defines it differently");
 }
 
 void Service::ListenLoop(CommitListener& listener) {
@@ -134,12 +237,20 @@ void Service::ListenLoop(CommitListener& listener) {
       timer_cv_.wait_for(lock, Seconds(1), [&] { return stopping_.load(); });
       continue;
     }
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (resumed) {  // notices sent while the connection was down are lost: look at everything
       for (auto& [name, u] : updaters_) WakeLocked(name);
       continue;
     }
-    for (const auto& n : *got) WakeReadersLocked(n.table);
+    bool new_version = false;
+    for (const auto& n : *got) {
+      if (n.table == kProjectVersionNotice) new_version = true;
+      WakeReadersLocked(n.table);
+    }
+    if (new_version) {
+      lock.unlock();
+      RefreshAgreed();
+    }
   }
 }
 
@@ -164,6 +275,11 @@ Result<std::shared_ptr<Service::Generation>> Service::Load() {
   // A branch is checked out elsewhere; the warehouse and state stay in the project.
   gen->cp->project.root = opts_.project_dir;
   gen->an = AnalyzeProject(*gen->cp);
+  gen->fleet.hashes = gen->an->hashes;
+  Hasher content;
+  for (const auto& [table, hash] : gen->an->hashes) content.Add(table).Add("\t").Add(hash).Add("\n");
+  gen->fleet.content = content.Hex();
+  if (!opts_.watch_branch.empty()) gen->fleet.commit = gen->version;
   std::optional<std::set<int>> picked;
   if (!opts_.select.empty()) {
     auto ids = Select(gen->cp->graph, opts_.select);
@@ -278,9 +394,16 @@ void Service::WorkerLoop() {
       sources = sources_;
     }
     TableOutcome o{name, StepStatus::kFailed, ""};
+    std::string other_version;
+    if (leases_) {
+      std::lock_guard lock(mu_);
+      other_version = OtherVersionLocked(name);
+    }
     if (leases_ && !leases_->Holds(name)) {
       // Another process updates it; this one takes over if its lease expires.
       o = {name, StepStatus::kSuperseded, "its lease is held by another process"};
+    } else if (!other_version.empty()) {
+      o = {name, StepStatus::kSuperseded, other_version};
     } else if (!engine || engine_of != gen->an.get()) {
       // A new project version: a new engine (and session) over it.
       engine.reset();
@@ -444,6 +567,7 @@ void Service::RestateChangedFiles() {
 
 void Service::PollStates() {
   if (!base_->capabilities().shared) return;  // one writing process: every commit is this one's
+  RefreshAgreed();  // a missed notice of a new project version
   std::map<std::string, int64_t> versions;
   {
     std::lock_guard control(control_mu_);
@@ -594,7 +718,10 @@ Result<std::string> Service::Reload(bool* settled) {
     Adopt(*gen);
   }
   watcher_->Prune((*gen)->version);
-  if (leases_) RenewLeases();  // tables new to this version take their leases now
+  if (leases_) {
+    RenewLeases();  // tables new to this version take their leases now
+    (void)AgreeOnVersion(/*reloaded=*/true);
+  }
   PollSources();
   SweepRemoved();
   std::string summary = lines.empty() ? "no table changes" : Join(lines, "\n");
@@ -648,7 +775,9 @@ std::vector<std::string> Service::Served() const {
 std::vector<std::string> Service::Owned() const {
   if (!leases_) return Served();
   std::vector<std::string> out;
-  for (const auto& [name, generation] : leases_->Held()) out.push_back(name);
+  for (const auto& [name, generation] : leases_->Held()) {
+    if (name.rfind(kFleetMemberPrefix, 0) != 0) out.push_back(name);
+  }
   return out;
 }
 

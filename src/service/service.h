@@ -60,7 +60,8 @@ struct ServiceOptions {
 
 // What the service reports as it works: for logs, tests and the benchmark.
 struct ServiceEvent {
-  enum class Kind { kStarted, kFinished, kReloaded, kRejected, kCommitted };
+  // kFollowing: the fleet runs another project version than this process loaded (message).
+  enum class Kind { kStarted, kFinished, kReloaded, kRejected, kCommitted, kFollowing };
   Kind kind;
   std::string table;    // the table (kStarted, kFinished, kCommitted)
   TableOutcome outcome; // kFinished
@@ -144,6 +145,7 @@ class Service {
     std::shared_ptr<const ProjectAnalysis> an;
     std::map<std::string, std::vector<std::string>> readers;  // table or source -> tables reading it
     std::set<std::string> served;  // the tables with an updater here (ServiceOptions::select, shard)
+    FleetVersion fleet;            // this version as the fleet would agree on it (content, commit, hashes)
   };
   struct Updater {
     bool queued = false, running = false, again = false;
@@ -176,6 +178,16 @@ class Service {
   // tables newly taken wake. On lease_session_, one call at a time (lease_mu_).
   void RenewLeases();
   void LeaseLoop();
+  // On a shared warehouse, after loading a version: proposes it as the fleet's when it is
+  // newer than the agreed one (a descendant commit of the branch; in a working tree, new
+  // content, or any version a reload loaded), else follows the agreed one. False when the
+  // warehouse could not be reached (tried again by LeaseLoop).
+  bool AgreeOnVersion(bool reloaded);
+  // Re-reads the agreed version when its sequence moved; every updater wakes.
+  void RefreshAgreed();
+  // Why this process must not build `table` now (the fleet agreed on another definition
+  // of it), or empty. REQUIRES: mu_ held.
+  std::string OtherVersionLocked(const std::string& table) const;
   void PollSources();
   // On a shared warehouse: the readers of tables whose data version moved since the last
   // poll wake (commits by other processes whose notices were missed).
@@ -221,6 +233,9 @@ class Service {
   std::unique_ptr<Warehouse> lease_session_;  // guarded by lease_mu_ once started
   std::mutex lease_mu_;                        // before mu_
   std::thread lease_;
+  std::optional<FleetVersion> agreed_;  // the fleet's project version as last read; guarded by mu_
+  // AgreeOnVersion(*agree_pending_) must run (again); guarded by lease_mu_.
+  std::optional<bool> agree_pending_;
 };
 
 }  // namespace derived

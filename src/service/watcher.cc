@@ -86,6 +86,11 @@ Result<std::string> ProjectWatcher::Materialize(const std::string& fingerprint) 
   return dir.string();
 }
 
+bool ProjectWatcher::IsAncestor(const std::string& older, const std::string& newer) const {
+  if (branch_.empty() || older.empty() || newer.empty()) return false;
+  return RunIn(root_, fmt::format("git merge-base --is-ancestor {} {}", ShellQuote(older), ShellQuote(newer))).ok();
+}
+
 void ProjectWatcher::Prune(const std::string& fingerprint) const {
   if (branch_.empty()) return;
   std::error_code ec;

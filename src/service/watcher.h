@@ -20,6 +20,9 @@ class ProjectWatcher {
   Result<std::string> Materialize(const std::string& fingerprint) const;
   // Deletes every checkout but the one of `fingerprint` (the version in use).
   void Prune(const std::string& fingerprint) const;
+  // Following a branch: whether commit `older` is an ancestor of (or is) `newer`. False
+  // when either is unknown here (not fetched yet).
+  bool IsAncestor(const std::string& older, const std::string& newer) const;
 
  private:
   std::string root_, branch_;

@@ -27,6 +27,12 @@
 
 namespace derived {
 
+// The table name of the notice that a new project version was agreed (Propose).
+inline constexpr const char* kProjectVersionNotice = "_project";
+// A running service also holds the lease "_fleet/<owner>", renewed with its tables': the
+// fleet is running while any such lease is live.
+inline constexpr const char* kFleetMemberPrefix = "_fleet/";
+
 // What a process holds a table's lease under.
 struct LeaseToken {
   std::string owner;
@@ -45,6 +51,19 @@ struct CommitNotice {
   std::string table;
   int64_t data_version = 0;
   double committed_at = 0;  // the committing process's wall clock, seconds since the epoch
+};
+
+// The project version a fleet runs. Services that share a warehouse agree on one (the
+// newest proposed: a branch's newer commit, or a working tree's new content), and no
+// process builds a table whose definition differs from the agreed one's: during a deploy,
+// processes still on the old version leave the changed tables alone until they load the
+// new one, so two versions never take turns rebuilding a table.
+struct FleetVersion {
+  int64_t sequence = 0;  // the order of agreement: the highest is the fleet's
+  std::string content;   // a hash of every table's definition hash: equal content, equal version
+  std::string commit;    // the git commit, when the proposer follows a branch
+  std::map<std::string, std::string> hashes;  // table -> definition hash
+  std::string proposed_by;
 };
 
 // A session that waits for commit notices, on a connection of its own.
@@ -68,6 +87,11 @@ class Coordination {
   virtual Result<std::map<std::string, int64_t>> Acquire(const std::vector<std::string>& tables,
                                                          const std::string& owner, double seconds,
                                                          bool steal = false) = 0;
+  // Takes, for `seconds`, each lease of `tables` that `from` still holds (a process known
+  // to be dead, fleet::DeadHere), whether or not it has expired.
+  virtual Result<std::map<std::string, int64_t>> TakeOver(const std::vector<std::string>& tables,
+                                                          const std::string& from, const std::string& owner,
+                                                          double seconds) = 0;
   // Extends every lease `owner` holds by `seconds` from now, in one statement; returns
   // what it still holds (table -> generation).
   virtual Result<std::map<std::string, int64_t>> Renew(const std::string& owner, double seconds) = 0;
@@ -77,6 +101,23 @@ class Coordination {
   virtual Result<bool> Holds(const std::string& table, const LeaseToken& token) = 0;
   // Every lease (of `tables` when given).
   virtual Result<std::vector<LeaseRow>> Leases(const std::vector<std::string>* tables = nullptr) = 0;
+
+  // The fleet's project version: nullopt when none was agreed yet. `sequence_only`: just
+  // its sequence and content (cheap; the hashes stay empty), to see whether it moved.
+  virtual Result<std::optional<FleetVersion>> AgreedVersion(bool sequence_only = false) = 0;
+  // The sequence `content` was last agreed under, or nullopt when it never was.
+  virtual Result<std::optional<int64_t>> SequenceOf(const std::string& content) = 0;
+  // Records `v` as the fleet's version (the next sequence) when the agreed one is still
+  // the one of sequence `expected` (0: none); otherwise another process proposed first
+  // and nothing is recorded. Returns the agreed version after; notifies listeners (as a
+  // commit of the table named kProjectVersionNotice).
+  virtual Result<FleetVersion> Propose(const FleetVersion& v, int64_t expected) = 0;
+  // Inside the caller's transaction: whether `owner` may write `table` with
+  // `definition_hash`: yes when no fleet member other than `owner` is running (nothing to
+  // race with), or when the agreed version defines the table so; otherwise `*agreed`
+  // describes that version, for the error.
+  virtual Result<bool> AgreedDefines(const std::string& table, const std::string& definition_hash,
+                                     const std::string& owner, std::string* agreed) = 0;
 
   // Inside the caller's transaction: tells every listener, when it commits, that `table`
   // has new data.

@@ -84,6 +84,19 @@ class PostgresCoordination final : public Coordination {
     return Generations(Run(sql, {TextArray(sorted), owner, fmt::format("{}", seconds), steal ? "true" : "false"}));
   }
 
+  Result<std::map<std::string, int64_t>> TakeOver(const std::vector<std::string>& tables, const std::string& from,
+                                                  const std::string& owner, double seconds) override {
+    if (tables.empty()) return std::map<std::string, int64_t>();
+    const std::string sql = fmt::format(
+        "UPDATE _derived.leases AS l SET owner = $3, generation = l.generation + 1, expires_at = {0} + $4 * "
+        "INTERVAL '1 second', acquired_at = {0}, renewed_at = {0} "
+        "FROM (SELECT table_name FROM _derived.leases WHERE table_name = ANY($1::text[]) AND owner = $2 "
+        "ORDER BY table_name FOR UPDATE) AS theirs "
+        "WHERE l.table_name = theirs.table_name AND l.owner = $2 RETURNING l.table_name, l.generation",
+        kNow);
+    return Generations(Run(sql, {TextArray(tables), from, owner, fmt::format("{}", seconds)}));
+  }
+
   Result<std::map<std::string, int64_t>> Renew(const std::string& owner, double seconds) override {
     const std::string sql = fmt::format(
         "UPDATE _derived.leases AS l SET expires_at = {0} + $2 * INTERVAL '1 second', renewed_at = {0} "
@@ -131,6 +144,77 @@ class PostgresCoordination final : public Coordination {
     return out;
   }
 
+  Result<std::optional<FleetVersion>> AgreedVersion(bool sequence_only) override {
+    auto rows = Run(fmt::format("SELECT sequence, content, git_commit, proposed_by{} FROM _derived.project_versions "
+                                "ORDER BY sequence DESC LIMIT 1",
+                                sequence_only ? "" : ", hashes::text"),
+                    {});
+    if (!rows.ok()) return rows.error();
+    if (rows->size() == 0) return std::optional<FleetVersion>();
+    FleetVersion v;
+    v.sequence = std::stoll(rows->at(0, 0).value_or("0"));
+    v.content = rows->at(0, 1).value_or("");
+    v.commit = rows->at(0, 2).value_or("");
+    v.proposed_by = rows->at(0, 3).value_or("");
+    if (!sequence_only) {
+      auto j = nlohmann::json::parse(rows->at(0, 4).value_or("{}"), nullptr, false);
+      if (!j.is_object()) return Error("_derived.project_versions: the newest row's hashes are not a JSON object");
+      for (const auto& [table, hash] : j.items()) {
+        if (hash.is_string()) v.hashes[table] = hash.get<std::string>();
+      }
+    }
+    return std::optional<FleetVersion>(std::move(v));
+  }
+
+  Result<std::optional<int64_t>> SequenceOf(const std::string& content) override {
+    auto rows = Run("SELECT max(sequence) FROM _derived.project_versions WHERE content = $1", {content});
+    if (!rows.ok()) return rows.error();
+    if (!rows->at(0, 0)) return std::optional<int64_t>();
+    return std::optional<int64_t>(std::stoll(*rows->at(0, 0)));
+  }
+
+  Result<FleetVersion> Propose(const FleetVersion& v, int64_t expected) override {
+    nlohmann::json hashes = nlohmann::json::object();
+    for (const auto& [table, hash] : v.hashes) hashes[table] = hash;
+    // One statement: a second proposer of the same sequence fails on the key, or finds
+    // the sequence moved, and records nothing.
+    const std::string sql = fmt::format(
+        "WITH cur AS (SELECT coalesce(max(sequence), 0) AS s FROM _derived.project_versions), "
+        "ins AS (INSERT INTO _derived.project_versions SELECT cur.s + 1, $1, $2, $3::jsonb, $4, {} FROM cur "
+        "WHERE cur.s = $5 RETURNING sequence), "
+        "trim AS (UPDATE _derived.project_versions SET hashes = NULL FROM ins WHERE hashes IS NOT NULL AND "
+        "_derived.project_versions.sequence <= ins.sequence - {}), "
+        "note AS (SELECT pg_notify('{}', json_build_object('table', $6::text, 'data_version', ins.sequence)::text) "
+        "FROM ins) SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM note)",
+        kNow, kVersionsWithHashes, kCommitChannel);
+    auto rows = Run(sql, {v.content, v.commit.empty() ? std::nullopt : std::optional<std::string>(v.commit),
+                          hashes.dump(), v.proposed_by, fmt::format("{}", expected),
+                          std::string(kProjectVersionNotice)});
+    if (!rows.ok() && rows.error().message.find("project_versions_pkey") == std::string::npos) return rows.error();
+    auto agreed = AgreedVersion(false);
+    if (!agreed.ok()) return agreed.error();
+    if (!agreed->has_value()) return Error("no project version was recorded in _derived.project_versions");
+    return std::move(**agreed);
+  }
+
+  Result<bool> AgreedDefines(const std::string& table, const std::string& definition_hash, const std::string& owner,
+                             std::string* agreed) override {
+    auto rows = Run(fmt::format("SELECT hashes ->> $1, sequence, coalesce(git_commit, ''), proposed_by FROM "
+                                "_derived.project_versions WHERE EXISTS (SELECT 1 FROM _derived.leases WHERE "
+                                "starts_with(table_name, '{}') AND owner <> $2 AND expires_at > {}) "
+                                "ORDER BY sequence DESC LIMIT 1",
+                                kFleetMemberPrefix, kNow),
+                    {table, owner});
+    if (!rows.ok()) return rows.error();
+    if (rows->size() == 0) return true;  // no version agreed, or no other member running
+    if (rows->at(0, 0) == std::optional<std::string>(definition_hash)) return true;
+    *agreed = fmt::format("version {}{} (loaded by {}) {}", rows->at(0, 1).value_or(""),
+                          rows->at(0, 2).value_or("").empty() ? "" : ", commit " + rows->at(0, 2)->substr(0, 12),
+                          rows->at(0, 3).value_or(""),
+                          rows->at(0, 0) ? "defines it differently" : "does not define it");
+    return false;
+  }
+
   Status NotifyCommit(const std::string& table, int64_t data_version, double committed_at) override {
     nlohmann::json j = {{"table", table}, {"data_version", data_version}, {"at", committed_at}};
     auto rows = Run(fmt::format("SELECT pg_notify('{}', $1)", kCommitChannel), {j.dump()});
@@ -157,10 +241,12 @@ class PostgresCoordination final : public Coordination {
 
 }  // namespace
 
-std::string_view PostgresLeasesTableSql() {
+std::string_view PostgresFleetTablesSql() {
   return "CREATE TABLE IF NOT EXISTS _derived.leases (table_name VARCHAR PRIMARY KEY, owner VARCHAR NOT NULL, "
          "generation BIGINT NOT NULL, expires_at TIMESTAMP NOT NULL, acquired_at TIMESTAMP NOT NULL, "
-         "renewed_at TIMESTAMP NOT NULL)";
+         "renewed_at TIMESTAMP NOT NULL);"
+         "CREATE TABLE IF NOT EXISTS _derived.project_versions (sequence BIGINT PRIMARY KEY, content VARCHAR NOT "
+         "NULL, git_commit VARCHAR, hashes JSONB, proposed_by VARCHAR NOT NULL, proposed_at TIMESTAMP NOT NULL)";
 }
 
 std::unique_ptr<Coordination> NewPostgresCoordination(std::unique_ptr<pg::Connection>* conn,

@@ -1,6 +1,8 @@
 // Coordination (warehouse/coordination.h) on PostgreSQL: leases in `_derived.leases`,
-// timed by the server's clock_timestamp(); commit notices by NOTIFY on one channel,
-// `derived_commits`, whose payload names the table (JSON), delivered at commit.
+// timed by the server's clock_timestamp(); the fleet's project versions in
+// `_derived.project_versions` (hashes as JSONB, so a commit's check reads one key);
+// commit notices by NOTIFY on one channel, `derived_commits`, whose payload names the
+// table (JSON), delivered at commit.
 #pragma once
 
 #include <functional>
@@ -14,8 +16,11 @@ namespace derived {
 
 inline constexpr const char* kCommitChannel = "derived_commits";
 
-// The leases table, made with the other metadata tables.
-std::string_view PostgresLeasesTableSql();
+// The fleet's tables, made with the other metadata tables: `_derived.leases` and
+// `_derived.project_versions` (the versions agreed, newest last; the hashes of the
+// newest kVersionsWithHashes kept, older rows keep only their content, for SequenceOf).
+std::string_view PostgresFleetTablesSql();
+inline constexpr int kVersionsWithHashes = 10;
 
 // Over a session's connection slot (a reconnect replaces what it holds); `reconnected`
 // makes a lost connection again when that is safe; `options` open a listener's own.

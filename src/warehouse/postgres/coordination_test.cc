@@ -189,7 +189,7 @@ TEST(PostgresLeases, AMutationCommitsOnlyUnderTheLeaseItHolds) {
   auto save = [&] { return InTransaction(*wh, [&] { return store.SaveState(next, base); }); };
   auto st = save();
   ASSERT_FALSE(st.ok());
-  EXPECT_TRUE(MetadataStore::IsLeaseLost(st.error())) << st.error().message;
+  EXPECT_TRUE(MetadataStore::IsFenced(st.error())) << st.error().message;
   EXPECT_EQ(db.Psql("SELECT count(*) FROM _derived.state"), "0");
   auto got = wh->coordination()->Acquire({"core.x"}, "me", 30);
   ASSERT_TRUE(got.ok());
@@ -210,7 +210,7 @@ TEST(PostgresLeases, AMutationCommitsOnlyUnderTheLeaseItHolds) {
   next.data_version = 2;
   st = save();
   ASSERT_FALSE(st.ok());
-  EXPECT_TRUE(MetadataStore::IsLeaseLost(st.error())) << st.error().message;
+  EXPECT_TRUE(MetadataStore::IsFenced(st.error())) << st.error().message;
   EXPECT_NE(st.error().message.find("another process took the lease of core.x from me"), std::string::npos);
   EXPECT_EQ(db.Psql("SELECT data_version FROM _derived.state"), "1");
 }

@@ -715,13 +715,14 @@ class PostgresWarehouse final : public Warehouse {
     if (auto st = CheckMetadataSchemaTrusted(*conn_); !st.ok()) return st;
     auto there = Query(
         "SELECT to_regclass('_derived.state_by_table') IS NOT NULL AND to_regclass('_derived.log_by_table') IS NOT "
-        "NULL AND to_regclass('_derived.marks_by_source') IS NOT NULL AND to_regclass('_derived.leases') IS NOT NULL");
+        "NULL AND to_regclass('_derived.marks_by_source') IS NOT NULL AND to_regclass('_derived.leases') IS NOT NULL AND "
+        "to_regclass('_derived.project_versions') IS NOT NULL");
     if (!there.ok()) return there.error();
     if (there->at(0, 0).value_or("f") == "t") return Execute(ddl);
     return InTransaction(*this, [&]() -> Status {
       if (auto st = LockTable("_derived"); !st.ok()) return st;
       if (auto st = Execute(ddl); !st.ok()) return st;
-      if (auto st = Execute(PostgresLeasesTableSql()); !st.ok()) return st;
+      if (auto st = Execute(PostgresFleetTablesSql()); !st.ok()) return st;
       if (auto st = RefuseDuplicateStateRows(*conn_); !st.ok()) return st;
       return Execute(
           "CREATE UNIQUE INDEX IF NOT EXISTS state_by_table ON _derived.state (table_name);"

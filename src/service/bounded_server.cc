@@ -152,6 +152,7 @@ class BoundedServer final : public httplib::Server {
 
   HttpLimits limits_;
   friend int derived::BindLoopback(httplib::Server* server);
+  friend int derived::BindAddress(httplib::Server* server, const std::string& address, int port);
 };
 
 }  // namespace
@@ -161,6 +162,24 @@ int BindLoopback(httplib::Server* server) {
   if (bounded == nullptr) return -1;
   int port = bounded->bind_to_any_port("127.0.0.1");
   // Listening again on a listening socket only changes its backlog.
+  if (port > 0 && listen(bounded->svr_sock_, SOMAXCONN) != 0) return -1;
+  return port;
+}
+
+int BindAddress(httplib::Server* server, const std::string& address, int port) {
+  auto* bounded = dynamic_cast<BoundedServer*>(server);
+  if (bounded == nullptr || port < 0 || port > 65535) return -1;
+  // SO_REUSEADDR only: a restart binds at once past connections in TIME_WAIT, but a port
+  // another process listens on is refused rather than shared with it.
+  bounded->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  if (port == 0) {
+    port = bounded->bind_to_any_port(address);
+  } else if (!bounded->bind_to_port(address, port)) {
+    port = -1;
+  }
   if (port > 0 && listen(bounded->svr_sock_, SOMAXCONN) != 0) return -1;
   return port;
 }

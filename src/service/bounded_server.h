@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 namespace httplib {
 class Server;
@@ -33,5 +34,11 @@ std::unique_ptr<httplib::Server> NewBoundedServer(const HttpLimits& limits);
 // (httplib's is 5): a burst of connections then waits for a worker, never for the
 // client to retry its connection a second or more later.
 int BindLoopback(httplib::Server* server);
+
+// Binds `server` (made by NewBoundedServer) to `address` ("127.0.0.1", "0.0.0.0", "::")
+// and `port` (0: one the OS picks) and returns the port, or -1 (e.g. the port is in use:
+// unlike httplib's default, the socket does not share it with another by SO_REUSEPORT).
+// The same backlog as BindLoopback.
+int BindAddress(httplib::Server* server, const std::string& address, int port);
 
 }  // namespace derived

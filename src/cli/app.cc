@@ -261,6 +261,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
                   "Allow statements that change the warehouse (INSERT, CREATE, COPY, ...): one transaction, logged in "
                   "_derived.log");
 
+  DeployK8sArgs deploy_args;
+  auto* deploy_k8s = AddDeployCommand(&app, &deploy_args);
+  AddCommon(deploy_k8s, &opts, &now_text, &now_options);
+
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
     app.parse(reversed);
@@ -296,6 +300,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       DagFormat f = format == "dot" ? DagFormat::kDot : format == "json" ? DagFormat::kJson : DagFormat::kText;
       return Dag(opts, select, f, out, err);
     }
+    if (deploy_k8s->parsed()) return DeployK8s(opts, deploy_args, out, err);
     std::error_code ec;
     std::string root = std::filesystem::absolute(opts.project, ec).lexically_normal().string();
     if (!service && (needs_warehouse || run->parsed() || update->parsed()) && !SharedWarehouse(root)) {

@@ -9,6 +9,10 @@
 
 #include "time/timestamp.h"
 
+namespace CLI {
+class App;
+}
+
 namespace derived {
 class Service;
 struct TableOutcome;
@@ -72,6 +76,18 @@ int Log(const CommonOptions& opts, const std::string& table, int limit, bool jso
         std::ostream& err);
 int SourceMark(const CommonOptions& opts, const std::string& source, Timestamp through, std::ostream& out,
                std::ostream& err);
+
+// `derived deploy k8s` (deploy.cc): Kubernetes manifests for a fleet on a shared warehouse.
+struct DeployK8sArgs {
+  bool per_table = false;
+  int groups = 0;  // 0: not given
+  std::string out, image, namespace_name, secret, git_repo, branch, memory;
+  bool no_log = false;  // do not read run times from the warehouse
+};
+// Adds `deploy` and its `k8s` subcommand, with their options (defaults filled in), to
+// `app`; returns `k8s`, which takes the common options too.
+CLI::App* AddDeployCommand(CLI::App* app, DeployK8sArgs* args);
+int DeployK8s(const CommonOptions& opts, const DeployK8sArgs& args, std::ostream& out, std::ostream& err);
 
 // The most `query --file` reads: what the service accepts in one request.
 inline constexpr size_t kMaxQueryFileBytes = size_t{64} << 20;

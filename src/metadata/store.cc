@@ -1,8 +1,10 @@
 #include "metadata/store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include <fmt/format.h>
@@ -324,6 +326,23 @@ Result<std::map<std::string, std::string>> MetadataStore::LastSuccess() {
   if (!rows.ok()) return rows.error();
   std::map<std::string, std::string> out;
   for (const auto& r : rows->rows) out[r[0].value_or("")] = r[1].value_or("");
+  return out;
+}
+
+Result<std::map<std::string, double>> MetadataStore::RunSeconds(Timestamp since) {
+  std::map<std::string, double> out;
+  auto cols = wh_->Columns(kMetaSchema, "log");
+  if (!cols.ok()) return cols.error();
+  if (!cols->has_value()) return out;
+  auto rows = wh_->Query(fmt::format(
+      "SELECT table_name, sum(EXTRACT(EPOCH FROM (finished_at - started_at))) FROM _derived.log "
+      "WHERE finished_at >= {} AND started_at IS NOT NULL GROUP BY table_name",
+      wh_->dialect().TimestampLiteral(since)));
+  if (!rows.ok()) return rows.error();
+  for (const auto& r : rows->rows) {
+    if (!r[0] || !r[1]) continue;
+    out[*r[0]] = std::max(0.0, std::strtod(r[1]->c_str(), nullptr));
+  }
   return out;
 }
 

@@ -127,6 +127,10 @@ class MetadataStore {
 
   // When each table last committed successfully, ISO-8601 (status).
   Result<std::map<std::string, std::string>> LastSuccess();
+  // Per table, the seconds its logged runs took (finished_at - started_at, whatever their
+  // status) among those that finished at or after `since`, for sizing its process
+  // (`derived deploy k8s`). Reads only: none when the log does not exist yet.
+  Result<std::map<std::string, double>> RunSeconds(Timestamp since);
   // The newest `limit` log rows (of `table` when not empty), newest first, as `derived
   // log` shows them: every column when `raw`, else the readable ones.
   Result<Rows> ReadLog(const std::string& table, int limit, bool raw);

@@ -219,6 +219,25 @@ TEST_P(MetadataStoreOn, AFaultAtAnyStatementOfARecordLeavesBothOrNeither) {
   }
 }
 
+// What `derived deploy k8s` sizes its processes from: recent run time per table.
+TEST_P(MetadataStoreOn, RunSecondsSumsEachTablesRecentRuns) {
+  double now = WallSeconds();
+  auto logged = [&](const std::string& table, double started_ago, double seconds) {
+    LogEntry e = Entry("r-" + table + std::to_string(started_ago), "append");
+    e.table = table;
+    e.started_at = now - started_ago;
+    e.finished_at = e.started_at + seconds;
+    ASSERT_TRUE(meta_->AppendLog(e).ok());
+  };
+  logged("core.t", 100, 1.5);
+  logged("core.t", 50, 2.25);
+  logged("core.u", 10 * 86400, 30);  // finished ten days ago
+  auto seconds = meta_->RunSeconds(Timestamp{static_cast<int64_t>(now) - 7 * 86400});
+  ASSERT_TRUE(seconds.ok()) << seconds.error().message;
+  ASSERT_EQ(seconds->size(), 1u);
+  EXPECT_NEAR(seconds->at("core.t"), 3.75, 0.01);
+}
+
 INSTANTIATE_TEST_SUITE_P(BothEngines, MetadataStoreOn, testing::kBothEngines, testing::EngineName);
 
 }  // namespace

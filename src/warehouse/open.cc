@@ -1,4 +1,5 @@
 // Opening the warehouse a project configures, whichever engine it is.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -27,11 +28,15 @@ bool IsNameChar(char c, bool first) {
 
 }  // namespace
 
-Result<std::string> ExpandEnvironment(const std::string& text, const std::string& field) {
-  std::string out;
+namespace {
+
+// Calls on_text(text) for each run of plain text and on_name(NAME) for each ${NAME} of
+// `text`, in order; an error for a malformed reference.
+template <typename OnText, typename OnName>
+Status ScanReferences(const std::string& text, const std::string& field, OnText&& on_text, OnName&& on_name) {
   for (size_t i = 0; i < text.size();) {
     if (text.compare(i, 2, "${") != 0) {
-      out += text[i++];
+      on_text(text[i++]);
       continue;
     }
     size_t end = text.find('}', i + 2);
@@ -39,12 +44,38 @@ Result<std::string> ExpandEnvironment(const std::string& text, const std::string
     bool valid = !name.empty();
     for (size_t k = 0; k < name.size(); ++k) valid = valid && IsNameChar(name[k], k == 0);
     if (!valid) return Error(fmt::format("{}: '${{' must start a reference like ${{NAME}} to an environment variable", field));
-    const char* value = std::getenv(name.c_str());
-    if (!value) return Error(fmt::format("{}: the environment variable {} is not set", field, name));
-    out += value;
+    if (auto st = on_name(name); !st.ok()) return st;
     i = end + 1;
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> ExpandEnvironment(const std::string& text, const std::string& field) {
+  std::string out;
+  auto st = ScanReferences(
+      text, field, [&](char c) { out += c; },
+      [&](const std::string& name) -> Status {
+        const char* value = std::getenv(name.c_str());
+        if (!value) return Error(fmt::format("{}: the environment variable {} is not set", field, name));
+        out += value;
+        return Status::Ok();
+      });
+  if (!st.ok()) return st.error();
   return out;
+}
+
+Result<std::vector<std::string>> EnvironmentReferences(const std::string& text, const std::string& field) {
+  std::vector<std::string> names;
+  auto st = ScanReferences(
+      text, field, [](char) {},
+      [&](const std::string& name) -> Status {
+        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+        return Status::Ok();
+      });
+  if (!st.ok()) return st.error();
+  return names;
 }
 
 Capabilities CapabilitiesOf(WarehouseEngine engine) {

@@ -239,6 +239,9 @@ bool WarehouseExists(const Project& project);
 // `text` with every ${NAME} replaced by the environment variable NAME; an error (naming
 // `field` and the variable, never a value) when one is unset or a reference is malformed.
 Result<std::string> ExpandEnvironment(const std::string& text, const std::string& field);
+// The NAMEs of `text`'s ${NAME} references, each once, in order of appearance (what
+// ExpandEnvironment would read); an error for a malformed reference.
+Result<std::vector<std::string>> EnvironmentReferences(const std::string& text, const std::string& field);
 
 // Runs `fn` in a transaction: commits when it succeeds, rolls back when it fails.
 template <typename Fn>

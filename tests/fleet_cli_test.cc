@@ -8,6 +8,9 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <httplib.h>
+
+#include <regex>
 
 #include "engine_testing.h"
 #include "fleet/shard.h"
@@ -177,6 +180,50 @@ TEST(FleetCli, ASecondUpdaterOfATableStandsByAndTakesOverWhenTheFirstIsKilled) {
   EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.state WHERE table_name <> 'core.t1' AND data_version > 0"), 0);
   second.Signal(SIGTERM);
   EXPECT_EQ(second.Wait().exit_code, 0);
+}
+
+// Each process serves its health and metrics: what a probe and a Prometheus scrape see.
+TEST(FleetCli, AProcessServesHealthReadinessAndMetrics) {
+  WarehouseProject p(WarehouseEngine::kPostgres);
+  WriteProject(p);
+  Background svc(Args(p, {"run", "--shard", "0/1", "--poll", "0.2", "--lease", "3", "--health-port", "0"}),
+                 {"DERIVED_NOW=2024-01-20T00:00:00Z", "DERIVED_OWNER=one"});
+  std::smatch m;
+  int port = 0;
+  ASSERT_TRUE(Eventually([&] {
+    std::string o = svc.Output();
+    if (!std::regex_search(o, m, std::regex("health endpoint 127\\.0\\.0\\.1:([0-9]+)"))) return false;
+    port = std::stoi(m[1]);
+    return o.find("serving") != std::string::npos;
+  })) << svc.Output() << svc.Errors();
+  httplib::Client client("127.0.0.1", port);
+  auto get = [&](const std::string& path) {
+    auto res = client.Get(path);
+    return res ? std::make_pair(res->status, res->body) : std::make_pair(-1, std::string());
+  };
+  EXPECT_TRUE(Eventually([&] { return get("/readyz").first == 200; }));
+  EXPECT_EQ(get("/healthz").first, 200);
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-15"}).exit_code, 0);
+  ASSERT_TRUE(Eventually([&] {
+    return p.Count("SELECT count(*) FROM _derived.state WHERE complete_through = TIMESTAMP '2024-01-15'") == 7;
+  }));
+  // core.weekly was woken by core.t0's commit: one wake-up at least.
+  auto metric = [&](const std::string& line) {
+    auto [status, body] = get("/metrics");
+    return status == 200 && body.find(line) != std::string::npos;
+  };
+  EXPECT_TRUE(Eventually([&] { return metric("derived_tables_owned 7\n"); })) << get("/metrics").second;
+  EXPECT_TRUE(metric("derived_tables_served 7\n"));
+  EXPECT_TRUE(metric("derived_builds_total{table=\"core.t0\",status=\"built\"} "));
+  EXPECT_TRUE(metric("derived_ready 1\n"));
+  auto body = get("/metrics").second;
+  ASSERT_TRUE(std::regex_search(body, m, std::regex("derived_wakeup_latency_seconds_count ([0-9]+)")));
+  EXPECT_GE(std::stoi(m[1]), 1);
+  ASSERT_TRUE(std::regex_search(body, m, std::regex("derived_lease_renewals_total ([0-9]+)")));
+  EXPECT_GE(std::stoi(m[1]), 1);
+  EXPECT_EQ(get("/nope").first, 404);
+  svc.Signal(SIGTERM);
+  EXPECT_EQ(svc.Wait().exit_code, 0);
 }
 
 TEST(FleetCli, ShardArgumentsAreChecked) {

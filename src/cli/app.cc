@@ -173,6 +173,11 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
                     "On a shared warehouse, seconds a table's lease lasts unrenewed: a dead process's tables are taken "
                     "over after this (default 30)")
         ->check(Seconds(3, false));
+    cmd->add_option("--health-port", serve.health_port,
+                    "Serve /healthz, /readyz and Prometheus /metrics on this port (0: one the system picks)")
+        ->check(CLI::Range(0, 65535));
+    cmd->add_option("--health-bind", serve.health_bind,
+                    "The address the health port listens on (default 127.0.0.1; 0.0.0.0 in a container)");
   };
   lease_options(run);
 

@@ -38,6 +38,9 @@ struct ServeOptions {
   // The tables served (a selector; empty: all) and the shard, "K/N" (empty: all).
   std::string select, shard;
   double lease_seconds = 30;  // on a shared warehouse (ServiceOptions::lease_seconds)
+  // /healthz, /readyz and /metrics (health/server.h) on this port; -1: none.
+  int health_port = -1;
+  std::string health_bind = "127.0.0.1";
 };
 
 enum class DagFormat { kText, kDot, kJson };

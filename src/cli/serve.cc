@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "fleet/lease_keeper.h"
 #include "fleet/shard.h"
+#include "health/server.h"
 #include "service/control.h"
 #include "service/service.h"
 #include "time/clock.h"
@@ -110,9 +111,28 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
     fixed.Set(*opts.now);
     so.clock = &fixed;
   }
+  // The health endpoint answers from the start (not ready while the project loads).
+  health::FleetMetrics metrics;
+  std::unique_ptr<health::HealthServer> health;
+  if (serve.health_port >= 0) {
+    health = std::make_unique<health::HealthServer>(&metrics);
+    health::HealthOptions ho;
+    ho.bind_address = serve.health_bind;
+    ho.stale_after_seconds = std::max(30.0, serve.lease_seconds);
+    auto port = health->Start(serve.health_port, ho);
+    if (!port.ok()) {
+      err << "error: --health-port " << serve.health_port << ": " << port.error().ToString() << "\n";
+      return 1;
+    }
+    health->SetReady(false, "loading the project and opening the warehouse");
+    print(out, fmt::format("health endpoint {}:{} (/healthz, /readyz, /metrics)", serve.health_bind, *port));
+    so.metrics = &metrics;
+    so.heartbeat = [h = health.get()](std::string_view loop) { h->Heartbeat(loop); };
+  }
   auto service = Service::Start(so, [&](const ServiceEvent& e) {
     switch (e.kind) {
       case ServiceEvent::Kind::kFinished:
+        if (health) metrics.RecordBuild(e.outcome.table, StepStatusName(e.outcome.status), e.outcome.seconds);
         if (auto line = OutcomeLine(e.outcome); !line.empty()) print(out, ReplaceAll(line, "\n", " "));
         break;
       case ServiceEvent::Kind::kReloaded:
@@ -153,6 +173,7 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
     running = svc;
     apply_signals();
   }
+  if (health) health->SetReady(true);
   const std::vector<std::string> served = svc->Served();
   std::string serving = so.select.empty() && so.shard.count == 1 ? "every table"
                         : served.size() <= 5                     ? (served.empty() ? "no table" : Join(served, ", "))
@@ -166,6 +187,7 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
                            svc->options().project_dir, svc->options().workers, svc->owner(), getpid()));
   }
   svc->Wait();
+  if (health) health->SetReady(false, svc->Failure() ? "stopped after an I/O error" : "stopping");
   // Stop answering before the warehouse closes. This waits for commands still running in
   // the service; a second signal interrupts them meanwhile.
   control.reset();

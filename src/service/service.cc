@@ -98,7 +98,16 @@ void Service::RenewLeases() {
   Coordination* c = lease_session_->coordination();
   const std::string& owner = leases_->owner();
   // A failed renewal keeps the book: the fence stops any commit under a lease since lost.
-  if (auto kept = c->Renew(owner, opts_.lease_seconds); kept.ok()) (void)leases_->Keep(*kept);
+  auto kept = c->Renew(owner, opts_.lease_seconds);
+  if (kept.ok()) (void)leases_->Keep(*kept);
+  if (opts_.metrics) opts_.metrics->RecordLeaseRenewal(kept.ok());
+  struct Count {  // however the round ends
+    Service* s;
+    ~Count() {
+      s->first_leases_ = false;
+      if (s->opts_.metrics) s->opts_.metrics->SetTablesOwned(static_cast<int64_t>(s->Owned().size()));
+    }
+  } count{this};
   std::vector<std::string> wanted, unserved;
   const std::string member = kFleetMemberPrefix + owner;
   {
@@ -125,6 +134,11 @@ void Service::RenewLeases() {
   }
   if (taken->empty()) return;
   leases_->Add(*taken);
+  if (opts_.metrics && !first_leases_) {
+    int64_t tables = 0;
+    for (const auto& [name, generation] : *taken) tables += name.rfind(kFleetMemberPrefix, 0) != 0;
+    opts_.metrics->RecordTakeover(tables);
+  }
   std::lock_guard lock(mu_);
   for (const auto& [name, generation] : *taken) WakeLocked(name);
 }
@@ -137,6 +151,7 @@ void Service::LeaseLoop() {
       if (stopping_) return;
     }
     RenewLeases();
+    if (opts_.heartbeat) opts_.heartbeat("leases");
     std::optional<bool> pending;
     {
       std::lock_guard renewing(lease_mu_);
@@ -232,6 +247,7 @@ void Service::ListenLoop(CommitListener& listener) {
   while (!stopping_) {
     bool resumed = false;
     auto got = listener.Wait(200, &resumed);
+    if (opts_.heartbeat) opts_.heartbeat("listen");
     if (!got.ok()) {  // the server is unreachable: try again shortly
       std::unique_lock lock(mu_);
       timer_cv_.wait_for(lock, Seconds(1), [&] { return stopping_.load(); });
@@ -245,7 +261,7 @@ void Service::ListenLoop(CommitListener& listener) {
     bool new_version = false;
     for (const auto& n : *got) {
       if (n.table == kProjectVersionNotice) new_version = true;
-      WakeReadersLocked(n.table);
+      WakeReadersLocked(n.table, n.committed_at);
     }
     if (new_version) {
       lock.unlock();
@@ -335,6 +351,10 @@ void Service::Adopt(std::shared_ptr<Generation> gen) {
   updaters_ = std::move(next);
   queue_.clear();
   gen_ = std::move(gen);
+  if (opts_.metrics) {
+    opts_.metrics->SetTablesServed(static_cast<int64_t>(updaters_.size()));
+    if (!leases_) opts_.metrics->SetTablesOwned(static_cast<int64_t>(updaters_.size()));
+  }
   for (auto& [name, u] : updaters_) WakeLocked(name);
 }
 
@@ -352,10 +372,17 @@ void Service::WakeLocked(const std::string& table) {
   }
 }
 
-void Service::WakeReadersLocked(const std::string& name) {
+void Service::WakeReadersLocked(const std::string& name, double committed_at) {
   auto it = gen_->readers.find(name);
   if (it == gen_->readers.end()) return;
-  for (const auto& r : it->second) WakeLocked(r);
+  for (const auto& r : it->second) {
+    auto u = updaters_.find(r);
+    if (u == updaters_.end()) continue;  // another process's
+    if (committed_at > 0 && (u->second.commit_at == 0 || committed_at < u->second.commit_at)) {
+      u->second.commit_at = committed_at;
+    }
+    WakeLocked(r);
+  }
 }
 
 MonotonicClock::time_point Service::Steady() const {
@@ -380,6 +407,7 @@ void Service::WorkerLoop() {
     std::string name;
     std::shared_ptr<Generation> gen;
     std::map<std::string, UpstreamStatus> sources;
+    double commit_at = 0;
     {
       std::unique_lock lock(mu_);
       work_cv_.wait(lock, [&] { return stopping_ || (paused_ == 0 && !queue_.empty()); });
@@ -389,6 +417,8 @@ void Service::WorkerLoop() {
       Updater& u = updaters_.at(name);
       u.queued = false;
       u.running = true;
+      commit_at = u.commit_at;
+      u.commit_at = 0;
       ++running_;
       gen = gen_;
       sources = sources_;
@@ -421,10 +451,11 @@ void Service::WorkerLoop() {
       engine->SetNow(Now());
       engine->SetSources(std::move(sources));
       Emit({ServiceEvent::Kind::kStarted, name, {}, "", {}});
+      if (opts_.metrics && commit_at > 0) opts_.metrics->ObserveWakeup(WallSeconds() - commit_at);
       o = engine->Step(name, [&](const BuildProgress&) {
         Emit({ServiceEvent::Kind::kCommitted, name, {}, "", {}});
         std::lock_guard lock(mu_);
-        WakeReadersLocked(name);
+        WakeReadersLocked(name, WallSeconds());
       });
     }
     Emit({ServiceEvent::Kind::kFinished, name, o, "", {}});
@@ -467,6 +498,7 @@ void Service::TimerLoop() {
     bool poll = now - last_poll >= Seconds(opts_.poll_seconds);
     if (poll) last_poll = now;
     Tick(poll);
+    if (opts_.heartbeat) opts_.heartbeat("timer");
     StopIfWarehouseFailed();
   }
 }

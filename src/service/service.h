@@ -23,6 +23,7 @@
 #include "engine/engine.h"
 #include "fleet/lease_book.h"
 #include "fleet/shard.h"
+#include "health/metrics.h"
 #include "service/watcher.h"
 #include "time/clock.h"
 #include "util/status.h"
@@ -56,6 +57,11 @@ struct ServiceOptions {
   // (fleet/shard.h). For `derived run --select S --shard K/N` and `derived update TABLE`.
   std::string select;
   fleet::Shard shard;
+  // Optional, not owned: what the service counts (tables owned and served, lease
+  // renewals and takeovers, wake-up latency) and how its loops say they are alive (the
+  // health endpoint's heartbeat: "timer", "leases", "listen").
+  health::FleetMetrics* metrics = nullptr;
+  std::function<void(std::string_view loop)> heartbeat;
 };
 
 // What the service reports as it works: for logs, tests and the benchmark.
@@ -152,6 +158,7 @@ class Service {
     int failures = 0;
     std::chrono::steady_clock::time_point retry_at{};  // when failures > 0
     Timestamp next_boundary;                           // the timer wakes it then
+    double commit_at = 0;  // wall seconds of the earliest input commit it was woken for, not yet started (0: none)
   };
 
   explicit Service(ServiceOptions options, EventFn on_event);
@@ -168,7 +175,9 @@ class Service {
   // Files of file sources that changed: restated and repaired (in Exclusive), or recorded.
   void RestateChangedFiles();
   void WakeLocked(const std::string& table);
-  void WakeReadersLocked(const std::string& name);
+  // `committed_at` (wall seconds, 0: unknown) is when `name`'s commit happened: the
+  // readers' wake-up latency is counted from it.
+  void WakeReadersLocked(const std::string& name, double committed_at = 0);
   void WorkerLoop();
   void WatchLoop();
   void TimerLoop();
@@ -236,6 +245,7 @@ class Service {
   std::optional<FleetVersion> agreed_;  // the fleet's project version as last read; guarded by mu_
   // AgreeOnVersion(*agree_pending_) must run (again); guarded by lease_mu_.
   std::optional<bool> agree_pending_;
+  bool first_leases_ = true;  // the first round takes the free leases: no takeover; guarded by lease_mu_
 };
 
 }  // namespace derived

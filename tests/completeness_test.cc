@@ -338,6 +338,61 @@ sql: SELECT count(*) AS days, sum(cents) AS cents FROM core.daily_sales
   expect_matches();
 }
 
+// A lookup file without a time column: a change to it restates all of it (logged without
+// a window, "all time"), and every table that read it is repaired, each in its own way.
+TEST(StaticFiles, AChangedFileWithoutATimeColumnRestatesAllOfIt) {
+  WarehouseProject p;
+  p.Write("sources/raw/codes.yaml", "location: data/codes.csv\nfreshness: static\ncolumns: [{name: code, type: "
+                                    "VARCHAR}, {name: label, type: VARCHAR}]\n");
+  p.Write("sources/raw/sales.yaml", "location: data/sales.csv\nfreshness: static\ntime_column: ts\ncolumns: [{name: "
+                                    "ts, type: TIMESTAMP}, {name: code, type: VARCHAR}, {name: amt, type: BIGINT}]\n");
+  p.Write("tables/core/daily.yaml", R"(schedule: daily
+strategy: append
+start: 2024-01-01
+time_column: day
+sql: |
+  SELECT date_trunc('day', s.ts) AS day, c.label, sum(s.amt) AS amt FROM raw.sales s JOIN raw.codes c USING (code)
+  WHERE s.ts >= {{ window_start }} AND s.ts < {{ window_end }} GROUP BY 1, 2
+)");
+  p.Write("tables/core/labels.yaml", "schedule: daily\nstrategy: replace\nsql: SELECT code, upper(label) AS label FROM "
+                                     "raw.codes\n");
+  p.Write("tables/core/codes_view.yaml", "strategy: view\nsql: SELECT code, label FROM raw.codes\n");
+  std::string sales = "ts,code,amt\n";
+  for (int d = 1; d <= 9; ++d) sales += fmt::format("2024-01-0{} 10:00:00,{},{}\n", d, d % 2 ? "a" : "b", d * 10);
+  p.Write("data/sales.csv", sales);
+  p.Write("data/codes.csv", "code,label\na,apples\nb,bananas\n");
+  const std::string dir = p.dir().str();
+  auto expect_matches = [&] {
+    EXPECT_EQ(p.Difference("SELECT * FROM core.daily",
+                           "SELECT date_trunc('day', s.ts), c.label, sum(s.amt) FROM read_csv('" + dir +
+                               "/data/sales.csv') s JOIN read_csv('" + dir + "/data/codes.csv') c USING (code) GROUP BY 1, 2"),
+              0);
+    EXPECT_EQ(p.Difference("SELECT * FROM core.labels",
+                           "SELECT code, upper(label) FROM read_csv('" + dir + "/data/codes.csv')"),
+              0);
+    EXPECT_EQ(p.Difference("SELECT * FROM core.codes_view", "SELECT code, label FROM read_csv('" + dir + "/data/codes.csv')"),
+              0);
+  };
+  const std::string now = "2024-02-01";
+  auto r = p.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_matches();
+
+  p.Write("data/codes.csv", "code,label\na,apricots\nb,blueberries\n");
+  r = p.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  expect_matches();
+  EXPECT_EQ(p.Scalar("SELECT coalesce(CAST(window_start AS VARCHAR), 'none') || ' ' || (details->>'range') || ' ' || "
+                     "(details->'files'->0->>'path') FROM _derived.log WHERE operation = 'restate'"),
+            "none all time data/codes.csv");
+  // Every window of the append table was rewritten, once.
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily' AND operation = 'backfill'"), 1);
+  // Recorded: the next run has nothing to restate.
+  r = p.Derived({"run", "--once"}, now);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE operation = 'restate'"), 1);
+}
+
 }  // namespace
 }  // namespace derived
 

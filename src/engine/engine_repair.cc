@@ -96,8 +96,14 @@ void Engine::RestateRange(const std::string& source, Window changed, nlohmann::j
   crash::Scope crash_scope("restate");
   // The restatement itself goes in the log, so the repairs that follow have a cause.
   LogEntry e = Entry(source, "", "restate");
-  e.window = changed;
   e.details = std::move(details);
+  if (changed.start <= kAllTime.start && kAllTime.end <= changed.end) {
+    // A source without a time column restates all of it: no window a timestamp can hold.
+    if (!e.details.is_object()) e.details = nlohmann::json::object();
+    e.details["range"] = "all time";
+  } else {
+    e.window = changed;
+  }
   if (auto st = meta_->AppendLog(e); !st.ok()) {
     report->tables.push_back({source, StepStatus::kFailed, "cannot log the restatement: " + st.error().message});
     return;

@@ -442,6 +442,10 @@ Result<std::optional<Repair>> PlanRepair(const RepairInput& in) {
     Timestamp end = state.complete_through ? *state.complete_through : FloorToPeriod(in.now, def.schedule);
     Batch b;
     b.write = b.read = WindowEndingAt(end, def.window);
+    // A change upstream at or past the table's completeness changes nothing it claims to
+    // hold: its next rebuild reads it. (Before it, any change may matter: its SQL may
+    // read all of history, whatever its window.)
+    if (!in.explicit_windows && state.complete_through && !(in.changed.start < *state.complete_through)) return Out();
     plan.action = Action::kReplace;
     plan.batches = {b};
     plan.complete_through = state.complete_through;

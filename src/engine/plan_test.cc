@@ -357,6 +357,18 @@ TEST(PlanRepair, MergeRebuildsReplaceRebuildsAtItsCompletenessViewsPassThrough) 
   EXPECT_EQ((*r)->plan.action, Action::kReplace);
   EXPECT_EQ(FormatIso((*r)->plan.batches[0].read.end), "2024-01-07T00:00:00Z");
   EXPECT_EQ(FormatIso(*(*r)->plan.complete_through), "2024-01-07T00:00:00Z");
+  // Only a change within what it read up to its completeness repairs it: past that, it
+  // promised nothing, and its next rebuild reads the change.
+  const Window all_of_it = in.changed;
+  in.changed = {T("2024-01-07"), T("2024-01-09")};
+  r = PlanRepair(in);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->has_value());
+  in.changed = {T("2024-01-06T23:00:00Z"), T("2024-01-09")};
+  r = PlanRepair(in);
+  ASSERT_TRUE(r.ok() && *r);
+  EXPECT_EQ((*r)->plan.action, Action::kReplace);
+  in.changed = all_of_it;
 
   TableDef view = DailyReplace();
   view.strategy = Strategy::kView;

@@ -605,6 +605,52 @@ INSTANTIATE_TEST_SUITE_P(BothEngines, RunTimeErrors, testing::kBothEngines, test
 namespace derived {
 namespace {
 
+// A view is type-checked with the whole DAG like any table (a typo in it, or in a reader
+// that uses a column the view does not have, is an error at its line), and its columns
+// have lineage, through which its readers' columns reach the source.
+TEST_P(ViewsOn, AreTypeCheckedAndHaveColumnLineage) {
+  WarehouseProject p(GetParam());
+  p.Write("sources/raw/e.yaml", "freshness: static\ncolumns: [{name: a, type: INT}, {name: b, type: VARCHAR}, {name: "
+                                "ts, type: TIMESTAMP}]\n");
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.e (a INT, b VARCHAR, ts TIMESTAMP)");
+  p.Write("tables/stg/v.yaml", "strategy: view\nsql: |\n  SELECT a * 2 AS doubled, upper(b) AS label, ts\n  FROM raw.e\n");
+  p.Write("tables/core/r.yaml", "schedule: daily\nstrategy: replace\nsql: |\n  SELECT label, sum(doubled) AS total\n  FROM stg.v GROUP BY "
+                                "label\n");
+  auto r = p.Derived({"validate"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto show = p.Derived({"show", "stg.v", "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  auto doc = nlohmann::json::parse(show.out);
+  std::map<std::string, std::string> from;
+  for (const auto& c : doc["lineage"]) {
+    ASSERT_EQ(c["inputs"].size(), 1u) << c.dump();
+    from[c["column"]] = c["inputs"][0]["table"].get<std::string>() + "." + c["inputs"][0]["column"].get<std::string>();
+  }
+  EXPECT_EQ(from, (std::map<std::string, std::string>{{"doubled", "raw.e.a"}, {"label", "raw.e.b"}, {"ts", "raw.e.ts"}}));
+  std::map<std::string, std::string> types;
+  for (const auto& c : doc["schema"]) types[c["name"]] = c["type"];
+  EXPECT_EQ(types.size(), 3u);
+  EXPECT_EQ(ToLower(types["label"]).substr(0, 4) == "varc" || ToLower(types["label"]) == "text", true) << types["label"];
+  show = p.Derived({"show", "core.r", "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  doc = nlohmann::json::parse(show.out);
+  for (const auto& c : doc["lineage"]) {
+    if (c["column"] == "total") EXPECT_EQ(c["inputs"][0]["table"], "stg.v") << c.dump();
+  }
+
+  // A typo in the view, and a reader using a column the view does not have.
+  p.Write("tables/stg/v.yaml", "strategy: view\nsql: |\n  SELECT a * 2 AS doubled, upper(bb) AS label, ts\n  FROM raw.e\n");
+  r = p.Derived({"validate"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out + r.err, HasSubstr("tables/stg/v.yaml:"));
+  EXPECT_THAT(r.out + r.err, HasSubstr("bb"));
+  p.Write("tables/stg/v.yaml", "strategy: view\nsql: |\n  SELECT a * 2 AS doubled, ts\n  FROM raw.e\n");
+  r = p.Derived({"validate"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out + r.err, HasSubstr("tables/core/r.yaml:"));
+  EXPECT_THAT(r.out + r.err, HasSubstr("label"));
+}
+
 TEST_P(ViewsOn, HaveNoWindowToFilterOn) {
   WarehouseProject p(GetParam());
   p.Write("sources/raw/e.yaml", "freshness: static\ncolumns: [{name: a, type: INT}, {name: ts, type: TIMESTAMP}]\n");

@@ -157,6 +157,7 @@ TEST(TableFile, InvalidStartIsReportedOnce) {
   auto r = ParseTable("schedule: daily\nstrategy: append\ntime_column: ts\nstart: 2024-02-30\nsql: select 1\n");
   EXPECT_THAT(r.All(), HasSubstr("t.yaml:4:8: error: invalid timestamp '2024-02-30'"));
   EXPECT_THAT(r.All(), Not(HasSubstr("needs 'start'")));
+  EXPECT_EQ(r.diags.error_count(), 1u) << r.All();
 }
 
 TEST(TableFile, ViewsHaveNoScheduleWindowsOrStorage) {

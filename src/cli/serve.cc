@@ -97,6 +97,7 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
   so.watch_branch = serve.branch;
   so.grace_seconds = serve.grace_seconds;
   so.lease_seconds = serve.lease_seconds;
+  if (SharedWarehouse(opts.project)) so.start_attempts = 6;  // about 15 s
   so.select = serve.select;
   if (!serve.shard.empty()) {
     auto shard = fleet::ParseShard(serve.shard);
@@ -208,7 +209,10 @@ int Serve(const CommonOptions& opts, const ServeOptions& serve, std::ostream& ou
 int Update(const CommonOptions& opts, const std::string& table, bool once, const ServeOptions& serve,
            std::ostream& out, std::ostream& err) {
   const double poll_seconds = serve.poll_seconds;
-  auto cp = CompileFor(opts, true, err);
+  // On a server a long-running updater is a service, which type-checks (and retries a
+  // warehouse that does not answer) itself: here only the name is looked up.
+  const bool service = SharedWarehouse(opts.project) && !once;
+  auto cp = CompileFor(opts, /*type_check=*/!service, err);
   if (!cp) return 1;
   const std::string name = ToLower(table);
   if (!cp->FindTable(name)) {
@@ -220,7 +224,7 @@ int Update(const CommonOptions& opts, const std::string& table, bool once, const
     err << fmt::format("error: unknown table '{}'\n", table);
     return 2;
   }
-  if (SharedWarehouse(opts.project) && !once) {
+  if (service) {
     // Many processes share the warehouse: the table's updater is a service of one table,
     // under its lease, woken by its inputs' commits in other processes.
     ServeOptions one = serve;

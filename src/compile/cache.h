@@ -24,6 +24,9 @@ struct BindResult {
   // (the initial-build SQL when error_in_initial_sql). -1 = not known.
   int64_t error_offset = -1;
   bool error_in_initial_sql = false;
+  // When !ok: the engine could not answer (a lost connection, a lock timeout), so there is
+  // no verdict on the query. Never cached; the whole type-check is then tried again.
+  bool transient = false;
 };
 
 // Thread-safe. Entries not used since Load() are dropped on Save(), so the file holds

@@ -260,7 +260,9 @@ Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& op
 
   // 5. Bind every query in dependency order.
   t0 = std::chrono::steady_clock::now();
-  if (options.type_check) TypeCheckTables(&cp, cp.order, cache.get());
+  if (options.type_check) {
+    if (auto st = TypeCheckTables(&cp, cp.order, cache.get()); !st.ok()) return st.error();
+  }
   cp.timings.typecheck_ms = MsSince(t0);
 
   if (cache) {

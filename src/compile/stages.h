@@ -93,6 +93,7 @@ std::vector<int> BuildGraph(CompiledProject* cp);
 
 // typecheck.cc: binds every parsed table in `order` (node ids) and checks its declared
 // columns, the columns its config names and its custom tests.
-void TypeCheckTables(CompiledProject* cp, const std::vector<int>& order, CompileCache* cache);
+// An error when the engine could not answer (not a verdict on any table: try again).
+Status TypeCheckTables(CompiledProject* cp, const std::vector<int>& order, CompileCache* cache);
 
 }  // namespace derived::compile_internal

@@ -47,6 +47,9 @@ class Checker {
  public:
   Checker(CompiledProject* cp, CompileCache* cache, TypeChecker* tc) : cp_(cp), cache_(cache), tc_(tc) {}
 
+  // Set once a bind could not get an answer from the engine: "table: why".
+  const std::string& transient() const { return transient_; }
+
   void DeclareSources() {
     cp_->source_schemas.assign(cp_->project.sources.size(), std::nullopt);
     for (size_t i = 0; i < cp_->project.sources.size(); ++i) {
@@ -109,6 +112,10 @@ class Checker {
       for (const auto& c : declared) key.Add(c.name).Add(c.type);
     }
     BindResult bound = BindCached(key.Hex(), t, declared);
+    if (!bound.ok && bound.transient) {
+      if (transient_.empty()) transient_ = def.qualified_name() + ": " + TidyEngineMessage(bound.error);
+      return;
+    }
     if (!bound.ok) {
       const std::string& sql = bound.error_in_initial_sql ? t.initial_sql : t.sql;
       int64_t offset = bound.error_offset >= 0 ? bound.error_offset : GuessErrorOffset(bound.error, sql);
@@ -158,14 +165,14 @@ class Checker {
     for (const auto& up : SqlUpstreams(t)) {
       if (auto st = EnsureDeclared(up, *cp_->SchemaOf(up)); !st.ok()) {
         return BindResult{false, {}, "cannot declare '" + up + "' for the type-check: " + st.error().message, -1,
-                          false};
+                          false, tc_->IsTransient(st.error())};
       }
     }
     if (t.reads_itself) {
       // Its previous contents have the declared columns.
       declared_.erase(def.qualified_name());
       if (auto st = EnsureDeclared(def.qualified_name(), declared); !st.ok()) {
-        return BindResult{false, {}, st.error().message, -1, false};
+        return BindResult{false, {}, st.error().message, -1, false, tc_->IsTransient(st.error())};
       }
       declared_.erase(def.qualified_name());
     }
@@ -181,7 +188,7 @@ class Checker {
         r.error = "the initial-build SQL returns different columns than the incremental SQL";
       }
     }
-    if (cache_) cache_->PutBind(key, r);
+    if (cache_ && !r.transient) cache_->PutBind(key, r);
     return r;
   }
 
@@ -342,6 +349,7 @@ class Checker {
   }
 
   CompiledProject* cp_;
+  std::string transient_;
   CompileCache* cache_;
   TypeChecker* tc_;
   std::set<std::string> warned_;
@@ -350,11 +358,15 @@ class Checker {
 
 }  // namespace
 
-void TypeCheckTables(CompiledProject* cp, const std::vector<int>& order, CompileCache* cache) {
+Status TypeCheckTables(CompiledProject* cp, const std::vector<int>& order, CompileCache* cache) {
   auto tc = CreateTypeChecker(cp->project);
   if (!tc.ok()) {
+    if (cp->project.warehouse.engine == WarehouseEngine::kPostgres) {
+      // The server is unreachable: that is no verdict on any table.
+      return Error("cannot type-check against the warehouse: " + tc.error().message);
+    }
     cp->diags.AddError({"derived.yaml", 1, 1}, "cannot start the type-checker: " + tc.error().message);
-    return;
+    return Status::Ok();
   }
   Checker checker(cp, cache, tc->get());
   checker.DeclareSources();
@@ -371,7 +383,12 @@ void TypeCheckTables(CompiledProject* cp, const std::vector<int>& order, Compile
     const TableDef* def = cp->project.FindTable(cp->graph.node(id).name);
     if (!def) continue;
     checker.Check(cp->tables[static_cast<size_t>(def - cp->project.tables.data())]);
+    if (!checker.transient().empty()) {
+      return Error("the type-check could not finish, nothing was judged: the warehouse did not answer for " +
+                   checker.transient());
+    }
   }
+  return Status::Ok();
 }
 
 }  // namespace derived::compile_internal

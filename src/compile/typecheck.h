@@ -35,6 +35,9 @@ class TypeChecker {
   // resolve against `dataset`, as they do when the table is built. `sql` is a user's:
   // it is bound only as sql/embed.h says (checked, then described).
   virtual BindResult Bind(const std::string& sql, const std::string& dataset) = 0;
+  // Whether an error of Declare says the engine could not answer now (a lost connection,
+  // a lock timeout), not that the declaration is wrong.
+  virtual bool IsTransient(const Error&) const { return false; }
 
   // The engine's canonical spelling of a type ("int" -> "INTEGER"); an error for types
   // the engine does not know.

@@ -33,6 +33,16 @@ Service::Service(ServiceOptions options, EventFn on_event)
 }
 
 Result<std::unique_ptr<Service>> Service::Start(ServiceOptions options, EventFn on_event) {
+  for (int attempt = 1;; ++attempt) {
+    auto svc = StartOnce(options, on_event);
+    // A bad selector stays bad; anything else (a server that did not answer, a connection
+    // cut while the project was type-checked) may pass the next time.
+    if (svc.ok() || attempt >= options.start_attempts || svc.error().message.rfind("--select", 0) == 0) return svc;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 << std::min(attempt, 6)));
+  }
+}
+
+Result<std::unique_ptr<Service>> Service::StartOnce(ServiceOptions options, EventFn on_event) {
   std::error_code ec;
   options.project_dir = std::filesystem::absolute(options.project_dir, ec).lexically_normal().string();
   if (!options.project_dir.empty() && options.project_dir.back() == '/') options.project_dir.pop_back();
@@ -431,9 +441,10 @@ void Service::WorkerLoop() {
     }
     if (leases_ && !leases_->Holds(name)) {
       // Another process updates it; this one takes over if its lease expires.
-      o = {name, StepStatus::kSuperseded, "its lease is held by another process"};
+      // Standing by is waiting, not news: nothing to print each time a commit wakes it.
+      o = {name, StepStatus::kWaiting, "its lease is held by another process"};
     } else if (!other_version.empty()) {
-      o = {name, StepStatus::kSuperseded, other_version};
+      o = {name, StepStatus::kWaiting, other_version};
     } else if (!engine || engine_of != gen->an.get()) {
       // A new project version: a new engine (and session) over it.
       engine.reset();
@@ -681,6 +692,9 @@ Result<std::string> Service::Reload(bool* settled) {
   *settled = true;
   auto gen = Load();
   std::string rejected;
+  // A version that could not be read (a file system or warehouse error, not the
+  // project's): tried again at the next check.
+  bool unreadable = !gen.ok();
   if (!gen.ok()) {
     rejected = gen.error().message;
   } else if ((*gen)->cp->diags.has_errors() && !project()->diags.has_errors()) {
@@ -707,7 +721,7 @@ Result<std::string> Service::Reload(bool* settled) {
     Emit({ServiceEvent::Kind::kRejected, "", {}, e.error, {}});
     return Error(e.error);
   };
-  if (!rejected.empty()) return fail(true, rejected);
+  if (!rejected.empty()) return fail(!unreadable, rejected);
   // What the new version changes, worked out before it takes over (for the log).
   auto next = NewEngine((*gen)->an);
   if (!next.ok()) return fail(false, next.error().message);

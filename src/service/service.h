@@ -60,6 +60,10 @@ struct ServiceOptions {
   // Optional, not owned: what the service counts (tables owned and served, lease
   // renewals and takeovers, wake-up latency) and how its loops say they are alive (the
   // health endpoint's heartbeat: "timer", "leases", "listen").
+  // Tries at starting (loading the project, opening the warehouse) before giving up,
+  // waiting 0.5 s, 1 s, 2 s, ... between them: a fleet's process starting while the
+  // server is busy or restarting waits for it instead of dying.
+  int start_attempts = 1;
   health::FleetMetrics* metrics = nullptr;
   std::function<void(std::string_view loop)> heartbeat;
 };
@@ -162,6 +166,7 @@ class Service {
   };
 
   explicit Service(ServiceOptions options, EventFn on_event);
+  static Result<std::unique_ptr<Service>> StartOnce(ServiceOptions options, EventFn on_event);
   Result<std::shared_ptr<Generation>> Load();
   // An engine over `an` on a new warehouse session.
   Result<std::unique_ptr<Engine>> NewEngine(std::shared_ptr<const ProjectAnalysis> an);

@@ -21,9 +21,13 @@ struct Location {
 struct Error {
   std::string message;
   Location where;
+  // The engine's error code when it gives one (PostgreSQL's SQLSTATE, e.g. "42703"), so
+  // a caller can tell "the statement is wrong" from "the server could not answer".
+  std::string code;
 
   Error() = default;
-  explicit Error(std::string msg, Location loc = {}) : message(std::move(msg)), where(std::move(loc)) {}
+  explicit Error(std::string msg, Location loc = {}, std::string engine_code = {})
+      : message(std::move(msg)), where(std::move(loc)), code(std::move(engine_code)) {}
 
   // "file:line:column: message" (or just the message when the location is unknown).
   std::string ToString() const;

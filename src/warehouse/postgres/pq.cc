@@ -13,6 +13,14 @@
 #include "util/strings.h"
 
 namespace derived::pg {
+
+bool IsTransient(const std::string& code) {
+  if (code.size() != 5) return false;
+  const std::string cls = code.substr(0, 2);
+  // 08 connection, 53 resources, 57 operator intervention (terminated, cancelled, shutdown),
+  // 40 rollbacks (deadlock, serialization); 55P03 lock timeout; 25P02 aborted transaction.
+  return cls == "08" || cls == "53" || cls == "57" || cls == "40" || code == "55P03" || code == "25P02";
+}
 namespace {
 
 struct ResultDeleter {
@@ -33,6 +41,9 @@ std::string MessageOf(const PGresult* r) {
 Error ErrorOf(const PGresult* r) {
   Error e(MessageOf(r));
   if (const char* pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION)) e.where.column = std::atoi(pos);
+  if (const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE)) e.code = state;
+  // A result without a SQLSTATE: libpq's own (the connection broke).
+  if (e.code.empty()) e.code = std::string(kConnectionFailure);
   return e;
 }
 
@@ -139,7 +150,7 @@ std::string Connection::ErrorText() const { return Trim(PQerrorMessage(conn_)); 
 
 Status Connection::Execute(std::string_view sql, std::string* command) {
   ResultHandle r(PQexec(conn_, std::string(sql).c_str()));
-  if (!r) return Error(ErrorText());
+  if (!r) return Error(ErrorText(), {}, kConnectionFailure);
   if (!Succeeded(r.get())) return ErrorOf(r.get());
   if (command) *command = PQcmdStatus(r.get());
   return Status::Ok();
@@ -152,7 +163,7 @@ Result<Rows> Connection::Query(std::string_view sql, const std::vector<std::opti
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
   ResultHandle r(PQexecParams(conn_, std::string(sql).c_str(), static_cast<int>(params.size()), nullptr,
                               values.empty() ? nullptr : values.data(), nullptr, nullptr, /*resultFormat=*/0));
-  if (!r) return Error(ErrorText());
+  if (!r) return Error(ErrorText(), {}, kConnectionFailure);
   if (!Succeeded(r.get())) return ErrorOf(r.get());
   Rows rows;
   int n_cols = PQnfields(r.get()), n_rows = PQntuples(r.get());
@@ -184,10 +195,10 @@ Result<Rows> Connection::Query(std::string_view sql, const std::vector<std::opti
 Result<std::vector<Column>> Connection::Describe(std::string_view sql) {
   // The unnamed statement: replaced by the next one, so nothing is left behind.
   ResultHandle prepared(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr));
-  if (!prepared) return Error(ErrorText());
+  if (!prepared) return Error(ErrorText(), {}, kConnectionFailure);
   if (!Succeeded(prepared.get())) return ErrorOf(prepared.get());
   ResultHandle d(PQdescribePrepared(conn_, ""));
-  if (!d) return Error(ErrorText());
+  if (!d) return Error(ErrorText(), {}, kConnectionFailure);
   if (!Succeeded(d.get())) return ErrorOf(d.get());
   std::vector<Column> cols;
   for (int c = 0; c < PQnfields(d.get()); ++c) {
@@ -204,7 +215,7 @@ Result<std::string> Connection::TypeName(uint32_t oid, int modifier) {
   }
   std::string sql = fmt::format("SELECT format_type({}, {})", oid, modifier < 0 ? std::string("NULL") : std::to_string(modifier));
   ResultHandle r(PQexec(conn_, sql.c_str()));
-  if (!r) return Error(ErrorText());
+  if (!r) return Error(ErrorText(), {}, kConnectionFailure);
   if (!Succeeded(r.get()) || PQntuples(r.get()) != 1) return ErrorOf(r.get());
   std::string name = PQgetvalue(r.get(), 0, 0);
   type_names_.push_back({{oid, modifier}, name});
@@ -222,10 +233,10 @@ Result<std::unique_ptr<RowStream>> Connection::Stream(std::string_view sql) {
   if (type_names_.size() != cached) {
     // Looking a type name up replaced the unnamed statement: prepared again.
     ResultHandle again(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr));
-    if (!again) return Error(ErrorText());
+    if (!again) return Error(ErrorText(), {}, kConnectionFailure);
     if (!Succeeded(again.get())) return ErrorOf(again.get());
   }
-  if (!PQsendQueryPrepared(conn_, "", 0, nullptr, nullptr, nullptr, /*resultFormat=*/0)) return Error(ErrorText());
+  if (!PQsendQueryPrepared(conn_, "", 0, nullptr, nullptr, nullptr, /*resultFormat=*/0)) return Error(ErrorText(), {}, kConnectionFailure);
   if (!stream->columns_.empty()) {
     (void)PQsetSingleRowMode(conn_);
     return stream;

@@ -23,6 +23,13 @@ struct pg_cancel;
 
 namespace derived::pg {
 
+// SQLSTATE connection_failure: what a statement that never reached the server fails with.
+inline constexpr const char* kConnectionFailure = "08006";
+// Whether `code` (a SQLSTATE) says the server could not answer now, not that the
+// statement is wrong: connection exceptions, a terminated or cancelled backend, lock or
+// resource limits, a transaction already aborted. Worth trying again later.
+bool IsTransient(const std::string& code);
+
 // One result column: its name and the server's spelling of its type ("bigint",
 // "timestamp without time zone", "character varying(10)").
 struct Column {

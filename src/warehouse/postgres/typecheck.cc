@@ -42,8 +42,20 @@ class PostgresTypeChecker final : public TypeChecker {
 
   std::string_view engine() const override { return "postgres"; }
 
+  bool IsTransient(const Error& e) const override { return pg::IsTransient(e.code); }
+
+  // Under a savepoint: a declaration that fails (a lock not granted in time, say) leaves
+  // the type-check's transaction usable.
   Status Declare(const std::string& dataset, const std::string& table,
                  const std::vector<OutputColumn>& columns) override {
+    if (auto st = wh_->Execute("SAVEPOINT derived_declare"); !st.ok()) return st;
+    Status st = DeclareNow(dataset, table, columns);
+    Status undone = wh_->Execute(st.ok() ? "RELEASE SAVEPOINT derived_declare" : "ROLLBACK TO SAVEPOINT derived_declare");
+    if (st.ok() && !undone.ok()) return undone;
+    return st;
+  }
+
+  Status DeclareNow(const std::string& dataset, const std::string& table, const std::vector<OutputColumn>& columns) {
     auto existing = wh_->Columns(dataset, table);
     if (!existing.ok()) return existing.error();
     if (existing->has_value()) {  // bound as the warehouse has it
@@ -75,6 +87,7 @@ class PostgresTypeChecker final : public TypeChecker {
     auto fail = [&](const Error& e) {
       out.ok = false;
       out.error = e.message;
+      out.transient = pg::IsTransient(e.code);
       return out;
     };
     // A failed bind aborts the transaction: each bind runs under a savepoint of its own.
@@ -168,10 +181,14 @@ class PostgresTypeChecker final : public TypeChecker {
   // Ends the bind's savepoint: released, or rolled back when the bind failed or `undo`
   // (it shadowed a relation).
   BindResult Restore(BindResult r, bool undo = false) {
-    if (!r.ok || undo) {
-      (void)wh_->Execute("ROLLBACK TO SAVEPOINT derived_bind");
-    } else {
-      (void)wh_->Execute("RELEASE SAVEPOINT derived_bind");
+    Status st = !r.ok || undo ? wh_->Execute("ROLLBACK TO SAVEPOINT derived_bind")
+                              : wh_->Execute("RELEASE SAVEPOINT derived_bind");
+    if (!st.ok()) {
+      // The type-check's transaction is gone (the connection broke): no verdict on this
+      // query, nor on any after it.
+      r.ok = false;
+      if (r.error.empty()) r.error = st.error().message;
+      r.transient = true;
     }
     return r;
   }

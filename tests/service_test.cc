@@ -741,7 +741,10 @@ TEST_P(SharedServiceTest, TheFleetAgreesOnTheNewestVersionAndAnOldProcessNeverBu
   EXPECT_EQ(Difference("SELECT * FROM core.daily", daily2_expected), 0);
   EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily' AND definition_hash = '" +
                   v1_hash + "' AND started_at > (SELECT proposed_at FROM _derived.project_versions WHERE sequence = 2)"),
-            0);
+            0)
+      << Scalar("SELECT string_agg(operation || '/' || status || '/' || left(definition_hash, 6) || '/' || "
+                "coalesce(CAST(details AS TEXT), '') || '@' || CAST(started_at AS VARCHAR), ' | ') FROM _derived.log WHERE table_name = 'core.daily'")
+      << " versions: " << Scalar("SELECT string_agg(sequence || ':' || proposed_by || '@' || CAST(proposed_at AS VARCHAR), ' ') FROM _derived.project_versions");
 }
 
 INSTANTIATE_TEST_SUITE_P(Postgres, SharedServiceTest, ::testing::Values(WarehouseEngine::kPostgres),

@@ -439,9 +439,11 @@ void Service::WorkerLoop() {
       std::lock_guard lock(mu_);
       other_version = OtherVersionLocked(name);
     }
+    // Standing by (another process updates it; this one takes over if its lease expires),
+    // or following another version, is waiting, not news: nothing is built, and nothing
+    // printed each time a commit wakes it.
+    const bool skip = (leases_ && !leases_->Holds(name)) || !other_version.empty();
     if (leases_ && !leases_->Holds(name)) {
-      // Another process updates it; this one takes over if its lease expires.
-      // Standing by is waiting, not news: nothing to print each time a commit wakes it.
       o = {name, StepStatus::kWaiting, "its lease is held by another process"};
     } else if (!other_version.empty()) {
       o = {name, StepStatus::kWaiting, other_version};
@@ -458,7 +460,7 @@ void Service::WorkerLoop() {
         o.detail = "cannot open a warehouse session: " + opened.error().message;
       }
     }
-    if (engine && o.status != StepStatus::kSuperseded) {
+    if (engine && !skip) {
       engine->SetNow(Now());
       engine->SetSources(std::move(sources));
       Emit({ServiceEvent::Kind::kStarted, name, {}, "", {}});

@@ -184,10 +184,14 @@ bool Service::AgreeOnVersion(bool reloaded) {
   auto agreed = c->AgreedVersion();
   if (!agreed.ok()) return false;
   bool propose;
+  auto others = c->OthersRunning(leases_->owner());
+  if (!others.ok()) return false;
   if (!agreed->has_value()) {
     propose = true;
   } else if ((*agreed)->content == mine.content) {
     propose = false;
+  } else if (!*others) {
+    propose = true;  // no one else runs the agreed version: nothing to race with, and a revert must take
   } else if (!opts_.watch_branch.empty()) {
     // Following a branch, the newer commit wins; one this process has not fetched yet is
     // newer than what it has.

@@ -107,6 +107,8 @@ class Coordination {
   virtual Result<std::optional<FleetVersion>> AgreedVersion(bool sequence_only = false) = 0;
   // The sequence `content` was last agreed under, or nullopt when it never was.
   virtual Result<std::optional<int64_t>> SequenceOf(const std::string& content) = 0;
+  // Whether a fleet member other than `owner` is running (holds a live member lease).
+  virtual Result<bool> OthersRunning(const std::string& owner) = 0;
   // Records `v` as the fleet's version (the next sequence) when the agreed one is still
   // the one of sequence `expected` (0: none); otherwise another process proposed first
   // and nothing is recorded. Returns the agreed version after; notifies listeners (as a

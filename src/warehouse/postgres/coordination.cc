@@ -173,6 +173,15 @@ class PostgresCoordination final : public Coordination {
     return std::optional<int64_t>(std::stoll(*rows->at(0, 0)));
   }
 
+  Result<bool> OthersRunning(const std::string& owner) override {
+    auto rows = Run(fmt::format("SELECT count(*) FROM _derived.leases WHERE starts_with(table_name, '{}') AND "
+                                "owner <> $1 AND expires_at > {}",
+                                kFleetMemberPrefix, kNow),
+                    {owner});
+    if (!rows.ok()) return rows.error();
+    return rows->at(0, 0).value_or("0") != "0";
+  }
+
   Result<FleetVersion> Propose(const FleetVersion& v, int64_t expected) override {
     nlohmann::json hashes = nlohmann::json::object();
     for (const auto& [table, hash] : v.hashes) hashes[table] = hash;

@@ -14,6 +14,13 @@ namespace {
 // same one, whatever its machine's clock says.
 constexpr const char* kNow = "CAST(clock_timestamp() AS TIMESTAMP)";
 
+// The condition "a fleet member other than the owner in parameter $N is running".
+std::string OtherMemberRunning(int owner_param) {
+  return fmt::format("EXISTS (SELECT 1 FROM _derived.leases WHERE starts_with(table_name, '{}') AND owner <> ${} AND "
+                     "expires_at > {})",
+                     kFleetMemberPrefix, owner_param, kNow);
+}
+
 Result<std::map<std::string, int64_t>> Generations(const Result<Rows>& rows) {
   if (!rows.ok()) return rows.error();
   std::map<std::string, int64_t> out;
@@ -174,12 +181,9 @@ class PostgresCoordination final : public Coordination {
   }
 
   Result<bool> OthersRunning(const std::string& owner) override {
-    auto rows = Run(fmt::format("SELECT count(*) FROM _derived.leases WHERE starts_with(table_name, '{}') AND "
-                                "owner <> $1 AND expires_at > {}",
-                                kFleetMemberPrefix, kNow),
-                    {owner});
+    auto rows = Run("SELECT " + OtherMemberRunning(1), {owner});
     if (!rows.ok()) return rows.error();
-    return rows->at(0, 0).value_or("0") != "0";
+    return rows->at(0, 0).value_or("f") == "t";
   }
 
   Result<FleetVersion> Propose(const FleetVersion& v, int64_t expected) override {
@@ -199,7 +203,8 @@ class PostgresCoordination final : public Coordination {
     auto rows = Run(sql, {v.content, v.commit.empty() ? std::nullopt : std::optional<std::string>(v.commit),
                           hashes.dump(), v.proposed_by, fmt::format("{}", expected),
                           std::string(kProjectVersionNotice)});
-    if (!rows.ok() && rows.error().message.find("project_versions_pkey") == std::string::npos) return rows.error();
+    // unique_violation: another process took this sequence first.
+    if (!rows.ok() && rows.error().code != "23505") return rows.error();
     auto agreed = AgreedVersion(false);
     if (!agreed.ok()) return agreed.error();
     if (!agreed->has_value()) return Error("no project version was recorded in _derived.project_versions");
@@ -208,11 +213,8 @@ class PostgresCoordination final : public Coordination {
 
   Result<bool> AgreedDefines(const std::string& table, const std::string& definition_hash, const std::string& owner,
                              std::string* agreed) override {
-    auto rows = Run(fmt::format("SELECT hashes ->> $1, sequence, coalesce(git_commit, ''), proposed_by FROM "
-                                "_derived.project_versions WHERE EXISTS (SELECT 1 FROM _derived.leases WHERE "
-                                "starts_with(table_name, '{}') AND owner <> $2 AND expires_at > {}) "
-                                "ORDER BY sequence DESC LIMIT 1",
-                                kFleetMemberPrefix, kNow),
+    auto rows = Run("SELECT hashes ->> $1, sequence, coalesce(git_commit, ''), proposed_by FROM "
+                    "_derived.project_versions WHERE " + OtherMemberRunning(2) + " ORDER BY sequence DESC LIMIT 1",
                     {table, owner});
     if (!rows.ok()) return rows.error();
     if (rows->size() == 0) return true;  // no version agreed, or no other member running

@@ -722,6 +722,95 @@ sql: |
   EXPECT_TRUE(found) << lineage.out;
 }
 
+// A slowly changing dimension: the lookup's source is updated in place. Each window reads
+// the lookup's newest version when it is built and keeps it; lineage and the log name
+// that version, window by window. A correction restated instead rewrites them all.
+TEST_P(Lookups, LineageNamesTheVersionOfTheLookupEachWindowRead) {
+  WarehouseProject p(GetParam());
+  p.Configure("defaults: {start: 2024-01-01, schedule: daily}\n");
+  p.Write("sources/raw/events.yaml", "time_column: ts\nfreshness: marker\ncolumns: [{name: ts, type: TIMESTAMP}, "
+                                     "{name: code, type: VARCHAR}]\n");
+  p.Write("sources/raw/codes.yaml", "freshness: static\ncolumns: [{name: code, type: VARCHAR}, {name: label, type: "
+                                    "VARCHAR}]\n");
+  p.Write("tables/core/names.yaml", "strategy: replace\nlookup: true\n"
+                                    "sql: SELECT code, upper(label) AS label FROM raw.codes\n");
+  p.Write("tables/core/daily.yaml", R"(strategy: append
+time_column: day
+sql: |
+  SELECT date_trunc('day', e.ts) AS day, n.label, count(*) AS n FROM raw.events e
+  LEFT JOIN core.names n USING (code)
+  WHERE e.ts >= {{ window_start }} AND e.ts < {{ window_end }} GROUP BY 1, 2
+)");
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + i * INTERVAL '1 hour' AS ts, "
+        "CAST('x' AS VARCHAR) AS code FROM generate_series(0, 5 * 24 - 1) t(i); "
+        "CREATE TABLE raw.codes AS SELECT CAST('x' AS VARCHAR) AS code, CAST('ex' AS VARCHAR) AS label");
+  auto run = [&](const std::string& through) {
+    ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", through}).exit_code, 0);
+    auto r = p.Derived({"run", "--once"}, through);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  };
+  // What lineage says window `day` read of the lookup: that it is one, its version, and
+  // whether the run it names is the one that built the window (each build of the window
+  // here comes with a build of the lookup, in the same run).
+  auto lineage = [&](const std::string& day) -> std::string {
+    auto r = p.Derived({"lineage", "core.daily", "--window", day, "--json"}, "2024-01-06");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    auto root = nlohmann::json::parse(r.out, nullptr, false);
+    if (!root.is_object()) return "no lineage: " + r.out;
+    for (const auto& in : root["inputs"]) {
+      if (in["table"] != "core.names") continue;
+      return fmt::format("lookup {} version {}{}", in.value("lookup", false), in.value("version", -1),
+                         in.value("run_id", "") == root.value("run_id", "-") ? "" : ", from another run");
+    }
+    return "core.names not in " + r.out;
+  };
+  // ... and what the window's log row recorded.
+  auto logged = [&](const std::string& day) {
+    std::string at = "TIMESTAMP '" + day + "'";
+    auto inputs = nlohmann::json::parse(p.Scalar("SELECT CAST(inputs AS VARCHAR) FROM _derived.log WHERE table_name = "
+                                                 "'core.daily' AND window_start <= " + at + " AND window_end > " + at +
+                                                 " ORDER BY finished_at DESC LIMIT 1"),
+                                        nullptr, false);
+    return inputs.is_object() && inputs.contains("core.names") ? inputs["core.names"].value("data_version", int64_t{-1})
+                                                              : int64_t{-1};
+  };
+  auto label = [&](const std::string& day) {
+    return p.Scalar("SELECT coalesce(label, 'NULL') FROM core.daily WHERE day = TIMESTAMP '" + day + "'");
+  };
+
+  // Version 1 of the lookup: the first two days read it.
+  run("2024-01-03");
+  EXPECT_EQ(p.Count("SELECT data_version FROM _derived.state WHERE table_name = 'core.names'"), 1);
+  // The dimension changes in place (no restatement): the lookup's next build, the next
+  // day, is version 2, and the days built from then on read it.
+  p.Sql("UPDATE raw.codes SET label = 'ecks' WHERE code = 'x'");
+  run("2024-01-05");
+  EXPECT_EQ(p.Count("SELECT data_version FROM _derived.state WHERE table_name = 'core.names'"), 2);
+  EXPECT_EQ(lineage("2024-01-01T12:00:00Z"), "lookup true version 1");
+  EXPECT_EQ(lineage("2024-01-02T12:00:00Z"), "lookup true version 1");
+  EXPECT_EQ(lineage("2024-01-03T12:00:00Z"), "lookup true version 2");
+  EXPECT_EQ(lineage("2024-01-04T12:00:00Z"), "lookup true version 2");
+  EXPECT_EQ(logged("2024-01-01"), 1);
+  EXPECT_EQ(logged("2024-01-04"), 2);
+  // Each window holds the version it read: the old days are not rewritten.
+  EXPECT_EQ(label("2024-01-01"), "EX");
+  EXPECT_EQ(label("2024-01-04"), "ECKS");
+  auto text = p.Derived({"lineage", "core.daily", "--window", "2024-01-01T12:00:00Z"}, "2024-01-06");
+  EXPECT_THAT(text.out, HasSubstr("core.names ["));
+  EXPECT_THAT(text.out, HasSubstr("lookup: newest version (1)"));
+
+  // A correction of the past is restated: the lookup is repaired (version 3), and every
+  // window that read it is rebuilt from that version.
+  p.Sql("UPDATE raw.codes SET label = 'x-ray' WHERE code = 'x'");
+  auto r = p.Derived({"source", "restate", "raw.codes", "--from", "2000-01-01", "--to", "2100-01-01"}, "2024-01-05");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(lineage("2024-01-01T12:00:00Z"), "lookup true version 3");
+  EXPECT_EQ(lineage("2024-01-04T12:00:00Z"), "lookup true version 3");
+  EXPECT_EQ(logged("2024-01-02"), 3);
+  EXPECT_EQ(label("2024-01-01"), "X-RAY");
+  EXPECT_EQ(label("2024-01-04"), "X-RAY");
+}
+
 INSTANTIATE_TEST_SUITE_P(BothEngines, Lookups, testing::kBothEngines, testing::EngineName);
 
 }  // namespace

@@ -75,11 +75,20 @@ class PostgresTypeChecker final : public TypeChecker {
       }
       return Status::Ok();
     }
-    if (auto st = wh_->EnsureDataset(dataset); !st.ok()) return st;
+    // Not there yet: made empty in this transaction, under a savepoint. A build in another
+    // session may be creating it (or its schema) meanwhile: then the CREATE waits for the
+    // build and fails once it commits, and the table is bound as the build made it.
+    if (auto st = wh_->Execute("SAVEPOINT derived_declare"); !st.ok()) return st;
     const SqlDialect& d = wh_->dialect();
     std::vector<std::string> defs;
     for (const auto& c : columns) defs.push_back(d.Ident(c.name) + " " + c.type);
-    return wh_->Execute(fmt::format("CREATE TABLE {} ({})", d.Table(dataset, table), Join(defs, ", ")));
+    Status created = wh_->EnsureDataset(dataset);
+    if (created.ok()) created = wh_->Execute(fmt::format("CREATE TABLE {} ({})", d.Table(dataset, table), Join(defs, ", ")));
+    if (created.ok()) return wh_->Execute("RELEASE SAVEPOINT derived_declare");
+    if (auto st = wh_->Execute("ROLLBACK TO SAVEPOINT derived_declare"); !st.ok()) return st;
+    auto now = wh_->Columns(dataset, table);
+    if (now.ok() && now->has_value()) return Declare(dataset, table, columns);  // bound as it is
+    return created;
   }
 
   BindResult Bind(const std::string& sql, const std::string& dataset) override {

@@ -5,7 +5,8 @@
 // Binding happens in one transaction that is never committed. Relations the project
 // reads that exist in the warehouse are bound as they are there; those that do not exist
 // yet (a new table, a source not loaded here) are created empty inside that transaction,
-// so nothing is left behind and no production table is locked beyond a read. A relation
+// so nothing is left behind and no production table is locked beyond a read (one that a
+// build in another session creates meanwhile is bound as that build made it). A relation
 // that exists with other columns than the project now gives it (a changed definition,
 // rebuilt on the next run) is shadowed for each bind that names it: renamed out of the
 // way and made empty with the project's columns under a savepoint that is rolled back

@@ -58,6 +58,28 @@ std::string Lit(Timestamp t) {
   return "TIMESTAMP '" + iso.substr(0, 10) + " " + iso.substr(11, 8) + "'";
 }
 
+std::string GroupBy(int columns) {
+  std::string out;
+  for (int c = 1; c <= columns; ++c) out += (c > 1 ? ", " : "") + std::to_string(c);
+  return out;
+}
+
+// A literal relation of the lookup's contents: one version (k, label), or several (ver,
+// k, label); an empty one when there is nothing.
+std::string DimSql(const std::map<int64_t, std::string>& dim, std::optional<int64_t> version = std::nullopt) {
+  std::string out;
+  for (const auto& [k, label] : dim) {
+    out += fmt::format("{}SELECT {}CAST({} AS BIGINT) AS k, CAST('{}' AS VARCHAR) AS label",
+                       out.empty() ? "" : " UNION ALL ",
+                       version ? fmt::format("CAST({} AS BIGINT) AS ver, ", *version) : "", k, label);
+  }
+  if (out.empty()) {
+    out = fmt::format("SELECT {}CAST(NULL AS BIGINT) AS k, CAST(NULL AS VARCHAR) AS label WHERE 1 = 0",
+                      version ? "CAST(NULL AS BIGINT) AS ver, " : "");
+  }
+  return out;
+}
+
 const char* kRowColumns =
     "columns: [{name: id, type: BIGINT}, {name: k, type: BIGINT}, {name: ts, type: TIMESTAMP}, {name: v, type: "
     "BIGINT}, {name: w, type: BIGINT}]\n";
@@ -84,7 +106,10 @@ RandomProject::RandomProject(uint64_t seed, const std::string& root, const std::
     n.name = std::move(name);
     return n;
   };
-  if (!postgres()) nodes_.push_back(node(Kind::kFileSource, "raw.f0"));
+  if (!postgres()) {
+    nodes_.push_back(node(Kind::kFileSource, "raw.f0"));
+    nodes_.push_back(node(Kind::kStaticFile, "raw.f1"));
+  }
   nodes_.push_back(node(Kind::kDim, "raw.dim"));
   GenNode lookup = node(Kind::kLookup, "core.dim_l");
   lookup.inputs = {static_cast<int>(nodes_.size()) - 1};
@@ -131,6 +156,7 @@ RandomProject::RandomProject(uint64_t seed, const std::string& root, const std::
         // The first table reads the file source, so every project has its files read.
         n.inputs = {t == 0 && !postgres() ? sources : rows[pick(rows.size())]};
         n.joins_lookup = n.kind == Kind::kAppendAgg && pick(3) == 0;
+        n.joins_static = !postgres() && (n.kind == Kind::kAppendAgg || n.kind == Kind::kReplaceAgg) && pick(4) == 0;
         if (n.kind == Kind::kMerge && n.schedule == Schedule::kMonthly) n.schedule = Schedule::kDaily;
         break;
       case Kind::kRollup: {
@@ -163,6 +189,26 @@ RandomProject::RandomProject(uint64_t seed, const std::string& root, const std::
     n.name = fmt::format("{}.t{}", dataset, t);
     nodes_.push_back(n);
   }
+  // Every project has a reader of the lookup and, on DuckDB, of the file without a time
+  // column, where it has a table that can join them.
+  auto ensure = [&](bool GenNode::*flag, std::initializer_list<Kind> kinds) {
+    if (std::any_of(nodes_.begin(), nodes_.end(), [&](const GenNode& g) { return g.*flag; })) return;
+    for (auto& g : nodes_) {
+      if (std::find(kinds.begin(), kinds.end(), g.kind) != kinds.end()) {
+        g.*flag = true;
+        return;
+      }
+    }
+  };
+  ensure(&GenNode::joins_lookup, {Kind::kAppendAgg});
+  if (!postgres()) ensure(&GenNode::joins_static, {Kind::kAppendAgg, Kind::kReplaceAgg});
+}
+
+int RandomProject::LookupNode() const {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].kind == Kind::kLookup) return static_cast<int>(i);
+  }
+  return -1;
 }
 
 std::string RandomProject::TableSql(const GenNode& n) const {
@@ -172,17 +218,13 @@ std::string RandomProject::TableSql(const GenNode& n) const {
     case Kind::kView:
     case Kind::kStaging: return fmt::format("SELECT id, k, ts, v * {} AS v, w FROM {}", n.mult, in(0));
     case Kind::kAppendAgg:
-      if (n.joins_lookup) {
-        return fmt::format(
-            "SELECT date_trunc('{0}', i.ts) AS t, i.k, d.label, count(*) AS n, sum(i.v * {1}) AS s\n"
-            "FROM {2} i LEFT JOIN core.dim_l d ON d.k = i.k\n"
-            "WHERE i.ts >= {{{{ window_start }}}} AND i.ts < {{{{ window_end }}}}\nGROUP BY 1, 2, 3",
-            Unit(n.schedule), n.mult, in(0));
-      }
       return fmt::format(
-          "SELECT date_trunc('{0}', ts) AS t, k, count(*) AS n, sum(v * {1}) AS s FROM {2}\n"
-          "WHERE ts >= {{{{ window_start }}}} AND ts < {{{{ window_end }}}}\nGROUP BY 1, 2",
-          Unit(n.schedule), n.mult, in(0));
+          "SELECT date_trunc('{0}', i.ts) AS t, i.k{1}{2}, count(*) AS n, sum(i.v * {3}) AS s\n"
+          "FROM {4} i{5}{6}\n"
+          "WHERE i.ts >= {{{{ window_start }}}} AND i.ts < {{{{ window_end }}}}\nGROUP BY {7}",
+          Unit(n.schedule), n.joins_lookup ? ", d.label" : "", n.joins_static ? ", c.cat" : "", n.mult, in(0),
+          n.joins_lookup ? " LEFT JOIN core.dim_l d ON d.k = i.k" : "",
+          n.joins_static ? " LEFT JOIN raw.f1 c ON c.k = i.k" : "", GroupBy(2 + n.joins_lookup + n.joins_static));
     case Kind::kRollup:
       return fmt::format(
           "SELECT date_trunc('{0}', t) AS t, k, sum(n) AS n, sum(s) * {1} AS s FROM {2}\n"
@@ -200,8 +242,11 @@ std::string RandomProject::TableSql(const GenNode& n) const {
           "WHERE ts >= {{{{ window_start }}}} AND ts < {{{{ window_end }}}}",
           n.mult, in(0));
     case Kind::kReplaceAgg:
-      return fmt::format("SELECT k, count(*) AS n, sum(v * {0}) AS s FROM {1}\nWHERE ts < {{{{ window_end }}}}\nGROUP BY k",
-                         n.mult, in(0));
+      return fmt::format(
+          "SELECT i.k{0}, count(*) AS n, sum(i.v * {1}) AS s FROM {2} i{3}\n"
+          "WHERE i.ts < {{{{ window_end }}}}\nGROUP BY {4}",
+          n.joins_static ? ", c.cat" : "", n.mult, in(0), n.joins_static ? " LEFT JOIN raw.f1 c ON c.k = i.k" : "",
+          GroupBy(1 + n.joins_static));
     default: return "";
   }
 }
@@ -253,6 +298,11 @@ void RandomProject::WriteFiles() const {
         WriteText(fs::path(root_) / "sources" / "raw" / file,
                   std::string("location: data/f0/*.csv\nfreshness: static\ntime_column: ts\n") + kRowColumns);
         break;
+      case Kind::kStaticFile:
+        WriteText(fs::path(root_) / "sources" / "raw" / file,
+                  "location: data/f1/*.csv\nfreshness: static\ncolumns: [{name: k, type: BIGINT}, {name: cat, type: "
+                  "VARCHAR}]\n");
+        break;
       case Kind::kDim:
         WriteText(fs::path(root_) / "sources" / "raw" / file,
                   "freshness: static\ncolumns: [{name: k, type: BIGINT}, {name: label, type: VARCHAR}]\n");
@@ -262,17 +312,39 @@ void RandomProject::WriteFiles() const {
   }
 }
 
-void RandomProject::WriteCsvWeek(int week, int version) const {
-  std::string text = "id,k,ts,v,w\n";
+std::vector<int64_t> RandomProject::WriteCsvWeek(int week, int version) const {
+  std::vector<CsvRow> rows;
+  std::vector<int64_t> times;
   for (int h = 0; h < 7 * 24; ++h) {
     int64_t id = 1'000'000 + week * 1000 + h;
-    Timestamp ts{Start().seconds + (week * 7 * 24 + h) * 3600 + (id * 7) % 3600};
-    int64_t v = (id * 13 + (h % 5 == 0 ? version * 7 : 0)) % 101;
-    std::string w = id % 4 == 0 ? "" : std::to_string(id % 9);
-    std::string iso = FormatIso(ts);
-    text += fmt::format("{},{},{} {},{},{}\n", id, id % 7, iso.substr(0, 10), iso.substr(11, 8), v, w);
+    int64_t ts = Start().seconds + (week * 7 * 24 + h) * 3600 + (id * 7) % 3600;
+    rows.push_back({id, id % 7, ts, (id * 13 + (h % 5 == 0 ? version * 7 : 0)) % 101, id % 4 == 0 ? -1 : id % 9});
+    times.push_back(ts);
   }
-  WriteText(fs::path(root_) / "data" / "f0" / fmt::format("week-{:02}.csv", week), text);
+  WriteCsvFile(fmt::format("week-{:02}.csv", week), rows);
+  return times;
+}
+
+void RandomProject::WriteCsvFile(const std::string& name, const std::vector<CsvRow>& rows) const {
+  std::string text = "id,k,ts,v,w\n";
+  for (const auto& r : rows) {
+    std::string iso = FormatIso(Timestamp{r.ts});
+    text += fmt::format("{},{},{} {},{},{}\n", r.id, r.k, iso.substr(0, 10), iso.substr(11, 8), r.v,
+                        r.w < 0 ? "" : std::to_string(r.w));
+  }
+  WriteText(fs::path(root_) / "data" / "f0" / name, text);
+}
+
+void RandomProject::RemoveCsvFile(const std::string& name) const { fs::remove(fs::path(root_) / "data" / "f0" / name); }
+
+void RandomProject::WriteStaticFile(int version) const {
+  std::string text = "k,cat\n";
+  for (int k = 0; k < 8; ++k) {
+    if (version > 0 && (k + version) % 4 == 0) continue;
+    std::string cat = (k + version) % 2 == 0 ? fmt::format("c{}v{}", k, version) : fmt::format("c{}", k);
+    text += fmt::format("{},{}\n", k, cat);
+  }
+  WriteText(fs::path(root_) / "data" / "f1" / "cats.csv", text);
 }
 
 RandomProject::Completeness RandomProject::ExpectedCompleteness(const std::map<int, Timestamp>& marks,
@@ -291,7 +363,7 @@ RandomProject::Completeness RandomProject::ExpectedCompleteness(const std::map<i
       }
       continue;
     }
-    if (n.kind == Kind::kFileSource || n.kind == Kind::kDim) {
+    if (n.kind == Kind::kFileSource || n.kind == Kind::kStaticFile || n.kind == Kind::kDim) {
       c[i] = forever;
       continue;
     }
@@ -327,50 +399,75 @@ std::string RandomProject::RowSql(int i) const {
 std::string RandomProject::OracleSetupSql() const {
   if (postgres()) return "";
   return fmt::format(
-      "CREATE OR REPLACE TEMP TABLE {} AS SELECT CAST(id AS BIGINT) AS id, CAST(k AS BIGINT) AS k, CAST(ts AS "
-      "TIMESTAMP) AS ts, CAST(v AS BIGINT) AS v, CAST(w AS BIGINT) AS w FROM read_csv('{}/data/f0/*.csv', "
-      "union_by_name = true)",
-      kOracleFiles, root_);
+      "CREATE OR REPLACE TEMP TABLE {0} AS SELECT CAST(id AS BIGINT) AS id, CAST(k AS BIGINT) AS k, CAST(ts AS "
+      "TIMESTAMP) AS ts, CAST(v AS BIGINT) AS v, CAST(w AS BIGINT) AS w FROM read_csv('{1}/data/f0/*.csv', "
+      "union_by_name = true); CREATE OR REPLACE TEMP TABLE {2} AS SELECT CAST(k AS BIGINT) AS k, CAST(cat AS VARCHAR) "
+      "AS cat FROM read_csv('{1}/data/f1/*.csv', header = true, columns = {{'k': 'BIGINT', 'cat': 'VARCHAR'}})",
+      kOracleFiles, root_, kOracleStatic);
 }
 
-std::string RandomProject::ExpectedSql(int i, const Completeness& c) const {
+std::string RandomProject::ExpectedSql(int i, const Completeness& c, const LookupVersions& lookup) const {
   const GenNode& n = nodes_[i];
   std::string through = c[i] ? Lit(*c[i]) : Lit(Start());
   std::string start = Lit(Start());
   auto in = [&](size_t k) { return n.inputs[k]; };
   switch (n.kind) {
-    case Kind::kLookup: return "SELECT k, label FROM raw.dim";
+    case Kind::kLookup: {
+      auto it = lookup.contents.find(lookup.current);
+      std::map<int64_t, std::string> none;
+      return "SELECT k, label FROM (" + DimSql(it == lookup.contents.end() ? none : it->second) + ") AS d";
+    }
     case Kind::kView:
     case Kind::kStaging: return fmt::format("SELECT * FROM ({}) AS r WHERE ts < {}", RowSql(i), through);
-    case Kind::kAppendAgg:
+    case Kind::kAppendAgg: {
+      // With the lookup, each window joins the version it was built from; rows of a
+      // window that was never built match nothing.
+      std::string versions;
       if (n.joins_lookup) {
-        return fmt::format(
-            "SELECT date_trunc('{0}', i.ts) AS t, i.k, d.label, count(*) AS n, sum(i.v * {1}) AS s FROM ({2}) AS i LEFT "
-            "JOIN raw.dim d ON d.k = i.k WHERE i.ts >= {3} AND i.ts < {4} GROUP BY 1, 2, 3",
-            Unit(n.schedule), n.mult, RowSql(in(0)), start, through);
+        std::string reads, dims;
+        auto r = lookup.read.find(i);
+        for (const auto& [w, v] : r == lookup.read.end() ? std::vector<std::pair<Window, int64_t>>{} : r->second) {
+          reads += fmt::format("{}SELECT {} AS ws, {} AS we, CAST({} AS BIGINT) AS ver",
+                               reads.empty() ? "" : " UNION ALL ", Lit(w.start), Lit(w.end), v);
+        }
+        if (reads.empty()) {
+          reads = "SELECT CAST(NULL AS TIMESTAMP) AS ws, CAST(NULL AS TIMESTAMP) AS we, CAST(NULL AS BIGINT) AS ver "
+                  "WHERE 1 = 0";
+        }
+        for (const auto& [v, dim] : lookup.contents) dims += (dims.empty() ? "" : " UNION ALL ") + DimSql(dim, v);
+        if (dims.empty()) dims = DimSql({}, 0);
+        versions = fmt::format(
+            " JOIN ({}) AS w ON i.ts >= w.ws AND i.ts < w.we LEFT JOIN ({}) AS d ON d.ver = w.ver AND d.k = i.k", reads,
+            dims);
       }
       return fmt::format(
-          "SELECT date_trunc('{0}', ts) AS t, k, count(*) AS n, sum(v * {1}) AS s FROM ({2}) AS r WHERE ts >= {3} AND ts "
-          "< {4} GROUP BY 1, 2",
-          Unit(n.schedule), n.mult, RowSql(in(0)), start, through);
+          "SELECT date_trunc('{0}', i.ts) AS t, i.k{1}{2}, count(*) AS n, sum(i.v * {3}) AS s FROM ({4}) AS i{5}{6} "
+          "WHERE i.ts >= {7} AND i.ts < {8} GROUP BY {9}",
+          Unit(n.schedule), n.joins_lookup ? ", d.label" : "", n.joins_static ? ", c.cat" : "", n.mult, RowSql(in(0)),
+          versions, n.joins_static ? fmt::format(" LEFT JOIN {} c ON c.k = i.k", kOracleStatic) : "", start, through,
+          GroupBy(2 + n.joins_lookup + n.joins_static));
+    }
     case Kind::kRollup:
       return fmt::format(
           "SELECT date_trunc('{0}', t) AS t, k, sum(n) AS n, sum(s) * {1} AS s FROM ({2}) AS r WHERE t >= {3} AND t < {4} "
           "GROUP BY 1, 2",
-          Unit(n.schedule), n.mult, ExpectedSql(in(0), c), start, through);
+          Unit(n.schedule), n.mult, ExpectedSql(in(0), c, lookup), start, through);
     case Kind::kJoin:
       return fmt::format(
           "SELECT a.t, a.k, a.n, a.s + coalesce(b.s, 0) * {0} AS s FROM ({1}) a LEFT JOIN ({2}) b ON b.t = a.t AND "
           "b.k = a.k WHERE a.t >= {3} AND a.t < {4}",
-          n.mult, ExpectedSql(in(0), c), ExpectedSql(in(1), c), start, through);
+          n.mult, ExpectedSql(in(0), c, lookup), ExpectedSql(in(1), c, lookup), start, through);
     case Kind::kMerge:
       return fmt::format(
           "SELECT k, min(ts) AS first_ts, max(ts) AS last_ts, sum(v * {0}) AS s, count(w) AS c, (array_agg(v ORDER BY ts DESC))[1] AS "
           "last_v, (array_agg(v ORDER BY ts))[1] AS first_v FROM ({1}) AS r WHERE ts >= {2} AND ts < {3} GROUP BY k",
           n.mult, RowSql(in(0)), start, through);
     case Kind::kReplaceAgg:
-      return fmt::format("SELECT k, count(*) AS n, sum(v * {0}) AS s FROM ({1}) AS r WHERE ts < {2} GROUP BY k", n.mult,
-                         RowSql(in(0)), through);
+      return fmt::format("SELECT i.k{0}, count(*) AS n, sum(i.v * {1}) AS s FROM ({2}) AS i{3} WHERE i.ts < {4} "
+                         "GROUP BY {5}",
+                         n.joins_static ? ", c.cat" : "", n.mult, RowSql(in(0)),
+                         n.joins_static ? fmt::format(" LEFT JOIN {} c ON c.k = i.k", kOracleStatic) : "", through,
+                         GroupBy(1 + n.joins_static));
     default: return RowSql(i);
   }
 }

@@ -1,11 +1,16 @@
 // The differential, property-based test of readiness: random projects (random_project.h)
 // driven through random steps (staggered arrivals and marks, a clock ahead of the data,
-// late data with restatements, changed definitions, a replaced file), run by `run --once`
-// and by the service. After every step, against an oracle that knows nothing of Derived's
-// code:
+// late data with restatements, changed definitions, a lookup whose source changes in
+// place or is corrected and restated, and on DuckDB files that are replaced, added with
+// old rows or removed, and a file without a time column that is rewritten), run by `run
+// --once` and by the service. After every step, against an oracle that knows nothing of
+// Derived's code:
 //   (a) every table holds what plain SQL over the raw data says, for its completeness;
+//       a window that joins the lookup holds the lookup's version it was built from;
 //   (b) every completeness is exactly what the inputs allow: as soon as, and no sooner;
-//   (c) no window is applied twice outside repairs, and nothing failed.
+//   (c) no window is applied twice outside repairs, and nothing failed;
+//   (d) each window read the lookup's newest version when it was built, as its log row
+//       records, and each file change is logged as a restatement naming the files.
 // DERIVED_SOAK_SEEDS=N runs N seeds per mode (`make soak SEEDS=N`); CI runs a few.
 // DERIVED_SEED=N replays the seed a failure names (with DERIVED_SOAK_SEEDS, starts there).
 #include <gtest/gtest.h>
@@ -15,6 +20,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "compile/compiler.h"
 #include "engine/engine.h"
@@ -58,22 +64,28 @@ class OnceRunner final : public Runner {
  public:
   OnceRunner(const RandomProject& proj, const std::string& dsn) : root_(proj.root()), base_(OpenFor(proj, dsn)) {}
   Warehouse& warehouse() override { return *base_; }
+  // The pipeline's marks of one moment go through one session, as `derived source mark`
+  // for each of them would, without a process for each.
   void Mark(const std::string& source, Timestamp through, Timestamp now) override {
-    auto st = Engine(now)->MarkSource(source, through);
+    if (!marker_ || marker_now_ != now) marker_ = Engine(now), marker_now_ = now;
+    auto st = marker_->MarkSource(source, through);
     ASSERT_TRUE(st.ok()) << st.error().message;
   }
   void Restate(const std::string& source, Window w, Timestamp now) override {
+    marker_.reset();
     auto r = Engine(now)->Restate(source, w.start, w.end, nullptr);
     ASSERT_TRUE(r.ok()) << r.error().message;
     Expect(*r, "restate " + source);
   }
-  void Reload() override { cp_.reset(); }
+  void Reload() override { cp_.reset(), marker_.reset(); }
   void Run(Timestamp now) override {
+    marker_.reset();
     auto r = Engine(now)->RunOnce("", nullptr);
     ASSERT_TRUE(r.ok()) << r.error().message;
     Expect(*r, "run --once");
   }
   std::vector<TableStatus> Status(Timestamp now) override {
+    marker_.reset();
     auto s = Engine(now)->Status();
     EXPECT_TRUE(s.ok()) << s.error().message;
     return s.ok() ? *s : std::vector<TableStatus>{};
@@ -105,6 +117,8 @@ class OnceRunner final : public Runner {
   std::unique_ptr<Warehouse> base_;
   std::shared_ptr<CompiledProject> cp_;
   std::shared_ptr<const ProjectAnalysis> an_;
+  std::unique_ptr<derived::Engine> marker_;
+  Timestamp marker_now_;
 };
 
 class ServiceRunner final : public Runner {
@@ -182,20 +196,48 @@ class ServiceRunner final : public Runner {
 };
 
 struct Tally {
-  int seeds = 0, steps = 0, checks = 0, restatements = 0, changes = 0, replaced_files = 0;
+  int seeds = 0, steps = 0, checks = 0, restatements = 0, changes = 0, replaced_files = 0, added_files = 0,
+      removed_files = 0, static_rewrites = 0, file_restatements = 0, lookup_changes = 0, lookup_restatements = 0,
+      lookup_versions = 0, lookup_reads = 0;
 };
+
+// [s, e) -> value, later writes over earlier ones: what each part of a table's time range
+// was last built from.
+void Paint(std::vector<std::pair<Window, int64_t>>* ranges, Window w, int64_t value) {
+  std::vector<std::pair<Window, int64_t>> out;
+  for (const auto& [r, v] : *ranges) {
+    if (r.start < w.start) out.push_back({{r.start, std::min(r.end, w.start)}, v});
+    if (w.end < r.end) out.push_back({{std::max(r.start, w.end), r.end}, v});
+  }
+  out.push_back({w, value});
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first.start < b.first.start; });
+  ranges->clear();
+  for (const auto& p : out) {
+    if (!ranges->empty() && ranges->back().first.end == p.first.start && ranges->back().second == p.second) {
+      ranges->back().first.end = p.first.end;
+    } else {
+      ranges->push_back(p);
+    }
+  }
+}
 
 // One seed: a project, its raw data as it lands, and the bookkeeping the oracle needs.
 class Driver {
  public:
   Driver(uint64_t seed, bool service, bool postgres, Tally* tally)
-      : seed_(seed), rng_(seed * 7919 + 17), pg_(postgres ? std::make_unique<testing::PostgresDatabase>() : nullptr),
+      : seed_(seed), service_(service), rng_(seed * 7919 + 17),
+        pg_(postgres ? std::make_unique<testing::PostgresDatabase>() : nullptr),
         proj_(seed, dir_.str(), pg_ ? pg_->dsn() : ""), tally_(tally) {
     if (pg_ && !pg_->ok()) throw std::runtime_error("no PostgreSQL server");
     proj_.WriteFiles();
     if (!pg_) {
-      for (int w = 0; w < RandomProject::kCsvWeeks; ++w) proj_.WriteCsvWeek(w, 0);
+      for (int w = 0; w < RandomProject::kCsvWeeks; ++w) {
+        for (int64_t t : proj_.WriteCsvWeek(w, 0)) file_times_.insert(t);
+        files_.insert(WeekFile(w));
+      }
+      proj_.WriteStaticFile(0);
     }
+    for (int64_t k = 0; k <= 5; ++k) dim_[k] = fmt::format("label {}", k);
     now_ = Hours(RandomProject::Start(), 6);
     {  // The raw tables exist before anything reads them.
       auto wh = OpenFor(proj_, pg_ ? pg_->dsn() : "");
@@ -212,6 +254,9 @@ class Driver {
     }
     if (service) {
       runner_ = std::make_unique<ServiceRunner>(dir_.str(), now_);
+      // The service starts by updating what it can: that is its first run.
+      runner_->Run(now_);
+      Check();
     } else {
       runner_ = std::make_unique<OnceRunner>(proj_, pg_ ? pg_->dsn() : "");
     }
@@ -221,6 +266,13 @@ class Driver {
 
   void Step() {
     ++step_;
+    ++tally_->steps;
+    // Before the clock moves, while the service is idle: it starts updating tables as
+    // soon as the clock moves and a mark wakes them. (A file deleted while a query of
+    // the service lists and reads the files fails that query; the table retries later.)
+    if (Random(0, 4) == 0) ChangeLookup();
+    if (!pg_) ChangeFiles();
+    size_t before = service_ ? LogRows() : 0;
     now_ = Hours(now_, Random(0, 60));
     for (auto& [i, landed] : landed_) {
       const GenNode& n = proj_.nodes()[i];
@@ -242,12 +294,8 @@ class Driver {
     }
     if (Random(0, 3) == 0) LateData();
     if (Random(0, 4) == 0) ChangeDefinition();
-    if (!pg_ && Random(0, 4) == 0) {  // a week already read, mostly
-      int64_t weeks = (now_.seconds - RandomProject::Start().seconds) / (7 * 86400);
-      proj_.WriteCsvWeek(Random(0, std::min<int64_t>(weeks, RandomProject::kCsvWeeks - 1)), ++csv_version_);
-      ++tally_->replaced_files;
-    }
     runner_->Run(now_);
+    if (service_) run_phases_.push_back({before, LogRows()});
     Check();
   }
 
@@ -298,6 +346,91 @@ class Driver {
     ++tally_->restatements;
   }
 
+  // The lookup's source changes in place, as a slowly changing dimension does: a key is
+  // renamed, added or dropped. Its readers see it once the lookup is next rebuilt (each
+  // day), from then on. Now and then it is a correction instead, restated: the lookup is
+  // repaired into a new version, and so is every window that read it.
+  void ChangeLookup() {
+    int64_t k = Random(0, 7);
+    std::string sql = fmt::format("DELETE FROM raw.dim WHERE k = {};", k);
+    if (dim_.count(k) && dim_.size() > 3 && Random(0, 3) == 0) {
+      dim_.erase(k);
+    } else {
+      dim_[k] = fmt::format("label {} v{}", k, ++dim_edits_);
+      sql += fmt::format("INSERT INTO raw.dim VALUES ({}, '{}');", k, dim_[k]);
+    }
+    auto st = runner_->warehouse().Execute(sql);
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    ++tally_->lookup_changes;
+    if (lookup_.current > 0 && Random(0, 2) == 0) {
+      runner_->Restate("raw.dim", {*ParseTimestamp("2000-01-01"), *ParseTimestamp("2100-01-01")}, now_);
+      NewLookupVersion();
+      ++tally_->lookup_restatements;
+    }
+  }
+
+  void NewLookupVersion() {
+    lookup_.contents[++lookup_.current] = dim_;
+    ++tally_->lookup_versions;
+  }
+
+  static std::string WeekFile(int week) { return fmt::format("week-{:02}.csv", week); }
+
+  // On DuckDB the file sources change under Derived's feet, one at a time: a week already
+  // read is exported again with corrections, a file with old rows lands late, a file is
+  // deleted, or the file without a time column is rewritten. Each is a restatement
+  // Derived notices.
+  void ChangeFiles() {
+    int64_t roll = Random(0, 9);
+    if (roll < 2) {  // a week already read, mostly
+      int64_t weeks = (now_.seconds - RandomProject::Start().seconds) / (7 * 86400);
+      int week = static_cast<int>(Random(0, std::min<int64_t>(weeks, RandomProject::kCsvWeeks - 1)));
+      for (int64_t t : proj_.WriteCsvWeek(week, ++csv_version_)) file_times_.insert(t);
+      FileChanged("raw.f0", "data/f0/" + WeekFile(week), files_.insert(WeekFile(week)).second ? "added" : "changed");
+      ++tally_->replaced_files;
+    } else if (roll == 2) {  // rows of a day or so in the past, in a file of their own
+      Timestamp start = RandomProject::Start();
+      int64_t hours = std::min<int64_t>((now_.seconds - start.seconds) / 3600, 28 * 24) - 1;
+      if (hours >= 1) {
+        int64_t from = start.seconds + Random(0, hours - 1) * 3600;
+        int64_t to = std::min(now_.seconds, from + Random(1, 36) * 3600);
+        std::vector<RandomProject::CsvRow> rows;
+        for (int n = static_cast<int>(Random(2, 6)); n > 0; --n) {
+          int64_t t = from + Random(0, to - from - 1);
+          while (file_times_.count(t)) ++t;
+          file_times_.insert(t);
+          rows.push_back({2'000'000 + next_file_id_++, Random(0, 7), t, Random(0, 100), Random(-1, 9)});
+        }
+        std::string name = fmt::format("late-{:02}.csv", ++late_files_);
+        proj_.WriteCsvFile(name, rows);
+        files_.insert(name);
+        FileChanged("raw.f0", "data/f0/" + name, "added");
+        ++tally_->added_files;
+      }
+    } else if (roll == 3 && files_.size() > 2) {  // one deleted
+      auto it = files_.begin();
+      std::advance(it, Random(0, static_cast<int64_t>(files_.size()) - 1));
+      proj_.RemoveCsvFile(*it);
+      FileChanged("raw.f0", "data/f0/" + *it, "removed");
+      files_.erase(it);
+      ++tally_->removed_files;
+    } else if (roll == 4) {
+      proj_.WriteStaticFile(++static_version_);
+      FileChanged("raw.f1", "data/f1/cats.csv", "changed");
+      ++tally_->static_rewrites;
+    }
+  }
+
+  void FileChanged(const std::string& source, const std::string& path, const std::string& change) {
+    pending_files_[source].insert({path, change});
+  }
+
+  size_t LogRows() {
+    auto rows = runner_->warehouse().Query("SELECT count(*) FROM _derived.log");
+    EXPECT_TRUE(rows.ok()) << rows.error().message;
+    return rows.ok() ? static_cast<size_t>(std::stoll(rows->at(0, 0).value_or("0"))) : 0;
+  }
+
   void ChangeDefinition() {
     std::vector<int> tables;
     for (size_t i = 0; i < proj_.nodes().size(); ++i) {
@@ -325,8 +458,14 @@ class Driver {
   }
 
   void Check() {
-    ++tally_->steps;
     auto expected = proj_.ExpectedCompleteness(marks_, max_ts_, now_);
+    // The lookup reads a static source: it is rebuilt whenever a new day begins, from
+    // raw.dim as it is then.
+    int li = proj_.LookupNode();
+    if (lookup_.current == 0 || expected[li] != lookup_complete_) NewLookupVersion();
+    lookup_complete_ = expected[li];
+    CheckLog();
+    if (::testing::Test::HasFatalFailure()) return;
     std::map<std::string, std::optional<Timestamp>> actual;
     for (const auto& s : runner_->Status(now_)) actual[s.table] = s.complete_through;
     Warehouse& wh = runner_->warehouse();
@@ -358,10 +497,10 @@ class Driver {
         }
         continue;  // nothing is claimed yet
       }
-      std::string diff = testing::DifferenceSql(proj_.ActualSql(id, expected[i]), proj_.ExpectedSql(id, expected));
-      std::string d = scalar(diff);
-      EXPECT_EQ(d, "0") << Where() << ": contents of " << Describe(id) << " complete through "
-                                   << show(expected[i]) << "\n" << proj_.ExpectedSql(id, expected);
+      std::string want = proj_.ExpectedSql(id, expected, lookup_);
+      std::string d = scalar(testing::DifferenceSql(proj_.ActualSql(id, expected[i]), want));
+      EXPECT_EQ(d, "0") << Where() << ": contents of " << Describe(id) << " complete through " << show(expected[i])
+                        << "\n" << want;
       if (d != "0" && std::getenv("DERIVED_DEBUG")) {
         auto dump = [&](const std::string& sql) {
           auto rows = wh.Query(sql);
@@ -369,57 +508,146 @@ class Driver {
           for (const auto& r : rows->rows) { for (const auto& v : r) std::printf("%s | ", v.value_or("NULL").c_str()); std::printf("\n"); }
         };
         std::printf("-- actual\n"); dump(proj_.ActualSql(id, expected[i]) + " ORDER BY ALL");
-        std::printf("-- expected\n"); dump(proj_.ExpectedSql(id, expected) + " ORDER BY ALL");
+        std::printf("-- expected\n"); dump(want + " ORDER BY ALL");
         std::printf("-- log\n"); dump("SELECT table_name, operation, window_start, window_end, rows_inserted, rows_updated, status, run_id, details FROM _derived.log WHERE table_name IN ('" + n.name + "', '" + proj_.nodes()[n.inputs[0]].name + "') ORDER BY finished_at");
       }
     }
-    CheckLog();
+    if (!pg_) CheckFileRestatements();
+  }
+
+  // (d) Each change of files is one restatement in the log that names them: of the range
+  // they cover, or of all time, without a window, for the file without a time column.
+  // (Before anything has read a source nothing is restated; after, every change is.)
+  void CheckFileRestatements() {
+    auto rows = runner_->warehouse().Query(
+        "SELECT table_name, CAST(window_start AS VARCHAR), CAST(details AS VARCHAR) FROM _derived.log WHERE operation = "
+        "'restate' AND table_name IN ('raw.f0', 'raw.f1') ORDER BY finished_at, started_at");
+    ASSERT_TRUE(rows.ok()) << rows.error().message;
+    std::map<std::string, std::vector<std::pair<bool, nlohmann::json>>> found;
+    for (const auto& r : rows->rows) {
+      found[r[0].value_or("")].push_back({r[1].has_value(), nlohmann::json::parse(r[2].value_or("{}"))});
+    }
+    for (const std::string source : {"raw.f0", "raw.f1"}) {
+      auto& pending = pending_files_[source];
+      const auto& all = found[source];
+      size_t& seen = restates_seen_[source];
+      EXPECT_LE(all.size(), seen + 1) << Where() << ": " << source << " restated more than once in one step";
+      if (all.size() == seen) {
+        EXPECT_TRUE(pending.empty() || seen == 0) << Where() << ": " << source << " read before, but "
+                                                  << pending.size() << " file changes were not restated";
+        pending.clear();
+        continue;
+      }
+      const auto& [windowed, details] = all.back();
+      std::set<std::pair<std::string, std::string>> files;
+      for (const auto& f : details.value("files", nlohmann::json::array())) {
+        files.insert({f.value("path", ""), f.value("change", "")});
+      }
+      EXPECT_EQ(files, pending) << Where() << ": " << source << " restated for " << details.dump();
+      if (source == "raw.f1") {
+        EXPECT_FALSE(windowed) << Where() << ": a file without a time column restates all time, without a window";
+        EXPECT_EQ(details.value("range", ""), "all time") << Where() << ": " << details.dump();
+      } else {
+        EXPECT_TRUE(windowed) << Where() << ": " << details.dump();
+      }
+      ++tally_->file_restatements;
+      seen = all.size();
+      pending.clear();
+    }
   }
 
   // (c) Each window of a version is applied once; only repairs go over it again.
+  // (d) Each window that joins the lookup records the version it read, and that was the
+  // newest when it was read: the one the lookup's latest build before it made (in the
+  // service, a build that runs beside it may commit just after it read the one before).
+  // What they record becomes the oracle's `lookup_.read`.
   void CheckLog() {
     const SqlDialect& d = runner_->warehouse().dialect();
     auto rows = runner_->warehouse().Query(
-        fmt::format("SELECT table_name, operation, run_id, {}, {}, status, coalesce(error, '') FROM _derived.log "
-                    "ORDER BY finished_at, started_at",
+        fmt::format("SELECT table_name, operation, run_id, {}, {}, status, coalesce(error, ''), CAST(inputs AS VARCHAR) "
+                    "FROM _derived.log ORDER BY finished_at, started_at",
                     d.IsoText("window_start"), d.IsoText("window_end")));
     ASSERT_TRUE(rows.ok()) << rows.error().message;
+    const std::string lookup = proj_.nodes()[proj_.LookupNode()].name;
     std::map<std::string, IntervalSet> applied;
     std::map<std::string, std::string> last_op;
-    for (const auto& r : rows->rows) {
+    int64_t built = 0;           // the lookup's data version: one per build
+    size_t built_at = 0;         // the log row of its latest build
+    lookup_.read.clear();
+    for (size_t row = 0; row < rows->rows.size(); ++row) {
+      const auto& r = rows->rows[row];
       std::string table = r[0].value_or(""), op = r[1].value_or(""), run = r[2].value_or("");
       EXPECT_EQ(r[5].value_or(""), "success") << Where() << ": " << table << " " << op << ": " << r[6].value_or("");
-      if (!r[3] || !r[4]) continue;
+      if (!r[3] || !r[4] || r[5].value_or("") != "success") continue;
       Window w{*ParseTimestamp(*r[3]), *ParseTimestamp(*r[4])};
-      const GenNode* n = nullptr;
-      for (const auto& g : proj_.nodes()) {
-        if (g.name == table) n = &g;
+      if (table == lookup) {
+        ++built;
+        built_at = row;
+        continue;
       }
-      if (!n || !(n->appends() || n->kind == GenNode::Kind::kMerge)) continue;
+      int id = -1;
+      for (size_t i = 0; i < proj_.nodes().size(); ++i) {
+        if (proj_.nodes()[i].name == table) id = static_cast<int>(i);
+      }
+      if (id < 0) continue;
+      const GenNode& n = proj_.nodes()[id];
+      if (!(n.appends() || n.kind == GenNode::Kind::kMerge)) continue;
       std::string key = op + " " + run;
-      if (op == "rebuild" && last_op[table] != key) applied[table] = IntervalSet();  // a new version
+      bool rebuilt = op == "rebuild" && last_op[table] != key;
+      if (rebuilt) applied[table] = IntervalSet();  // a new version
       last_op[table] = key;
       if (op == "create" || op == "append" || op == "merge") {
         EXPECT_FALSE(applied[table].Intersects(w))
             << Where() << ": " << table << " applied [" << *r[3] << ", " << *r[4] << ") twice";
       }
       applied[table].Add(w);
+      if (!n.joins_lookup) continue;
+      auto inputs = nlohmann::json::parse(r[7].value_or("{}"), nullptr, false);
+      int64_t read = -1;
+      if (inputs.is_object() && inputs.contains(lookup)) read = inputs[lookup].value("data_version", int64_t{-1});
+      bool beside = false;  // the lookup's latest build ran in the same step of the service
+      for (const auto& [from, to] : run_phases_) {
+        beside = beside || (from <= built_at && built_at < to && from <= row && row < to);
+      }
+      EXPECT_TRUE(read == built || (beside && read == built - 1))
+          << Where() << ": " << table << " [" << *r[3] << ", " << *r[4] << ") " << op << " read " << lookup
+          << " at version " << read << ", but its newest version was " << built << "; inputs " << r[7].value_or("");
+      if (rebuilt) lookup_.read[id].clear();
+      Paint(&lookup_.read[id], w, read);
+      if (row >= log_rows_checked_) ++tally_->lookup_reads;
     }
+    log_rows_checked_ = rows->rows.size();
+    EXPECT_EQ(built, lookup_.current) << Where() << ": the lookup was built " << built << " times, the oracle expects "
+                                      << lookup_.current;
   }
 
   testing::TempDir dir_;
   uint64_t seed_;
+  bool service_;
   std::mt19937_64 rng_;
   std::unique_ptr<testing::PostgresDatabase> pg_;  // the warehouse, on PostgreSQL
   RandomProject proj_;
   Tally* tally_;
   std::unique_ptr<Runner> runner_;
   Timestamp now_;
-  int step_ = 0, csv_version_ = 0;
-  int64_t next_id_ = 1;
+  int step_ = 0, csv_version_ = 0, static_version_ = 0, late_files_ = 0, dim_edits_ = 0;
+  int64_t next_id_ = 1, next_file_id_ = 0;
   std::map<int, Timestamp> landed_, marks_;
   std::map<int, std::optional<Timestamp>> max_ts_;
   std::map<int, std::set<int64_t>> used_;
+  // The files of raw.f0 there now, the times of their rows (unique, as in every source),
+  // and the changes of each file source not yet seen restated.
+  std::set<std::string> files_;
+  std::set<int64_t> file_times_;
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> pending_files_;
+  std::map<std::string, size_t> restates_seen_;
+  // raw.dim as it is now, and the lookup over it as the oracle follows it.
+  std::map<int64_t, std::string> dim_;
+  testing::LookupVersions lookup_;
+  std::optional<Timestamp> lookup_complete_;
+  size_t log_rows_checked_ = 0;
+  // The service: the log rows of each step, from the clock's move to the end of its run.
+  std::vector<std::pair<size_t, size_t>> run_phases_;
 };
 
 int Seeds(int ci_default) {
@@ -440,9 +668,12 @@ void RunSeeds(bool service, int seeds, uint64_t first, int steps, bool postgres 
     ++tally.seeds;
   }
   std::printf("differential readiness (%s%s): %d seeds, %d steps, %d table checks, %d restatements, %d changed "
-              "definitions, %d replaced files\n",
-              service ? "service" : "run --once", postgres ? ", PostgreSQL" : "", tally.seeds, tally.steps, tally.checks, tally.restatements,
-              tally.changes, tally.replaced_files);
+              "definitions; files: %d replaced, %d added, %d removed, %d static rewrites, %d restatements logged; lookup: "
+              "%d changes, %d restated, %d versions, %d window reads checked\n",
+              service ? "service" : "run --once", postgres ? ", PostgreSQL" : "", tally.seeds, tally.steps, tally.checks,
+              tally.restatements, tally.changes, tally.replaced_files, tally.added_files, tally.removed_files,
+              tally.static_rewrites, tally.file_restatements, tally.lookup_changes, tally.lookup_restatements,
+              tally.lookup_versions, tally.lookup_reads);
 }
 
 // On both engines; on PostgreSQL every project without its file source (DuckDB's alone),

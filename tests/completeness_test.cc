@@ -5,7 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -809,6 +811,66 @@ sql: |
   EXPECT_EQ(logged("2024-01-02"), 3);
   EXPECT_EQ(label("2024-01-01"), "X-RAY");
   EXPECT_EQ(label("2024-01-04"), "X-RAY");
+}
+
+// On a shared warehouse the lookup may commit a new version while a reader's window is
+// between its plan and its query (found by the differential test, the service on
+// PostgreSQL: the log named version N, the query read N+1). A reader now waits for a
+// build of the lookup in flight, and records the version its query reads.
+TEST_P(Lookups, AWindowBuiltWhileTheLookupCommitsNamesTheVersionItRead) {
+  if (GetParam() != WarehouseEngine::kPostgres) GTEST_SKIP() << "one writer on DuckDB: its transaction is one snapshot";
+  WarehouseProject p(GetParam());
+  p.Configure("defaults: {start: 2024-01-01, schedule: daily}\n");
+  p.Write("sources/raw/events.yaml", "time_column: ts\nfreshness: marker\ncolumns: [{name: ts, type: TIMESTAMP}, "
+                                     "{name: code, type: VARCHAR}]\n");
+  p.Write("sources/raw/codes.yaml", "freshness: static\ncolumns: [{name: code, type: VARCHAR}, {name: label, type: "
+                                    "VARCHAR}]\n");
+  p.Write("tables/core/names.yaml", "strategy: replace\nlookup: true\nsql: SELECT code, label FROM raw.codes\n");
+  p.Write("tables/core/daily.yaml", R"(strategy: append
+time_column: day
+sql: |
+  SELECT date_trunc('day', e.ts) AS day, n.label, count(*) AS n FROM raw.events e
+  LEFT JOIN core.names n USING (code)
+  WHERE e.ts >= {{ window_start }} AND e.ts < {{ window_end }} GROUP BY 1, 2
+)");
+  p.Sql("CREATE SCHEMA raw; CREATE TABLE raw.events AS SELECT TIMESTAMP '2024-01-01' + i * INTERVAL '1 hour' AS ts, "
+        "CAST('x' AS VARCHAR) AS code FROM generate_series(0, 3 * 24 - 1) t(i); "
+        "CREATE TABLE raw.codes AS SELECT CAST('x' AS VARCHAR) AS code, CAST('old' AS VARCHAR) AS label");
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-02"}).exit_code, 0);
+  auto first = p.Derived({"run", "--once"}, "2024-01-03");
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  ASSERT_EQ(p.Count("SELECT data_version FROM _derived.state WHERE table_name = 'core.names'"), 1);
+
+  // Another process's build of the lookup, in flight: its new contents and state are
+  // written, not committed yet.
+  auto lookup = p.Open();
+  ASSERT_TRUE(lookup.ok()) << lookup.error().message;
+  Warehouse& other = **lookup;
+  ASSERT_TRUE(other.Begin().ok());
+  ASSERT_TRUE(other.LockTable("core.names", Warehouse::LockMode::kExclusive).ok());
+  ASSERT_TRUE(other.Execute("UPDATE core.names SET label = 'new'; UPDATE _derived.state SET data_version = 2 WHERE "
+                            "table_name = 'core.names'").ok());
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-01-03"}).exit_code, 0);
+  testing::CommandResult reader;
+  std::thread run([&] { reader = p.Derived({"run", "--once", "--select", "core.daily"}, "2024-01-03"); });
+  // The reader's window waits for the build (polled, bounded), which then commits.
+  bool waited = false;
+  for (int i = 0; i < 1000 && !waited; ++i) {
+    waited = p.Count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") > 0;
+    if (!waited) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(waited) << "the reader never waited for the lookup's build";
+  ASSERT_TRUE(other.Commit().ok());
+  run.join();
+  ASSERT_EQ(reader.exit_code, 0) << reader.out << reader.err;
+  // The window read the new version, and its log row says so.
+  EXPECT_EQ(p.Scalar("SELECT label FROM core.daily WHERE day = TIMESTAMP '2024-01-02'"), "new");
+  auto inputs = nlohmann::json::parse(p.Scalar("SELECT CAST(inputs AS VARCHAR) FROM _derived.log WHERE table_name = "
+                                               "'core.daily' AND window_start = TIMESTAMP '2024-01-02'"),
+                                      nullptr, false);
+  ASSERT_TRUE(inputs.is_object() && inputs.contains("core.names")) << inputs.dump();
+  EXPECT_EQ(inputs["core.names"].value("data_version", int64_t{-1}), 2) << inputs.dump();
+  EXPECT_EQ(p.Scalar("SELECT label FROM core.daily WHERE day = TIMESTAMP '2024-01-01'"), "old");
 }
 
 INSTANTIATE_TEST_SUITE_P(BothEngines, Lookups, testing::kBothEngines, testing::EngineName);

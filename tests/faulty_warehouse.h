@@ -38,9 +38,9 @@ class FaultyWarehouse final : public ForwardingWarehouse {
     if (!stmt.ok()) return stmt.error();
     return std::unique_ptr<Statement>(new Counted(this, std::move(*stmt)));
   }
-  Status LockTable(const std::string& table) override {
+  Status LockTable(const std::string& table, LockMode mode) override {
     if (auto st = Count(); !st.ok()) return st;
-    return inner().LockTable(table);
+    return inner().LockTable(table, mode);
   }
   Status Begin() override {
     if (auto st = Count(); !st.ok()) return st;

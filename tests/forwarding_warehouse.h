@@ -27,7 +27,7 @@ class ForwardingWarehouse : public Warehouse {
   Result<Rows> Query(std::string_view sql) override { return inner_->Query(sql); }
   Result<int64_t> ExecuteCount(std::string_view sql) override { return inner_->ExecuteCount(sql); }
   Result<std::unique_ptr<Statement>> Prepare(std::string_view sql) override { return inner_->Prepare(sql); }
-  Status LockTable(const std::string& table) override { return inner_->LockTable(table); }
+  Status LockTable(const std::string& table, LockMode mode) override { return inner_->LockTable(table, mode); }
   Status Begin() override { return inner_->Begin(); }
   Status Commit() override { return inner_->Commit(); }
   Status Rollback() override { return inner_->Rollback(); }

@@ -67,6 +67,7 @@ class TableBuilder {
       std::vector<Written> written = {{b.write, {}}};
       Status st = InTransaction(wh_, [&]() -> Status {
         if (auto s = Claim(); !s.ok()) return s;
+      if (auto s = PinLookups(); !s.ok()) return s;
         bool exists = target_checked_;  // a committed batch created it
         if (!exists) {
           auto found = TargetExists();
@@ -94,6 +95,7 @@ class TableBuilder {
     int64_t rows = 0;
     Status st = InTransaction(wh_, [&]() -> Status {
       if (auto s = Claim(); !s.ok()) return s;
+      if (auto s = PinLookups(); !s.ok()) return s;
       if (auto s = writer_.DropStaging(def_); !s.ok()) return s;
       for (const auto& b : req_.plan.batches) {
         current = b.write;
@@ -125,6 +127,7 @@ class TableBuilder {
     std::vector<Written> written = {{b.write, {}}};
     Status st = InTransaction(wh_, [&]() -> Status {
       if (auto s = Claim(); !s.ok()) return s;
+      if (auto s = PinLookups(); !s.ok()) return s;
       if (auto s = writer_.DropStaging(def_); !s.ok()) return s;
       if (auto s = Prepare(b); !s.ok()) return s;
       auto new_rows = writer_.CreateStaging(*query_, target_);
@@ -150,6 +153,7 @@ class TableBuilder {
     std::vector<Written> written = {{std::nullopt, {}}};
     Status st = InTransaction(wh_, [&]() -> Status {
       if (auto s = Claim(); !s.ok()) return s;
+      if (auto s = PinLookups(); !s.ok()) return s;
       if (req_.plan.action != Action::kTest) {
         derived::Batch b;
         b.read = b.write = req_.table->window;
@@ -203,6 +207,27 @@ class TableBuilder {
     return Error(fmt::format("{}: another process updated {} while this one was about to; nothing was written, and the "
                              "next run plans it from what that process committed",
                              def_.file, name));
+  }
+
+  // The newest version of a lookup is whatever is committed when the query runs, not
+  // when the plan was made: another worker or process may commit one in between. Its
+  // state is read in this transaction, with the lookup held still until the commit, so
+  // the log names the version the query reads.
+  Status PinLookups() {
+    std::vector<std::string> names;
+    for (const auto& up : req_.upstream) {
+      if (up.lookup && !up.is_source) names.push_back(up.name);
+    }
+    if (names.empty()) return Status::Ok();
+    auto states = ctx_.meta->PinStates(names);
+    if (!states.ok()) return states.error();
+    for (UpstreamStatus up : req_.upstream) {
+      auto it = states->find(up.name);
+      if (!up.lookup || up.is_source || it == states->end()) continue;
+      up.Take(it->second);
+      inputs_[up.name] = up.Snapshot();
+    }
+    return Status::Ok();
   }
 
   Result<bool> TargetExists() {

@@ -175,13 +175,7 @@ UpstreamStatus Engine::StatusOf(const std::string& name, int depth) const {
   if (def) u.strategy = def->strategy, u.lookup = def->lookup;
   auto it = states_.find(name);
   const TableState* st = it == states_.end() ? nullptr : &it->second;
-  if (st) {
-    u.exists = st->data_version > 0;
-    u.complete_through = st->complete_through;
-    u.data_version = st->data_version;
-    u.version = st->version;
-    u.definition_hash = st->definition_hash;
-  }
+  if (st) u.Take(*st);
   // A view is as complete as its inputs are now (cycles never reach here: the depth
   // only bounds a chain of views).
   const CompiledTable* t = def && def->strategy == Strategy::kView ? cp_->FindTable(name) : nullptr;

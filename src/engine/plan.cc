@@ -9,6 +9,14 @@
 
 namespace derived {
 
+void UpstreamStatus::Take(const TableState& st) {
+  exists = st.data_version > 0;
+  complete_through = st.complete_through;
+  data_version = st.data_version;
+  version = st.version;
+  definition_hash = st.definition_hash;
+}
+
 nlohmann::json UpstreamStatus::Snapshot() const {
   nlohmann::json j = {{"kind", is_source ? "source" : strategy == Strategy::kView ? "view" : "table"}};
   j["complete_through"] = complete_through ? nlohmann::json(FormatIso(*complete_through)) : nlohmann::json(nullptr);

@@ -37,6 +37,8 @@ struct UpstreamStatus {
   nlohmann::json through;                 // a view: the snapshots of what it reads (for lineage)
 
   bool gates() const { return !lookup; }
+  // A table input: takes what its state says (existence, completeness, versions).
+  void Take(const TableState& state);
   // The snapshot recorded in the log's `inputs` for lineage.
   nlohmann::json Snapshot() const;
 };

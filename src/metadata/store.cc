@@ -168,6 +168,15 @@ Result<std::map<std::string, TableState>> MetadataStore::LoadStates(const std::v
   return out;
 }
 
+Result<std::map<std::string, TableState>> MetadataStore::PinStates(const std::vector<std::string>& tables) {
+  if (wh_->capabilities().shared) {
+    for (const auto& t : tables) {
+      if (auto s = wh_->LockTable(t, Warehouse::LockMode::kShared); !s.ok()) return s.error();
+    }
+  }
+  return LoadStates(&tables);
+}
+
 Status MetadataStore::DeleteState(const std::string& table) {
   return wh_->Execute("DELETE FROM _derived.state WHERE table_name = " + QuoteLiteral(table));
 }
@@ -183,7 +192,7 @@ bool MetadataStore::IsFenced(const Error& e) { return e.message.rfind(kLeaseLost
 Result<std::optional<TableState>> MetadataStore::Claim(const std::string& table, const TableState& base,
                                                        const std::string* building) {
   if (!wh_->capabilities().shared) return std::optional<TableState>();
-  if (auto s = wh_->LockTable(table); !s.ok()) return s.error();
+  if (auto s = wh_->LockTable(table, Warehouse::LockMode::kExclusive); !s.ok()) return s.error();
   if (fence_ && wh_->coordination()) {
     auto token = fence_->Token(table);
     if (!token) {

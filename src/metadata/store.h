@@ -86,6 +86,12 @@ class MetadataStore {
 
   // Every table's state, or only those of `tables` when given.
   Result<std::map<std::string, TableState>> LoadStates(const std::vector<std::string>* tables = nullptr);
+  // Inside a transaction: the states of `tables` as the transaction's queries see the
+  // tables themselves. On a shared warehouse each table's mutation in flight is waited
+  // for and new ones are held off (a shared lock) until the transaction ends, so a
+  // reader records the version it really read; a single writer's transaction is one
+  // snapshot already.
+  Result<std::map<std::string, TableState>> PinStates(const std::vector<std::string>& tables);
   // Forgets a table: its state row (the log keeps its history).
   Status DeleteState(const std::string& table);
   // Replaces the table's row with `next`. `base` is the state `next` was made from. On a

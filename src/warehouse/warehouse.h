@@ -165,9 +165,13 @@ class Warehouse {
   virtual Result<std::unique_ptr<Statement>> Prepare(std::string_view sql) = 0;
 
   // Inside a transaction: waits until no other process is mutating `table`, and keeps
-  // others waiting until this transaction ends. Nothing to do with a single writer.
-  virtual Status LockTable(const std::string& table) {
-    (void)table;
+  // others waiting until this transaction ends (kExclusive: a mutation of it). kShared:
+  // waits for the mutation in flight, if any, to end, and keeps new ones from starting
+  // until this transaction ends; any number of sessions share it (a reader that must
+  // see the table as its state says). Nothing to do with a single writer.
+  enum class LockMode { kExclusive, kShared };
+  virtual Status LockTable(const std::string& table, LockMode mode) {
+    (void)table, (void)mode;
     return Status::Ok();
   }
 

@@ -607,8 +607,10 @@ class PostgresWarehouse final : public Warehouse {
 
   // A transaction-scoped advisory lock on a key derived from the table's name: released
   // by COMMIT or ROLLBACK, or when the connection dies.
-  Status LockTable(const std::string& table) override {
-    auto locked = conn_->Query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", {"derived.table:" + table});
+  Status LockTable(const std::string& table, LockMode mode) override {
+    auto locked = conn_->Query(mode == LockMode::kShared ? "SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))"
+                                                         : "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                               {"derived.table:" + table});
     if (!locked.ok()) return locked.error();
     return Status::Ok();
   }
@@ -720,7 +722,7 @@ class PostgresWarehouse final : public Warehouse {
     if (!there.ok()) return there.error();
     if (there->at(0, 0).value_or("f") == "t") return Execute(ddl);
     return InTransaction(*this, [&]() -> Status {
-      if (auto st = LockTable("_derived"); !st.ok()) return st;
+      if (auto st = LockTable("_derived", LockMode::kExclusive); !st.ok()) return st;
       if (auto st = Execute(ddl); !st.ok()) return st;
       if (auto st = Execute(PostgresFleetTablesSql()); !st.ok()) return st;
       if (auto st = RefuseDuplicateStateRows(*conn_); !st.ok()) return st;

@@ -48,8 +48,9 @@ Error Overflow() { return Error("integer overflow"); }
 Error DivisionByZero() { return Error("division by zero"); }
 
 Result<Value> Repeat(const Value& seq, int64_t n) {
-  if (n <= 0) return seq.is_string() ? Value("") : seq.is_tuple() ? Value::Tuple({}) : Value::List({});
+  // An empty sequence repeated is empty at once (found by the fuzzer: [] * 2**62 looped).
   size_t unit = seq.is_string() ? seq.as_string().size() : seq.as_list().size();
+  if (n <= 0 || unit == 0) return seq.is_string() ? Value("") : seq.is_tuple() ? Value::Tuple({}) : Value::List({});
   size_t most = seq.is_string() ? kMaxStringBytes : kMaxListItems;
   if (unit != 0 && static_cast<uint64_t>(n) > most / unit) return seq.is_string() ? StringTooLarge() : ListTooLong();
   if (seq.is_string()) {

@@ -883,3 +883,13 @@ TEST(TemplateThreads, SharedTemplateAndEnvironmentRenderIdentically) {
 
 }  // namespace
 }  // namespace derived::tmpl
+
+namespace derived::tmpl {
+namespace {
+// Found by the fuzzer (CI's smoke run): an empty sequence times a huge count looped that
+// many times; it is empty at once.
+TEST(TemplateRepeat, AnEmptySequenceTimesAHugeCountIsEmptyAtOnce) {
+  EXPECT_EQ(Render("[{{ ([] * 4611686018427387904) | length }}|{{ '' * 4611686018427387904 }}]", {}), "[0|]");
+}
+}  // namespace
+}  // namespace derived::tmpl

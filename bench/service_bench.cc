@@ -21,6 +21,10 @@
 //   sql_sum_s             sum over the day's `_derived.log` rows of finished_at - started_at
 //                         (all workers together); sql_per_worker_s = sql_sum_s / workers.
 //   ratio                 total_s / sql_sum_s; ratio_per_worker = total_s / sql_per_worker_s.
+//   by_hand_s             the baseline: the same hours' table SQL alone, run by hand (ByHandDay);
+//                         ratio_by_hand = total_s / by_hand_s; ratio_by_hand_per_worker =
+//                         total_s / (by_hand_s / workers), as if the workers divided the SQL
+//                         perfectly (a bound no scheduler reaches: read it as the worst case).
 //   db_sum_s              (DuckDB only) every statement's time inside DuckDB in those hours, commits and
 //                         state reads included (the log's rows end before their commit);
 //                         ratio_db_per_worker = total_s / (db_sum_s / workers): 1.0 would
@@ -48,6 +52,7 @@
 
 #include <fmt/format.h>
 
+#include "compile/compiler.h"
 #include "db/duckdb.h"
 #include "postgres_server.h"
 #include "service/service.h"
@@ -194,6 +199,52 @@ struct HourStats {
 
 void Append(std::vector<double>* to, const std::vector<double>& from) { to->insert(to->end(), from.begin(), from.end()); }
 
+// The baseline: the same day's table SQL alone, by hand on the same engine. A fresh copy of
+// the project and its raw data (another directory, another database); hour 0 creates
+// every table with CREATE TABLE AS (not timed); then for each measured hour, in
+// dependency order, each table's rendered window SQL in one transaction of its own
+// (DELETE the window, INSERT the query), one statement after another on one connection.
+// Rendering happens before the clock starts. Returns the seconds of the measured hours.
+double ByHandDay(const fs::path& dir, int layers, int width, int n_hours, const std::string& dsn,
+                 derived::Timestamp day) {
+  fs::remove_all(dir);
+  Dag dag = WriteProject(dir, layers, width, n_hours + 1, dsn);
+  derived::CompileOptions copts;
+  copts.now = derived::Timestamp{day.seconds + 3600LL * (n_hours + 1)};
+  copts.use_cache = false;
+  auto cp = derived::Compile(dir.string(), copts);
+  if (!cp.ok()) Die("compile: " + cp.error().ToString());
+  if (cp->diags.has_errors()) Die("compile: the project has errors");
+  auto window = [&](int h) {
+    return derived::Window{derived::Timestamp{day.seconds + 3600LL * h}, derived::Timestamp{day.seconds + 3600LL * (h + 1)}};
+  };
+  auto render = [&](const std::string& table, int h) {
+    const derived::CompiledTable* t = cp->FindTable(table);
+    if (!t) Die("no table " + table);
+    auto sql = cp->Render(*t, window(h), h == 0);
+    if (!sql.ok()) Die("render " + table + ": " + sql.error().ToString());
+    return *sql;
+  };
+  auto wh = OpenWarehouse(dir, dsn);
+  for (int l = 0; l < layers; ++l) Check(wh->Execute(fmt::format("CREATE SCHEMA IF NOT EXISTS l{:02}", l)), "schema");
+  for (const auto& t : dag.tables) Check(wh->Execute("CREATE TABLE " + t + " AS " + render(t, 0)), "create " + t);
+  std::vector<std::string> statements;
+  statements.reserve(dag.tables.size() * static_cast<size_t>(n_hours));
+  for (int h = 1; h <= n_hours; ++h) {
+    for (const auto& t : dag.tables) {
+      statements.push_back(fmt::format("BEGIN; DELETE FROM {0} WHERE ts >= {1} AND ts < {2}; INSERT INTO {0} {3}; COMMIT",
+                                       t, derived::FormatSqlLiteral(window(h).start),
+                                       derived::FormatSqlLiteral(window(h).end), render(t, h)));
+    }
+  }
+  auto t0 = Steady::now();
+  for (const auto& sql : statements) Check(wh->Execute(sql), "by hand");
+  double seconds = std::chrono::duration<double>(Steady::now() - t0).count();
+  wh.reset();
+  if (!std::getenv("DERIVED_BENCH_KEEP")) fs::remove_all(dir);
+  return seconds;
+}
+
 // Hour 0 creates every table (its first window); hours 1..n are measured.
 void BM_ServiceDay(benchmark::State& state) {
   const int layers = static_cast<int>(state.range(0));
@@ -206,7 +257,7 @@ void BM_ServiceDay(benchmark::State& state) {
   auto hour_start = [&](int h) { return derived::Timestamp{day.seconds + 3600LL * h}; };
 
   HourStats all;  // the measured hours together
-  double total_s = 0, warmup_s = 0, sql_sum_s = 0, startup_s = 0, db_sum_s = 0;
+  double total_s = 0, warmup_s = 0, sql_sum_s = 0, startup_s = 0, db_sum_s = 0, by_hand_s = 0;
   int64_t db_statements = 0;
   int workers = 0;
   int64_t log_rows = 0, bad_log_rows = 0, behind = 0;
@@ -399,6 +450,9 @@ void BM_ServiceDay(benchmark::State& state) {
     if (late.ok()) behind += std::stoll(late->at(0, 0).value_or("0"));
     wh.reset();
     if (!std::getenv("DERIVED_BENCH_KEEP")) fs::remove_all(dir);
+    const std::string hand_dsn =
+        postgres ? bench::PostgresServer::Get().Database(fmt::format("bench_by_hand_{}x{}", layers, width)) : "";
+    by_hand_s += ByHandDay(fs::path(dir.string() + "-by-hand"), layers, width, n_hours, hand_dsn, day);
     state.ResumeTiming();
   }
 
@@ -420,6 +474,9 @@ void BM_ServiceDay(benchmark::State& state) {
   state.counters["sql_per_worker_s"] = sql_sum_s / n / w;
   state.counters["ratio"] = sql_sum_s > 0 ? total_s / sql_sum_s : 0;
   state.counters["ratio_per_worker"] = sql_sum_s > 0 ? total_s / (sql_sum_s / w) : 0;
+  state.counters["by_hand_s"] = by_hand_s / n;
+  state.counters["ratio_by_hand"] = by_hand_s > 0 ? total_s / by_hand_s : 0;
+  state.counters["ratio_by_hand_per_worker"] = by_hand_s > 0 ? total_s / (by_hand_s / w) : 0;
   state.counters["db_sum_s"] = db_sum_s / n;
   state.counters["db_statements"] = static_cast<double>(db_statements) / n;
   state.counters["ratio_db_per_worker"] = db_sum_s > 0 ? total_s / (db_sum_s / w) : 0;

@@ -226,8 +226,10 @@ double ByHandDay(const fs::path& dir, int layers, int width, int n_hours, const 
     return *sql;
   };
   auto wh = OpenWarehouse(dir, dsn);
-  for (int l = 0; l < layers; ++l) Check(wh->Execute(fmt::format("CREATE SCHEMA IF NOT EXISTS l{:02}", l)), "schema");
-  for (const auto& t : dag.tables) Check(wh->Execute("CREATE TABLE " + t + " AS " + render(t, 0)), "create " + t);
+  for (const auto& t : dag.tables) {
+    Check(wh->Execute("CREATE SCHEMA IF NOT EXISTS " + t.substr(0, t.find('.'))), "schema");
+    Check(wh->Execute("CREATE TABLE " + t + " AS " + render(t, 0)), "create " + t);
+  }
   std::vector<std::string> statements;
   statements.reserve(dag.tables.size() * static_cast<size_t>(n_hours));
   for (int h = 1; h <= n_hours; ++h) {

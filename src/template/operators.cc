@@ -52,7 +52,7 @@ Result<Value> Repeat(const Value& seq, int64_t n) {
   size_t unit = seq.is_string() ? seq.as_string().size() : seq.as_list().size();
   if (n <= 0 || unit == 0) return seq.is_string() ? Value("") : seq.is_tuple() ? Value::Tuple({}) : Value::List({});
   size_t most = seq.is_string() ? kMaxStringBytes : kMaxListItems;
-  if (unit != 0 && static_cast<uint64_t>(n) > most / unit) return seq.is_string() ? StringTooLarge() : ListTooLong();
+  if (static_cast<uint64_t>(n) > most / unit) return seq.is_string() ? StringTooLarge() : ListTooLong();
   if (seq.is_string()) {
     std::string out;
     out.reserve(unit * static_cast<size_t>(n));

@@ -881,11 +881,6 @@ TEST(TemplateThreads, SharedTemplateAndEnvironmentRenderIdentically) {
   EXPECT_EQ(mismatches, std::vector<int>(kThreads, 0));
 }
 
-}  // namespace
-}  // namespace derived::tmpl
-
-namespace derived::tmpl {
-namespace {
 // Found by the fuzzer (CI's smoke run): an empty sequence times a huge count looped that
 // many times; it is empty at once.
 TEST(TemplateRepeat, AnEmptySequenceTimesAHugeCountIsEmptyAtOnce) {

@@ -37,6 +37,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -46,6 +47,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -188,11 +190,13 @@ struct Event {
   Steady::time_point at;
   int hour;  // -1: start-up, 0: the warm-up hour, 1..n: measured
   std::thread::id worker;
+  int process = 0;  // which of the benchmark's services
 };
 
 struct HourStats {
   double wall_ms = 0;
   std::vector<double> lat, build_lat, mark_lat, gaps;
+  std::vector<double> lat_local, lat_cross;  // lat, by whether the input's commit was in the reader's process
   std::vector<double> step_build, step_idle;
   int steps = 0, builds = 0, idle = 0, failed = 0;
 };
@@ -253,8 +257,10 @@ void BM_ServiceDay(benchmark::State& state) {
   const int width = static_cast<int>(state.range(1));
   const int n_hours = static_cast<int>(state.range(2));
   const bool postgres = state.range(3) != 0;
-  const fs::path dir =
-      fs::temp_directory_path() / fmt::format("derived-bench-service-{}x{}{}", layers, width, postgres ? "-pg" : "");
+  const int processes = static_cast<int>(state.range(4));
+  if (processes > 1 && !postgres) Die("several processes need a shared warehouse (postgres:1)");
+  const fs::path dir = fs::temp_directory_path() /
+                       fmt::format("derived-bench-service-{}x{}{}-{}", layers, width, postgres ? "-pg" : "", processes);
   const derived::Timestamp day = *derived::ParseTimestamp(kDay);
   auto hour_start = [&](int h) { return derived::Timestamp{day.seconds + 3600LL * h}; };
 
@@ -271,8 +277,10 @@ void BM_ServiceDay(benchmark::State& state) {
         postgres ? bench::PostgresServer::Get().Database(fmt::format("bench_service_{}x{}", layers, width)) : "";
     Dag dag = WriteProject(dir, layers, width, n_hours + 1, dsn);
     std::mutex mu;
+    std::condition_variable committed_cv;
     std::vector<Event> events;
     int hour = -1;  // guarded by mu
+    std::vector<std::set<std::string>> hour_commits(n_hours + 1);  // tables committed per hour; guarded by mu
     events.reserve(dag.tables.size() * static_cast<size_t>(n_hours + 1) * 8);
     // When each hour's marks were requested, per source.
     std::vector<std::map<std::string, Steady::time_point>> marked(n_hours + 1);
@@ -288,16 +296,45 @@ void BM_ServiceDay(benchmark::State& state) {
     opts.watch_seconds = 0;
     opts.poll_seconds = 1e9;
     auto t_start = Steady::now();
-    auto started = derived::Service::Start(opts, [&](const ServiceEvent& e) {
-      if (e.kind == ServiceEvent::Kind::kReloaded || e.kind == ServiceEvent::Kind::kRejected) return;
-      std::lock_guard lock(mu);
-      events.push_back({e.kind, e.table, e.kind == ServiceEvent::Kind::kFinished ? std::string(derived::StepStatusName(e.outcome.status)) : "", e.at,
-                        hour, std::this_thread::get_id()});
-    });
-    if (!started.ok()) Die("start: " + started.error().ToString());
-    std::unique_ptr<derived::Service> svc = std::move(*started);
-    workers = svc->options().workers;
-    svc->WaitIdle();  // every table looks once and waits: nothing is marked yet
+    // Each service has its own sessions, leases and commit listener, as a process of a
+    // fleet does (`derived run --shard K/N`); they share the benchmark's clock, so they
+    // live in this one process, and learn of each other's commits only through the server.
+    std::vector<std::unique_ptr<derived::Service>> fleet;
+    for (int k = 0; k < processes; ++k) {
+      derived::ServiceOptions o = opts;
+      if (processes > 1) {
+        o.shard = {k, processes};
+        o.owner = fmt::format("bench-{}", k);
+      }
+      auto started = derived::Service::Start(o, [&, k](const ServiceEvent& e) {
+        if (e.kind == ServiceEvent::Kind::kReloaded || e.kind == ServiceEvent::Kind::kRejected) return;
+        std::lock_guard lock(mu);
+        events.push_back({e.kind, e.table, e.kind == ServiceEvent::Kind::kFinished ? std::string(derived::StepStatusName(e.outcome.status)) : "", e.at,
+                          hour, std::this_thread::get_id(), k});
+        if (e.kind == ServiceEvent::Kind::kCommitted && hour >= 0) {
+          hour_commits[hour].insert(e.table);
+          committed_cv.notify_all();
+        }
+      });
+      if (!started.ok()) Die("start: " + started.error().ToString());
+      fleet.push_back(std::move(*started));
+    }
+    derived::Service* svc = fleet.front().get();
+    workers = 0;
+    for (auto& f : fleet) workers += f->options().workers;
+    // Every table looks once and waits: nothing is marked yet.
+    for (auto& f : fleet) f->WaitIdle();
+    // An hour is over when every table has committed its window: with one process, when
+    // the service is idle; with several, a commit's notice may still be on its way to
+    // another process, so the benchmark counts the commits.
+    auto wait_hour = [&](int h) {
+      if (processes == 1) return svc->WaitIdle();
+      std::unique_lock lock(mu);
+      if (!committed_cv.wait_for(lock, std::chrono::minutes(10),
+                                 [&] { return hour_commits[h].size() >= dag.tables.size(); })) {
+        Die(fmt::format("hour {}: {} of {} tables committed in 10 minutes", h, hour_commits[h].size(), dag.tables.size()));
+      }
+    };
     startup_s += std::chrono::duration<double>(Steady::now() - t_start).count();
 
     Steady::time_point t_day;
@@ -315,17 +352,17 @@ void BM_ServiceDay(benchmark::State& state) {
         marked[h][s] = Steady::now();
         Check(svc->MarkSource(s, end), "mark " + s);
       }
-      svc->Tick(false);
-      svc->WaitIdle();
+      for (auto& f : fleet) f->Tick(false);
+      wait_hour(h);
       hours[h].wall_ms = Ms(Steady::now() - t0);
       if (h == 0) warmup_s += hours[h].wall_ms / 1e3;
     }
     total_s += std::chrono::duration<double>(Steady::now() - t_day).count();
     db_sum_s += derived::db::Totals().seconds - db_before.seconds;
     db_statements += derived::db::Totals().count - db_before.count;
-    svc->RequestStop();
-    svc->Wait();
-    svc.reset();
+    for (auto& f : fleet) f->RequestStop();
+    for (auto& f : fleet) f->Wait();
+    fleet.clear();
 
     state.PauseTiming();
     if (const char* path = std::getenv("DERIVED_BENCH_EVENTS")) {
@@ -341,12 +378,14 @@ void BM_ServiceDay(benchmark::State& state) {
     // --- latencies, from the events -------------------------------------------------
     // Per hour: each table's commit times, in order (events are appended in time order).
     std::vector<std::map<std::string, std::vector<Steady::time_point>>> commits(n_hours + 1);
+    std::map<std::string, int> committed_by;  // table -> the process that commits it
     for (const auto& e : events) {
       if (e.kind == ServiceEvent::Kind::kCommitted && e.hour >= 0) commits[e.hour][e.table].push_back(e.at);
+      if (e.kind == ServiceEvent::Kind::kCommitted) committed_by[e.table] = e.process;
     }
     // The latest commit (or mark) of any of `ups` at or before `at` in hour h.
-    auto latest_commit = [&](int h, const std::vector<std::string>& ups, Steady::time_point at,
-                             bool sources) -> std::optional<Steady::time_point> {
+    auto latest_commit = [&](int h, const std::vector<std::string>& ups, Steady::time_point at, bool sources,
+                             std::string* from = nullptr) -> std::optional<Steady::time_point> {
       std::optional<Steady::time_point> best;
       for (const auto& u : ups) {
         if (sources) {
@@ -359,7 +398,10 @@ void BM_ServiceDay(benchmark::State& state) {
         auto pos = std::upper_bound(it->second.begin(), it->second.end(), at);
         if (pos == it->second.begin()) continue;
         --pos;
-        if (!best || *best < *pos) best = *pos;
+        if (!best || *best < *pos) {
+          best = *pos;
+          if (from) *from = u;
+        }
       }
       return best;
     };
@@ -391,12 +433,14 @@ void BM_ServiceDay(benchmark::State& state) {
       (built ? hs.step_build : hs.step_idle).push_back(Ms(e.at - s.at));
       const auto& ups = dag.inputs.at(s.table);
       bool reads_sources = ups.front().rfind("raw.", 0) == 0;
-      if (auto c = latest_commit(s.hour, ups, s.at, reads_sources)) {
+      std::string from;
+      if (auto c = latest_commit(s.hour, ups, s.at, reads_sources, &from)) {
         double ms = Ms(s.at - *c);
         if (reads_sources) {
           if (built) hs.mark_lat.push_back(ms);
         } else {
           hs.lat.push_back(ms);
+          (committed_by[from] == s.process ? hs.lat_local : hs.lat_cross).push_back(ms);
           if (built) hs.build_lat.push_back(ms);
         }
       }
@@ -405,6 +449,7 @@ void BM_ServiceDay(benchmark::State& state) {
       const HourStats& hs = hours[h];
       if (h > 0) {
         Append(&all.lat, hs.lat), Append(&all.build_lat, hs.build_lat), Append(&all.mark_lat, hs.mark_lat);
+        Append(&all.lat_local, hs.lat_local), Append(&all.lat_cross, hs.lat_cross);
         Append(&all.gaps, hs.gaps), Append(&all.step_build, hs.step_build), Append(&all.step_idle, hs.step_idle);
         all.steps += hs.steps, all.builds += hs.builds, all.idle += hs.idle, all.failed += hs.failed;
       }
@@ -463,6 +508,11 @@ void BM_ServiceDay(benchmark::State& state) {
   int w = std::max(1, workers);
   state.counters["tables"] = static_cast<double>(layers * width);
   state.counters["workers"] = workers;
+  state.counters["processes"] = processes;
+  state.counters["lat_local_p50_ms"] = Percentile(all.lat_local, 50);
+  state.counters["lat_local_p99_ms"] = Percentile(all.lat_local, 99);
+  state.counters["lat_cross_p50_ms"] = Percentile(all.lat_cross, 50);
+  state.counters["lat_cross_p99_ms"] = Percentile(all.lat_cross, 99);
   state.counters["lat_p50_ms"] = Percentile(all.lat, 50);
   state.counters["lat_p99_ms"] = Percentile(all.lat, 99);
   state.counters["build_lat_p50_ms"] = Percentile(all.build_lat, 50);
@@ -499,12 +549,18 @@ void BM_ServiceDay(benchmark::State& state) {
 // A day of 200 tables, of 2,000 tables, and of a chain of 30 (one table per layer: every
 // worker is free when a commit wakes the next table, so lat_* is the wake-up alone).
 BENCHMARK(BM_ServiceDay)
-    ->ArgNames({"layers", "width", "hours", "postgres"})
-    ->Args({30, 1, 24, 0})
-    ->Args({20, 10, 24, 0})
-    ->Args({20, 100, 24, 0})
-    ->Args({30, 1, 24, 1})
-    ->Args({20, 10, 24, 1})
+    ->ArgNames({"layers", "width", "hours", "postgres", "processes"})
+    ->Args({30, 1, 24, 0, 1})
+    ->Args({20, 10, 24, 0, 1})
+    ->Args({20, 100, 24, 0, 1})
+    ->Args({30, 1, 24, 1, 1})
+    ->Args({20, 10, 24, 1, 1})
+    // A fleet: the chain's wake-ups across processes against in one, and the 2,000-table
+    // day with 1, 4 and 16 processes.
+    ->Args({30, 1, 24, 1, 4})
+    ->Args({20, 100, 24, 1, 1})
+    ->Args({20, 100, 24, 1, 4})
+    ->Args({20, 100, 24, 1, 16})
     ->Iterations(1)
     ->Unit(benchmark::kSecond)
     ->UseRealTime();

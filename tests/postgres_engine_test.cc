@@ -141,7 +141,7 @@ TEST_F(PostgresEngine, EveryStrategyBuildsIntoPostgresAndEqualsPlainSql) {
   EXPECT_EQ(codes, std::vector<int>(4, 0));
   EXPECT_EQ(db_.Psql("SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = "
                      "'_derived'"),
-            "leases_pkey,log_by_table,marks_by_source,project_versions_pkey,state_by_table");
+            "leases_by_owner,leases_pkey,log_by_table,marks_by_source,project_versions_pkey,state_by_table");
   auto r = Derived({"run", "--once"}, "2024-01-03T00:00:00Z");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
 

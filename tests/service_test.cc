@@ -638,13 +638,13 @@ TEST_P(SharedServiceTest, EachTableHasOneUpdaterAndAStoppedServiceHandsItsTables
   ASSERT_TRUE(standby.ok()) << standby.error().message;
   ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-02T00:00:00Z"));
   (*standby)->WaitIdle();
-  EXPECT_EQ(Scalar("SELECT string_agg(DISTINCT owner, ',') FROM _derived.leases WHERE table_name NOT LIKE '\\_fleet/%'"), "a");
-  EXPECT_EQ(Count("SELECT count(*) FROM _derived.leases WHERE table_name NOT LIKE '\\_fleet/%'"), 5);
+  EXPECT_EQ(Scalar("SELECT string_agg(DISTINCT owner, ',') FROM _derived.leases WHERE table_name NOT LIKE '\\_fleet/%' AND table_name <> '_sweeper'"), "a");
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.leases WHERE table_name NOT LIKE '\\_fleet/%' AND table_name <> '_sweeper'"), 5);
   EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-02")), 0);
   svc_.reset();  // stops, releasing its leases
   bool taken = false;
   for (int i = 0; i < 200 && !taken; ++i) {  // the standby's next look, within 0.2 s
-    taken = Scalar("SELECT count(*) FROM _derived.leases WHERE owner = 'b' AND table_name NOT LIKE '\\_fleet/%'") == "5";
+    taken = Scalar("SELECT count(*) FROM _derived.leases WHERE owner = 'b' AND table_name NOT LIKE '\\_fleet/%' AND table_name <> '_sweeper'") == "5";
     if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(taken);
@@ -714,7 +714,7 @@ TEST_P(SharedServiceTest, TheFleetAgreesOnTheNewestVersionAndAnOldProcessNeverBu
   svc_.reset();
   bool taken = false;
   for (int i = 0; i < 200 && !taken; ++i) {
-    taken = Scalar("SELECT count(*) FROM _derived.leases WHERE owner = 'b' AND table_name NOT LIKE '\\_fleet/%'") == "5";
+    taken = Scalar("SELECT count(*) FROM _derived.leases WHERE owner = 'b' AND table_name NOT LIKE '\\_fleet/%' AND table_name <> '_sweeper'") == "5";
     if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(taken);
@@ -729,7 +729,7 @@ TEST_P(SharedServiceTest, TheFleetAgreesOnTheNewestVersionAndAnOldProcessNeverBu
   standby->reset();
   taken = false;
   for (int i = 0; i < 200 && !taken; ++i) {
-    taken = Scalar("SELECT count(*) FROM _derived.leases WHERE owner = 'a' AND table_name NOT LIKE '\\_fleet/%' AND expires_at > "
+    taken = Scalar("SELECT count(*) FROM _derived.leases WHERE owner = 'a' AND table_name NOT LIKE '\\_fleet/%' AND table_name <> '_sweeper' AND expires_at > "
                    "CAST(clock_timestamp() AS TIMESTAMP)") == "5";
     if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
@@ -745,6 +745,110 @@ TEST_P(SharedServiceTest, TheFleetAgreesOnTheNewestVersionAndAnOldProcessNeverBu
       << Scalar("SELECT string_agg(operation || '/' || status || '/' || left(definition_hash, 6) || '/' || "
                 "coalesce(CAST(details AS TEXT), '') || '@' || CAST(started_at AS VARCHAR), ' | ') FROM _derived.log WHERE table_name = 'core.daily'")
       << " versions: " << Scalar("SELECT string_agg(sequence || ':' || proposed_by || '@' || CAST(proposed_at AS VARCHAR), ' ') FROM _derived.project_versions");
+}
+
+// `derived source mark` in another process wakes the source's readers here at once, with
+// no poll and no schedule boundary.
+TEST_P(SharedServiceTest, ASourceMarkedByAnotherProcessWakesItsReadersHere) {
+  select_ = "core.hourly";
+  Start();
+  clock_.Set(T("2024-01-02T00:05:00Z"));
+  auto r = p_.Derived({"source", "mark", "raw.events", "--through", "2024-01-02"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  bool built = false;
+  for (int i = 0; i < 400 && !built; ++i) {  // up to 20 s for the mark's notice
+    svc_->WaitIdle();
+    built = Scalar("SELECT count(*) FROM _derived.state WHERE table_name = 'core.hourly' AND complete_through = "
+                   "TIMESTAMP '2024-01-02'") == "1";
+    if (!built) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(built);
+  EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-02")), 0);
+}
+
+// A commit whose notice never arrived (sent while the listener was down) is seen by the
+// poll, which reads the states of what this process's tables read.
+TEST_P(SharedServiceTest, ThePollWakesAReaderWhoseInputCommittedWithoutANotice) {
+  select_ = "core.hourly";
+  Start();
+  ServiceOptions c = last_options_;
+  c.owner = "c";
+  c.select = "core.daily";
+  std::mutex mu;
+  int daily_steps = 0;
+  auto reader = Service::Start(c, [&](const ServiceEvent& e) {
+    std::lock_guard lock(mu);
+    daily_steps += e.kind == ServiceEvent::Kind::kStarted && e.table == "core.daily";
+  });
+  ASSERT_TRUE(reader.ok()) << reader.error().message;
+  ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-02T00:00:00Z"));
+  bool built = false;
+  for (int i = 0; i < 400 && !built; ++i) {  // up to 20 s for the notices of core.hourly's commits
+    (*reader)->WaitIdle();
+    built = Count("SELECT count(*) FROM core.daily") > 0;
+    if (!built) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(built);
+  (*reader)->WaitIdle();
+  int before = 0;
+  {
+    std::lock_guard lock(mu);
+    before = daily_steps;
+  }
+  // A new version of core.hourly's data, committed with no notice.
+  ASSERT_EQ(Count("WITH u AS (UPDATE _derived.state SET data_version = data_version + 1 WHERE table_name = "
+                  "'core.hourly' RETURNING 1) SELECT count(*) FROM u"),
+            1);
+  (*reader)->Tick(true);
+  (*reader)->WaitIdle();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(daily_steps, before + 1);
+}
+
+// A fleet's processes would each read every state at every poll to find removed tables:
+// only the holder of the sweeper lease does, and another takes the sweep over when it stops.
+TEST_P(SharedServiceTest, OneMemberOfTheFleetSweepsTablesRemovedFromTheProject) {
+  p_.Configure("removed_tables: {keep_for: 2 days}\n");
+  lease_seconds_ = 0.6;
+  Start();
+  ArriveHourly(T("2024-01-01T00:00:00Z"), T("2024-01-03T00:00:00Z"));
+  ASSERT_GT(Count("SELECT count(*) FROM core.clicks_daily"), 0);
+  EXPECT_EQ(Scalar("SELECT owner FROM _derived.leases WHERE table_name = '_sweeper'"), "a");
+  ServiceOptions b = last_options_;
+  b.owner = "b";
+  auto other = Service::Start(b);
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  std::filesystem::remove(p_.dir().path() / "tables/core/clicks_daily.yaml");
+  ASSERT_TRUE(svc_->Reload().ok());
+  ASSERT_TRUE((*other)->Reload().ok());
+  EXPECT_EQ(Scalar("SELECT config->>'removed_at' FROM _derived.state WHERE table_name = 'core.clicks_daily'"),
+            "2024-01-03T00:05:00Z");
+  // Past its retention: b's polls leave it, a's poll drops it.
+  ArriveHourly(T("2024-01-03T00:00:00Z"), T("2024-01-05T01:00:00Z"));
+  (*other)->Tick(true);
+  EXPECT_EQ(Count("SELECT count(*) FROM information_schema.tables WHERE table_name = 'clicks_daily'"), 1);
+  svc_->Tick(true);
+  EXPECT_EQ(Count("SELECT count(*) FROM information_schema.tables WHERE table_name = 'clicks_daily'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.clicks_daily' AND operation = 'drop'"), 1);
+  // a stops and lets its leases go; b takes the sweep over and drops the next one.
+  svc_.reset();
+  bool taken = false;
+  for (int i = 0; i < 200 && !taken; ++i) {  // b looks for free leases every 0.2 s
+    taken = Scalar("SELECT owner FROM _derived.leases WHERE table_name = '_sweeper' AND expires_at > "
+                   "CAST(clock_timestamp() AS TIMESTAMP)") == "b";
+    if (!taken) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(taken);
+  ASSERT_EQ(Count("SELECT count(*) FROM information_schema.tables WHERE table_name = 'daily'"), 1);
+  std::filesystem::remove(p_.dir().path() / "tables/core/daily.yaml");
+  std::filesystem::remove(p_.dir().path() / "tables/core/weekly.yaml");  // reads core.daily
+  std::filesystem::remove(p_.dir().path() / "tables/core/monthly.yaml");
+  ASSERT_TRUE((*other)->Reload().ok());
+  clock_.Set(T("2024-01-08T00:00:00Z"));
+  (*other)->Tick(true);
+  EXPECT_EQ(Count("SELECT count(*) FROM information_schema.tables WHERE table_name = 'daily'"), 0);
+  EXPECT_EQ(Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily' AND operation = 'drop'"), 1);
+  other->reset();
 }
 
 INSTANTIATE_TEST_SUITE_P(Postgres, SharedServiceTest, ::testing::Values(WarehouseEngine::kPostgres),

@@ -440,8 +440,15 @@ Result<std::map<std::string, Timestamp>> MetadataStore::LoadMarks() {
 }
 
 Status MetadataStore::SetMark(const std::string& source, Timestamp through, Timestamp now) {
-  return wh_->Execute(fmt::format("INSERT INTO _derived.source_marks VALUES ({}, {}, {})", Lit(source),
-                                  FormatSqlLiteral(through), FormatSqlLiteral(now)));
+  if (auto st = wh_->Execute(fmt::format("INSERT INTO _derived.source_marks VALUES ({}, {}, {})", Lit(source),
+                                         FormatSqlLiteral(through), FormatSqlLiteral(now)));
+      !st.ok()) {
+    return st;
+  }
+  // Services in other processes read the marks again at once. Only a hint: a lost one is
+  // seen at their next poll, so a failure here does not fail the mark.
+  if (Coordination* c = wh_->coordination()) (void)c->NotifyCommit(source, 0, WallSeconds());
+  return Status::Ok();
 }
 
 }  // namespace derived

@@ -24,6 +24,11 @@ std::chrono::steady_clock::duration Seconds(double s) {
 // The log row of a project-level event (a reload, accepted or rejected).
 constexpr const char* kProjectLogName = "_project";
 
+// A lease of a table, not the fleet membership or the sweeper's.
+bool IsTableLease(const std::string& name) {
+  return name.rfind(kFleetMemberPrefix, 0) != 0 && name != kSweeperLease;
+}
+
 }  // namespace
 
 Service::Service(ServiceOptions options, EventFn on_event)
@@ -123,11 +128,14 @@ void Service::RenewLeases() {
   {
     std::lock_guard lock(mu_);
     if (!leases_->Holds(member)) wanted.push_back(member);  // this process is running
+    if (!leases_->Holds(kSweeperLease)) wanted.push_back(kSweeperLease);
     for (const auto& [name, u] : updaters_) {
       if (!leases_->Holds(name)) wanted.push_back(name);
     }
     for (const auto& [name, generation] : leases_->Held()) {
-      if (!updaters_.count(name) && name != member) unserved.push_back(name);  // removed by a reload
+      if (!updaters_.count(name) && name != member && name != kSweeperLease) {
+        unserved.push_back(name);  // removed by a reload
+      }
     }
   }
   if (!unserved.empty() && c->Release(unserved, owner).ok()) leases_->Forget(unserved);
@@ -146,7 +154,7 @@ void Service::RenewLeases() {
   leases_->Add(*taken);
   if (opts_.metrics && !first_leases_) {
     int64_t tables = 0;
-    for (const auto& [name, generation] : *taken) tables += name.rfind(kFleetMemberPrefix, 0) != 0;
+    for (const auto& [name, generation] : *taken) tables += IsTableLease(name);
     opts_.metrics->RecordTakeover(tables);
   }
   std::lock_guard lock(mu_);
@@ -272,15 +280,19 @@ void Service::ListenLoop(CommitListener& listener) {
       for (auto& [name, u] : updaters_) WakeLocked(name);
       continue;
     }
-    bool new_version = false;
+    bool new_version = false, marked = false;
     for (const auto& n : *got) {
       if (n.table == kProjectVersionNotice) new_version = true;
+      // A source's mark: its readers wake once the marks are read again (PollSources).
+      if (gen_->cp->project.FindSource(n.table)) {
+        marked = true;
+        continue;
+      }
       WakeReadersLocked(n.table, n.committed_at);
     }
-    if (new_version) {
-      lock.unlock();
-      RefreshAgreed();
-    }
+    lock.unlock();
+    if (marked) PollSources();
+    if (new_version) RefreshAgreed();
   }
 }
 
@@ -343,6 +355,11 @@ Result<std::shared_ptr<Service::Generation>> Service::Load() {
       }
     }
     readers.assign(all.begin(), all.end());
+  }
+  for (const auto& [name, readers] : gen->readers) {
+    if (std::any_of(readers.begin(), readers.end(), [&](const std::string& r) { return gen->served.count(r) > 0; })) {
+      gen->polled.push_back(name);
+    }
   }
   return gen;
 }
@@ -556,8 +573,9 @@ void Service::Tick(bool poll_sources) {
   if (poll_sources) {
     PollSources();
     PollStates();
-    // A command or a reload in progress: the next poll sweeps.
-    if (std::unique_lock command(command_mu_, std::try_to_lock); command.owns_lock()) SweepRemoved();
+    // A command or a reload in progress: the next poll sweeps. In a fleet, one member sweeps.
+    bool sweeper = !leases_ || leases_->Holds(kSweeperLease);
+    if (std::unique_lock command(command_mu_, std::try_to_lock); sweeper && command.owns_lock()) SweepRemoved();
     RestateChangedFiles();
   }
   Timestamp now = Now();
@@ -618,9 +636,14 @@ void Service::PollStates() {
   if (!base_->capabilities().shared) return;  // one writing process: every commit is this one's
   RefreshAgreed();  // a missed notice of a new project version
   std::map<std::string, int64_t> versions;
+  std::vector<std::string> polled;
+  {
+    std::lock_guard lock(mu_);
+    polled = gen_->polled;
+  }
   {
     std::lock_guard control(control_mu_);
-    auto states = control_->metadata().LoadStates();
+    auto states = control_->metadata().LoadStates(&polled);
     if (!states.ok()) return;  // unreachable: the next poll looks again
     for (const auto& [name, st] : *states) versions[name] = st.data_version;
   }
@@ -828,7 +851,7 @@ std::vector<std::string> Service::Owned() const {
   if (!leases_) return Served();
   std::vector<std::string> out;
   for (const auto& [name, generation] : leases_->Held()) {
-    if (name.rfind(kFleetMemberPrefix, 0) != 0) out.push_back(name);
+    if (IsTableLease(name)) out.push_back(name);
   }
   return out;
 }

@@ -155,6 +155,9 @@ class Service {
     std::shared_ptr<const ProjectAnalysis> an;
     std::map<std::string, std::vector<std::string>> readers;  // table or source -> tables reading it
     std::set<std::string> served;  // the tables with an updater here (ServiceOptions::select, shard)
+    // The tables a served one reads (views looked through): the only states PollStates
+    // reads, so a fleet process's poll is the size of its share, not of the DAG.
+    std::vector<std::string> polled;
     FleetVersion fleet;            // this version as the fleet would agree on it (content, commit, hashes)
   };
   struct Updater {

@@ -32,6 +32,9 @@ inline constexpr const char* kProjectVersionNotice = "_project";
 // A running service also holds the lease "_fleet/<owner>", renewed with its tables': the
 // fleet is running while any such lease is live.
 inline constexpr const char* kFleetMemberPrefix = "_fleet/";
+// One running service at a time holds this lease too: the one that sweeps tables removed
+// from the project, so the fleet reads every state once per poll, not once per process.
+inline constexpr const char* kSweeperLease = "_sweeper";
 
 // What a process holds a table's lease under.
 struct LeaseToken {

@@ -106,9 +106,11 @@ class PostgresCoordination final : public Coordination {
 
   Result<std::map<std::string, int64_t>> Renew(const std::string& owner, double seconds) override {
     const std::string sql = fmt::format(
-        "UPDATE _derived.leases AS l SET expires_at = {0} + $2 * INTERVAL '1 second', renewed_at = {0} "
-        "FROM (SELECT table_name FROM _derived.leases WHERE owner = $1 ORDER BY table_name FOR UPDATE) AS mine "
-        "WHERE l.table_name = mine.table_name RETURNING l.table_name, l.generation",
+        // Locked in name order first (as every lease statement does, so none deadlock), then
+        // updated through the key: the owner's rows only, however many leases there are.
+        "UPDATE _derived.leases SET expires_at = {0} + $2 * INTERVAL '1 second', renewed_at = {0} "
+        "WHERE table_name = ANY(ARRAY(SELECT table_name FROM _derived.leases WHERE owner = $1 ORDER BY table_name "
+        "FOR UPDATE)) RETURNING table_name, generation",
         kNow);
     return Generations(Run(sql, {owner, fmt::format("{}", seconds)}));
   }
@@ -256,6 +258,8 @@ std::string_view PostgresFleetTablesSql() {
   return "CREATE TABLE IF NOT EXISTS _derived.leases (table_name VARCHAR PRIMARY KEY, owner VARCHAR NOT NULL, "
          "generation BIGINT NOT NULL, expires_at TIMESTAMP NOT NULL, acquired_at TIMESTAMP NOT NULL, "
          "renewed_at TIMESTAMP NOT NULL);"
+         // A renewal touches its owner's leases only: the size of its share, not of the DAG.
+         "CREATE INDEX IF NOT EXISTS leases_by_owner ON _derived.leases (owner);"
          "CREATE TABLE IF NOT EXISTS _derived.project_versions (sequence BIGINT PRIMARY KEY, content VARCHAR NOT "
          "NULL, git_commit VARCHAR, hashes JSONB, proposed_by VARCHAR NOT NULL, proposed_at TIMESTAMP NOT NULL)";
 }

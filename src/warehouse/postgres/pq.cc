@@ -4,6 +4,7 @@
 
 #include <poll.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +23,15 @@ bool IsTransient(const std::string& code) {
   return cls == "08" || cls == "53" || cls == "57" || cls == "40" || code == "55P03" || code == "25P02";
 }
 namespace {
+
+std::atomic<int64_t> g_requests{0};
+
+// Counts one request to the server (see Requests).
+template <typename T>
+T Counted(T result) {
+  g_requests.fetch_add(1, std::memory_order_relaxed);
+  return result;
+}
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -56,6 +66,8 @@ bool Succeeded(const PGresult* r) {
 void IgnoreNotice(void*, const char*) {}
 
 }  // namespace
+
+int64_t Requests() { return g_requests.load(std::memory_order_relaxed); }
 
 Connection::Connection(pg_conn* conn) : conn_(conn) {}
 
@@ -149,7 +161,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& optio
 std::string Connection::ErrorText() const { return Trim(PQerrorMessage(conn_)); }
 
 Status Connection::Execute(std::string_view sql, std::string* command) {
-  ResultHandle r(PQexec(conn_, std::string(sql).c_str()));
+  ResultHandle r(Counted(PQexec(conn_, std::string(sql).c_str())));
   if (!r) return Error(ErrorText(), {}, kConnectionFailure);
   if (!Succeeded(r.get())) return ErrorOf(r.get());
   if (command) *command = PQcmdStatus(r.get());
@@ -161,8 +173,8 @@ Result<Rows> Connection::Query(std::string_view sql, const std::vector<std::opti
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  ResultHandle r(PQexecParams(conn_, std::string(sql).c_str(), static_cast<int>(params.size()), nullptr,
-                              values.empty() ? nullptr : values.data(), nullptr, nullptr, /*resultFormat=*/0));
+  ResultHandle r(Counted(PQexecParams(conn_, std::string(sql).c_str(), static_cast<int>(params.size()), nullptr,
+                              values.empty() ? nullptr : values.data(), nullptr, nullptr, /*resultFormat=*/0)));
   if (!r) return Error(ErrorText(), {}, kConnectionFailure);
   if (!Succeeded(r.get())) return ErrorOf(r.get());
   Rows rows;
@@ -194,10 +206,10 @@ Result<Rows> Connection::Query(std::string_view sql, const std::vector<std::opti
 
 Result<std::vector<Column>> Connection::Describe(std::string_view sql) {
   // The unnamed statement: replaced by the next one, so nothing is left behind.
-  ResultHandle prepared(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr));
+  ResultHandle prepared(Counted(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr)));
   if (!prepared) return Error(ErrorText(), {}, kConnectionFailure);
   if (!Succeeded(prepared.get())) return ErrorOf(prepared.get());
-  ResultHandle d(PQdescribePrepared(conn_, ""));
+  ResultHandle d(Counted(PQdescribePrepared(conn_, "")));
   if (!d) return Error(ErrorText(), {}, kConnectionFailure);
   if (!Succeeded(d.get())) return ErrorOf(d.get());
   std::vector<Column> cols;
@@ -214,7 +226,7 @@ Result<std::string> Connection::TypeName(uint32_t oid, int modifier) {
     if (key.first == oid && key.second == modifier) return name;
   }
   std::string sql = fmt::format("SELECT format_type({}, {})", oid, modifier < 0 ? std::string("NULL") : std::to_string(modifier));
-  ResultHandle r(PQexec(conn_, sql.c_str()));
+  ResultHandle r(Counted(PQexec(conn_, sql.c_str())));
   if (!r) return Error(ErrorText(), {}, kConnectionFailure);
   if (!Succeeded(r.get()) || PQntuples(r.get()) != 1) return ErrorOf(r.get());
   std::string name = PQgetvalue(r.get(), 0, 0);
@@ -232,11 +244,11 @@ Result<std::unique_ptr<RowStream>> Connection::Stream(std::string_view sql) {
   stream->columns_ = std::move(*cols);
   if (type_names_.size() != cached) {
     // Looking a type name up replaced the unnamed statement: prepared again.
-    ResultHandle again(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr));
+    ResultHandle again(Counted(PQprepare(conn_, "", std::string(sql).c_str(), 0, nullptr)));
     if (!again) return Error(ErrorText(), {}, kConnectionFailure);
     if (!Succeeded(again.get())) return ErrorOf(again.get());
   }
-  if (!PQsendQueryPrepared(conn_, "", 0, nullptr, nullptr, nullptr, /*resultFormat=*/0)) return Error(ErrorText(), {}, kConnectionFailure);
+  if (!Counted(PQsendQueryPrepared(conn_, "", 0, nullptr, nullptr, nullptr, /*resultFormat=*/0))) return Error(ErrorText(), {}, kConnectionFailure);
   if (!stream->columns_.empty()) {
     (void)PQsetSingleRowMode(conn_);
     return stream;

@@ -50,6 +50,11 @@ struct ConnectOptions {
 // interval 10 s, 3 probes), fallback_application_name=derived. libpq's error names no value.
 Result<ConnectOptions> ParseConnectionString(const std::string& dsn);
 
+// The requests (round trips: a statement or script, a prepare, a describe) this process
+// has sent to PostgreSQL servers on every connection so far, for the fleet's simulation
+// and the benchmarks. Thread-safe.
+int64_t Requests();
+
 class Connection;
 
 // The SET statements every session starts with (Connection::Open), for a server of

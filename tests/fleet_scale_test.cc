@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -132,6 +133,7 @@ struct Curve {
   double wake_p50_ms = 0, wake_p99_ms = 0;
   double notices_per_process = 0;  // what each listener read in the hour
   double renewals_per_second = 0, renew_p50_ms = 0, renew_p99_ms = 0, rows_per_renewal = 0;
+  double server_rows_per_renewal = 0;  // what the server read for one
   double poll_rows_per_process = 0, poll_scans_per_window = 0, poll_rows_per_window = 0, poll_p50_ms = 0;
 };
 
@@ -285,31 +287,41 @@ Curve Simulate(int n) {
     for (int i : dag.served[p]) inputs.insert(dag.inputs[i].begin(), dag.inputs[i].end());
     for (int up : inputs) polled[p].push_back(dag.names[up]);
   }
-  {
+  // Renewals, then polls, each on sessions of their own, so the server's counts tell them apart.
+  auto rounds = [&](const std::function<void(int, Warehouse&, MetadataStore&)>& act) {
     std::vector<std::unique_ptr<Warehouse>> sessions;
     std::vector<std::unique_ptr<MetadataStore>> stores;
     for (int p = 0; p < kProcesses; ++p) {
       sessions.push_back(Open(db));
-      if (!sessions.back()) return c;
+      if (!sessions.back()) return false;
       stores.push_back(std::make_unique<MetadataStore>(sessions.back().get(), Provenance{}));
     }
     for (int round = 0; round < kBackgroundRounds; ++round) {
-      for (int p = 0; p < kProcesses; ++p) {
+      for (int p = 0; p < kProcesses; ++p) act(p, *sessions[p], *stores[p]);
+    }
+    return true;
+  };
+  if (!rounds([&](int p, Warehouse& wh, MetadataStore&) {
         auto t0 = SteadyClock::now();
-        auto held = sessions[p]->coordination()->Renew(Owner(p), 3600);
+        auto held = wh.coordination()->Renew(Owner(p), 3600);
         renewals.push_back(Ms(SteadyClock::now() - t0));
         EXPECT_TRUE(held.ok());
         if (held.ok()) renewed_rows += static_cast<double>(held->size());
-        // Service::PollStates: the states of what this process's tables read; the
-        // sweep of removed tables: every state, by the one process holding kSweeperLease.
-        t0 = SteadyClock::now();
-        auto read = stores[p]->LoadStates(&polled[p]);
+      })) {
+    return c;
+  }
+  const Scans renewed = ReadScans(db);
+  if (!rounds([&](int p, Warehouse&, MetadataStore& meta) {
+        // Service::PollStates: the states of what this process's tables read; the sweep
+        // of removed tables: every state, by the one process holding kSweeperLease.
+        auto t0 = SteadyClock::now();
+        auto read = meta.LoadStates(&polled[p]);
         EXPECT_TRUE(read.ok() && read->size() == polled[p].size());
-        if (p == 0) EXPECT_TRUE(stores[p]->LoadStates().ok());
-        EXPECT_TRUE(stores[p]->LoadMarks().ok());
+        if (p == 0) EXPECT_TRUE(meta.LoadStates().ok());
+        EXPECT_TRUE(meta.LoadMarks().ok());
         polls.push_back(Ms(SteadyClock::now() - t0));
-      }
-    }
+      })) {
+    return c;
   }
   const Scans background = ReadScans(db);
 
@@ -332,8 +344,9 @@ Curve Simulate(int n) {
   c.rows_per_renewal = renewed_rows / static_cast<double>(renewals.size());
   const double polls_done = kProcesses * kBackgroundRounds;
   const double polls_per_hour = kProcesses * 3600 / kPollSeconds;
-  c.poll_rows_per_process = (background.rows - windows.rows) / polls_done;
-  c.poll_scans_per_window = (background.scans - windows.scans) / polls_done * polls_per_hour / n;
+  c.server_rows_per_renewal = (renewed.rows - windows.rows) / polls_done;
+  c.poll_rows_per_process = (background.rows - renewed.rows) / polls_done;
+  c.poll_scans_per_window = (background.scans - renewed.scans) / polls_done * polls_per_hour / n;
   c.poll_rows_per_window = c.poll_rows_per_process * polls_per_hour / n;
   c.poll_p50_ms = Percentile(polls, 50);
   return c;
@@ -346,15 +359,15 @@ TEST(FleetScale, StateQueriesLeaseRenewalsAndWakeUpsStayFlatFromOneToTenThousand
     if (::testing::Test::HasFailure()) return;
   }
   std::string table = fmt::format(
-      "{:>7} | {:>6} {:>8} {:>8} | {:>7} {:>7} | {:>7} {:>7} {:>8} | {:>6} {:>7} {:>7} {:>6} | {:>9} {:>9} {:>8}\n", "tables", "req/w",
-      "scans/w", "rows/w", "step50", "step99", "wake50", "wake99", "notices", "ren/s", "ren50", "ren99", "rows",
+      "{:>7} | {:>6} {:>8} {:>8} | {:>7} {:>7} | {:>7} {:>7} {:>8} | {:>6} {:>7} {:>7} {:>6} {:>6} | {:>9} {:>9} {:>8}\n", "tables", "req/w",
+      "scans/w", "rows/w", "step50", "step99", "wake50", "wake99", "notices", "ren/s", "ren50", "ren99", "rows", "read",
       "poll rows", "rows/w", "poll50");
   for (const Curve& c : curve) {
     table += fmt::format(
-        "{:>7} | {:>6.2f} {:>8.2f} {:>8.2f} | {:>7.2f} {:>7.2f} | {:>7.2f} {:>7.2f} {:>8.0f} | {:>6.1f} {:>7.2f} {:>7.2f} {:>6.0f} | "
+        "{:>7} | {:>6.2f} {:>8.2f} {:>8.2f} | {:>7.2f} {:>7.2f} | {:>7.2f} {:>7.2f} {:>8.0f} | {:>6.1f} {:>7.2f} {:>7.2f} {:>6.0f} {:>6.0f} | "
         "{:>9.0f} {:>9.0f} {:>8.2f}\n",
         c.tables, c.requests_per_window, c.scans_per_window, c.rows_per_window, c.step_p50_ms, c.step_p99_ms, c.wake_p50_ms, c.wake_p99_ms,
-        c.notices_per_process, c.renewals_per_second, c.renew_p50_ms, c.renew_p99_ms, c.rows_per_renewal,
+        c.notices_per_process, c.renewals_per_second, c.renew_p50_ms, c.renew_p99_ms, c.rows_per_renewal, c.server_rows_per_renewal,
         c.poll_rows_per_process, c.poll_rows_per_window, c.poll_p50_ms);
   }
   std::printf("fleet of %d processes, one simulated hour (times in ms):\n%s", kProcesses, table.c_str());
@@ -366,13 +379,17 @@ TEST(FleetScale, StateQueriesLeaseRenewalsAndWakeUpsStayFlatFromOneToTenThousand
   EXPECT_GT(small.requests_per_window, 0) << table;
   EXPECT_LE(large.requests_per_window, small.requests_per_window + 0.01) << table;
   EXPECT_LE(large.rows_per_window, small.rows_per_window * 1.2 + 1) << table;
-  // A window's step and a reader's wake-up take about as long at 10,000 tables as at 1,000
-  // (times on a shared 2-core machine: only a growth with the DAG fails this).
-  EXPECT_LE(large.step_p50_ms, small.step_p50_ms * 2 + 1) << table;
-  EXPECT_LE(large.wake_p50_ms, small.wake_p50_ms * 2 + 1) << table;
-  EXPECT_LE(large.wake_p99_ms, small.wake_p99_ms * 3 + 10) << table;
-  // One renewal per process every third of the lease, whatever the DAG.
-  EXPECT_EQ(large.renewals_per_second, small.renewals_per_second);
+  // A window's step and a reader's wake-up take about as long at 10,000 tables as at 1,000.
+  // Times on a shared machine, so the bounds are loose: they catch a cost that grows with
+  // the DAG (ten times the tables), not noise; the benchmark measures the speed.
+  EXPECT_LE(large.step_p50_ms, small.step_p50_ms * 3 + 2) << table;
+  EXPECT_LE(large.wake_p50_ms, small.wake_p50_ms * 4 + 2) << table;
+  // The renewals' rate is the keeper's period (a third of the lease, per process), the
+  // same at any size by construction; what a renewal touches is measured: its owner's
+  // leases (its tables and its membership), not the fleet's.
+  for (const Curve& c : curve) {
+    EXPECT_LE(c.rows_per_renewal, static_cast<double>(c.tables) / kProcesses + 2) << table;
+  }
   // The polls' rows spread over the hour's windows: flat too.
   EXPECT_LE(large.poll_rows_per_window, small.poll_rows_per_window * 1.1 + 1) << table;
 }

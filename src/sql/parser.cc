@@ -2,7 +2,11 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <map>
+
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "db/duckdb.h"
 #include "sql/tree.h"
@@ -14,6 +18,9 @@ namespace {
 // Keep the tree small: defaults and empty fields add nothing we read.
 constexpr const char* kSerializeSql =
     "SELECT json_serialize_sql($1::VARCHAR, skip_empty := true, skip_null := true, skip_default := true)";
+// The printer needs every field of the tree, defaults and empty ones included.
+constexpr const char* kSerializeWholeSql = "SELECT json_serialize_sql($1::VARCHAR)";
+constexpr const char* kDeserializeSql = "SELECT json_deserialize_sql($1::JSON)";
 
 // A location relative to the query text (file left empty for the caller to fill in).
 Location TextLocation(std::string_view sql, size_t offset) {
@@ -28,8 +35,14 @@ Location TextLocation(std::string_view sql, size_t offset) {
 Result<std::unique_ptr<SqlParser>> SqlParser::Create(db::Connection* conn) {
   auto stmt = conn->Prepare(kSerializeSql);
   if (!stmt.ok()) return Error("cannot prepare the SQL parser: " + stmt.error().message);
+  auto whole = conn->Prepare(kSerializeWholeSql);
+  if (!whole.ok()) return Error("cannot prepare the SQL parser: " + whole.error().message);
+  auto back = conn->Prepare(kDeserializeSql);
+  if (!back.ok()) return Error("cannot prepare the SQL printer: " + back.error().message);
   std::unique_ptr<SqlParser> p(new SqlParser());
   p->serialize_ = std::move(*stmt);
+  p->serialize_whole_ = std::move(*whole);
+  p->deserialize_ = std::move(*back);
   p->json_ = std::make_unique<simdjson::dom::parser>();
   return p;
 }
@@ -128,6 +141,76 @@ Status SqlParser::CheckEmbedded(std::string_view select, const CheckedSelect& qu
   if (matches != 1) return refuse(fmt::format("it holds {} queries where one was put", matches));
   if (!same) return refuse("the query does not read the same there as it does alone");
   return Status::Ok();
+}
+
+Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std::string, TableRef>& to) {
+  std::vector<TableRef> refs;
+  const std::string text = StripStatement(sql);
+  Status st = WithTree(text, [&](const simdjson::dom::element& stmt) { refs = ExtractTableRefs(stmt); });
+  if (!st.ok()) return st.error();
+  // The references to rename, by where they are written: ExtractTableRefs has already told
+  // tables from CTE names, so the rewrite below only has to find the same nodes.
+  std::map<size_t, const TableRef*> renamed;
+  std::vector<std::string> expected;
+  for (const auto& r : refs) {
+    auto it = to.find(ToLower(r.ToString()));
+    if (it == to.end()) {
+      expected.push_back(ToLower(r.ToString()));
+      continue;
+    }
+    if (r.offset == 0 || !renamed.emplace(r.offset, &it->second).second) {
+      return Error(fmt::format("cannot tell where the reference to {} is in the query", r.ToString()));
+    }
+    expected.push_back(ToLower(it->second.ToString()));
+  }
+  if (renamed.empty()) return text;
+  if (auto b = serialize_whole_->BindText(1, text); !b.ok()) return b.error();
+  auto whole = serialize_whole_->Execute();
+  if (!whole.ok() || whole->size() != 1 || !whole->at(0, 0)) return Error("cannot parse SQL for its rewrite");
+  auto tree = nlohmann::ordered_json::parse(*whole->at(0, 0), nullptr, /*allow_exceptions=*/false);
+  if (tree.is_discarded()) return Error("cannot read the parser's output");
+  size_t done = 0;
+  std::vector<nlohmann::ordered_json*> todo = {&tree};
+  for (size_t steps = 0; !todo.empty(); ++steps) {
+    if (steps > 10'000'000) return Error("the query's tree is too large to rewrite");
+    nlohmann::ordered_json& node = *todo.back();
+    todo.pop_back();
+    if (node.is_array()) {
+      for (auto& child : node) todo.push_back(&child);
+      continue;
+    }
+    if (!node.is_object()) continue;
+    auto type = node.find("type");
+    auto at = node.find("query_location");
+    if (type != node.end() && *type == "BASE_TABLE" && at != node.end() && at->is_number_unsigned()) {
+      auto target = renamed.find(at->get<size_t>());
+      if (target == renamed.end()) continue;
+      if (node.value("alias", std::string()).empty()) node["alias"] = node.value("table_name", std::string());
+      node["catalog_name"] = target->second->catalog;
+      node["schema_name"] = target->second->schema;
+      node["table_name"] = target->second->table;
+      ++done;
+      continue;
+    }
+    for (auto& [key, child] : node.items()) todo.push_back(&child);
+  }
+  if (done != renamed.size()) return Error("cannot find every reference to rename in the query's tree");
+  if (auto b = deserialize_->BindText(1, tree.dump()); !b.ok()) return b.error();
+  auto rows = deserialize_->Execute();
+  if (!rows.ok()) return Error("cannot print the rewritten query: " + rows.error().message);
+  if (rows->size() != 1 || !rows->at(0, 0)) return Error("cannot print the rewritten query: the printer returned nothing");
+  std::string out = *rows->at(0, 0);
+  // What runs is what was meant: the new text reads the renamed tables and nothing else.
+  auto again = Parse(out);
+  if (!again.ok()) return Error("the rewritten query does not parse: " + again.error().message);
+  std::vector<std::string> got;
+  for (const auto& r : again->tables) got.push_back(ToLower(r.ToString()));
+  std::sort(got.begin(), got.end());
+  std::sort(expected.begin(), expected.end());
+  if (got != expected) {
+    return Error(fmt::format("the rewritten query reads {} instead of {}", Join(got, ", "), Join(expected, ", ")));
+  }
+  return out;
 }
 
 Status SqlParser::CheckType(std::string_view type) {

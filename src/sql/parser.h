@@ -2,6 +2,7 @@
 // statement tree, which we walk for table references and column lineage.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -55,13 +56,22 @@ class SqlParser {
   // Output columns of `sql` and the input columns each is computed from.
   Result<QueryLineage> Lineage(std::string_view sql, const SchemaLookup& schemas);
 
+  // `sql` (checked as Parse checks it) reading other tables: each base-table reference
+  // whose name as written, lowercased ("core.orders", or "orders" unqualified), is a key
+  // of `to` reads that table instead. The statement tree is rewritten and printed back by
+  // DuckDB (json_deserialize_sql), never the text: names a CTE binds, string literals,
+  // comments and columns stay as they were. A renamed reference keeps its old name as its
+  // alias, so columns qualified by it still resolve. The result is parsed again and
+  // checked to read exactly the renamed tables; an error otherwise.
+  Result<std::string> Redirect(std::string_view sql, const std::map<std::string, TableRef>& to);
+
  private:
   SqlParser() = default;
   // Runs json_serialize_sql and hands the statement tree to `visit`.
   template <typename Visit>
   Status WithTree(std::string_view sql, Visit&& visit);
 
-  std::unique_ptr<db::PreparedStatement> serialize_;
+  std::unique_ptr<db::PreparedStatement> serialize_, serialize_whole_, deserialize_;
   std::unique_ptr<simdjson::dom::parser> json_;
 };
 

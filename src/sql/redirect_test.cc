@@ -1,0 +1,93 @@
+// SqlParser::Redirect: references renamed in the statement tree, checked by running the
+// rewritten query against tables whose contents tell which one it read.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "db/duckdb.h"
+#include "sql/parser.h"
+
+namespace derived::sql {
+namespace {
+
+using ::testing::HasSubstr;
+
+class RedirectTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = std::move(*db::Database::Open(":memory:"));
+    conn_ = std::move(*db::Connection::Open(*db_));
+    parser_ = std::move(*SqlParser::Create(conn_.get()));
+    // Production and a shadow copy, told apart by their rows.
+    ASSERT_TRUE(conn_->Execute("CREATE SCHEMA core; CREATE SCHEMA shadow__x__core; CREATE SCHEMA raw; "
+                               "CREATE TABLE core.orders AS SELECT 'prod' AS side, 1 AS id; "
+                               "CREATE TABLE shadow__x__core.orders AS SELECT 'shadow' AS side, 1 AS id; "
+                               "CREATE TABLE raw.users AS SELECT 1 AS id, 'ann' AS name")
+                    .ok());
+  }
+
+  const std::map<std::string, TableRef> kToShadow = {{"core.orders", TableRef{"", "shadow__x__core", "orders", 0}}};
+
+  std::string Redirected(const std::string& sql) {
+    auto out = parser_->Redirect(sql, kToShadow);
+    EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().ToString());
+    return out.ok() ? *out : "";
+  }
+  // The query's rows, "a|b" each, in order.
+  std::vector<std::string> Rows(const std::string& sql) {
+    auto rows = conn_->Query(sql);
+    EXPECT_TRUE(rows.ok()) << sql << ": " << (rows.ok() ? "" : rows.error().ToString());
+    std::vector<std::string> out;
+    if (!rows.ok()) return out;
+    for (const auto& r : rows->rows) {
+      std::string line;
+      for (size_t i = 0; i < r.size(); ++i) line += (i ? "|" : "") + r[i].value_or("NULL");
+      out.push_back(line);
+    }
+    return out;
+  }
+
+  std::unique_ptr<db::Database> db_;
+  std::unique_ptr<db::Connection> conn_;
+  std::unique_ptr<SqlParser> parser_;
+};
+
+TEST_F(RedirectTest, AReferenceReadsTheOtherTable) {
+  EXPECT_EQ(Rows(Redirected("SELECT side FROM core.orders")), std::vector<std::string>{"shadow"});
+}
+
+TEST_F(RedirectTest, JoinsSubqueriesAndSetOperationsAreRenamedAndOtherTablesLeftAlone) {
+  const std::string sql =
+      "SELECT o.side, u.name FROM core.orders o JOIN raw.users u ON o.id = u.id "
+      "WHERE o.id IN (SELECT id FROM core.orders) UNION ALL SELECT side, 'x' FROM (SELECT * FROM core.orders) s";
+  EXPECT_EQ(Rows(Redirected(sql)), (std::vector<std::string>{"shadow|ann", "shadow|x"}));
+}
+
+TEST_F(RedirectTest, ACteOfTheSameNameStringsAndCommentsAreNotTouched) {
+  const std::string sql =
+      "WITH orders AS (SELECT 'cte' AS side) SELECT orders.side, 'core.orders' AS s FROM orders "
+      "UNION ALL SELECT side, 'core.orders' FROM core.orders -- core.orders\n";
+  std::string out = Redirected(sql);
+  EXPECT_EQ(Rows(out), (std::vector<std::string>{"cte|core.orders", "shadow|core.orders"}));
+}
+
+TEST_F(RedirectTest, ColumnsQualifiedByTheOldNameStillResolve) {
+  EXPECT_EQ(Rows(Redirected("SELECT orders.side FROM core.orders WHERE orders.id = 1")),
+            std::vector<std::string>{"shadow"});
+}
+
+TEST_F(RedirectTest, NothingToRenameGivesTheQueryBack) {
+  auto out = parser_->Redirect("SELECT name FROM raw.users;", kToShadow);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out, "SELECT name FROM raw.users");
+}
+
+TEST_F(RedirectTest, WhatIsNotOneSelectIsRefused) {
+  auto out = parser_->Redirect("DELETE FROM core.orders", kToShadow);
+  ASSERT_FALSE(out.ok());
+  EXPECT_THAT(out.error().message, HasSubstr("one SELECT"));
+  out = parser_->Redirect("SELECT 1; SELECT side FROM core.orders", kToShadow);
+  ASSERT_FALSE(out.ok());
+}
+
+}  // namespace
+}  // namespace derived::sql

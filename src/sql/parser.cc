@@ -170,13 +170,13 @@ Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std
   auto tree = nlohmann::ordered_json::parse(*whole->at(0, 0), nullptr, /*allow_exceptions=*/false);
   if (tree.is_discarded()) return Error("cannot read the parser's output");
   size_t done = 0;
-  std::vector<nlohmann::ordered_json*> todo = {&tree};
-  for (size_t steps = 0; !todo.empty(); ++steps) {
+  std::vector<nlohmann::ordered_json*> pending = {&tree};
+  for (size_t steps = 0; !pending.empty(); ++steps) {
     if (steps > 10'000'000) return Error("the query's tree is too large to rewrite");
-    nlohmann::ordered_json& node = *todo.back();
-    todo.pop_back();
+    nlohmann::ordered_json& node = *pending.back();
+    pending.pop_back();
     if (node.is_array()) {
-      for (auto& child : node) todo.push_back(&child);
+      for (auto& child : node) pending.push_back(&child);
       continue;
     }
     if (!node.is_object()) continue;
@@ -192,7 +192,7 @@ Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std
       ++done;
       continue;
     }
-    for (auto& [key, child] : node.items()) todo.push_back(&child);
+    for (auto& [key, child] : node.items()) pending.push_back(&child);
   }
   if (done != renamed.size()) return Error("cannot find every reference to rename in the query's tree");
   if (auto b = deserialize_->BindText(1, tree.dump()); !b.ok()) return b.error();

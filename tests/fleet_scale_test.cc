@@ -134,7 +134,7 @@ struct Curve {
   double notices_per_process = 0;  // what each listener read in the hour
   double renewals_per_second = 0, renew_p50_ms = 0, renew_p99_ms = 0, rows_per_renewal = 0;
   double server_rows_per_renewal = 0;  // what the server read for one
-  double poll_rows_per_process = 0, poll_scans_per_window = 0, poll_rows_per_window = 0, poll_p50_ms = 0;
+  double poll_rows_per_process = 0, poll_rows_per_window = 0, poll_p50_ms = 0;
   double poll_states_per_window = 0;  // the states the polls ask for, spread over the hour's windows
 };
 
@@ -350,7 +350,6 @@ Curve Simulate(int n) {
   const double polls_per_hour = kProcesses * 3600 / kPollSeconds;
   c.server_rows_per_renewal = (renewed.rows - windows.rows) / polls_done;
   c.poll_rows_per_process = (background.rows - renewed.rows) / polls_done;
-  c.poll_scans_per_window = (background.scans - renewed.scans) / polls_done * polls_per_hour / n;
   c.poll_rows_per_window = c.poll_rows_per_process * polls_per_hour / n;
   c.poll_p50_ms = Percentile(polls, 50);
   double asked = n;  // the sweeper's read of every state

@@ -158,6 +158,19 @@ class ServiceTest : public ::testing::TestWithParam<WarehouseEngine> {
     return rows->at(0, 0).value_or("NULL");
   }
   int64_t Count(const std::string& sql) { return std::stoll(Scalar(sql)); }
+  // Waits, up to 20 s, for `svc` to have made `table` complete through `through`: for
+  // another process's commit or mark, whose notice arrives when it arrives.
+  bool EventuallyCompleteThrough(Service& svc, const std::string& table, const std::string& through) {
+    for (int i = 0; i < 400; ++i) {
+      svc.WaitIdle();
+      if (Scalar("SELECT count(*) FROM _derived.state WHERE table_name = '" + table +
+                 "' AND complete_through = TIMESTAMP '" + through + "'") == "1") {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
   int64_t Difference(const std::string& actual, const std::string& expected) {
     return Count(testing::DifferenceSql(actual, expected));
   }
@@ -613,14 +626,7 @@ TEST_P(SharedServiceTest, ACommitByAnotherProcessWakesTheReadersHere) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   ASSERT_EQ(Count("SELECT count(*) FROM core.hourly"), 48);
   // core.daily reads core.hourly: the service builds its two days.
-  bool built = false;
-  for (int i = 0; i < 400 && !built; ++i) {  // up to 20 s for another process's notice
-    svc_->WaitIdle();
-    built = Scalar("SELECT count(*) FROM _derived.state WHERE table_name = 'core.daily' AND complete_through = "
-                   "TIMESTAMP '2024-01-03'") == "1";
-    if (!built) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(built);
+  ASSERT_TRUE(EventuallyCompleteThrough(*svc_, "core.daily", "2024-01-03"));
   EXPECT_EQ(Difference("SELECT * FROM core.daily", DailyExpected("2024-01-03")), 0);
   // What the service did not read is left alone: clicks were never marked here.
   EXPECT_EQ(Count("SELECT count(*) FROM _derived.state WHERE table_name = 'core.clicks_daily' AND data_version > 0"),
@@ -755,14 +761,7 @@ TEST_P(SharedServiceTest, ASourceMarkedByAnotherProcessWakesItsReadersHere) {
   clock_.Set(T("2024-01-02T00:05:00Z"));
   auto r = p_.Derived({"source", "mark", "raw.events", "--through", "2024-01-02"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  bool built = false;
-  for (int i = 0; i < 400 && !built; ++i) {  // up to 20 s for the mark's notice
-    svc_->WaitIdle();
-    built = Scalar("SELECT count(*) FROM _derived.state WHERE table_name = 'core.hourly' AND complete_through = "
-                   "TIMESTAMP '2024-01-02'") == "1";
-    if (!built) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(built);
+  ASSERT_TRUE(EventuallyCompleteThrough(*svc_, "core.hourly", "2024-01-02"));
   EXPECT_EQ(Difference("SELECT * FROM core.hourly", HourlyExpected("2024-01-02")), 0);
 }
 

@@ -34,6 +34,9 @@ class ForwardingWarehouse : public Warehouse {
   Status UseDataset(const std::string& dataset) override { return inner_->UseDataset(dataset); }
   Status EnsureDataset(const std::string& dataset) override { return inner_->EnsureDataset(dataset); }
   Status CreateMetadataSchema() override { return inner_->CreateMetadataSchema(); }
+  Status CreateMetadataTables(const std::string& schema) override { return inner_->CreateMetadataTables(schema); }
+  Result<std::vector<std::string>> Schemas(std::string_view prefix) override { return inner_->Schemas(prefix); }
+  Status DropSchema(const std::string& schema) override { return inner_->DropSchema(schema); }
   Result<sql::CheckedSelect> CheckQuery(std::string_view sql) override { return inner_->CheckQuery(sql); }
   Result<Rows> QueryEmbedded(const sql::CheckedSelect& query, const sql::Embedding& embedding) override {
     return inner_->QueryEmbedded(query, embedding);

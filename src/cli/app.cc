@@ -18,6 +18,7 @@
 #include "config/loader.h"
 #include "fleet/shard.h"
 #include "service/service.h"
+#include "shadow/plan.h"
 #include "util/files.h"
 #include "warehouse/warehouse.h"
 
@@ -266,6 +267,28 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
                   "Allow statements that change the warehouse (INSERT, CREATE, COPY, ...): one transaction, logged in "
                   "_derived.log");
 
+  auto* shadow_cmd = app.add_subcommand("shadow", "Shadow environments: a branch's changed tables and their "
+                                                  "downstream built beside production, reading it");
+  shadow_cmd->require_subcommand(1);
+  ShadowBuildOptions shadow_build_opts;
+  std::string shadow_last;
+  auto* shadow_build = shadow_cmd->add_subcommand("build", "Build what the working tree changes against production's "
+                                                           "definitions into environment --env");
+  AddCommon(shadow_build, &opts, &now_text, &now_options);
+  shadow_build->add_option("--env", shadow_build_opts.env, "The environment's name (a-z, 0-9, _)")->required();
+  auto* last_option = shadow_build->add_option("--last", shadow_last,
+                                               "Build the windows of this long before now, e.g. '3 days' (default: "
+                                               "derived.yaml's shadow.last, else 3 days)");
+  shadow_build->add_flag("--full", shadow_build_opts.full, "Build every window from each table's start")->excludes(last_option);
+  shadow_build->add_flag("--json", json, "Machine-readable output");
+  auto* shadow_list = shadow_cmd->add_subcommand("list", "The shadow environments in the warehouse");
+  AddCommon(shadow_list, &opts, &now_text, &now_options);
+  shadow_list->add_flag("--json", json, "Machine-readable output");
+  std::string shadow_env;
+  auto* shadow_drop = shadow_cmd->add_subcommand("drop", "Drop a shadow environment (its schemas only)");
+  AddCommon(shadow_drop, &opts, &now_text, &now_options);
+  shadow_drop->add_option("--env", shadow_env, "The environment's name")->required();
+
   DeployK8sArgs deploy_args;
   auto* deploy_k8s = AddDeployCommand(&app, &deploy_args);
   AddCommon(deploy_k8s, &opts, &now_text, &now_options);
@@ -281,10 +304,11 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   // need the warehouse run inside it, and only those. A shared one is opened by each.
   bool needs_warehouse = status->parsed() || log->parsed() || backfill->parsed() || mark->parsed() ||
                          restate->parsed() || lineage->parsed() || query->parsed() || plan->parsed() ||
-                         drop->parsed() || show->parsed();
+                         drop->parsed() || show->parsed() || shadow_build->parsed() || shadow_list->parsed() ||
+                         shadow_drop->parsed();
   if (service && !needs_warehouse) {
     err << "error: the Derived service runs only commands that need its warehouse (status, show, log, query, plan, "
-           "lineage, backfill, source mark, source restate, drop)\n";
+           "lineage, backfill, source mark, source restate, drop, shadow)\n";
     return 2;
   }
   try {
@@ -417,6 +441,21 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     }
     if (lineage->parsed()) return Lineage(opts, table, RequiredTimeArg(lineage_option, lineage_at), json, out, err);
     if (query->parsed()) return Query(opts, sql, sql_file, json, write, out, err);
+    if (shadow_build->parsed()) {
+      if (last_option->count() > 0) {
+        auto d = ParseDuration(shadow_last);
+        if (!d.ok()) throw BadArgument{"--last: " + d.error().message};
+        if (d->count <= 0) throw BadArgument{"--last must be longer than zero"};
+        shadow_build_opts.last = *d;
+      }
+      if (auto st = shadow::CheckEnvironmentName(shadow_build_opts.env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
+      return ShadowBuild(opts, shadow_build_opts, json, out, err);
+    }
+    if (shadow_list->parsed()) return ShadowList(opts, json, out, err);
+    if (shadow_drop->parsed()) {
+      if (auto st = shadow::CheckEnvironmentName(shadow_env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
+      return ShadowDrop(opts, shadow_env, out, err);
+    }
   } catch (const BadArgument& e) {
     err << "error: " << e.message << "\n";
     return 2;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "time/schedule.h"
 #include "time/timestamp.h"
 
 namespace CLI {
@@ -91,6 +92,17 @@ struct DeployK8sArgs {
 // `app`; returns `k8s`, which takes the common options too.
 CLI::App* AddDeployCommand(CLI::App* app, DeployK8sArgs* args);
 int DeployK8s(const CommonOptions& opts, const DeployK8sArgs& args, std::ostream& out, std::ostream& err);
+
+// Shadow environments (shadow.cc, shadow/environment.h).
+struct ShadowBuildOptions {
+  std::string env;
+  std::optional<Duration> last;  // --last; nullopt: derived.yaml's shadow.last
+  bool full = false;             // --full: every window from each table's start
+};
+int ShadowBuild(const CommonOptions& opts, const ShadowBuildOptions& build, bool json, std::ostream& out,
+                std::ostream& err);
+int ShadowList(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err);
+int ShadowDrop(const CommonOptions& opts, const std::string& env, std::ostream& out, std::ostream& err);
 
 // The most `query --file` reads: what the service accepts in one request.
 inline constexpr size_t kMaxQueryFileBytes = size_t{64} << 20;

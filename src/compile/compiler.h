@@ -3,6 +3,7 @@
 // dependency order. Problems across the whole project are collected as diagnostics.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -146,6 +147,14 @@ class CompiledProject {
   PlacementSet PlacementsOf(std::shared_ptr<const TextPlacement> own) const;
   // REQUIRES: made by Compile().
   const tmpl::Environment& environment() const { return *env_; }
+
+  // Moves tables to other datasets: each key of `to` (a table, dataset.table) gets the
+  // dataset it maps to, and every name of it in the project follows (the graph, each
+  // table's upstreams and edges, custom tests' reads, relationships tests' targets). The
+  // SQL is left as written: it names the tables where they were (a shadow environment
+  // redirects what runs, shadow/environment.h). Templates still render as in the old
+  // dataset but for {{ this }}. REQUIRES: every new name is free.
+  void Relocate(const std::map<std::string, std::string>& to);
 
  private:
   friend Result<CompiledProject> Compile(const std::string& dir, const CompileOptions& options);

@@ -127,6 +127,20 @@ void CheckWarehouseName(const Project& project, Diagnostics* diags) {
                               project.warehouse.path, catalog, catalog));
 }
 
+// Schemas named shadow__... hold shadow environments (shadow/environment.h), which
+// `derived shadow drop` removes: no dataset may be one.
+void CheckReservedDatasets(const Project& project, Diagnostics* diags) {
+  auto check = [&](const std::string& dataset, const std::string& file) {
+    if (dataset.rfind("shadow__", 0) == 0) {
+      diags->AddError({file, 1, 1}, fmt::format("the dataset name '{}' is reserved: names beginning with 'shadow__' "
+                                                "hold shadow environments",
+                                                dataset));
+    }
+  };
+  for (const auto& s : project.sources) check(s.dataset, s.file);
+  for (const auto& t : project.tables) check(t.dataset, t.file);
+}
+
 }  // namespace
 
 // The names a file that did not load may define: the folder layout's, and those its
@@ -229,6 +243,7 @@ Result<Project> LoadProject(const std::string& dir, Diagnostics* diags, const Lo
   SortByName(&project.tables);
   CheckDuplicates(project, diags);
   CheckWarehouseName(project, diags);
+  CheckReservedDatasets(project, diags);
   CheckFileSources(project, diags);
   CheckPartitions(project, diags);
   return project;

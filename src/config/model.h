@@ -172,6 +172,13 @@ struct Project {
   // How long a table removed from the project keeps its data before it is dropped
   // (`removed_tables: {keep_for: 30 days}`); unset: until `derived drop`.
   std::optional<Duration> removed_table_retention;
+  // Shadow environments (`shadow: {last: 3 days, expire_after: 7 days}`): the windows a
+  // build covers by default (back from now), and how long an environment nobody builds
+  // lives.
+  struct Shadow {
+    Duration last{3, TimeUnit::kDay};
+    Duration expire_after{7, TimeUnit::kDay};
+  } shadow;
   // Schedule periods one table may plan in one run (`limits: {max_windows_per_run: N}`):
   // a start in year 1 or a clock in year 9999 fails the table instead of planning millions.
   int64_t max_windows_per_run = kDefaultMaxWindowsPerRun;

@@ -109,7 +109,7 @@ Status ParseProjectFile(const std::string& file, const std::string& text, Projec
     diags->AddError({file, 1, 1}, "derived.yaml is empty: it needs at least 'name'");
     return Error("invalid derived.yaml");
   }
-  if (!r.CheckMap(*root, "derived.yaml", {"name", "warehouse", "vars", "defaults", "removed_tables", "limits"}, {"name"})) {
+  if (!r.CheckMap(*root, "derived.yaml", {"name", "warehouse", "vars", "defaults", "removed_tables", "limits", "shadow"}, {"name"})) {
     return Error("invalid derived.yaml");
   }
   project->name = r.String(*root, "name").value_or("");
@@ -176,6 +176,22 @@ Status ParseProjectFile(const std::string& file, const std::string& text, Projec
           project->removed_table_retention = *d;
         } else {
           r.ErrorAt(rt["keep_for"], "removed_tables.keep_for: " + d.error().message);
+        }
+      }
+    }
+  }
+  if (YAML::Node sh = (*root)["shadow"]; sh.IsDefined()) {
+    if (r.CheckMap(sh, "'shadow'", {"last", "expire_after"})) {
+      for (const char* key : {"last", "expire_after"}) {
+        auto s = r.String(sh, key);
+        if (!s) continue;
+        auto d = ParseDuration(*s);
+        if (!d.ok()) {
+          r.ErrorAt(sh[key], fmt::format("shadow.{}: {}", key, d.error().message));
+        } else if (d->count <= 0) {
+          r.ErrorAt(sh[key], fmt::format("shadow.{} must be longer than zero", key));
+        } else {
+          (std::string_view(key) == "last" ? project->shadow.last : project->shadow.expire_after) = *d;
         }
       }
     }

@@ -242,8 +242,15 @@ class TableBuilder {
     auto rendered = ctx_.cp->RenderMapped(*req_.table, b.read, b.initial);
     if (!rendered.ok()) return Error(rendered.error().ToString());
     rendered_ = std::move(*rendered);
+    std::string sql = rendered_->sql();
+    if (ctx_.rewrite) {
+      auto rewritten = ctx_.rewrite(def_, sql);
+      if (!rewritten.ok()) return Error(fmt::format("{}: {}", def_.file, rewritten.error().message));
+      if (*rewritten != sql) rendered_.reset();  // its origins no longer match the text
+      sql = std::move(*rewritten);
+    }
     // Rendered for this batch's window, so checked again: validate saw one window only.
-    auto checked = wh_.CheckQuery(rendered_->sql());
+    auto checked = wh_.CheckQuery(sql);
     if (!checked.ok()) return QueryRefused(def_, rendered_ ? &*rendered_ : nullptr, checked.error());
     query_ = std::move(*checked);
     // Later batches of one build have the same columns: bind and check once.
@@ -251,7 +258,8 @@ class TableBuilder {
       if (auto s = wh_.UseDataset(def_.dataset); !s.ok()) return s;
       auto described = wh_.DescribeQuery(*query_);
       if (!described.ok()) {
-        return QueryFailed(def_, &*rendered_, described.error(), sql::Embedding::Describe().QueryLine());
+        return QueryFailed(def_, rendered_ ? &*rendered_ : nullptr, described.error(),
+                           sql::Embedding::Describe().QueryLine());
       }
       auto casts = CheckDeclaredColumns(wh_, def_, *described);
       if (!casts.ok()) return casts.error();
@@ -314,8 +322,12 @@ class TableBuilder {
     std::string table = wh_.dialect().Table(def_.dataset, def_.name);
     Window window = req_.plan.batches.empty() ? Window{} : Window{req_.plan.batches.front().read.start,
                                                                   req_.plan.batches.back().read.end};
-    auto failures = RunDataTests(wh_, def_, table, [&](const TestDef& t) {
-      return ctx_.cp->RenderText(*req_.table, t.sql, t.where, window);
+    auto failures = RunDataTests(wh_, def_, table, [&](const TestDef& t) -> Result<std::string> {
+      auto sql = ctx_.cp->RenderText(*req_.table, t.sql, t.where, window);
+      if (!sql.ok() || !ctx_.rewrite) return sql;
+      auto rewritten = ctx_.rewrite(def_, *sql);
+      if (!rewritten.ok()) return Error(fmt::format("test '{}': {}", t.name, rewritten.error().message), t.where);
+      return rewritten;
     });
     if (!failures.ok()) {
       const Location& at = failures.error().where;

@@ -27,6 +27,9 @@ struct BuildProgress {
   int64_t rows = 0;
 };
 
+// A table's rendered query -> the query to run instead, or why it cannot be.
+using SqlRewrite = std::function<Result<std::string>(const TableDef& def, const std::string& sql)>;
+
 struct BuildContext {
   Warehouse* wh = nullptr;
   MetadataStore* meta = nullptr;
@@ -36,6 +39,9 @@ struct BuildContext {
   std::function<void(const BuildProgress&)> on_progress;  // optional
   // When set, a multi-batch build stops after the batch it is in (the service stopping).
   const std::atomic<bool>* cancel = nullptr;
+  // When set, every query of the table and of its custom tests, once rendered, is run as
+  // this returns it (a shadow environment's reads: shadow/environment.h).
+  SqlRewrite rewrite;
 };
 
 struct BuildRequest {

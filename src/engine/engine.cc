@@ -82,14 +82,15 @@ Result<std::unique_ptr<Engine>> Engine::Open(const CompiledProject* cp, Timestam
 }
 
 Result<std::unique_ptr<Engine>> Engine::Open(std::shared_ptr<const ProjectAnalysis> analysis,
-                                             std::unique_ptr<Warehouse> wh, Timestamp now) {
+                                             std::unique_ptr<Warehouse> wh, Timestamp now, EngineScope scope) {
   std::unique_ptr<Engine> e(new Engine());
   e->an_ = std::move(analysis);
   e->cp_ = e->an_->cp;
   e->now_ = now;
   e->run_id_ = NewRunId();
   e->wh_ = std::move(wh);
-  e->meta_ = std::make_unique<MetadataStore>(e->wh_.get(), e->an_->provenance);
+  e->meta_ = std::make_unique<MetadataStore>(e->wh_.get(), e->an_->provenance, std::move(scope.metadata_schema));
+  e->rewrite_ = std::move(scope.rewrite);
   if (auto st = e->LoadStates(); !st.ok()) return st.error();
   return e;
 }
@@ -254,6 +255,7 @@ TableOutcome Engine::BuildTable(const CompiledTable& t, const Plan& plan, bool b
   ctx.now = now_;
   ctx.on_progress = progress;
   ctx.cancel = cancel_;
+  ctx.rewrite = rewrite_;
   BuildRequest req;
   req.table = &t;
   req.definition_hash = an_->hashes.at(def.qualified_name());
@@ -312,7 +314,7 @@ TableOutcome Engine::Update(const CompiledTable& t, const ProgressFn& progress) 
   }
   if (it != states_.end() && it->second.data_version > 0 && it->second.definition_hash == an_->hashes.at(name) &&
       it->second.config.value("metadata_hash", "") != an_->metadata_hashes.at(name)) {
-    BuildContext ctx{wh_.get(), meta_.get(), cp_, run_id_, now_, nullptr};
+    BuildContext ctx{wh_.get(), meta_.get(), cp_, run_id_, now_, nullptr, nullptr, rewrite_};
     auto next = UpdateMetadata(ctx, def, it->second, an_->metadata_hashes.at(name));
     if (!next.ok()) return {name, StepStatus::kFailed, next.error().message};
     it->second = std::move(*next);
@@ -354,14 +356,28 @@ TableOutcome Engine::Step(const std::string& table, const ProgressFn& progress) 
 }
 
 Result<RunReport> Engine::RunOnce(const std::string& select, const ProgressFn& progress) {
-  RunReport report;
-  report.run_id = run_id_;
   std::optional<std::set<int>> selected;
   if (!select.empty()) {
     auto ids = Select(cp_->graph, select);
     if (!ids.ok()) return ids.error();
     selected = std::set<int>(ids->begin(), ids->end());
   }
+  return RunNodes(selected, progress);
+}
+
+Result<RunReport> Engine::RunTables(const std::vector<std::string>& tables, const ProgressFn& progress) {
+  std::set<int> selected;
+  for (const auto& name : tables) {
+    auto id = cp_->graph.Find(name);
+    if (!id) return Error(fmt::format("no table {} in the project", name));
+    selected.insert(*id);
+  }
+  return RunNodes(selected, progress);
+}
+
+Result<RunReport> Engine::RunNodes(const std::optional<std::set<int>>& selected, const ProgressFn& progress) {
+  RunReport report;
+  report.run_id = run_id_;
   // Tables that failed or were skipped in this run, and why: their readers are skipped.
   std::map<std::string, std::string> blocked;
   std::set<int> visited;

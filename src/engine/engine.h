@@ -101,6 +101,13 @@ struct FileSourceChanges {
   std::optional<Window> restated;      // the restatement they mean (see RestatedRange)
 };
 
+// Where an engine keeps its metadata and what it does to the SQL it runs: production's
+// by default, or a shadow environment's (shadow/environment.h).
+struct EngineScope {
+  std::string metadata_schema = kMetaSchema;  // MetadataStore's schema
+  SqlRewrite rewrite;                         // BuildContext::rewrite
+};
+
 class Engine {
  public:
   // REQUIRES: cp outlives the engine.
@@ -108,7 +115,7 @@ class Engine {
   // An engine on a warehouse session the caller opened (the service gives each worker its
   // own). Sources start unknown: call LoadSources or SetSources.
   static Result<std::unique_ptr<Engine>> Open(std::shared_ptr<const ProjectAnalysis> analysis,
-                                              std::unique_ptr<Warehouse> wh, Timestamp now);
+                                              std::unique_ptr<Warehouse> wh, Timestamp now, EngineScope scope = {});
 
   void SetNow(Timestamp now) { now_ = now; }
   // Builds stop between batches once *cancel is true. REQUIRES: cancel outlives the engine.
@@ -142,6 +149,8 @@ class Engine {
   // Builds every ready window of every table (or of those `select` picks), upstream
   // first, so new data flows through the whole DAG in one run.
   Result<RunReport> RunOnce(const std::string& select, const ProgressFn& progress);
+  // The same for exactly `tables` (qualified names), nothing else.
+  Result<RunReport> RunTables(const std::vector<std::string>& tables, const ProgressFn& progress);
 
   // Recomputes the windows of one table in [from, to) and, with `downstream`, every
   // window downstream that read them, in dependency order.
@@ -174,6 +183,9 @@ class Engine {
  private:
   Engine() = default;
   derived::Status LoadStates();
+  // RunOnce over the graph's nodes in `selected` (all when nullopt, which also sweeps
+  // removed tables and changed files first).
+  Result<RunReport> RunNodes(const std::optional<std::set<int>>& selected, const ProgressFn& progress);
   // A new log row of `operation` on `table`, successful unless the caller says otherwise.
   LogEntry Entry(const std::string& table, const std::string& definition_hash, const char* operation) const;
   // A built table no longer in the project: kept, not updated.
@@ -226,6 +238,7 @@ class Engine {
   Timestamp now_;
   std::unique_ptr<Warehouse> wh_;
   std::unique_ptr<MetadataStore> meta_;
+  SqlRewrite rewrite_;
   std::string run_id_;
   const std::atomic<bool>* cancel_ = nullptr;
   std::map<std::string, TableState> states_;

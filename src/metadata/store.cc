@@ -108,7 +108,7 @@ Provenance CollectProvenance(const std::string& project_root) {
 }
 
 Status MetadataStore::EnsureSchema() {
-  return wh_->CreateMetadataSchema();
+  return schema_ == kMetaSchema ? wh_->CreateMetadataSchema() : wh_->CreateMetadataTables(schema_);
 }
 
 LogEntry LogEntry::Begin(std::string run_id, std::string table, std::string definition_hash, std::string operation,
@@ -135,12 +135,12 @@ std::string_view RunStatusName(RunStatus s) {
 
 Result<std::vector<std::string>> MetadataStore::TableNames(NameSource source) {
   const bool state = source == NameSource::kState;
-  auto cols = wh_->Columns(kMetaSchema, state ? "state" : "log");
+  auto cols = wh_->Columns(schema_, state ? "state" : "log");
   if (!cols.ok()) return cols.error();
   std::vector<std::string> names;
   if (!cols->has_value()) return names;
-  auto rows = wh_->Query(state ? "SELECT table_name FROM _derived.state ORDER BY 1"
-                               : "SELECT DISTINCT table_name FROM _derived.log ORDER BY 1");
+  auto rows = wh_->Query(state ? fmt::format("SELECT table_name FROM {}.state ORDER BY 1", schema_)
+                               : fmt::format("SELECT DISTINCT table_name FROM {}.log ORDER BY 1", schema_));
   if (!rows.ok()) return rows.error();
   for (const auto& r : rows->rows) {
     if (r[0]) names.push_back(*r[0]);
@@ -156,14 +156,23 @@ Result<std::map<std::string, TableState>> MetadataStore::LoadStates(const std::v
     for (const auto& t : *tables) names.push_back(QuoteLiteral(t));
     where = " WHERE table_name IN (" + Join(names, ", ") + ")";
   }
-  auto rows = wh_->Query(fmt::format("SELECT {} FROM _derived.state{}", kStateColumns, where));
-  if (!rows.ok()) return rows.error();
   std::map<std::string, TableState> out;
-  for (const auto& r : rows->rows) {
-    auto s = StateFromRow(r);
-    if (!s.ok()) return s.error();
-    s->stored = true;
-    out[s->table] = std::move(*s);
+  // An environment's own states first; what it does not build, production's.
+  for (const std::string& schema : {schema_, std::string(kMetaSchema)}) {
+    if (schema == kMetaSchema && schema_ != kMetaSchema) {
+      auto cols = wh_->Columns(kMetaSchema, "state");
+      if (!cols.ok()) return cols.error();
+      if (!cols->has_value()) break;
+    }
+    auto rows = wh_->Query(fmt::format("SELECT {} FROM {}.state{}", kStateColumns, schema, where));
+    if (!rows.ok()) return rows.error();
+    for (const auto& r : rows->rows) {
+      auto s = StateFromRow(r);
+      if (!s.ok()) return s.error();
+      s->stored = true;
+      out.emplace(s->table, std::move(*s));
+    }
+    if (schema_ == kMetaSchema) break;
   }
   return out;
 }
@@ -178,7 +187,7 @@ Result<std::map<std::string, TableState>> MetadataStore::PinStates(const std::ve
 }
 
 Status MetadataStore::DeleteState(const std::string& table) {
-  return wh_->Execute("DELETE FROM _derived.state WHERE table_name = " + QuoteLiteral(table));
+  return wh_->Execute(fmt::format("DELETE FROM {}.state WHERE table_name = {}", schema_, QuoteLiteral(table)));
 }
 
 namespace {
@@ -253,7 +262,8 @@ Status MetadataStore::SaveState(const TableState& s, const TableState& base) {
 
 Status MetadataStore::Announced(const TableState& s, const TableState& base) {
   Coordination* c = wh_->coordination();
-  if (!c || s.data_version == base.data_version) return Status::Ok();
+  // An environment's tables have no readers in production.
+  if (!c || s.data_version == base.data_version || schema_ != kMetaSchema) return Status::Ok();
   return c->NotifyCommit(s.table, s.data_version, WallSeconds());
 }
 
@@ -308,19 +318,22 @@ Status MetadataStore::RecordFailure(const LogEntry& entry, TableState* state) {
 // Parsed and planned once per store: every mutation writes these.
 Status MetadataStore::Prepared() {
   if (log_insert_) return Status::Ok();
-  auto log = wh_->Prepare(
-      "INSERT INTO _derived.log VALUES ($1, $2, $3, $4, $5::TIMESTAMP, $6::TIMESTAMP, $7, $8, $9, $10::JSON, "
-      "$11::TIMESTAMP, $12::TIMESTAMP, $13::TIMESTAMP, $14, $15, $16::JSON, $17, $18, $19)");
+  auto log = wh_->Prepare(fmt::format(
+      "INSERT INTO {}.log VALUES ($1, $2, $3, $4, $5::TIMESTAMP, $6::TIMESTAMP, $7, $8, $9, $10::JSON, "
+      "$11::TIMESTAMP, $12::TIMESTAMP, $13::TIMESTAMP, $14, $15, $16::JSON, $17, $18, $19)",
+      schema_));
   if (!log.ok()) return log.error();
-  auto upd = wh_->Prepare(
-      "UPDATE _derived.state SET definition_hash = $2, version = $3, data_version = $4, completed = $5::JSON, "
+  auto upd = wh_->Prepare(fmt::format(
+      "UPDATE {}.state SET definition_hash = $2, version = $3, data_version = $4, completed = $5::JSON, "
       "complete_through = $6::TIMESTAMP, last_status = $7, last_error = $8, last_run_id = $9, "
       "consecutive_failures = $10, inputs = $11::JSON, config = $12::JSON, updated_at = $13::TIMESTAMP "
-      "WHERE table_name = $1");
+      "WHERE table_name = $1",
+      schema_));
   if (!upd.ok()) return upd.error();
-  auto ins = wh_->Prepare(
-      "INSERT INTO _derived.state VALUES ($1, $2, $3, $4, $5::JSON, $6::TIMESTAMP, $7, $8, $9, $10, $11::JSON, "
-      "$12::JSON, $13::TIMESTAMP)");
+  auto ins = wh_->Prepare(fmt::format(
+      "INSERT INTO {}.state VALUES ($1, $2, $3, $4, $5::JSON, $6::TIMESTAMP, $7, $8, $9, $10, $11::JSON, "
+      "$12::JSON, $13::TIMESTAMP)",
+      schema_));
   if (!ins.ok()) return ins.error();
   log_insert_ = std::move(*log);
   state_update_ = std::move(*upd);
@@ -330,8 +343,8 @@ Status MetadataStore::Prepared() {
 
 Result<std::map<std::string, std::string>> MetadataStore::LastSuccess() {
   auto rows = wh_->Query(fmt::format(
-      "SELECT table_name, {} FROM _derived.log WHERE status = 'success' GROUP BY table_name",
-      wh_->dialect().IsoText("max(finished_at)")));
+      "SELECT table_name, {} FROM {}.log WHERE status = 'success' GROUP BY table_name",
+      wh_->dialect().IsoText("max(finished_at)"), schema_));
   if (!rows.ok()) return rows.error();
   std::map<std::string, std::string> out;
   for (const auto& r : rows->rows) out[r[0].value_or("")] = r[1].value_or("");
@@ -340,13 +353,13 @@ Result<std::map<std::string, std::string>> MetadataStore::LastSuccess() {
 
 Result<std::map<std::string, double>> MetadataStore::RunSeconds(Timestamp since) {
   std::map<std::string, double> out;
-  auto cols = wh_->Columns(kMetaSchema, "log");
+  auto cols = wh_->Columns(schema_, "log");
   if (!cols.ok()) return cols.error();
   if (!cols->has_value()) return out;
   auto rows = wh_->Query(fmt::format(
-      "SELECT table_name, sum(EXTRACT(EPOCH FROM (finished_at - started_at))) FROM _derived.log "
+      "SELECT table_name, sum(EXTRACT(EPOCH FROM (finished_at - started_at))) FROM {}.log "
       "WHERE finished_at >= {} AND started_at IS NOT NULL GROUP BY table_name",
-      wh_->dialect().TimestampLiteral(since)));
+      schema_, wh_->dialect().TimestampLiteral(since)));
   if (!rows.ok()) return rows.error();
   for (const auto& r : rows->rows) {
     if (!r[0] || !r[1]) continue;
@@ -374,11 +387,11 @@ Result<Rows> MetadataStore::ReadLog(const std::string& table, int limit, bool ra
   const SqlDialect& d = wh_->dialect();
   std::string where = table.empty() ? "" : " WHERE table_name = " + d.Literal(table);
   std::string order = fmt::format(" ORDER BY finished_at DESC, table_name LIMIT {}", limit);
-  if (raw) return wh_->Query("SELECT * FROM _derived.log" + where + order);
+  if (raw) return wh_->Query(fmt::format("SELECT * FROM {}.log{}{}", schema_, where, order));
   auto rows = wh_->Query(fmt::format(
       "SELECT {}, table_name, operation, {}, {}, rows_inserted, rows_updated, rows_deleted, "
-      "CAST(started_at AS VARCHAR), CAST(finished_at AS VARCHAR), status, error FROM _derived.log{}{}",
-      d.IsoText("finished_at"), d.IsoText("window_start"), d.IsoText("window_end"), where, order));
+      "CAST(started_at AS VARCHAR), CAST(finished_at AS VARCHAR), status, error FROM {}.log{}{}",
+      d.IsoText("finished_at"), d.IsoText("window_start"), d.IsoText("window_end"), schema_, where, order));
   if (!rows.ok()) return rows.error();
   Rows out;
   out.columns = {"finished", "table", "operation", "window_start", "window_end", "inserted", "updated",
@@ -408,8 +421,8 @@ Result<std::vector<MetadataStore::Run>> MetadataStore::Runs(const std::string& t
   if (!before.empty()) where += " AND finished_at <= CAST(" + d.Literal(before) + " AS TIMESTAMP)";
   auto rows = wh_->Query(fmt::format(
       "SELECT run_id, operation, {}, {}, CAST(started_at AS VARCHAR), CAST(finished_at AS VARCHAR), "
-      "CAST(inputs AS VARCHAR) FROM _derived.log WHERE {} ORDER BY finished_at DESC",
-      d.IsoText("window_start"), d.IsoText("window_end"), where));
+      "CAST(inputs AS VARCHAR) FROM {}.log WHERE {} ORDER BY finished_at DESC",
+      d.IsoText("window_start"), d.IsoText("window_end"), schema_, where));
   if (!rows.ok()) return rows.error();
   std::vector<Run> out;
   for (const auto& r : rows->rows) {
@@ -430,9 +443,14 @@ Result<std::vector<MetadataStore::Run>> MetadataStore::Runs(const std::string& t
 }
 
 Result<std::map<std::string, Timestamp>> MetadataStore::LoadMarks() {
+  std::map<std::string, Timestamp> out;
+  if (schema_ != kMetaSchema) {  // production's marks, when production has any
+    auto cols = wh_->Columns(kMetaSchema, "source_marks");
+    if (!cols.ok()) return cols.error();
+    if (!cols->has_value()) return out;
+  }
   auto rows = wh_->Query("SELECT source_name, max(through) FROM _derived.source_marks GROUP BY source_name");
   if (!rows.ok()) return rows.error();
-  std::map<std::string, Timestamp> out;
   for (const auto& r : rows->rows) {
     if (auto t = ParseOptTs(r[1])) out[r[0].value_or("")] = *t;
   }
@@ -440,6 +458,7 @@ Result<std::map<std::string, Timestamp>> MetadataStore::LoadMarks() {
 }
 
 Status MetadataStore::SetMark(const std::string& source, Timestamp through, Timestamp now) {
+  if (schema_ != kMetaSchema) return Error("a shadow environment reads production's sources: it marks none");
   if (auto st = wh_->Execute(fmt::format("INSERT INTO _derived.source_marks VALUES ({}, {}, {})", Lit(source),
                                          FormatSqlLiteral(through), FormatSqlLiteral(now)));
       !st.ok()) {
@@ -483,9 +502,9 @@ std::map<int64_t, std::string> DaysFromJson(const std::string& text) {
 
 Result<std::vector<FileFingerprint>> MetadataStore::LoadFiles(const std::string& source) {
   auto rows = wh_->Query(fmt::format(
-      "SELECT path, size, mtime_ns, seen_ns, hash, CAST(days AS VARCHAR) FROM _derived.files WHERE source_name = {} "
+      "SELECT path, size, mtime_ns, seen_ns, hash, CAST(days AS VARCHAR) FROM {}.files WHERE source_name = {} "
       "ORDER BY path",
-      Lit(source)));
+      schema_, Lit(source)));
   if (!rows.ok()) return rows.error();
   std::vector<FileFingerprint> out;
   for (const auto& r : rows->rows) {
@@ -503,9 +522,9 @@ Result<std::vector<FileFingerprint>> MetadataStore::LoadFiles(const std::string&
 
 Status MetadataStore::SaveFiles(const std::string& source, const std::vector<FileFingerprint>& files, Timestamp now) {
   return InTransaction(*wh_, [&]() -> Status {
-    if (auto st = wh_->Execute("DELETE FROM _derived.files WHERE source_name = " + Lit(source)); !st.ok()) return st;
+    if (auto st = wh_->Execute(fmt::format("DELETE FROM {}.files WHERE source_name = {}", schema_, Lit(source))); !st.ok()) return st;
     if (files.empty()) return Status::Ok();
-    auto insert = wh_->Prepare("INSERT INTO _derived.files VALUES ($1, $2, $3, $4, $5, $6, $7::JSON, $8::TIMESTAMP)");
+    auto insert = wh_->Prepare(fmt::format("INSERT INTO {}.files VALUES ($1, $2, $3, $4, $5, $6, $7::JSON, $8::TIMESTAMP)", schema_));
     if (!insert.ok()) return insert.error();
     for (const auto& f : files) {
       auto r = (*insert)->Run({source, f.path, f.size, f.mtime_ns, f.seen_ns, Opt(f.hash), DaysToJson(f.days),

@@ -79,7 +79,13 @@ Provenance CollectProvenance(const std::string& project_root);
 
 class MetadataStore {
  public:
-  MetadataStore(Warehouse* wh, Provenance provenance) : wh_(wh), provenance_(std::move(provenance)) {}
+  // `schema`: `_derived` (production), or a shadow environment's metadata schema
+  // (shadow/environment.h). An environment's store writes only there; it reads the states
+  // of tables it has none of (production's, which its tables read) and every source mark
+  // from `_derived`, and never writes it.
+  MetadataStore(Warehouse* wh, Provenance provenance, std::string schema = kMetaSchema)
+      : wh_(wh), provenance_(std::move(provenance)), schema_(std::move(schema)) {}
+  const std::string& schema() const { return schema_; }
 
   // Creates the schema and its tables when missing. Safe to call on every start.
   Status EnsureSchema();
@@ -155,7 +161,7 @@ class MetadataStore {
   // no later than `before` (empty: any time), newest first.
   Result<std::vector<Run>> Runs(const std::string& table, std::optional<Window> range, const std::string& before);
 
-  // Source completeness set by `derived source mark`.
+  // Source completeness set by `derived source mark` (always production's).
   Result<std::map<std::string, Timestamp>> LoadMarks();
   Status SetMark(const std::string& source, Timestamp through, Timestamp now);
 
@@ -171,6 +177,7 @@ class MetadataStore {
 
   Warehouse* wh_;
   Provenance provenance_;
+  std::string schema_;
   std::shared_ptr<const fleet::LeaseBook> fence_;
   std::unique_ptr<Statement> log_insert_, state_update_, state_insert_;
 };

@@ -7,7 +7,7 @@
 namespace derived::shadow {
 
 namespace {
-constexpr size_t kMaxEnvLength = 40;
+constexpr size_t kMaxEnvLength = 24;  // leaves 29 bytes of a 63-byte schema name to the dataset
 }  // namespace
 
 Status CheckEnvironmentName(std::string_view env) {

@@ -16,7 +16,7 @@
 
 namespace derived::shadow {
 
-// An environment's name: 1 to 40 of [a-z0-9_], starting with a letter, without "__" (which
+// An environment's name: 1 to 24 of [a-z0-9_], starting with a letter, without "__" (which
 // separates the parts of its schema names). The error says which rule the name breaks.
 Status CheckEnvironmentName(std::string_view env);
 

@@ -80,8 +80,8 @@ TEST(ShadowPlan, ReadersOfPlannedTablesAreRedirectedToTheEnvironmentsSchemas) {
 
 TEST(ShadowPlan, EnvironmentNamesAreCheckedByRule) {
   EXPECT_TRUE(CheckEnvironmentName("pr_12").ok());
-  EXPECT_THAT(CheckEnvironmentName("").error().message, HasSubstr("1 to 40"));
-  EXPECT_THAT(CheckEnvironmentName(std::string(41, 'a')).error().message, HasSubstr("1 to 40"));
+  EXPECT_THAT(CheckEnvironmentName("").error().message, HasSubstr("1 to 24"));
+  EXPECT_THAT(CheckEnvironmentName(std::string(25, 'a')).error().message, HasSubstr("1 to 24"));
   EXPECT_THAT(CheckEnvironmentName("9lives").error().message, HasSubstr("start with a-z"));
   EXPECT_THAT(CheckEnvironmentName("my-change").error().message, HasSubstr("a-z, 0-9 and _"));
   EXPECT_THAT(CheckEnvironmentName("a__b").error().message, HasSubstr("__"));

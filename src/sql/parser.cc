@@ -3,6 +3,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
+#include <optional>
 #include <map>
 
 #include <fmt/format.h>
@@ -143,14 +145,72 @@ Status SqlParser::CheckEmbedded(std::string_view select, const CheckedSelect& qu
   return Status::Ok();
 }
 
-Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std::string, TableRef>& to) {
+namespace {
+
+// Where the name of a table written at `at` ends: one to three identifiers (plain, or
+// double-quoted with "" for a quote) joined by dots, with space allowed around the dots.
+// nullopt when the text there is not such a name.
+std::optional<size_t> NameEnd(std::string_view text, size_t at) {
+  auto plain_start = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80); };
+  auto plain = [&](char c) { return plain_start(c) || std::isdigit(static_cast<unsigned char>(c)) || c == '$'; };
+  size_t i = at;
+  for (int part = 0; part < 3; ++part) {
+    if (i >= text.size()) return std::nullopt;
+    if (text[i] == '"') {
+      for (++i;; ++i) {
+        if (i >= text.size()) return std::nullopt;
+        if (text[i] != '"') continue;
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          ++i;
+          continue;
+        }
+        ++i;
+        break;
+      }
+    } else if (plain_start(text[i])) {
+      while (i < text.size() && plain(text[i])) ++i;
+    } else {
+      return std::nullopt;
+    }
+    size_t j = i;
+    while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+    if (part == 2 || j >= text.size() || text[j] != '.') return i;
+    ++j;
+    while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+    i = j;
+  }
+  return i;
+}
+
+std::string QuotedName(const TableRef& r) {
+  auto q = [](const std::string& id) {
+    std::string out = "\"";
+    for (char c : id) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+  };
+  std::string out;
+  if (!r.catalog.empty()) out += q(r.catalog) + ".";
+  if (!r.schema.empty()) out += q(r.schema) + ".";
+  return out + q(r.table);
+}
+
+}  // namespace
+
+Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std::string, TableRef>& to,
+                                        Printing printing) {
   std::vector<TableRef> refs;
   const std::string text = StripStatement(sql);
   Status st = WithTree(text, [&](const simdjson::dom::element& stmt) { refs = ExtractTableRefs(stmt); });
   if (!st.ok()) return st.error();
   // The references to rename, by where they are written: ExtractTableRefs has already told
   // tables from CTE names, so the rewrite below only has to find the same nodes.
-  std::map<size_t, const TableRef*> renamed;
+  struct Rename {
+    const TableRef* from = nullptr;
+    const TableRef* to = nullptr;
+    std::string alias;  // the old name when the reference had no alias (kInPlace adds it)
+    bool found = false;
+  };
+  std::map<size_t, Rename> renamed;
   std::vector<std::string> expected;
   for (const auto& r : refs) {
     auto it = to.find(ToLower(r.ToString()));
@@ -158,7 +218,7 @@ Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std
       expected.push_back(ToLower(r.ToString()));
       continue;
     }
-    if (r.offset == 0 || !renamed.emplace(r.offset, &it->second).second) {
+    if (r.offset == 0 || !renamed.emplace(r.offset, Rename{&r, &it->second, "", false}).second) {
       return Error(fmt::format("cannot tell where the reference to {} is in the query", r.ToString()));
     }
     expected.push_back(ToLower(it->second.ToString()));
@@ -184,22 +244,38 @@ Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std
     auto at = node.find("query_location");
     if (type != node.end() && *type == "BASE_TABLE" && at != node.end() && at->is_number_unsigned()) {
       auto target = renamed.find(at->get<size_t>());
-      if (target == renamed.end()) continue;
-      if (node.value("alias", std::string()).empty()) node["alias"] = node.value("table_name", std::string());
-      node["catalog_name"] = target->second->catalog;
-      node["schema_name"] = target->second->schema;
-      node["table_name"] = target->second->table;
+      if (target == renamed.end() || target->second.found) continue;
+      Rename& r = target->second;
+      if (node.value("alias", std::string()).empty()) r.alias = node["alias"] = node.value("table_name", std::string());
+      node["catalog_name"] = r.to->catalog;
+      node["schema_name"] = r.to->schema;
+      node["table_name"] = r.to->table;
+      r.found = true;
       ++done;
       continue;
     }
     for (auto& [key, child] : node.items()) pending.push_back(&child);
   }
   if (done != renamed.size()) return Error("cannot find every reference to rename in the query's tree");
-  if (auto b = deserialize_->BindText(1, tree.dump()); !b.ok()) return b.error();
-  auto rows = deserialize_->Execute();
-  if (!rows.ok()) return Error("cannot print the rewritten query: " + rows.error().message);
-  if (rows->size() != 1 || !rows->at(0, 0)) return Error("cannot print the rewritten query: the printer returned nothing");
-  std::string out = *rows->at(0, 0);
+  std::string out;
+  if (printing == Printing::kTree) {
+    if (auto b = deserialize_->BindText(1, tree.dump()); !b.ok()) return b.error();
+    auto rows = deserialize_->Execute();
+    if (!rows.ok()) return Error("cannot print the rewritten query: " + rows.error().message);
+    if (rows->size() != 1 || !rows->at(0, 0)) return Error("cannot print the rewritten query: the printer returned nothing");
+    out = *rows->at(0, 0);
+  } else {
+    size_t copied = 0;
+    for (const auto& [at, r] : renamed) {  // in text order
+      auto end = at < copied ? std::nullopt : NameEnd(text, at);
+      if (!end) return Error(fmt::format("cannot find the name {} where the parser says it is written", r.from->ToString()));
+      out += text.substr(copied, at - copied);
+      out += QuotedName(*r.to);
+      if (!r.alias.empty()) out += " AS " + QuotedName(TableRef{"", "", r.alias, 0});
+      copied = *end;
+    }
+    out += text.substr(copied);
+  }
   // What runs is what was meant: the new text reads the renamed tables and nothing else.
   auto again = Parse(out);
   if (!again.ok()) return Error("the rewritten query does not parse: " + again.error().message);

@@ -63,7 +63,14 @@ class SqlParser {
   // comments and columns stay as they were. A renamed reference keeps its old name as its
   // alias, so columns qualified by it still resolve. The result is parsed again and
   // checked to read exactly the renamed tables; an error otherwise.
-  Result<std::string> Redirect(std::string_view sql, const std::map<std::string, TableRef>& to);
+  //
+  // kInPlace leaves the text as written but for the renamed references themselves, each
+  // replaced where the tree says it is written (and given its alias when it had none):
+  // for an engine whose own parser reads the result (PostgreSQL), which DuckDB's printer
+  // does not write for (it prints count(*) as count_star(), for one).
+  enum class Printing { kTree, kInPlace };
+  Result<std::string> Redirect(std::string_view sql, const std::map<std::string, TableRef>& to,
+                               Printing printing = Printing::kTree);
 
  private:
   SqlParser() = default;

@@ -11,7 +11,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class RedirectTest : public ::testing::Test {
+class RedirectTest : public ::testing::TestWithParam<SqlParser::Printing> {
  protected:
   void SetUp() override {
     db_ = std::move(*db::Database::Open(":memory:"));
@@ -28,7 +28,7 @@ class RedirectTest : public ::testing::Test {
   const std::map<std::string, TableRef> kToShadow = {{"core.orders", TableRef{"", "shadow__x__core", "orders", 0}}};
 
   std::string Redirected(const std::string& sql) {
-    auto out = parser_->Redirect(sql, kToShadow);
+    auto out = parser_->Redirect(sql, kToShadow, GetParam());
     EXPECT_TRUE(out.ok()) << (out.ok() ? "" : out.error().ToString());
     return out.ok() ? *out : "";
   }
@@ -51,18 +51,18 @@ class RedirectTest : public ::testing::Test {
   std::unique_ptr<SqlParser> parser_;
 };
 
-TEST_F(RedirectTest, AReferenceReadsTheOtherTable) {
+TEST_P(RedirectTest, AReferenceReadsTheOtherTable) {
   EXPECT_EQ(Rows(Redirected("SELECT side FROM core.orders")), std::vector<std::string>{"shadow"});
 }
 
-TEST_F(RedirectTest, JoinsSubqueriesAndSetOperationsAreRenamedAndOtherTablesLeftAlone) {
+TEST_P(RedirectTest, JoinsSubqueriesAndSetOperationsAreRenamedAndOtherTablesLeftAlone) {
   const std::string sql =
       "SELECT o.side, u.name FROM core.orders o JOIN raw.users u ON o.id = u.id "
       "WHERE o.id IN (SELECT id FROM core.orders) UNION ALL SELECT side, 'x' FROM (SELECT * FROM core.orders) s";
   EXPECT_EQ(Rows(Redirected(sql)), (std::vector<std::string>{"shadow|ann", "shadow|x"}));
 }
 
-TEST_F(RedirectTest, ACteOfTheSameNameStringsAndCommentsAreNotTouched) {
+TEST_P(RedirectTest, ACteOfTheSameNameStringsAndCommentsAreNotTouched) {
   const std::string sql =
       "WITH orders AS (SELECT 'cte' AS side) SELECT orders.side, 'core.orders' AS s FROM orders "
       "UNION ALL SELECT side, 'core.orders' FROM core.orders -- core.orders\n";
@@ -70,23 +70,49 @@ TEST_F(RedirectTest, ACteOfTheSameNameStringsAndCommentsAreNotTouched) {
   EXPECT_EQ(Rows(out), (std::vector<std::string>{"cte|core.orders", "shadow|core.orders"}));
 }
 
-TEST_F(RedirectTest, ColumnsQualifiedByTheOldNameStillResolve) {
+TEST_P(RedirectTest, ColumnsQualifiedByTheOldNameStillResolve) {
   EXPECT_EQ(Rows(Redirected("SELECT orders.side FROM core.orders WHERE orders.id = 1")),
             std::vector<std::string>{"shadow"});
 }
 
-TEST_F(RedirectTest, NothingToRenameGivesTheQueryBack) {
-  auto out = parser_->Redirect("SELECT name FROM raw.users;", kToShadow);
+TEST_P(RedirectTest, NothingToRenameGivesTheQueryBack) {
+  auto out = parser_->Redirect("SELECT name FROM raw.users;", kToShadow, GetParam());
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(*out, "SELECT name FROM raw.users");
 }
 
-TEST_F(RedirectTest, WhatIsNotOneSelectIsRefused) {
-  auto out = parser_->Redirect("DELETE FROM core.orders", kToShadow);
+TEST_P(RedirectTest, WhatIsNotOneSelectIsRefused) {
+  auto out = parser_->Redirect("DELETE FROM core.orders", kToShadow, GetParam());
   ASSERT_FALSE(out.ok());
   EXPECT_THAT(out.error().message, HasSubstr("one SELECT"));
-  out = parser_->Redirect("SELECT 1; SELECT side FROM core.orders", kToShadow);
+  out = parser_->Redirect("SELECT 1; SELECT side FROM core.orders", kToShadow, GetParam());
   ASSERT_FALSE(out.ok());
+}
+
+TEST_P(RedirectTest, QuotedAndSpacedNamesAreRenamed) {
+  EXPECT_EQ(Rows(Redirected("SELECT o.side FROM \"core\" . \"orders\" AS o")), std::vector<std::string>{"shadow"});
+  EXPECT_EQ(Rows(Redirected("SELECT side FROM core\n  .orders")), std::vector<std::string>{"shadow"});
+}
+
+INSTANTIATE_TEST_SUITE_P(Printings, RedirectTest,
+                         ::testing::Values(SqlParser::Printing::kTree, SqlParser::Printing::kInPlace),
+                         [](const auto& info) {
+                           return std::string(info.param == SqlParser::Printing::kTree ? "Tree" : "InPlace");
+                         });
+
+// In place, only the references change: what PostgreSQL's parser reads is the user's text.
+TEST(RedirectInPlace, TheRestOfTheTextStaysAsWritten) {
+  auto db = std::move(*db::Database::Open(":memory:"));
+  auto conn = std::move(*db::Connection::Open(*db));
+  auto parser = std::move(*SqlParser::Create(conn.get()));
+  const std::map<std::string, TableRef> to = {{"core.orders", TableRef{"", "shadow__x__core", "orders", 0}},
+                                              {"orders", TableRef{"", "shadow__x__core", "orders", 0}}};
+  auto out = parser->Redirect("SELECT count(*) AS n -- from core.orders\nFROM core.orders o, orders WHERE o.id > 0;",
+                              to, SqlParser::Printing::kInPlace);
+  ASSERT_TRUE(out.ok()) << out.error().ToString();
+  EXPECT_EQ(*out,
+            "SELECT count(*) AS n -- from core.orders\nFROM \"shadow__x__core\".\"orders\" o, "
+            "\"shadow__x__core\".\"orders\" AS \"orders\" WHERE o.id > 0");
 }
 
 }  // namespace

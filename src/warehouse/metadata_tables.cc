@@ -1,12 +1,14 @@
 #include "warehouse/metadata_tables.h"
 
+#include <fmt/format.h>
+
 namespace derived {
 
 // Types both engines spell alike; JSON columns hold text that parses as JSON.
-std::string_view MetadataTablesSql() {
-  return R"(
-CREATE SCHEMA IF NOT EXISTS _derived;
-CREATE TABLE IF NOT EXISTS _derived.log (
+std::string MetadataTablesSql(std::string_view schema) {
+  return fmt::format(R"(
+CREATE SCHEMA IF NOT EXISTS {0};
+CREATE TABLE IF NOT EXISTS {0}.log (
   run_id VARCHAR NOT NULL,
   table_name VARCHAR NOT NULL,
   definition_hash VARCHAR,
@@ -27,7 +29,7 @@ CREATE TABLE IF NOT EXISTS _derived.log (
   git_dirty BOOLEAN,
   derived_version VARCHAR
 );
-CREATE TABLE IF NOT EXISTS _derived.state (
+CREATE TABLE IF NOT EXISTS {0}.state (
   table_name VARCHAR NOT NULL,
   definition_hash VARCHAR,
   version BIGINT,
@@ -42,12 +44,12 @@ CREATE TABLE IF NOT EXISTS _derived.state (
   config JSON,
   updated_at TIMESTAMP
 );
-CREATE TABLE IF NOT EXISTS _derived.source_marks (
+CREATE TABLE IF NOT EXISTS {0}.source_marks (
   source_name VARCHAR NOT NULL,
   through TIMESTAMP NOT NULL,
   marked_at TIMESTAMP NOT NULL
 );
-CREATE TABLE IF NOT EXISTS _derived.files (
+CREATE TABLE IF NOT EXISTS {0}.files (
   source_name VARCHAR NOT NULL,
   path VARCHAR NOT NULL,
   size BIGINT NOT NULL,
@@ -57,7 +59,8 @@ CREATE TABLE IF NOT EXISTS _derived.files (
   days JSON,
   seen_at TIMESTAMP NOT NULL
 );
-)";
+)",
+                     schema);
 }
 
 }  // namespace derived

@@ -4,10 +4,13 @@
 // Each engine adds what it needs around them (Warehouse::CreateMetadataSchema).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace derived {
 
-std::string_view MetadataTablesSql();
+// In `schema`: `_derived`, or a shadow environment's own (shadow/environment.h), which
+// must be a plain lowercase identifier.
+std::string MetadataTablesSql(std::string_view schema = "_derived");
 
 }  // namespace derived

@@ -187,6 +187,14 @@ class Warehouse {
   // when missing, with whatever the engine adds: on a shared server, one process at a
   // time, and indexes; on DuckDB, the migration of files earlier versions wrote.
   virtual Status CreateMetadataSchema() = 0;
+  // The metadata tables (log, state, marks, files) in `schema`, a shadow environment's
+  // own (shadow/environment.h), when missing: what `_derived` holds but the fleet's.
+  // REQUIRES: `schema` is a plain lowercase identifier.
+  virtual Status CreateMetadataTables(const std::string& schema) = 0;
+  // The schemas of this warehouse whose names begin with `prefix`, sorted.
+  virtual Result<std::vector<std::string>> Schemas(std::string_view prefix) = 0;
+  // Drops a schema with everything in it: only ever a shadow environment's.
+  virtual Status DropSchema(const std::string& schema) = 0;
 
   // User SQL runs only through these three (sql/embed.h): checked by the engine's parser
   // to be exactly one SELECT, then run as `embedding` holds it once the statement built

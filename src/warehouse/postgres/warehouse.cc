@@ -733,6 +733,34 @@ class PostgresWarehouse final : public Warehouse {
     });
   }
 
+  Result<std::vector<std::string>> Schemas(std::string_view prefix) override {
+    auto rows = Query("SELECT nspname FROM pg_namespace ORDER BY 1");
+    if (!rows.ok()) return rows.error();
+    std::vector<std::string> out;
+    for (const auto& r : rows->rows) {
+      if (r[0] && std::string_view(*r[0]).substr(0, prefix.size()) == prefix) out.push_back(*r[0]);
+    }
+    return out;
+  }
+  Status DropSchema(const std::string& schema) override {
+    return Execute("DROP SCHEMA IF EXISTS " + dialect().Ident(schema) + " CASCADE");
+  }
+
+  Status CreateMetadataTables(const std::string& schema) override {
+    if (auto st = Reconnected(); !st.ok()) return st;
+    if (auto st = CreateSchemaIfMissing(*conn_, schema, "a shadow environment's metadata"); !st.ok()) return st;
+    return InTransaction(*this, [&]() -> Status {
+      if (auto st = LockTable(schema, LockMode::kExclusive); !st.ok()) return st;
+      std::string ddl = MetadataTablesSql(schema);  // less its CREATE SCHEMA, as above
+      const std::string create = fmt::format("CREATE SCHEMA IF NOT EXISTS {};", schema);
+      if (size_t at = ddl.find(create); at != std::string::npos) ddl.erase(at, create.size());
+      if (auto st = Execute(ddl); !st.ok()) return st;
+      return Execute(fmt::format("CREATE UNIQUE INDEX IF NOT EXISTS state_by_table ON {0}.state (table_name);"
+                                 "CREATE INDEX IF NOT EXISTS log_by_table ON {0}.log (table_name, finished_at)",
+                                 schema));
+    });
+  }
+
   Result<sql::CheckedSelect> CheckQuery(std::string_view sql) override {
     auto parser = Parser();
     if (!parser.ok()) return parser.error();

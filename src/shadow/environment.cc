@@ -1,0 +1,293 @@
+#include "shadow/environment.h"
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "db/duckdb.h"
+#include "sql/parser.h"
+#include "util/strings.h"
+
+namespace derived::shadow {
+namespace {
+
+constexpr std::string_view kPrefix = "shadow__";
+// PostgreSQL's longest identifier; DuckDB takes longer ones, but an environment should
+// mean the same on either engine.
+constexpr size_t kMaxSchemaBytes = 63;
+
+// The environment a schema belongs to ("" for none): shadow__ENV__REST.
+std::string EnvOfSchema(std::string_view schema) {
+  if (schema.substr(0, kPrefix.size()) != kPrefix) return "";
+  std::string_view rest = schema.substr(kPrefix.size());
+  size_t sep = rest.find("__");
+  if (sep == std::string_view::npos || sep == 0) return "";
+  return std::string(rest.substr(0, sep));
+}
+
+// Production's definition hash of every table it has built.
+Result<std::map<std::string, std::string>> ProductionHashes(Warehouse& wh) {
+  std::map<std::string, std::string> out;
+  auto cols = wh.Columns(kMetaSchema, "state");
+  if (!cols.ok()) return cols.error();
+  if (!cols->has_value()) return out;  // nothing built yet: every table is new
+  MetadataStore production(&wh, Provenance{});
+  auto states = production.LoadStates();
+  if (!states.ok()) return states.error();
+  for (const auto& [name, st] : *states) {
+    // A table removed from the project keeps its state until it is dropped: not a definition.
+    if (!st.config.contains("removed_at")) out[name] = st.definition_hash;
+  }
+  return out;
+}
+
+std::pair<std::string, std::string> SplitName(const std::string& qualified) {
+  size_t dot = qualified.find('.');
+  return {qualified.substr(0, dot), qualified.substr(dot + 1)};
+}
+
+// How each environment table's query is read: per dataset of the environment, every
+// name its tables can write for another table or source.
+std::map<std::string, std::map<std::string, sql::TableRef>> Redirections(const Graph& graph, const ShadowPlan& plan) {
+  std::map<std::string, std::map<std::string, sql::TableRef>> out;
+  for (const auto& t : plan.tables) {
+    const std::string dataset = SplitName(t.table).first;
+    auto [it, fresh] = out.try_emplace(SchemaOf(plan.env, dataset));
+    if (!fresh) continue;
+    it->second = plan.RedirectFor(dataset);
+    // Unqualified names resolve against the table's own dataset, which is now the
+    // environment's schema: what it does not build there is production's.
+    for (const Node& n : graph.nodes()) {
+      if (n.dataset == dataset && !plan.Builds(n.name)) it->second[n.table] = sql::TableRef{"", n.dataset, n.table, 0};
+    }
+  }
+  return out;
+}
+
+// The rewrite of every query of the environment's tables, on a parser of its own.
+class Redirector {
+ public:
+  static Result<std::shared_ptr<Redirector>> Create(const Graph& graph, const ShadowPlan& plan,
+                                                    sql::SqlParser::Printing printing) {
+    auto r = std::shared_ptr<Redirector>(new Redirector());
+    auto db = db::Database::Open(":memory:");
+    if (!db.ok()) return db.error();
+    r->db_ = std::move(*db);
+    auto conn = db::Connection::Open(*r->db_);
+    if (!conn.ok()) return conn.error();
+    r->conn_ = std::move(*conn);
+    auto parser = sql::SqlParser::Create(r->conn_.get());
+    if (!parser.ok()) return parser.error();
+    r->parser_ = std::move(*parser);
+    r->maps_ = Redirections(graph, plan);
+    r->printing_ = printing;
+    return r;
+  }
+
+  Result<std::string> Rewrite(const TableDef& def, const std::string& sql) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = maps_.find(def.dataset);
+    if (it == maps_.end()) return sql;  // not an environment table
+    auto out = parser_->Redirect(sql, it->second, printing_);
+    if (!out.ok()) return Error("cannot read it from the shadow environment: " + out.error().message);
+    return out;
+  }
+
+ private:
+  Redirector() = default;
+  std::mutex mu_;
+  std::unique_ptr<db::Database> db_;
+  std::unique_ptr<db::Connection> conn_;
+  std::unique_ptr<sql::SqlParser> parser_;
+  std::map<std::string, std::map<std::string, sql::TableRef>> maps_;
+  sql::SqlParser::Printing printing_ = sql::SqlParser::Printing::kTree;
+};
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+std::string MetadataSchemaOf(std::string_view env) { return SchemaOf(env, kMetaSchema); }
+
+int BuildReport::failures() const {
+  int n = 0;
+  for (const auto& t : tables) n += t.outcome.failed() || t.outcome.status == StepStatus::kSkipped ? 1 : 0;
+  return n;
+}
+
+Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh, const BuildOptions& options,
+                          const ProgressFn& progress) {
+  auto t0 = std::chrono::steady_clock::now();
+  if (auto st = CheckEnvironmentName(options.env); !st.ok()) return st.error();
+  auto production = ProductionHashes(*wh);
+  if (!production.ok()) return production.error();
+  auto branch_hashes = AnalyzeProject(branch)->hashes;
+  auto plan = Plan(branch.graph, branch_hashes, *production, options.env);
+  if (!plan.ok()) return plan.error();
+
+  BuildReport report;
+  report.plan = *plan;
+  report.last = options.last;
+  report.now = options.now;
+  std::map<std::string, std::string> to;
+  for (const auto& t : plan->tables) {
+    std::string schema = SchemaOf(plan->env, SplitName(t.table).first);
+    if (schema.size() > kMaxSchemaBytes) {
+      return Error(fmt::format("the environment's schema for {} would be {} ({} bytes; at most {}): choose a shorter "
+                               "environment name",
+                               t.table, schema, schema.size(), kMaxSchemaBytes));
+    }
+    to[t.table] = schema;
+  }
+  auto redirector = Redirector::Create(
+      branch.graph, *plan,
+      wh->engine() == "duckdb" ? sql::SqlParser::Printing::kTree : sql::SqlParser::Printing::kInPlace);
+  if (!redirector.ok()) return redirector.error();
+
+  auto cp = std::make_shared<CompiledProject>(std::move(branch));
+  cp->Relocate(to);
+  std::vector<std::string> names;
+  for (const auto& t : plan->tables) {
+    BuiltTable b;
+    b.planned = t;
+    b.shadow_name = to.at(t.table) + "." + SplitName(t.table).second;
+    auto at = std::find_if(cp->project.tables.begin(), cp->project.tables.end(),
+                           [&](const TableDef& d) { return d.qualified_name() == b.shadow_name; });
+    if (at == cp->project.tables.end()) return Error(fmt::format("{} is not in the project after its move", b.shadow_name));
+    TableDef* def = &*at;
+    b.strategy = std::string(StrategyName(def->strategy));
+    // The cost bound: an append or merge table's windows begin at the period holding
+    // now - last (a replace table and a view are built whole, whatever it says).
+    if (options.last && (def->strategy == Strategy::kAppend || def->strategy == Strategy::kMerge)) {
+      // At least the last whole period, for a schedule longer than `last`.
+      Timestamp from = FloorToPeriod(Add(options.now, *options.last, -1), def->schedule);
+      Timestamp last_whole = Add(FloorToPeriod(options.now, def->schedule), PeriodOf(def->schedule), -1);
+      if (last_whole.seconds < from.seconds) from = last_whole;
+      if (!def->start || def->start->seconds < from.seconds) def->start = from;
+      b.from = def->start;
+    }
+    names.push_back(b.shadow_name);
+    report.tables.push_back(std::move(b));
+  }
+  if (names.empty()) {
+    report.seconds = SecondsSince(t0);
+    return report;
+  }
+
+  std::shared_ptr<const ProjectAnalysis> an = AnalyzeProject(*cp);
+  // The analysis points into the project: both live as long as the engine.
+  auto owner = std::make_shared<std::pair<std::shared_ptr<CompiledProject>, std::shared_ptr<const ProjectAnalysis>>>(cp, an);
+  std::shared_ptr<const ProjectAnalysis> keep(owner, an.get());
+  EngineScope scope;
+  scope.metadata_schema = MetadataSchemaOf(plan->env);
+  scope.rewrite = [r = *redirector](const TableDef& def, const std::string& sql) { return r->Rewrite(def, sql); };
+  auto engine = Engine::Open(keep, std::move(wh), options.now, std::move(scope));
+  if (!engine.ok()) return engine.error();
+  if (auto st = (*engine)->LoadSources(); !st.ok()) return st.error();
+  auto run = (*engine)->RunTables(names, progress);
+  if (!run.ok()) return run.error();
+  std::map<std::string, TableOutcome> outcomes;
+  for (auto& o : run->tables) outcomes[o.table] = std::move(o);
+  for (auto& b : report.tables) {
+    auto it = outcomes.find(b.shadow_name);
+    b.outcome = it != outcomes.end() ? it->second : TableOutcome{b.shadow_name, StepStatus::kUpToDate, "", 0, 0, 0};
+  }
+
+  // What the environment holds, for diff and promotion: per table, the definition it was
+  // built from (the branch's hash, not the moved table's) and what it covers.
+  MetadataStore& meta = (*engine)->metadata();
+  Warehouse& session = (*engine)->warehouse();
+  Status logged = InTransaction(session, [&]() -> Status {
+    for (const auto& b : report.tables) {
+      LogEntry e = LogEntry::Begin(run->run_id, b.shadow_name, an->hashes.at(b.shadow_name), "shadow", options.now);
+      e.status = b.outcome.failed() ? RunStatus::kFailed : RunStatus::kSuccess;
+      e.error = b.outcome.failed() ? b.outcome.detail : "";
+      auto prod = production->find(b.planned.table);
+      e.details = {{"environment", plan->env},
+                   {"table", b.planned.table},
+                   {"reason", ReasonName(b.planned.reason)},
+                   {"because", b.planned.because},
+                   {"branch_hash", branch_hashes.at(b.planned.table)},
+                   {"production_hash", prod == production->end() ? "" : prod->second},
+                   {"full", !b.from.has_value()},
+                   {"from", b.from ? FormatIso(*b.from) : ""},
+                   {"outcome", StepStatusName(b.outcome.status)}};
+      if (auto st = meta.AppendLog(e); !st.ok()) return st;
+    }
+    return Status::Ok();
+  });
+  if (!logged.ok()) return Error("the environment was built, but its summary was not logged: " + logged.error().message);
+  report.seconds = SecondsSince(t0);
+  return report;
+}
+
+Result<std::vector<EnvironmentInfo>> List(Warehouse& wh) {
+  auto schemas = wh.Schemas(kPrefix);
+  if (!schemas.ok()) return schemas.error();
+  std::map<std::string, EnvironmentInfo> by_env;
+  for (const auto& s : *schemas) {
+    std::string env = EnvOfSchema(s);
+    if (env.empty()) continue;
+    EnvironmentInfo& info = by_env[env];
+    info.env = env;
+    info.schemas.push_back(s);
+  }
+  std::vector<EnvironmentInfo> out;
+  for (auto& [env, info] : by_env) {
+    const std::string meta = MetadataSchemaOf(env);
+    auto state = wh.Columns(meta, "state");
+    auto log = wh.Columns(meta, "log");
+    if (state.ok() && state->has_value()) {
+      auto n = wh.Query(fmt::format("SELECT count(*) FROM {}.state", meta));
+      if (n.ok() && n->size() == 1 && n->at(0, 0)) info.tables = std::stoi(*n->at(0, 0));
+    }
+    if (log.ok() && log->has_value()) {
+      auto last = wh.Query(fmt::format("SELECT {} FROM {}.log", wh.dialect().IsoText("max(logical_now)"), meta));
+      if (last.ok() && last->size() == 1 && last->at(0, 0)) {
+        if (auto t = ParseTimestamp(*last->at(0, 0)); t.ok()) info.last_built = *t;
+      }
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Status Drop(Warehouse& wh, std::string_view env) {
+  if (auto st = CheckEnvironmentName(env); !st.ok()) return st;
+  auto envs = List(wh);
+  if (!envs.ok()) return envs.error();
+  std::vector<std::string> names;
+  for (const auto& e : *envs) {
+    if (e.env != env) {
+      names.push_back(e.env);
+      continue;
+    }
+    // The metadata last: an environment half dropped is still listed, and dropped again.
+    std::vector<std::string> order = e.schemas;
+    std::stable_partition(order.begin(), order.end(), [&](const std::string& s) { return s != MetadataSchemaOf(env); });
+    for (const auto& s : order) {
+      if (EnvOfSchema(s) != env) return Error(fmt::format("refusing to drop {}: not of environment {}", s, env));
+      if (auto st = wh.DropSchema(s); !st.ok()) return st;
+    }
+    return Status::Ok();
+  }
+  return Error(fmt::format("no shadow environment '{}' (there are: {})", env, names.empty() ? "none" : Join(names, ", ")));
+}
+
+Result<std::vector<std::string>> Expire(Warehouse& wh, Timestamp now, Duration expire_after) {
+  auto envs = List(wh);
+  if (!envs.ok()) return envs.error();
+  std::vector<std::string> dropped;
+  for (const auto& e : *envs) {
+    if (!e.last_built || Add(*e.last_built, expire_after).seconds > now.seconds) continue;
+    if (auto st = Drop(wh, e.env); !st.ok()) return st.error();
+    dropped.push_back(e.env);
+  }
+  return dropped;
+}
+
+}  // namespace derived::shadow

@@ -289,6 +289,24 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   AddCommon(shadow_drop, &opts, &now_text, &now_options);
   shadow_drop->add_option("--env", shadow_env, "The environment's name")->required();
 
+  auto* shadow_diff = shadow_cmd->add_subcommand("diff", "What each table of environment --env holds against "
+                                                         "production: schema, rows, keys, values, and what it breaks");
+  AddCommon(shadow_diff, &opts, &now_text, &now_options);
+  shadow_diff->add_option("--env", shadow_env, "The environment's name")->required();
+  shadow_diff->add_flag("--json", json, "Machine-readable output");
+
+  CiOptions ci_opts;
+  std::string ci_last;
+  auto* ci = app.add_subcommand("ci", "Validate the project, build what it changes against --base in a shadow "
+                                      "environment, diff it, and write a Markdown summary; exit 1 on any failure");
+  AddCommon(ci, &opts, &now_text, &now_options);
+  ci->add_option("--base", ci_opts.base, "The git revision the working tree is compared with, e.g. origin/main")
+      ->required();
+  ci->add_option("--env", ci_opts.env, "The shadow environment's name (default: ci)");
+  ci->add_option("--summary", ci_opts.summary, "Write the Markdown summary to this file (default: standard output)");
+  auto* ci_last_option = ci->add_option("--last", ci_last, "Build the windows of this long before now (as shadow build)");
+  ci->add_flag("--full", ci_opts.full, "Build every window from each table's start")->excludes(ci_last_option);
+
   DeployK8sArgs deploy_args;
   auto* deploy_k8s = AddDeployCommand(&app, &deploy_args);
   AddCommon(deploy_k8s, &opts, &now_text, &now_options);
@@ -305,10 +323,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   bool needs_warehouse = status->parsed() || log->parsed() || backfill->parsed() || mark->parsed() ||
                          restate->parsed() || lineage->parsed() || query->parsed() || plan->parsed() ||
                          drop->parsed() || show->parsed() || shadow_build->parsed() || shadow_list->parsed() ||
-                         shadow_drop->parsed();
+                         shadow_drop->parsed() || shadow_diff->parsed() || ci->parsed();
   if (service && !needs_warehouse) {
     err << "error: the Derived service runs only commands that need its warehouse (status, show, log, query, plan, "
-           "lineage, backfill, source mark, source restate, drop, shadow)\n";
+           "lineage, backfill, source mark, source restate, drop, shadow, ci)\n";
     return 2;
   }
   try {
@@ -351,6 +369,14 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
           return 1;
         }
         std::vector<std::string> forwarded = args;
+        if (ci->parsed() && !ci_opts.summary.empty()) {
+          // The file is the client's: the service writes it where the client means.
+          std::string absolute = std::filesystem::absolute(ci_opts.summary, ec).lexically_normal().string();
+          for (size_t i = 0; i < forwarded.size(); ++i) {
+            if (forwarded[i] == "--summary" && i + 1 < forwarded.size()) forwarded[i + 1] = absolute;
+            if (forwarded[i].rfind("--summary=", 0) == 0) forwarded[i] = "--summary=" + absolute;
+          }
+        }
         if (query->parsed() && !sql_file.empty()) {
           // The file is the client's: send its text.
           auto text = ReadFileLimited(sql_file, kMaxQueryFileBytes, "'" + sql_file + "'");
@@ -452,6 +478,20 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       return ShadowBuild(opts, shadow_build_opts, json, out, err);
     }
     if (shadow_list->parsed()) return ShadowList(opts, json, out, err);
+    if (ci->parsed()) {
+      if (ci_last_option->count() > 0) {
+        auto d = ParseDuration(ci_last);
+        if (!d.ok()) throw BadArgument{"--last: " + d.error().message};
+        if (d->count <= 0) throw BadArgument{"--last must be longer than zero"};
+        ci_opts.last = *d;
+      }
+      if (auto st = shadow::CheckEnvironmentName(ci_opts.env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
+      return Ci(opts, ci_opts, out, err);
+    }
+    if (shadow_diff->parsed()) {
+      if (auto st = shadow::CheckEnvironmentName(shadow_env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
+      return ShadowDiff(opts, shadow_env, json, out, err);
+    }
     if (shadow_drop->parsed()) {
       if (auto st = shadow::CheckEnvironmentName(shadow_env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
       return ShadowDrop(opts, shadow_env, out, err);

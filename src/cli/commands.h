@@ -103,6 +103,17 @@ int ShadowBuild(const CommonOptions& opts, const ShadowBuildOptions& build, bool
                 std::ostream& err);
 int ShadowList(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err);
 int ShadowDrop(const CommonOptions& opts, const std::string& env, std::ostream& out, std::ostream& err);
+int ShadowDiff(const CommonOptions& opts, const std::string& env, bool json, std::ostream& out, std::ostream& err);
+
+// `derived ci` (ci.cc).
+struct CiOptions {
+  std::string base;  // a git revision: what the working tree is compared with
+  std::string env = "ci";
+  std::string summary;  // the Markdown summary's file; empty: standard output
+  std::optional<Duration> last;
+  bool full = false;
+};
+int Ci(const CommonOptions& opts, const CiOptions& ci, std::ostream& out, std::ostream& err);
 
 // The most `query --file` reads: what the service accepts in one request.
 inline constexpr size_t kMaxQueryFileBytes = size_t{64} << 20;

@@ -7,6 +7,7 @@
 #include "cli/compile_project.h"
 #include "cli/text_table.h"
 #include "service/service.h"
+#include "shadow/diff.h"
 #include "shadow/environment.h"
 #include "time/clock.h"
 #include "util/strings.h"
@@ -166,6 +167,29 @@ int ShadowDrop(const CommonOptions& opts, const std::string& env, std::ostream& 
     return 1;
   }
   out << fmt::format("dropped shadow environment {} (production untouched)\n", env);
+  return 0;
+}
+
+}  // namespace derived::cli
+
+namespace derived::cli {
+
+int ShadowDiff(const CommonOptions& opts, const std::string& env, bool json, std::ostream& out, std::ostream& err) {
+  CommonOptions here = opts;
+  if (opts.service) here.project = opts.service->options().project_dir;
+  auto cp = CompileFor(here, /*type_check=*/false, err);
+  if (!cp) return 1;
+  auto wh = SessionFor(opts, &cp->project);
+  if (!wh.ok()) {
+    err << "error: " << wh.error().ToString() << "\n";
+    return 1;
+  }
+  auto diff = shadow::Diff(**wh, *cp, env, NowOf(opts));
+  if (!diff.ok()) {
+    err << "error: " << diff.error().ToString() << "\n";
+    return 1;
+  }
+  out << (json ? shadow::DiffJson(*diff).dump() + "\n" : shadow::DiffText(*diff));
   return 0;
 }
 

@@ -44,16 +44,10 @@ class ProjectSchemas : public sql::SchemaLookup {
 
 Result<sql::QueryLineage> CompiledProject::Lineage(const CompiledTable& table) const {
   if (!table.parsed) return Error("the table's SQL has errors; fix them to see its lineage");
-  db::OpenOptions options;
-  options.config = {{"threads", "1"}};
-  auto db = db::Database::Open(":memory:", options);
-  if (!db.ok()) return db.error();
-  auto conn = db::Connection::Open(**db);
-  if (!conn.ok()) return conn.error();
-  auto parser = sql::SqlParser::Create(conn->get());
+  auto parser = sql::StandaloneParser::Open();
   if (!parser.ok()) return parser.error();
   ProjectSchemas schemas(*this, def(table).dataset);
-  auto lineage = (*parser)->Lineage(table.sql, schemas);
+  auto lineage = (*parser)->get().Lineage(table.sql, schemas);
   if (!lineage.ok()) return lineage.error();
   // Unaliased expressions are named by the engine; take the names the type-check saw.
   if (table.schema && lineage->columns_known && lineage->columns.size() == table.schema->size()) {

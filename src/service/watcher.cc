@@ -63,17 +63,20 @@ Result<std::string> ProjectWatcher::Fingerprint() const {
   return h.Hex();
 }
 
-Result<std::string> ProjectWatcher::Materialize(const std::string& fingerprint) const {
-  if (branch_.empty()) return root_;
-  fs::path dir = fs::path(root_) / ".derived" / "checkouts" / fingerprint;
+namespace {
+
+// `tree` (a commit, or commit:folder) of the repository at `root`, extracted to
+// <root>/.derived/checkouts/<name>, once.
+Result<std::string> Extract(const std::string& root, const std::string& tree, const std::string& name) {
+  fs::path dir = fs::path(root) / ".derived" / "checkouts" / name;
   std::error_code exists_ec;
   if (fs::exists(dir / ".complete", exists_ec)) return dir.string();
   fs::path tmp = dir.string() + ".tmp";
   std::error_code ec;
   fs::remove_all(tmp, ec);
   if (auto st = CreatePrivateDirectories(tmp.string()); !st.ok()) return st.error();
-  auto out = RunIn(root_, fmt::format("git archive --format=tar {} | tar -x -C {}", ShellQuote(fingerprint),
-                                      ShellQuote(tmp.string())));
+  auto out = RunIn(root, fmt::format("git archive --format=tar {} | tar -x -C {}", ShellQuote(tree),
+                                     ShellQuote(tmp.string())));
   if (!out.ok()) return out.error();
   // Marked complete before it takes its name, so a crash never leaves a half checkout
   // under the final name (a leftover incomplete one is replaced).
@@ -84,6 +87,25 @@ Result<std::string> ProjectWatcher::Materialize(const std::string& fingerprint) 
   fs::rename(tmp, dir, ec);
   if (ec) return Error(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
   return dir.string();
+}
+
+}  // namespace
+
+Result<std::string> ProjectWatcher::Materialize(const std::string& fingerprint) const {
+  if (branch_.empty()) return root_;
+  return Extract(root_, fingerprint, fingerprint);
+}
+
+Result<std::string> CheckOutCommit(const std::string& root, const std::string& ref) {
+  if (ref.empty() || ref[0] == '-') return Error(fmt::format("'{}' is not a git revision", ref));
+  auto sha = RunIn(root, "git rev-parse --verify --quiet " + ShellQuote(ref + "^{commit}"));
+  if (!sha.ok()) return Error(fmt::format("'{}' is not a commit of the git repository at {}", ref, root));
+  auto prefix = RunIn(root, "git rev-parse --show-prefix");
+  if (!prefix.ok()) return prefix.error();
+  std::string commit(Trim(*sha)), folder(Trim(*prefix));
+  // The project's folder of the commit alone, named apart from whole-commit checkouts.
+  std::string tree = folder.empty() ? commit : commit + ":" + folder;
+  return Extract(root, tree, folder.empty() ? commit : commit + "-" + Hasher().Add(folder).Hex().substr(0, 12));
 }
 
 bool ProjectWatcher::IsAncestor(const std::string& older, const std::string& newer) const {

@@ -28,4 +28,9 @@ class ProjectWatcher {
   std::string root_, branch_;
 };
 
+// Checks commit `ref` (a branch, tag or sha) of the git repository holding `root` out
+// under <root>/.derived/checkouts/<sha>, and returns the project's directory in it (the
+// same folder of the repository `root` is). An error naming `ref` when it is no commit.
+Result<std::string> CheckOutCommit(const std::string& root, const std::string& ref);
+
 }  // namespace derived

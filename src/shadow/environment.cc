@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include "db/duckdb.h"
 #include "sql/parser.h"
 #include "util/strings.h"
 
@@ -72,13 +71,7 @@ class Redirector {
   static Result<std::shared_ptr<Redirector>> Create(const Graph& graph, const ShadowPlan& plan,
                                                     sql::SqlParser::Printing printing) {
     auto r = std::shared_ptr<Redirector>(new Redirector());
-    auto db = db::Database::Open(":memory:");
-    if (!db.ok()) return db.error();
-    r->db_ = std::move(*db);
-    auto conn = db::Connection::Open(*r->db_);
-    if (!conn.ok()) return conn.error();
-    r->conn_ = std::move(*conn);
-    auto parser = sql::SqlParser::Create(r->conn_.get());
+    auto parser = sql::StandaloneParser::Open();
     if (!parser.ok()) return parser.error();
     r->parser_ = std::move(*parser);
     r->maps_ = Redirections(graph, plan);
@@ -90,7 +83,7 @@ class Redirector {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = maps_.find(def.dataset);
     if (it == maps_.end()) return sql;  // not an environment table
-    auto out = parser_->Redirect(sql, it->second, printing_);
+    auto out = parser_->get().Redirect(sql, it->second, printing_);
     if (!out.ok()) return Error("cannot read it from the shadow environment: " + out.error().message);
     return out;
   }
@@ -98,9 +91,7 @@ class Redirector {
  private:
   Redirector() = default;
   std::mutex mu_;
-  std::unique_ptr<db::Database> db_;
-  std::unique_ptr<db::Connection> conn_;
-  std::unique_ptr<sql::SqlParser> parser_;
+  std::unique_ptr<sql::StandaloneParser> parser_;
   std::map<std::string, std::map<std::string, sql::TableRef>> maps_;
   sql::SqlParser::Printing printing_ = sql::SqlParser::Printing::kTree;
 };
@@ -123,7 +114,7 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
                           const ProgressFn& progress) {
   auto t0 = std::chrono::steady_clock::now();
   if (auto st = CheckEnvironmentName(options.env); !st.ok()) return st.error();
-  auto production = ProductionHashes(*wh);
+  auto production = options.base ? Result<std::map<std::string, std::string>>(*options.base) : ProductionHashes(*wh);
   if (!production.ok()) return production.error();
   auto branch_hashes = AnalyzeProject(branch)->hashes;
   auto plan = Plan(branch.graph, branch_hashes, *production, options.env);
@@ -190,6 +181,7 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
   if (auto st = (*engine)->LoadSources(); !st.ok()) return st.error();
   auto run = (*engine)->RunTables(names, progress);
   if (!run.ok()) return run.error();
+  report.run_id = run->run_id;
   std::map<std::string, TableOutcome> outcomes;
   for (auto& o : run->tables) outcomes[o.table] = std::move(o);
   for (auto& b : report.tables) {

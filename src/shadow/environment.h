@@ -10,6 +10,7 @@
 // names may be built at once on sessions of their own).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,10 @@ struct BuildOptions {
   // last whole period). nullopt: every window from each table's start (a full build,
   // what promotion needs).
   std::optional<Duration> last;
+  // The definitions the branch is compared with: table -> definition hash. nullopt: the
+  // hashes production's state records (what production runs); `derived ci` gives its
+  // base commit's.
+  std::optional<std::map<std::string, std::string>> base;
 };
 
 struct BuiltTable {
@@ -45,6 +50,7 @@ struct BuiltTable {
 };
 
 struct BuildReport {
+  std::string run_id;  // of the environment's log rows
   ShadowPlan plan;
   std::vector<BuiltTable> tables;  // parallel to plan.tables
   std::optional<Duration> last;    // as asked (nullopt: full)

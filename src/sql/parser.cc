@@ -104,6 +104,34 @@ Result<ParsedSql> SqlParser::Parse(std::string_view sql) {
   return out;
 }
 
+Result<SqlParser::ColumnNames> SqlParser::NamedColumns(std::string_view sql) {
+  ColumnNames out;
+  Status st = WithTree(sql, [&](const simdjson::dom::element& stmt) {
+    std::vector<simdjson::dom::element> pending = {stmt};
+    for (size_t steps = 0; !pending.empty() && steps < 10'000'000; ++steps) {
+      simdjson::dom::element e = pending.back();
+      pending.pop_back();
+      if (e.is_array()) {
+        for (simdjson::dom::element child : e.get_array()) pending.push_back(child);
+        continue;
+      }
+      if (!e.is_object()) continue;
+      std::string_view cls;
+      if (e["class"].get(cls) == simdjson::SUCCESS) {
+        if (cls == "STAR") out.star = true;
+        simdjson::dom::array names;
+        if (cls == "COLUMN_REF" && e["column_names"].get(names) == simdjson::SUCCESS && names.size() > 0) {
+          std::string_view last;
+          if (names.at(names.size() - 1).get(last) == simdjson::SUCCESS) out.names.insert(ToLower(last));
+        }
+      }
+      for (auto field : e.get_object()) pending.push_back(field.value);
+    }
+  });
+  if (!st.ok()) return st.error();
+  return out;
+}
+
 Result<QueryLineage> SqlParser::Lineage(std::string_view sql, const SchemaLookup& schemas) {
   QueryLineage out;
   Status st = WithTree(sql, [&](const simdjson::dom::element& stmt) { out = ComputeLineage(stmt, schemas); });
@@ -299,5 +327,23 @@ Status SqlParser::CheckType(std::string_view type) {
   if (!st.ok() || !one_cast) return refuse();
   return Status::Ok();
 }
+
+Result<std::unique_ptr<StandaloneParser>> StandaloneParser::Open() {
+  std::unique_ptr<StandaloneParser> p(new StandaloneParser());
+  db::OpenOptions options;
+  options.config = {{"threads", "1"}};
+  auto db = db::Database::Open(":memory:", options);
+  if (!db.ok()) return db.error();
+  p->db_ = std::move(*db);
+  auto conn = db::Connection::Open(*p->db_);
+  if (!conn.ok()) return conn.error();
+  p->conn_ = std::move(*conn);
+  auto parser = SqlParser::Create(p->conn_.get());
+  if (!parser.ok()) return parser.error();
+  p->parser_ = std::move(*parser);
+  return p;
+}
+
+StandaloneParser::~StandaloneParser() = default;
 
 }  // namespace derived::sql

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@ class parser;
 
 namespace derived::db {  // db/duckdb.h
 class Connection;
+class Database;
 class PreparedStatement;
 }  // namespace derived::db
 
@@ -53,6 +55,15 @@ class SqlParser {
   // Derived writes spell types as the engine does afterwards (its canonical name).
   Status CheckType(std::string_view type);
 
+  // Every column name `sql` mentions anywhere (select list, WHERE, JOIN, GROUP BY, ...),
+  // lowercased, by its last part ("o.id" -> "id"), and whether it selects * (which reads
+  // every column): a superset of what it reads from any one table.
+  struct ColumnNames {
+    std::set<std::string> names;
+    bool star = false;
+  };
+  Result<ColumnNames> NamedColumns(std::string_view sql);
+
   // Output columns of `sql` and the input columns each is computed from.
   Result<QueryLineage> Lineage(std::string_view sql, const SchemaLookup& schemas);
 
@@ -80,6 +91,21 @@ class SqlParser {
 
   std::unique_ptr<db::PreparedStatement> serialize_, serialize_whole_, deserialize_;
   std::unique_ptr<simdjson::dom::parser> json_;
+};
+
+// A parser with a database of its own (in memory, one thread: parsing needs no catalog),
+// for code that has no session at hand. Not thread-safe.
+class StandaloneParser {
+ public:
+  static Result<std::unique_ptr<StandaloneParser>> Open();
+  ~StandaloneParser();
+  SqlParser& get() { return *parser_; }
+
+ private:
+  StandaloneParser() = default;
+  std::unique_ptr<db::Database> db_;
+  std::unique_ptr<db::Connection> conn_;
+  std::unique_ptr<SqlParser> parser_;
 };
 
 }  // namespace derived::sql

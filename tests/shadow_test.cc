@@ -23,6 +23,7 @@ namespace derived {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::WarehouseProject;
 
 constexpr const char* kNow = "2024-01-31T06:00:00Z";
@@ -244,6 +245,151 @@ TEST_P(ShadowEnvironments, ABranchThatDoesNotValidateBuildsNothing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(BothEngines, ShadowEnvironments, testing::kBothEngines, testing::EngineName);
+
+// Diffs, each case a branch of core.daily built in full into an environment of its own
+// and compared with production, the expected figures by plain SQL over raw.events.
+class ShadowDiffs : public ::testing::TestWithParam<WarehouseEngine> {
+ protected:
+  // core.daily keyed by day (a unique test), read by two tables: reader_n reads n,
+  // reader_total reads total; nobody reads n_dup.
+  static std::string Daily(const std::string& select, const std::string& filter, const std::string& more_tests = "") {
+    return "schedule: daily\nstrategy: append\nstart: 2024-01-01\ntime_column: day\ntests:\n  - unique: [day]\n" +
+           more_tests + "sql: SELECT date_trunc('day', ts) AS day, " +
+           select + " FROM raw.events WHERE ts >= {{ window_start }} AND ts < {{ window_end }} AND " + filter +
+           " GROUP BY 1\n";
+  }
+  static constexpr const char* kBaseSelect = "count(*) AS n, sum(amount) AS total, count(*) AS n_dup";
+  static constexpr const char* kBaseFilter = "ts < TIMESTAMP '2024-01-25'";
+
+  void SetUp() override {
+    p_ = std::make_unique<WarehouseProject>(GetParam());
+    p_->Sql(testing::kEventsData);
+    p_->Write("sources/raw/events.yaml", testing::kEventsSource);
+    p_->Write("tables/core/daily.yaml", Daily(kBaseSelect, kBaseFilter));
+    p_->Write("tables/mart/reader_n.yaml",
+              "schedule: daily\nstrategy: append\nstart: 2024-01-01\ntime_column: day\n"
+              "sql: SELECT day, n FROM core.daily WHERE day >= {{ window_start }} AND day < {{ window_end }}\n");
+    p_->Write("tables/mart/reader_total.yaml",
+              "schedule: daily\nstrategy: replace\nsql: SELECT sum(total) AS total FROM core.daily\n");
+    ASSERT_EQ(p_->Derived({"source", "mark", "raw.events", "--through", "2024-01-31"}, kNow).exit_code, 0);
+    auto r = p_->Derived({"run", "--once"}, kNow);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+
+  // Builds the branch in full into `env` and returns the diff of core.daily, and the whole.
+  nlohmann::json DiffOf(const std::string& env, nlohmann::json* all = nullptr) {
+    auto b = p_->Derived({"shadow", "build", "--env", env, "--full"}, kNow);
+    EXPECT_EQ(b.exit_code, 0) << b.out << b.err;
+    auto d = p_->Derived({"shadow", "diff", "--env", env, "--json"}, kNow);
+    EXPECT_EQ(d.exit_code, 0) << d.out << d.err;
+    auto j = nlohmann::json::parse(d.out);
+    if (all) *all = j;
+    for (const auto& t : j["tables"]) {
+      if (t["table"] == "core.daily") return t;
+    }
+    ADD_FAILURE() << "core.daily is not in the diff: " << d.out;
+    return {};
+  }
+
+  std::unique_ptr<WarehouseProject> p_;
+};
+
+TEST_P(ShadowDiffs, ANewColumnNobodyReadsIsNotBreaking) {
+  p_->Write("tables/core/daily.yaml", Daily(std::string(kBaseSelect) + ", max(amount) AS top", kBaseFilter));
+  auto d = DiffOf("added");
+  ASSERT_EQ(d["schema"]["added"].size(), 1u) << d.dump();
+  EXPECT_EQ(d["schema"]["added"][0]["name"], "top");
+  EXPECT_EQ(d["schema"]["removed"].size(), 0u);
+  EXPECT_EQ(d["rows"]["production"], 24);
+  EXPECT_EQ(d["rows"]["shadow"], 24);
+  EXPECT_EQ(d["key_changes"], (nlohmann::json{{"added", 0}, {"removed", 0}, {"changed", 0}}));
+  EXPECT_EQ(d["impact"], "non-breaking");
+  EXPECT_EQ(d["affected"].size(), 0u);
+}
+
+TEST_P(ShadowDiffs, ARemovedColumnNobodyReadsIsNotBreaking) {
+  p_->Write("tables/core/daily.yaml", Daily("count(*) AS n, sum(amount) AS total", kBaseFilter));
+  auto d = DiffOf("removed");
+  ASSERT_EQ(d["schema"]["removed"].size(), 1u) << d.dump();
+  EXPECT_EQ(d["schema"]["removed"][0]["name"], "n_dup");
+  EXPECT_EQ(d["changed_columns"], nlohmann::json::array({"n_dup"}));
+  EXPECT_EQ(d["impact"], "non-breaking");
+}
+
+TEST_P(ShadowDiffs, AChangedColumnReadDownstreamBreaksOnlyItsReaders) {
+  p_->Write("tables/core/daily.yaml", Daily("count(*) AS n, sum(amount) * 2 AS total, count(*) AS n_dup", kBaseFilter));
+  auto d = DiffOf("changed");
+  // Every day whose total is not zero changes (plain SQL over the raw rows).
+  const int64_t changed = p_->Count(
+      "SELECT count(*) FROM (SELECT date_trunc('day', ts) AS day, sum(amount) AS t FROM raw.events WHERE ts < "
+      "TIMESTAMP '2024-01-25' GROUP BY 1) d WHERE t <> 0");
+  EXPECT_EQ(d["key_changes"], (nlohmann::json{{"added", 0}, {"removed", 0}, {"changed", changed}})) << d.dump();
+  EXPECT_EQ(d["changed_values"], (nlohmann::json{{"total", changed}}));
+  EXPECT_EQ(d["impact"], "breaking");
+  EXPECT_EQ(d["affected"], nlohmann::json::array({"mart.reader_total"}));
+  // The sample shows both sides of a changed row.
+  ASSERT_FALSE(d["sample"].empty());
+  const auto& row = d["sample"][0]["row"];
+  EXPECT_EQ(d["sample"][0]["kind"], "changed");
+  EXPECT_DOUBLE_EQ(std::stod(row["shadow.total"].get<std::string>()), 2 * std::stod(row["production.total"].get<std::string>()));
+}
+
+TEST_P(ShadowDiffs, AChangedFilterAddsAndRemovesRowsAndBreaksEveryReader) {
+  p_->Write("tables/core/daily.yaml", Daily(kBaseSelect, "ts >= TIMESTAMP '2024-01-03'"));
+  auto d = DiffOf("filter");
+  auto days = [&](const std::string& where) {
+    return p_->Count("SELECT count(DISTINCT date_trunc('day', ts)) FROM raw.events WHERE ts < TIMESTAMP '2024-01-31' AND " +
+                     where);
+  };
+  const int64_t added = days("ts >= TIMESTAMP '2024-01-25'"), removed = days("ts < TIMESTAMP '2024-01-03'");
+  EXPECT_EQ(added, 6);
+  EXPECT_EQ(d["key_changes"], (nlohmann::json{{"added", added}, {"removed", removed}, {"changed", 0}})) << d.dump();
+  EXPECT_EQ(d["rows"]["production"], 24);
+  EXPECT_EQ(d["rows"]["shadow"], 24 - removed + added);
+  EXPECT_EQ(d["windows"].size(), static_cast<size_t>(added + removed));
+  EXPECT_EQ(d["impact"], "breaking");
+  EXPECT_EQ(d["affected"], nlohmann::json::array({"mart.reader_n", "mart.reader_total"}));
+  int removed_samples = 0;
+  for (const auto& s : d["sample"]) removed_samples += s["kind"] == "key removed" ? 1 : 0;
+  EXPECT_EQ(removed_samples, removed);
+}
+
+TEST_P(ShadowDiffs, AFailingShadowTestFailsCiWithItsSampleRowsInTheSummary) {
+  const auto& dir = p_->dir();
+  dir.Write(".gitignore", "*.duckdb*\n.derived/\n");
+  auto git = [&](const std::string& args) {
+    return std::system(("cd " + dir.str() + " && git -c user.email=t@example.com -c user.name=t " + args + " >/dev/null 2>&1").c_str());
+  };
+  ASSERT_EQ(git("init -q -b main"), 0);
+  ASSERT_EQ(git("add -A"), 0);
+  ASSERT_EQ(git("commit -q -m base"), 0);
+  // Unchanged: ci passes and builds nothing.
+  auto same = p_->Derived({"ci", "--base", "main"}, kNow);
+  EXPECT_EQ(same.exit_code, 0) << same.out << same.err;
+  EXPECT_THAT(same.out, HasSubstr("nothing to build"));
+
+  // A test that fails on the branch's data: n is never above 2.
+  p_->Write("tables/core/daily.yaml",
+            Daily(kBaseSelect, kBaseFilter, "  - accepted_values: {column: n, values: ['1', '2']}\n"));
+  const std::string summary = (dir.path() / "summary.md").string();  // read back with dir.Read
+  auto r = p_->Derived({"ci", "--base", "main", "--full", "--summary", summary}, kNow);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  std::string md = dir.Read("summary.md");
+  EXPECT_THAT(md, HasSubstr("## Derived CI: failed"));
+  // Only its tests changed: it alone is built, and tested.
+  EXPECT_THAT(md, HasSubstr("| `core.daily` | tests | test_failed |"));
+  EXPECT_THAT(md, HasSubstr("test `accepted_values_n`, 24 offending rows"));
+  // A sample row: the first day's, as plain SQL computes it.
+  EXPECT_THAT(md, HasSubstr("| " + p_->Scalar("SELECT count(*) FROM raw.events WHERE ts < TIMESTAMP '2024-01-02'") + " |"));
+  EXPECT_THAT(md, Not(HasSubstr("mart.reader_n")));
+
+  // A bad base is an error, and the summary says so.
+  auto bad = p_->Derived({"ci", "--base", "no-such-branch"}, kNow);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.out, HasSubstr("'no-such-branch' is not a commit"));
+}
+
+INSTANTIATE_TEST_SUITE_P(BothEngines, ShadowDiffs, testing::kBothEngines, testing::EngineName);
 
 }  // namespace
 }  // namespace derived

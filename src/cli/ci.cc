@@ -18,8 +18,7 @@ namespace derived::cli {
 namespace {
 
 // The base's definition hashes: REF checked out beside the project and compiled.
-Result<std::map<std::string, std::string>> BaseHashes(const CommonOptions& opts, const std::string& root,
-                                                      const std::string& ref) {
+Result<shadow::BuildOptions::Base> BaseOf(const CommonOptions& opts, const std::string& root, const std::string& ref) {
   auto dir = CheckOutCommit(root, ref);
   if (!dir.ok()) return dir.error();
   CompileOptions copts;
@@ -29,7 +28,8 @@ Result<std::map<std::string, std::string>> BaseHashes(const CommonOptions& opts,
   copts.now = opts.now ? *opts.now : SystemClock().Now();
   auto cp = Compile(*dir, copts);
   if (!cp.ok()) return Error(fmt::format("the project at {} does not load: {}", ref, cp.error().ToString()));
-  return AnalyzeProject(*cp)->hashes;
+  auto an = AnalyzeProject(*cp);
+  return shadow::BuildOptions::Base{an->hashes, an->tests_hashes};
 }
 
 // The failed tests of the build's run, with their sample rows, from the environment's log.
@@ -90,7 +90,7 @@ int Ci(const CommonOptions& given, const CiOptions& ci, std::ostream& out, std::
     PrintDiagnostics(cp->diags, err);
     return finish();
   }
-  auto base = BaseHashes(opts, root, ci.base);
+  auto base = BaseOf(opts, root, ci.base);
   if (!base.ok()) {
     o.error = base.error().message;
     return finish();

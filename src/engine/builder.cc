@@ -356,7 +356,8 @@ class TableBuilder {
                     {"partition_by", def_.partition_by},
                     {"cluster_by", def_.cluster_by},
                     {"file", def_.file},
-                    {"metadata_hash", MetadataHash(def_)}};
+                    {"metadata_hash", MetadataHash(def_)},
+                    {"tests_hash", TestsHash(def_)}};
   }
 
   LogEntry Entry(std::optional<Window> w, const WriteCounts& c, double started) const {
@@ -433,6 +434,7 @@ Result<TableState> UpdateMetadata(BuildContext& ctx, const TableDef& def, const 
   crash::Scope crash_scope("metadata");
   TableState next = state;
   next.config["metadata_hash"] = metadata_hash;
+  next.config["tests_hash"] = TestsHash(def);
   LogEntry e = LogEntry::Begin(ctx.run_id, def.qualified_name(), state.definition_hash, "metadata", ctx.now);
   e.details = {{"description", def.description}, {"owner", def.owner}, {"tags", def.tags}};
   Status st = InTransaction(*ctx.wh, [&]() -> Status {

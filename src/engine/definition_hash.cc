@@ -18,16 +18,31 @@ std::string DefinitionHash(const TableDef& def, const std::string& sql, const st
   return h.Hex();
 }
 
-std::string MetadataHash(const TableDef& def) {
-  Hasher h;
-  h.Add("metadata-v1").Add(def.description).Add(def.owner);
-  for (const auto& t : def.tags) h.Add("tag").Add(t);
-  for (const auto& c : def.columns) h.Add("col").Add(c.name).Add(c.description).Add(Join(c.tags, ","));
+namespace {
+
+void AddTests(const TableDef& def, Hasher& h) {
   for (const auto& t : def.tests) {
     h.Add("test").Add(t.name).Add(TestKindName(t.kind)).Add(Join(t.columns, ",")).Add(Join(t.values, ","));
     h.Add(t.to_table).Add(t.to_column).Add(t.sql);
     h.Add(t.min_rows ? std::to_string(*t.min_rows) : "-").Add(t.max_rows ? std::to_string(*t.max_rows) : "-");
   }
+}
+
+}  // namespace
+
+std::string MetadataHash(const TableDef& def) {
+  Hasher h;
+  h.Add("metadata-v1").Add(def.description).Add(def.owner);
+  for (const auto& t : def.tags) h.Add("tag").Add(t);
+  for (const auto& c : def.columns) h.Add("col").Add(c.name).Add(c.description).Add(Join(c.tags, ","));
+  AddTests(def, h);
+  return h.Hex();
+}
+
+std::string TestsHash(const TableDef& def) {
+  Hasher h;
+  h.Add("tests-v1");
+  AddTests(def, h);
   return h.Hex();
 }
 

@@ -16,5 +16,7 @@ std::string DefinitionHash(const TableDef& def, const std::string& sql, const st
 // What the rest of a definition says: description, owner, tags, column descriptions and
 // tests. A change here updates the table's metadata and rebuilds nothing.
 std::string MetadataHash(const TableDef& def);
+// The tests alone: what a shadow environment must run again when only they change.
+std::string TestsHash(const TableDef& def);
 
 }  // namespace derived

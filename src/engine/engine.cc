@@ -65,6 +65,7 @@ std::shared_ptr<const ProjectAnalysis> AnalyzeProject(const CompiledProject& cp)
     }
     an->hashes[name] = DefinitionHash(def, rendered[0], rendered[1]);
     an->metadata_hashes[name] = MetadataHash(def);
+    an->tests_hashes[name] = TestsHash(def);
     if (UsesWindowAsValue(rendered[0], lo, hi) || UsesWindowAsValue(rendered[1], lo, hi)) {
       an->window_as_value.insert(name);
     }

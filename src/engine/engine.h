@@ -87,6 +87,7 @@ struct ProjectAnalysis {
   Provenance provenance;                              // the git commit the project came from
   std::map<std::string, std::string> hashes;          // table -> definition hash
   std::map<std::string, std::string> metadata_hashes; // table -> MetadataHash
+  std::map<std::string, std::string> tests_hashes;    // table -> TestsHash
   std::map<std::string, std::string> broken;          // table -> first error in its definition
   std::set<std::string> window_as_value;              // tables whose SQL outputs its window bounds
 };

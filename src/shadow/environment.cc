@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <mutex>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -26,9 +27,11 @@ std::string EnvOfSchema(std::string_view schema) {
   return std::string(rest.substr(0, sep));
 }
 
-// Production's definition hash of every table it has built.
-Result<std::map<std::string, std::string>> ProductionHashes(Warehouse& wh) {
-  std::map<std::string, std::string> out;
+// What production's state records of every table it has built, as a base. A state
+// written before tests were hashed apart says only whether the metadata, tests included,
+// is the branch's: then a changed description counts as changed tests too.
+Result<BuildOptions::Base> ProductionBase(Warehouse& wh, const ProjectAnalysis& branch) {
+  BuildOptions::Base out;
   auto cols = wh.Columns(kMetaSchema, "state");
   if (!cols.ok()) return cols.error();
   if (!cols->has_value()) return out;  // nothing built yet: every table is new
@@ -37,7 +40,14 @@ Result<std::map<std::string, std::string>> ProductionHashes(Warehouse& wh) {
   if (!states.ok()) return states.error();
   for (const auto& [name, st] : *states) {
     // A table removed from the project keeps its state until it is dropped: not a definition.
-    if (!st.config.contains("removed_at")) out[name] = st.definition_hash;
+    if (st.config.contains("removed_at")) continue;
+    out.hashes[name] = st.definition_hash;
+    if (st.config.contains("tests_hash")) {
+      out.tests[name] = st.config.value("tests_hash", "");
+    } else if (auto m = branch.metadata_hashes.find(name); m != branch.metadata_hashes.end()) {
+      bool same = st.config.value("metadata_hash", "") == m->second;
+      out.tests[name] = same ? branch.tests_hashes.at(name) : "unknown";
+    }
   }
   return out;
 }
@@ -114,10 +124,17 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
                           const ProgressFn& progress) {
   auto t0 = std::chrono::steady_clock::now();
   if (auto st = CheckEnvironmentName(options.env); !st.ok()) return st.error();
-  auto production = options.base ? Result<std::map<std::string, std::string>>(*options.base) : ProductionHashes(*wh);
-  if (!production.ok()) return production.error();
-  auto branch_hashes = AnalyzeProject(branch)->hashes;
-  auto plan = Plan(branch.graph, branch_hashes, *production, options.env);
+  auto branch_an = AnalyzeProject(branch);
+  const auto& branch_hashes = branch_an->hashes;
+  auto base = options.base ? Result<BuildOptions::Base>(*options.base) : ProductionBase(*wh, *branch_an);
+  if (!base.ok()) return base.error();
+  std::set<std::string> tests_changed;
+  for (const auto& [name, hash] : branch_an->tests_hashes) {
+    auto it = base->tests.find(name);
+    if (it != base->tests.end() && it->second != hash) tests_changed.insert(name);
+  }
+  const std::map<std::string, std::string>* production = &base->hashes;
+  auto plan = Plan(branch.graph, branch_hashes, *production, options.env, tests_changed);
   if (!plan.ok()) return plan.error();
 
   BuildReport report;

@@ -34,10 +34,13 @@ struct BuildOptions {
   // last whole period). nullopt: every window from each table's start (a full build,
   // what promotion needs).
   std::optional<Duration> last;
-  // The definitions the branch is compared with: table -> definition hash. nullopt: the
-  // hashes production's state records (what production runs); `derived ci` gives its
-  // base commit's.
-  std::optional<std::map<std::string, std::string>> base;
+  // The definitions the branch is compared with. nullopt: what production's state
+  // records (what production runs); `derived ci` gives its base commit's.
+  struct Base {
+    std::map<std::string, std::string> hashes;  // table -> definition hash
+    std::map<std::string, std::string> tests;   // table -> TestsHash
+  };
+  std::optional<Base> base;
 };
 
 struct BuiltTable {

@@ -37,6 +37,7 @@ std::string_view ReasonName(Reason r) {
     case Reason::kNew: return "new";
     case Reason::kChanged: return "changed";
     case Reason::kDownstream: return "downstream";
+    case Reason::kTests: return "tests";
   }
   return "?";
 }
@@ -58,7 +59,8 @@ std::map<std::string, sql::TableRef> ShadowPlan::RedirectFor(std::string_view da
 }
 
 Result<ShadowPlan> Plan(const Graph& graph, const std::map<std::string, std::string>& branch,
-                        const std::map<std::string, std::string>& production, std::string_view env) {
+                        const std::map<std::string, std::string>& production, std::string_view env,
+                        const std::set<std::string>& tests_changed) {
   if (auto st = CheckEnvironmentName(env); !st.ok()) return st.error();
   auto order = graph.TopologicalOrder();
   if (!order.ok()) return order.error();
@@ -84,7 +86,12 @@ Result<ShadowPlan> Plan(const Graph& graph, const std::map<std::string, std::str
           break;
         }
       }
-      if (t.because.empty()) continue;
+      if (t.because.empty()) {
+        if (!tests_changed.count(n.name)) continue;
+        t.reason = Reason::kTests;  // its data, so its readers', stays the same
+        plan.tables.push_back(std::move(t));
+        continue;
+      }
     }
     cause[id] = t.reason == Reason::kDownstream ? t.because : n.name;
     plan.tables.push_back(std::move(t));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,8 +25,10 @@ Status CheckEnvironmentName(std::string_view env);
 // shadow__ENV__DATASET. REQUIRES: CheckEnvironmentName(env) is ok.
 std::string SchemaOf(std::string_view env, std::string_view dataset);
 
-enum class Reason { kNew, kChanged, kDownstream };
-std::string_view ReasonName(Reason r);  // "new", "changed", "downstream"
+// kTests: the same data definition with other tests: built (and tested) alone, as its
+// data, and so its readers', would be the same.
+enum class Reason { kNew, kChanged, kDownstream, kTests };
+std::string_view ReasonName(Reason r);  // "new", "changed", "downstream", "tests"
 
 struct PlannedTable {
   std::string table;  // dataset.table
@@ -46,9 +49,11 @@ struct ShadowPlan {
 };
 
 // `branch`: every table the branch defines -> its definition hash; `production`: every
-// table production's state records -> the hash it was built with. Sources are never
-// planned. An error when `graph` has a cycle or names a table `branch` does not hash.
+// table production's state records -> the hash it was built with; `tests_changed`: the
+// tables whose tests the branch changed. Sources are never planned. An error when
+// `graph` has a cycle or names a table `branch` does not hash.
 Result<ShadowPlan> Plan(const Graph& graph, const std::map<std::string, std::string>& branch,
-                        const std::map<std::string, std::string>& production, std::string_view env);
+                        const std::map<std::string, std::string>& production, std::string_view env,
+                        const std::set<std::string>& tests_changed = {});
 
 }  // namespace derived::shadow

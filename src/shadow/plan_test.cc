@@ -41,6 +41,18 @@ TEST(ShadowPlan, AChangedTableAndItsDownstreamAndNothingElse) {
   EXPECT_FALSE(p->Builds("core.a"));
 }
 
+TEST(ShadowPlan, ATableWhoseTestsAloneChangedIsBuiltWithoutItsReaders) {
+  auto p = Plan(Dag(), kProduction, kProduction, "t", {"core.a"});
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_THAT(Names(*p), ElementsAre("core.a:tests"));
+  // Changed tests under a changed definition: it is changed, and its readers follow.
+  auto branch = kProduction;
+  branch["core.b"] = "h2-new";
+  p = Plan(Dag(), branch, kProduction, "t", {"core.b", "mart.d"});
+  ASSERT_TRUE(p.ok());
+  EXPECT_THAT(Names(*p), ElementsAre("core.b:changed", "mart.c:downstream<core.b", "mart.d:tests"));
+}
+
 TEST(ShadowPlan, AnUpstreamChangeCarriesToEveryReaderInDependencyOrder) {
   auto branch = kProduction;
   branch["core.a"] = "h1-new";

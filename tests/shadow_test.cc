@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <csignal>
+#include <functional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -102,6 +104,14 @@ std::set<std::string> Schemas(const WarehouseProject& p, const std::string& pref
     if (r[0] && r[0]->rfind(prefix, 0) == 0) out.insert(*r[0]);
   }
   return out;
+}
+
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 600; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 class ShadowEnvironments : public ::testing::TestWithParam<WarehouseEngine> {
@@ -242,6 +252,63 @@ TEST_P(ShadowEnvironments, ABranchThatDoesNotValidateBuildsNothing) {
   EXPECT_THAT(r.err, HasSubstr("no shadow environment was built"));
   EXPECT_EQ(Schemas(p, "shadow__"), std::set<std::string>{});
   EXPECT_EQ(Production(p), before);
+}
+
+TEST_P(ShadowEnvironments, TwoBuildsBesideARunningServiceNeitherCollideNorBlockOrCorruptProduction) {
+  WarehouseProject& p = *p_;
+  // The service keeps production's definitions (it does not reload the working tree).
+  std::vector<std::string> service_args = {"run", "--watch", "0", "--project", p.dir().str()};
+  if (p.postgres()) service_args.insert(service_args.end(), {"--poll", "0.2"});
+  testing::Background service(service_args, {std::string("DERIVED_NOW=") + kNow});
+  ASSERT_TRUE(Eventually([&] { return service.Output().find("serving every table") != std::string::npos; }))
+      << service.Output() << service.Errors();
+  // Production's checkout, for commands production runs on a server (each opens it with
+  // the definitions of its own checkout; on an embedded warehouse they go through the
+  // service, which has production's already).
+  testing::TempDir production;
+  std::filesystem::copy(p.dir().path(), production.path(), std::filesystem::copy_options::recursive);
+  WriteProject(p, /*changed=*/3);
+  // Production work at the same time: corrected raw data, outside the environments' range,
+  // restated through the service, which rebuilds those windows all the way down.
+  p.Sql("UPDATE raw.events SET amount = amount + 1 WHERE ts >= TIMESTAMP '2024-01-10' AND ts < TIMESTAMP '2024-01-13'");
+  auto shadow_args = [&](const std::string& env) {
+    return std::vector<std::string>{"shadow", "build", "--env", env, "--project", p.dir().str(), "--now", kNow};
+  };
+  testing::Background a(shadow_args("env_a")), b(shadow_args("env_b"));
+  std::vector<std::string> restate_args = {"source", "restate", "raw.events", "--from", "2024-01-10", "--to",
+                                           "2024-01-13", "--now", kNow, "--project"};
+  restate_args.push_back(p.postgres() ? production.str() : p.dir().str());
+  auto restate = testing::RunDerived(restate_args);
+  EXPECT_EQ(restate.exit_code, 0) << restate.out << restate.err;
+  for (auto* build : {&a, &b}) {
+    auto r = build->Wait();
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_THAT(r.out, HasSubstr("3 tables"));
+  }
+  service.Signal(SIGTERM);
+  auto stopped = service.Wait();
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.out << stopped.err;
+
+  // Production: production's definitions over the corrected data, every window.
+  for (int i = 0; i < kChains; ++i) {
+    const std::string daily = ExpectedDaily(i, 0, "2024-01-01", "2024-01-31");
+    EXPECT_EQ(p.Difference(fmt::format("SELECT * FROM core.daily_{}", i), daily), 0) << i;
+    EXPECT_EQ(p.Difference(fmt::format("SELECT * FROM mart.m_{}", i), "SELECT day, n * 2 AS n2, total FROM (" + daily + ") e"), 0)
+        << i;
+    EXPECT_EQ(p.Scalar(fmt::format("SELECT days || ' ' || CAST(total AS BIGINT) FROM agg.sum_{}", i)),
+              p.Scalar("SELECT count(*) || ' ' || CAST(sum(total) AS BIGINT) FROM (" + daily + ") e"))
+        << i;
+  }
+  // Each environment: its own three tables, as a build alone makes them.
+  const std::string shadow_daily = ExpectedDaily(3, 100, "2024-01-28", "2024-01-31");
+  for (const std::string env : {"env_a", "env_b"}) {
+    EXPECT_EQ(p.Difference(fmt::format("SELECT * FROM shadow__{}__core.daily_3", env), shadow_daily), 0) << env;
+    EXPECT_EQ(p.Difference(fmt::format("SELECT * FROM shadow__{}__mart.m_3", env),
+                           "SELECT day, n * 2 AS n2, total FROM (" + shadow_daily + ") e"),
+              0)
+        << env;
+    EXPECT_EQ(p.Count(fmt::format("SELECT count(*) FROM shadow__{}___derived.state", env)), 3) << env;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(BothEngines, ShadowEnvironments, testing::kBothEngines, testing::EngineName);

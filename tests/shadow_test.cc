@@ -311,6 +311,59 @@ TEST_P(ShadowEnvironments, TwoBuildsBesideARunningServiceNeitherCollideNorBlockO
   }
 }
 
+TEST_P(ShadowEnvironments, AFullBuildIsPromotedOnMergeAndEqualsAProductionRebuild) {
+  WarehouseProject& p = *p_;
+  WriteProject(p, /*changed=*/3);
+  // A range-limited environment is never promoted: production rebuilds.
+  ASSERT_EQ(p.Derived({"shadow", "build", "--env", "partial"}, kNow).exit_code, 0);
+  auto partial = p.Derived({"shadow", "promote", "--env", "partial", "--json"}, kNow);
+  ASSERT_EQ(partial.exit_code, 0) << partial.err;
+  for (const auto& t : nlohmann::json::parse(partial.out)) {
+    EXPECT_FALSE(t["promoted"].get<bool>()) << t.dump();
+    if (t["table"] == "core.daily_3") EXPECT_THAT(t["why"].get<std::string>(), HasSubstr("not in full"));
+  }
+
+  ASSERT_EQ(p.Derived({"shadow", "build", "--env", "full", "--full"}, kNow).exit_code, 0);
+  // The branch merges: production's definitions are the branch's now (the working tree).
+  auto r = p.Derived({"shadow", "promote", "--env", "full", "--json"}, kNow);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  std::map<std::string, bool> promoted;
+  for (const auto& t : nlohmann::json::parse(r.out)) promoted[t["table"]] = t["promoted"];
+  EXPECT_EQ(promoted, (std::map<std::string, bool>{{"core.daily_3", true}, {"mart.m_3", true}, {"agg.sum_3", true}}))
+      << r.out;
+  // What a production rebuild makes, by plain SQL over the raw data.
+  const std::string daily = ExpectedDaily(3, 100, "2024-01-01", "2024-01-31");
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily_3", daily), 0);
+  EXPECT_EQ(p.Difference("SELECT * FROM mart.m_3", "SELECT day, n * 2 AS n2, total FROM (" + daily + ") e"), 0);
+  EXPECT_EQ(p.Scalar("SELECT days || ' ' || CAST(total AS BIGINT) FROM agg.sum_3"),
+            p.Scalar("SELECT count(*) || ' ' || CAST(sum(total) AS BIGINT) FROM (" + daily + ") e"));
+  // Logged as promotions, and production has nothing left to rebuild.
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE operation = 'promote' AND status = 'success'"), 3);
+  auto run = p.Derived({"run", "--once", "--json"}, kNow);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  for (const auto& t : nlohmann::json::parse(run.out)["tables"]) {
+    EXPECT_NE(t["status"], "built") << t.dump();
+  }
+  // Promoted again: production has these definitions already.
+  auto again = p.Derived({"shadow", "promote", "--env", "full", "--json"}, kNow);
+  for (const auto& t : nlohmann::json::parse(again.out)) EXPECT_FALSE(t["promoted"].get<bool>()) << t.dump();
+}
+
+TEST_P(ShadowEnvironments, AnInputThatMovedOnSinceTheBuildIsRebuiltNotPromoted) {
+  WarehouseProject& p = *p_;
+  WriteProject(p, /*changed=*/3);
+  ASSERT_EQ(p.Derived({"shadow", "build", "--env", "stale", "--full"}, kNow).exit_code, 0);
+  // The source is complete further now: a rebuild would read more than the environment did.
+  ASSERT_EQ(p.Derived({"source", "mark", "raw.events", "--through", "2024-02-01"}, "2024-02-01T06:00:00Z").exit_code, 0);
+  auto r = p.Derived({"shadow", "promote", "--env", "stale", "--json"}, "2024-02-01T06:00:00Z");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const auto& t : nlohmann::json::parse(r.out)) {
+    EXPECT_FALSE(t["promoted"].get<bool>()) << t.dump();
+    if (t["table"] == "core.daily_3") EXPECT_THAT(t["why"].get<std::string>(), HasSubstr("its input raw.events"));
+  }
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE operation = 'promote'"), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(BothEngines, ShadowEnvironments, testing::kBothEngines, testing::EngineName);
 
 // Diffs, each case a branch of core.daily built in full into an environment of its own

@@ -295,6 +295,12 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   shadow_diff->add_option("--env", shadow_env, "The environment's name")->required();
   shadow_diff->add_flag("--json", json, "Machine-readable output");
 
+  auto* shadow_promote = shadow_cmd->add_subcommand(
+      "promote", "Swap environment --env's full builds into production where they are what a rebuild would make");
+  AddCommon(shadow_promote, &opts, &now_text, &now_options);
+  shadow_promote->add_option("--env", shadow_env, "The environment's name")->required();
+  shadow_promote->add_flag("--json", json, "Machine-readable output");
+
   CiOptions ci_opts;
   std::string ci_last;
   auto* ci = app.add_subcommand("ci", "Validate the project, build what it changes against --base in a shadow "
@@ -323,7 +329,8 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   bool needs_warehouse = status->parsed() || log->parsed() || backfill->parsed() || mark->parsed() ||
                          restate->parsed() || lineage->parsed() || query->parsed() || plan->parsed() ||
                          drop->parsed() || show->parsed() || shadow_build->parsed() || shadow_list->parsed() ||
-                         shadow_drop->parsed() || shadow_diff->parsed() || ci->parsed();
+                         shadow_drop->parsed() || shadow_diff->parsed() || shadow_promote->parsed() ||
+                         ci->parsed();
   if (service && !needs_warehouse) {
     err << "error: the Derived service runs only commands that need its warehouse (status, show, log, query, plan, "
            "lineage, backfill, source mark, source restate, drop, shadow, ci)\n";
@@ -487,6 +494,10 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
       }
       if (auto st = shadow::CheckEnvironmentName(ci_opts.env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
       return Ci(opts, ci_opts, out, err);
+    }
+    if (shadow_promote->parsed()) {
+      if (auto st = shadow::CheckEnvironmentName(shadow_env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
+      return ShadowPromote(opts, shadow_env, json, out, err);
     }
     if (shadow_diff->parsed()) {
       if (auto st = shadow::CheckEnvironmentName(shadow_env); !st.ok()) throw BadArgument{"--env: " + st.error().message};

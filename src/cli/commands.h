@@ -104,6 +104,7 @@ int ShadowBuild(const CommonOptions& opts, const ShadowBuildOptions& build, bool
 int ShadowList(const CommonOptions& opts, bool json, std::ostream& out, std::ostream& err);
 int ShadowDrop(const CommonOptions& opts, const std::string& env, std::ostream& out, std::ostream& err);
 int ShadowDiff(const CommonOptions& opts, const std::string& env, bool json, std::ostream& out, std::ostream& err);
+int ShadowPromote(const CommonOptions& opts, const std::string& env, bool json, std::ostream& out, std::ostream& err);
 
 // `derived ci` (ci.cc).
 struct CiOptions {

@@ -9,6 +9,7 @@
 #include "service/service.h"
 #include "shadow/diff.h"
 #include "shadow/environment.h"
+#include "shadow/promote.h"
 #include "time/clock.h"
 #include "util/strings.h"
 
@@ -190,6 +191,51 @@ int ShadowDiff(const CommonOptions& opts, const std::string& env, bool json, std
     return 1;
   }
   out << (json ? shadow::DiffJson(*diff).dump() + "\n" : shadow::DiffText(*diff));
+  return 0;
+}
+
+}  // namespace derived::cli
+
+namespace derived::cli {
+
+int ShadowPromote(const CommonOptions& opts, const std::string& env, bool json, std::ostream& out, std::ostream& err) {
+  CommonOptions here = opts;
+  if (opts.service) here.project = opts.service->options().project_dir;
+  auto cp = CompileFor(here, /*type_check=*/false, err);
+  if (!cp) return 1;
+  auto wh = SessionFor(opts, &cp->project);
+  if (!wh.ok()) {
+    err << "error: " << wh.error().ToString() << "\n";
+    return 1;
+  }
+  Result<std::vector<shadow::Promotion>> done = Error("");
+  auto promote = [&] { done = shadow::Promote(*cp, std::move(*wh), env, NowOf(opts)); };
+  // In the service, its updaters wait meanwhile: none rebuilds what is being swapped in.
+  if (opts.service) {
+    if (auto st = opts.service->Exclusive(promote); !st.ok()) {
+      err << "error: " << st.error().ToString() << "\n";
+      return 1;
+    }
+  } else {
+    promote();
+  }
+  if (!done.ok()) {
+    err << "error: " << done.error().ToString() << "\n";
+    return 1;
+  }
+  if (json) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& p : *done) arr.push_back({{"table", p.table}, {"promoted", p.promoted}, {"why", p.why}, {"rows", p.rows}});
+    out << arr.dump() << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& p : *done) rows.push_back({p.table, p.promoted ? "promoted" : "rebuilt as usual", p.why});
+  if (rows.empty()) {
+    out << fmt::format("shadow environment {} holds nothing to promote\n", env);
+  } else {
+    PrintTextTable(out, {"table", "outcome", "why"}, rows);
+  }
   return 0;
 }
 

@@ -178,6 +178,10 @@ class Engine {
   // Records that a marker source is complete through `through`, then reloads sources().
   derived::Status MarkSource(const std::string& source, Timestamp through);
 
+  // What a reader would record of `name` (a table or source) now, as its log's inputs
+  // hold it (UpstreamStatus::Snapshot), from the states and sources last loaded.
+  nlohmann::json InputSnapshot(const std::string& name) const { return StatusOf(name).Snapshot(); }
+
   Warehouse& warehouse() { return *wh_; }
   MetadataStore& metadata() { return *meta_; }
 

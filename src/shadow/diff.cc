@@ -32,23 +32,6 @@ std::string_view TruncUnit(Schedule s) {
   return "day";
 }
 
-// What the environment's log says it built, per table: the newest `shadow` row's details.
-Result<std::map<std::string, nlohmann::json>> Built(Warehouse& wh, std::string_view env) {
-  const std::string meta = MetadataSchemaOf(env);
-  auto cols = wh.Columns(meta, "log");
-  if (!cols.ok()) return cols.error();
-  if (!cols->has_value()) return Error(fmt::format("no shadow environment '{}' (build it with `derived shadow build --env {}`)", env, env));
-  auto rows = wh.Query(fmt::format(
-      "SELECT CAST(details AS VARCHAR) FROM {}.log WHERE operation = 'shadow' ORDER BY finished_at", meta));
-  if (!rows.ok()) return rows.error();
-  std::map<std::string, nlohmann::json> out;
-  for (const auto& r : rows->rows) {
-    auto j = nlohmann::json::parse(r[0].value_or(""), nullptr, false);
-    if (j.is_object() && j.contains("table")) out[j["table"].get<std::string>()] = j;
-  }
-  return out;
-}
-
 int64_t Number(const std::optional<std::string>& v) { return v ? std::stoll(*v) : 0; }
 
 class TableComparer {
@@ -300,7 +283,7 @@ bool DiffReport::any_breaking() const {
 
 Result<DiffReport> Diff(Warehouse& wh, const CompiledProject& branch, std::string_view env, Timestamp now) {
   if (auto st = CheckEnvironmentName(env); !st.ok()) return st.error();
-  auto built = Built(wh, env);
+  auto built = BuiltTables(wh, env);
   if (!built.ok()) return built.error();
   auto parser = sql::StandaloneParser::Open();
   if (!parser.ok()) return parser.error();

@@ -234,6 +234,25 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
   return report;
 }
 
+Result<std::map<std::string, nlohmann::json>> BuiltTables(Warehouse& wh, std::string_view env) {
+  if (auto st = CheckEnvironmentName(env); !st.ok()) return st.error();
+  const std::string meta = MetadataSchemaOf(env);
+  auto cols = wh.Columns(meta, "log");
+  if (!cols.ok()) return cols.error();
+  if (!cols->has_value()) {
+    return Error(fmt::format("no shadow environment '{}' (build it with `derived shadow build --env {}`)", env, env));
+  }
+  auto rows = wh.Query(fmt::format(
+      "SELECT CAST(details AS VARCHAR) FROM {}.log WHERE operation = 'shadow' ORDER BY finished_at", meta));
+  if (!rows.ok()) return rows.error();
+  std::map<std::string, nlohmann::json> out;
+  for (const auto& r : rows->rows) {
+    auto j = nlohmann::json::parse(r[0].value_or(""), nullptr, false);
+    if (j.is_object() && j.contains("table") && j["table"].is_string()) out[j["table"].get<std::string>()] = j;
+  }
+  return out;
+}
+
 Result<std::vector<EnvironmentInfo>> List(Warehouse& wh) {
   auto schemas = wh.Schemas(kPrefix);
   if (!schemas.ok()) return schemas.error();

@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "compile/compiler.h"
 #include "engine/engine.h"
 #include "shadow/plan.h"
@@ -70,6 +72,11 @@ struct BuildReport {
 // (the plan, the metadata schema); a table that fails is in the report.
 Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh, const BuildOptions& options,
                           const ProgressFn& progress);
+
+// Per table the environment built (production's name), the newest summary of its build
+// in the environment's log: {environment, table, reason, branch_hash, full, from, outcome}.
+// An error when there is no such environment.
+Result<std::map<std::string, nlohmann::json>> BuiltTables(Warehouse& wh, std::string_view env);
 
 struct EnvironmentInfo {
   std::string env;

@@ -364,6 +364,45 @@ TEST_P(ShadowEnvironments, AnInputThatMovedOnSinceTheBuildIsRebuiltNotPromoted) 
   EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE operation = 'promote'"), 0);
 }
 
+TEST_P(ShadowEnvironments, TheServicePromotesWhenItSeesTheMergedVersion) {
+  WarehouseProject& p = *p_;
+  p.Write(".gitignore", "*.duckdb*\n.derived/\n");
+  auto git = [&](const std::string& args) {
+    return std::system(
+        ("cd " + p.dir().str() + " && git -c user.email=t@example.com -c user.name=t " + args + " >/dev/null 2>&1").c_str());
+  };
+  ASSERT_EQ(git("init -q -b main"), 0);
+  ASSERT_EQ(git("add -A"), 0);
+  ASSERT_EQ(git("commit -qm base"), 0);
+  // Production follows main; the change is built from the working tree, in full.
+  std::vector<std::string> service_args = {"run", "--branch", "main", "--watch", "0.2", "--project", p.dir().str()};
+  if (p.postgres()) service_args.insert(service_args.end(), {"--poll", "0.2"});
+  testing::Background service(service_args, {std::string("DERIVED_NOW=") + kNow});
+  ASSERT_TRUE(Eventually([&] { return service.Output().find("serving every table") != std::string::npos; }))
+      << service.Output() << service.Errors();
+  WriteProject(p, /*changed=*/3);
+  auto built = p.Derived({"shadow", "build", "--env", "feature", "--full"}, kNow);
+  ASSERT_EQ(built.exit_code, 0) << built.out << built.err;
+  // Merged: the service reloads, and swaps the environment's build in.
+  ASSERT_EQ(git("commit -qam change"), 0);
+  ASSERT_TRUE(Eventually([&] {
+    return p.Count("SELECT count(*) FROM _derived.log WHERE operation = 'promote' AND status = 'success'") == 3;
+  })) << service.Output() << service.Errors();
+  service.Signal(SIGTERM);
+  auto stopped = service.Wait();
+  ASSERT_EQ(stopped.exit_code, 0) << stopped.out << stopped.err;
+  // Nothing was rebuilt in production for the change, and it holds what a rebuild would.
+  EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE table_name = 'core.daily_3' AND operation IN "
+                    "('create', 'rebuild', 'append', 'backfill') AND logical_now IS NOT NULL AND definition_hash = "
+                    "(SELECT definition_hash FROM _derived.state WHERE table_name = 'core.daily_3')"),
+            0);
+  const std::string daily = ExpectedDaily(3, 100, "2024-01-01", "2024-01-31");
+  EXPECT_EQ(p.Difference("SELECT * FROM core.daily_3", daily), 0);
+  EXPECT_EQ(p.Difference("SELECT * FROM mart.m_3", "SELECT day, n * 2 AS n2, total FROM (" + daily + ") e"), 0);
+  EXPECT_EQ(p.Scalar("SELECT days || ' ' || CAST(total AS BIGINT) FROM agg.sum_3"),
+            p.Scalar("SELECT count(*) || ' ' || CAST(sum(total) AS BIGINT) FROM (" + daily + ") e"));
+}
+
 INSTANTIATE_TEST_SUITE_P(BothEngines, ShadowEnvironments, testing::kBothEngines, testing::EngineName);
 
 // Diffs, each case a branch of core.daily built in full into an environment of its own

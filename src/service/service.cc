@@ -9,6 +9,8 @@
 #include "crash/crash_point.h"
 #include "dag/selector.h"
 #include "fleet/lease_keeper.h"
+#include "shadow/environment.h"
+#include "shadow/promote.h"
 #include "util/hash.h"
 #include "util/strings.h"
 
@@ -603,6 +605,17 @@ void Service::SweepRemoved() {
     return;
   }
   for (const auto& o : *swept) Emit({ServiceEvent::Kind::kFinished, o.table, o, "", {}});
+  // Shadow environments nobody built for `shadow.expire_after` go too.
+  auto session = base_->Connect();
+  if (!session.ok()) return;
+  const Duration idle = project()->project.shadow.expire_after;
+  auto expired = shadow::Expire(**session, Now(), idle);
+  if (!expired.ok()) return;  // tried again at the next sweep
+  for (const auto& env : *expired) {
+    TableOutcome o{shadow::MetadataSchemaOf(env), StepStatus::kDropped,
+                   fmt::format("shadow environment {} dropped: idle for {}", env, FormatDuration(idle))};
+    Emit({ServiceEvent::Kind::kFinished, o.table, o, "", {}});
+  }
 }
 
 void Service::RestateChangedFiles() {
@@ -779,6 +792,9 @@ Result<std::string> Service::Reload(bool* settled) {
       return Error("the service is stopping");
     }
   }
+  // A merged branch's tables that a shadow environment built just as this version would
+  // are swapped in instead of rebuilt (shadow/promote.h), while no updater runs.
+  for (const auto& line : PromoteShadowBuilds(*(*gen)->cp)) lines.push_back(line);
   {
     std::lock_guard control(control_mu_);
     control_ = std::move(*next);
@@ -802,6 +818,27 @@ Result<std::string> Service::Reload(bool* settled) {
   std::string summary = lines.empty() ? "no table changes" : Join(lines, "\n");
   Emit({ServiceEvent::Kind::kReloaded, "", {}, summary, {}});
   return summary;
+}
+
+std::vector<std::string> Service::PromoteShadowBuilds(const CompiledProject& cp) {
+  std::vector<std::string> lines;
+  auto session = base_->Connect();
+  if (!session.ok()) return lines;
+  auto envs = shadow::List(**session);
+  if (!envs.ok()) return lines;
+  for (const auto& env : *envs) {
+    auto own = base_->Connect();
+    if (!own.ok()) break;
+    auto done = shadow::Promote(cp, std::move(*own), env.env, Now());
+    if (!done.ok()) {
+      lines.push_back(fmt::format("shadow environment {}: not promoted: {}", env.env, done.error().message));
+      continue;
+    }
+    for (const auto& p : *done) {
+      if (p.promoted) lines.push_back(fmt::format("promote {}: {}", p.table, p.why));
+    }
+  }
+  return lines;
 }
 
 Result<std::shared_ptr<const CompiledProject>> Service::Candidate() {

@@ -179,6 +179,9 @@ class Service {
   // control_'s view of the sources becomes the service's; readers of a changed source
   // wake. REQUIRES: control_mu_ held.
   void ApplySources();
+  // Promotes, from every shadow environment, what it built just as `cp` would; returns a
+  // line per table promoted (or per environment that could not be read).
+  std::vector<std::string> PromoteShadowBuilds(const CompiledProject& cp);
   void SweepRemoved();  // records removed tables and drops expired ones (Engine::SweepRemoved)
   // Files of file sources that changed: restated and repaired (in Exclusive), or recorded.
   void RestateChangedFiles();

@@ -403,6 +403,41 @@ TEST_P(ShadowEnvironments, TheServicePromotesWhenItSeesTheMergedVersion) {
             p.Scalar("SELECT count(*) || ' ' || CAST(sum(total) AS BIGINT) FROM (" + daily + ") e"));
 }
 
+TEST_P(ShadowEnvironments, AReplaceTableCanReadASampleOfProductionAndTheReportSaysSo) {
+  WarehouseProject& p = *p_;
+  // agg.sum_5 changes; it reads production's mart.m_5 (30 rows).
+  p.Write("tables/agg/sum_5.yaml", "schedule: daily\nstrategy: replace\nsql: SELECT count(*) AS days, sum(n2) AS n2, "
+                                   "sum(total) + 1 AS total FROM mart.m_5\n");
+  auto r = p.Derived({"shadow", "build", "--env", "sampled", "--sample", "50%", "--json"}, kNow);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["sample_percent"], 50.0);
+  EXPECT_FALSE(report["full"].get<bool>());
+  EXPECT_THAT(report["covers"].get<std::string>(), HasSubstr("replace tables read a 50% sample"));
+  ASSERT_EQ(report["tables"].size(), 1u);
+  EXPECT_TRUE(report["tables"][0]["sampled"].get<bool>());
+  const int64_t days = p.Count("SELECT days FROM shadow__sampled__agg.sum_5");
+  EXPECT_GT(days, 4);
+  EXPECT_LT(days, 26);
+  // The same rows every time: another environment sampled alike holds the same.
+  ASSERT_EQ(p.Derived({"shadow", "build", "--env", "again", "--sample", "50%"}, kNow).exit_code, 0);
+  EXPECT_EQ(p.Scalar("SELECT days || ' ' || n2 FROM shadow__again__agg.sum_5"),
+            p.Scalar("SELECT days || ' ' || n2 FROM shadow__sampled__agg.sum_5"));
+  // Production is read whole without it, and a sample is never promoted.
+  ASSERT_EQ(p.Derived({"shadow", "build", "--env", "whole", "--full"}, kNow).exit_code, 0);
+  EXPECT_EQ(p.Count("SELECT days FROM shadow__whole__agg.sum_5"), 30);
+  auto promote = p.Derived({"shadow", "promote", "--env", "sampled", "--json"}, kNow);
+  ASSERT_EQ(promote.exit_code, 0) << promote.err;
+  auto done = nlohmann::json::parse(promote.out);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_FALSE(done[0]["promoted"].get<bool>());
+  EXPECT_THAT(done[0]["why"].get<std::string>(), HasSubstr("sample"));
+  // A share that is not one is refused before anything runs.
+  auto bad = p.Derived({"shadow", "build", "--env", "bad", "--sample", "0%"}, kNow);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--sample: expected a percent above 0 and at most 100"));
+}
+
 INSTANTIATE_TEST_SUITE_P(BothEngines, ShadowEnvironments, testing::kBothEngines, testing::EngineName);
 
 // Diffs, each case a branch of core.daily built in full into an environment of its own

@@ -54,6 +54,17 @@ std::optional<Timestamp> ParseTimeArg(const CLI::Option* option, const std::stri
   return *ts;
 }
 
+// "1%", "0.5%" or "20": a share of rows, more than 0 and at most 100 percent.
+double ParsePercent(std::string text) {
+  if (!text.empty() && text.back() == '%') text.pop_back();
+  char* end = nullptr;
+  double p = text.empty() ? 0 : std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(p > 0 && p <= 100)) {
+    throw BadArgument{"--sample: expected a percent above 0 and at most 100, e.g. 1%"};
+  }
+  return p;
+}
+
 // Required options are always given; the value is checked all the same.
 Timestamp RequiredTimeArg(const CLI::Option* option, const std::string& text) {
   std::optional<Timestamp> ts = ParseTimeArg(option, text);
@@ -280,6 +291,9 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
                                                "Build the windows of this long before now, e.g. '3 days' (default: "
                                                "derived.yaml's shadow.last, else 3 days)");
   shadow_build->add_flag("--full", shadow_build_opts.full, "Build every window from each table's start")->excludes(last_option);
+  std::string sample_text;
+  auto* sample_option = shadow_build->add_option(
+      "--sample", sample_text, "Replace tables read this share of their production inputs, e.g. 1% (a repeatable sample)");
   shadow_build->add_flag("--json", json, "Machine-readable output");
   auto* shadow_list = shadow_cmd->add_subcommand("list", "The shadow environments in the warehouse");
   AddCommon(shadow_list, &opts, &now_text, &now_options);
@@ -312,6 +326,8 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
   ci->add_option("--summary", ci_opts.summary, "Write the Markdown summary to this file (default: standard output)");
   auto* ci_last_option = ci->add_option("--last", ci_last, "Build the windows of this long before now (as shadow build)");
   ci->add_flag("--full", ci_opts.full, "Build every window from each table's start")->excludes(ci_last_option);
+  auto* ci_sample_option =
+      ci->add_option("--sample", sample_text, "Replace tables read this share of their production inputs, e.g. 1%");
 
   DeployK8sArgs deploy_args;
   auto* deploy_k8s = AddDeployCommand(&app, &deploy_args);
@@ -481,6 +497,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
         if (d->count <= 0) throw BadArgument{"--last must be longer than zero"};
         shadow_build_opts.last = *d;
       }
+      if (sample_option->count() > 0) shadow_build_opts.sample_percent = ParsePercent(sample_text);
       if (auto st = shadow::CheckEnvironmentName(shadow_build_opts.env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
       return ShadowBuild(opts, shadow_build_opts, json, out, err);
     }
@@ -492,6 +509,7 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
         if (d->count <= 0) throw BadArgument{"--last must be longer than zero"};
         ci_opts.last = *d;
       }
+      if (ci_sample_option->count() > 0) ci_opts.sample_percent = ParsePercent(sample_text);
       if (auto st = shadow::CheckEnvironmentName(ci_opts.env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
       return Ci(opts, ci_opts, out, err);
     }

@@ -115,6 +115,7 @@ int Ci(const CommonOptions& given, const CiOptions& ci, std::ostream& out, std::
   b.env = ci.env;
   b.now = now;
   if (!ci.full) b.last = ci.last ? *ci.last : cp->project.shadow.last;
+  b.sample_percent = ci.sample_percent;
   b.base = std::move(*base);
   auto built = shadow::Build(std::move(*cp), std::move(*wh), b, nullptr);
   if (!built.ok()) {

@@ -98,6 +98,7 @@ struct ShadowBuildOptions {
   std::string env;
   std::optional<Duration> last;  // --last; nullopt: derived.yaml's shadow.last
   bool full = false;             // --full: every window from each table's start
+  std::optional<double> sample_percent;  // --sample P%: replace tables read a sample
 };
 int ShadowBuild(const CommonOptions& opts, const ShadowBuildOptions& build, bool json, std::ostream& out,
                 std::ostream& err);
@@ -113,6 +114,7 @@ struct CiOptions {
   std::string summary;  // the Markdown summary's file; empty: standard output
   std::optional<Duration> last;
   bool full = false;
+  std::optional<double> sample_percent;
 };
 int Ci(const CommonOptions& opts, const CiOptions& ci, std::ostream& out, std::ostream& err);
 

@@ -29,10 +29,18 @@ Result<std::unique_ptr<Warehouse>> SessionFor(const CommonOptions& opts, const P
 
 // What a build covers, in words.
 std::string CoverageText(const shadow::BuildReport& r) {
-  if (!r.last) return "every window from each table's start (a full build)";
-  return fmt::format("append and merge tables from the schedule period holding {} - {} to {}; replace tables and "
-                     "views whole",
-                     FormatIso(r.now), FormatDuration(*r.last), FormatIso(r.now));
+  std::string out = !r.last ? "every window from each table's start"
+                            : fmt::format("append and merge tables from the schedule period holding {} - {} to {}; "
+                                          "replace tables and views whole",
+                                          FormatIso(r.now), FormatDuration(*r.last), FormatIso(r.now));
+  if (r.sample_percent) {
+    out += fmt::format("; replace tables read a {}% sample (repeatable, Bernoulli) of every production table and "
+                       "source they read",
+                       *r.sample_percent);
+  } else if (!r.last) {
+    out += " (a full build)";
+  }
+  return out;
 }
 
 nlohmann::json ReportJson(const shadow::BuildReport& r) {
@@ -44,6 +52,7 @@ nlohmann::json ReportJson(const shadow::BuildReport& r) {
                       {"because", t.planned.because},
                       {"strategy", t.strategy},
                       {"from", t.from ? FormatIso(*t.from) : ""},
+                      {"sampled", t.sampled},
                       {"status", StepStatusName(t.outcome.status)},
                       {"detail", t.outcome.detail},
                       {"windows", t.outcome.windows},
@@ -53,7 +62,8 @@ nlohmann::json ReportJson(const shadow::BuildReport& r) {
   return {{"environment", r.plan.env},
           {"now", FormatIso(r.now)},
           {"last", r.last ? FormatDuration(*r.last) : ""},
-          {"full", !r.last.has_value()},
+          {"full", !r.last.has_value() && !r.sample_percent},
+          {"sample_percent", r.sample_percent ? nlohmann::json(*r.sample_percent) : nlohmann::json()},
           {"covers", CoverageText(r)},
           {"tables", tables},
           {"removed", r.plan.removed},
@@ -97,6 +107,7 @@ int ShadowBuild(const CommonOptions& opts, const ShadowBuildOptions& build, bool
   o.env = build.env;
   o.now = NowOf(opts);
   if (!build.full) o.last = build.last ? *build.last : cp->project.shadow.last;
+  o.sample_percent = build.sample_percent;
   const Duration expire_after = cp->project.shadow.expire_after;
   auto wh = SessionFor(opts, &cp->project);
   if (!wh.ok()) {

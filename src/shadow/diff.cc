@@ -323,6 +323,9 @@ Result<DiffReport> Diff(Warehouse& wh, const CompiledProject& branch, std::strin
       // A merge table accumulates: built from a range, it holds only what the range brought.
       d.inputs_limited = def->strategy == Strategy::kMerge;
       limited.insert(name);
+    } else if (b.contains("sample_percent") && !b["sample_percent"].is_null()) {
+      d.inputs_limited = true;  // read a sample of production
+      limited.insert(name);
     } else if (const CompiledTable* t = branch.FindTable(name)) {
       for (const auto& up : t->upstream) d.inputs_limited = d.inputs_limited || limited.count(up) > 0;
       if (d.inputs_limited) limited.insert(name);

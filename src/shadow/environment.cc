@@ -17,6 +17,8 @@ constexpr std::string_view kPrefix = "shadow__";
 // PostgreSQL's longest identifier; DuckDB takes longer ones, but an environment should
 // mean the same on either engine.
 constexpr size_t kMaxSchemaBytes = 63;
+// One fixed seed: a sampled build reads the same rows every time.
+constexpr int64_t kSampleSeed = 20240101;
 
 // The environment a schema belongs to ("" for none): shadow__ENV__REST.
 std::string EnvOfSchema(std::string_view schema) {
@@ -78,14 +80,28 @@ std::map<std::string, std::map<std::string, sql::TableRef>> Redirections(const G
 // The rewrite of every query of the environment's tables, on a parser of its own.
 class Redirector {
  public:
+  // `sample_percent`: replace tables read that share of what they read from production.
   static Result<std::shared_ptr<Redirector>> Create(const Graph& graph, const ShadowPlan& plan,
-                                                    sql::SqlParser::Printing printing) {
+                                                    sql::SqlParser::Printing printing,
+                                                    std::optional<double> sample_percent) {
     auto r = std::shared_ptr<Redirector>(new Redirector());
     auto parser = sql::StandaloneParser::Open();
     if (!parser.ok()) return parser.error();
     r->parser_ = std::move(*parser);
     r->maps_ = Redirections(graph, plan);
     r->printing_ = printing;
+    if (sample_percent) {
+      for (const auto& [schema, map] : r->maps_) {
+        sql::SqlParser::Sample& s = r->samples_[schema];
+        s.percent = *sample_percent;
+        s.seed = kSampleSeed;
+        for (const Node& n : graph.nodes()) {
+          if (plan.Builds(n.name)) continue;
+          s.tables.insert(n.name);
+          if (SchemaOf(plan.env, n.dataset) == schema) s.tables.insert(n.table);
+        }
+      }
+    }
     return r;
   }
 
@@ -93,7 +109,9 @@ class Redirector {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = maps_.find(def.dataset);
     if (it == maps_.end()) return sql;  // not an environment table
-    auto out = parser_->get().Redirect(sql, it->second, printing_);
+    auto sample = samples_.find(def.dataset);
+    const bool sampled = def.strategy == Strategy::kReplace && sample != samples_.end();
+    auto out = parser_->get().Redirect(sql, it->second, printing_, sampled ? &sample->second : nullptr);
     if (!out.ok()) return Error("cannot read it from the shadow environment: " + out.error().message);
     return out;
   }
@@ -103,6 +121,7 @@ class Redirector {
   std::mutex mu_;
   std::unique_ptr<sql::StandaloneParser> parser_;
   std::map<std::string, std::map<std::string, sql::TableRef>> maps_;
+  std::map<std::string, sql::SqlParser::Sample> samples_;  // by schema, when sampling
   sql::SqlParser::Printing printing_ = sql::SqlParser::Printing::kTree;
 };
 
@@ -140,6 +159,7 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
   BuildReport report;
   report.plan = *plan;
   report.last = options.last;
+  report.sample_percent = options.sample_percent;
   report.now = options.now;
   std::map<std::string, std::string> to;
   for (const auto& t : plan->tables) {
@@ -153,7 +173,8 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
   }
   auto redirector = Redirector::Create(
       branch.graph, *plan,
-      wh->engine() == "duckdb" ? sql::SqlParser::Printing::kTree : sql::SqlParser::Printing::kInPlace);
+      wh->engine() == "duckdb" ? sql::SqlParser::Printing::kTree : sql::SqlParser::Printing::kInPlace,
+      options.sample_percent);
   if (!redirector.ok()) return redirector.error();
 
   auto cp = std::make_shared<CompiledProject>(std::move(branch));
@@ -178,6 +199,7 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
       if (!def->start || def->start->seconds < from.seconds) def->start = from;
       b.from = def->start;
     }
+    b.sampled = options.sample_percent && def->strategy == Strategy::kReplace;
     names.push_back(b.shadow_name);
     report.tables.push_back(std::move(b));
   }
@@ -222,7 +244,8 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
                    {"because", b.planned.because},
                    {"branch_hash", branch_hashes.at(b.planned.table)},
                    {"production_hash", prod == production->end() ? "" : prod->second},
-                   {"full", !b.from.has_value()},
+                   {"full", !b.from.has_value() && !b.sampled},
+                   {"sample_percent", b.sampled ? nlohmann::json(*options.sample_percent) : nlohmann::json()},
                    {"from", b.from ? FormatIso(*b.from) : ""},
                    {"outcome", StepStatusName(b.outcome.status)}};
       if (auto st = meta.AppendLog(e); !st.ok()) return st;

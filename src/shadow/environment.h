@@ -36,6 +36,9 @@ struct BuildOptions {
   // last whole period). nullopt: every window from each table's start (a full build,
   // what promotion needs).
   std::optional<Duration> last;
+  // Replace tables read a repeatable Bernoulli sample of this percent (0 < p <= 100) of
+  // every production table and source they read (the environment's own tables whole).
+  std::optional<double> sample_percent;
   // The definitions the branch is compared with. nullopt: what production's state
   // records (what production runs); `derived ci` gives its base commit's.
   struct Base {
@@ -51,6 +54,7 @@ struct BuiltTable {
   std::string strategy;     // "append", "merge", "replace", "view"
   // Append and merge tables: the first window built (nullopt: from the table's start).
   std::optional<Timestamp> from;
+  bool sampled = false;  // a replace table that read a sample of production
   TableOutcome outcome;
 };
 
@@ -59,6 +63,7 @@ struct BuildReport {
   ShadowPlan plan;
   std::vector<BuiltTable> tables;  // parallel to plan.tables
   std::optional<Duration> last;    // as asked (nullopt: full)
+  std::optional<double> sample_percent;
   Timestamp now;
   double seconds = 0;
   // Tables that failed, failed a test, or were skipped for a failed input (one waiting

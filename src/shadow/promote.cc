@@ -65,6 +65,10 @@ Result<std::vector<Promotion>> Promote(const CompiledProject& project, std::uniq
       refuse("a view is made again, not promoted");
       continue;
     }
+    if (b->second.contains("sample_percent") && !b->second["sample_percent"].is_null()) {
+      refuse("the environment built it from a sample of its inputs");
+      continue;
+    }
     if (!b->second.value("full", false)) {
       refuse(fmt::format("the environment built it from {} only (--last), not in full", b->second.value("from", "?")));
       continue;

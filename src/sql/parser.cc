@@ -225,7 +225,16 @@ std::string QuotedName(const TableRef& r) {
 }  // namespace
 
 Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std::string, TableRef>& to,
-                                        Printing printing) {
+                                        Printing printing, const Sample* sample) {
+  if (sample && !(sample->percent > 0 && sample->percent <= 100)) {
+    return Error(fmt::format("a sample of {}% is not between 0 (excluded) and 100", sample->percent));
+  }
+  // DuckDB reads a bare number as rows, PostgreSQL only takes a percent.
+  const std::string sampling =
+      !sample ? ""
+      : printing == Printing::kTree
+          ? fmt::format("TABLESAMPLE BERNOULLI ({} PERCENT) REPEATABLE ({})", sample->percent, sample->seed)
+          : fmt::format("TABLESAMPLE BERNOULLI ({}) REPEATABLE ({})", sample->percent, sample->seed);
   std::vector<TableRef> refs;
   const std::string text = StripStatement(sql);
   Status st = WithTree(text, [&](const simdjson::dom::element& stmt) { refs = ExtractTableRefs(stmt); });
@@ -234,24 +243,36 @@ Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std
   // tables from CTE names, so the rewrite below only has to find the same nodes.
   struct Rename {
     const TableRef* from = nullptr;
-    const TableRef* to = nullptr;
+    const TableRef* to = nullptr;  // nullptr: keeps its name (only sampled)
+    bool sampled = false;
     std::string alias;  // the old name when the reference had no alias (kInPlace adds it)
     bool found = false;
   };
   std::map<size_t, Rename> renamed;
   std::vector<std::string> expected;
   for (const auto& r : refs) {
-    auto it = to.find(ToLower(r.ToString()));
-    if (it == to.end()) {
-      expected.push_back(ToLower(r.ToString()));
-      continue;
-    }
-    if (r.offset == 0 || !renamed.emplace(r.offset, Rename{&r, &it->second, "", false}).second) {
+    const std::string written = ToLower(r.ToString());
+    auto it = to.find(written);
+    bool sampled = sample && sample->tables.count(written) > 0;
+    expected.push_back(it == to.end() ? written : ToLower(it->second.ToString()));
+    if (it == to.end() && !sampled) continue;
+    if (r.offset == 0 ||
+        !renamed.emplace(r.offset, Rename{&r, it == to.end() ? nullptr : &it->second, sampled, "", false}).second) {
       return Error(fmt::format("cannot tell where the reference to {} is in the query", r.ToString()));
     }
-    expected.push_back(ToLower(it->second.ToString()));
   }
   if (renamed.empty()) return text;
+  // A sample as the tree writes it, taken from the parse of one.
+  nlohmann::ordered_json sample_tree;
+  if (sample && printing == Printing::kTree) {
+    if (auto b = serialize_whole_->BindText(1, "SELECT * FROM t " + sampling); !b.ok()) return b.error();
+    auto parsed = serialize_whole_->Execute();
+    if (!parsed.ok() || parsed->size() != 1 || !parsed->at(0, 0)) return Error("cannot parse the sample clause");
+    auto j = nlohmann::ordered_json::parse(*parsed->at(0, 0), nullptr, false);
+    if (j.is_discarded() || !j.contains("statements")) return Error("cannot read the sample clause's tree");
+    sample_tree = j["statements"][0]["node"]["from_table"]["sample"];
+    if (!sample_tree.is_object()) return Error("the sample clause has no tree");
+  }
   if (auto b = serialize_whole_->BindText(1, text); !b.ok()) return b.error();
   auto whole = serialize_whole_->Execute();
   if (!whole.ok() || whole->size() != 1 || !whole->at(0, 0)) return Error("cannot parse SQL for its rewrite");
@@ -275,9 +296,12 @@ Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std
       if (target == renamed.end() || target->second.found) continue;
       Rename& r = target->second;
       if (node.value("alias", std::string()).empty()) r.alias = node["alias"] = node.value("table_name", std::string());
-      node["catalog_name"] = r.to->catalog;
-      node["schema_name"] = r.to->schema;
-      node["table_name"] = r.to->table;
+      if (r.to) {
+        node["catalog_name"] = r.to->catalog;
+        node["schema_name"] = r.to->schema;
+        node["table_name"] = r.to->table;
+      }
+      if (r.sampled) node["sample"] = sample_tree;
       r.found = true;
       ++done;
       continue;
@@ -298,7 +322,8 @@ Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std
       auto end = at < copied ? std::nullopt : NameEnd(text, at);
       if (!end) return Error(fmt::format("cannot find the name {} where the parser says it is written", r.from->ToString()));
       out += text.substr(copied, at - copied);
-      out += QuotedName(*r.to);
+      std::string name = r.to ? QuotedName(*r.to) : text.substr(at, *end - at);
+      out += r.sampled ? fmt::format("(SELECT * FROM {} {})", name, sampling) : name;
       if (!r.alias.empty()) out += " AS " + QuotedName(TableRef{"", "", r.alias, 0});
       copied = *end;
     }

@@ -79,9 +79,19 @@ class SqlParser {
   // replaced where the tree says it is written (and given its alias when it had none):
   // for an engine whose own parser reads the result (PostgreSQL), which DuckDB's printer
   // does not write for (it prints count(*) as count_star(), for one).
+  //
+  // With `sample`, the references whose names as written are among its `tables` (renamed
+  // or not) read a repeatable Bernoulli sample of that percent of their rows instead
+  // (TABLESAMPLE BERNOULLI): on the reference itself in the tree, or in place as a
+  // subquery that samples it, in PostgreSQL's spelling (a bare percent).
   enum class Printing { kTree, kInPlace };
+  struct Sample {
+    double percent = 100;  // more than 0, at most 100
+    int64_t seed = 0;
+    std::set<std::string> tables;  // names as written, lowercased
+  };
   Result<std::string> Redirect(std::string_view sql, const std::map<std::string, TableRef>& to,
-                               Printing printing = Printing::kTree);
+                               Printing printing = Printing::kTree, const Sample* sample = nullptr);
 
  private:
   SqlParser() = default;

@@ -94,6 +94,49 @@ TEST_P(RedirectTest, QuotedAndSpacedNamesAreRenamed) {
   EXPECT_EQ(Rows(Redirected("SELECT side FROM core\n  .orders")), std::vector<std::string>{"shadow"});
 }
 
+TEST(RedirectSample, InPlaceASubquerySamplesTheReferenceInPostgreSQLsSpelling) {
+  auto db = std::move(*db::Database::Open(":memory:"));
+  auto conn = std::move(*db::Connection::Open(*db));
+  auto parser = std::move(*SqlParser::Create(conn.get()));
+  SqlParser::Sample sample{1.5, 42, {"raw.big", "core.orders"}};
+  const std::map<std::string, TableRef> to = {{"core.orders", TableRef{"", "shadow__x__core", "orders", 0}}};
+  auto out = parser->Redirect("SELECT count(*) FROM raw.big b, core.orders -- raw.big\n", to,
+                              SqlParser::Printing::kInPlace, &sample);
+  ASSERT_TRUE(out.ok()) << out.error().ToString();
+  EXPECT_EQ(*out,
+            "SELECT count(*) FROM (SELECT * FROM raw.big TABLESAMPLE BERNOULLI (1.5) REPEATABLE (42)) b, (SELECT * FROM "
+            "\"shadow__x__core\".\"orders\" TABLESAMPLE BERNOULLI (1.5) REPEATABLE (42)) AS \"orders\" -- raw.big");
+}
+
+// The tree's sample, run by DuckDB (the text in place is PostgreSQL's: above).
+TEST(RedirectSample, TheTreesSampleReadsARepeatableShareOfTheRows) {
+  auto db = std::move(*db::Database::Open(":memory:"));
+  auto conn = std::move(*db::Connection::Open(*db));
+  auto parser = std::move(*SqlParser::Create(conn.get()));
+  ASSERT_TRUE(conn->Execute("CREATE SCHEMA raw; CREATE TABLE raw.big AS SELECT i AS id FROM range(20000) t(i); "
+                            "CREATE TABLE raw.small AS SELECT 1 AS id")
+                  .ok());
+  auto count = [&](const std::string& sql) {
+    auto rows = conn->Query(sql);
+    EXPECT_TRUE(rows.ok()) << sql << ": " << (rows.ok() ? "" : rows.error().ToString());
+    return rows.ok() && rows->size() == 1 ? std::stoi(rows->at(0, 0).value_or("-1")) : -1;
+  };
+  SqlParser::Sample sample{10, 42, {"raw.big"}};
+  auto out = parser->Redirect("SELECT count(*) AS n FROM raw.big b JOIN raw.small s ON true", {},
+                              SqlParser::Printing::kTree, &sample);
+  ASSERT_TRUE(out.ok()) << out.error().ToString();
+  int n = count(*out);
+  EXPECT_GT(n, 1500) << *out;
+  EXPECT_LT(n, 2500) << *out;
+  EXPECT_EQ(count(*out), n);  // the same rows every time
+  // What is not named is read whole; a share out of range is refused.
+  out = parser->Redirect("SELECT count(*) FROM raw.small", {}, SqlParser::Printing::kTree, &sample);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(count(*out), 1);
+  SqlParser::Sample none{0, 1, {"raw.big"}};
+  EXPECT_FALSE(parser->Redirect("SELECT * FROM raw.big", {}, SqlParser::Printing::kTree, &none).ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Printings, RedirectTest,
                          ::testing::Values(SqlParser::Printing::kTree, SqlParser::Printing::kInPlace),
                          [](const auto& info) {

@@ -114,22 +114,40 @@ int ShadowBuild(const CommonOptions& opts, const ShadowBuildOptions& build, bool
     err << "error: " << wh.error().ToString() << "\n";
     return 1;
   }
-  // Idle environments go first, on their own session.
-  if (auto other = (*wh)->Connect(); other.ok()) {
-    auto expired = shadow::Expire(**other, o.now, expire_after);
-    if (expired.ok()) {
-      for (const auto& env : *expired) err << fmt::format("dropped shadow environment {}: idle for {}\n", env, FormatDuration(expire_after));
-    }
+  auto other = (*wh)->Connect();  // for expiry before, and the diff after
+  if (!other.ok()) {
+    err << "error: " << other.error().ToString() << "\n";
+    return 1;
   }
+  // Idle environments go first (not this one: it is being built).
+  auto expired = shadow::Expire(**other, o.now, expire_after, o.env);
+  if (expired.ok()) {
+    for (const auto& env : *expired) err << fmt::format("dropped shadow environment {}: idle for {}\n", env, FormatDuration(expire_after));
+  }
+  // The build takes its project to move its tables; the diff reads the branch's as it is.
+  auto branch = CompileFor(here, /*type_check=*/false, err);
+  if (!branch) return 1;
   auto report = shadow::Build(std::move(*cp), std::move(*wh), o, nullptr);
   if (!report.ok()) {
     err << "error: " << report.error().ToString() << "\n";
     return 1;
   }
+  std::optional<shadow::DiffReport> diff;
+  if (!report->tables.empty()) {
+    auto d = shadow::Diff(**other, *branch, o.env, o.now);
+    if (d.ok()) {
+      diff = std::move(*d);
+    } else {
+      err << "warning: the environment was built, but its diff failed: " << d.error().ToString() << "\n";
+    }
+  }
   if (json) {
-    out << ReportJson(*report).dump() << "\n";
+    nlohmann::json j = ReportJson(*report);
+    j["diff"] = diff ? shadow::DiffJson(*diff) : nlohmann::json();
+    out << j.dump() << "\n";
   } else {
     PrintReport(*report, out);
+    if (diff) out << "\nagainst production (`derived shadow diff --env " << o.env << "` for the details):\n" << shadow::DiffSummary(*diff);
   }
   return report->failures() > 0 ? 1 : 0;
 }

@@ -412,4 +412,23 @@ std::string DiffText(const DiffReport& report) {
   return out;
 }
 
+std::string DiffSummary(const DiffReport& report) {
+  std::string out;
+  for (const auto& t : report.tables) {
+    if (!t.error.empty()) {
+      out += fmt::format("  {}: not compared: {}\n", t.table, t.error);
+      continue;
+    }
+    std::string line = fmt::format("  {}: {}, rows {} -> {}", t.table, ImpactName(t.impact), t.production_rows, t.shadow_rows);
+    if (!t.keys.empty()) line += fmt::format(", keys +{} -{} ~{}", t.keys_added, t.keys_removed, t.keys_changed);
+    if (!t.added.empty() || !t.removed.empty() || !t.retyped.empty()) {
+      line += fmt::format(", columns +{} -{} ~{}", t.added.size(), t.removed.size(), t.retyped.size());
+    }
+    if (!t.affected.empty()) line += "; breaks " + Join(t.affected, ", ");
+    if (t.inputs_limited) line += " (from a range or sample only)";
+    out += line + "\n";
+  }
+  return out;
+}
+
 }  // namespace derived::shadow

@@ -71,5 +71,7 @@ Result<DiffReport> Diff(Warehouse& wh, const CompiledProject& branch, std::strin
 
 nlohmann::json DiffJson(const DiffReport& report);
 std::string DiffText(const DiffReport& report);
+// One line per table: its impact, rows and keys, and the readers it breaks.
+std::string DiffSummary(const DiffReport& report);
 
 }  // namespace derived::shadow

@@ -329,12 +329,12 @@ Status Drop(Warehouse& wh, std::string_view env) {
   return Error(fmt::format("no shadow environment '{}' (there are: {})", env, names.empty() ? "none" : Join(names, ", ")));
 }
 
-Result<std::vector<std::string>> Expire(Warehouse& wh, Timestamp now, Duration expire_after) {
+Result<std::vector<std::string>> Expire(Warehouse& wh, Timestamp now, Duration expire_after, std::string_view keep) {
   auto envs = List(wh);
   if (!envs.ok()) return envs.error();
   std::vector<std::string> dropped;
   for (const auto& e : *envs) {
-    if (!e.last_built || Add(*e.last_built, expire_after).seconds > now.seconds) continue;
+    if (e.env == keep || !e.last_built || Add(*e.last_built, expire_after).seconds > now.seconds) continue;
     if (auto st = Drop(wh, e.env); !st.ok()) return st.error();
     dropped.push_back(e.env);
   }

@@ -97,7 +97,8 @@ Result<std::vector<EnvironmentInfo>> List(Warehouse& wh);
 Status Drop(Warehouse& wh, std::string_view env);
 
 // Drops the environments last built more than `expire_after` before `now` (never built:
-// kept); returns their names.
-Result<std::vector<std::string>> Expire(Warehouse& wh, Timestamp now, Duration expire_after);
+// kept), but `keep`; returns their names.
+Result<std::vector<std::string>> Expire(Warehouse& wh, Timestamp now, Duration expire_after,
+                                        std::string_view keep = "");
 
 }  // namespace derived::shadow

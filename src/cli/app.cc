@@ -490,41 +490,38 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
     }
     if (lineage->parsed()) return Lineage(opts, table, RequiredTimeArg(lineage_option, lineage_at), json, out, err);
     if (query->parsed()) return Query(opts, sql, sql_file, json, write, out, err);
+    // The shadow commands' options, each checked alike.
+    auto last_arg = [](const CLI::Option* option, const std::string& text) -> std::optional<Duration> {
+      if (option->count() == 0) return std::nullopt;
+      auto d = ParseDuration(text);
+      if (!d.ok()) throw BadArgument{"--last: " + d.error().message};
+      if (d->count <= 0) throw BadArgument{"--last must be longer than zero"};
+      return *d;
+    };
+    auto sample_arg = [&](const CLI::Option* option) -> std::optional<double> {
+      if (option->count() == 0) return std::nullopt;
+      return ParsePercent(sample_text);
+    };
+    auto env_arg = [](const std::string& env) {
+      if (auto st = shadow::CheckEnvironmentName(env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
+      return env;
+    };
     if (shadow_build->parsed()) {
-      if (last_option->count() > 0) {
-        auto d = ParseDuration(shadow_last);
-        if (!d.ok()) throw BadArgument{"--last: " + d.error().message};
-        if (d->count <= 0) throw BadArgument{"--last must be longer than zero"};
-        shadow_build_opts.last = *d;
-      }
-      if (sample_option->count() > 0) shadow_build_opts.sample_percent = ParsePercent(sample_text);
-      if (auto st = shadow::CheckEnvironmentName(shadow_build_opts.env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
+      shadow_build_opts.last = last_arg(last_option, shadow_last);
+      shadow_build_opts.sample_percent = sample_arg(sample_option);
+      env_arg(shadow_build_opts.env);
       return ShadowBuild(opts, shadow_build_opts, json, out, err);
     }
     if (shadow_list->parsed()) return ShadowList(opts, json, out, err);
     if (ci->parsed()) {
-      if (ci_last_option->count() > 0) {
-        auto d = ParseDuration(ci_last);
-        if (!d.ok()) throw BadArgument{"--last: " + d.error().message};
-        if (d->count <= 0) throw BadArgument{"--last must be longer than zero"};
-        ci_opts.last = *d;
-      }
-      if (ci_sample_option->count() > 0) ci_opts.sample_percent = ParsePercent(sample_text);
-      if (auto st = shadow::CheckEnvironmentName(ci_opts.env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
+      ci_opts.last = last_arg(ci_last_option, ci_last);
+      ci_opts.sample_percent = sample_arg(ci_sample_option);
+      env_arg(ci_opts.env);
       return Ci(opts, ci_opts, out, err);
     }
-    if (shadow_promote->parsed()) {
-      if (auto st = shadow::CheckEnvironmentName(shadow_env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
-      return ShadowPromote(opts, shadow_env, json, out, err);
-    }
-    if (shadow_diff->parsed()) {
-      if (auto st = shadow::CheckEnvironmentName(shadow_env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
-      return ShadowDiff(opts, shadow_env, json, out, err);
-    }
-    if (shadow_drop->parsed()) {
-      if (auto st = shadow::CheckEnvironmentName(shadow_env); !st.ok()) throw BadArgument{"--env: " + st.error().message};
-      return ShadowDrop(opts, shadow_env, out, err);
-    }
+    if (shadow_promote->parsed()) return ShadowPromote(opts, env_arg(shadow_env), json, out, err);
+    if (shadow_diff->parsed()) return ShadowDiff(opts, env_arg(shadow_env), json, out, err);
+    if (shadow_drop->parsed()) return ShadowDrop(opts, env_arg(shadow_env), out, err);
   } catch (const BadArgument& e) {
     err << "error: " << e.message << "\n";
     return 2;

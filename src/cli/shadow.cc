@@ -27,6 +27,25 @@ Result<std::unique_ptr<Warehouse>> SessionFor(const CommonOptions& opts, const P
   return OpenWarehouse(cp->project);
 }
 
+// The working tree's project (inside the service: the one it runs from) and a session on
+// its warehouse; nullopt once the reason is printed.
+struct Branch {
+  CompiledProject cp;
+  std::unique_ptr<Warehouse> wh;
+};
+std::optional<Branch> OpenBranch(const CommonOptions& opts, bool type_check, std::ostream& err) {
+  CommonOptions here = opts;
+  if (opts.service) here.project = opts.service->options().project_dir;
+  auto cp = CompileFor(here, type_check, err);
+  if (!cp) return std::nullopt;
+  auto wh = SessionFor(opts, &cp->project);
+  if (!wh.ok()) {
+    err << "error: " << wh.error().ToString() << "\n";
+    return std::nullopt;
+  }
+  return Branch{std::move(*cp), std::move(*wh)};
+}
+
 // What a build covers, in words.
 std::string CoverageText(const shadow::BuildReport& r) {
   std::string out = !r.last ? "every window from each table's start"
@@ -94,27 +113,20 @@ void PrintReport(const shadow::BuildReport& r, std::ostream& out) {
 
 int ShadowBuild(const CommonOptions& opts, const ShadowBuildOptions& build, bool json, std::ostream& out,
                 std::ostream& err) {
-  CommonOptions here = opts;
-  if (opts.service) here.project = opts.service->options().project_dir;  // the working tree it runs from
-  auto cp = CompileFor(here, /*type_check=*/true, err);
-  if (!cp) return 1;
-  if (cp->diags.has_errors()) {
-    PrintDiagnostics(cp->diags, err);
+  auto branch = OpenBranch(opts, /*type_check=*/true, err);
+  if (!branch) return 1;
+  if (branch->cp.diags.has_errors()) {
+    PrintDiagnostics(branch->cp.diags, err);
     err << "error: the branch does not validate; no shadow environment was built\n";
     return 1;
   }
   shadow::BuildOptions o;
   o.env = build.env;
   o.now = NowOf(opts);
-  if (!build.full) o.last = build.last ? *build.last : cp->project.shadow.last;
+  if (!build.full) o.last = build.last ? *build.last : branch->cp.project.shadow.last;
   o.sample_percent = build.sample_percent;
-  const Duration expire_after = cp->project.shadow.expire_after;
-  auto wh = SessionFor(opts, &cp->project);
-  if (!wh.ok()) {
-    err << "error: " << wh.error().ToString() << "\n";
-    return 1;
-  }
-  auto other = (*wh)->Connect();  // for expiry before, and the diff after
+  const Duration expire_after = branch->cp.project.shadow.expire_after;
+  auto other = branch->wh->Connect();  // for expiry before, and the diff after
   if (!other.ok()) {
     err << "error: " << other.error().ToString() << "\n";
     return 1;
@@ -125,16 +137,18 @@ int ShadowBuild(const CommonOptions& opts, const ShadowBuildOptions& build, bool
     for (const auto& env : *expired) err << fmt::format("dropped shadow environment {}: idle for {}\n", env, FormatDuration(expire_after));
   }
   // The build takes its project to move its tables; the diff reads the branch's as it is.
-  auto branch = CompileFor(here, /*type_check=*/false, err);
-  if (!branch) return 1;
-  auto report = shadow::Build(std::move(*cp), std::move(*wh), o, nullptr);
+  CommonOptions here = opts;
+  if (opts.service) here.project = opts.service->options().project_dir;
+  auto unmoved = CompileFor(here, /*type_check=*/false, err);
+  if (!unmoved) return 1;
+  auto report = shadow::Build(std::move(branch->cp), std::move(branch->wh), o, nullptr);
   if (!report.ok()) {
     err << "error: " << report.error().ToString() << "\n";
     return 1;
   }
   std::optional<shadow::DiffReport> diff;
   if (!report->tables.empty()) {
-    auto d = shadow::Diff(**other, *branch, o.env, o.now);
+    auto d = shadow::Diff(**other, *unmoved, o.env, o.now);
     if (d.ok()) {
       diff = std::move(*d);
     } else {
@@ -200,21 +214,10 @@ int ShadowDrop(const CommonOptions& opts, const std::string& env, std::ostream& 
   return 0;
 }
 
-}  // namespace derived::cli
-
-namespace derived::cli {
-
 int ShadowDiff(const CommonOptions& opts, const std::string& env, bool json, std::ostream& out, std::ostream& err) {
-  CommonOptions here = opts;
-  if (opts.service) here.project = opts.service->options().project_dir;
-  auto cp = CompileFor(here, /*type_check=*/false, err);
-  if (!cp) return 1;
-  auto wh = SessionFor(opts, &cp->project);
-  if (!wh.ok()) {
-    err << "error: " << wh.error().ToString() << "\n";
-    return 1;
-  }
-  auto diff = shadow::Diff(**wh, *cp, env, NowOf(opts));
+  auto branch = OpenBranch(opts, /*type_check=*/false, err);
+  if (!branch) return 1;
+  auto diff = shadow::Diff(*branch->wh, branch->cp, env, NowOf(opts));
   if (!diff.ok()) {
     err << "error: " << diff.error().ToString() << "\n";
     return 1;
@@ -223,22 +226,12 @@ int ShadowDiff(const CommonOptions& opts, const std::string& env, bool json, std
   return 0;
 }
 
-}  // namespace derived::cli
-
-namespace derived::cli {
-
 int ShadowPromote(const CommonOptions& opts, const std::string& env, bool json, std::ostream& out, std::ostream& err) {
-  CommonOptions here = opts;
-  if (opts.service) here.project = opts.service->options().project_dir;
-  auto cp = CompileFor(here, /*type_check=*/false, err);
-  if (!cp) return 1;
-  auto wh = SessionFor(opts, &cp->project);
-  if (!wh.ok()) {
-    err << "error: " << wh.error().ToString() << "\n";
-    return 1;
-  }
+  // The project is production's now: the merged branch.
+  auto production = OpenBranch(opts, /*type_check=*/false, err);
+  if (!production) return 1;
   Result<std::vector<shadow::Promotion>> done = Error("");
-  auto promote = [&] { done = shadow::Promote(*cp, std::move(*wh), env, NowOf(opts)); };
+  auto promote = [&] { done = shadow::Promote(production->cp, std::move(production->wh), env, NowOf(opts)); };
   // In the service, its updaters wait meanwhile: none rebuilds what is being swapped in.
   if (opts.service) {
     if (auto st = opts.service->Exclusive(promote); !st.ok()) {

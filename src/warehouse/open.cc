@@ -120,3 +120,22 @@ bool WarehouseExists(const Project& project) {
 }
 
 }  // namespace derived
+
+namespace derived {
+
+Result<std::vector<std::string>> Warehouse::Schemas(std::string_view prefix) {
+  auto rows = Query(
+      "SELECT DISTINCT schema_name FROM information_schema.schemata WHERE catalog_name = current_database() ORDER BY 1");
+  if (!rows.ok()) return rows.error();
+  std::vector<std::string> out;
+  for (const auto& r : rows->rows) {
+    if (r[0] && std::string_view(*r[0]).substr(0, prefix.size()) == prefix) out.push_back(*r[0]);
+  }
+  return out;
+}
+
+Status Warehouse::DropSchema(const std::string& schema) {
+  return Execute("DROP SCHEMA IF EXISTS " + dialect().Ident(schema) + " CASCADE");
+}
+
+}  // namespace derived

@@ -191,10 +191,11 @@ class Warehouse {
   // own (shadow/environment.h), when missing: what `_derived` holds but the fleet's.
   // REQUIRES: `schema` is a plain lowercase identifier.
   virtual Status CreateMetadataTables(const std::string& schema) = 0;
-  // The schemas of this warehouse whose names begin with `prefix`, sorted.
-  virtual Result<std::vector<std::string>> Schemas(std::string_view prefix) = 0;
+  // The schemas of this database whose names begin with `prefix`, sorted (standard SQL
+  // both engines answer alike: information_schema).
+  virtual Result<std::vector<std::string>> Schemas(std::string_view prefix);
   // Drops a schema with everything in it: only ever a shadow environment's.
-  virtual Status DropSchema(const std::string& schema) = 0;
+  virtual Status DropSchema(const std::string& schema);
 
   // User SQL runs only through these three (sql/embed.h): checked by the engine's parser
   // to be exactly one SELECT, then run as `embedding` holds it once the statement built

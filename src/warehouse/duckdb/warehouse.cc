@@ -132,19 +132,6 @@ class DuckDbWarehouse final : public Warehouse {
 
   Status CreateMetadataTables(const std::string& schema) override { return Execute(MetadataTablesSql(schema)); }
 
-  Result<std::vector<std::string>> Schemas(std::string_view prefix) override {
-    auto rows = Query("SELECT DISTINCT schema_name FROM information_schema.schemata WHERE catalog_name = current_database() ORDER BY 1");
-    if (!rows.ok()) return rows.error();
-    std::vector<std::string> out;
-    for (const auto& r : rows->rows) {
-      if (r[0] && std::string_view(*r[0]).substr(0, prefix.size()) == prefix) out.push_back(*r[0]);
-    }
-    return out;
-  }
-  Status DropSchema(const std::string& schema) override {
-    return Execute("DROP SCHEMA IF EXISTS " + dialect().Ident(schema) + " CASCADE");
-  }
-
 
   Result<OpenedScript> OpenScript(std::string_view sql, ScriptAccess access, TimeStyle style) override {
     return OpenDuckDbScript(*conn_, sql, access, style);

@@ -733,19 +733,6 @@ class PostgresWarehouse final : public Warehouse {
     });
   }
 
-  Result<std::vector<std::string>> Schemas(std::string_view prefix) override {
-    auto rows = Query("SELECT nspname FROM pg_namespace ORDER BY 1");
-    if (!rows.ok()) return rows.error();
-    std::vector<std::string> out;
-    for (const auto& r : rows->rows) {
-      if (r[0] && std::string_view(*r[0]).substr(0, prefix.size()) == prefix) out.push_back(*r[0]);
-    }
-    return out;
-  }
-  Status DropSchema(const std::string& schema) override {
-    return Execute("DROP SCHEMA IF EXISTS " + dialect().Ident(schema) + " CASCADE");
-  }
-
   Status CreateMetadataTables(const std::string& schema) override {
     if (auto st = Reconnected(); !st.ok()) return st;
     if (auto st = CreateSchemaIfMissing(*conn_, schema, "a shadow environment's metadata"); !st.ok()) return st;

@@ -46,7 +46,8 @@ nlohmann::json FailedTests(Warehouse& wh, const std::string& env, const std::str
     if (size_t at = table.find("__", std::string("shadow__").size()); table.rfind("shadow__", 0) == 0 && at != std::string::npos) {
       table = table.substr(at + 2);  // production's name
     }
-    out.push_back({{"table", table}, {"tests", details.value("tests", nlohmann::json::array())}});
+    auto tests = details.find("tests");
+    out.push_back({{"table", table}, {"tests", tests != details.end() && tests->is_array() ? *tests : nlohmann::json::array()}});
   }
   return out;
 }

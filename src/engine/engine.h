@@ -119,6 +119,7 @@ class Engine {
                                               std::unique_ptr<Warehouse> wh, Timestamp now, EngineScope scope = {});
 
   void SetNow(Timestamp now) { now_ = now; }
+  const std::string& run_id() const { return run_id_; }  // of every log row it writes
   // Builds stop between batches once *cancel is true. REQUIRES: cancel outlives the engine.
   void SetCancel(const std::atomic<bool>* cancel) { cancel_ = cancel; }
   Timestamp now() const { return now_; }

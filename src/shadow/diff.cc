@@ -227,7 +227,11 @@ class TableComparer {
 // What changed that a reader could read, and which readers read it.
 void Classify(const CompiledProject& branch, Timestamp now,
               sql::SqlParser& parser, TableDiff* d) {
-  if (d->impact == Impact::kNew || !d->error.empty()) return;
+  if (!d->error.empty()) {
+    d->impact = Impact::kUnknown;
+    return;
+  }
+  if (d->impact == Impact::kNew) return;
   const bool rows_changed = d->production_rows != d->shadow_rows || d->keys_added || d->keys_removed ||
                             d->only_in_production || d->only_in_shadow || !d->windows.empty();
   std::set<std::string> changed;
@@ -235,6 +239,8 @@ void Classify(const CompiledProject& branch, Timestamp now,
   for (const auto& c : d->retyped) changed.insert(c.name);
   for (const auto& [c, n] : d->changed_values) changed.insert(c);
   d->changed_columns.assign(changed.begin(), changed.end());
+  // A reader that names a new column may now find it twice (ambiguous).
+  for (const auto& c : d->added) changed.insert(c.name);
   if (!rows_changed && changed.empty() && d->added.empty()) {
     d->impact = Impact::kNone;
     return;
@@ -247,15 +253,23 @@ void Classify(const CompiledProject& branch, Timestamp now,
     const std::string name = branch.graph.node(reader).name;
     const CompiledTable* t = branch.FindTable(name);
     if (!t) continue;
-    // Conservative: a reader whose SQL cannot be read, or that selects *, reads it all.
-    bool reads = true;
-    auto sql = branch.Render(*t, DefaultWindow(branch.def(*t), now), false);
-    if (sql.ok()) {
-      auto names = parser.NamedColumns(*sql);
-      if (names.ok() && !names->star) {
-        reads = rows_changed;  // new or missing rows reach every reader
-        for (const auto& c : changed) reads = reads || names->names.count(c) > 0;
+    // Conservative: a reader whose SQL (or a test's) cannot be read, or that selects *,
+    // reads it all; new or missing rows reach every reader.
+    bool reads = rows_changed;
+    const TableDef& rdef = branch.def(*t);
+    const Window w = DefaultWindow(rdef, now);
+    std::vector<Result<std::string>> texts = {branch.Render(*t, w, false)};
+    for (const auto& test : rdef.tests) {
+      if (test.kind == TestDef::Kind::kSql) texts.push_back(branch.RenderText(*t, test.sql, test.where, w));
+      if (test.kind == TestDef::Kind::kRelationships && test.to_table == d->table) reads = reads || changed.count(test.to_column);
+    }
+    for (const auto& text : texts) {
+      auto names = text.ok() ? parser.NamedColumns(*text) : Result<sql::SqlParser::ColumnNames>(text.error());
+      if (!names.ok() || names->star) {
+        reads = true;
+        break;
       }
+      for (const auto& c : changed) reads = reads || names->names.count(c) > 0;
     }
     if (!reads) continue;
     affected.insert(name);
@@ -273,12 +287,14 @@ std::string_view ImpactName(Impact i) {
     case Impact::kNone: return "unchanged";
     case Impact::kNonBreaking: return "non-breaking";
     case Impact::kBreaking: return "breaking";
+    case Impact::kUnknown: return "unknown";
   }
   return "?";
 }
 
 bool DiffReport::any_breaking() const {
-  return std::any_of(tables.begin(), tables.end(), [](const TableDiff& t) { return t.impact == Impact::kBreaking; });
+  return std::any_of(tables.begin(), tables.end(),
+                     [](const TableDiff& t) { return t.impact == Impact::kBreaking || t.impact == Impact::kUnknown; });
 }
 
 Result<DiffReport> Diff(Warehouse& wh, const CompiledProject& branch, std::string_view env, Timestamp now) {
@@ -305,7 +321,7 @@ Result<DiffReport> Diff(Warehouse& wh, const CompiledProject& branch, std::strin
     d.table = name;
     auto [ds, table] = SplitName(name);
     d.shadow = SchemaOf(env, ds) + "." + table;
-    d.reason = b.value("reason", "");
+    d.reason = DetailText(b, "reason");
     const TableDef* def = branch.project.FindTable(name);
     if (!def) {
       d.error = "no longer on the branch";
@@ -313,7 +329,7 @@ Result<DiffReport> Diff(Warehouse& wh, const CompiledProject& branch, std::strin
       continue;
     }
     d.strategy = std::string(StrategyName(def->strategy));
-    if (auto from = ParseTimestamp(b.value("from", "")); from.ok()) {
+    if (auto from = ParseTimestamp(DetailText(b, "from")); from.ok()) {
       std::vector<std::string> names = {d.shadow};
       auto st = meta.LoadStates(&names);
       if (!st.ok()) return st.error();
@@ -323,7 +339,7 @@ Result<DiffReport> Diff(Warehouse& wh, const CompiledProject& branch, std::strin
       // A merge table accumulates: built from a range, it holds only what the range brought.
       d.inputs_limited = def->strategy == Strategy::kMerge;
       limited.insert(name);
-    } else if (b.contains("sample_percent") && !b["sample_percent"].is_null()) {
+    } else if (DetailNumber(b, "sample_percent")) {
       d.inputs_limited = true;  // read a sample of production
       limited.insert(name);
     } else if (const CompiledTable* t = branch.FindTable(name)) {

@@ -26,8 +26,9 @@ enum class Impact {
   kNone,         // same schema and rows over the range
   kNonBreaking,  // changed, but no reader reads what changed (a new column nobody reads)
   kBreaking,     // a reader reads what changed: it must rebuild
+  kUnknown,      // it could not be compared: counted as breaking
 };
-std::string_view ImpactName(Impact i);  // "new", "unchanged", "non-breaking", "breaking"
+std::string_view ImpactName(Impact i);  // "new", "unchanged", "non-breaking", "breaking", "unknown"
 
 struct TableDiff {
   std::string table, shadow;  // production's name and the environment's

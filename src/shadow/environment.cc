@@ -14,6 +14,8 @@ namespace derived::shadow {
 namespace {
 
 constexpr std::string_view kPrefix = "shadow__";
+// The table name of an environment's own log rows (a build's start).
+constexpr const char* kEnvironmentLogName = "_environment";
 // PostgreSQL's longest identifier; DuckDB takes longer ones, but an environment should
 // mean the same on either engine.
 constexpr size_t kMaxSchemaBytes = 63;
@@ -26,7 +28,9 @@ std::string EnvOfSchema(std::string_view schema) {
   std::string_view rest = schema.substr(kPrefix.size());
   size_t sep = rest.find("__");
   if (sep == std::string_view::npos || sep == 0) return "";
-  return std::string(rest.substr(0, sep));
+  std::string env(rest.substr(0, sep));
+  // Any schema of such a name is not one Derived made: never read, never dropped.
+  return CheckEnvironmentName(env).ok() ? env : "";
 }
 
 // What production's state records of every table it has built, as a base. A state
@@ -45,9 +49,9 @@ Result<BuildOptions::Base> ProductionBase(Warehouse& wh, const ProjectAnalysis& 
     if (st.config.contains("removed_at")) continue;
     out.hashes[name] = st.definition_hash;
     if (st.config.contains("tests_hash")) {
-      out.tests[name] = st.config.value("tests_hash", "");
+      out.tests[name] = DetailText(st.config, "tests_hash");
     } else if (auto m = branch.metadata_hashes.find(name); m != branch.metadata_hashes.end()) {
-      bool same = st.config.value("metadata_hash", "") == m->second;
+      bool same = DetailText(st.config, "metadata_hash") == m->second;
       out.tests[name] = same ? branch.tests_hashes.at(name) : "unknown";
     }
   }
@@ -199,13 +203,21 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
       if (!def->start || def->start->seconds < from.seconds) def->start = from;
       b.from = def->start;
     }
+    // PostgreSQL binds a view to what it reads, and a production table's swap remakes
+    // every view that reads it: an environment's view there would hold production's
+    // builds hostage. The environment keeps its rows in a table instead.
+    if (def->strategy == Strategy::kView && wh->engine() != "duckdb") def->strategy = Strategy::kReplace;
     b.sampled = options.sample_percent && def->strategy == Strategy::kReplace;
     names.push_back(b.shadow_name);
     report.tables.push_back(std::move(b));
   }
-  if (names.empty()) {
-    report.seconds = SecondsSince(t0);
-    return report;
+  if (names.empty()) {  // nothing to build, and nothing built before to forget
+    auto there = wh->Columns(MetadataSchemaOf(plan->env), "state");
+    if (!there.ok()) return there.error();
+    if (!there->has_value()) {
+      report.seconds = SecondsSince(t0);
+      return report;
+    }
   }
 
   std::shared_ptr<const ProjectAnalysis> an = AnalyzeProject(*cp);
@@ -217,6 +229,19 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
   scope.rewrite = [r = *redirector](const TableDef& def, const std::string& sql) { return r->Rewrite(def, sql); };
   auto engine = Engine::Open(keep, std::move(wh), options.now, std::move(scope));
   if (!engine.ok()) return engine.error();
+  MetadataStore& meta = (*engine)->metadata();
+  Warehouse& session = (*engine)->warehouse();
+  // Built now: expiry leaves it alone from here on.
+  LogEntry start = LogEntry::Begin((*engine)->run_id(), kEnvironmentLogName, "", "shadow_start", options.now);
+  start.details = {{"environment", plan->env}};
+  if (auto st = InTransaction(session, [&] { return meta.AppendLog(start); }); !st.ok()) return st.error();
+  // What it built before that the branch no longer changes goes: it would be production's.
+  auto held = meta.TableNames(MetadataStore::NameSource::kState);
+  if (!held.ok()) return held.error();
+  for (const auto& name : *held) {
+    if (std::find(names.begin(), names.end(), name) != names.end()) continue;
+    if (auto st = (*engine)->Drop(name, "the branch no longer changes it"); !st.ok()) return st.error();
+  }
   if (auto st = (*engine)->LoadSources(); !st.ok()) return st.error();
   auto run = (*engine)->RunTables(names, progress);
   if (!run.ok()) return run.error();
@@ -225,13 +250,11 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
   for (auto& o : run->tables) outcomes[o.table] = std::move(o);
   for (auto& b : report.tables) {
     auto it = outcomes.find(b.shadow_name);
-    b.outcome = it != outcomes.end() ? it->second : TableOutcome{b.shadow_name, StepStatus::kUpToDate, "", 0, 0, 0};
+    b.outcome = it != outcomes.end() ? it->second : TableOutcome{b.shadow_name, StepStatus::kSkipped, "not run", 0, 0, 0};
   }
 
   // What the environment holds, for diff and promotion: per table, the definition it was
   // built from (the branch's hash, not the moved table's) and what it covers.
-  MetadataStore& meta = (*engine)->metadata();
-  Warehouse& session = (*engine)->warehouse();
   Status logged = InTransaction(session, [&]() -> Status {
     for (const auto& b : report.tables) {
       LogEntry e = LogEntry::Begin(run->run_id, b.shadow_name, an->hashes.at(b.shadow_name), "shadow", options.now);
@@ -243,6 +266,8 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
                    {"reason", ReasonName(b.planned.reason)},
                    {"because", b.planned.because},
                    {"branch_hash", branch_hashes.at(b.planned.table)},
+                   {"environment_hash", an->hashes.at(b.shadow_name)},
+                   {"tests_hash", branch_an->tests_hashes.at(b.planned.table)},
                    {"production_hash", prod == production->end() ? "" : prod->second},
                    {"full", !b.from.has_value() && !b.sampled},
                    {"sample_percent", b.sampled ? nlohmann::json(*options.sample_percent) : nlohmann::json()},
@@ -257,6 +282,22 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
   return report;
 }
 
+std::string DetailText(const nlohmann::json& details, const char* key) {
+  auto it = details.find(key);
+  return it != details.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+bool DetailFlag(const nlohmann::json& details, const char* key) {
+  auto it = details.find(key);
+  return it != details.end() && it->is_boolean() && it->get<bool>();
+}
+
+std::optional<double> DetailNumber(const nlohmann::json& details, const char* key) {
+  auto it = details.find(key);
+  if (it == details.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
 Result<std::map<std::string, nlohmann::json>> BuiltTables(Warehouse& wh, std::string_view env) {
   if (auto st = CheckEnvironmentName(env); !st.ok()) return st.error();
   const std::string meta = MetadataSchemaOf(env);
@@ -265,13 +306,19 @@ Result<std::map<std::string, nlohmann::json>> BuiltTables(Warehouse& wh, std::st
   if (!cols->has_value()) {
     return Error(fmt::format("no shadow environment '{}' (build it with `derived shadow build --env {}`)", env, env));
   }
+  // The newest build's rows: what the environment holds now.
   auto rows = wh.Query(fmt::format(
-      "SELECT CAST(details AS VARCHAR) FROM {}.log WHERE operation = 'shadow' ORDER BY finished_at", meta));
+      "SELECT CAST(details AS VARCHAR) FROM {0}.log WHERE operation = 'shadow' AND run_id = (SELECT run_id FROM {0}.log "
+      "WHERE operation = 'shadow_start' ORDER BY finished_at DESC LIMIT 1)",
+      meta));
   if (!rows.ok()) return rows.error();
   std::map<std::string, nlohmann::json> out;
   for (const auto& r : rows->rows) {
     auto j = nlohmann::json::parse(r[0].value_or(""), nullptr, false);
-    if (j.is_object() && j.contains("table") && j["table"].is_string()) out[j["table"].get<std::string>()] = j;
+    if (!j.is_object() || !j.contains("table") || !j["table"].is_string()) {
+      return Error(fmt::format("{}.log: a 'shadow' row's details are not as Derived writes them", meta));
+    }
+    out[j["table"].get<std::string>()] = j;
   }
   return out;
 }
@@ -293,11 +340,12 @@ Result<std::vector<EnvironmentInfo>> List(Warehouse& wh) {
     auto state = wh.Columns(meta, "state");
     auto log = wh.Columns(meta, "log");
     if (state.ok() && state->has_value()) {
-      auto n = wh.Query(fmt::format("SELECT count(*) FROM {}.state", meta));
+      auto n = wh.Query(fmt::format("SELECT count(*) FROM {}", wh.dialect().Table(meta, "state")));
       if (n.ok() && n->size() == 1 && n->at(0, 0)) info.tables = std::stoi(*n->at(0, 0));
     }
     if (log.ok() && log->has_value()) {
-      auto last = wh.Query(fmt::format("SELECT {} FROM {}.log", wh.dialect().IsoText("max(logical_now)"), meta));
+      auto last = wh.Query(
+          fmt::format("SELECT {} FROM {}", wh.dialect().IsoText("max(logical_now)"), wh.dialect().Table(meta, "log")));
       if (last.ok() && last->size() == 1 && last->at(0, 0)) {
         if (auto t = ParseTimestamp(*last->at(0, 0)); t.ok()) info.last_built = *t;
       }

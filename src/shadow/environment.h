@@ -83,6 +83,12 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
 // An error when there is no such environment.
 Result<std::map<std::string, nlohmann::json>> BuiltTables(Warehouse& wh, std::string_view env);
 
+// A field of such a summary, or "" / false / nullopt when it is missing or of another
+// type (a row written by hand reads as nothing rather than failing).
+std::string DetailText(const nlohmann::json& details, const char* key);
+bool DetailFlag(const nlohmann::json& details, const char* key);
+std::optional<double> DetailNumber(const nlohmann::json& details, const char* key);
+
 struct EnvironmentInfo {
   std::string env;
   std::vector<std::string> schemas;  // every schema of it, its metadata's included

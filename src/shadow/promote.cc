@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/definition_hash.h"
 #include "engine/engine.h"
 #include "shadow/environment.h"
 #include "shadow/plan.h"
@@ -65,16 +66,31 @@ Result<std::vector<Promotion>> Promote(const CompiledProject& project, std::uniq
       refuse("a view is made again, not promoted");
       continue;
     }
-    if (b->second.contains("sample_percent") && !b->second["sample_percent"].is_null()) {
+    const nlohmann::json& details = b->second;
+    const std::string outcome = DetailText(details, "outcome");
+    if (an->broken.count(name)) {
+      refuse("its definition has errors: " + an->broken.at(name));
+      continue;
+    }
+    if (outcome != StepStatusName(StepStatus::kBuilt) && outcome != StepStatusName(StepStatus::kUpToDate)) {
+      refuse(fmt::format("the environment's last build of it ended {}", outcome.empty() ? "unknown" : outcome));
+      continue;
+    }
+    if (DetailNumber(details, "sample_percent")) {
       refuse("the environment built it from a sample of its inputs");
       continue;
     }
-    if (!b->second.value("full", false)) {
-      refuse(fmt::format("the environment built it from {} only (--last), not in full", b->second.value("from", "?")));
+    if (!DetailFlag(details, "full")) {
+      refuse(fmt::format("the environment built it from {} only (--last), not in full", DetailText(details, "from")));
       continue;
     }
-    if (b->second.value("branch_hash", "") != an->hashes.at(name)) {
+    if (DetailText(details, "branch_hash") != an->hashes.at(name)) {
       refuse("the environment built another definition of it than production now has");
+      continue;
+    }
+    // Production's tests are the ones the environment's build passed.
+    if (DetailText(details, "tests_hash") != an->tests_hashes.at(name)) {
+      refuse("production's tests of it are not the ones the environment ran");
       continue;
     }
     std::vector<std::string> names = {name};
@@ -86,8 +102,9 @@ Result<std::vector<Promotion>> Promote(const CompiledProject& project, std::uniq
     auto env_states = shadow.LoadStates(&names);
     if (!env_states.ok()) return env_states.error();
     auto es = env_states->find(shadow_name);
-    if (es == env_states->end() || es->second.last_status != RunStatusName(RunStatus::kSuccess)) {
-      refuse("the environment has no successful build of it");
+    if (es == env_states->end() || es->second.last_status != RunStatusName(RunStatus::kSuccess) ||
+        es->second.definition_hash != DetailText(details, "environment_hash")) {
+      refuse("the environment holds no successful build of that definition");
       continue;
     }
     const TableState& built_state = es->second;
@@ -101,8 +118,10 @@ Result<std::vector<Promotion>> Promote(const CompiledProject& project, std::uniq
         auto now_state = shadow.LoadStates(&one);
         if (!now_state.ok()) return now_state.error();
         auto it = promoted.find(own);
-        bool same = it != promoted.end() && now_state->count(input) &&
-                    now_state->at(input).data_version == read.value("data_version", int64_t{-1});
+        auto read_version = read.find("data_version");
+        bool same = it != promoted.end() && now_state->count(input) && read_version != read.end() &&
+                    read_version->is_number_integer() &&
+                    now_state->at(input).data_version == read_version->get<int64_t>();
         if (!same) {
           differs = fmt::format("its input {} was not promoted with it, or changed since it was read", own);
           break;
@@ -138,6 +157,8 @@ Result<std::vector<Promotion>> Promote(const CompiledProject& project, std::uniq
     next.inputs = inputs;
     next.last_run_id = run_id;
     next.config["file"] = def.file;
+    next.config["metadata_hash"] = MetadataHash(def);
+    next.config["tests_hash"] = TestsHash(def);
     LogEntry e = LogEntry::Begin(run_id, name, next.definition_hash, "promote", now);
     e.inputs = inputs;
     Status st = InTransaction(session, [&]() -> Status {

@@ -87,17 +87,23 @@ std::string CiMarkdown(const CiOutcome& o) {
   if (!o.failed_tests.empty()) {
     md += "### Failing tests\n\n";
     for (const auto& t : o.failed_tests) {
-      for (const auto& test : t.value("tests", nlohmann::json::array())) {
-        md += fmt::format("**`{}`**: test `{}`, {} offending rows\n\n", t.value("table", ""), test.value("test", ""),
-                          test.value("offending", nlohmann::json(0)).dump());
-        const auto& samples = test.value("samples", nlohmann::json::array());
-        if (!samples.is_array() || samples.empty() || !samples[0].is_object()) continue;
+      auto tests = t.find("tests");
+      if (!t.is_object() || tests == t.end() || !tests->is_array()) continue;
+      for (const auto& test : *tests) {
+        if (!test.is_object()) continue;
+        auto offending = DetailNumber(test, "offending");
+        md += fmt::format("**`{}`**: test `{}`, {} offending rows\n\n", DetailText(t, "table"), DetailText(test, "test"),
+                          offending ? std::to_string(static_cast<int64_t>(*offending)) : "?");
+        auto found = test.find("samples");
+        if (found == test.end() || !found->is_array() || found->empty() || !(*found)[0].is_object()) continue;
+        const auto& samples = *found;
         std::vector<std::string> cols;
         for (const auto& [k, v] : samples[0].items()) cols.push_back(k);
         md += "| " + Join(cols, " | ") + " |\n|";
         for (size_t i = 0; i < cols.size(); ++i) md += "---|";
         md += "\n";
         for (const auto& row : samples) {
+          if (!row.is_object()) continue;
           std::vector<std::string> cells;
           for (const auto& c : cols) {
             const auto& v = row.contains(c) ? row[c] : nlohmann::json();

@@ -116,13 +116,28 @@ Result<SqlParser::ColumnNames> SqlParser::NamedColumns(std::string_view sql) {
         continue;
       }
       if (!e.is_object()) continue;
-      std::string_view cls;
+      std::string_view cls, type;
       if (e["class"].get(cls) == simdjson::SUCCESS) {
         if (cls == "STAR") out.star = true;
         simdjson::dom::array names;
-        if (cls == "COLUMN_REF" && e["column_names"].get(names) == simdjson::SUCCESS && names.size() > 0) {
-          std::string_view last;
-          if (names.at(names.size() - 1).get(last) == simdjson::SUCCESS) out.names.insert(ToLower(last));
+        // Every part: "payload.amount" may be the struct column payload's field.
+        if (cls == "COLUMN_REF" && e["column_names"].get(names) == simdjson::SUCCESS) {
+          for (simdjson::dom::element part : names) {
+            std::string_view name;
+            if (part.get(name) == simdjson::SUCCESS) out.names.insert(ToLower(name));
+          }
+        }
+      }
+      if (e["type"].get(type) == simdjson::SUCCESS && type == "JOIN") {
+        std::string_view ref_type;
+        // A NATURAL join reads every column both sides share: as good as *.
+        if (e["ref_type"].get(ref_type) == simdjson::SUCCESS && ref_type == "NATURAL") out.star = true;
+        simdjson::dom::array using_columns;
+        if (e["using_columns"].get(using_columns) == simdjson::SUCCESS) {
+          for (simdjson::dom::element c : using_columns) {
+            std::string_view name;
+            if (c.get(name) == simdjson::SUCCESS) out.names.insert(ToLower(name));
+          }
         }
       }
       for (auto field : e.get_object()) pending.push_back(field.value);
@@ -178,12 +193,17 @@ namespace {
 // Where the name of a table written at `at` ends: one to three identifiers (plain, or
 // double-quoted with "" for a quote) joined by dots, with space allowed around the dots.
 // nullopt when the text there is not such a name.
-std::optional<size_t> NameEnd(std::string_view text, size_t at) {
+struct WrittenName {
+  size_t end = 0;         // just past the name
+  size_t last_start = 0;  // where its last part (the table's own name) begins
+};
+std::optional<WrittenName> NameEnd(std::string_view text, size_t at) {
   auto plain_start = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80); };
   auto plain = [&](char c) { return plain_start(c) || std::isdigit(static_cast<unsigned char>(c)) || c == '$'; };
   size_t i = at;
   for (int part = 0; part < 3; ++part) {
     if (i >= text.size()) return std::nullopt;
+    const size_t part_start = i;
     if (text[i] == '"') {
       for (++i;; ++i) {
         if (i >= text.size()) return std::nullopt;
@@ -202,12 +222,12 @@ std::optional<size_t> NameEnd(std::string_view text, size_t at) {
     }
     size_t j = i;
     while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
-    if (part == 2 || j >= text.size() || text[j] != '.') return i;
+    if (part == 2 || j >= text.size() || text[j] != '.') return WrittenName{i, part_start};
     ++j;
     while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
     i = j;
   }
-  return i;
+  return std::nullopt;
 }
 
 std::string QuotedName(const TableRef& r) {
@@ -322,10 +342,11 @@ Result<std::string> SqlParser::Redirect(std::string_view sql, const std::map<std
       auto end = at < copied ? std::nullopt : NameEnd(text, at);
       if (!end) return Error(fmt::format("cannot find the name {} where the parser says it is written", r.from->ToString()));
       out += text.substr(copied, at - copied);
-      std::string name = r.to ? QuotedName(*r.to) : text.substr(at, *end - at);
+      std::string name = r.to ? QuotedName(*r.to) : text.substr(at, end->end - at);
       out += r.sampled ? fmt::format("(SELECT * FROM {} {})", name, sampling) : name;
-      if (!r.alias.empty()) out += " AS " + QuotedName(TableRef{"", "", r.alias, 0});
-      copied = *end;
+      // The old name as written, quoted or not, so it folds as the query's own uses do.
+      if (!r.alias.empty()) out += " AS " + text.substr(end->last_start, end->end - end->last_start);
+      copied = end->end;
     }
     out += text.substr(copied);
   }

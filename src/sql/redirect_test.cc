@@ -105,7 +105,19 @@ TEST(RedirectSample, InPlaceASubquerySamplesTheReferenceInPostgreSQLsSpelling) {
   ASSERT_TRUE(out.ok()) << out.error().ToString();
   EXPECT_EQ(*out,
             "SELECT count(*) FROM (SELECT * FROM raw.big TABLESAMPLE BERNOULLI (1.5) REPEATABLE (42)) b, (SELECT * FROM "
-            "\"shadow__x__core\".\"orders\" TABLESAMPLE BERNOULLI (1.5) REPEATABLE (42)) AS \"orders\" -- raw.big");
+            "\"shadow__x__core\".\"orders\" TABLESAMPLE BERNOULLI (1.5) REPEATABLE (42)) AS orders -- raw.big");
+}
+
+TEST(RedirectInPlace, TheAliasGivenIsTheOldNameAsWritten) {
+  auto db = std::move(*db::Database::Open(":memory:"));
+  auto conn = std::move(*db::Connection::Open(*db));
+  auto parser = std::move(*SqlParser::Create(conn.get()));
+  const std::map<std::string, TableRef> to = {{"core.orders", TableRef{"", "shadow__x__core", "orders", 0}}};
+  auto out = parser->Redirect("SELECT Orders.id FROM Core.Orders UNION ALL SELECT \"Orders\".id FROM core.\"Orders\"", to,
+                              SqlParser::Printing::kInPlace);
+  ASSERT_TRUE(out.ok()) << out.error().ToString();
+  EXPECT_EQ(*out, "SELECT Orders.id FROM \"shadow__x__core\".\"orders\" AS Orders UNION ALL SELECT \"Orders\".id FROM "
+                  "\"shadow__x__core\".\"orders\" AS \"Orders\"");
 }
 
 // The tree's sample, run by DuckDB (the text in place is PostgreSQL's: above).
@@ -155,7 +167,7 @@ TEST(RedirectInPlace, TheRestOfTheTextStaysAsWritten) {
   ASSERT_TRUE(out.ok()) << out.error().ToString();
   EXPECT_EQ(*out,
             "SELECT count(*) AS n -- from core.orders\nFROM \"shadow__x__core\".\"orders\" o, "
-            "\"shadow__x__core\".\"orders\" AS \"orders\" WHERE o.id > 0");
+            "\"shadow__x__core\".\"orders\" AS orders WHERE o.id > 0");
 }
 
 }  // namespace

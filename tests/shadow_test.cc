@@ -438,6 +438,22 @@ TEST_P(ShadowEnvironments, AReplaceTableCanReadASampleOfProductionAndTheReportSa
   EXPECT_THAT(bad.err, HasSubstr("--sample: expected a percent above 0 and at most 100"));
 }
 
+TEST_P(ShadowEnvironments, AnEnvironmentsViewNeverHoldsUpAProductionSwap) {
+  WarehouseProject& p = *p_;
+  // A new view on the branch reads production's agg.sum_0, which a restatement replaces.
+  p.Write("tables/mart/v_new.yaml", "strategy: view\nsql: SELECT days, total FROM agg.sum_0\n");
+  auto r = p.Derived({"shadow", "build", "--env", "views"}, kNow);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(p.Scalar("SELECT days FROM shadow__views__mart.v_new"), "30");
+  std::filesystem::remove(p.dir().path() / "tables/mart/v_new.yaml");
+  // Production swaps agg.sum_0 in again, with a column less: the environment is not in the way.
+  p.Write("tables/agg/sum_0.yaml", "schedule: daily\nstrategy: replace\nsql: SELECT count(*) AS days FROM mart.m_0\n");
+  auto run = p.Derived({"run", "--once"}, kNow);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("agg.sum_0"));
+  EXPECT_EQ(p.Scalar("SELECT days FROM agg.sum_0"), "30");
+}
+
 INSTANTIATE_TEST_SUITE_P(BothEngines, ShadowEnvironments, testing::kBothEngines, testing::EngineName);
 
 // Diffs, each case a branch of core.daily built in full into an environment of its own

@@ -454,6 +454,35 @@ TEST_P(ShadowEnvironments, AnEnvironmentsViewNeverHoldsUpAProductionSwap) {
   EXPECT_EQ(p.Scalar("SELECT days FROM agg.sum_0"), "30");
 }
 
+TEST_P(ShadowEnvironments, CiBesideARunningServiceWritesTheSummaryWhereTheClientSays) {
+  WarehouseProject& p = *p_;
+  p.Write(".gitignore", "*.duckdb*\n.derived/\n");
+  auto git = [&](const std::string& args) {
+    return std::system(
+        ("cd " + p.dir().str() + " && git -c user.email=t@example.com -c user.name=t " + args + " >/dev/null 2>&1").c_str());
+  };
+  ASSERT_EQ(git("init -q -b main"), 0);
+  ASSERT_EQ(git("add -A"), 0);
+  ASSERT_EQ(git("commit -qm base"), 0);
+  std::vector<std::string> service_args = {"run", "--branch", "main", "--watch", "0", "--project", p.dir().str()};
+  if (p.postgres()) service_args.insert(service_args.end(), {"--poll", "0.2"});
+  testing::Background service(service_args, {std::string("DERIVED_NOW=") + kNow});
+  ASSERT_TRUE(Eventually([&] { return service.Output().find("serving every table") != std::string::npos; }))
+      << service.Output() << service.Errors();
+  WriteProject(p, /*changed=*/3);
+  testing::TempDir elsewhere;  // the client's folder, not the service's
+  const std::string summary = (elsewhere.path() / "summary.md").string();
+  auto r = p.Derived({"ci", "--base", "main", "--summary", summary}, kNow);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("passed; summary in " + summary));
+  std::string md = elsewhere.Read("summary.md");
+  EXPECT_THAT(md, HasSubstr("## Derived CI: passed"));
+  EXPECT_THAT(md, HasSubstr("| `core.daily_3` | changed | built | breaking | 3 → 3 | 0 / 0 / 3 | agg.sum_3, mart.m_3 |"));
+  EXPECT_THAT(md, HasSubstr("| `mart.m_3` | downstream of `core.daily_3` | built |"));
+  service.Signal(SIGTERM);
+  EXPECT_EQ(service.Wait().exit_code, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(BothEngines, ShadowEnvironments, testing::kBothEngines, testing::EngineName);
 
 // Diffs, each case a branch of core.daily built in full into an environment of its own

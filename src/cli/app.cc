@@ -392,13 +392,18 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
           return 1;
         }
         std::vector<std::string> forwarded = args;
-        if (ci->parsed() && !ci_opts.summary.empty()) {
-          // The file is the client's: the service writes it where the client means.
-          std::string absolute = std::filesystem::absolute(ci_opts.summary, ec).lexically_normal().string();
+        const bool summary_here = ci->parsed() && !ci_opts.summary.empty();
+        if (summary_here) {
+          // The file is the client's: the service sends the summary back, written here.
+          std::vector<std::string> kept;
           for (size_t i = 0; i < forwarded.size(); ++i) {
-            if (forwarded[i] == "--summary" && i + 1 < forwarded.size()) forwarded[i + 1] = absolute;
-            if (forwarded[i].rfind("--summary=", 0) == 0) forwarded[i] = "--summary=" + absolute;
+            if (forwarded[i] == "--summary") {
+              ++i;
+            } else if (forwarded[i].rfind("--summary=", 0) != 0) {
+              kept.push_back(forwarded[i]);
+            }
           }
+          forwarded = std::move(kept);
         }
         if (query->parsed() && !sql_file.empty()) {
           // The file is the client's: send its text.
@@ -427,8 +432,11 @@ int RunCli(const std::vector<std::string>& args, std::ostream& out, std::ostream
           err << "error: " << r.error().message << "\n";
           return 1;
         }
-        out << r->out;
         err << r->err;
+        if (summary_here && (r->exit_code == 0 || r->exit_code == 1)) {
+          return WriteCiSummary(ci_opts.summary, r->out, r->exit_code, out, err);
+        }
+        out << r->out;
         return r->exit_code;
       }
     }

@@ -2,7 +2,6 @@
 // what it changes against REF, diffs it against production, and writes a Markdown summary
 // for the pull request. Exits 1 on any failure (shadow/summary.h says which).
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -12,6 +11,7 @@
 #include "service/watcher.h"
 #include "shadow/summary.h"
 #include "time/clock.h"
+#include "util/files.h"
 #include "util/strings.h"
 
 namespace derived::cli {
@@ -54,6 +54,16 @@ nlohmann::json FailedTests(Warehouse& wh, const std::string& env, const std::str
 
 }  // namespace
 
+int WriteCiSummary(const std::string& path, const std::string& markdown, int code, std::ostream& out,
+                   std::ostream& err) {
+  if (auto st = WritePrivateFile(path, markdown); !st.ok()) {
+    err << "error: the summary was not written: " << st.error().message << "\n";
+    return 1;
+  }
+  out << fmt::format("{}; summary in {}\n", code == 0 ? "passed" : "failed", path);
+  return code;
+}
+
 int Ci(const CommonOptions& given, const CiOptions& ci, std::ostream& out, std::ostream& err) {
   CommonOptions opts = given;
   if (given.service) opts.project = given.service->options().project_dir;  // the working tree it runs from
@@ -64,19 +74,13 @@ int Ci(const CommonOptions& given, const CiOptions& ci, std::ostream& out, std::
   std::error_code ec;
   const std::string root = std::filesystem::absolute(opts.project, ec).lexically_normal().string();
   auto finish = [&]() -> int {
+    const int code = o.failed() ? 1 : 0;
     std::string md = shadow::CiMarkdown(o);
     if (ci.summary.empty()) {
       out << md;
-    } else {
-      std::ofstream f(ci.summary, std::ios::binary | std::ios::trunc);
-      f << md;
-      if (!f) {
-        err << fmt::format("error: cannot write the summary to {}\n", ci.summary);
-        return 1;
-      }
-      out << fmt::format("{}; summary in {}\n", o.failed() ? "failed" : "passed", ci.summary);
+      return code;
     }
-    return o.failed() ? 1 : 0;
+    return WriteCiSummary(ci.summary, md, code, out, err);
   };
 
   auto cp = CompileFor(opts, /*type_check=*/true, err);

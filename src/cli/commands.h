@@ -117,6 +117,10 @@ struct CiOptions {
   std::optional<double> sample_percent;
 };
 int Ci(const CommonOptions& opts, const CiOptions& ci, std::ostream& out, std::ostream& err);
+// Writes `markdown` to `path` whole or not at all, says where, and returns `code` (1 when
+// it cannot be written).
+int WriteCiSummary(const std::string& path, const std::string& markdown, int code, std::ostream& out,
+                   std::ostream& err);
 
 // The most `query --file` reads: what the service accepts in one request.
 inline constexpr size_t kMaxQueryFileBytes = size_t{64} << 20;

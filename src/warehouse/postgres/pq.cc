@@ -127,7 +127,21 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& dsn) {
   return Open(*options);
 }
 
-Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& options) {
+Result<std::unique_ptr<Connection>> Connection::Open(const ConnectOptions& given) {
+  // The timeouts go in the startup packet too, which outranks database and role defaults
+  // from the session's first statement on: a default of a millisecond would otherwise
+  // cancel the very statement that sets them (SessionSettings, below) on a busy server.
+  // (transaction_timeout stays out: a server before 17 refuses a connection naming it.)
+  constexpr std::string_view kStartup =
+      "-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
+  ConnectOptions options = given;
+  bool merged = false;
+  for (auto& [k, v] : options.options) {
+    if (k != "options") continue;
+    v = std::string(kStartup) + (v.empty() ? "" : " " + v);
+    merged = true;
+  }
+  if (!merged) options.options.emplace_back("options", std::string(kStartup));
   std::vector<const char*> keys, values;
   for (const auto& [k, v] : options.options) {
     keys.push_back(k.c_str());

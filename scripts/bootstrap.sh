@@ -14,6 +14,9 @@ packages=(
   libcpp-httplib-dev
   # the PostgreSQL warehouse: the client library, and a server the tests start themselves
   libpq-dev postgresql-15
+  # online stores: the embedded one (LMDB), and Redis, a server the tests start themselves;
+  # wrk drives the serving benchmark
+  liblmdb-dev libhiredis-dev redis-server wrk
   # make fuzz (libFuzzer is clang's) and readable sanitizer reports (llvm-symbolizer)
   clang libclang-rt-14-dev llvm
 )

@@ -153,7 +153,9 @@ TEST_P(ShadowEnvironments, AChangedTableAndItsDownstreamAreBuiltBesideProduction
   EXPECT_EQ(report["last"], "3 days");
   for (const auto& t : report["tables"]) {
     EXPECT_EQ(t["status"], "built") << t.dump();
-    if (t["strategy"] == "append") EXPECT_EQ(t["from"], "2024-01-28T00:00:00Z") << t.dump();
+    if (t["strategy"] == "append") {
+      EXPECT_EQ(t["from"], "2024-01-28T00:00:00Z") << t.dump();
+    }
   }
   // Only the three, in schemas of the environment's own.
   EXPECT_EQ(Schemas(p, "shadow__"), (std::set<std::string>{"shadow__pr_7___derived", "shadow__pr_7__agg",
@@ -320,7 +322,9 @@ TEST_P(ShadowEnvironments, AFullBuildIsPromotedOnMergeAndEqualsAProductionRebuil
   ASSERT_EQ(partial.exit_code, 0) << partial.err;
   for (const auto& t : nlohmann::json::parse(partial.out)) {
     EXPECT_FALSE(t["promoted"].get<bool>()) << t.dump();
-    if (t["table"] == "core.daily_3") EXPECT_THAT(t["why"].get<std::string>(), HasSubstr("not in full"));
+    if (t["table"] == "core.daily_3") {
+      EXPECT_THAT(t["why"].get<std::string>(), HasSubstr("not in full"));
+    }
   }
 
   ASSERT_EQ(p.Derived({"shadow", "build", "--env", "full", "--full"}, kNow).exit_code, 0);
@@ -359,7 +363,9 @@ TEST_P(ShadowEnvironments, AnInputThatMovedOnSinceTheBuildIsRebuiltNotPromoted) 
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const auto& t : nlohmann::json::parse(r.out)) {
     EXPECT_FALSE(t["promoted"].get<bool>()) << t.dump();
-    if (t["table"] == "core.daily_3") EXPECT_THAT(t["why"].get<std::string>(), HasSubstr("its input raw.events"));
+    if (t["table"] == "core.daily_3") {
+      EXPECT_THAT(t["why"].get<std::string>(), HasSubstr("its input raw.events"));
+    }
   }
   EXPECT_EQ(p.Count("SELECT count(*) FROM _derived.log WHERE operation = 'promote'"), 0);
 }

@@ -143,7 +143,7 @@ TEST_P(ShadowEnvironments, AChangedTableAndItsDownstreamAreBuiltBesideProduction
   ASSERT_GE(before.size(), 29u + 4u);  // 29 tables (one a view is not a table on every engine) and _derived
 
   WriteProject(p, /*changed=*/3);
-  auto r = p.Derived({"shadow", "build", "--env", "pr_7", "--json"}, kNow);
+  auto r = p.Derived({"shadow", "build", "--env", "pr_7", "--last", "3d", "--json"}, kNow);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   auto report = nlohmann::json::parse(r.out);
   std::map<std::string, std::string> built;

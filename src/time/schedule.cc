@@ -18,11 +18,12 @@ struct UnitName {
   std::string_view singular;
   std::string_view plural;
   int64_t max_count;  // 100 years of this unit
+  std::string_view short_name;  // "3d"; a month has none ("m" could be read as minutes)
 };
-constexpr std::array<UnitName, 4> kUnits = {{{TimeUnit::kHour, "hour", "hours", kMaxDurationHours},
-                                             {TimeUnit::kDay, "day", "days", kMaxDurationDays},
-                                             {TimeUnit::kWeek, "week", "weeks", kMaxDurationWeeks},
-                                             {TimeUnit::kMonth, "month", "months", kMaxDurationMonths}}};
+constexpr std::array<UnitName, 4> kUnits = {{{TimeUnit::kHour, "hour", "hours", kMaxDurationHours, "h"},
+                                             {TimeUnit::kDay, "day", "days", kMaxDurationDays, "d"},
+                                             {TimeUnit::kWeek, "week", "weeks", kMaxDurationWeeks, "w"},
+                                             {TimeUnit::kMonth, "month", "months", kMaxDurationMonths, ""}}};
 
 const UnitName& NameOf(TimeUnit unit) {
   for (const auto& u : kUnits) {
@@ -86,7 +87,7 @@ Result<Duration> ParseDuration(std::string_view text) {
   if (unit.empty()) return InvalidDuration(text, "missing unit");
   std::vector<std::string> candidates;
   for (const auto& u : kUnits) {
-    if (unit == u.singular || unit == u.plural) {
+    if (unit == u.singular || unit == u.plural || (!u.short_name.empty() && unit == u.short_name)) {
       if (count > u.max_count) {
         return InvalidDuration(text, "it is longer than 100 years (at most " + std::to_string(u.max_count) + " " +
                                          std::string(u.plural) + ")");

@@ -38,8 +38,8 @@ inline constexpr int64_t kMaxDurationWeeks = 5'218;
 inline constexpr int64_t kMaxDurationMonths = 1'200;
 
 // "1 hour", "3 days", "2 weeks", "6 months"; singular or plural, case-insensitive, the space
-// optional ("3days"). The count must be at least 1 and the whole at most 100 years; empty
-// text is an error.
+// optional ("3days"), hours, days and weeks also as h, d and w ("3d"). The count must be
+// at least 1 and the whole at most 100 years; empty text is an error.
 Result<Duration> ParseDuration(std::string_view text);
 std::string FormatDuration(Duration d);  // "3 days", "1 hour"
 

@@ -204,6 +204,11 @@ TEST(Duration, Parse) {
   EXPECT_EQ(*ParseDuration("1 days"), (Duration{1, TimeUnit::kDay}));
   EXPECT_EQ(*ParseDuration("3 DAY"), (Duration{3, TimeUnit::kDay}));
   EXPECT_EQ(*ParseDuration("  7Days "), (Duration{7, TimeUnit::kDay}));
+  // Short units, as `--last 3d` is written; a month has none ("m" could be minutes).
+  EXPECT_EQ(*ParseDuration("3d"), (Duration{3, TimeUnit::kDay}));
+  EXPECT_EQ(*ParseDuration("12h"), (Duration{12, TimeUnit::kHour}));
+  EXPECT_EQ(*ParseDuration("2 w"), (Duration{2, TimeUnit::kWeek}));
+  EXPECT_FALSE(ParseDuration("1m").ok());
   // Up to 100 years of each unit.
   EXPECT_EQ(*ParseDuration("876600 hours"), (Duration{876600, TimeUnit::kHour}));
   EXPECT_EQ(*ParseDuration("36525 days"), (Duration{36525, TimeUnit::kDay}));

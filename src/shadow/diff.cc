@@ -17,11 +17,6 @@ namespace {
 
 constexpr int kSampleRows = 5;
 
-std::pair<std::string, std::string> SplitName(const std::string& qualified) {
-  size_t dot = qualified.find('.');
-  return {qualified.substr(0, dot), qualified.substr(dot + 1)};
-}
-
 std::string_view TruncUnit(Schedule s) {
   switch (s) {
     case Schedule::kHourly: return "hour";

@@ -58,11 +58,6 @@ Result<BuildOptions::Base> ProductionBase(Warehouse& wh, const ProjectAnalysis& 
   return out;
 }
 
-std::pair<std::string, std::string> SplitName(const std::string& qualified) {
-  size_t dot = qualified.find('.');
-  return {qualified.substr(0, dot), qualified.substr(dot + 1)};
-}
-
 // How each environment table's query is read: per dataset of the environment, every
 // name its tables can write for another table or source.
 std::map<std::string, std::map<std::string, sql::TableRef>> Redirections(const Graph& graph, const ShadowPlan& plan) {
@@ -156,8 +151,7 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
     auto it = base->tests.find(name);
     if (it != base->tests.end() && it->second != hash) tests_changed.insert(name);
   }
-  const std::map<std::string, std::string>* production = &base->hashes;
-  auto plan = Plan(branch.graph, branch_hashes, *production, options.env, tests_changed);
+  auto plan = Plan(branch.graph, branch_hashes, base->hashes, options.env, tests_changed);
   if (!plan.ok()) return plan.error();
 
   BuildReport report;
@@ -260,7 +254,7 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
       LogEntry e = LogEntry::Begin(run->run_id, b.shadow_name, an->hashes.at(b.shadow_name), "shadow", options.now);
       e.status = b.outcome.failed() ? RunStatus::kFailed : RunStatus::kSuccess;
       e.error = b.outcome.failed() ? b.outcome.detail : "";
-      auto prod = production->find(b.planned.table);
+      auto prod = base->hashes.find(b.planned.table);
       e.details = {{"environment", plan->env},
                    {"table", b.planned.table},
                    {"reason", ReasonName(b.planned.reason)},
@@ -268,7 +262,7 @@ Result<BuildReport> Build(CompiledProject branch, std::unique_ptr<Warehouse> wh,
                    {"branch_hash", branch_hashes.at(b.planned.table)},
                    {"environment_hash", an->hashes.at(b.shadow_name)},
                    {"tests_hash", branch_an->tests_hashes.at(b.planned.table)},
-                   {"production_hash", prod == production->end() ? "" : prod->second},
+                   {"base_hash", prod == base->hashes.end() ? "" : prod->second},
                    {"full", !b.from.has_value() && !b.sampled},
                    {"sample_percent", b.sampled ? nlohmann::json(*options.sample_percent) : nlohmann::json()},
                    {"from", b.from ? FormatIso(*b.from) : ""},

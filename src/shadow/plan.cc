@@ -28,6 +28,11 @@ Status CheckEnvironmentName(std::string_view env) {
   return Status::Ok();
 }
 
+std::pair<std::string, std::string> SplitName(const std::string& qualified) {
+  size_t dot = qualified.find('.');
+  return {qualified.substr(0, dot), qualified.substr(dot + 1)};
+}
+
 std::string SchemaOf(std::string_view env, std::string_view dataset) {
   return fmt::format("shadow__{}__{}", env, dataset);
 }
@@ -49,8 +54,7 @@ bool ShadowPlan::Builds(std::string_view table) const {
 std::map<std::string, sql::TableRef> ShadowPlan::RedirectFor(std::string_view dataset) const {
   std::map<std::string, sql::TableRef> out;
   for (const auto& t : tables) {
-    size_t dot = t.table.find('.');
-    std::string ds = t.table.substr(0, dot), name = t.table.substr(dot + 1);
+    auto [ds, name] = SplitName(t.table);
     sql::TableRef to{"", SchemaOf(env, ds), name, 0};
     out[t.table] = to;
     if (ds == dataset) out[name] = to;

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dag/graph.h"
@@ -24,6 +25,9 @@ Status CheckEnvironmentName(std::string_view env);
 // The schema that holds the environment's version of `dataset`'s tables:
 // shadow__ENV__DATASET. REQUIRES: CheckEnvironmentName(env) is ok.
 std::string SchemaOf(std::string_view env, std::string_view dataset);
+
+// "dataset.table" -> {"dataset", "table"}.
+std::pair<std::string, std::string> SplitName(const std::string& qualified);
 
 // kTests: the same data definition with other tests: built (and tested) alone, as its
 // data, and so its readers', would be the same.

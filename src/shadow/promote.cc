@@ -12,11 +12,6 @@
 namespace derived::shadow {
 namespace {
 
-std::pair<std::string, std::string> SplitName(const std::string& qualified) {
-  size_t dot = qualified.find('.');
-  return {qualified.substr(0, dot), qualified.substr(dot + 1)};
-}
-
 // The project's views that read `table`, directly or through others: made again after a
 // swap (TableWriter::SwapIn).
 std::set<std::string> ViewsReading(const CompiledProject& cp, const std::string& table) {

@@ -114,6 +114,34 @@ bool Eventually(const std::function<bool()>& done) {
   return false;
 }
 
+// Commits every file of the project (a repository made first with `init`, on main).
+bool CommitAll(const WarehouseProject& p, const std::string& message, bool init = false) {
+  auto git = [&](const std::string& args) {
+    return std::system(
+        ("cd " + p.dir().str() + " && git -c user.email=t@example.com -c user.name=t " + args + " >/dev/null 2>&1").c_str());
+  };
+  if (init) {
+    p.Write(".gitignore", "*.duckdb*\n.derived/\n");
+    if (git("init -q -b main") != 0) return false;
+  }
+  return git("add -A") == 0 && git("commit -qm " + message) == 0;
+}
+
+// `derived run ARGS` for the project; on a server, it polls for what others commit.
+std::vector<std::string> ServiceArgs(const WarehouseProject& p, std::vector<std::string> args) {
+  args.insert(args.begin(), "run");
+  args.insert(args.end(), {"--project", p.dir().str()});
+  if (p.postgres()) args.insert(args.end(), {"--poll", "0.2"});
+  return args;
+}
+
+::testing::AssertionResult Serving(const testing::Background& service) {
+  if (Eventually([&] { return service.Output().find("serving every table") != std::string::npos; })) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure() << service.Output() << service.Errors();
+}
+
 class ShadowEnvironments : public ::testing::TestWithParam<WarehouseEngine> {
  protected:
   void SetUp() override {
@@ -259,11 +287,8 @@ TEST_P(ShadowEnvironments, ABranchThatDoesNotValidateBuildsNothing) {
 TEST_P(ShadowEnvironments, TwoBuildsBesideARunningServiceNeitherCollideNorBlockOrCorruptProduction) {
   WarehouseProject& p = *p_;
   // The service keeps production's definitions (it does not reload the working tree).
-  std::vector<std::string> service_args = {"run", "--watch", "0", "--project", p.dir().str()};
-  if (p.postgres()) service_args.insert(service_args.end(), {"--poll", "0.2"});
-  testing::Background service(service_args, {std::string("DERIVED_NOW=") + kNow});
-  ASSERT_TRUE(Eventually([&] { return service.Output().find("serving every table") != std::string::npos; }))
-      << service.Output() << service.Errors();
+  testing::Background service(ServiceArgs(p, {"--watch", "0"}), {std::string("DERIVED_NOW=") + kNow});
+  ASSERT_TRUE(Serving(service));
   // Production's checkout, for commands production runs on a server (each opens it with
   // the definitions of its own checkout; on an embedded warehouse they go through the
   // service, which has production's already).
@@ -372,25 +397,15 @@ TEST_P(ShadowEnvironments, AnInputThatMovedOnSinceTheBuildIsRebuiltNotPromoted) 
 
 TEST_P(ShadowEnvironments, TheServicePromotesWhenItSeesTheMergedVersion) {
   WarehouseProject& p = *p_;
-  p.Write(".gitignore", "*.duckdb*\n.derived/\n");
-  auto git = [&](const std::string& args) {
-    return std::system(
-        ("cd " + p.dir().str() + " && git -c user.email=t@example.com -c user.name=t " + args + " >/dev/null 2>&1").c_str());
-  };
-  ASSERT_EQ(git("init -q -b main"), 0);
-  ASSERT_EQ(git("add -A"), 0);
-  ASSERT_EQ(git("commit -qm base"), 0);
+  ASSERT_TRUE(CommitAll(p, "base", /*init=*/true));
   // Production follows main; the change is built from the working tree, in full.
-  std::vector<std::string> service_args = {"run", "--branch", "main", "--watch", "0.2", "--project", p.dir().str()};
-  if (p.postgres()) service_args.insert(service_args.end(), {"--poll", "0.2"});
-  testing::Background service(service_args, {std::string("DERIVED_NOW=") + kNow});
-  ASSERT_TRUE(Eventually([&] { return service.Output().find("serving every table") != std::string::npos; }))
-      << service.Output() << service.Errors();
+  testing::Background service(ServiceArgs(p, {"--branch", "main", "--watch", "0.2"}), {std::string("DERIVED_NOW=") + kNow});
+  ASSERT_TRUE(Serving(service));
   WriteProject(p, /*changed=*/3);
   auto built = p.Derived({"shadow", "build", "--env", "feature", "--full"}, kNow);
   ASSERT_EQ(built.exit_code, 0) << built.out << built.err;
   // Merged: the service reloads, and swaps the environment's build in.
-  ASSERT_EQ(git("commit -qam change"), 0);
+  ASSERT_TRUE(CommitAll(p, "change"));
   ASSERT_TRUE(Eventually([&] {
     return p.Count("SELECT count(*) FROM _derived.log WHERE operation = 'promote' AND status = 'success'") == 3;
   })) << service.Output() << service.Errors();
@@ -462,19 +477,9 @@ TEST_P(ShadowEnvironments, AnEnvironmentsViewNeverHoldsUpAProductionSwap) {
 
 TEST_P(ShadowEnvironments, CiBesideARunningServiceWritesTheSummaryWhereTheClientSays) {
   WarehouseProject& p = *p_;
-  p.Write(".gitignore", "*.duckdb*\n.derived/\n");
-  auto git = [&](const std::string& args) {
-    return std::system(
-        ("cd " + p.dir().str() + " && git -c user.email=t@example.com -c user.name=t " + args + " >/dev/null 2>&1").c_str());
-  };
-  ASSERT_EQ(git("init -q -b main"), 0);
-  ASSERT_EQ(git("add -A"), 0);
-  ASSERT_EQ(git("commit -qm base"), 0);
-  std::vector<std::string> service_args = {"run", "--branch", "main", "--watch", "0", "--project", p.dir().str()};
-  if (p.postgres()) service_args.insert(service_args.end(), {"--poll", "0.2"});
-  testing::Background service(service_args, {std::string("DERIVED_NOW=") + kNow});
-  ASSERT_TRUE(Eventually([&] { return service.Output().find("serving every table") != std::string::npos; }))
-      << service.Output() << service.Errors();
+  ASSERT_TRUE(CommitAll(p, "base", /*init=*/true));
+  testing::Background service(ServiceArgs(p, {"--branch", "main", "--watch", "0"}), {std::string("DERIVED_NOW=") + kNow});
+  ASSERT_TRUE(Serving(service));
   WriteProject(p, /*changed=*/3);
   testing::TempDir elsewhere;  // the client's folder, not the service's
   const std::string summary = (elsewhere.path() / "summary.md").string();
@@ -601,13 +606,7 @@ TEST_P(ShadowDiffs, AChangedFilterAddsAndRemovesRowsAndBreaksEveryReader) {
 
 TEST_P(ShadowDiffs, AFailingShadowTestFailsCiWithItsSampleRowsInTheSummary) {
   const auto& dir = p_->dir();
-  dir.Write(".gitignore", "*.duckdb*\n.derived/\n");
-  auto git = [&](const std::string& args) {
-    return std::system(("cd " + dir.str() + " && git -c user.email=t@example.com -c user.name=t " + args + " >/dev/null 2>&1").c_str());
-  };
-  ASSERT_EQ(git("init -q -b main"), 0);
-  ASSERT_EQ(git("add -A"), 0);
-  ASSERT_EQ(git("commit -q -m base"), 0);
+  ASSERT_TRUE(CommitAll(*p_, "base", /*init=*/true));
   // Unchanged: ci passes and builds nothing.
   auto same = p_->Derived({"ci", "--base", "main"}, kNow);
   EXPECT_EQ(same.exit_code, 0) << same.out << same.err;

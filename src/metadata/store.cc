@@ -157,22 +157,24 @@ Result<std::map<std::string, TableState>> MetadataStore::LoadStates(const std::v
     where = " WHERE table_name IN (" + Join(names, ", ") + ")";
   }
   std::map<std::string, TableState> out;
-  // An environment's own states first; what it does not build, production's.
-  for (const std::string& schema : {schema_, std::string(kMetaSchema)}) {
-    if (schema == kMetaSchema && schema_ != kMetaSchema) {
-      auto cols = wh_->Columns(kMetaSchema, "state");
-      if (!cols.ok()) return cols.error();
-      if (!cols->has_value()) break;
-    }
+  auto read = [&](const std::string& schema) -> Status {
     auto rows = wh_->Query(fmt::format("SELECT {} FROM {}.state{}", kStateColumns, schema, where));
     if (!rows.ok()) return rows.error();
     for (const auto& r : rows->rows) {
       auto s = StateFromRow(r);
       if (!s.ok()) return s.error();
       s->stored = true;
-      out.emplace(s->table, std::move(*s));
+      out.emplace(s->table, std::move(*s));  // an environment's own state comes first
     }
-    if (schema_ == kMetaSchema) break;
+    return Status::Ok();
+  };
+  if (auto st = read(schema_); !st.ok()) return st.error();
+  if (schema_ == kMetaSchema) return out;
+  // An environment: what it does not build is production's, when production has states.
+  auto cols = wh_->Columns(kMetaSchema, "state");
+  if (!cols.ok()) return cols.error();
+  if (cols->has_value()) {
+    if (auto st = read(kMetaSchema); !st.ok()) return st.error();
   }
   return out;
 }
